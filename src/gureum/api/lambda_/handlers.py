@@ -1,0 +1,343 @@
+"""Lambda's control-plane operations: parse the member dict, call one service, render.
+
+The wire layer has already routed, parsed and validated the request against the model; each
+handler only names the function, calls a service and shapes the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from gureum.api.lambda_ import render
+from gureum.api.lambda_.requests import settings_changes
+from gureum.aws.frontend import CallContext, Handler
+from gureum.clock import Clock
+from gureum.domain.arns import FunctionRef, parse_function_name, resolve_function
+from gureum.domain.errors import InvalidParameterValue
+from gureum.domain.functions import FunctionSettings
+from gureum.domain.packages import UNZIPPED_LIMIT, ZIPPED_LIMIT
+from gureum.services.aliases import AliasService
+from gureum.services.code_links import CodeLinks
+from gureum.services.context import Caller
+from gureum.services.functions import FunctionService
+from gureum.services.layers import LayerService
+
+Params = dict[str, Any]
+Result = dict[str, Any]
+TOTAL_CODE_SIZE = 80_530_636_800
+
+
+def caller(ctx: CallContext) -> Caller:
+    return Caller(ctx.account_id, ctx.region)
+
+
+def function_ref(ctx: CallContext, params: Params, qualifier: bool = True) -> FunctionRef:
+    return resolve_function(
+        params["FunctionName"],
+        params.get("Qualifier") if qualifier else None,
+        region=ctx.region,
+        account=ctx.account_id,
+    )
+
+
+def _weights(params: Params) -> Mapping[str, float] | None:
+    routing = params.get("RoutingConfig")
+    if routing is None:
+        return None
+    return dict(routing.get("AdditionalVersionWeights") or {})
+
+
+class LambdaApi:
+    def __init__(
+        self,
+        functions: FunctionService,
+        aliases: AliasService,
+        layers: LayerService,
+        links: CodeLinks,
+        clock: Clock,
+        account_concurrency: int,
+    ) -> None:
+        self._functions = functions
+        self._aliases = aliases
+        self._layers = layers
+        self._links = links
+        self._clock = clock
+        self._account_concurrency = account_concurrency
+
+    def handlers(self) -> Mapping[str, Handler]:
+        return {
+            "CreateFunction": self.create_function,
+            "GetFunction": self.get_function,
+            "GetFunctionConfiguration": self.get_function_configuration,
+            "ListFunctions": self.list_functions,
+            "UpdateFunctionCode": self.update_function_code,
+            "UpdateFunctionConfiguration": self.update_function_configuration,
+            "DeleteFunction": self.delete_function,
+            "PublishVersion": self.publish_version,
+            "ListVersionsByFunction": self.list_versions_by_function,
+            "CreateAlias": self.create_alias,
+            "GetAlias": self.get_alias,
+            "UpdateAlias": self.update_alias,
+            "DeleteAlias": self.delete_alias,
+            "ListAliases": self.list_aliases,
+            "TagResource": self.tag_resource,
+            "UntagResource": self.untag_resource,
+            "ListTags": self.list_tags,
+            "PublishLayerVersion": self.publish_layer_version,
+            "GetLayerVersion": self.get_layer_version,
+            "GetLayerVersionByArn": self.get_layer_version_by_arn,
+            "ListLayers": self.list_layers,
+            "ListLayerVersions": self.list_layer_versions,
+            "DeleteLayerVersion": self.delete_layer_version,
+            "GetAccountSettings": self.get_account_settings,
+        }
+
+    # --- functions --------------------------------------------------------------------------
+
+    def create_function(self, ctx: CallContext, params: Params) -> Result:
+        ref = function_ref(ctx, params, qualifier=False)
+        if ref.qualifier is not None:
+            raise InvalidParameterValue("Unsupported function name format: a qualifier is set.")
+        changes = settings_changes(params)
+        code_params = params.get("Code", {})
+        if "ImageUri" in code_params:
+            raise InvalidParameterValue("gureum runs .zip deployment packages only.")
+        code = self._functions.store_package(code_params.get("ZipFile"), code_params.get("S3Bucket"))
+        settings = replace(FunctionSettings(role=params["Role"]), **changes)
+        view = self._functions.create(
+            caller(ctx), ref, settings, code, params.get("Tags", {}), params.get("Publish", False)
+        )
+        return render.configuration(view)
+
+    def get_function(self, ctx: CallContext, params: Params) -> Result:
+        view = self._functions.get(caller(ctx), function_ref(ctx, params))
+        location = self._links.url(ctx.endpoint, view.version.code.blob, self._clock.now())
+        result: Result = {
+            "Configuration": render.configuration(view),
+            "Code": {"RepositoryType": "S3", "Location": location},
+        }
+        if view.function.tags:
+            result["Tags"] = dict(view.function.tags)
+        if view.function.reserved_concurrency is not None:
+            result["Concurrency"] = {
+                "ReservedConcurrentExecutions": view.function.reserved_concurrency
+            }
+        return result
+
+    def get_function_configuration(self, ctx: CallContext, params: Params) -> Result:
+        return render.configuration(self._functions.get(caller(ctx), function_ref(ctx, params)))
+
+    def list_functions(self, ctx: CallContext, params: Params) -> Result:
+        page = self._functions.list(
+            caller(ctx),
+            params.get("Marker"),
+            params.get("MaxItems"),
+            params.get("FunctionVersion") == "ALL",
+        )
+        return {
+            "Functions": [render.configuration(v, listed=True) for v in page.items],
+            "NextMarker": page.next_marker,
+        }
+
+    def update_function_code(self, ctx: CallContext, params: Params) -> Result:
+        ref = function_ref(ctx, params, qualifier=False)
+        if "ImageUri" in params:
+            raise InvalidParameterValue("gureum runs .zip deployment packages only.")
+        if params.get("DryRun"):
+            raise InvalidParameterValue("gureum does not support DryRun for UpdateFunctionCode.")
+        code = self._functions.store_package(params.get("ZipFile"), params.get("S3Bucket"))
+        architectures = params.get("Architectures")
+        view = self._functions.update_code(
+            caller(ctx),
+            ref,
+            code,
+            tuple(architectures) if architectures else None,
+            params.get("RevisionId"),
+            params.get("Publish", False),
+        )
+        return render.configuration(view)
+
+    def update_function_configuration(self, ctx: CallContext, params: Params) -> Result:
+        ref = function_ref(ctx, params, qualifier=False)
+        view = self._functions.update_configuration(
+            caller(ctx), ref, settings_changes(params), params.get("RevisionId")
+        )
+        return render.configuration(view)
+
+    def delete_function(self, ctx: CallContext, params: Params) -> Result:
+        self._functions.delete(caller(ctx), function_ref(ctx, params))
+        return {"StatusCode": 204}
+
+    def publish_version(self, ctx: CallContext, params: Params) -> Result:
+        view = self._functions.publish(
+            caller(ctx),
+            function_ref(ctx, params, qualifier=False),
+            params.get("Description"),
+            params.get("CodeSha256"),
+            params.get("RevisionId"),
+        )
+        return render.configuration(view)
+
+    def list_versions_by_function(self, ctx: CallContext, params: Params) -> Result:
+        page = self._functions.list_versions(
+            caller(ctx),
+            function_ref(ctx, params, qualifier=False),
+            params.get("Marker"),
+            params.get("MaxItems"),
+        )
+        return {
+            "Versions": [render.configuration(v, listed=True) for v in page.items],
+            "NextMarker": page.next_marker,
+        }
+
+    # --- aliases ----------------------------------------------------------------------------
+
+    def create_alias(self, ctx: CallContext, params: Params) -> Result:
+        function, alias = self._aliases.create(
+            caller(ctx),
+            function_ref(ctx, params, qualifier=False),
+            params["Name"],
+            params["FunctionVersion"],
+            params.get("Description", ""),
+            _weights(params) or {},
+        )
+        return render.alias(function, alias)
+
+    def get_alias(self, ctx: CallContext, params: Params) -> Result:
+        ref = function_ref(ctx, params, qualifier=False)
+        function, alias = self._aliases.get(caller(ctx), ref, params["Name"])
+        return render.alias(function, alias)
+
+    def update_alias(self, ctx: CallContext, params: Params) -> Result:
+        function, alias = self._aliases.update(
+            caller(ctx),
+            function_ref(ctx, params, qualifier=False),
+            params["Name"],
+            params.get("FunctionVersion"),
+            params.get("Description"),
+            _weights(params),
+            params.get("RevisionId"),
+        )
+        return render.alias(function, alias)
+
+    def delete_alias(self, ctx: CallContext, params: Params) -> Result:
+        ref = function_ref(ctx, params, qualifier=False)
+        self._aliases.delete(caller(ctx), ref, params["Name"])
+        return {}
+
+    def list_aliases(self, ctx: CallContext, params: Params) -> Result:
+        function, page = self._aliases.list(
+            caller(ctx),
+            function_ref(ctx, params, qualifier=False),
+            params.get("FunctionVersion"),
+            params.get("Marker"),
+            params.get("MaxItems"),
+        )
+        return {
+            "Aliases": [render.alias(function, a) for a in page.items],
+            "NextMarker": page.next_marker,
+        }
+
+    # --- tags -------------------------------------------------------------------------------
+
+    def _tag_target(self, ctx: CallContext, resource: str) -> FunctionRef:
+        ref = parse_function_name(resource)
+        if ref.qualifier is not None:
+            raise InvalidParameterValue(
+                "Tags on function aliases and versions are not supported. "
+                "Please specify a function ARN."
+            )
+        return resolve_function(resource, None, region=ctx.region, account=ctx.account_id)
+
+    def tag_resource(self, ctx: CallContext, params: Params) -> Result:
+        ref = self._tag_target(ctx, params["Resource"])
+        self._functions.change_tags(caller(ctx), ref, params["Tags"], [])
+        return {}
+
+    def untag_resource(self, ctx: CallContext, params: Params) -> Result:
+        ref = self._tag_target(ctx, params["Resource"])
+        self._functions.change_tags(caller(ctx), ref, {}, params["TagKeys"])
+        return {}
+
+    def list_tags(self, ctx: CallContext, params: Params) -> Result:
+        ref = self._tag_target(ctx, params["Resource"])
+        return {"Tags": dict(self._functions.tags(caller(ctx), ref))}
+
+    # --- layers -----------------------------------------------------------------------------
+
+    def _layer_result(self, ctx: CallContext, layer: Any) -> Result:
+        location = self._links.url(ctx.endpoint, layer.code.blob, self._clock.now())
+        return render.layer_version(layer, location)
+
+    def publish_layer_version(self, ctx: CallContext, params: Params) -> Result:
+        content = params["Content"]
+        code = self._functions.store_package(content.get("ZipFile"), content.get("S3Bucket"))
+        layer = self._layers.publish(
+            caller(ctx),
+            params["LayerName"],
+            code,
+            params.get("Description", ""),
+            tuple(params.get("CompatibleRuntimes", ())),
+            tuple(params.get("CompatibleArchitectures", ())),
+            params.get("LicenseInfo"),
+        )
+        return self._layer_result(ctx, layer)
+
+    def get_layer_version(self, ctx: CallContext, params: Params) -> Result:
+        layer = self._layers.get(caller(ctx), params["LayerName"], params["VersionNumber"])
+        return self._layer_result(ctx, layer)
+
+    def get_layer_version_by_arn(self, ctx: CallContext, params: Params) -> Result:
+        return self._layer_result(ctx, self._layers.get_by_arn(caller(ctx), params["Arn"]))
+
+    def list_layers(self, ctx: CallContext, params: Params) -> Result:
+        page = self._layers.list_layers(
+            caller(ctx),
+            params.get("CompatibleRuntime"),
+            params.get("CompatibleArchitecture"),
+            params.get("Marker"),
+            params.get("MaxItems"),
+        )
+        layers = [
+            {
+                "LayerName": layer.name,
+                "LayerArn": layer.layer_arn,
+                "LatestMatchingVersion": render.layer_version(layer, None),
+            }
+            for layer in page.items
+        ]
+        return {"Layers": layers, "NextMarker": page.next_marker}
+
+    def list_layer_versions(self, ctx: CallContext, params: Params) -> Result:
+        page = self._layers.list_versions(
+            caller(ctx),
+            params["LayerName"],
+            params.get("CompatibleRuntime"),
+            params.get("CompatibleArchitecture"),
+            params.get("Marker"),
+            params.get("MaxItems"),
+        )
+        versions = [render.layer_version(layer, None) for layer in page.items]
+        return {"LayerVersions": versions, "NextMarker": page.next_marker}
+
+    def delete_layer_version(self, ctx: CallContext, params: Params) -> Result:
+        self._layers.delete(caller(ctx), params["LayerName"], params["VersionNumber"])
+        return {}
+
+    # --- account ----------------------------------------------------------------------------
+
+    def get_account_settings(self, ctx: CallContext, params: Params) -> Result:
+        code_size, function_count = self._functions.usage(caller(ctx))
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": TOTAL_CODE_SIZE,
+                "CodeSizeUnzipped": UNZIPPED_LIMIT,
+                "CodeSizeZipped": ZIPPED_LIMIT,
+                "ConcurrentExecutions": self._account_concurrency,
+                "UnreservedConcurrentExecutions": self._account_concurrency,
+            },
+            "AccountUsage": {"TotalCodeSize": code_size, "FunctionCount": function_count},
+        }
+

@@ -1,0 +1,219 @@
+"""The composition root: builds every adapter and service from `Settings`, and serves them.
+
+Nothing else in gureum constructs a store, a clock or a service. `GureumApp` is an ASGI app
+with an explicit order: startup (open the store, sweep orphaned blobs, start background loops)
+-> serve -> shutdown (cancel the loops, drain the worker threads, close the store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+
+from gureum import __version__
+from gureum.api.lambda_.handlers import LambdaApi
+from gureum.aws.frontend import Frontend, ServiceEndpoint
+from gureum.aws.http import HttpResponse, query_params
+from gureum.aws.protocols.restjson import RestJsonProtocol
+from gureum.aws.sigv4 import HttpRequest
+from gureum.clock import Clock, SystemClock
+from gureum.config import Settings
+from gureum.domain.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
+from gureum.domain.runtimes import DEPRECATED
+from gureum.services.aliases import AliasService
+from gureum.services.code_links import PREFIX as CODE_PREFIX
+from gureum.services.code_links import CodeLinks
+from gureum.services.context import Ports
+from gureum.services.functions import FunctionService
+from gureum.services.layers import LayerService
+from gureum.services.settler import Settler
+from gureum.store.codestore import CodeStore
+from gureum.store.sqlite import SqliteStore
+
+log = logging.getLogger("gureum")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+# The largest request any operation accepts (CreateFunction, spec appendix A).
+CREATE_FUNCTION_LIMIT = 70_167_211
+BODY_CAP = CREATE_FUNCTION_LIMIT + 1
+
+
+def _secret(path: Path) -> bytes:
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def creatable_runtimes() -> list[str]:
+    model = botocore.session.get_session().get_service_model("lambda")
+    return [r for r in model.shape_for("Runtime").enum if r not in DEPRECATED and r != "custom"]
+
+
+class GureumApp:
+    """Everything one gureum server is, wired together."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gureum-worker")
+        self.store = SqliteStore(settings.data_dir / "gureum.sqlite3")
+        self.code = CodeStore(settings.data_dir / "code")
+        self.links = CodeLinks(_secret(settings.data_dir / "links.key"))
+        ports = Ports(self.store, self.code, self.clock)
+        self.settler = Settler(ports, self.executor, settings.scaled(settings.settle_delay))
+        ports = Ports(self.store, self.code, self.clock, changed=self.settler.wake_from_any_thread)
+        functions = FunctionService(ports, creatable_runtimes())
+        lambda_api = LambdaApi(
+            functions,
+            AliasService(ports),
+            LayerService(ports),
+            self.links,
+            self.clock,
+            settings.account_concurrency,
+        )
+        lambda_model = botocore.session.get_session().get_service_model("lambda")
+        lambda_endpoint = ServiceEndpoint(
+            "lambda",
+            RestJsonProtocol(lambda_model),
+            lambda_api.handlers(),
+            {
+                "CreateFunction": (
+                    CREATE_FUNCTION_LIMIT,
+                    f"Request must be smaller than {CREATE_FUNCTION_LIMIT} bytes for the "
+                    "CreateFunction operation",
+                )
+            },
+            {
+                "CreateFunction": frozenset({"Runtime"}),
+                "UpdateFunctionConfiguration": frozenset({"Runtime"}),
+            },
+        )
+        self.frontend = Frontend(
+            {"lambda": lambda_endpoint},
+            AccountDirectory([DEFAULT_ACCESS_KEY]),
+            self.clock,
+            self.executor,
+            default_service="lambda",
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        loop = asyncio.get_running_loop()
+        swept = await loop.run_in_executor(self.executor, self._sweep)
+        if swept:
+            log.info("removed %d unreferenced code blobs", swept)
+        self._tasks.append(asyncio.create_task(self.settler.run(), name="settler"))
+
+    def _sweep(self) -> int:
+        with self.store.transaction() as tx:
+            return self.code.sweep(tx.blob_in_use)
+
+    async def shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self.executor.shutdown(wait=True)
+        self.store.close()
+
+    # --- ASGI -------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await _read_body(receive, BODY_CAP)
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        request = HttpRequest(
+            method=scope["method"],
+            raw_path=raw_path.decode("latin-1").partition("?")[0],
+            raw_query=scope["query_string"].decode("latin-1"),
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+            body=body or b"",
+        )
+        if request.raw_path.startswith("/_gureum/"):
+            response = await self._internal(request)
+        elif body is None:
+            response = HttpResponse(
+                413,
+                [("x-amzn-ErrorType", "RequestEntityTooLargeException")],
+                json.dumps({"message": "Request entity too large"}).encode(),
+            )
+        else:
+            host = next((v for k, v in request.headers if k.lower() == "host"), "localhost")
+            response = await self.frontend.handle(request, f"http://{host}")
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        headers.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _internal(self, request: HttpRequest) -> HttpResponse:
+        json_type = [("Content-Type", "application/json")]
+        if request.raw_path == "/_gureum/health":
+            health = {"status": "ok", "version": __version__, "services": ["lambda"]}
+            return HttpResponse(200, json_type, json.dumps(health).encode())
+        if request.raw_path.startswith(CODE_PREFIX):
+            blob = request.raw_path[len(CODE_PREFIX) :]
+            query = dict(query_params(request.raw_query))
+            allowed = self.links.allows(
+                blob, query.get("Expires", ""), query.get("Signature", ""), self.clock.now()
+            )
+            if allowed and self.code.exists(blob):
+                loop = asyncio.get_running_loop()
+                data = await loop.run_in_executor(self.executor, self.code.read, blob)
+                return HttpResponse(200, [("Content-Type", "application/zip")], data)
+            return HttpResponse(403, json_type, b'{"message":"Access Denied"}')
+        return HttpResponse(404, json_type, b'{"message":"Not Found"}')
+
+
+async def _read_body(receive: Receive, cap: int) -> bytes | None:
+    """The whole request body, or None once it grows past `cap` (the rest is drained)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= cap:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks) if size <= cap else None

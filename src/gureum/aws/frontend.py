@@ -1,0 +1,178 @@
+"""The single HTTP front door: authenticate, find the service and operation, dispatch, render.
+
+One port serves every AWS service, as AWS's clients expect of a single endpoint URL: the service
+of a request is read from its SigV4 credential scope (`.../us-east-1/lambda/aws4_request`), then
+that service's protocol routes, parses and validates it against the botocore model, and one
+handler per operation does the work. Every response gets an `x-amzn-RequestId`; every failure is
+an `AwsError` rendered by the service's protocol, and anything unexpected becomes a
+`ServiceException` whose details stay in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from botocore.model import OperationModel
+
+from gureum.aws import sigv4
+from gureum.aws.http import HttpResponse
+from gureum.aws.protocols.restjson import Routed
+from gureum.aws.sigv4 import HttpRequest
+from gureum.aws.validation import validate
+from gureum.clock import Clock
+from gureum.domain.accounts import AccountDirectory
+from gureum.domain.errors import (
+    AwsError,
+    IncompleteSignature,
+    InvalidSignature,
+    MissingAuthenticationToken,
+    RequestEntityTooLarge,
+    ServiceError,
+    UnknownOperation,
+    UnrecognizedClient,
+)
+
+log = logging.getLogger("gureum.frontend")
+
+BAD_SIGNATURE = (
+    "The request signature we calculated does not match the signature you provided. Check your "
+    "AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Who is calling, where, and how to name this call in logs and responses."""
+
+    account_id: str
+    region: str
+    request_id: str
+    endpoint: str
+
+
+Result = Mapping[str, Any]
+Handler = Callable[[CallContext, dict[str, Any]], Result | Awaitable[Result]]
+
+
+class WireProtocol(Protocol):
+    """What a protocol codec offers the front door (rest-json now; json, query, ec2 beside it)."""
+
+    def route(self, request: HttpRequest) -> Routed: ...
+
+    def parse(self, routed: Routed, request: HttpRequest) -> dict[str, Any]: ...
+
+    def render(self, operation: OperationModel, result: Mapping[str, Any]) -> HttpResponse: ...
+
+    def render_error(self, error: AwsError) -> HttpResponse: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceEndpoint:
+    """One AWS service as served here: its codec and a handler per implemented operation."""
+
+    signing_name: str
+    protocol: WireProtocol
+    handlers: Mapping[str, Handler]
+    # Operation -> (largest body, AWS's message when it is exceeded).
+    body_limits: Mapping[str, tuple[int, str]] = field(default_factory=dict)
+    # Operation -> top-level members whose model constraints the handler checks itself, because
+    # AWS answers them differently (Lambda's Runtime enum: InvalidParameterValueException).
+    unvalidated: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+class NotImplementedOperation(AwsError):
+    code = "NotImplementedException"
+    status = 501
+
+
+class Frontend:
+    """Turns an `HttpRequest` into an `HttpResponse` for any registered service."""
+
+    def __init__(
+        self,
+        services: Mapping[str, ServiceEndpoint],
+        accounts: AccountDirectory,
+        clock: Clock,
+        executor: Executor,
+        default_service: str,
+    ) -> None:
+        self._services = services
+        self._accounts = accounts
+        self._clock = clock
+        self._executor = executor
+        self._default = services[default_service]
+
+    async def handle(self, request: HttpRequest, endpoint: str) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        service = self._default
+        try:
+            scope = self._authenticate(request)
+            service = self._services.get(scope.service, self._default)
+            if scope.service not in self._services:
+                raise UnknownOperation(f"gureum does not serve the '{scope.service}' service")
+            key = self._accounts.find(scope.access_key)
+            assert key is not None
+            context = CallContext(key.account_id, scope.region, request_id, endpoint)
+            response = await self._dispatch(service, request, context)
+        except AwsError as error:
+            if error.status >= 500:
+                log.warning("request %s failed: %s %s", request_id, error.code, error.message)
+            response = service.protocol.render_error(error)
+        except Exception:
+            log.exception("request %s failed unexpectedly", request_id)
+            error = ServiceError(f"An internal error occurred (request id {request_id}).")
+            response = service.protocol.render_error(error)
+        response.headers.append(("x-amzn-RequestId", request_id))
+        return response
+
+    def _authenticate(self, request: HttpRequest) -> sigv4.CredentialScope:
+        try:
+            scope = sigv4.credential_scope(request)
+        except sigv4.SignatureFailure as failure:
+            if failure.problem is sigv4.SignatureProblem.MISSING:
+                raise MissingAuthenticationToken("Missing Authentication Token") from None
+            raise IncompleteSignature(failure.detail) from None
+        key = self._accounts.find(scope.access_key)
+        if key is None:
+            raise UnrecognizedClient("The security token included in the request is invalid.")
+        try:
+            sigv4.verify(request, key.secret_access_key, self._clock.now())
+        except sigv4.SignatureFailure as failure:
+            if failure.problem is sigv4.SignatureProblem.MISMATCH:
+                raise InvalidSignature(BAD_SIGNATURE) from None
+            if failure.problem is sigv4.SignatureProblem.MALFORMED:
+                raise IncompleteSignature(failure.detail) from None
+            raise InvalidSignature(failure.detail) from None
+        return scope
+
+    async def _dispatch(
+        self, service: ServiceEndpoint, request: HttpRequest, context: CallContext
+    ) -> HttpResponse:
+        routed = service.protocol.route(request)
+        operation = routed.operation
+        limit = service.body_limits.get(operation.name)
+        if limit is not None and len(request.body) > limit[0]:
+            raise RequestEntityTooLarge(limit[1])
+        handler = service.handlers.get(operation.name)
+        if handler is None:
+            raise NotImplementedOperation(
+                f"gureum does not implement the {operation.name} operation yet."
+            )
+        params = service.protocol.parse(routed, request)
+        if operation.input_shape is not None:
+            skip = service.unvalidated.get(operation.name, frozenset())
+            validate(operation.input_shape, {k: v for k, v in params.items() if k not in skip})
+        if inspect.iscoroutinefunction(handler):
+            result = await handler(context, params)
+        else:
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._executor, handler, context, params)
+        assert isinstance(result, Mapping)
+        return service.protocol.render(operation, result)

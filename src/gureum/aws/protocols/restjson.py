@@ -1,0 +1,226 @@
+"""The rest-json protocol (Lambda, EFS, ...), parsed and rendered from botocore's service model.
+
+Routing, request parsing and response rendering all read the operation's HTTP bindings from the
+model (`requestUri`, `location` of each member, `payload`), so an operation costs a handler and
+nothing here. Error bodies follow what botocore's `RestJSONParser` reads (spec 0.2): the code in
+`x-amzn-ErrorType`, the message under the member name the model gives the error shape (`message`
+or `Message`), and `Type` for Lambda's modeled errors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
+
+from gureum.aws.http import HttpResponse, header, query_params
+from gureum.aws.shapes import parse_scalar, parse_value, render_timestamp, render_value
+from gureum.aws.sigv4 import HttpRequest
+from gureum.domain.errors import AwsError, SerializationError, UnknownOperation
+
+_JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    operation: OperationModel
+    pattern: re.Pattern[str]
+    fixed_query: tuple[tuple[str, str], ...]
+    weight: tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """An operation matched to a request, with its decoded path parameters."""
+
+    operation: OperationModel
+    path_params: Mapping[str, str]
+
+
+def _compile(operation: OperationModel) -> _Route:
+    uri: str = operation.http["requestUri"]
+    path, _, fixed = uri.partition("?")
+    regex = ""
+    literal = 0
+    for part in re.split(r"(\{[^}]+\})", path):
+        if part.startswith("{"):
+            name = part[1:-1]
+            greedy = name.endswith("+")
+            name = name.rstrip("+")
+            regex += f"(?P<{name}>.+)" if greedy else f"(?P<{name}>[^/]+)"
+        else:
+            regex += re.escape(part)
+            literal += len(part)
+    fixed_query = tuple((k, v) for k, v in query_params(fixed))
+    pattern = re.compile(regex.rstrip("/") + "/?")
+    return _Route(operation, pattern, fixed_query, (len(fixed_query), literal))
+
+
+class RestJsonProtocol:
+    """Parses requests for, and renders responses of, one rest-json service."""
+
+    def __init__(self, model: ServiceModel) -> None:
+        self.model = model
+        routes: dict[str, list[_Route]] = {}
+        for name in model.operation_names:
+            operation = model.operation_model(name)
+            routes.setdefault(operation.http["method"], []).append(_compile(operation))
+        for table in routes.values():
+            table.sort(key=lambda route: route.weight, reverse=True)
+        self._routes = routes
+        self._error_shapes = {shape.name: shape for shape in model.error_shapes}
+
+    # --- requests ---------------------------------------------------------------------------
+
+    def route(self, request: HttpRequest) -> Routed:
+        query = query_params(request.raw_query)
+        for route in self._routes.get(request.method, ()):
+            match = route.pattern.fullmatch(request.raw_path)
+            if match is None or any(pair not in query for pair in route.fixed_query):
+                continue
+            params = {k: unquote(v) for k, v in match.groupdict().items()}
+            return Routed(route.operation, params)
+        raise UnknownOperation(f"Unknown operation {request.method} {request.raw_path}")
+
+    def parse(self, routed: Routed, request: HttpRequest) -> dict[str, Any]:
+        shape = routed.operation.input_shape
+        if shape is None:
+            return {}
+        params: dict[str, Any] = {}
+        payload_name = shape.serialization.get("payload")
+        body_members: dict[str, Shape] = {}
+        query = query_params(request.raw_query)
+        for name, member in shape.members.items():
+            location = member.serialization.get("location")
+            wire_name = member.serialization.get("name", name)
+            if location == "uri":
+                if wire_name in routed.path_params:
+                    params[name] = _scalar_from_text(member, routed.path_params[wire_name])
+            elif location == "querystring":
+                value = _from_query(member, wire_name, query)
+                if value is not None:
+                    params[name] = value
+            elif location == "header":
+                text = header(request.headers, wire_name)
+                if text is not None:
+                    params[name] = _scalar_from_text(member, text)
+            elif location is None and name != payload_name:
+                body_members[name] = member
+        if payload_name is not None:
+            member = shape.members[payload_name]
+            if member.type_name in ("blob", "string"):
+                params[payload_name] = request.body
+            elif request.body:
+                params[payload_name] = parse_value(member, _load_json(request.body))
+        elif body_members and request.body:
+            document = _load_json(request.body)
+            if not isinstance(document, dict):
+                raise SerializationError("Could not parse request body into json: expected an object")
+            for name, member in body_members.items():
+                if document.get(name) is not None:
+                    params[name] = parse_value(member, document[name])
+        return params
+
+    # --- responses --------------------------------------------------------------------------
+
+    def render(self, operation: OperationModel, result: Mapping[str, Any]) -> HttpResponse:
+        status = int(operation.http.get("responseCode", 200))
+        headers: list[tuple[str, str]] = []
+        shape = operation.output_shape
+        if shape is None:
+            return HttpResponse(status, headers)
+        payload_name = shape.serialization.get("payload")
+        document: dict[str, Any] = {}
+        body: bytes | None = None
+        for name, value in result.items():
+            if value is None or name not in shape.members:
+                continue
+            member = shape.members[name]
+            location = member.serialization.get("location")
+            if location == "statusCode":
+                status = int(value)
+            elif location == "header":
+                headers.append((member.serialization.get("name", name), _header_text(member, value)))
+            elif name == payload_name:
+                if member.type_name in ("blob", "string"):
+                    body = value if isinstance(value, bytes) else str(value).encode()
+                else:
+                    body = json.dumps(render_value(member, value)).encode()
+                    headers.append(("Content-Type", _JSON))
+            elif location is None:
+                document[name] = render_value(member, value)
+        if body is None:
+            if payload_name is not None or (not document and status == 204):
+                body = b""
+            else:
+                body = json.dumps(document, separators=(",", ":")).encode()
+                headers.append(("Content-Type", _JSON))
+        return HttpResponse(status, headers, body)
+
+    def render_error(self, error: AwsError) -> HttpResponse:
+        shape = self._error_shapes.get(error.code)
+        document: dict[str, Any] = {}
+        message_key = "message"
+        if shape is not None:
+            members = shape.members
+            message_key = "Message" if "Message" in members else "message"
+            if "Type" in members:
+                document["Type"] = "User" if error.sender_fault else "Service"
+        document[message_key] = error.message
+        document.update(error.fields)
+        headers = [("x-amzn-ErrorType", error.code), ("Content-Type", _JSON)]
+        return HttpResponse(error.status, headers, json.dumps(document).encode())
+
+
+def _load_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SerializationError(f"Could not parse request body into json: {exc}") from None
+
+
+def _scalar_from_text(shape: Shape, text: str) -> Any:
+    kind = shape.type_name
+    if kind in ("integer", "long"):
+        try:
+            return int(text)
+        except ValueError:
+            raise SerializationError(f"Invalid value for {shape.name}: {text!r}") from None
+    if kind in ("float", "double"):
+        try:
+            return float(text)
+        except ValueError:
+            raise SerializationError(f"Invalid value for {shape.name}: {text!r}") from None
+    if kind == "boolean":
+        return text.lower() == "true"
+    if kind == "timestamp":
+        return parse_scalar(shape, text)
+    return text
+
+
+def _from_query(shape: Shape, wire_name: str, query: list[tuple[str, str]]) -> Any:
+    if shape.type_name == "list":
+        values = [v for k, v in query if k == wire_name]
+        return [_scalar_from_text(shape.member, v) for v in values] or None
+    for key, value in query:
+        if key == wire_name:
+            return _scalar_from_text(shape, value)
+    return None
+
+
+def _header_text(shape: Shape, value: Any) -> str:
+    if shape.type_name == "timestamp":
+        return str(render_timestamp(value, "rfc822"))
+    if shape.type_name == "boolean":
+        return "true" if value else "false"
+    return str(value)
+
+
+def input_members(operation: OperationModel) -> Mapping[str, Shape]:
+    shape = operation.input_shape
+    return shape.members if isinstance(shape, StructureShape) else {}

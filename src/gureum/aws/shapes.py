@@ -1,0 +1,136 @@
+"""Conversion between JSON documents and Python values, driven by botocore shapes.
+
+Shared by every JSON-speaking protocol (rest-json for Lambda, json for SQS, KMS, Logs, ...). A
+request document becomes plain Python values (`bytes` for blobs, `datetime` for timestamps, `int`
+and `float` for numbers) and a handler's result becomes a JSON-ready document, with members the
+shape does not know dropped rather than leaked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.model import Shape
+
+from gureum.domain.errors import SerializationError
+
+_INTEGER_TYPES = frozenset({"integer", "long", "short", "byte"})
+_FLOAT_TYPES = frozenset({"float", "double"})
+
+
+def _type_error(shape: Shape, value: object) -> SerializationError:
+    return SerializationError(
+        f"Could not parse request body into json: Cannot deserialize value of type "
+        f"`{shape.type_name}` from {type(value).__name__} value ({shape.name})"
+    )
+
+
+def parse_value(shape: Shape, value: object) -> Any:
+    """Turns one JSON value into the Python value of `shape` (raises SerializationError)."""
+    if value is None:
+        return None
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            raise _type_error(shape, value)
+        members = shape.members
+        return {
+            name: parse_value(members[name], item)
+            for name, item in value.items()
+            if name in members and item is not None
+        }
+    if kind == "list":
+        if not isinstance(value, list):
+            raise _type_error(shape, value)
+        return [parse_value(shape.member, item) for item in value]
+    if kind == "map":
+        if not isinstance(value, dict):
+            raise _type_error(shape, value)
+        return {str(k): parse_value(shape.value, v) for k, v in value.items()}
+    return parse_scalar(shape, value)
+
+
+def parse_scalar(shape: Shape, value: object) -> Any:
+    kind = shape.type_name
+    if kind == "string":
+        if not isinstance(value, str):
+            raise _type_error(shape, value)
+        return value
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise _type_error(shape, value)
+        return value
+    if kind in _INTEGER_TYPES:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _type_error(shape, value)
+        return value
+    if kind in _FLOAT_TYPES:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _type_error(shape, value)
+        return float(value)
+    if kind == "blob":
+        if not isinstance(value, str):
+            raise _type_error(shape, value)
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise SerializationError(
+                f"Could not parse request body into json: invalid base64 in {shape.name}"
+            ) from None
+    if kind == "timestamp":
+        return _parse_timestamp(shape, value)
+    return value
+
+
+def _parse_timestamp(shape: Shape, value: object) -> datetime:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise _type_error(shape, value)
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    raise _type_error(shape, value)
+
+
+def render_value(shape: Shape, value: object, timestamp_format: str = "unixTimestamp") -> Any:
+    """Turns a handler's Python value into a JSON-ready value of `shape`."""
+    kind = shape.type_name
+    if kind == "structure":
+        assert isinstance(value, Mapping), shape.name
+        members = shape.members
+        return {
+            name: render_value(members[name], item, timestamp_format)
+            for name, item in value.items()
+            if item is not None and name in members
+        }
+    if kind == "list":
+        assert isinstance(value, list | tuple), shape.name
+        return [render_value(shape.member, item, timestamp_format) for item in value]
+    if kind == "map":
+        assert isinstance(value, Mapping), shape.name
+        return {k: render_value(shape.value, v, timestamp_format) for k, v in value.items()}
+    if kind == "blob":
+        assert isinstance(value, bytes), shape.name
+        return base64.b64encode(value).decode("ascii")
+    if kind == "timestamp":
+        return render_timestamp(value, shape.serialization.get("timestampFormat", timestamp_format))
+    return value
+
+
+def render_timestamp(value: object, timestamp_format: str) -> object:
+    if isinstance(value, int | float):
+        value = datetime.fromtimestamp(value, UTC)
+    assert isinstance(value, datetime)
+    if timestamp_format == "iso8601":
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if timestamp_format == "rfc822":
+        return value.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return round(value.timestamp(), 3)

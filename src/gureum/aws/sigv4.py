@@ -1,0 +1,255 @@
+"""Server-side verification of AWS Signature Version 4 (``AWS4-HMAC-SHA256``).
+
+Mirrors byte for byte what botocore 1.44 signs for non-S3 services: ``SigV4Auth`` (Authorization
+header) and ``SigV4QueryAuth`` (presigned URL). Notably the canonical URI is the wire path, dot
+segments and ``//`` removed, percent-encoded *again* (``%3A`` -> ``%253A``); the canonical query
+is every pair decoded and re-encoded with only ``A-Za-z0-9-_.~`` bare, sorted by key then value;
+and a presigned URL signs the body's SHA-256 like a header-signed request does (botocore keeps
+``UNSIGNED-PAYLOAD`` for S3, which we also accept). Pure: no I/O, no clock reads (the caller
+passes ``now``). A `SignatureFailure` ``detail`` is worded as AWS words it. Routing by region or
+service is the caller's job: the signature is recomputed for the scope the credential names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from enum import StrEnum, auto
+from functools import partial
+from urllib.parse import quote, unquote_plus, unquote_to_bytes
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+TERMINATOR = "aws4_request"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+MAX_SKEW = timedelta(minutes=15)
+MAX_EXPIRES = 604_800  # seconds: a presigned URL lives at most one week
+MISMATCH_MESSAGE = (
+    "The request signature we calculated does not match the signature you provided. Check your "
+    "AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+_TS = "%Y%m%dT%H%M%SZ"
+_TS_RE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+_PRESIGN_MARKERS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    method: str
+    raw_path: str  # path exactly as on the wire, still percent-encoded, no query
+    raw_query: str  # query string as on the wire ('' if none), without '?'
+    headers: Sequence[tuple[str, str]]  # as received, names in any case, duplicates possible
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialScope:
+    access_key: str
+    date: str  # YYYYMMDD
+    region: str
+    service: str
+
+
+class SignatureProblem(StrEnum):
+    MISSING = auto()  # neither an Authorization header nor a presigned query
+    MALFORMED = auto()  # present, but garbled or incomplete
+    MISMATCH = auto()  # well formed, but the signature, payload hash or scope date is wrong
+    EXPIRED = auto()
+    NOT_YET_VALID = auto()
+
+
+class SignatureFailure(Exception):
+    """Verification failed. ``canonical_request``/``string_to_sign`` are set on a MISMATCH."""
+
+    def __init__(
+        self, problem: SignatureProblem, detail: str, canonical: str = "", to_sign: str = ""
+    ) -> None:
+        super().__init__(f"{problem}: {detail}")
+        self.problem, self.detail = problem, detail
+        self.canonical_request, self.string_to_sign = canonical, to_sign
+
+
+_malformed = partial(SignatureFailure, SignatureProblem.MALFORMED)
+
+
+# scope, signed header names, signature, timestamp (YYYYMMDDTHHMMSSZ), X-Amz-Expires if presigned
+_Auth = tuple[CredentialScope, tuple[str, ...], str, str, int | None]
+
+
+def credential_scope(request: HttpRequest) -> CredentialScope:
+    """Who claims to have signed `request`, for which date/region/service. Nothing is verified."""
+    return _parse(request)[0]
+
+
+def verify(
+    request: HttpRequest, secret_key: str, now: datetime, *, max_skew: timedelta = MAX_SKEW
+) -> CredentialScope:
+    """Check `request`'s signature with `secret_key` at the (timezone-aware) time `now`."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    scope, signed_headers, signature, timestamp, expires = _parse(request)
+    _check_time(timestamp, now.astimezone(UTC), max_skew, expires)
+    if scope.date != timestamp[:8]:
+        raise SignatureFailure(
+            SignatureProblem.MISMATCH,
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
+            f"HTTP: '{scope.date}' != '{timestamp[:8]}', from '{timestamp}'.",
+        )
+    presigned, key = expires is not None, signing_key(secret_key, scope)
+    candidates = []  # (canonical request, string to sign)
+    for payload in _payload_hashes(request, presigned):
+        canonical = canonical_request(request, signed_headers, payload, presigned=presigned)
+        to_sign = string_to_sign(timestamp, scope, canonical)
+        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        if hmac.compare_digest(expected.encode(), signature.encode()):
+            return scope
+        candidates.append((canonical, to_sign))
+    raise SignatureFailure(SignatureProblem.MISMATCH, MISMATCH_MESSAGE, *candidates[0])
+
+
+def canonical_request(
+    request: HttpRequest, signed_headers: Sequence[str], payload_hash: str, *, presigned: bool
+) -> str:
+    """The canonical request, as ``SigV4Auth.canonical_request`` builds it."""
+    values: dict[str, list[str]] = {}
+    for name, value in request.headers:
+        values.setdefault(name.lower(), []).append(" ".join(value.split()))
+    headers = "".join(f"{n}:{','.join(values.get(n.lower(), []))}\n" for n in signed_headers)
+    pairs = sorted((_uri_encode(k), _uri_encode(v)) for k, v in _query_pairs(request.raw_query))
+    skip = "X-Amz-Signature" if presigned else None  # the one parameter a presigned URL leaves out
+    query = "&".join(f"{k}={v}" for k, v in pairs if k != skip)
+    path = quote(_normalize_path(request.raw_path), safe="/~")
+    method = request.method.upper()
+    return f"{method}\n{path}\n{query}\n{headers}\n{';'.join(signed_headers)}\n{payload_hash}"
+
+
+def string_to_sign(timestamp: str, scope: CredentialScope, canonical: str) -> str:
+    scope_text = f"{scope.date}/{scope.region}/{scope.service}/{TERMINATOR}"
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return f"{ALGORITHM}\n{timestamp}\n{scope_text}\n{digest}"
+
+
+def signing_key(secret_key: str, scope: CredentialScope) -> bytes:
+    key = f"AWS4{secret_key}".encode()
+    for part in (scope.date, scope.region, scope.service, TERMINATOR):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def _parse(request: HttpRequest) -> _Auth:
+    header = _single_header(request, "authorization")
+    query = [(unquote_plus(k), unquote_plus(v)) for k, v in _query_pairs(request.raw_query)]
+    presigned = any(k in _PRESIGN_MARKERS for k, _ in query)
+    if header is not None and presigned:
+        raise _malformed("Only one auth mechanism allowed: Authorization header or X-Amz-* query")
+    required: tuple[str, ...] = ("Credential", "SignedHeaders", "Signature")
+    if presigned:  # X-Amz-Date and X-Amz-Expires are part of the signed query
+        pairs = [(k[6:], v) for k, v in query if k.startswith("X-Amz-")]
+        algorithm, required = dict(pairs).get("Algorithm", ""), (*required, "Date", "Expires")
+    elif header is None:
+        raise SignatureFailure(SignatureProblem.MISSING, "Missing Authentication Token")
+    else:  # anything else in the (unsigned) Authorization header is ignored, never trusted
+        algorithm, _, rest = header.strip().partition(" ")
+        items = [item.partition("=") for item in re.split(r"[\s,]+", rest) if item]
+        if any(not sep for _, sep, _ in items):
+            raise _malformed("Invalid key=value pair (missing equal-sign) in Authorization header")
+        pairs = [(k, v) for k, _, v in items if k in required]
+    if len(fields := dict(pairs)) != len(pairs):
+        raise _malformed("Repeated signature parameter.")
+    if algorithm != ALGORITHM:
+        raise _malformed(f"Unsupported AWS 'algorithm': '{algorithm}'")
+    if missing := [name for name in required if name not in fields]:
+        where = "Presigned URL" if presigned else "Authorization header"
+        raise _malformed(" ".join(f"{where} requires '{name}' parameter." for name in missing))
+    expires = fields.get("Expires")
+    if expires is not None and not (expires.isdecimal() and int(expires) <= MAX_EXPIRES):
+        raise _malformed(f"X-Amz-Expires must be a whole number of seconds up to {MAX_EXPIRES}")
+    signed_headers = tuple(fields["SignedHeaders"].split(";"))
+    if not all(signed_headers) or "host" not in (n.lower() for n in signed_headers):
+        raise _malformed("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+    parts = fields["Credential"].split("/")
+    if len(parts) != 5 or not all(parts) or parts[4] != TERMINATOR or not parts[1].isdecimal():
+        raise _malformed(
+            "Credential must have exactly 5 slash-delimited elements, e.g. "
+            f"keyid/date/region/service/term, got '{fields['Credential']}'"
+        )
+    timestamp = fields["Date"] if presigned else _header_timestamp(request)
+    if not _TS_RE.fullmatch(timestamp):
+        raise _malformed(f"Invalid X-Amz-Date: '{timestamp}'")
+    seconds = None if expires is None else int(expires)
+    return CredentialScope(*parts[:4]), signed_headers, fields["Signature"], timestamp, seconds
+
+
+def _header_timestamp(request: HttpRequest) -> str:
+    amz_date, date = _single_header(request, "x-amz-date"), _single_header(request, "date")
+    if amz_date is not None:
+        return amz_date.strip()
+    if date is None:
+        raise _malformed("Authorization header requires a 'X-Amz-Date' or a 'Date' header.")
+    try:
+        parsed = parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        raise _malformed(f"Invalid Date header: '{date}'") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC).strftime(_TS)
+
+
+def _check_time(timestamp: str, now: datetime, skew: timedelta, expires: int | None) -> None:
+    try:
+        signed = datetime.strptime(timestamp, _TS).replace(tzinfo=UTC)
+    except ValueError:
+        raise _malformed(f"Invalid date: '{timestamp}'") from None
+    span = f"{skew.total_seconds() / 60:g} min"
+    if signed > (late := now + skew):
+        detail = f"Signature not yet current: {signed:{_TS}} is still later than {late:{_TS}}"
+        raise SignatureFailure(SignatureProblem.NOT_YET_VALID, f"{detail} ({now:{_TS}} + {span}.)")
+    if expires is None and signed < (early := now - skew):
+        detail = f"Signature expired: {signed:{_TS}} is now earlier than {early:{_TS}}"
+        raise SignatureFailure(SignatureProblem.EXPIRED, f"{detail} ({now:{_TS}} - {span}.)")
+    if expires is not None and now > signed + timedelta(seconds=expires):
+        detail = f"Request has expired: {signed:{_TS}} + {expires} sec. is before {now:{_TS}}."
+        raise SignatureFailure(SignatureProblem.EXPIRED, detail)
+
+
+def _payload_hashes(request: HttpRequest, presigned: bool) -> list[str]:
+    """What ``SigV4Auth.payload`` may have signed (S3-style presigners sign UNSIGNED-PAYLOAD)."""
+    declared = _single_header(request, "x-amz-content-sha256")
+    actual = hashlib.sha256(request.body).hexdigest()
+    if declared is None:
+        return [actual, UNSIGNED_PAYLOAD] if presigned else [actual]
+    if declared not in (UNSIGNED_PAYLOAD, actual):
+        detail = "The provided 'x-amz-content-sha256' header does not match what was computed."
+        raise SignatureFailure(SignatureProblem.MISMATCH, detail)
+    return [declared]
+
+
+def _single_header(request: HttpRequest, name: str) -> str | None:
+    values = [value for key, value in request.headers if key.lower() == name]
+    if len(values) > 1:
+        raise _malformed(f"Repeated '{name}' header.")
+    return values[0] if values else None
+
+
+def _normalize_path(path: str) -> str:
+    """``botocore.utils.normalize_url_path``: drop ``.`` and empty segments, resolve ``..``."""
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            segments = segments[:-1]
+        elif segment not in ("", "."):
+            segments.append(segment)
+    last = "/" if path.endswith("/") and segments else ""
+    return ("/" if path.startswith("/") or not path else "") + "/".join(segments) + last
+
+
+def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
+    return [(k, v) for k, _, v in (i.partition("=") for i in raw_query.split("&") if raw_query)]
+
+
+def _uri_encode(text: str) -> str:
+    """Every byte but ``A-Za-z0-9-_.~`` percent-encoded (botocore's ``percent_encode``). SDKs that
+    form-encode queries send a space as ``+``, which AWS also reads as a space."""
+    return quote(unquote_to_bytes(text.replace("+", " ")), safe="-_.~")

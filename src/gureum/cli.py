@@ -1,0 +1,92 @@
+"""The `gureum` command: `gureum serve` runs the server until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gureum import __version__
+from gureum.config import Settings, default_data_dir
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"GUREUM_{name.upper().replace('-', '_')}", default)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="gureum", description="A self-hosted AWS Lambda.")
+    top.add_argument("--version", action="version", version=f"gureum {__version__}")
+    commands = top.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the server (every option is also GUREUM_<NAME>)")
+    serve.add_argument("--host", default=_env("host", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(_env("port", "4566")))
+    serve.add_argument("--data-dir", type=Path, default=Path(_env("data-dir", str(default_data_dir()))))
+    serve.add_argument(
+        "--time-scale",
+        type=float,
+        default=float(_env("time-scale", "1.0")),
+        help="multiply every platform delay, period and age limit (not function timeouts)",
+    )
+    serve.add_argument(
+        "--settle-delay",
+        type=float,
+        default=float(_env("settle-delay", "0")),
+        help="seconds a created or updated function stays Pending/InProgress (scaled)",
+    )
+    serve.add_argument(
+        "--account-concurrency", type=int, default=int(_env("account-concurrency", "1000"))
+    )
+    serve.add_argument("--log-level", default=_env("log-level", "info"))
+    return top
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir.expanduser().resolve(),
+        time_scale=args.time_scale,
+        settle_delay=args.settle_delay,
+        account_concurrency=args.account_concurrency,
+        log_level=args.log_level,
+    )
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from gureum.app import GureumApp
+
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    app = GureumApp(settings)
+    print(f"gureum {__version__}: data directory {settings.data_dir}", flush=True)
+    print(f"gureum: listening on http://{settings.host}:{settings.port}", flush=True)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        lifespan="on",
+        log_level=settings.log_level,
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+    )
+    asyncio.run(uvicorn.Server(config).serve())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "serve":
+        serve(settings_from(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Server settings: one frozen value, built once from flags and `GUREUM_*` variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("gureum", appauthor=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 4566
+    data_dir: Path = Path()
+    # Multiplies every delay, period and age limit the platform enforces on its own (DESIGN.md
+    # "Time"); never a function's own Timeout.
+    time_scale: float = 1.0
+    # Seconds (before scaling) a new or updated function stays Pending / InProgress.
+    settle_delay: float = 0.0
+    account_concurrency: int = 1000
+    log_level: str = "info"
+
+    def scaled(self, seconds: float) -> float:
+        return seconds * self.time_scale

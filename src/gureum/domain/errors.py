@@ -1,0 +1,129 @@
+"""Errors that carry their AWS identity.
+
+Every error a client can see is one of these: the class names the AWS error code, the HTTP status
+and whether the fault is the caller's or ours. The wire layer renders them in one place
+(`gureum.aws.protocols`), choosing the body shape each protocol and service model expects, so
+nothing here knows about JSON or XML.
+
+Extra members (`Reason`, `Type` overrides, ...) travel in `fields` and are rendered as top-level
+keys of the error body, which is where botocore's parsers look for modeled error members.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class AwsError(Exception):
+    """Base of every error that reaches the wire with an AWS error code."""
+
+    code: ClassVar[str] = "ServiceException"
+    status: ClassVar[int] = 500
+    sender_fault: ClassVar[bool] = False
+
+    def __init__(self, message: str, **fields: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields: dict[str, object] = dict(fields)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class ClientError(AwsError):
+    """A fault of the caller (HTTP 4xx)."""
+
+    code = "InvalidRequest"
+    status = 400
+    sender_fault = True
+
+
+# --- errors shared by every service ------------------------------------------------------------
+
+
+class ValidationError(ClientError):
+    """A request member broke a constraint of the service model (length, pattern, enum, range)."""
+
+    code = "ValidationException"
+
+
+class ServiceError(AwsError):
+    """An unexpected failure inside gureum. Its message never carries internals."""
+
+    code = "ServiceException"
+    status = 500
+
+
+class UnknownOperation(ClientError):
+    code = "UnknownOperationException"
+    status = 404
+
+
+class SerializationError(ClientError):
+    """The request body or a header could not be parsed (rest-json services)."""
+
+    code = "InvalidRequestContentException"
+
+
+class RequestEntityTooLarge(ClientError):
+    code = "RequestEntityTooLargeException"
+    status = 413
+
+
+# --- authentication ----------------------------------------------------------------------------
+
+
+class MissingAuthenticationToken(ClientError):
+    code = "MissingAuthenticationTokenException"
+    status = 403
+
+
+class IncompleteSignature(ClientError):
+    code = "IncompleteSignatureException"
+    status = 403
+
+
+class InvalidSignature(ClientError):
+    code = "InvalidSignatureException"
+    status = 403
+
+
+class UnrecognizedClient(ClientError):
+    code = "UnrecognizedClientException"
+    status = 403
+
+
+# --- Lambda ------------------------------------------------------------------------------------
+
+
+class ResourceNotFound(ClientError):
+    code = "ResourceNotFoundException"
+    status = 404
+
+
+class InvalidParameterValue(ClientError):
+    code = "InvalidParameterValueException"
+
+
+class ResourceConflict(ClientError):
+    code = "ResourceConflictException"
+    status = 409
+
+
+class PreconditionFailed(ClientError):
+    code = "PreconditionFailedException"
+    status = 412
+
+
+class TooManyRequests(ClientError):
+    code = "TooManyRequestsException"
+    status = 429
+
+
+class CodeStorageExceeded(ClientError):
+    code = "CodeStorageExceededException"
+
+
+class InvalidZipFile(AwsError):
+    code = "InvalidZipFileException"
+    status = 502

@@ -1,0 +1,92 @@
+"""Aliases over the store (spec 2): create, read, update, delete, list."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from gureum.domain.aliases import Alias, check_routing
+from gureum.domain.arns import LATEST, FunctionRef, is_version_number
+from gureum.domain.errors import ResourceConflict, ResourceNotFound
+from gureum.domain.functions import Function, FunctionVersion, check_revision
+from gureum.services.context import Caller, Ports
+from gureum.services.functions import PAGE_LIMIT, Page, require_function
+from gureum.store.ports import Transaction
+
+
+class AliasService:
+    def __init__(self, ports: Ports) -> None:
+        self._ports = ports
+
+    @staticmethod
+    def _check(
+        tx: Transaction, function: Function, primary: str, weights: Mapping[str, float]
+    ) -> None:
+        def find(version: str) -> FunctionVersion | None:
+            if version == LATEST:
+                return function.latest
+            return tx.get_version(function, version) if is_version_number(version) else None
+
+        check_routing(primary, weights, find, function.version_arn)
+
+    def create(
+        self, caller: Caller, ref: FunctionRef, name: str, version: str, description: str,
+        weights: Mapping[str, float],
+    ) -> tuple[Function, Alias]:
+        with self._ports.store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            if tx.get_alias(function, name) is not None:
+                raise ResourceConflict(f"Alias already exists: {function.version_arn(name)}")
+            self._check(tx, function, version, weights)
+            alias = Alias(name, version, self._ports.new_id(), description, dict(weights))
+            tx.put_alias(function, alias)
+        return function, alias
+
+    def get(self, caller: Caller, ref: FunctionRef, name: str) -> tuple[Function, Alias]:
+        with self._ports.store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            alias = tx.get_alias(function, name)
+        if alias is None:
+            raise ResourceNotFound(f"Cannot find alias arn: {function.version_arn(name)}")
+        return function, alias
+
+    def update(
+        self, caller: Caller, ref: FunctionRef, name: str, version: str | None,
+        description: str | None, weights: Mapping[str, float] | None, revision_id: str | None,
+    ) -> tuple[Function, Alias]:
+        with self._ports.store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            alias = tx.get_alias(function, name)
+            if alias is None:
+                raise ResourceNotFound(f"Alias not found: {function.version_arn(name)}")
+            check_revision(revision_id, alias.revision_id)
+            alias = replace(
+                alias,
+                function_version=version if version is not None else alias.function_version,
+                description=description if description is not None else alias.description,
+                weights=dict(weights) if weights is not None else alias.weights,
+                revision_id=self._ports.new_id(),
+            )
+            self._check(tx, function, alias.function_version, alias.weights)
+            tx.put_alias(function, alias)
+        return function, alias
+
+    def delete(self, caller: Caller, ref: FunctionRef, name: str) -> None:
+        with self._ports.store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            tx.delete_alias(function, name)
+
+    def list(
+        self, caller: Caller, ref: FunctionRef, version: str | None, marker: str | None,
+        max_items: int | None,
+    ) -> tuple[Function, Page[Alias]]:
+        limit = min(max_items or PAGE_LIMIT, PAGE_LIMIT)
+        with self._ports.store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            aliases = tx.list_aliases(function)
+        if version is not None:
+            aliases = [a for a in aliases if a.function_version == version]
+        remaining = [a for a in aliases if marker is None or a.name > marker]
+        page = remaining[:limit]
+        more = len(remaining) > limit
+        return function, Page(page, page[-1].name if more else None)

@@ -1,0 +1,348 @@
+"""The function control plane: create, read, update, publish, delete (spec 1, 3.1, 11).
+
+Each public method is one transaction over the store port. Packages are validated and written to
+the code store before the transaction that refers to them, so a rejected or interrupted call never
+leaves a row pointing at nothing. Versions left Pending/InProgress are finished by the `Settler`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
+
+from gureum.domain import functions as fn
+from gureum.domain.arns import (
+    LATEST,
+    FunctionRef,
+    check_new_name,
+    function_arn,
+    is_version_number,
+    parse_layer_version_arn,
+)
+from gureum.domain.environment import check_variables
+from gureum.domain.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
+from gureum.domain.functions import AttachedLayer, Code, Function, FunctionSettings, FunctionVersion
+from gureum.domain.layers import MAX_LAYERS
+from gureum.domain.lifecycle import CREATED, ensure_mutable
+from gureum.domain.packages import UNZIPPED_LIMIT, inspect_zip
+from gureum.domain.runtimes import check_runtime
+from gureum.services.context import Caller, Ports
+from gureum.store.ports import Transaction
+
+T = TypeVar("T")
+PAGE_LIMIT = 50
+S3_UNSUPPORTED = (
+    "gureum does not read code from S3 (Code.S3Bucket / S3Key): upload the deployment package "
+    "in ZipFile instead."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionView:
+    """A version as one call shows it: `arn` is the ARN the caller asked through."""
+
+    function: Function
+    version: FunctionVersion
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_marker: str | None
+
+
+def not_found(arn: str) -> ResourceNotFound:
+    return ResourceNotFound(f"Function not found: {arn}")
+
+
+def require_function(tx: Transaction, caller: Caller, name: str) -> Function:
+    function = tx.get_function(caller.account, caller.region, name)
+    if function is None:
+        raise not_found(function_arn(caller.region, caller.account, name))
+    return function
+
+
+def resolve_version(tx: Transaction, function: Function, qualifier: str | None) -> VersionView:
+    """The version a qualifier names: none or `$LATEST`, a number, or an alias."""
+    if qualifier is None:
+        return VersionView(function, function.latest, function.arn)
+    arn = function.version_arn(qualifier)
+    if qualifier == LATEST:
+        return VersionView(function, function.latest, arn)
+    if is_version_number(qualifier):
+        version = tx.get_version(function, qualifier)
+    else:
+        alias = tx.get_alias(function, qualifier)
+        version = tx.get_version(function, alias.function_version) if alias else None
+    if version is None:
+        raise not_found(arn)
+    return VersionView(function, version, arn)
+
+
+class FunctionService:
+    def __init__(self, ports: Ports, runtimes: Collection[str]) -> None:
+        self._ports = ports
+        self._runtimes = runtimes
+
+    # --- packages and settings ----------------------------------------------------------
+
+    def store_package(self, zip_file: bytes | None, s3_bucket: str | None) -> Code:
+        if s3_bucket is not None:
+            raise InvalidParameterValue(S3_UNSUPPORTED)
+        if zip_file is None:
+            raise InvalidParameterValue("Please provide a source for function code.")
+        summary = inspect_zip(zip_file)
+        self._ports.code.put(summary.sha256_hex, zip_file)
+        return Code(summary.sha256_b64, summary.size, summary.sha256_hex, summary.unzipped_size)
+
+    def _checked_settings(
+        self, tx: Transaction, caller: Caller, settings: FunctionSettings, code: Code,
+        previous: FunctionSettings | None = None,
+    ) -> FunctionSettings:
+        if settings.package_type != "Zip":
+            raise InvalidParameterValue("gureum runs .zip deployment packages only.")
+        if settings.runtime is None or settings.handler is None:
+            raise InvalidParameterValue(
+                "Runtime and Handler are mandatory parameters for functions created with "
+                "deployment packages."
+            )
+        if previous is None or settings.runtime != previous.runtime:
+            check_runtime(settings.runtime, self._runtimes)
+        fn.check_quotas(settings)
+        if settings.environment is not None:
+            check_variables(settings.environment)
+        layers = tuple(self._attach_layer(tx, caller, layer.arn) for layer in settings.layers)
+        if len(layers) > MAX_LAYERS:
+            raise InvalidParameterValue(
+                f"Cannot reference more than {MAX_LAYERS} layers."
+            )
+        unzipped = code.unzipped_size + sum(layer.unzipped_size for layer in layers)
+        if unzipped > UNZIPPED_LIMIT:
+            raise InvalidParameterValue(
+                f"Function code combined with layers exceeds the maximum allowed size of "
+                f"{UNZIPPED_LIMIT} bytes. The actual size is {unzipped} bytes."
+            )
+        return replace(settings, layers=layers)
+
+    @staticmethod
+    def _attach_layer(tx: Transaction, caller: Caller, arn: str) -> AttachedLayer:
+        ref = parse_layer_version_arn(arn)
+        layer = (
+            tx.get_layer_version(ref.account, ref.region, ref.name, ref.version)
+            if ref is not None and ref.region == caller.region
+            else None
+        )
+        if layer is None:
+            raise InvalidParameterValue(f"Layer version {arn} does not exist.")
+        return AttachedLayer(arn, layer.code.size, layer.code.unzipped_size)
+
+    # --- create, read ---------------------------------------------------------------------
+
+    def create(
+        self, caller: Caller, ref: FunctionRef, settings: FunctionSettings, code: Code,
+        tags: Mapping[str, str], publish: bool,
+    ) -> VersionView:
+        now = self._ports.clock.now()
+        new_id = self._ports.new_id
+        check_new_name(ref.name)
+        with self._ports.store.transaction() as tx:
+            existing = tx.get_function(caller.account, caller.region, ref.name)
+            if existing is not None:
+                raise ResourceConflict(f"Function already exist: {ref.name}")
+            settings = self._checked_settings(tx, caller, settings, code)
+            latest = FunctionVersion(LATEST, settings, code, new_id(), now, CREATED)
+            function = Function(
+                str(uuid.uuid4()), caller.account, caller.region, ref.name, latest, tags=tags
+            )
+            view = VersionView(function, latest, function.arn)
+            if publish:
+                made = fn.publish(
+                    function, None, description=None, code_sha256=None, revision_id=None,
+                    new_revisions=(new_id(), new_id()), now=now, with_update=True,
+                )
+                function = made.function
+                tx.put_version(function, made.version)
+                # AWS quirk (spec 1.3): version 1's configuration, the unqualified ARN.
+                view = VersionView(function, made.version, function.arn)
+            tx.put_function(function)
+        self._ports.changed()
+        return view
+
+    def get(self, caller: Caller, ref: FunctionRef) -> VersionView:
+        with self._ports.store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            return resolve_version(tx, function, ref.qualifier)
+
+    def list(
+        self, caller: Caller, marker: str | None, max_items: int | None, all_versions: bool
+    ) -> Page[VersionView]:
+        limit = min(max_items or PAGE_LIMIT, PAGE_LIMIT)
+        with self._ports.store.transaction() as tx:
+            if not all_versions:
+                found = tx.list_functions(caller.account, caller.region, marker, limit + 1)
+                views = [VersionView(f, f.latest, f.arn) for f in found[:limit]]
+                more = len(found) > limit
+                return Page(views, views[-1].function.name if more else None)
+            views = []
+            for function in tx.list_functions(caller.account, caller.region, None, 1 << 30):
+                views.append(VersionView(function, function.latest, function.version_arn(LATEST)))
+                views.extend(
+                    VersionView(function, v, function.version_arn(v.version))
+                    for v in tx.list_versions(function, 0, 1 << 30)
+                )
+        start = int(marker) if marker and marker.isdigit() else 0
+        end = start + limit
+        return Page(views[start:end], str(end) if end < len(views) else None)
+
+    # --- update ---------------------------------------------------------------------------
+
+    def update_configuration(
+        self, caller: Caller, ref: FunctionRef, changes: Mapping[str, Any],
+        revision_id: str | None,
+    ) -> VersionView:
+        with self._ports.store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            previous = function.latest.settings
+            settings = self._checked_settings(
+                tx, caller, replace(previous, **changes), function.latest.code, previous
+            )
+            function = fn.update_latest(
+                function, settings=settings, revision_id=revision_id,
+                new_revision=self._ports.new_id(), now=self._ports.clock.now(),
+            )
+            tx.put_function(function)
+        self._ports.changed()
+        return VersionView(function, function.latest, function.arn)
+
+    def update_code(
+        self, caller: Caller, ref: FunctionRef, code: Code, architectures: tuple[str, ...] | None,
+        revision_id: str | None, publish: bool,
+    ) -> VersionView:
+        now = self._ports.clock.now()
+        new_id = self._ports.new_id
+        with self._ports.store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            settings = function.latest.settings
+            if architectures is not None:
+                settings = replace(settings, architectures=architectures)
+            settings = self._checked_settings(tx, caller, settings, code, settings)
+            function = fn.update_latest(
+                function, settings=settings, code=code, revision_id=revision_id,
+                new_revision=new_id(), now=now,
+            )
+            view = VersionView(function, function.latest, function.arn)
+            if publish:
+                made = fn.publish(
+                    function, self._newest(tx, function), description=None, code_sha256=None,
+                    revision_id=None, new_revisions=(new_id(), new_id()), now=now,
+                    with_update=True,
+                )
+                function = made.function
+                if made.created:
+                    tx.put_version(function, made.version)
+                view = VersionView(function, made.version, function.version_arn(made.version.version))
+            tx.put_function(function)
+        self._ports.changed()
+        return view
+
+    # --- publish, versions ----------------------------------------------------------------
+
+    @staticmethod
+    def _newest(tx: Transaction, function: Function) -> FunctionVersion | None:
+        if function.next_version <= 1:
+            return None
+        return tx.get_version(function, str(function.next_version - 1))
+
+    def publish(
+        self, caller: Caller, ref: FunctionRef, description: str | None,
+        code_sha256: str | None, revision_id: str | None,
+    ) -> VersionView:
+        new_id = self._ports.new_id
+        with self._ports.store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            made = fn.publish(
+                function, self._newest(tx, function), description=description,
+                code_sha256=code_sha256, revision_id=revision_id,
+                new_revisions=(new_id(), new_id()), now=self._ports.clock.now(),
+            )
+            if made.created:
+                tx.put_function(made.function)
+                tx.put_version(made.function, made.version)
+        if made.created:
+            self._ports.changed()
+        version = made.version
+        return VersionView(made.function, version, made.function.version_arn(version.version))
+
+    def list_versions(
+        self, caller: Caller, ref: FunctionRef, marker: str | None, max_items: int | None
+    ) -> Page[VersionView]:
+        limit = min(max_items or PAGE_LIMIT, PAGE_LIMIT)
+        with self._ports.store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            after = int(marker) if marker and marker.isdigit() else -1
+            found = tx.list_versions(function, max(after, 0), limit + 1)
+            versions = ([function.latest] if after < 0 else []) + found
+        page = versions[:limit]
+        views = [VersionView(function, v, function.version_arn(v.version)) for v in page]
+        more = len(versions) > limit
+        return Page(views, str(page[-1].number) if more else None)
+
+    # --- delete ---------------------------------------------------------------------------
+
+    def delete(self, caller: Caller, ref: FunctionRef) -> None:
+        with self._ports.store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            qualifier = ref.qualifier
+            if qualifier is None:
+                blobs = {function.latest.code.blob}
+                blobs |= {v.code.blob for v in tx.list_versions(function, 0, 1 << 30)}
+                tx.delete_function(function)
+            elif qualifier == LATEST:
+                raise InvalidParameterValue(
+                    "$LATEST version cannot be deleted without deleting the function."
+                )
+            elif not is_version_number(qualifier):
+                raise InvalidParameterValue("Deletion of aliases is not currently supported.")
+            else:
+                version = tx.get_version(function, qualifier)
+                if version is None:
+                    return
+                users = [a.name for a in tx.list_aliases(function) if a.references(qualifier)]
+                if users:
+                    raise ResourceConflict(
+                        "Unable to delete version because the following aliases reference it: "
+                        f"[{', '.join(users)}]"
+                    )
+                tx.delete_version(function, qualifier)
+                blobs = {version.code.blob}
+            unused = {blob for blob in blobs if not tx.blob_in_use(blob)}
+        for blob in unused:
+            self._ports.code.remove(blob)
+
+    # --- tags -----------------------------------------------------------------------------
+
+    def tags(self, caller: Caller, ref: FunctionRef) -> Mapping[str, str]:
+        with self._ports.store.transaction() as tx:
+            return require_function(tx, caller, ref.name).tags
+
+    def change_tags(
+        self, caller: Caller, ref: FunctionRef, add: Mapping[str, str], remove: list[str]
+    ) -> None:
+        with self._ports.store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            if add:
+                ensure_mutable(function.latest.lifecycle, function.arn)
+            tags = {k: v for k, v in function.tags.items() if k not in remove}
+            tags.update(add)
+            if len(tags) > 50:
+                raise InvalidParameterValue("Number of tags exceeds resource tag limit.")
+            tx.put_function(replace(function, tags=tags))
+
+    # --- account --------------------------------------------------------------------------
+
+    def usage(self, caller: Caller) -> tuple[int, int]:
+        with self._ports.store.transaction() as tx:
+            return tx.code_usage(caller.account, caller.region)

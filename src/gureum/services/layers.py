@@ -1,0 +1,98 @@
+"""Layer versions over the store: publish, read, list, delete."""
+
+from __future__ import annotations
+
+from gureum.domain.arns import parse_layer_name, parse_layer_version_arn
+from gureum.domain.errors import InvalidParameterValue, ResourceNotFound
+from gureum.domain.functions import Code
+from gureum.domain.layers import LayerVersion
+from gureum.services.context import Caller, Ports
+from gureum.services.functions import PAGE_LIMIT, Page
+
+MISSING = "The resource you requested does not exist."
+
+
+class LayerService:
+    def __init__(self, ports: Ports) -> None:
+        self._ports = ports
+
+    @staticmethod
+    def _name(caller: Caller, layer_name: str) -> str:
+        name, region, account = parse_layer_name(layer_name)
+        if (region, account) not in ((None, None), (caller.region, caller.account)):
+            raise ResourceNotFound(MISSING)
+        return name
+
+    def publish(
+        self, caller: Caller, layer_name: str, code: Code, description: str,
+        runtimes: tuple[str, ...], architectures: tuple[str, ...], license_info: str | None,
+    ) -> LayerVersion:
+        name = self._name(caller, layer_name)
+        with self._ports.store.transaction() as tx:
+            number = tx.next_layer_version(caller.account, caller.region, name)
+            layer = LayerVersion(
+                caller.account, caller.region, name, number, code, self._ports.clock.now(),
+                description, runtimes, architectures, license_info,
+            )
+            tx.put_layer_version(layer)
+        return layer
+
+    def get(self, caller: Caller, layer_name: str, number: int) -> LayerVersion:
+        name = self._name(caller, layer_name)
+        with self._ports.store.transaction() as tx:
+            layer = tx.get_layer_version(caller.account, caller.region, name, number)
+        if layer is None:
+            raise ResourceNotFound(MISSING)
+        return layer
+
+    def get_by_arn(self, caller: Caller, arn: str) -> LayerVersion:
+        ref = parse_layer_version_arn(arn)
+        if ref is None:
+            raise InvalidParameterValue(f"Invalid layer version ARN: {arn}")
+        if (ref.region, ref.account) != (caller.region, caller.account):
+            raise ResourceNotFound(MISSING)
+        return self.get(caller, ref.name, ref.version)
+
+    def delete(self, caller: Caller, layer_name: str, number: int) -> None:
+        name = self._name(caller, layer_name)
+        with self._ports.store.transaction() as tx:
+            layer = tx.get_layer_version(caller.account, caller.region, name, number)
+            if layer is None:
+                return  # DeleteLayerVersion is idempotent.
+            tx.delete_layer_version(layer)
+            unused = not tx.blob_in_use(layer.code.blob)
+        if unused:
+            self._ports.code.remove(layer.code.blob)
+
+    def list_versions(
+        self, caller: Caller, layer_name: str, runtime: str | None, architecture: str | None,
+        marker: str | None, max_items: int | None,
+    ) -> Page[LayerVersion]:
+        name = self._name(caller, layer_name)
+        with self._ports.store.transaction() as tx:
+            layers = tx.list_layer_versions(caller.account, caller.region, name)
+        layers = [layer for layer in layers if layer.compatible_with(runtime, architecture)]
+        return _page(layers, marker, max_items, lambda layer: str(layer.version))
+
+    def list_layers(
+        self, caller: Caller, runtime: str | None, architecture: str | None,
+        marker: str | None, max_items: int | None,
+    ) -> Page[LayerVersion]:
+        with self._ports.store.transaction() as tx:
+            layers = tx.list_latest_layer_versions(caller.account, caller.region)
+        layers = [layer for layer in layers if layer.compatible_with(runtime, architecture)]
+        return _page(layers, marker, max_items, lambda layer: layer.name)
+
+
+def _page(
+    items: list[LayerVersion], marker: str | None, max_items: int | None, key: object
+) -> Page[LayerVersion]:
+    assert callable(key)
+    limit = min(max_items or PAGE_LIMIT, PAGE_LIMIT)
+    start = 0
+    if marker is not None:
+        keys = [key(item) for item in items]
+        start = keys.index(marker) + 1 if marker in keys else len(items)
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    return Page(page, str(key(page[-1])) if more and page else None)

@@ -1,0 +1,82 @@
+"""The store port: control-plane state, read and written in transactions.
+
+Every service call that changes state does it inside one `transaction()`; either all of its writes
+are durable when the block exits, or none is (the SQLite adapter commits with `synchronous=FULL`
+in WAL mode, so an acknowledged change survives `kill -9`). A PostgreSQL adapter implements the
+same protocol for scale-out.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from gureum.domain.aliases import Alias
+from gureum.domain.functions import Function, FunctionVersion
+from gureum.domain.layers import LayerVersion
+
+
+class Transaction(Protocol):
+    # functions and versions ---------------------------------------------------------------
+    def get_function(self, account: str, region: str, name: str) -> Function | None: ...
+
+    def put_function(self, function: Function) -> None: ...
+
+    def delete_function(self, function: Function) -> None:
+        """Deletes the function with every version and alias."""
+
+    def list_functions(
+        self, account: str, region: str, after: str | None, limit: int
+    ) -> list[Function]: ...
+
+    def get_version(self, function: Function, version: str) -> FunctionVersion | None: ...
+
+    def put_version(self, function: Function, version: FunctionVersion) -> None: ...
+
+    def delete_version(self, function: Function, version: str) -> None: ...
+
+    def list_versions(self, function: Function, after: int, limit: int) -> list[FunctionVersion]:
+        """Published versions numbered above `after`, ascending."""
+
+    def unsettled(self) -> list[tuple[Function, FunctionVersion]]:
+        """Versions (including `$LATEST`) still Pending or InProgress, for the settler."""
+
+    # aliases ------------------------------------------------------------------------------
+    def get_alias(self, function: Function, name: str) -> Alias | None: ...
+
+    def put_alias(self, function: Function, alias: Alias) -> None: ...
+
+    def delete_alias(self, function: Function, name: str) -> None: ...
+
+    def list_aliases(self, function: Function) -> list[Alias]: ...
+
+    # layers -------------------------------------------------------------------------------
+    def next_layer_version(self, account: str, region: str, name: str) -> int:
+        """Reserves and returns the next number of the layer (1 for a new layer)."""
+
+    def get_layer_version(
+        self, account: str, region: str, name: str, version: int
+    ) -> LayerVersion | None: ...
+
+    def put_layer_version(self, layer: LayerVersion) -> None: ...
+
+    def delete_layer_version(self, layer: LayerVersion) -> None: ...
+
+    def list_layer_versions(self, account: str, region: str, name: str) -> list[LayerVersion]:
+        """Every version of the layer, newest first."""
+
+    def list_latest_layer_versions(self, account: str, region: str) -> list[LayerVersion]:
+        """The newest version of every layer, by layer name."""
+
+    # usage --------------------------------------------------------------------------------
+    def code_usage(self, account: str, region: str) -> tuple[int, int]:
+        """(bytes of code stored across versions and layer versions, number of functions)."""
+
+    def blob_in_use(self, blob: str) -> bool: ...
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    def close(self) -> None: ...
+

@@ -1,0 +1,107 @@
+"""Domain values to JSON documents and back, for stores that keep documents (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from gureum.domain.aliases import Alias
+from gureum.domain.functions import Code, Function, FunctionSettings, FunctionVersion
+from gureum.domain.layers import LayerVersion
+from gureum.domain.lifecycle import Lifecycle, State, UpdateStatus
+
+
+def dump(document: dict[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"), sort_keys=True)
+
+
+def version_document(version: FunctionVersion) -> dict[str, Any]:
+    lifecycle = version.lifecycle
+    return {
+        "version": version.version,
+        "settings": version.settings.to_json(),
+        "code": asdict(version.code),
+        "revision_id": version.revision_id,
+        "last_modified": version.last_modified.isoformat(),
+        "lifecycle": [lifecycle.state, lifecycle.update, lifecycle.reason, lifecycle.reason_code],
+        "source_fingerprint": version.source_fingerprint,
+    }
+
+
+def version_from(document: dict[str, Any]) -> FunctionVersion:
+    state, update, reason, code = document["lifecycle"]
+    return FunctionVersion(
+        version=document["version"],
+        settings=FunctionSettings.from_json(document["settings"]),
+        code=Code(**document["code"]),
+        revision_id=document["revision_id"],
+        last_modified=datetime.fromisoformat(document["last_modified"]),
+        lifecycle=Lifecycle(State(state), UpdateStatus(update) if update else None, reason, code),
+        source_fingerprint=document["source_fingerprint"],
+    )
+
+
+def function_document(function: Function) -> dict[str, Any]:
+    return {
+        "next_version": function.next_version,
+        "tags": dict(function.tags),
+        "reserved_concurrency": function.reserved_concurrency,
+    }
+
+
+def function_from(
+    row_id: str, account: str, region: str, name: str, document: dict[str, Any], latest: Any
+) -> Function:
+    return Function(
+        id=row_id,
+        account=account,
+        region=region,
+        name=name,
+        latest=version_from(latest),
+        next_version=document["next_version"],
+        tags=document["tags"],
+        reserved_concurrency=document["reserved_concurrency"],
+    )
+
+
+def alias_document(alias: Alias) -> dict[str, Any]:
+    return {
+        "function_version": alias.function_version,
+        "revision_id": alias.revision_id,
+        "description": alias.description,
+        "weights": dict(alias.weights),
+    }
+
+
+def alias_from(name: str, document: dict[str, Any]) -> Alias:
+    return Alias(name=name, **document)
+
+
+def layer_document(layer: LayerVersion) -> dict[str, Any]:
+    return {
+        "code": asdict(layer.code),
+        "created": layer.created.isoformat(),
+        "description": layer.description,
+        "compatible_runtimes": list(layer.compatible_runtimes),
+        "compatible_architectures": list(layer.compatible_architectures),
+        "license_info": layer.license_info,
+    }
+
+
+def layer_from(
+    account: str, region: str, name: str, version: int, document: dict[str, Any]
+) -> LayerVersion:
+    return LayerVersion(
+        account=account,
+        region=region,
+        name=name,
+        version=version,
+        code=Code(**document["code"]),
+        created=datetime.fromisoformat(document["created"]),
+        description=document["description"],
+        compatible_runtimes=tuple(document["compatible_runtimes"]),
+        compatible_architectures=tuple(document["compatible_architectures"]),
+        license_info=document["license_info"],
+    )

@@ -1,0 +1,299 @@
+"""The embedded store: SQLite in WAL mode, one document per row, one writer at a time.
+
+Durability: `synchronous=FULL` makes every commit reach the disk before `transaction()` returns, so
+what a client saw acknowledged survives `kill -9`. All transactions start with `BEGIN IMMEDIATE`,
+so a read-modify-write never races another writer. The connection is shared by the worker threads
+behind a lock; control-plane calls are short, and the invoke path reads from memory, not from here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gureum.domain.aliases import Alias
+from gureum.domain.arns import LATEST
+from gureum.domain.functions import Function, FunctionVersion
+from gureum.domain.layers import LayerVersion
+from gureum.store import records
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS functions (
+    id TEXT PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
+    doc TEXT NOT NULL, UNIQUE (account, region, name));
+CREATE TABLE IF NOT EXISTS versions (
+    function_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL, settled INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
+    doc TEXT NOT NULL, PRIMARY KEY (function_id, number));
+CREATE TABLE IF NOT EXISTS aliases (
+    function_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+    name TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (function_id, name));
+CREATE TABLE IF NOT EXISTS layers (
+    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
+    next_version INTEGER NOT NULL, PRIMARY KEY (account, region, name));
+CREATE TABLE IF NOT EXISTS layer_versions (
+    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
+    blob TEXT NOT NULL, size INTEGER NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (account, region, name, version));
+"""
+
+_FUNCTION_SELECT = (
+    "SELECT f.id, f.account, f.region, f.name, f.doc, v.doc FROM functions f "
+    "JOIN versions v ON v.function_id = f.id AND v.number = 0 "
+)
+
+
+class SqliteStore:
+    """`Store` on one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqliteTransaction]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteTransaction(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class SqliteTransaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def _rows(self, sql: str, *args: Any) -> list[Any]:
+        return self._db.execute(sql, args).fetchall()
+
+    # functions and versions ---------------------------------------------------------------
+
+    @staticmethod
+    def _function(row: Any) -> Function:
+        row_id, account, region, name, doc, latest = row
+        return records.function_from(
+            row_id, account, region, name, json.loads(doc), json.loads(latest)
+        )
+
+    def get_function(self, account: str, region: str, name: str) -> Function | None:
+        rows = self._rows(
+            _FUNCTION_SELECT + "WHERE f.account = ? AND f.region = ? AND f.name = ?",
+            account,
+            region,
+            name,
+        )
+        return self._function(rows[0]) if rows else None
+
+    def put_function(self, function: Function) -> None:
+        self._db.execute(
+            "INSERT INTO functions (id, account, region, name, doc) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+            (
+                function.id,
+                function.account,
+                function.region,
+                function.name,
+                records.dump(records.function_document(function)),
+            ),
+        )
+        self.put_version(function, function.latest)
+
+    def delete_function(self, function: Function) -> None:
+        self._db.execute("DELETE FROM functions WHERE id = ?", (function.id,))
+
+    def list_functions(
+        self, account: str, region: str, after: str | None, limit: int
+    ) -> list[Function]:
+        rows = self._rows(
+            _FUNCTION_SELECT
+            + "WHERE f.account = ? AND f.region = ? AND f.name > ? ORDER BY f.name LIMIT ?",
+            account,
+            region,
+            after or "",
+            limit,
+        )
+        return [self._function(row) for row in rows]
+
+    def get_version(self, function: Function, version: str) -> FunctionVersion | None:
+        number = 0 if version == LATEST else int(version)
+        rows = self._rows(
+            "SELECT doc FROM versions WHERE function_id = ? AND number = ?", function.id, number
+        )
+        return records.version_from(json.loads(rows[0][0])) if rows else None
+
+    def put_version(self, function: Function, version: FunctionVersion) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO versions (function_id, number, settled, blob, size, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                function.id,
+                version.number,
+                int(version.lifecycle.settled),
+                version.code.blob,
+                version.code.size,
+                records.dump(records.version_document(version)),
+            ),
+        )
+
+    def delete_version(self, function: Function, version: str) -> None:
+        self._db.execute(
+            "DELETE FROM versions WHERE function_id = ? AND number = ?", (function.id, int(version))
+        )
+
+    def list_versions(self, function: Function, after: int, limit: int) -> list[FunctionVersion]:
+        rows = self._rows(
+            "SELECT doc FROM versions WHERE function_id = ? AND number > ? "
+            "ORDER BY number LIMIT ?",
+            function.id,
+            after,
+            limit,
+        )
+        return [records.version_from(json.loads(row[0])) for row in rows]
+
+    def unsettled(self) -> list[tuple[Function, FunctionVersion]]:
+        rows = self._rows(
+            _FUNCTION_SELECT.replace("v.doc", "v.doc, u.doc")
+            + "JOIN versions u ON u.function_id = f.id WHERE u.settled = 0"
+        )
+        return [
+            (self._function(row[:6]), records.version_from(json.loads(row[6]))) for row in rows
+        ]
+
+    # aliases ------------------------------------------------------------------------------
+
+    def get_alias(self, function: Function, name: str) -> Alias | None:
+        rows = self._rows(
+            "SELECT doc FROM aliases WHERE function_id = ? AND name = ?", function.id, name
+        )
+        return records.alias_from(name, json.loads(rows[0][0])) if rows else None
+
+    def put_alias(self, function: Function, alias: Alias) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO aliases (function_id, name, doc) VALUES (?, ?, ?)",
+            (function.id, alias.name, records.dump(records.alias_document(alias))),
+        )
+
+    def delete_alias(self, function: Function, name: str) -> None:
+        self._db.execute(
+            "DELETE FROM aliases WHERE function_id = ? AND name = ?", (function.id, name)
+        )
+
+    def list_aliases(self, function: Function) -> list[Alias]:
+        rows = self._rows(
+            "SELECT name, doc FROM aliases WHERE function_id = ? ORDER BY name", function.id
+        )
+        return [records.alias_from(name, json.loads(doc)) for name, doc in rows]
+
+    # layers -------------------------------------------------------------------------------
+
+    def next_layer_version(self, account: str, region: str, name: str) -> int:
+        self._db.execute(
+            "INSERT INTO layers (account, region, name, next_version) VALUES (?, ?, ?, 2) "
+            "ON CONFLICT DO UPDATE SET next_version = next_version + 1",
+            (account, region, name),
+        )
+        rows = self._rows(
+            "SELECT next_version FROM layers WHERE account = ? AND region = ? AND name = ?",
+            account,
+            region,
+            name,
+        )
+        return int(rows[0][0]) - 1
+
+    def get_layer_version(
+        self, account: str, region: str, name: str, version: int
+    ) -> LayerVersion | None:
+        rows = self._rows(
+            "SELECT doc FROM layer_versions "
+            "WHERE account = ? AND region = ? AND name = ? AND version = ?",
+            account,
+            region,
+            name,
+            version,
+        )
+        if not rows:
+            return None
+        return records.layer_from(account, region, name, version, json.loads(rows[0][0]))
+
+    def put_layer_version(self, layer: LayerVersion) -> None:
+        self._db.execute(
+            "INSERT INTO layer_versions (account, region, name, version, blob, size, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                layer.account,
+                layer.region,
+                layer.name,
+                layer.version,
+                layer.code.blob,
+                layer.code.size,
+                records.dump(records.layer_document(layer)),
+            ),
+        )
+
+    def delete_layer_version(self, layer: LayerVersion) -> None:
+        self._db.execute(
+            "DELETE FROM layer_versions "
+            "WHERE account = ? AND region = ? AND name = ? AND version = ?",
+            (layer.account, layer.region, layer.name, layer.version),
+        )
+
+    def list_layer_versions(self, account: str, region: str, name: str) -> list[LayerVersion]:
+        rows = self._rows(
+            "SELECT version, doc FROM layer_versions WHERE account = ? AND region = ? "
+            "AND name = ? ORDER BY version DESC",
+            account,
+            region,
+            name,
+        )
+        return [records.layer_from(account, region, name, v, json.loads(d)) for v, d in rows]
+
+    def list_latest_layer_versions(self, account: str, region: str) -> list[LayerVersion]:
+        rows = self._rows(
+            "SELECT name, MAX(version) FROM layer_versions WHERE account = ? AND region = ? "
+            "GROUP BY name ORDER BY name",
+            account,
+            region,
+        )
+        found = (self.get_layer_version(account, region, n, v) for n, v in rows)
+        return [layer for layer in found if layer is not None]
+
+    # usage --------------------------------------------------------------------------------
+
+    def code_usage(self, account: str, region: str) -> tuple[int, int]:
+        functions, function_bytes = self._rows(
+            "SELECT COUNT(DISTINCT f.id), COALESCE(SUM(v.size), 0) FROM functions f "
+            "JOIN versions v ON v.function_id = f.id WHERE f.account = ? AND f.region = ?",
+            account,
+            region,
+        )[0]
+        layer_bytes = self._rows(
+            "SELECT COALESCE(SUM(size), 0) FROM layer_versions WHERE account = ? AND region = ?",
+            account,
+            region,
+        )[0][0]
+        return int(function_bytes) + int(layer_bytes), int(functions)
+
+    def blob_in_use(self, blob: str) -> bool:
+        rows = self._rows(
+            "SELECT 1 FROM versions WHERE blob = ? UNION ALL "
+            "SELECT 1 FROM layer_versions WHERE blob = ? LIMIT 1",
+            blob,
+            blob,
+        )
+        return bool(rows)
