@@ -10,7 +10,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import uvicorn
+
 from gureum import __version__
+from gureum.app import GureumApp
 from gureum.config import Settings, default_data_dir
 
 
@@ -25,7 +28,9 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the server (every option is also GUREUM_<NAME>)")
     serve.add_argument("--host", default=_env("host", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(_env("port", "4566")))
-    serve.add_argument("--data-dir", type=Path, default=Path(_env("data-dir", str(default_data_dir()))))
+    serve.add_argument(
+        "--data-dir", type=Path, default=Path(_env("data-dir", str(default_data_dir())))
+    )
     serve.add_argument(
         "--time-scale",
         type=float,
@@ -58,10 +63,6 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def serve(settings: Settings) -> None:
-    import uvicorn
-
-    from gureum.app import GureumApp
-
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

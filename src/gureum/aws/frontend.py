@@ -127,8 +127,8 @@ class Frontend:
             response = service.protocol.render_error(error)
         except Exception:
             log.exception("request %s failed unexpectedly", request_id)
-            error = ServiceError(f"An internal error occurred (request id {request_id}).")
-            response = service.protocol.render_error(error)
+            internal = ServiceError(f"An internal error occurred (request id {request_id}).")
+            response = service.protocol.render_error(internal)
         response.headers.append(("x-amzn-RequestId", request_id))
         return response
 

@@ -39,6 +39,4 @@ class LayerVersion:
     def compatible_with(self, runtime: str | None, architecture: str | None) -> bool:
         if runtime is not None and runtime not in self.compatible_runtimes:
             return False
-        return not (
-            architecture is not None and architecture not in self.compatible_architectures
-        )
+        return not (architecture is not None and architecture not in self.compatible_architectures)

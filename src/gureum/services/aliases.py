@@ -30,7 +30,12 @@ class AliasService:
         check_routing(primary, weights, find, function.version_arn)
 
     def create(
-        self, caller: Caller, ref: FunctionRef, name: str, version: str, description: str,
+        self,
+        caller: Caller,
+        ref: FunctionRef,
+        name: str,
+        version: str,
+        description: str,
         weights: Mapping[str, float],
     ) -> tuple[Function, Alias]:
         with self._ports.store.transaction() as tx:
@@ -51,8 +56,14 @@ class AliasService:
         return function, alias
 
     def update(
-        self, caller: Caller, ref: FunctionRef, name: str, version: str | None,
-        description: str | None, weights: Mapping[str, float] | None, revision_id: str | None,
+        self,
+        caller: Caller,
+        ref: FunctionRef,
+        name: str,
+        version: str | None,
+        description: str | None,
+        weights: Mapping[str, float] | None,
+        revision_id: str | None,
     ) -> tuple[Function, Alias]:
         with self._ports.store.transaction() as tx:
             function = require_function(tx, caller, ref.name)
@@ -76,8 +87,12 @@ class AliasService:
             function = require_function(tx, caller, ref.name)
             tx.delete_alias(function, name)
 
-    def list(
-        self, caller: Caller, ref: FunctionRef, version: str | None, marker: str | None,
+    def list_aliases(
+        self,
+        caller: Caller,
+        ref: FunctionRef,
+        version: str | None,
+        marker: str | None,
         max_items: int | None,
     ) -> tuple[Function, Page[Alias]]:
         limit = min(max_items or PAGE_LIMIT, PAGE_LIMIT)

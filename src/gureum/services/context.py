@@ -1,4 +1,4 @@
-"""What every control-plane service is built from: the ports, handed over by the composition root."""
+"""What every control-plane service is built from: ports handed over by the composition root."""
 
 from __future__ import annotations
 

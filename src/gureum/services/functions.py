@@ -99,7 +99,11 @@ class FunctionService:
         return Code(summary.sha256_b64, summary.size, summary.sha256_hex, summary.unzipped_size)
 
     def _checked_settings(
-        self, tx: Transaction, caller: Caller, settings: FunctionSettings, code: Code,
+        self,
+        tx: Transaction,
+        caller: Caller,
+        settings: FunctionSettings,
+        code: Code,
         previous: FunctionSettings | None = None,
     ) -> FunctionSettings:
         if settings.package_type != "Zip":
@@ -116,9 +120,7 @@ class FunctionService:
             check_variables(settings.environment)
         layers = tuple(self._attach_layer(tx, caller, layer.arn) for layer in settings.layers)
         if len(layers) > MAX_LAYERS:
-            raise InvalidParameterValue(
-                f"Cannot reference more than {MAX_LAYERS} layers."
-            )
+            raise InvalidParameterValue(f"Cannot reference more than {MAX_LAYERS} layers.")
         unzipped = code.unzipped_size + sum(layer.unzipped_size for layer in layers)
         if unzipped > UNZIPPED_LIMIT:
             raise InvalidParameterValue(
@@ -142,8 +144,13 @@ class FunctionService:
     # --- create, read ---------------------------------------------------------------------
 
     def create(
-        self, caller: Caller, ref: FunctionRef, settings: FunctionSettings, code: Code,
-        tags: Mapping[str, str], publish: bool,
+        self,
+        caller: Caller,
+        ref: FunctionRef,
+        settings: FunctionSettings,
+        code: Code,
+        tags: Mapping[str, str],
+        publish: bool,
     ) -> VersionView:
         now = self._ports.clock.now()
         new_id = self._ports.new_id
@@ -160,8 +167,14 @@ class FunctionService:
             view = VersionView(function, latest, function.arn)
             if publish:
                 made = fn.publish(
-                    function, None, description=None, code_sha256=None, revision_id=None,
-                    new_revisions=(new_id(), new_id()), now=now, with_update=True,
+                    function,
+                    None,
+                    description=None,
+                    code_sha256=None,
+                    revision_id=None,
+                    new_revisions=(new_id(), new_id()),
+                    now=now,
+                    with_update=True,
                 )
                 function = made.function
                 tx.put_version(function, made.version)
@@ -176,7 +189,7 @@ class FunctionService:
             function = require_function(tx, caller, ref.name)
             return resolve_version(tx, function, ref.qualifier)
 
-    def list(
+    def list_functions(
         self, caller: Caller, marker: str | None, max_items: int | None, all_versions: bool
     ) -> Page[VersionView]:
         limit = min(max_items or PAGE_LIMIT, PAGE_LIMIT)
@@ -200,7 +213,10 @@ class FunctionService:
     # --- update ---------------------------------------------------------------------------
 
     def update_configuration(
-        self, caller: Caller, ref: FunctionRef, changes: Mapping[str, Any],
+        self,
+        caller: Caller,
+        ref: FunctionRef,
+        changes: Mapping[str, Any],
         revision_id: str | None,
     ) -> VersionView:
         with self._ports.store.transaction() as tx:
@@ -210,16 +226,24 @@ class FunctionService:
                 tx, caller, replace(previous, **changes), function.latest.code, previous
             )
             function = fn.update_latest(
-                function, settings=settings, revision_id=revision_id,
-                new_revision=self._ports.new_id(), now=self._ports.clock.now(),
+                function,
+                settings=settings,
+                revision_id=revision_id,
+                new_revision=self._ports.new_id(),
+                now=self._ports.clock.now(),
             )
             tx.put_function(function)
         self._ports.changed()
         return VersionView(function, function.latest, function.arn)
 
     def update_code(
-        self, caller: Caller, ref: FunctionRef, code: Code, architectures: tuple[str, ...] | None,
-        revision_id: str | None, publish: bool,
+        self,
+        caller: Caller,
+        ref: FunctionRef,
+        code: Code,
+        architectures: tuple[str, ...] | None,
+        revision_id: str | None,
+        publish: bool,
     ) -> VersionView:
         now = self._ports.clock.now()
         new_id = self._ports.new_id
@@ -230,20 +254,31 @@ class FunctionService:
                 settings = replace(settings, architectures=architectures)
             settings = self._checked_settings(tx, caller, settings, code, settings)
             function = fn.update_latest(
-                function, settings=settings, code=code, revision_id=revision_id,
-                new_revision=new_id(), now=now,
+                function,
+                settings=settings,
+                code=code,
+                revision_id=revision_id,
+                new_revision=new_id(),
+                now=now,
             )
             view = VersionView(function, function.latest, function.arn)
             if publish:
                 made = fn.publish(
-                    function, self._newest(tx, function), description=None, code_sha256=None,
-                    revision_id=None, new_revisions=(new_id(), new_id()), now=now,
+                    function,
+                    self._newest(tx, function),
+                    description=None,
+                    code_sha256=None,
+                    revision_id=None,
+                    new_revisions=(new_id(), new_id()),
+                    now=now,
                     with_update=True,
                 )
                 function = made.function
                 if made.created:
                     tx.put_version(function, made.version)
-                view = VersionView(function, made.version, function.version_arn(made.version.version))
+                view = VersionView(
+                    function, made.version, function.version_arn(made.version.version)
+                )
             tx.put_function(function)
         self._ports.changed()
         return view
@@ -257,16 +292,24 @@ class FunctionService:
         return tx.get_version(function, str(function.next_version - 1))
 
     def publish(
-        self, caller: Caller, ref: FunctionRef, description: str | None,
-        code_sha256: str | None, revision_id: str | None,
+        self,
+        caller: Caller,
+        ref: FunctionRef,
+        description: str | None,
+        code_sha256: str | None,
+        revision_id: str | None,
     ) -> VersionView:
         new_id = self._ports.new_id
         with self._ports.store.transaction() as tx:
             function = require_function(tx, caller, ref.name)
             made = fn.publish(
-                function, self._newest(tx, function), description=description,
-                code_sha256=code_sha256, revision_id=revision_id,
-                new_revisions=(new_id(), new_id()), now=self._ports.clock.now(),
+                function,
+                self._newest(tx, function),
+                description=description,
+                code_sha256=code_sha256,
+                revision_id=revision_id,
+                new_revisions=(new_id(), new_id()),
+                now=self._ports.clock.now(),
             )
             if made.created:
                 tx.put_function(made.function)

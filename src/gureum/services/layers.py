@@ -24,15 +24,29 @@ class LayerService:
         return name
 
     def publish(
-        self, caller: Caller, layer_name: str, code: Code, description: str,
-        runtimes: tuple[str, ...], architectures: tuple[str, ...], license_info: str | None,
+        self,
+        caller: Caller,
+        layer_name: str,
+        code: Code,
+        description: str,
+        runtimes: tuple[str, ...],
+        architectures: tuple[str, ...],
+        license_info: str | None,
     ) -> LayerVersion:
         name = self._name(caller, layer_name)
         with self._ports.store.transaction() as tx:
             number = tx.next_layer_version(caller.account, caller.region, name)
             layer = LayerVersion(
-                caller.account, caller.region, name, number, code, self._ports.clock.now(),
-                description, runtimes, architectures, license_info,
+                caller.account,
+                caller.region,
+                name,
+                number,
+                code,
+                self._ports.clock.now(),
+                description,
+                runtimes,
+                architectures,
+                license_info,
             )
             tx.put_layer_version(layer)
         return layer
@@ -65,8 +79,13 @@ class LayerService:
             self._ports.code.remove(layer.code.blob)
 
     def list_versions(
-        self, caller: Caller, layer_name: str, runtime: str | None, architecture: str | None,
-        marker: str | None, max_items: int | None,
+        self,
+        caller: Caller,
+        layer_name: str,
+        runtime: str | None,
+        architecture: str | None,
+        marker: str | None,
+        max_items: int | None,
     ) -> Page[LayerVersion]:
         name = self._name(caller, layer_name)
         with self._ports.store.transaction() as tx:
@@ -75,8 +94,12 @@ class LayerService:
         return _page(layers, marker, max_items, lambda layer: str(layer.version))
 
     def list_layers(
-        self, caller: Caller, runtime: str | None, architecture: str | None,
-        marker: str | None, max_items: int | None,
+        self,
+        caller: Caller,
+        runtime: str | None,
+        architecture: str | None,
+        marker: str | None,
+        max_items: int | None,
     ) -> Page[LayerVersion]:
         with self._ports.store.transaction() as tx:
             layers = tx.list_latest_layer_versions(caller.account, caller.region)

@@ -88,4 +88,3 @@ class Settler:
                 log.warning("could not unpack package %s: %s", blob, exc)
                 return "Lambda could not unzip the deployment package."
         return None
-

@@ -158,8 +158,7 @@ class SqliteTransaction:
 
     def list_versions(self, function: Function, after: int, limit: int) -> list[FunctionVersion]:
         rows = self._rows(
-            "SELECT doc FROM versions WHERE function_id = ? AND number > ? "
-            "ORDER BY number LIMIT ?",
+            "SELECT doc FROM versions WHERE function_id = ? AND number > ? ORDER BY number LIMIT ?",
             function.id,
             after,
             limit,
@@ -171,9 +170,7 @@ class SqliteTransaction:
             _FUNCTION_SELECT.replace("v.doc", "v.doc, u.doc")
             + "JOIN versions u ON u.function_id = f.id WHERE u.settled = 0"
         )
-        return [
-            (self._function(row[:6]), records.version_from(json.loads(row[6]))) for row in rows
-        ]
+        return [(self._function(row[:6]), records.version_from(json.loads(row[6]))) for row in rows]
 
     # aliases ------------------------------------------------------------------------------
 

@@ -104,7 +104,9 @@ class LambdaApi:
         code_params = params.get("Code", {})
         if "ImageUri" in code_params:
             raise InvalidParameterValue("gureum runs .zip deployment packages only.")
-        code = self._functions.store_package(code_params.get("ZipFile"), code_params.get("S3Bucket"))
+        code = self._functions.store_package(
+            code_params.get("ZipFile"), code_params.get("S3Bucket")
+        )
         settings = replace(FunctionSettings(role=params["Role"]), **changes)
         view = self._functions.create(
             caller(ctx), ref, settings, code, params.get("Tags", {}), params.get("Publish", False)
@@ -130,7 +132,7 @@ class LambdaApi:
         return render.configuration(self._functions.get(caller(ctx), function_ref(ctx, params)))
 
     def list_functions(self, ctx: CallContext, params: Params) -> Result:
-        page = self._functions.list(
+        page = self._functions.list_functions(
             caller(ctx),
             params.get("Marker"),
             params.get("MaxItems"),
@@ -228,7 +230,7 @@ class LambdaApi:
         return {}
 
     def list_aliases(self, ctx: CallContext, params: Params) -> Result:
-        function, page = self._aliases.list(
+        function, page = self._aliases.list_aliases(
             caller(ctx),
             function_ref(ctx, params, qualifier=False),
             params.get("FunctionVersion"),
@@ -340,4 +342,3 @@ class LambdaApi:
             },
             "AccountUsage": {"TotalCodeSize": code_size, "FunctionCount": function_count},
         }
-

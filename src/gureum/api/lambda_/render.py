@@ -57,7 +57,9 @@ def configuration(view: VersionView, *, listed: bool = False) -> dict[str, Any]:
     if settings.dead_letter_target:
         document["DeadLetterConfig"] = {"TargetArn": settings.dead_letter_target}
     if settings.layers:
-        document["Layers"] = [{"Arn": l.arn, "CodeSize": l.code_size} for l in settings.layers]
+        document["Layers"] = [
+            {"Arn": layer.arn, "CodeSize": layer.code_size} for layer in settings.layers
+        ]
     if settings.file_system_configs:
         document["FileSystemConfigs"] = [dict(c) for c in settings.file_system_configs]
     if settings.image_config is not None:

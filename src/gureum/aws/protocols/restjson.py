@@ -120,7 +120,9 @@ class RestJsonProtocol:
         elif body_members and request.body:
             document = _load_json(request.body)
             if not isinstance(document, dict):
-                raise SerializationError("Could not parse request body into json: expected an object")
+                raise SerializationError(
+                    "Could not parse request body into json: expected an object"
+                )
             for name, member in body_members.items():
                 if document.get(name) is not None:
                     params[name] = parse_value(member, document[name])
@@ -145,7 +147,9 @@ class RestJsonProtocol:
             if location == "statusCode":
                 status = int(value)
             elif location == "header":
-                headers.append((member.serialization.get("name", name), _header_text(member, value)))
+                headers.append(
+                    (member.serialization.get("name", name), _header_text(member, value))
+                )
             elif name == payload_name:
                 if member.type_name in ("blob", "string"):
                     body = value if isinstance(value, bytes) else str(value).encode()

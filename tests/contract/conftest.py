@@ -1,0 +1,61 @@
+"""Contract tests: a real `gureum serve`, driven with boto3 and the AWS CLI over HTTP."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.packages import zip_of
+from tests.support.server import GureumProcess
+
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GureumProcess]:
+    process = GureumProcess(tmp_path_factory.mktemp("gureum") / "data").start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def lambda_client(server: GureumProcess) -> Any:
+    return server.client()
+
+
+@pytest.fixture
+def function_name(request: pytest.FixtureRequest) -> str:
+    """A fresh name per test, so tests share one server without sharing functions."""
+    return f"{request.node.name[:40].replace('[', '-').replace(']', '')}-{next(_names)}"
+
+
+@pytest.fixture
+def make_function(lambda_client: Any, function_name: str) -> Callable[..., dict[str, Any]]:
+    """Creates a function (python3.12, zip) and waits for it to be Active."""
+
+    def create(name: str | None = None, **overrides: Any) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "FunctionName": name or function_name,
+            "Runtime": "python3.12",
+            "Role": ROLE,
+            "Handler": "index.handler",
+            "Code": {"ZipFile": zip_of()},
+        }
+        params.update(overrides)
+        created: dict[str, Any] = lambda_client.create_function(**params)
+        lambda_client.get_waiter("function_active_v2").wait(
+            FunctionName=params["FunctionName"], WaiterConfig={"Delay": 0.1}
+        )
+        return created
+
+    return create
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"

@@ -1,0 +1,22 @@
+"""The server starts, answers health checks, and serves Lambda to boto3."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tests.support.server import GureumProcess
+
+
+def test_health_answers_json(server: GureumProcess) -> None:
+    assert server.health()["status"] == "ok"
+
+
+def test_create_then_get_function(
+    lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
+) -> None:
+    created = make_function()
+    assert created["State"] == "Pending"
+    got = lambda_client.get_function(FunctionName=function_name)
+    assert got["Configuration"]["State"] == "Active"
+    assert got["Configuration"]["LastUpdateStatus"] == "Successful"
