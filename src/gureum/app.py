@@ -28,15 +28,25 @@ from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import Clock, SystemClock
 from gureum.config import Settings
 from gureum.domain.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
-from gureum.domain.runtimes import DEPRECATED
+from gureum.sandbox.catalog import RuntimeCatalog
+from gureum.sandbox.cgroups import MemoryGroups
+from gureum.sandbox.environment import Platform
+from gureum.sandbox.interpreters import discover_pythons, find_node
+from gureum.sandbox.isolation import Isolation, IsolationMode, namespaces_available
+from gureum.sandbox.pool import EnvironmentPool
+from gureum.sandbox.runtime_dir import prepare_runtime_dir
+from gureum.sandbox.scratch import ScratchSpaces
+from gureum.sandbox.zygotes import Zygotes
 from gureum.services.aliases import AliasService
 from gureum.services.code_links import PREFIX as CODE_PREFIX
 from gureum.services.code_links import CodeLinks
 from gureum.services.context import Ports
 from gureum.services.functions import FunctionService
+from gureum.services.invoker import Invoker
 from gureum.services.layers import LayerService
 from gureum.services.settler import Settler
 from gureum.store.codestore import CodeStore
+from gureum.store.logstore import LogStore
 from gureum.store.sqlite import SqliteStore
 
 log = logging.getLogger("gureum")
@@ -59,9 +69,15 @@ def _secret(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def creatable_runtimes() -> list[str]:
-    model = botocore.session.get_session().get_service_model("lambda")
-    return [r for r in model.shape_for("Runtime").enum if r not in DEPRECATED and r != "custom"]
+def decide_isolation(wanted: str) -> Isolation:
+    if wanted == "none":
+        return Isolation(IsolationMode.PROCESSES, False, "isolation turned off (--isolation none)")
+    available, reason = namespaces_available()
+    if not available and wanted == "namespaces":
+        raise SystemExit(f"gureum: --isolation namespaces, but {reason}")
+    memory = available and MemoryGroups.detect() is not None
+    mode = IsolationMode.NAMESPACES if available else IsolationMode.PROCESSES
+    return Isolation(mode, memory, reason)
 
 
 class GureumApp:
@@ -78,7 +94,32 @@ class GureumApp:
         ports = Ports(self.store, self.code, self.clock)
         self.settler = Settler(ports, self.executor, settings.scaled(settings.settle_delay))
         ports = Ports(self.store, self.code, self.clock, changed=self.settler.wake_from_any_thread)
-        functions = FunctionService(ports, creatable_runtimes())
+        self.isolation = decide_isolation(settings.isolation)
+        self.catalog = RuntimeCatalog(discover_pythons(), find_node())
+        self.zygotes = Zygotes()
+        self.logs = LogStore(settings.data_dir / "logs")
+        isolate = self.isolation.mode is IsolationMode.NAMESPACES
+        memory = MemoryGroups.detect() if self.isolation.memory_limits else None
+        sandbox_root = settings.data_dir / "sandbox-root"
+        sandbox_root.mkdir(exist_ok=True)
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        self.scratch = ScratchSpaces(settings.data_dir / "scratch", sized=isolate)
+        self.memory = memory
+        self.platform = Platform(
+            zygote_for=self.zygotes,
+            scratch=self.scratch,
+            memory=memory,
+            logs=self.logs,
+            isolate=isolate,
+            runtime_dir=prepare_runtime_dir(settings.data_dir / "runtime"),
+            sandbox_root=sandbox_root,
+            endpoint=f"http://{host}:{settings.port}",
+            credentials=(DEFAULT_ACCESS_KEY.access_key_id, DEFAULT_ACCESS_KEY.secret_access_key),
+            now=self.clock.now,
+        )
+        self.pool = EnvironmentPool(self.platform, settings.scaled(settings.keep_alive))
+        functions = FunctionService(ports, self.catalog.creatable())
+        invoker = Invoker(self.store, self.code, self.catalog, self.pool, self.executor)
         lambda_api = LambdaApi(
             functions,
             AliasService(ports),
@@ -86,6 +127,7 @@ class GureumApp:
             self.links,
             self.clock,
             settings.account_concurrency,
+            invoker,
         )
         lambda_model = botocore.session.get_session().get_service_model("lambda")
         lambda_endpoint = ServiceEndpoint(
@@ -120,7 +162,20 @@ class GureumApp:
         swept = await loop.run_in_executor(self.executor, self._sweep)
         if swept:
             log.info("removed %d unreferenced code blobs", swept)
+        self.scratch.sweep()
+        if self.memory is not None:
+            self.memory.sweep()
+        log.info("isolation: %s (%s)", self.isolation.mode.value, self.isolation.reason)
+        if not self.isolation.memory_limits:
+            log.warning("functions run WITHOUT memory limits: no writable memory cgroup")
+        if self.isolation.mode is IsolationMode.PROCESSES:
+            log.warning(
+                "functions run as plain processes, NOT sandboxed: %s", self.isolation.reason
+            )
+        log.info("runtimes: %s", ", ".join(self.catalog.creatable()) or "none")
+        await self.zygotes.start(self.catalog.zygote_executables())
         self._tasks.append(asyncio.create_task(self.settler.run(), name="settler"))
+        self._tasks.append(asyncio.create_task(self.pool.reap(), name="reaper"))
 
     def _sweep(self) -> int:
         with self.store.transaction() as tx:
@@ -131,6 +186,9 @@ class GureumApp:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.pool.close()
+        await self.zygotes.stop()
+        self.scratch.sweep()
         self.executor.shutdown(wait=True)
         self.store.close()
 
@@ -187,7 +245,14 @@ class GureumApp:
     async def _internal(self, request: HttpRequest) -> HttpResponse:
         json_type = [("Content-Type", "application/json")]
         if request.raw_path == "/_gureum/health":
-            health = {"status": "ok", "version": __version__, "services": ["lambda"]}
+            health = {
+                "status": "ok",
+                "version": __version__,
+                "services": ["lambda"],
+                "isolation": self.isolation.describe(),
+                "runtimes": self.catalog.creatable(),
+                "environments": self.pool.environment_count,
+            }
             return HttpResponse(200, json_type, json.dumps(health).encode())
         if request.raw_path.startswith(CODE_PREFIX):
             blob = request.raw_path[len(CODE_PREFIX) :]

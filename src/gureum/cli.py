@@ -46,6 +46,18 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--account-concurrency", type=int, default=int(_env("account-concurrency", "1000"))
     )
+    serve.add_argument(
+        "--keep-alive",
+        type=float,
+        default=float(_env("keep-alive", "600")),
+        help="seconds an idle execution environment stays warm (scaled)",
+    )
+    serve.add_argument(
+        "--isolation",
+        choices=("auto", "namespaces", "none"),
+        default=_env("isolation", "auto"),
+        help="sandbox functions with namespaces and cgroups (auto: when the machine allows it)",
+    )
     serve.add_argument("--log-level", default=_env("log-level", "info"))
     return top
 
@@ -58,6 +70,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         time_scale=args.time_scale,
         settle_delay=args.settle_delay,
         account_concurrency=args.account_concurrency,
+        keep_alive=args.keep_alive,
+        isolation=args.isolation,
         log_level=args.log_level,
     )
 

@@ -23,6 +23,10 @@ class Settings:
     # Seconds (before scaling) a new or updated function stays Pending / InProgress.
     settle_delay: float = 0.0
     account_concurrency: int = 1000
+    # Seconds (before scaling) an idle execution environment is kept warm.
+    keep_alive: float = 600.0
+    # "auto" (namespaces when the machine allows them), "namespaces" (required) or "none".
+    isolation: str = "auto"
     log_level: str = "info"
 
     def scaled(self, seconds: float) -> float:

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 from botocore.model import OperationModel
@@ -45,6 +46,18 @@ BAD_SIGNATURE = (
     "The request signature we calculated does not match the signature you provided. Check your "
     "AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
+
+
+def _mismatch_message(failure: sigv4.SignatureFailure) -> str:
+    """AWS's text, followed by what it expected to have been signed (aws/aws-sdk-js#168), which
+    is what lets a user find the header or path their client signed differently."""
+    if not failure.canonical_request:
+        return BAD_SIGNATURE
+    return (
+        f"{BAD_SIGNATURE}\n\nThe Canonical String for this request should have been\n"
+        f"'{failure.canonical_request}'\n\nThe String-to-Sign should have been\n"
+        f"'{failure.string_to_sign}'\n"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +98,9 @@ class ServiceEndpoint:
     # Operation -> top-level members whose model constraints the handler checks itself, because
     # AWS answers them differently (Lambda's Runtime enum: InvalidParameterValueException).
     unvalidated: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # How far X-Amz-Date may stray from now. The window is per service: Lambda answers
+    # "Signature expired: ... (<now> - 5 min.)" (serverless/serverless#27), STS allows 15 minutes.
+    signature_window: timedelta = timedelta(minutes=5)
 
 
 class NotImplementedOperation(AwsError):
@@ -142,11 +158,12 @@ class Frontend:
         key = self._accounts.find(scope.access_key)
         if key is None:
             raise UnrecognizedClient("The security token included in the request is invalid.")
+        window = self._services.get(scope.service, self._default).signature_window
         try:
-            sigv4.verify(request, key.secret_access_key, self._clock.now())
+            sigv4.verify(request, key.secret_access_key, self._clock.now(), max_skew=window)
         except sigv4.SignatureFailure as failure:
             if failure.problem is sigv4.SignatureProblem.MISMATCH:
-                raise InvalidSignature(BAD_SIGNATURE) from None
+                raise InvalidSignature(_mismatch_message(failure)) from None
             if failure.problem is sigv4.SignatureProblem.MALFORMED:
                 raise IncompleteSignature(failure.detail) from None
             raise InvalidSignature(failure.detail) from None

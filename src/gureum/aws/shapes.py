@@ -21,6 +21,15 @@ from gureum.domain.errors import SerializationError
 
 _INTEGER_TYPES = frozenset({"integer", "long", "short", "byte"})
 _FLOAT_TYPES = frozenset({"float", "double"})
+# The Java types AWS parses into: a number outside them is a parse error there, never a value
+# (here it would reach SQLite, which cannot store past 64 bits, and fail as a 500).
+_INTEGER_BITS = {"byte": 8, "short": 16, "integer": 32, "long": 64}
+
+
+def integer_in_range(shape: Shape, value: int) -> bool:
+    """Whether `value` fits the Java type behind `shape` (int for `integer`, long for `long`)."""
+    bits = _INTEGER_BITS.get(shape.type_name, 64)
+    return -(1 << (bits - 1)) <= value < (1 << (bits - 1))
 
 
 def _type_error(shape: Shape, value: object) -> SerializationError:
@@ -68,6 +77,11 @@ def parse_scalar(shape: Shape, value: object) -> Any:
     if kind in _INTEGER_TYPES:
         if isinstance(value, bool) or not isinstance(value, int):
             raise _type_error(shape, value)
+        if not integer_in_range(shape, value):
+            raise SerializationError(
+                f"Could not parse request body into json: Numeric value ({value}) out of range "
+                f"of {kind} ({shape.name})"
+            )
         return value
     if kind in _FLOAT_TYPES:
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -42,7 +42,7 @@ def check_variables(variables: Mapping[str, str]) -> None:
     if reserved:
         raise InvalidParameterValue(
             _PREFIX + "variables you have provided contains reserved keys that are currently not "
-            f"supported for modification. Reserved keys used in this request: {','.join(reserved)}"
+            f"supported for modification. Reserved keys used in this request: {', '.join(reserved)}"
         )
     measured = json.dumps(dict(variables), separators=(",", ":"), ensure_ascii=False)
     if len(measured.encode()) > SIZE_LIMIT:

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from gureum.domain.aliases import Alias, check_routing
-from gureum.domain.arns import LATEST, FunctionRef, is_version_number
+from gureum.domain.arns import LATEST, FunctionRef, function_arn, is_version_number
 from gureum.domain.errors import ResourceConflict, ResourceNotFound
 from gureum.domain.functions import Function, FunctionVersion, check_revision
 from gureum.services.context import Caller, Ports
-from gureum.services.functions import PAGE_LIMIT, Page, require_function
+from gureum.services.functions import PAGE_LIMIT, Page, not_found, require_function
 from gureum.store.ports import Transaction
 
 
@@ -39,7 +39,10 @@ class AliasService:
         weights: Mapping[str, float],
     ) -> tuple[Function, Alias]:
         with self._ports.store.transaction() as tx:
-            function = require_function(tx, caller, ref.name)
+            function = tx.get_function(caller.account, caller.region, ref.name)
+            if function is None:
+                # AWS names the version the alias was to point at (spec 2.2).
+                raise not_found(function_arn(caller.region, caller.account, ref.name, version))
             if tx.get_alias(function, name) is not None:
                 raise ResourceConflict(f"Alias already exists: {function.version_arn(name)}")
             self._check(tx, function, version, weights)

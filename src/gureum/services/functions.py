@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from gureum.domain import functions as fn
@@ -46,6 +46,19 @@ class VersionView:
     function: Function
     version: FunctionVersion
     arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedCode(Code):
+    """A package this request uploaded: its bytes travel with it until a transaction keeps it.
+
+    `store_package` writes the blob before any transaction, but a concurrent delete of the last
+    function using the same bytes may remove that file before this request's transaction commits.
+    Blob files are therefore removed only inside transactions, and a transaction that starts
+    referring to an uploaded blob writes it again if it is gone (`_keep`).
+    """
+
+    data: bytes = field(default=b"", repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +109,16 @@ class FunctionService:
             raise InvalidParameterValue("Please provide a source for function code.")
         summary = inspect_zip(zip_file)
         self._ports.code.put(summary.sha256_hex, zip_file)
-        return Code(summary.sha256_b64, summary.size, summary.sha256_hex, summary.unzipped_size)
+        return UploadedCode(
+            summary.sha256_b64, summary.size, summary.sha256_hex, summary.unzipped_size, zip_file
+        )
+
+    def _keep(self, code: Code) -> Code:
+        """Inside the transaction that refers to `code`: its blob is on disk, its bytes dropped."""
+        if not isinstance(code, UploadedCode):
+            return code
+        self._ports.code.put(code.blob, code.data)  # a no-op unless a delete just removed it
+        return Code(code.sha256, code.size, code.blob, code.unzipped_size)
 
     def _checked_settings(
         self,
@@ -160,7 +182,7 @@ class FunctionService:
             if existing is not None:
                 raise ResourceConflict(f"Function already exist: {ref.name}")
             settings = self._checked_settings(tx, caller, settings, code)
-            latest = FunctionVersion(LATEST, settings, code, new_id(), now, CREATED)
+            latest = FunctionVersion(LATEST, settings, self._keep(code), new_id(), now, CREATED)
             function = Function(
                 str(uuid.uuid4()), caller.account, caller.region, ref.name, latest, tags=tags
             )
@@ -177,10 +199,12 @@ class FunctionService:
                     with_update=True,
                 )
                 function = made.function
-                tx.put_version(function, made.version)
                 # AWS quirk (spec 1.3): version 1's configuration, the unqualified ARN.
                 view = VersionView(function, made.version, function.arn)
+            # The function row first: its versions refer to it.
             tx.put_function(function)
+            if publish:
+                tx.put_version(function, view.version)
         self._ports.changed()
         return view
 
@@ -256,7 +280,7 @@ class FunctionService:
             function = fn.update_latest(
                 function,
                 settings=settings,
-                code=code,
+                code=self._keep(code),
                 revision_id=revision_id,
                 new_revision=new_id(),
                 now=now,
@@ -361,9 +385,10 @@ class FunctionService:
                     )
                 tx.delete_version(function, qualifier)
                 blobs = {version.code.blob}
-            unused = {blob for blob in blobs if not tx.blob_in_use(blob)}
-        for blob in unused:
-            self._ports.code.remove(blob)
+            # Under the transaction, so no create can start using a blob between check and removal.
+            for blob in blobs:
+                if not tx.blob_in_use(blob):
+                    self._ports.code.remove(blob)
 
     # --- tags -----------------------------------------------------------------------------
 

@@ -51,7 +51,14 @@ class LayerService:
             tx.put_layer_version(layer)
         return layer
 
+    @staticmethod
+    def _check_number(number: int) -> None:
+        # The model sets no minimum, so a 0 or -1 reaches the service, which refuses it itself.
+        if number < 1:
+            raise InvalidParameterValue("Layer Version Cannot be less than 1")
+
     def get(self, caller: Caller, layer_name: str, number: int) -> LayerVersion:
+        self._check_number(number)
         name = self._name(caller, layer_name)
         with self._ports.store.transaction() as tx:
             layer = tx.get_layer_version(caller.account, caller.region, name, number)
@@ -68,6 +75,7 @@ class LayerService:
         return self.get(caller, ref.name, ref.version)
 
     def delete(self, caller: Caller, layer_name: str, number: int) -> None:
+        self._check_number(number)
         name = self._name(caller, layer_name)
         with self._ports.store.transaction() as tx:
             layer = tx.get_layer_version(caller.account, caller.region, name, number)
@@ -103,8 +111,25 @@ class LayerService:
     ) -> Page[LayerVersion]:
         with self._ports.store.transaction() as tx:
             layers = tx.list_latest_layer_versions(caller.account, caller.region)
-        layers = [layer for layer in layers if layer.compatible_with(runtime, architecture)]
+            if runtime is not None or architecture is not None:
+                # Each layer shows its newest *matching* version, which need not be its newest.
+                found = (
+                    _newest_matching(
+                        tx.list_layer_versions(caller.account, caller.region, latest.name),
+                        runtime,
+                        architecture,
+                    )
+                    for latest in layers
+                )
+                layers = [layer for layer in found if layer is not None]
         return _page(layers, marker, max_items, lambda layer: layer.name)
+
+
+def _newest_matching(
+    versions: list[LayerVersion], runtime: str | None, architecture: str | None
+) -> LayerVersion | None:
+    """The first of `versions` (newest first) compatible with the filters."""
+    return next((v for v in versions if v.compatible_with(runtime, architecture)), None)
 
 
 def _page(

@@ -8,6 +8,7 @@ nothing lands outside the target directory whatever the archive says.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -76,12 +77,32 @@ class CodeStore:
                 removed += 1
         return removed
 
+    def merged(self, blobs: list[str]) -> Path:
+        """Several archives extracted in order into one tree (layers at /opt: later ones win)."""
+        key = hashlib.sha256(":".join(blobs).encode()).hexdigest()
+        target = self._trees / f"opt-{key}"
+        if target.exists():
+            return target
+        staging = Path(tempfile.mkdtemp(dir=self._trees, prefix=f".opt-{key[:12]}-"))
+        staging.chmod(0o755)  # readable by the sandbox's unprivileged users
+        try:
+            for blob in blobs:
+                with zipfile.ZipFile(self.path(blob)) as archive:
+                    for entry in archive.infolist():
+                        _extract(archive, entry, staging)
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
     def tree(self, blob: str) -> Path:
         """The archive extracted (once) into a read-only directory of its own."""
         target = self._trees / blob
         if target.exists():
             return target
         staging = Path(tempfile.mkdtemp(dir=self._trees, prefix=f".{blob[:12]}-"))
+        staging.chmod(0o755)  # readable by the sandbox's unprivileged users
         try:
             with zipfile.ZipFile(self.path(blob)) as archive:
                 for entry in archive.infolist():
@@ -100,8 +121,11 @@ def _extract(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, root: Path) -> No
         raise ValueError(f"entry {entry.filename!r} escapes the package")
     if entry.is_dir():
         destination.mkdir(parents=True, exist_ok=True)
+        destination.chmod(0o755)
         return
     destination.parent.mkdir(parents=True, exist_ok=True)
+    if destination.is_symlink() or destination.exists():
+        destination.unlink()
     if is_symlink(entry):
         link = archive.read(entry).decode("utf-8")
         check_link_target(entry.filename, link)

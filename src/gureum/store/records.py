@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -17,12 +16,22 @@ def dump(document: dict[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"), sort_keys=True)
 
 
+def code_document(code: Code) -> dict[str, Any]:
+    """Exactly the persisted fields (a service's subclass may carry more, such as the bytes)."""
+    return {
+        "sha256": code.sha256,
+        "size": code.size,
+        "blob": code.blob,
+        "unzipped_size": code.unzipped_size,
+    }
+
+
 def version_document(version: FunctionVersion) -> dict[str, Any]:
     lifecycle = version.lifecycle
     return {
         "version": version.version,
         "settings": version.settings.to_json(),
-        "code": asdict(version.code),
+        "code": code_document(version.code),
         "revision_id": version.revision_id,
         "last_modified": version.last_modified.isoformat(),
         "lifecycle": [lifecycle.state, lifecycle.update, lifecycle.reason, lifecycle.reason_code],
@@ -81,7 +90,7 @@ def alias_from(name: str, document: dict[str, Any]) -> Alias:
 
 def layer_document(layer: LayerVersion) -> dict[str, Any]:
     return {
-        "code": asdict(layer.code),
+        "code": code_document(layer.code),
         "created": layer.created.isoformat(),
         "description": layer.description,
         "compatible_runtimes": list(layer.compatible_runtimes),

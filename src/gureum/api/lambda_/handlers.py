@@ -22,6 +22,7 @@ from gureum.services.aliases import AliasService
 from gureum.services.code_links import CodeLinks
 from gureum.services.context import Caller
 from gureum.services.functions import FunctionService
+from gureum.services.invoker import InvocationType, Invoker
 from gureum.services.layers import LayerService
 
 Params = dict[str, Any]
@@ -58,6 +59,7 @@ class LambdaApi:
         links: CodeLinks,
         clock: Clock,
         account_concurrency: int,
+        invoker: Invoker,
     ) -> None:
         self._functions = functions
         self._aliases = aliases
@@ -65,6 +67,7 @@ class LambdaApi:
         self._links = links
         self._clock = clock
         self._account_concurrency = account_concurrency
+        self._invoker = invoker
 
     def handlers(self) -> Mapping[str, Handler]:
         return {
@@ -92,6 +95,7 @@ class LambdaApi:
             "ListLayerVersions": self.list_layer_versions,
             "DeleteLayerVersion": self.delete_layer_version,
             "GetAccountSettings": self.get_account_settings,
+            "Invoke": self.invoke,
         }
 
     # --- functions --------------------------------------------------------------------------
@@ -327,6 +331,26 @@ class LambdaApi:
     def delete_layer_version(self, ctx: CallContext, params: Params) -> Result:
         self._layers.delete(caller(ctx), params["LayerName"], params["VersionNumber"])
         return {}
+
+    # --- invoke -----------------------------------------------------------------------------
+
+    async def invoke(self, ctx: CallContext, params: Params) -> Result:
+        result = await self._invoker.invoke(
+            caller(ctx),
+            function_ref(ctx, params),
+            params.get("Payload", b""),
+            InvocationType(params.get("InvocationType", "RequestResponse")),
+            params.get("LogType") == "Tail",
+            params.get("ClientContext"),
+            ctx.request_id,
+        )
+        return {
+            "StatusCode": result.status,
+            "Payload": result.payload,
+            "ExecutedVersion": result.executed_version,
+            "FunctionError": result.function_error,
+            "LogResult": result.log_result,
+        }
 
     # --- account ----------------------------------------------------------------------------
 

@@ -19,7 +19,13 @@ from urllib.parse import unquote
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
 from gureum.aws.http import HttpResponse, header, query_params
-from gureum.aws.shapes import parse_scalar, parse_value, render_timestamp, render_value
+from gureum.aws.shapes import (
+    integer_in_range,
+    parse_scalar,
+    parse_value,
+    render_timestamp,
+    render_value,
+)
 from gureum.aws.sigv4 import HttpRequest
 from gureum.domain.errors import AwsError, SerializationError, UnknownOperation
 
@@ -177,24 +183,37 @@ class RestJsonProtocol:
                 document["Type"] = "User" if error.sender_fault else "Service"
         document[message_key] = error.message
         document.update(error.fields)
+        # A field set to None removes a member AWS leaves out (e.g. `Type` on some Lambda errors).
+        document = {key: value for key, value in document.items() if value is not None}
         headers = [("x-amzn-ErrorType", error.code), ("Content-Type", _JSON)]
         return HttpResponse(error.status, headers, json.dumps(document).encode())
 
 
 def _load_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_non_standard)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SerializationError(f"Could not parse request body into json: {exc}") from None
+
+
+def _non_standard(token: str) -> Any:
+    # Python reads NaN and Infinity; JSON, AWS's parser and other SDKs do not. A NaN weight would
+    # pass every range check (all comparisons with NaN are false) and be stored.
+    raise SerializationError(
+        f"Could not parse request body into json: Non-standard token '{token}'"
+    )
 
 
 def _scalar_from_text(shape: Shape, text: str) -> Any:
     kind = shape.type_name
     if kind in ("integer", "long"):
         try:
-            return int(text)
+            value = int(text)
         except ValueError:
             raise SerializationError(f"Invalid value for {shape.name}: {text!r}") from None
+        if not integer_in_range(shape, value):
+            raise SerializationError(f"Invalid value for {shape.name}: {text!r}")
+        return value
     if kind in ("float", "double"):
         try:
             return float(text)

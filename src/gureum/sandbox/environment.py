@@ -1,0 +1,539 @@
+"""An execution environment: one sandboxed runtime process serving one invocation at a time.
+
+    STARTING ──ready──> READY ──invoke──> BUSY ──done──> READY ──retire──> DEAD
+        └──────────── crash, timeout, init failure: the process is reset ────────┘
+
+An environment outlives its runtime process: after a crash or a timeout the process is gone, but
+the environment keeps its log stream and its `/tmp`, and the next invocation re-runs Init inside
+it (a "suppressed init": its time is part of that invocation's Duration, spec 6.1). It dies for
+good when the pool retires it.
+
+Logs: the process's stdout and stderr are one pipe. Every line becomes an event in the
+environment's log stream, framed by START / END / REPORT lines in AWS's exact format (spec 6.2);
+the invocation's own lines are kept for `LogType=Tail`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from gureum.sandbox.cgroups import MemoryGroup, MemoryGroups
+from gureum.sandbox.runtime_api import (
+    Invocation,
+    Outcome,
+    OutcomeKind,
+    RuntimeSession,
+    serve_runtime_api,
+)
+from gureum.sandbox.scratch import ScratchSpaces
+from gureum.sandbox.zygotes import ExitStatus, Zygote
+from gureum.store.logstore import LogEvent, LogStore
+
+log = logging.getLogger("gureum.environment")
+
+INIT_LIMIT = 10.0
+RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
+MEGABYTE = 1024 * 1024
+
+
+class EnvironmentState(StrEnum):
+    STARTING = "starting"
+    READY = "ready"
+    BUSY = "busy"
+    DEAD = "dead"
+
+
+_MOVES: dict[EnvironmentState, frozenset[EnvironmentState]] = {
+    EnvironmentState.STARTING: frozenset({EnvironmentState.READY, EnvironmentState.DEAD}),
+    EnvironmentState.READY: frozenset({EnvironmentState.BUSY, EnvironmentState.DEAD}),
+    EnvironmentState.BUSY: frozenset({EnvironmentState.READY, EnvironmentState.DEAD}),
+    EnvironmentState.DEAD: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchPlan:
+    """Everything needed to start environments of one function version."""
+
+    account: str
+    region: str
+    function_name: str
+    version: str
+    handler: str
+    runtime: str
+    memory_mb: int
+    timeout_s: int
+    ephemeral_mb: int
+    code_dir: Path
+    opt_dir: Path | None
+    zygote: str
+    program: tuple[str, ...] | None
+    reveal: tuple[str, ...]
+    python_version: tuple[int, int] | None
+    execution_env: str | None
+    log_group: str
+    variables: Mapping[str, str] = field(default_factory=dict)
+    runtime_version_arn: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """What environments share: set up once by the composition root."""
+
+    zygote_for: Callable[[str], Zygote]
+    scratch: ScratchSpaces
+    memory: MemoryGroups | None
+    logs: LogStore
+    isolate: bool
+    runtime_dir: Path
+    sandbox_root: Path
+    endpoint: str
+    credentials: tuple[str, str]
+    now: Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationRequest:
+    request_id: str
+    payload: bytes
+    invoked_function_arn: str
+    client_context: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationResult:
+    payload: bytes
+    function_error: bool
+    logs: bytes
+    duration_ms: float
+    init_duration_ms: float | None
+
+
+def _trace_id(epoch: float) -> str:
+    return (
+        f"Root=1-{int(epoch):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+    )
+
+
+def _platform_error(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+INIT_TIMED_OUT = ExitStatus("init timed out", None, None)
+Ending = Outcome | ExitStatus | None  # None: the invocation timed out
+
+
+class RuntimeProcess:
+    """One run of an environment's runtime, from spawn to exit, with its own log pipe."""
+
+    def __init__(self, process_id: str, on_line: Callable[[str], None]) -> None:
+        loop = asyncio.get_running_loop()
+        self.id = process_id
+        self.session = RuntimeSession()
+        self.ready: asyncio.Future[Outcome | None] = loop.create_future()
+        self.exited: asyncio.Future[ExitStatus] = loop.create_future()
+        self.group: MemoryGroup | None = None
+        self.peak = 0
+        self._on_line = on_line
+        self._partial = b""
+        read_fd, self.write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        self._log_fd: int | None = read_fd
+        loop.add_reader(read_fd, self.read_logs)
+        self.session.on_ready = lambda: self._settle_ready(None)
+        self.session.on_init_error = self._settle_ready
+
+    @property
+    def alive(self) -> bool:
+        return not self.exited.done()
+
+    def _settle_ready(self, outcome: Outcome | None) -> None:
+        if not self.ready.done():
+            self.ready.set_result(outcome)
+
+    def exit(self, status: ExitStatus) -> None:
+        if not self.exited.done():
+            self.exited.set_result(status)
+        self.read_logs()
+        self.flush()
+        if self._log_fd is not None:
+            asyncio.get_running_loop().remove_reader(self._log_fd)
+            os.close(self._log_fd)
+            self._log_fd = None
+        if self.group is not None:
+            self.peak = max(self.peak, self.group.peak_bytes())
+            self.group.remove()
+            self.group = None
+
+    def peak_bytes(self) -> int:
+        return max(self.peak, self.group.peak_bytes() if self.group else 0)
+
+    def read_logs(self) -> None:
+        """Reads whatever the pipe holds now (the runtime flushed it before responding)."""
+        while self._log_fd is not None:
+            try:
+                chunk = os.read(self._log_fd, 65536)
+            except (BlockingIOError, OSError):
+                return
+            if not chunk:
+                return
+            *lines, self._partial = (self._partial + chunk).split(b"\n")
+            for line in lines:
+                self._on_line(line.decode("utf-8", "replace") + "\n")
+
+    def flush(self) -> None:
+        if self._partial:
+            self._on_line(self._partial.decode("utf-8", "replace") + "\n")
+            self._partial = b""
+
+
+class ExecutionEnvironment:
+    """An environment of one function version; see the module docstring for its life."""
+
+    def __init__(self, plan: LaunchPlan, platform: Platform, uid: int) -> None:
+        self.plan = plan
+        self.id = uuid.uuid4().hex
+        self.state = EnvironmentState.STARTING
+        self.last_used = time.monotonic()
+        self._platform = platform
+        self._uid = uid
+        self.log_stream = f"{platform.now().strftime('%Y/%m/%d')}/[{plan.version}]{self.id}"
+        self._scratch: Path | None = None
+        self._server: asyncio.Server | None = None
+        self._address = ""
+        self._process: RuntimeProcess | None = None
+        self._spawns = 0
+        self._captured: list[str] | None = None
+        self._initialized = False
+
+    def _move(self, target: EnvironmentState) -> None:
+        if target not in _MOVES[self.state]:
+            raise RuntimeError(f"environment {self.id}: {self.state} -> {target} is not allowed")
+        self.state = target
+
+    # --- the runtime process -----------------------------------------------------------------
+
+    async def _spawn(self) -> RuntimeProcess:
+        platform, plan = self._platform, self.plan
+        if self._scratch is None:
+            self._scratch = platform.scratch.create(self.id, plan.ephemeral_mb)
+        if self._server is None:
+            self._server = await serve_runtime_api(self._current_session)
+            self._address = f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        self._spawns += 1
+        process = RuntimeProcess(f"{self.id}-{self._spawns}", self._emit)
+        self._process = process
+        try:
+            if platform.memory is not None:
+                process.group = platform.memory.create(process.id, plan.memory_mb)
+            await platform.zygote_for(plan.zygote).spawn(
+                process.id, self._spec(process), process.write_fd, process.exit
+            )
+        except Exception:
+            process.exit(ExitStatus("exit status 126", 126, None))
+            raise
+        finally:
+            os.close(process.write_fd)
+        return process
+
+    def _current_session(self) -> RuntimeSession:
+        assert self._process is not None
+        return self._process.session
+
+    async def _init(self, limit: float) -> Ending:
+        """Starts a runtime and waits until it asks for work; None when it did."""
+        plan = self.plan
+        self._emit(
+            f"INIT_START Runtime Version: {plan.runtime}.v1\t"
+            f"Runtime Version ARN: {plan.runtime_version_arn}\n"
+        )
+        process = await self._spawn()
+        waiting: set[asyncio.Future[Any]] = {process.ready, process.exited}
+        done, _ = await asyncio.wait(waiting, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+        if process.ready in done and process.ready.result() is None:
+            self._move(EnvironmentState.READY)
+            return None
+        if process.ready in done:
+            return process.ready.result()
+        if process.exited in done:
+            return process.exited.result()
+        return INIT_TIMED_OUT
+
+    def abandon(self) -> None:
+        """The caller gave up on the running invocation (client gone, server stopping)."""
+        self._reset()
+
+    def _reset(self) -> None:
+        """Stops the runtime process; the environment, its /tmp and log stream stay."""
+        process = self._process
+        if process is not None and process.alive:
+            self._platform.zygote_for(self.plan.zygote).kill(process.id)
+        self.state = EnvironmentState.STARTING
+
+    def _spec(self, process: RuntimeProcess) -> dict[str, object]:
+        plan, platform = self.plan, self._platform
+        isolate = platform.isolate
+        task = "/var/task" if isolate else str(plan.code_dir)
+        opt = "/opt" if isolate else str(plan.opt_dir or "/opt")
+        runtime_dir = "/var/runtime" if isolate else str(platform.runtime_dir)
+        binds: list[tuple[str, str, bool]] = [
+            (str(plan.code_dir), "/var/task", False),
+            (str(platform.runtime_dir), "/var/runtime", False),
+        ]
+        if plan.opt_dir is not None:
+            binds.append((str(plan.opt_dir), "/opt", False))
+        program: list[str] | None = None
+        if plan.program is not None:
+            program = [p.replace("/var/runtime", runtime_dir, 1) for p in plan.program]
+            program = program or [self._bootstrap(task, opt)]
+        sys_path = [task, f"{opt}/python", runtime_dir]
+        if plan.python_version is not None:
+            major, minor = plan.python_version
+            sys_path.insert(1, f"{opt}/python/lib/python{major}.{minor}/site-packages")
+        return {
+            "isolate": isolate,
+            "root": str(platform.sandbox_root),
+            "reveal": list(plan.reveal),
+            "binds": binds,
+            "tmp": str(self._scratch),
+            "cgroups": [process.group.procs] if process.group else [],
+            "uid": self._uid,
+            "gid": self._uid,
+            "hostname": "localhost",
+            "env": self._variables(task, opt, runtime_dir),
+            "cwd": task,
+            "argv": program,
+            "sys_path": sys_path,
+        }
+
+    def _bootstrap(self, task: str, opt: str) -> str:
+        opt_dir = self.plan.opt_dir
+        in_code = (self.plan.code_dir / "bootstrap").exists()
+        if not in_code and opt_dir is not None and (opt_dir / "bootstrap").exists():
+            return f"{opt}/bootstrap"
+        return f"{task}/bootstrap"
+
+    def _variables(self, task: str, opt: str, runtime_dir: str) -> dict[str, str]:
+        plan = self.plan
+        key, secret = self._platform.credentials
+        variables = {
+            "PATH": f"/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:{opt}/bin",
+            "LD_LIBRARY_PATH": f"/var/lang/lib:/lib64:/usr/lib64:{runtime_dir}:"
+            f"{runtime_dir}/lib:{task}:{task}/lib:{opt}/lib",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "PYTHONPATH": runtime_dir,
+            "NODE_PATH": f"{opt}/nodejs/node_modules:{runtime_dir}/node_modules:{task}",
+        }
+        variables.update(plan.variables)
+        variables.update(
+            {
+                "_HANDLER": plan.handler,
+                "AWS_REGION": plan.region,
+                "AWS_DEFAULT_REGION": plan.region,
+                "AWS_LAMBDA_FUNCTION_NAME": plan.function_name,
+                "AWS_LAMBDA_FUNCTION_VERSION": plan.version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(plan.memory_mb),
+                "AWS_LAMBDA_LOG_GROUP_NAME": plan.log_group,
+                "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+                "AWS_LAMBDA_RUNTIME_API": self._address,
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "LAMBDA_TASK_ROOT": task,
+                "LAMBDA_RUNTIME_DIR": runtime_dir,
+                "AWS_ACCESS_KEY_ID": key,
+                "AWS_SECRET_ACCESS_KEY": secret,
+                "AWS_ENDPOINT_URL": self._platform.endpoint,
+            }
+        )
+        if plan.execution_env:
+            variables["AWS_EXECUTION_ENV"] = plan.execution_env
+        if not self._platform.isolate:
+            variables["TMPDIR"] = str(self._scratch)
+        return variables
+
+    # --- logs --------------------------------------------------------------------------------
+
+    def _emit(self, message: str) -> None:
+        if self._captured is not None:
+            self._captured.append(message)
+        plan = self.plan
+        stamp = int(self._platform.now().timestamp() * 1000)
+        event = LogEvent(stamp, message)
+        self._platform.logs.append(
+            plan.account, plan.region, plan.log_group, self.log_stream, [event]
+        )
+
+    # --- invoking ----------------------------------------------------------------------------
+
+    async def invoke(self, request: InvocationRequest) -> InvocationResult:
+        """Runs one invocation, starting (or restarting) the runtime first if needed."""
+        self._captured = []
+        init_ms: float | None = None
+        if not self._initialized:
+            self._initialized = True
+            began = time.monotonic()
+            ending = await self._init(INIT_LIMIT)
+            init_ms = (time.monotonic() - began) * 1000
+            if ending is not None and ending is not INIT_TIMED_OUT:
+                return self._fail_init(request, ending, init_ms)
+            if ending is INIT_TIMED_OUT:
+                # AWS retries Init within the first invocation, under the function's timeout.
+                self._reset()
+                init_ms = None
+        self._emit(f"START RequestId: {request.request_id} Version: {self.plan.version}\n")
+        started = time.monotonic()
+        if self.state is EnvironmentState.STARTING:
+            ending = await self._init(self.plan.timeout_s)
+            if ending is not None:
+                return self._finish(
+                    request, ending if ending is not INIT_TIMED_OUT else None, started, None
+                )
+        return await self._run(request, started, init_ms)
+
+    async def _run(
+        self, request: InvocationRequest, started: float, init_ms: float | None
+    ) -> InvocationResult:
+        process = self._process
+        assert process is not None
+        self._move(EnvironmentState.BUSY)
+        timeout = self.plan.timeout_s
+        invocation = Invocation(
+            request.request_id,
+            request.payload,
+            int((time.time() + timeout - (time.monotonic() - started)) * 1000),
+            request.invoked_function_arn,
+            _trace_id(time.time()),
+            request.client_context,
+        )
+        outcome = process.session.submit(invocation)
+        remaining = max(timeout - (time.monotonic() - started), 0)
+        waiting: set[asyncio.Future[Any]] = {outcome, process.exited}
+        done, _ = await asyncio.wait(
+            waiting, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+        )
+        process.read_logs()
+        ending: Ending = None
+        if outcome in done:
+            ending = outcome.result()
+        elif process.exited in done:
+            ending = process.exited.result()
+        return self._finish(request, ending, started, init_ms)
+
+    def _fail_init(
+        self, request: InvocationRequest, ending: Outcome | ExitStatus, init_ms: float
+    ) -> InvocationResult:
+        error_type = ending.error_type if isinstance(ending, Outcome) else "Runtime.ExitError"
+        self._emit(
+            f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: error\t"
+            f"Error Type: {error_type}\n"
+        )
+        self._emit(f"START RequestId: {request.request_id} Version: {self.plan.version}\n")
+        return self._finish(request, ending, time.monotonic(), None)
+
+    def _finish(
+        self, request: InvocationRequest, ending: Ending, started: float, init_ms: float | None
+    ) -> InvocationResult:
+        duration = (time.monotonic() - started) * 1000
+        payload, error_type = self._payload(request.request_id, ending)
+        clean = isinstance(ending, Outcome) and ending.kind in (
+            OutcomeKind.RESPONSE,
+            OutcomeKind.ERROR,
+        )
+        if clean:
+            self._move(EnvironmentState.READY)
+        else:
+            self._reset()
+        process = self._process
+        if process is not None:
+            process.flush()
+        self._emit(f"END RequestId: {request.request_id}\n")
+        status = "timeout" if ending is None else ("error" if not clean else None)
+        peak = process.peak_bytes() if process else 0
+        self._emit(self._report(request.request_id, duration, init_ms, peak, status, error_type))
+        captured = "".join(self._captured or [])
+        self._captured = None
+        self.last_used = time.monotonic()
+        failed = not (isinstance(ending, Outcome) and ending.kind is OutcomeKind.RESPONSE)
+        return InvocationResult(payload, failed, captured.encode(), duration, init_ms)
+
+    def _payload(self, request_id: str, ending: Ending) -> tuple[bytes, str | None]:
+        if ending is None:
+            seconds = f"{self.plan.timeout_s:.2f}"
+            stamp = self._platform.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            self._emit(f"{stamp} {request_id} Task timed out after {seconds} seconds\n")
+            message = f"RequestId: {request_id} Error: Task timed out after {seconds} seconds"
+            return _platform_error("Sandbox.Timedout", message), None
+        if isinstance(ending, ExitStatus):
+            if ending.code == 0:
+                reason = "Runtime exited without providing a reason"
+            else:
+                reason = f"Runtime exited with error: {ending.text}"
+            self._emit(f"RequestId: {request_id} Error: {reason}\nRuntime.ExitError\n")
+            message = f"RequestId: {request_id} Error: {reason}"
+            return _platform_error("Runtime.ExitError", message), "Runtime.ExitError"
+        if ending.kind is OutcomeKind.TOO_LARGE:
+            message = (
+                "Response payload size exceeded maximum allowed payload size "
+                f"({RESPONSE_LIMIT} bytes)."
+            )
+            document = {"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}
+            return json.dumps(document).encode(), "Function.ResponseSizeTooLarge"
+        if ending.kind is OutcomeKind.RESPONSE:
+            return ending.body, None
+        return ending.body, ending.error_type or "Unhandled"
+
+    def _report(
+        self,
+        request_id: str,
+        duration: float,
+        init_ms: float | None,
+        peak_bytes: int,
+        status: str | None,
+        error_type: str | None,
+    ) -> str:
+        plan = self.plan
+        fields = [
+            f"REPORT RequestId: {request_id}",
+            f"Duration: {duration:.2f} ms",
+            f"Billed Duration: {math.ceil(duration + (init_ms or 0))} ms",
+            f"Memory Size: {plan.memory_mb} MB",
+            f"Max Memory Used: {math.ceil(peak_bytes / MEGABYTE)} MB",
+        ]
+        if init_ms is not None:
+            fields.append(f"Init Duration: {init_ms:.2f} ms")
+        if status == "timeout":
+            fields.append("Status: timeout")
+        elif status == "error" and error_type:
+            fields += ["Status: error", f"Error Type: {error_type}"]
+        return "\t".join(fields) + "\t\n"
+
+    # --- the end -----------------------------------------------------------------------------
+
+    async def retire(self) -> None:
+        """Stops the runtime for good and frees the environment's resources."""
+        process = self._process
+        self._reset()
+        self.state = EnvironmentState.DEAD
+        if process is not None and process.alive:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(process.exited), 5)
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self._scratch is not None:
+            self._platform.scratch.remove(self._scratch)
+            self._scratch = None

@@ -1,0 +1,229 @@
+"""gureum's built-in Python runtime: runs a handler inside an execution environment.
+
+This file runs in the sandbox, under whatever Python the function's runtime names (3.9 and up),
+so it imports nothing from gureum and only the standard library. It speaks the Lambda Runtime
+API over HTTP exactly as any runtime client does (spec 9): `next`, `response`, `error`,
+`init/error`, and reports errors in the shapes AWS's own Python runtime uses (spec 9.3), so a
+caller cannot tell it from `awslambdaric`.
+
+The zygote imports this module before forking, so a new environment pays for none of it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+Handler = Callable[[Any, Any], Any]
+
+_LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
+_ERROR_INDENT = "\u00a0"
+
+
+class _Current:
+    """The request being served, for the log formatter."""
+
+    request_id = ""
+
+
+class RuntimeApi:
+    """A keep-alive HTTP client for `AWS_LAMBDA_RUNTIME_API`."""
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        self._connection = http.client.HTTPConnection(host, int(port))
+
+    def _call(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        self._connection.request(method, "/2018-06-01/runtime" + path, body, headers or {})
+        reply = self._connection.getresponse()
+        data = reply.read()
+        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, data
+
+    def next(self) -> tuple[dict[str, str], bytes]:
+        _, headers, body = self._call("GET", "/invocation/next")
+        return headers, body
+
+    def respond(self, request_id: str, body: bytes) -> None:
+        self._call("POST", f"/invocation/{request_id}/response", body)
+
+    def fail(self, request_id: str, error: dict[str, Any]) -> None:
+        headers = {"Lambda-Runtime-Function-Error-Type": str(error.get("errorType", "Unhandled"))}
+        self._call("POST", f"/invocation/{request_id}/error", json.dumps(error).encode(), headers)
+
+    def fail_init(self, error: dict[str, Any]) -> None:
+        headers = {"Lambda-Runtime-Function-Error-Type": str(error.get("errorType", "Unhandled"))}
+        self._call("POST", "/init/error", json.dumps(error).encode(), headers)
+
+
+class InitError(Exception):
+    def __init__(self, error_type: str, message: str, trace: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace or []
+
+
+def error_document(
+    error_type: str, message: str, request_id: str, trace: list[str]
+) -> dict[str, Any]:
+    return {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+        "stackTrace": trace,
+    }
+
+
+def exception_document(exc: BaseException, request_id: str) -> dict[str, Any]:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return error_document(type(exc).__name__, str(exc), request_id, traceback.format_list(frames))
+
+
+def log_error(error: dict[str, Any]) -> None:
+    """Writes an error as AWS's Python runtime does: one record, `\\r` between lines."""
+    lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}"]
+    trace = error.get("stackTrace")
+    if trace:
+        lines.append("Traceback (most recent call last):")
+        for element in trace:
+            for line in element.splitlines():
+                stripped = line.lstrip(" ")
+                lines.append(_ERROR_INDENT * (len(line) - len(stripped)) + stripped)
+    sys.stdout.write("\r".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def load_handler(spec: str) -> Handler:
+    """Imports `module.function` from the task root, with AWS's init error types."""
+    module_name, _, function_name = spec.rpartition(".")
+    if not module_name or not function_name:
+        raise InitError(
+            "Runtime.MalformedHandlerName",
+            f"Bad handler '{spec}': not enough values to unpack (expected 2, got 1)",
+        )
+    module_name = module_name.replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InitError(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
+        ) from None
+    except SyntaxError as exc:
+        raise InitError(
+            "Runtime.UserCodeSyntaxError",
+            f"Syntax error in module '{module_name}': {exc}",
+            traceback.format_list(traceback.extract_tb(exc.__traceback__)),
+        ) from None
+    handler = getattr(module, function_name, None)
+    if handler is None:
+        raise InitError(
+            "Runtime.HandlerNotFound",
+            f"Handler '{function_name}' missing on module '{module_name}'",
+        )
+    return handler  # type: ignore[no-any-return]
+
+
+class Context:
+    """The `context` argument, from the `next` headers and the environment (spec 9.7)."""
+
+    def __init__(self, request_id: str, headers: dict[str, str]) -> None:
+        env = os.environ
+        self.aws_request_id = request_id
+        self.invoked_function_arn = headers.get("lambda-runtime-invoked-function-arn", "")
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.tenant_id = headers.get("lambda-runtime-aws-tenant-id")
+        self._deadline_ms = int(headers.get("lambda-runtime-deadline-ms", "0"))
+        self.identity = _json_or_none(headers.get("lambda-runtime-cognito-identity"))
+        self.client_context = _json_or_none(headers.get("lambda-runtime-client-context"))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+
+def _json_or_none(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = _Current.request_id
+        return True
+
+
+def setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    formatter = logging.Formatter(_LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.addFilter(_RequestIdFilter())
+    handler.terminator = ""
+    logging.getLogger().handlers = [handler]
+
+
+def handle(api: RuntimeApi, handler: Handler, headers: dict[str, str], body: bytes) -> None:
+    request_id = headers.get("lambda-runtime-aws-request-id", "")
+    _Current.request_id = request_id
+    trace_id = headers.get("lambda-runtime-trace-id")
+    if trace_id:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    try:
+        event = json.loads(body) if body else {}
+    except ValueError as exc:
+        error = error_document(
+            "Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}", request_id, []
+        )
+        log_error(error)
+        api.fail(request_id, error)
+        return
+    try:
+        result = handler(event, Context(request_id, headers))
+    except Exception as exc:
+        error = exception_document(exc, request_id)
+        log_error(error)
+        api.fail(request_id, error)
+        return
+    try:
+        payload = json.dumps(result).encode()
+    except (TypeError, ValueError) as exc:
+        error = error_document(
+            "Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id, []
+        )
+        log_error(error)
+        api.fail(request_id, error)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    api.respond(request_id, payload)
+
+
+def main() -> None:
+    """The runtime loop: init once, then serve invocations until the platform stops us."""
+    api = RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    setup_logging()
+    try:
+        handler = load_handler(os.environ["_HANDLER"])
+    except InitError as exc:
+        error = error_document(exc.error_type, exc.message, "", exc.trace)
+    except Exception as exc:  # an exception raised by the module's own top-level code
+        error = exception_document(exc, "")
+    else:
+        while True:
+            headers, body = api.next()
+            handle(api, handler, headers, body)
+    log_error(error)
+    api.fail_init(error)
+    sys.exit(1)

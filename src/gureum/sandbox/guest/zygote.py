@@ -1,0 +1,304 @@
+"""The zygote: a pre-initialized process that forks execution environments in about a millisecond.
+
+gureum starts one zygote per interpreter (`python3.X -I -S zygote.py FD`, FD being its control
+socket). It imports the built-in runtime once, freezes its heap, and then serves requests over a
+SOCK_SEQPACKET socket: `spawn` (a JSON spec plus the log pipe's write end), `kill`; it answers
+`spawned` and, when a child ends, `exited` with the status as Go's os/exec prints it (which is
+what AWS's `Runtime.ExitError` messages quote).
+
+Each spawned environment, when isolation is on, is built like this:
+
+    zygote ── fork ──> keeper: unshare(mount, pid, ipc, uts), join cgroups, build a new root
+                         └── fork ──> init (pid 1): mount /proc, pivot_root, drop to an
+                                      unprivileged uid, then exec the runtime or run the
+                                      built-in Python runtime in place
+
+The keeper mirrors init's exit status; every process holds PR_SET_PDEATHSIG so nothing outlives
+the server. Like runtime.py, this file runs under any Python 3.9+ and imports nothing of gureum.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import importlib
+import json
+import os
+import platform
+import selectors
+import signal
+import socket
+import sys
+import traceback
+from typing import Any
+
+GUEST_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, GUEST_DIR)
+# Imported now, once, so that every forked environment starts with the runtime already loaded.
+runtime: Any = importlib.import_module("runtime")
+sys.path.remove(GUEST_DIR)
+BASE_PATH = list(sys.path)
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID = 0x20000, 0x04000000, 0x08000000, 0x20000000
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine(), 155)
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+SETUP_FAILED = 126
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    _check(
+        _libc.mount(
+            source.encode() if source else None,
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount {source} on {target}",
+    )
+
+
+def bind(source: str, target: str, writable: bool = False) -> None:
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    mount(source, target, None, MS_BIND | MS_REC)
+    if not writable:
+        mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def die_with_parent() -> None:
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def build_root(spec: dict[str, Any]) -> str:
+    """Mounts the environment's file system on a fresh tmpfs; returns its path."""
+    root = spec["root"]
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=16m")
+    for name in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc"):
+        host = "/" + name
+        if os.path.islink(host):
+            os.symlink(os.readlink(host), os.path.join(root, name))
+        elif os.path.isdir(host):
+            bind(host, os.path.join(root, name))
+    for path in spec["reveal"]:
+        bind(path, root + path)
+    for source, target, writable in spec["binds"]:
+        bind(source, root + target, writable)
+    # /tmp is the environment's scratch space, mounted by the server outside this namespace so
+    # that it survives a reset of the runtime (spec 6.1), as AWS's does.
+    bind(spec["tmp"], os.path.join(root, "tmp"), writable=True)
+    dev = os.path.join(root, "dev")
+    os.makedirs(dev, exist_ok=True)
+    for name in DEVICES:
+        if os.path.exists("/dev/" + name):
+            bind("/dev/" + name, os.path.join(dev, name), writable=True)
+    os.makedirs(os.path.join(dev, "shm"), exist_ok=True)
+    mount("tmpfs", os.path.join(dev, "shm"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m")
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
+        os.symlink(target, os.path.join(dev, name))
+    os.makedirs(os.path.join(root, "proc"), exist_ok=True)
+    return str(root)
+
+
+def enter_root(root: str) -> None:
+    mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    os.chdir(root)
+    _check(_libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "umount old root")
+    os.chdir("/")
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def become_runtime(spec: dict[str, Any], log_fd: int) -> None:
+    """The last steps in the environment's first process; never returns."""
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.closerange(3, 65536)
+    if spec["isolate"]:
+        drop_privileges(spec["uid"], spec["gid"])
+    os.chdir(spec["cwd"])
+    env = spec["env"]
+    argv = spec.get("argv")
+    if argv:
+        try:
+            os.execve(argv[0], argv, env)
+        except OSError as exc:
+            sys.stderr.write(f"exec {argv[0]}: {exc.strerror}\n")
+            os._exit(127)
+    os.environ.clear()
+    os.environ.update(env)
+    sys.path[:] = spec["sys_path"] + BASE_PATH
+    # Line-buffered, so each line reaches the log pipe before the response is posted.
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    try:
+        runtime.main()
+    except SystemExit as exc:
+        sys.stdout.flush()
+        os._exit(exc.code if isinstance(exc.code, int) else 1)
+    except BaseException:
+        traceback.print_exc()
+        sys.stdout.flush()
+        os._exit(1)
+    os._exit(0)
+
+
+def mirror(pid: int) -> None:
+    """Waits for `pid` and ends this process the same way it ended."""
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
+def keeper(spec: dict[str, Any], log_fd: int) -> None:
+    """The forked child of the zygote; never returns."""
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        die_with_parent()
+        os.setsid()
+        for procs in spec["cgroups"]:
+            with open(procs, "w") as handle:
+                handle.write(str(os.getpid()))
+        if not spec["isolate"]:
+            become_runtime(spec, log_fd)
+        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+        root = build_root(spec)
+        child = os.fork()
+        if child == 0:
+            die_with_parent()
+            enter_root(root)
+            name = spec["hostname"].encode()
+            _libc.sethostname(name, len(name))
+            become_runtime(spec, log_fd)
+        os.close(log_fd)
+        mirror(child)
+    except BaseException as exc:
+        os.write(log_fd, f"gureum: the sandbox could not be set up: {exc}\n".encode())
+        os._exit(SETUP_FAILED)
+
+
+def describe(status: int) -> dict[str, Any]:
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        name = {9: "killed", 15: "terminated", 11: "segmentation fault", 6: "aborted"}.get(
+            number, signal.Signals(number).name.lower()
+        )
+        return {"status": f"signal: {name}", "code": None, "signal": number}
+    code = os.WEXITSTATUS(status)
+    return {"status": f"exit status {code}", "code": code, "signal": None}
+
+
+class Zygote:
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.children: dict[int, str] = {}
+        self.by_id: dict[str, int] = {}
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.control.send(json.dumps(message).encode())
+
+    def spawn(self, message: dict[str, Any], fds: list[int]) -> None:
+        log_fd = fds[0]
+        pid = os.fork()
+        if pid == 0:
+            self.control.close()
+            keeper(message["spec"], log_fd)
+        os.close(log_fd)
+        self.children[pid] = message["id"]
+        self.by_id[message["id"]] = pid
+        self.send({"op": "spawned", "id": message["id"], "pid": pid})
+
+    def kill(self, message: dict[str, Any]) -> None:
+        pid = self.by_id.get(message["id"])
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            env_id = self.children.pop(pid, None)
+            if env_id is not None:
+                self.by_id.pop(env_id, None)
+                self.send({"op": "exited", "id": env_id, **describe(status)})
+
+    def serve(self) -> None:
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_write, False)
+        signal.set_wakeup_fd(wake_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        selector = selectors.DefaultSelector()
+        selector.register(self.control, selectors.EVENT_READ)
+        selector.register(wake_read, selectors.EVENT_READ)
+        gc.collect()
+        gc.freeze()
+        self.send({"op": "ready", "pid": os.getpid(), "version": list(sys.version_info[:3])})
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj == wake_read:
+                    os.read(wake_read, 4096)
+                    self.reap()
+                    continue
+                data, fds, _, _ = socket.recv_fds(self.control, 1 << 20, 16)
+                if not data:
+                    return
+                message = json.loads(data)
+                if message["op"] == "spawn":
+                    self.spawn(message, fds)
+                elif message["op"] == "kill":
+                    self.kill(message)
+
+
+def main() -> None:
+    die_with_parent()
+    control = socket.socket(fileno=int(sys.argv[1]))
+    Zygote(control).serve()
+
+
+if __name__ == "__main__":
+    main()

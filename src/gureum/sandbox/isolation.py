@@ -1,0 +1,62 @@
+"""What isolation this machine grants, found out once at start-up and reported loudly.
+
+Full isolation needs root (mount, pid, ipc and uts namespaces, bind mounts, a private root, an
+unprivileged uid per environment) and a writable memory cgroup. Without them gureum still runs
+functions, as plain processes, and says so in its start-up log and health endpoint.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+_PROBE = (
+    "import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); "
+    "sys.exit(0 if libc.unshare(0x20000 | 0x20000000 | 0x08000000 | 0x04000000) == 0 else 1)"
+)
+MS_NOSUID, MS_NODEV, MNT_DETACH = 2, 4, 2
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class IsolationMode(StrEnum):
+    NAMESPACES = "namespaces"
+    PROCESSES = "processes"
+
+
+@dataclass(frozen=True, slots=True)
+class Isolation:
+    mode: IsolationMode
+    memory_limits: bool
+    reason: str
+
+    def describe(self) -> dict[str, object]:
+        return {"mode": self.mode.value, "memoryLimits": self.memory_limits, "reason": self.reason}
+
+
+def namespaces_available() -> tuple[bool, str]:
+    if os.geteuid() != 0:
+        return False, "gureum is not running as root, so it cannot create namespaces"
+    try:
+        probe = subprocess.run([sys.executable, "-I", "-S", "-c", _PROBE], timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, f"the namespace probe failed: {exc}"
+    if probe.returncode != 0:
+        return False, "this kernel or container refuses new mount/pid namespaces"
+    return True, "mount, pid, ipc and uts namespaces; private root; one uid per environment"
+
+
+def mount_tmpfs(path: Path, size_mb: int) -> None:
+    options = f"size={size_mb}m,mode=1777".encode()
+    result = _libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV, options)
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount tmpfs on {path}: {os.strerror(errno)}")
+
+
+def unmount(path: Path) -> None:
+    _libc.umount2(os.fsencode(path), MNT_DETACH)

@@ -1,0 +1,107 @@
+"""The environment pool: which environment serves an invocation, and when environments go.
+
+Per function version (a `key` that changes whenever the version's code or configuration does):
+idle environments, most recently used first (the warmest); a new one when none is idle. A lease
+is a context manager that always gives the environment back, or resets it when the invocation
+was abandoned half-way (the client went away, the server is stopping). The reaper retires
+environments idle longer than the keep-alive, and every environment of a key that is no longer
+current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from gureum.sandbox.environment import (
+    EnvironmentState,
+    ExecutionEnvironment,
+    LaunchPlan,
+    Platform,
+)
+
+log = logging.getLogger("gureum.pool")
+
+FIRST_UID = 20000
+UID_COUNT = 40000
+
+
+class EnvironmentPool:
+    def __init__(self, platform: Platform, keep_alive: float) -> None:
+        self._platform = platform
+        self._keep_alive = keep_alive
+        self._idle: dict[str, list[ExecutionEnvironment]] = {}
+        self._busy: set[ExecutionEnvironment] = set()
+        self._current: dict[str, str] = {}  # function version -> its current key
+        self._uids = itertools.cycle(range(FIRST_UID, FIRST_UID + UID_COUNT))
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    @property
+    def environment_count(self) -> int:
+        return len(self._busy) + sum(len(idle) for idle in self._idle.values())
+
+    @asynccontextmanager
+    async def lease(
+        self, slot: str, key: str, plan: LaunchPlan
+    ) -> AsyncIterator[ExecutionEnvironment]:
+        """An environment for one invocation of `slot` (a function version) at `key`."""
+        if self._current.get(slot) != key:
+            self._current[slot] = key
+            self._retire_stale(slot, key)
+        idle = self._idle.setdefault(key, [])
+        environment = (
+            idle.pop() if idle else ExecutionEnvironment(plan, self._platform, next(self._uids))
+        )
+        self._busy.add(environment)
+        try:
+            yield environment
+        finally:
+            self._busy.discard(environment)
+            if environment.state is EnvironmentState.BUSY:
+                # Abandoned mid-invocation: its runtime is still working on it. Reset it.
+                environment.abandon()
+            if environment.state is EnvironmentState.DEAD or self._current.get(slot) != key:
+                self._retire(environment)
+            else:
+                idle.append(environment)
+
+    def _retire_stale(self, slot: str, key: str) -> None:
+        for stale_key in [k for k in self._idle if k.startswith(slot + "#") and k != key]:
+            for environment in self._idle.pop(stale_key):
+                self._retire(environment)
+
+    def _retire(self, environment: ExecutionEnvironment) -> None:
+        task = asyncio.get_running_loop().create_task(environment.retire())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def reap(self) -> None:
+        """Retires idle environments past the keep-alive, until cancelled."""
+        while True:
+            await asyncio.sleep(min(self._keep_alive / 4, 30))
+            self.reap_once(time.monotonic())
+
+    def reap_once(self, now: float) -> int:
+        retired = 0
+        for idle in self._idle.values():
+            for environment in [e for e in idle if now - e.last_used > self._keep_alive]:
+                idle.remove(environment)
+                self._retire(environment)
+                retired += 1
+        return retired
+
+    async def close(self) -> None:
+        """Retires every environment; nothing of them is left running afterwards."""
+        for idle in self._idle.values():
+            for environment in idle:
+                self._retire(environment)
+        self._idle.clear()
+        for environment in list(self._busy):
+            self._retire(environment)
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*self._retiring, return_exceptions=True)

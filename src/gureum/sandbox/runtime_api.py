@@ -1,0 +1,271 @@
+"""The Lambda Runtime API (spec 9), one listener per execution environment.
+
+A runtime is ready when it is blocked in `GET /next`; handing it an invocation completes that
+request. The protocol is a state machine with its transitions in a table; a call that is not a
+legal move from the current state gets AWS's `InvalidStateTransition` 403, and a response or error
+for an id other than the one being served gets `InvalidRequestID` 400, as the reference
+implementation (aws-lambda-runtime-interface-emulator, `rapi/handler/*`) answers.
+
+The HTTP layer is httptools on a bare asyncio protocol: the warm invoke path crosses it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import httptools
+
+MAX_RESPONSE = 6 * 1024 * 1024 + 100
+PREFIX = b"/2018-06-01/runtime"
+
+
+class RuntimeState(StrEnum):
+    INITIALIZING = "Initializing"
+    READY = "Ready"
+    INVOKING = "Invoking"
+    INIT_FAILED = "InitFailed"
+
+
+class Move(StrEnum):
+    NEXT = "Next"
+    RESPONSE = "InvocationResponse"
+    ERROR = "InvocationErrorResponse"
+    INIT_ERROR = "InitErrorResponse"
+    DELIVER = "Invoke"  # the platform's move: `next` returns an invocation
+
+
+_TRANSITIONS: dict[tuple[RuntimeState, Move], RuntimeState] = {
+    (RuntimeState.INITIALIZING, Move.NEXT): RuntimeState.READY,
+    (RuntimeState.INITIALIZING, Move.INIT_ERROR): RuntimeState.INIT_FAILED,
+    (RuntimeState.READY, Move.NEXT): RuntimeState.READY,
+    (RuntimeState.READY, Move.DELIVER): RuntimeState.INVOKING,
+    (RuntimeState.INVOKING, Move.RESPONSE): RuntimeState.READY,
+    (RuntimeState.INVOKING, Move.ERROR): RuntimeState.READY,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """What the runtime receives from `next`."""
+
+    request_id: str
+    payload: bytes
+    deadline_ms: int
+    invoked_function_arn: str
+    trace_id: str
+    client_context: str | None = None
+
+
+class OutcomeKind(StrEnum):
+    RESPONSE = "response"
+    ERROR = "error"
+    INIT_ERROR = "init_error"
+    TOO_LARGE = "too_large"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: OutcomeKind
+    body: bytes
+    error_type: str | None = None
+
+
+@dataclass
+class RuntimeSession:
+    """The Runtime API state of one environment, shared by its connections."""
+
+    state: RuntimeState = RuntimeState.INITIALIZING
+    current: Invocation | None = None
+    outcome: asyncio.Future[Outcome] | None = None
+    waiter: asyncio.Future[Invocation] | None = None
+    queued: Invocation | None = None
+    on_ready: Callable[[], None] = lambda: None
+    on_init_error: Callable[[Outcome], None] = lambda outcome: None
+    responded: set[str] = field(default_factory=set)
+
+    def move(self, move: Move) -> str | None:
+        """Applies a move; returns the 403 message when it is not legal."""
+        target = _TRANSITIONS.get((self.state, move))
+        if target is None:
+            return (
+                f"State transition from {self.state} to {move} failed for runtime. "
+                "Error: State transition is not allowed"
+            )
+        self.state = target
+        return None
+
+    def submit(self, invocation: Invocation) -> asyncio.Future[Outcome]:
+        """Hands an invocation to the runtime (now if it waits in `next`, else when it asks)."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.outcome = future
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(invocation)
+        else:
+            self.queued = invocation
+        return future
+
+    def finish(self, outcome: Outcome) -> None:
+        if self.outcome is not None and not self.outcome.done():
+            self.outcome.set_result(outcome)
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, session: RuntimeSession) -> None:
+        self._session = session
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._url = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._body: list[bytes] = []
+        self._size = 0
+        self._task: asyncio.Task[None] | None = None
+
+    # asyncio.Protocol --------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._reply(400, {"errorMessage": "Bad request", "errorType": "BadRequest"})
+            self._close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        if self._task is not None:
+            self._task.cancel()
+
+    # httptools callbacks -----------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._url, self._headers, self._body, self._size = b"", {}, [], 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers[name.lower()] = value
+
+    def on_body(self, body: bytes) -> None:
+        self._size += len(body)
+        if self._size <= MAX_RESPONSE:
+            self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        method = self._parser.get_method()
+        self._task = asyncio.get_running_loop().create_task(self._handle(method, self._url))
+
+    # requests ----------------------------------------------------------------------------
+    async def _handle(self, method: bytes, url: bytes) -> None:
+        path = url.split(b"?", 1)[0]
+        if not path.startswith(PREFIX):
+            self._reply(404, {"errorMessage": "Not found", "errorType": "NotFound"})
+            return
+        route = path[len(PREFIX) :]
+        if method == b"GET" and route == b"/invocation/next":
+            await self._next()
+        elif method == b"POST" and route == b"/init/error":
+            self._init_error()
+        elif method == b"POST" and route.startswith(b"/invocation/"):
+            request_id, _, action = route[len(b"/invocation/") :].partition(b"/")
+            self._result(request_id.decode(), action)
+        else:
+            self._reply(404, {"errorMessage": "Not found", "errorType": "NotFound"})
+
+    async def _next(self) -> None:
+        session = self._session
+        was = session.state
+        problem = session.move(Move.NEXT)
+        if problem is not None:
+            self._reply(403, {"errorMessage": problem, "errorType": "InvalidStateTransition"})
+            return
+        if was is RuntimeState.INITIALIZING:
+            session.on_ready()
+        invocation = session.queued
+        session.queued = None
+        if invocation is None:
+            session.waiter = asyncio.get_running_loop().create_future()
+            invocation = await session.waiter
+            session.waiter = None
+        session.move(Move.DELIVER)
+        session.current = invocation
+        headers = [
+            (b"Lambda-Runtime-Aws-Request-Id", invocation.request_id.encode()),
+            (b"Lambda-Runtime-Deadline-Ms", str(invocation.deadline_ms).encode()),
+            (b"Lambda-Runtime-Invoked-Function-Arn", invocation.invoked_function_arn.encode()),
+            (b"Lambda-Runtime-Trace-Id", invocation.trace_id.encode()),
+            (b"Content-Type", b"application/json"),
+        ]
+        if invocation.client_context:
+            headers.append((b"Lambda-Runtime-Client-Context", invocation.client_context.encode()))
+        self._write(200, headers, invocation.payload)
+
+    def _result(self, request_id: str, action: bytes) -> None:
+        session = self._session
+        current = session.current
+        if current is None or current.request_id != request_id or request_id in session.responded:
+            self._reply(
+                400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
+            )
+            return
+        move = Move.RESPONSE if action == b"response" else Move.ERROR
+        problem = session.move(move)
+        if problem is not None:
+            self._reply(403, {"errorMessage": problem, "errorType": "InvalidStateTransition"})
+            return
+        session.responded.add(request_id)
+        session.current = None
+        if self._size > MAX_RESPONSE:
+            message = f"Exceeded maximum allowed payload size ({MAX_RESPONSE} bytes)."
+            self._reply(413, {"errorMessage": message, "errorType": "RequestEntityTooLarge"})
+            session.finish(Outcome(OutcomeKind.TOO_LARGE, b""))
+            return
+        body = b"".join(self._body)
+        self._reply(202, {"status": "OK"})
+        if move is Move.RESPONSE:
+            session.finish(Outcome(OutcomeKind.RESPONSE, body))
+        else:
+            error_type = self._headers.get(b"lambda-runtime-function-error-type", b"").decode()
+            session.finish(Outcome(OutcomeKind.ERROR, body, error_type or None))
+
+    def _init_error(self) -> None:
+        session = self._session
+        problem = session.move(Move.INIT_ERROR)
+        if problem is not None:
+            self._reply(403, {"errorMessage": problem, "errorType": "InvalidStateTransition"})
+            return
+        error_type = self._headers.get(b"lambda-runtime-function-error-type", b"").decode()
+        self._reply(202, {"status": "OK"})
+        session.on_init_error(Outcome(OutcomeKind.INIT_ERROR, b"".join(self._body), error_type))
+
+    # writing -----------------------------------------------------------------------------
+    def _reply(self, status: int, document: dict[str, str]) -> None:
+        self._write(status, [(b"Content-Type", b"application/json")], json.dumps(document).encode())
+
+    def _write(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        if self._transport is None or self._transport.is_closing():
+            return
+        reason = {200: b"OK", 202: b"Accepted", 400: b"Bad Request", 403: b"Forbidden"}
+        head = [b"HTTP/1.1 %d %s" % (status, reason.get(status, b"Error"))]
+        head += [name + b": " + value for name, value in headers]
+        head.append(b"Content-Length: %d" % len(body))
+        self._transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+
+    def _close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+async def serve_runtime_api(current: Callable[[], RuntimeSession]) -> asyncio.Server:
+    """A listener on a free loopback port for one environment's runtime.
+
+    `current` gives the session of the environment's current runtime process: the listener's
+    address outlives a reset, the protocol state does not.
+    """
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: _Connection(current()), "127.0.0.1", 0)

@@ -1,0 +1,180 @@
+"""The server's side of a zygote: start it, ask it for environments, hear when they end.
+
+Zygotes are started from the event loop's thread on purpose: a child's PR_SET_PDEATHSIG fires
+when the *thread* that forked it exits, and worker threads come and go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("gureum.zygote")
+
+GUEST_DIR = Path(__file__).parent / "guest"
+
+
+@dataclass(frozen=True, slots=True)
+class ExitStatus:
+    """How a runtime process ended, in AWS's words (`exit status 1`, `signal: killed`)."""
+
+    text: str
+    code: int | None
+    signal: int | None
+
+
+ExitCallback = Callable[[ExitStatus], None]
+
+
+class ZygoteError(Exception):
+    pass
+
+
+class Zygote:
+    """One running zygote process and the environments it has forked."""
+
+    def __init__(self, executable: str) -> None:
+        self.executable = executable
+        self._socket: socket.socket | None = None
+        self._process: asyncio.subprocess.Process | None = None
+        self._spawned: dict[str, asyncio.Future[int]] = {}
+        self._on_exit: dict[str, ExitCallback] = {}
+        self._ready: asyncio.Future[dict[str, Any]] | None = None
+        self._starting = asyncio.Lock()
+
+    async def ensure_started(self) -> None:
+        async with self._starting:
+            if self._socket is None:
+                await self.start()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._ready = loop.create_future()
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                self.executable,
+                "-I",
+                "-S",
+                str(GUEST_DIR / "zygote.py"),
+                str(theirs.fileno()),
+                pass_fds=(theirs.fileno(),),
+                env={},
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        self._socket = ours
+        loop.add_reader(ours, self._readable)
+        try:
+            await asyncio.wait_for(self._ready, timeout=30)
+        except TimeoutError:
+            await self.stop()
+            raise ZygoteError(f"the zygote for {self.executable} did not start") from None
+
+    def _readable(self) -> None:
+        assert self._socket is not None
+        while True:
+            try:
+                data = self._socket.recv(1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._lost()
+                return
+            self._dispatch(json.loads(data))
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        op = message["op"]
+        if op == "ready" and self._ready is not None and not self._ready.done():
+            self._ready.set_result(message)
+        elif op == "spawned":
+            future = self._spawned.pop(message["id"], None)
+            if future is not None and not future.done():
+                future.set_result(int(message["pid"]))
+        elif op == "exited":
+            callback = self._on_exit.pop(message["id"], None)
+            if callback is not None:
+                callback(ExitStatus(message["status"], message["code"], message["signal"]))
+
+    def _lost(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._socket is not None:
+            loop.remove_reader(self._socket)
+            self._socket.close()
+            self._socket = None
+        lost = ExitStatus("signal: killed", None, 9)
+        for callback in self._on_exit.values():
+            callback(lost)
+        self._on_exit.clear()
+        for future in self._spawned.values():
+            if not future.done():
+                future.set_exception(ZygoteError("the zygote exited"))
+        self._spawned.clear()
+
+    @property
+    def alive(self) -> bool:
+        return self._socket is not None
+
+    async def spawn(
+        self, environment_id: str, spec: dict[str, Any], log_fd: int, on_exit: ExitCallback
+    ) -> int:
+        """Forks an environment; `log_fd` becomes its stdout and stderr. Returns its pid."""
+        await self.ensure_started()
+        if self._socket is None:
+            raise ZygoteError("the zygote is not running")
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._spawned[environment_id] = future
+        self._on_exit[environment_id] = on_exit
+        message = json.dumps({"op": "spawn", "id": environment_id, "spec": spec}).encode()
+        socket.send_fds(self._socket, [message], [log_fd])
+        return await future
+
+    def kill(self, environment_id: str) -> None:
+        if self._socket is not None:
+            message = json.dumps({"op": "kill", "id": environment_id}).encode()
+            with contextlib.suppress(OSError):
+                self._socket.send(message)
+
+    async def stop(self) -> None:
+        """Closing the control socket ends the zygote, and with it every environment."""
+        if self._socket is not None:
+            self._lost()
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self._process.kill()
+            await self._process.wait()
+            self._process = None
+
+
+class Zygotes:
+    """One zygote per interpreter, started on first use or all at once."""
+
+    def __init__(self) -> None:
+        self._zygotes: dict[str, Zygote] = {}
+
+    def __call__(self, executable: str) -> Zygote:
+        if executable not in self._zygotes:
+            self._zygotes[executable] = Zygote(executable)
+        return self._zygotes[executable]
+
+    async def start(self, executables: set[str]) -> None:
+        await asyncio.gather(*(self(executable).ensure_started() for executable in executables))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(zygote.stop() for zygote in self._zygotes.values()))
+
+
+def guest_file(name: str) -> str:
+    return os.fspath(GUEST_DIR / name)

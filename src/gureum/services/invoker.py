@@ -1,0 +1,241 @@
+"""The Invoke use case (spec 10): resolve, check, run on an environment, shape the answer.
+
+Synchronous invocations come here from the Invoke API; the asynchronous queue will call the same
+`run` so both paths share resolution, checks and environments. The routing draw for weighted
+aliases comes from an injected random source, one draw per invocation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import random
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gureum.domain.aliases import route
+from gureum.domain.arns import LATEST, FunctionRef, is_version_number, parse_layer_version_arn
+from gureum.domain.errors import (
+    InvalidParameterValue,
+    RequestEntityTooLarge,
+    ResourceConflict,
+    SerializationError,
+)
+from gureum.domain.functions import Function, FunctionVersion
+from gureum.domain.lifecycle import State
+from gureum.domain.runtimes import runtime_version_arn
+from gureum.sandbox.catalog import RuntimeCatalog
+from gureum.sandbox.environment import InvocationRequest, InvocationResult, LaunchPlan
+from gureum.sandbox.pool import EnvironmentPool
+from gureum.services.context import Caller
+from gureum.services.functions import not_found, require_function
+from gureum.store.codestore import CodeStore
+from gureum.store.ports import Store, Transaction
+
+SYNC_PAYLOAD_LIMIT = 6_291_456
+TAIL_BYTES = 4096
+
+
+class InvocationType(StrEnum):
+    REQUEST_RESPONSE = "RequestResponse"
+    EVENT = "Event"
+    DRY_RUN = "DryRun"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The version an invocation runs, and the ARN it was invoked through."""
+
+    function: Function
+    version: FunctionVersion
+    invoked_arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeResult:
+    status: int
+    payload: bytes
+    executed_version: str | None = None
+    function_error: str | None = None
+    log_result: str | None = None
+
+
+def check_payload(payload: bytes) -> bytes:
+    """AWS's checks of a synchronous payload: size, UTF-8, JSON (spec 10.6)."""
+    if len(payload) > SYNC_PAYLOAD_LIMIT:
+        raise RequestEntityTooLarge(
+            f"Request must be smaller than {SYNC_PAYLOAD_LIMIT} bytes for the InvokeFunction "
+            "operation"
+        )
+    if not payload:
+        return b"{}"
+    try:
+        json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SerializationError(
+            "Could not parse request body into json: Could not parse payload into json: "
+            f"Invalid UTF-8 start byte 0x{payload[exc.start]:02x}"
+        ) from None
+    except ValueError as exc:
+        raise SerializationError(
+            f"Could not parse request body into json: Could not parse payload into json: {exc}"
+        ) from None
+    return payload
+
+
+def decode_client_context(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        text = base64.b64decode(value, validate=True).decode("utf-8")
+        if not isinstance(json.loads(text), dict):
+            raise ValueError("not an object")
+    except (binascii.Error, ValueError):
+        raise SerializationError(
+            "Client context must be a valid Base64-encoded JSON object."
+        ) from None
+    return text
+
+
+def resolve_target(
+    tx: Transaction, function: Function, qualifier: str | None, draw: float
+) -> Target:
+    if qualifier is None or qualifier == LATEST:
+        arn = function.arn if qualifier is None else function.version_arn(LATEST)
+        return Target(function, function.latest, arn)
+    arn = function.version_arn(qualifier)
+    if is_version_number(qualifier):
+        version = tx.get_version(function, qualifier)
+    else:
+        alias = tx.get_alias(function, qualifier)
+        chosen = route(alias, draw) if alias is not None else None
+        version = None
+        if chosen is not None:
+            version = function.latest if chosen == LATEST else tx.get_version(function, chosen)
+    if version is None:
+        raise not_found(arn)
+    return Target(function, version, arn)
+
+
+def check_invocable(version: FunctionVersion) -> None:
+    state = version.lifecycle.state
+    if state is not State.ACTIVE:
+        raise ResourceConflict(
+            "The operation cannot be performed at this time. The function is currently in the "
+            f"following state: {state.value}"
+        )
+
+
+class Invoker:
+    def __init__(
+        self,
+        store: Store,
+        code: CodeStore,
+        catalog: RuntimeCatalog,
+        pool: EnvironmentPool,
+        executor: Executor,
+        draw: Callable[[], float] | None = None,
+    ) -> None:
+        self._store = store
+        self._code = code
+        self._catalog = catalog
+        self._pool = pool
+        self._executor = executor
+        self._draw = draw or random.Random().random
+
+    def target(self, caller: Caller, ref: FunctionRef) -> Target:
+        with self._store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            return resolve_target(tx, function, ref.qualifier, self._draw())
+
+    async def invoke(
+        self,
+        caller: Caller,
+        ref: FunctionRef,
+        payload: bytes,
+        invocation_type: InvocationType,
+        tail: bool,
+        client_context: str | None,
+        request_id: str,
+    ) -> InvokeResult:
+        context_text = decode_client_context(client_context)
+        target = self.target(caller, ref)
+        check_invocable(target.version)
+        if invocation_type is InvocationType.DRY_RUN:
+            return InvokeResult(204, b"")
+        if invocation_type is InvocationType.EVENT:
+            raise InvalidParameterValue("gureum does not run Event (asynchronous) invocations yet.")
+        event = check_payload(payload)
+        request = InvocationRequest(request_id, event, target.invoked_arn, context_text)
+        result = await self.run(target, request)
+        log_result = None
+        if tail:
+            log_result = base64.b64encode(result.logs[-TAIL_BYTES:]).decode("ascii")
+        return InvokeResult(
+            200,
+            result.payload,
+            executed_version=target.version.version,
+            function_error="Unhandled" if result.function_error else None,
+            log_result=log_result,
+        )
+
+    async def run(self, target: Target, request: InvocationRequest) -> InvocationResult:
+        plan = await self._plan(target)
+        function, version = target.function, target.version
+        slot = f"{function.id}:{version.version}"
+        key = f"{slot}#{version.revision_id}"
+        async with self._pool.lease(slot, key, plan) as environment:
+            return await environment.invoke(request)
+
+    async def _plan(self, target: Target) -> LaunchPlan:
+        function, version = target.function, target.version
+        settings = version.settings
+        assert settings.runtime is not None
+        assert settings.handler is not None
+        launcher = self._catalog.launcher(settings.runtime)
+        if launcher is None:
+            raise InvalidParameterValue(
+                f"The runtime {settings.runtime} cannot run on this gureum server. "
+                f"Runtimes it can run: {', '.join(self._catalog.creatable())}"
+            )
+        loop = asyncio.get_running_loop()
+        code_dir = await loop.run_in_executor(self._executor, self._code.tree, version.code.blob)
+        layer_blobs = [self._layer_blob(layer.arn) for layer in settings.layers]
+        opt_dir = None
+        if layer_blobs:
+            opt_dir = await loop.run_in_executor(self._executor, self._code.merged, layer_blobs)
+        python = launcher.python
+        return LaunchPlan(
+            account=function.account,
+            region=function.region,
+            function_name=function.name,
+            version=version.version,
+            handler=settings.handler,
+            runtime=settings.runtime,
+            memory_mb=settings.memory_size,
+            timeout_s=settings.timeout,
+            ephemeral_mb=settings.ephemeral_storage,
+            code_dir=code_dir,
+            opt_dir=opt_dir,
+            zygote=launcher.zygote,
+            program=launcher.program,
+            reveal=launcher.reveal,
+            python_version=python.version if python else None,
+            execution_env=launcher.execution_env,
+            log_group=str(settings.logging_config.get("LogGroup", f"/aws/lambda/{function.name}")),
+            variables=dict(settings.environment or {}),
+            runtime_version_arn=runtime_version_arn(function.region, settings.runtime),
+        )
+
+    def _layer_blob(self, arn: str) -> str:
+        ref = parse_layer_version_arn(arn)
+        assert ref is not None
+        with self._store.transaction() as tx:
+            layer = tx.get_layer_version(ref.account, ref.region, ref.name, ref.version)
+        if layer is None:
+            raise InvalidParameterValue(f"Layer version {arn} does not exist.")
+        return layer.code.blob

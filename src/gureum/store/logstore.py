@@ -1,0 +1,104 @@
+"""Function logs on disk: log groups of log streams of timestamped events (CloudWatch Logs' model).
+
+One JSON-lines file per stream under `root/<account>/<region>/<group>/<stream>.jsonl` (names
+percent-encoded). Writes are appended in the event loop, small and buffered by the OS; a per-stream
+size cap drops the oldest half when exceeded, so a chatty function cannot fill the disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+STREAM_CAP = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    timestamp: int  # epoch milliseconds
+    message: str
+    ingested: int = 0
+
+
+def _name(text: str) -> str:
+    return quote(text, safe="")
+
+
+class LogStore:
+    def __init__(self, root: Path, stream_cap: int = STREAM_CAP) -> None:
+        self._root = root
+        self._cap = stream_cap
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _group_dir(self, account: str, region: str, group: str) -> Path:
+        return self._root / account / region / _name(group)
+
+    def append(
+        self, account: str, region: str, group: str, stream: str, events: Iterable[LogEvent]
+    ) -> None:
+        directory = self._group_dir(account, region, group)
+        path = directory / f"{_name(stream)}.jsonl"
+        lines = "".join(
+            json.dumps([e.timestamp, e.ingested or e.timestamp, e.message]) + "\n" for e in events
+        )
+        if not lines:
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(lines)
+            size = handle.tell()
+        if size > self._cap:
+            self._trim(path)
+
+    @staticmethod
+    def _trim(path: Path) -> None:
+        data = path.read_bytes()
+        keep = data[len(data) // 2 :]
+        keep = keep[keep.find(b"\n") + 1 :]
+        temporary = path.with_suffix(".trim")
+        temporary.write_bytes(keep)
+        os.replace(temporary, path)
+
+    # reading -----------------------------------------------------------------------------
+
+    def groups(self, account: str, region: str) -> list[tuple[str, int]]:
+        """(group name, creation time in ms) of every group, by name."""
+        base = self._root / account / region
+        if not base.is_dir():
+            return []
+        found = [(unquote(d.name), int(d.stat().st_mtime * 1000)) for d in base.iterdir()]
+        return sorted(found)
+
+    def streams(self, account: str, region: str, group: str) -> list[tuple[str, int, int, int]]:
+        """(stream, first event ms, last event ms, size) of every stream in a group."""
+        directory = self._group_dir(account, region, group)
+        if not directory.is_dir():
+            return []
+        result = []
+        for path in directory.glob("*.jsonl"):
+            events = list(self._read(path))
+            first = events[0].timestamp if events else 0
+            last = events[-1].timestamp if events else 0
+            result.append((unquote(path.stem), first, last, path.stat().st_size))
+        return sorted(result)
+
+    def has_group(self, account: str, region: str, group: str) -> bool:
+        return self._group_dir(account, region, group).is_dir()
+
+    def events(self, account: str, region: str, group: str, stream: str) -> list[LogEvent]:
+        path = self._group_dir(account, region, group) / f"{_name(stream)}.jsonl"
+        return list(self._read(path)) if path.exists() else []
+
+    @staticmethod
+    def _read(path: Path) -> Iterator[LogEvent]:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    timestamp, ingested, message = json.loads(line)
+                except ValueError:
+                    continue
+                yield LogEvent(timestamp, message, ingested)
