@@ -253,13 +253,18 @@ class ExecutionEnvironment:
         assert self._process is not None
         return self._process.session
 
-    async def _init(self, limit: float) -> Ending:
-        """Starts a runtime and waits until it asks for work; None when it did."""
+    async def _init(self, limit: float, announce: bool = True) -> Ending:
+        """Starts a runtime and waits until it asks for work; None when it did.
+
+        A suppressed init (re-running Init inside an invocation after a reset) is not announced
+        with INIT_START, as on AWS.
+        """
         plan = self.plan
-        self._emit(
-            f"INIT_START Runtime Version: {plan.runtime}.v1\t"
-            f"Runtime Version ARN: {plan.runtime_version_arn}\n"
-        )
+        if announce:
+            self._emit(
+                f"INIT_START Runtime Version: {plan.runtime}.v1\t"
+                f"Runtime Version ARN: {plan.runtime_version_arn}\n"
+            )
         process = await self._spawn()
         waiting: set[asyncio.Future[Any]] = {process.ready, process.exited}
         done, _ = await asyncio.wait(waiting, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
@@ -397,7 +402,7 @@ class ExecutionEnvironment:
         self._emit(f"START RequestId: {request.request_id} Version: {self.plan.version}\n")
         started = time.monotonic()
         if self.state is EnvironmentState.STARTING:
-            ending = await self._init(self.plan.timeout_s)
+            ending = await self._init(self.plan.timeout_s, announce=False)
             if ending is not None:
                 return self._finish(
                     request, ending if ending is not INIT_TIMED_OUT else None, started, None

@@ -84,9 +84,14 @@ def error_document(
     }
 
 
+def user_frames(exc: BaseException) -> list[str]:
+    """The traceback without the runtime's own frames, as AWS's runtime reports it."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+    return traceback.format_list(frames)
+
+
 def exception_document(exc: BaseException, request_id: str) -> dict[str, Any]:
-    frames = traceback.extract_tb(exc.__traceback__)
-    return error_document(type(exc).__name__, str(exc), request_id, traceback.format_list(frames))
+    return error_document(type(exc).__name__, str(exc), request_id, user_frames(exc))
 
 
 def log_error(error: dict[str, Any]) -> None:
@@ -119,10 +124,9 @@ def load_handler(spec: str) -> Handler:
             "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
         ) from None
     except SyntaxError as exc:
+        where = f'  File "{exc.filename}" Line {exc.lineno}\n        {(exc.text or "").strip()}\n'
         raise InitError(
-            "Runtime.UserCodeSyntaxError",
-            f"Syntax error in module '{module_name}': {exc}",
-            traceback.format_list(traceback.extract_tb(exc.__traceback__)),
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}", [where]
         ) from None
     handler = getattr(module, function_name, None)
     if handler is None:

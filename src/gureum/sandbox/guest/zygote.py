@@ -44,7 +44,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID = 0x20000, 0x04000000, 0x08000000, 0x20000000
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine(), 155)
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 SETUP_FAILED = 126
@@ -134,6 +134,9 @@ def drop_privileges(uid: int, gid: int) -> None:
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+    # Changing uid clears "dumpable", which would leave /proc/self (and so /dev/stdout, a link
+    # into /proc/self/fd) owned by root: the function must be able to use its own.
+    _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
@@ -183,7 +186,8 @@ def mirror(pid: int) -> None:
             continue
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
-        signal.signal(number, signal.SIG_DFL)
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP have no handler
+            signal.signal(number, signal.SIG_DFL)
         os.kill(os.getpid(), number)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
@@ -211,8 +215,9 @@ def keeper(spec: dict[str, Any], log_fd: int) -> None:
         os.close(log_fd)
         mirror(child)
     except BaseException as exc:
-        os.write(log_fd, f"gureum: the sandbox could not be set up: {exc}\n".encode())
-        os._exit(SETUP_FAILED)
+        with contextlib.suppress(OSError):
+            os.write(log_fd, f"gureum: the sandbox could not be set up: {exc}\n".encode())
+    os._exit(SETUP_FAILED)
 
 
 def describe(status: int) -> dict[str, Any]:
