@@ -21,8 +21,10 @@ import botocore.session
 
 from gureum import __version__
 from gureum.api.lambda_.handlers import LambdaApi
+from gureum.api.logs import LogsApi
 from gureum.aws.frontend import Frontend, ServiceEndpoint
 from gureum.aws.http import HttpResponse, query_params
+from gureum.aws.protocols.json import JsonProtocol
 from gureum.aws.protocols.restjson import RestJsonProtocol
 from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import Clock, SystemClock
@@ -146,8 +148,12 @@ class GureumApp:
                 "UpdateFunctionConfiguration": frozenset({"Runtime"}),
             },
         )
+        logs_model = botocore.session.get_session().get_service_model("logs")
+        logs_endpoint = ServiceEndpoint(
+            "logs", JsonProtocol(logs_model), LogsApi(self.logs).handlers()
+        )
         self.frontend = Frontend(
-            {"lambda": lambda_endpoint},
+            {"lambda": lambda_endpoint, "logs": logs_endpoint},
             AccountDirectory([DEFAULT_ACCESS_KEY]),
             self.clock,
             self.executor,
@@ -248,7 +254,7 @@ class GureumApp:
             health = {
                 "status": "ok",
                 "version": __version__,
-                "services": ["lambda"],
+                "services": ["lambda", "logs"],
                 "isolation": self.isolation.describe(),
                 "runtimes": self.catalog.creatable(),
                 "environments": self.pool.environment_count,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,17 +39,34 @@ class LogStore:
     def _group_dir(self, account: str, region: str, group: str) -> Path:
         return self._root / account / region / _name(group)
 
+    def create_group(self, account: str, region: str, group: str) -> None:
+        directory = self._group_dir(account, region, group)
+        directory.mkdir(parents=True, exist_ok=True)
+        created = directory / ".created"
+        if not created.exists():
+            created.write_text(str(int(time.time() * 1000)))
+
+    def delete_group(self, account: str, region: str, group: str) -> None:
+        shutil.rmtree(self._group_dir(account, region, group), ignore_errors=True)
+
     def append(
-        self, account: str, region: str, group: str, stream: str, events: Iterable[LogEvent]
+        self,
+        account: str,
+        region: str,
+        group: str,
+        stream: str,
+        events: Iterable[LogEvent],
+        create: bool = False,
     ) -> None:
         directory = self._group_dir(account, region, group)
         path = directory / f"{_name(stream)}.jsonl"
         lines = "".join(
             json.dumps([e.timestamp, e.ingested or e.timestamp, e.message]) + "\n" for e in events
         )
-        if not lines:
+        if not lines and not create:
             return
-        directory.mkdir(parents=True, exist_ok=True)
+        if not directory.is_dir():
+            self.create_group(account, region, group)
         with path.open("a", encoding="utf-8") as handle:
             handle.write(lines)
             size = handle.tell()
@@ -70,8 +89,15 @@ class LogStore:
         base = self._root / account / region
         if not base.is_dir():
             return []
-        found = [(unquote(d.name), int(d.stat().st_mtime * 1000)) for d in base.iterdir()]
+        found = [(unquote(d.name), self._created(d)) for d in base.iterdir() if d.is_dir()]
         return sorted(found)
+
+    @staticmethod
+    def _created(directory: Path) -> int:
+        try:
+            return int((directory / ".created").read_text())
+        except (OSError, ValueError):
+            return int(directory.stat().st_mtime * 1000)
 
     def streams(self, account: str, region: str, group: str) -> list[tuple[str, int, int, int]]:
         """(stream, first event ms, last event ms, size) of every stream in a group."""

@@ -1,0 +1,69 @@
+"""The json protocol (CloudWatch Logs, SQS, KMS, Application Auto Scaling), from botocore's model.
+
+Every request is `POST /` with the operation in `X-Amz-Target: <targetPrefix>.<Operation>` and its
+members as a JSON document; responses are JSON documents; errors carry the code in `__type` (and
+`x-amzn-ErrorType`) and the message in `message`, which is what botocore's JSON parser reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.model import OperationModel, ServiceModel
+
+from gureum.aws.http import HttpResponse, header
+from gureum.aws.protocols.restjson import Routed
+from gureum.aws.shapes import parse_value, render_value
+from gureum.aws.sigv4 import HttpRequest
+from gureum.domain.errors import AwsError, SerializationError, UnknownOperation
+
+
+class JsonProtocol:
+    def __init__(self, model: ServiceModel) -> None:
+        self.model = model
+        version = model.metadata.get("jsonVersion", "1.0")
+        self._content_type = f"application/x-amz-json-{version}"
+        self._prefix = model.metadata["targetPrefix"] + "."
+        self._operations = {name: model.operation_model(name) for name in model.operation_names}
+        self._error_shapes = {shape.name: shape for shape in model.error_shapes}
+
+    def route(self, request: HttpRequest) -> Routed:
+        target = header(request.headers, "x-amz-target") or ""
+        name = target.removeprefix(self._prefix)
+        if request.method != "POST" or not target.startswith(self._prefix):
+            raise UnknownOperation(f"Unknown operation {target or request.method}")
+        operation = self._operations.get(name)
+        if operation is None:
+            raise UnknownOperation(f"Unknown operation {target}")
+        return Routed(operation, {})
+
+    def parse(self, routed: Routed, request: HttpRequest) -> dict[str, Any]:
+        shape = routed.operation.input_shape
+        if shape is None or not request.body:
+            return {}
+        try:
+            document = json.loads(request.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SerializationError(f"Could not parse request body: {exc}") from None
+        if not isinstance(document, dict):
+            raise SerializationError("Start of structure or map found where not expected.")
+        parsed: dict[str, Any] = parse_value(shape, document)
+        return parsed
+
+    def render(self, operation: OperationModel, result: Mapping[str, Any]) -> HttpResponse:
+        shape = operation.output_shape
+        document = render_value(shape, result) if shape is not None else {}
+        body = json.dumps(document, separators=(",", ":")).encode()
+        return HttpResponse(200, [("Content-Type", self._content_type)], body)
+
+    def render_error(self, error: AwsError) -> HttpResponse:
+        shape = self._error_shapes.get(error.code)
+        status = error.status
+        if shape is not None:
+            status = shape.metadata.get("error", {}).get("httpStatusCode", 400)
+        document: dict[str, Any] = {"__type": error.code, "message": error.message}
+        document.update({k: v for k, v in error.fields.items() if v is not None})
+        headers = [("x-amzn-ErrorType", error.code), ("Content-Type", self._content_type)]
+        return HttpResponse(status, headers, json.dumps(document).encode())
