@@ -234,15 +234,9 @@ class GureumApp:
         )
         if request.raw_path.startswith("/_gureum/"):
             response = await self._internal(request)
-        elif body is None:
-            response = HttpResponse(
-                413,
-                [("x-amzn-ErrorType", "RequestEntityTooLargeException")],
-                json.dumps({"message": "Request entity too large"}).encode(),
-            )
         else:
             host = next((v for k, v in request.headers if k.lower() == "host"), "localhost")
-            response = await self.frontend.handle(request, f"http://{host}")
+            response = await self.frontend.handle(request, f"http://{host}", body is None)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
         headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})

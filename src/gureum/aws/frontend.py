@@ -125,10 +125,15 @@ class Frontend:
         self._executor = executor
         self._default = services[default_service]
 
-    async def handle(self, request: HttpRequest, endpoint: str) -> HttpResponse:
+    async def handle(
+        self, request: HttpRequest, endpoint: str, oversized: bool = False
+    ) -> HttpResponse:
+        """Answers one request; `oversized` means its body was too large to even read whole."""
         request_id = str(uuid.uuid4())
         service = self._default
         try:
+            if oversized:
+                raise self._too_large(request)
             scope = self._authenticate(request)
             service = self._services.get(scope.service, self._default)
             if scope.service not in self._services:
@@ -147,6 +152,18 @@ class Frontend:
             response = service.protocol.render_error(internal)
         response.headers.append(("x-amzn-RequestId", request_id))
         return response
+
+    def _too_large(self, request: HttpRequest) -> RequestEntityTooLarge:
+        """The 413 for a body past every limit, named after its operation when that is known."""
+        try:
+            service = self._services.get(sigv4.credential_scope(request).service, self._default)
+            operation = service.protocol.route(request).operation.name
+        except (sigv4.SignatureFailure, AwsError):
+            return RequestEntityTooLarge("Request entity too large")
+        limit = service.body_limits.get(operation)
+        if limit is not None:
+            return RequestEntityTooLarge(limit[1])
+        return RequestEntityTooLarge(f"Request is too large for the {operation} operation")
 
     def _authenticate(self, request: HttpRequest) -> sigv4.CredentialScope:
         try:

@@ -39,9 +39,12 @@ class Code:
 
 @dataclass(frozen=True, slots=True)
 class AttachedLayer:
+    """A layer version as a function version holds it: its archive stays while referenced."""
+
     arn: str
     code_size: int
     unzipped_size: int = 0
+    blob: str = ""
 
 
 @dataclass(frozen=True, slots=True)

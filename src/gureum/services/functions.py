@@ -140,9 +140,7 @@ class FunctionService:
         fn.check_quotas(settings)
         if settings.environment is not None:
             check_variables(settings.environment)
-        layers = tuple(self._attach_layer(tx, caller, layer.arn) for layer in settings.layers)
-        if len(layers) > MAX_LAYERS:
-            raise InvalidParameterValue(f"Cannot reference more than {MAX_LAYERS} layers.")
+        layers = self._attach_layers(tx, caller, settings, previous)
         unzipped = code.unzipped_size + sum(layer.unzipped_size for layer in layers)
         if unzipped > UNZIPPED_LIMIT:
             raise InvalidParameterValue(
@@ -152,16 +150,41 @@ class FunctionService:
         return replace(settings, layers=layers)
 
     @staticmethod
-    def _attach_layer(tx: Transaction, caller: Caller, arn: str) -> AttachedLayer:
-        ref = parse_layer_version_arn(arn)
-        layer = (
-            tx.get_layer_version(ref.account, ref.region, ref.name, ref.version)
-            if ref is not None and ref.region == caller.region
-            else None
-        )
-        if layer is None:
-            raise InvalidParameterValue(f"Layer version {arn} does not exist.")
-        return AttachedLayer(arn, layer.code.size, layer.code.unzipped_size)
+    def _attach_layers(
+        tx: Transaction,
+        caller: Caller,
+        settings: FunctionSettings,
+        previous: FunctionSettings | None,
+    ) -> tuple[AttachedLayer, ...]:
+        """Resolves the Layers list; an unchanged list keeps what it had (even deleted versions)."""
+        arns = [layer.arn for layer in settings.layers]
+        if previous is not None and arns == [layer.arn for layer in previous.layers]:
+            return previous.layers
+        if len(arns) > MAX_LAYERS:
+            raise InvalidParameterValue(f"Cannot reference more than {MAX_LAYERS} layers.")
+        seen: dict[str, str] = {}
+        attached = []
+        for arn in arns:
+            ref = parse_layer_version_arn(arn)
+            if ref is not None and ref.region != caller.region:
+                raise InvalidParameterValue(
+                    "Layers are not in the same region as the function. Layers are expected to "
+                    f"be in region {caller.region}."
+                )
+            unversioned = arn.rsplit(":", 1)[0]
+            if unversioned in seen:
+                raise InvalidParameterValue(
+                    "Two different versions of the same layer are not allowed to be referenced "
+                    f"in the same function. {seen[unversioned]} and {arn} are versions of the "
+                    "same layer."
+                )
+            seen[unversioned] = arn
+            layer = ref and tx.get_layer_version(ref.account, ref.region, ref.name, ref.version)
+            if not layer:
+                raise InvalidParameterValue(f"Layer version {arn} does not exist.")
+            code = layer.code
+            attached.append(AttachedLayer(arn, code.size, code.unzipped_size, code.blob))
+        return tuple(attached)
 
     # --- create, read ---------------------------------------------------------------------
 

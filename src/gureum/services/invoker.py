@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from gureum.domain.aliases import route
-from gureum.domain.arns import LATEST, FunctionRef, is_version_number, parse_layer_version_arn
+from gureum.domain.arns import LATEST, FunctionRef, is_version_number
 from gureum.domain.errors import (
     InvalidParameterValue,
     RequestEntityTooLarge,
@@ -204,7 +204,7 @@ class Invoker:
             )
         loop = asyncio.get_running_loop()
         code_dir = await loop.run_in_executor(self._executor, self._code.tree, version.code.blob)
-        layer_blobs = [self._layer_blob(layer.arn) for layer in settings.layers]
+        layer_blobs = [layer.blob for layer in settings.layers]
         opt_dir = None
         if layer_blobs:
             opt_dir = await loop.run_in_executor(self._executor, self._code.merged, layer_blobs)
@@ -230,12 +230,3 @@ class Invoker:
             variables=dict(settings.environment or {}),
             runtime_version_arn=runtime_version_arn(function.region, settings.runtime),
         )
-
-    def _layer_blob(self, arn: str) -> str:
-        ref = parse_layer_version_arn(arn)
-        assert ref is not None
-        with self._store.transaction() as tx:
-            layer = tx.get_layer_version(ref.account, ref.region, ref.name, ref.version)
-        if layer is None:
-            raise InvalidParameterValue(f"Layer version {arn} does not exist.")
-        return layer.code.blob

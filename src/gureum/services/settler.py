@@ -16,8 +16,7 @@ import asyncio
 import logging
 from concurrent.futures import Executor
 
-from gureum.domain.arns import parse_layer_version_arn
-from gureum.domain.functions import FunctionVersion, fail, settle
+from gureum.domain.functions import fail, settle
 from gureum.services.context import Ports
 
 log = logging.getLogger("gureum.settler")
@@ -53,7 +52,9 @@ class Settler:
             pending = tx.unsettled()
         moved = 0
         for function, version in pending:
-            problem = self._prepare([version.code.blob, *self._layer_blobs(version)])
+            problem = self._prepare(
+                [version.code.blob, *(layer.blob for layer in version.settings.layers)]
+            )
             new_revision = self._ports.new_id()
             with self._ports.store.transaction() as tx:
                 current = tx.get_function(function.account, function.region, function.name)
@@ -69,16 +70,6 @@ class Settler:
                 tx.put_version(current, finished)
             moved += 1
         return moved
-
-    def _layer_blobs(self, version: FunctionVersion) -> list[str]:
-        blobs = []
-        with self._ports.store.transaction() as tx:
-            for layer in version.settings.layers:
-                ref = parse_layer_version_arn(layer.arn)
-                found = ref and tx.get_layer_version(ref.account, ref.region, ref.name, ref.version)
-                if found:
-                    blobs.append(found.code.blob)
-        return blobs
 
     def _prepare(self, blobs: list[str]) -> str | None:
         for blob in blobs:

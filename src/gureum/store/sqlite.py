@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS functions (
 CREATE TABLE IF NOT EXISTS versions (
     function_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
     number INTEGER NOT NULL, settled INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
-    doc TEXT NOT NULL, PRIMARY KEY (function_id, number));
+    layer_blobs TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (function_id, number));
 CREATE TABLE IF NOT EXISTS aliases (
     function_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
     name TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (function_id, name));
@@ -139,14 +139,16 @@ class SqliteTransaction:
 
     def put_version(self, function: Function, version: FunctionVersion) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO versions (function_id, number, settled, blob, size, doc) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO versions "
+            "(function_id, number, settled, blob, size, layer_blobs, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 function.id,
                 version.number,
                 int(version.lifecycle.settled),
                 version.code.blob,
                 version.code.size,
+                " ".join(layer.blob for layer in version.settings.layers),
                 records.dump(records.version_document(version)),
             ),
         )
@@ -288,8 +290,12 @@ class SqliteTransaction:
 
     def blob_in_use(self, blob: str) -> bool:
         rows = self._rows(
+            # A layer's archive stays while a function version holds it, even once the layer
+            # version itself is deleted (as on AWS).
             "SELECT 1 FROM versions WHERE blob = ? UNION ALL "
-            "SELECT 1 FROM layer_versions WHERE blob = ? LIMIT 1",
+            "SELECT 1 FROM layer_versions WHERE blob = ? UNION ALL "
+            "SELECT 1 FROM versions WHERE instr(layer_blobs, ?) > 0 LIMIT 1",
+            blob,
             blob,
             blob,
         )

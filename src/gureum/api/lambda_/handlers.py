@@ -259,6 +259,8 @@ class LambdaApi:
 
     def tag_resource(self, ctx: CallContext, params: Params) -> Result:
         ref = self._tag_target(ctx, params["Resource"])
+        if not params["Tags"]:
+            raise InvalidParameterValue("An error occurred and the request cannot be processed.")
         self._functions.change_tags(caller(ctx), ref, params["Tags"], [])
         return {}
 
