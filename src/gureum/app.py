@@ -171,6 +171,7 @@ class GureumApp:
         self.scratch.sweep()
         if self.memory is not None:
             self.memory.sweep()
+            await self.memory.warm()
         log.info("isolation: %s (%s)", self.isolation.mode.value, self.isolation.reason)
         if not self.isolation.memory_limits:
             log.warning("functions run WITHOUT memory limits: no writable memory cgroup")
@@ -195,6 +196,8 @@ class GureumApp:
         await self.pool.close()
         await self.zygotes.stop()
         self.scratch.sweep()
+        if self.memory is not None:
+            self.memory.sweep()
         self.executor.shutdown(wait=True)
         self.store.close()
 
@@ -223,7 +226,10 @@ class GureumApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive, BODY_CAP)
+        try:
+            body = await _read_body(receive, BODY_CAP)
+        except ClientDisconnected:
+            return  # a request that never arrived whole is never acted on
         raw_path = scope.get("raw_path") or scope["path"].encode()
         request = HttpRequest(
             method=scope["method"],
@@ -268,6 +274,10 @@ class GureumApp:
         return HttpResponse(404, json_type, b'{"message":"Not Found"}')
 
 
+class ClientDisconnected(Exception):
+    pass
+
+
 async def _read_body(receive: Receive, cap: int) -> bytes | None:
     """The whole request body, or None once it grows past `cap` (the rest is drained)."""
     chunks: list[bytes] = []
@@ -275,7 +285,7 @@ async def _read_body(receive: Receive, cap: int) -> bytes | None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return b"".join(chunks)
+            raise ClientDisconnected
         chunk = message.get("body", b"")
         size += len(chunk)
         if size <= cap:

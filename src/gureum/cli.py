@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import uvicorn
@@ -76,6 +79,27 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, except that a stop by SIGTERM or Ctrl-C is a clean exit (status 0).
+
+    uvicorn re-raises the signal it caught once it has shut down gracefully, so the process
+    would end "killed by SIGTERM"; for gureum a requested stop that completed is a success.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {number: signal.signal(number, self.handle_exit) for number in handled}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
 def serve(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -93,7 +117,7 @@ def serve(settings: Settings) -> None:
         http="httptools",
         loop="uvloop",
     )
-    asyncio.run(uvicorn.Server(config).serve())
+    asyncio.run(_Server(config).serve())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

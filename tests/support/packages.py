@@ -22,6 +22,6 @@ def zip_with_symlink(name: str, target: str) -> bytes:
         archive.writestr("index.py", HANDLER)
         info = zipfile.ZipInfo(name)
         info.create_system = 3
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         archive.writestr(info, target)
     return buffer.getvalue()

@@ -139,7 +139,12 @@ Ending = Outcome | ExitStatus | None  # None: the invocation timed out
 class RuntimeProcess:
     """One run of an environment's runtime, from spawn to exit, with its own log pipe."""
 
-    def __init__(self, process_id: str, on_line: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        process_id: str,
+        on_line: Callable[[str], None],
+        release: Callable[[MemoryGroup], None] = lambda group: None,
+    ) -> None:
         loop = asyncio.get_running_loop()
         self.id = process_id
         self.session = RuntimeSession()
@@ -148,6 +153,7 @@ class RuntimeProcess:
         self.group: MemoryGroup | None = None
         self.peak = 0
         self._on_line = on_line
+        self._release = release
         self._partial = b""
         read_fd, self.write_fd = os.pipe()
         os.set_blocking(read_fd, False)
@@ -175,7 +181,7 @@ class RuntimeProcess:
             self._log_fd = None
         if self.group is not None:
             self.peak = max(self.peak, self.group.peak_bytes())
-            self.group.remove()
+            self._release(self.group)
             self.group = None
 
     def peak_bytes(self) -> int:
@@ -234,11 +240,13 @@ class ExecutionEnvironment:
             self._server = await serve_runtime_api(self._current_session)
             self._address = f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
         self._spawns += 1
-        process = RuntimeProcess(f"{self.id}-{self._spawns}", self._emit)
+        memory = platform.memory
+        release = memory.release if memory is not None else (lambda group: None)
+        process = RuntimeProcess(f"{self.id}-{self._spawns}", self._emit, release)
         self._process = process
         try:
             if platform.memory is not None:
-                process.group = platform.memory.create(process.id, plan.memory_mb)
+                process.group = platform.memory.acquire(plan.memory_mb)
             await platform.zygote_for(plan.zygote).spawn(
                 process.id, self._spec(process), process.write_fd, process.exit
             )

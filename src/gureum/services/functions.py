@@ -29,6 +29,7 @@ from gureum.domain.lifecycle import CREATED, ensure_mutable
 from gureum.domain.packages import UNZIPPED_LIMIT, inspect_zip
 from gureum.domain.runtimes import check_runtime
 from gureum.services.context import Caller, Ports
+from gureum.store.codestore import CodeStore
 from gureum.store.ports import Transaction
 
 T = TypeVar("T")
@@ -59,6 +60,14 @@ class UploadedCode(Code):
     """
 
     data: bytes = field(default=b"", repr=False, compare=False)
+
+
+def keep_package(store: CodeStore, code: Code) -> Code:
+    """Inside the transaction that refers to `code`: its blob is on disk, its bytes dropped."""
+    if not isinstance(code, UploadedCode):
+        return code
+    store.put(code.blob, code.data)  # a no-op unless a delete just removed it
+    return Code(code.sha256, code.size, code.blob, code.unzipped_size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +123,7 @@ class FunctionService:
         )
 
     def _keep(self, code: Code) -> Code:
-        """Inside the transaction that refers to `code`: its blob is on disk, its bytes dropped."""
-        if not isinstance(code, UploadedCode):
-            return code
-        self._ports.code.put(code.blob, code.data)  # a no-op unless a delete just removed it
-        return Code(code.sha256, code.size, code.blob, code.unzipped_size)
+        return keep_package(self._ports.code, code)
 
     def _checked_settings(
         self,

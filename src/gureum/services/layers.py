@@ -7,7 +7,7 @@ from gureum.domain.errors import InvalidParameterValue, ResourceNotFound
 from gureum.domain.functions import Code
 from gureum.domain.layers import LayerVersion
 from gureum.services.context import Caller, Ports
-from gureum.services.functions import PAGE_LIMIT, Page
+from gureum.services.functions import PAGE_LIMIT, Page, keep_package
 
 MISSING = "The resource you requested does not exist."
 
@@ -41,7 +41,7 @@ class LayerService:
                 caller.region,
                 name,
                 number,
-                code,
+                keep_package(self._ports.code, code),
                 self._ports.clock.now(),
                 description,
                 runtimes,
@@ -82,9 +82,9 @@ class LayerService:
             if layer is None:
                 return  # DeleteLayerVersion is idempotent.
             tx.delete_layer_version(layer)
-            unused = not tx.blob_in_use(layer.code.blob)
-        if unused:
-            self._ports.code.remove(layer.code.blob)
+            # Under the transaction, so no publish can start using the blob in between.
+            if not tx.blob_in_use(layer.code.blob):
+                self._ports.code.remove(layer.code.blob)
 
     def list_versions(
         self,

@@ -45,6 +45,8 @@ class JsonProtocol:
             return {}
         try:
             document = json.loads(request.body)
+        except RecursionError:
+            raise SerializationError("Could not parse request body: nested too deeply") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SerializationError(f"Could not parse request body: {exc}") from None
         if not isinstance(document, dict):

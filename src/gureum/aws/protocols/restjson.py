@@ -192,6 +192,10 @@ class RestJsonProtocol:
 def _load_json(body: bytes) -> Any:
     try:
         return json.loads(body, parse_constant=_non_standard)
+    except RecursionError:
+        raise SerializationError(
+            "Could not parse request body into json: nested too deeply"
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SerializationError(f"Could not parse request body into json: {exc}") from None
 

@@ -192,16 +192,38 @@ def mirror(pid: int) -> None:
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 
+def descendants(pid: int) -> list[int]:
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        with contextlib.suppress(OSError), open(f"/proc/{current}/task/{current}/children") as f:
+            pending += [int(child) for child in f.read().split()]
+    return found
+
+
+def join_cgroups(procs_files: list[str], pid: int) -> None:
+    """Moves `pid` and its descendants into each group, until no new process appears."""
+    for procs in procs_files:
+        moved: set[int] = set()
+        while True:
+            tree = [p for p in descendants(pid) if p not in moved]
+            if not tree:
+                break
+            for member in tree:
+                with contextlib.suppress(OSError), open(procs, "w") as handle:
+                    handle.write(str(member))
+                moved.add(member)
+
+
 def keeper(spec: dict[str, Any], log_fd: int) -> None:
     """The forked child of the zygote; never returns."""
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         die_with_parent()
         os.setsid()
-        for procs in spec["cgroups"]:
-            with open(procs, "w") as handle:
-                handle.write(str(os.getpid()))
         if not spec["isolate"]:
+            join_cgroups(spec["cgroups"], os.getpid())
             become_runtime(spec, log_fd)
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         root = build_root(spec)
@@ -213,6 +235,9 @@ def keeper(spec: dict[str, Any], log_fd: int) -> None:
             _libc.sethostname(name, len(name))
             become_runtime(spec, log_fd)
         os.close(log_fd)
+        # The first cgroup move after a quiet spell waits out an RCU grace period (10-25 ms on
+        # this kernel), so the runtime starts meanwhile and is moved with whatever it forked.
+        join_cgroups(spec["cgroups"], child)
         mirror(child)
     except BaseException as exc:
         with contextlib.suppress(OSError):
