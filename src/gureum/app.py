@@ -30,6 +30,7 @@ from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import Clock, SystemClock
 from gureum.config import Settings
 from gureum.domain.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
+from gureum.domain.concurrency import ConcurrencyLedger, Limits
 from gureum.sandbox.catalog import RuntimeCatalog
 from gureum.sandbox.cgroups import MemoryGroups
 from gureum.sandbox.environment import Platform
@@ -39,6 +40,7 @@ from gureum.sandbox.pool import EnvironmentPool
 from gureum.sandbox.runtime_dir import prepare_runtime_dir
 from gureum.sandbox.scratch import ScratchSpaces
 from gureum.sandbox.zygotes import Zygotes
+from gureum.services.admission import Admission
 from gureum.services.aliases import AliasService
 from gureum.services.code_links import PREFIX as CODE_PREFIX
 from gureum.services.code_links import CodeLinks
@@ -46,6 +48,8 @@ from gureum.services.context import Ports
 from gureum.services.functions import FunctionService
 from gureum.services.invoker import Invoker
 from gureum.services.layers import LayerService
+from gureum.services.metrics import CONTENT_TYPE as METRICS_TYPE
+from gureum.services.metrics import LambdaMetrics
 from gureum.services.settler import Settler
 from gureum.store.codestore import CodeStore
 from gureum.store.logstore import LogStore
@@ -95,7 +99,22 @@ class GureumApp:
         self.links = CodeLinks(_secret(settings.data_dir / "links.key"))
         ports = Ports(self.store, self.code, self.clock)
         self.settler = Settler(ports, self.executor, settings.scaled(settings.settle_delay))
-        ports = Ports(self.store, self.code, self.clock, changed=self.settler.wake_from_any_thread)
+        self.limits = Limits(settings.account_concurrency, settings.unreserved_minimum)
+        self.ledger = ConcurrencyLedger(self.limits)
+        self.metrics = LambdaMetrics(self.ledger)
+        self.admission = Admission(
+            self.ledger,
+            self.metrics,
+            self.clock.monotonic,
+            (settings.scaling_limit, settings.scaling_scaled_period),
+        )
+        ports = Ports(
+            self.store,
+            self.code,
+            self.clock,
+            changed=self.settler.wake_from_any_thread,
+            reservation_changed=self._reservation_changed,
+        )
         self.isolation = decide_isolation(settings.isolation)
         self.catalog = RuntimeCatalog(discover_pythons(), find_node())
         self.zygotes = Zygotes()
@@ -121,14 +140,22 @@ class GureumApp:
         )
         self.pool = EnvironmentPool(self.platform, settings.scaled(settings.keep_alive))
         functions = FunctionService(ports, self.catalog.creatable())
-        invoker = Invoker(self.store, self.code, self.catalog, self.pool, self.executor)
+        invoker = Invoker(
+            self.store,
+            self.code,
+            self.catalog,
+            self.pool,
+            self.admission,
+            self.metrics,
+            self.executor,
+        )
         lambda_api = LambdaApi(
             functions,
             AliasService(ports),
             LayerService(ports),
             self.links,
             self.clock,
-            settings.account_concurrency,
+            self.limits,
             invoker,
         )
         lambda_model = botocore.session.get_session().get_service_model("lambda")
@@ -160,11 +187,29 @@ class GureumApp:
             default_service="lambda",
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _reservation_changed(
+        self, scope: tuple[str, str], function_id: str, value: int | None
+    ) -> None:
+        """Called from worker threads after a commit; the ledger lives on the event loop."""
+        loop = self._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(self.ledger.reserve, scope, function_id, value)
+
+    def _load_reservations(self) -> list[tuple[str, str, str, int]]:
+        with self.store.transaction() as tx:
+            return tx.reservations()
 
     # --- lifecycle --------------------------------------------------------------------------
 
     async def startup(self) -> None:
         loop = asyncio.get_running_loop()
+        self._loop = loop
+        for account, region, function_id, reserved in await loop.run_in_executor(
+            self.executor, self._load_reservations
+        ):
+            self.ledger.reserve((account, region), function_id, reserved)
         swept = await loop.run_in_executor(self.executor, self._sweep)
         if swept:
             log.info("removed %d unreferenced code blobs", swept)
@@ -260,6 +305,8 @@ class GureumApp:
                 "environments": self.pool.environment_count,
             }
             return HttpResponse(200, json_type, json.dumps(health).encode())
+        if request.raw_path == "/_gureum/metrics":
+            return HttpResponse(200, [("Content-Type", METRICS_TYPE)], self.metrics.render())
         if request.raw_path.startswith(CODE_PREFIX):
             blob = request.raw_path[len(CODE_PREFIX) :]
             query = dict(query_params(request.raw_query))

@@ -50,6 +50,24 @@ def parser() -> argparse.ArgumentParser:
         "--account-concurrency", type=int, default=int(_env("account-concurrency", "1000"))
     )
     serve.add_argument(
+        "--unreserved-minimum",
+        type=int,
+        default=int(_env("unreserved-minimum", "100")),
+        help="concurrency that reservations may never take from the unreserved pool",
+    )
+    serve.add_argument(
+        "--scaling-limit",
+        type=int,
+        default=int(_env("scaling-limit", "1000")),
+        help="new execution environments per function per scaling period",
+    )
+    serve.add_argument(
+        "--scaling-period",
+        type=float,
+        default=float(_env("scaling-period", "10")),
+        help="seconds of the scaling period (scaled by --time-scale)",
+    )
+    serve.add_argument(
         "--keep-alive",
         type=float,
         default=float(_env("keep-alive", "600")),
@@ -73,6 +91,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         time_scale=args.time_scale,
         settle_delay=args.settle_delay,
         account_concurrency=args.account_concurrency,
+        unreserved_minimum=args.unreserved_minimum,
+        scaling_limit=args.scaling_limit,
+        scaling_period=args.scaling_period,
         keep_alive=args.keep_alive,
         isolation=args.isolation,
         log_level=args.log_level,

@@ -23,11 +23,19 @@ class Settings:
     # Seconds (before scaling) a new or updated function stays Pending / InProgress.
     settle_delay: float = 0.0
     account_concurrency: int = 1000
+    unreserved_minimum: int = 100
+    # The scaling rate: new execution environments per function per period (seconds, scaled).
+    scaling_limit: int = 1000
+    scaling_period: float = 10.0
     # Seconds (before scaling) an idle execution environment is kept warm.
     keep_alive: float = 600.0
     # "auto" (namespaces when the machine allows them), "namespaces" (required) or "none".
     isolation: str = "auto"
     log_level: str = "info"
+
+    @property
+    def scaling_scaled_period(self) -> float:
+        return self.scaled(self.scaling_period)
 
     def scaled(self, seconds: float) -> float:
         return seconds * self.time_scale

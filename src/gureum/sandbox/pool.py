@@ -15,7 +15,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from gureum.sandbox.environment import (
@@ -47,16 +47,25 @@ class EnvironmentPool:
 
     @asynccontextmanager
     async def lease(
-        self, slot: str, key: str, plan: LaunchPlan
+        self,
+        slot: str,
+        key: str,
+        plan: LaunchPlan,
+        before_new: Callable[[], None] = lambda: None,
     ) -> AsyncIterator[ExecutionEnvironment]:
-        """An environment for one invocation of `slot` (a function version) at `key`."""
+        """An environment for one invocation of `slot` (a function version) at `key`.
+
+        `before_new` runs before a new environment is made (the scaling rate; it may refuse).
+        """
         if self._current.get(slot) != key:
             self._current[slot] = key
             self._retire_stale(slot, key)
         idle = self._idle.setdefault(key, [])
-        environment = (
-            idle.pop() if idle else ExecutionEnvironment(plan, self._platform, next(self._uids))
-        )
+        if idle:
+            environment = idle.pop()
+        else:
+            before_new()
+            environment = ExecutionEnvironment(plan, self._platform, next(self._uids))
         self._busy.add(environment)
         try:
             yield environment

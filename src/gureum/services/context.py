@@ -35,3 +35,7 @@ class Ports:
     new_id: Callable[[], str] = new_revision_id
     # Wakes the settler after a write that left a version Pending or InProgress.
     changed: Callable[[], None] = field(default=_no_op)
+    # Tells the concurrency ledger a function's reservation changed (None: removed), after commit.
+    reservation_changed: Callable[[tuple[str, str], str, int | None], None] = field(
+        default=lambda scope, function_id, reserved: None
+    )

@@ -21,6 +21,7 @@ from gureum.domain.arns import (
     is_version_number,
     parse_layer_version_arn,
 )
+from gureum.domain.concurrency import Limits, check_reservation
 from gureum.domain.environment import check_variables
 from gureum.domain.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
 from gureum.domain.functions import AttachedLayer, Code, Function, FunctionSettings, FunctionVersion
@@ -417,6 +418,49 @@ class FunctionService:
             for blob in blobs:
                 if not tx.blob_in_use(blob):
                     self._ports.code.remove(blob)
+        if qualifier is None and function.reserved_concurrency is not None:
+            scope = (function.account, function.region)
+            self._ports.reservation_changed(scope, function.id, None)
+
+    # --- reserved concurrency (spec 4.3) ----------------------------------------------------
+
+    @staticmethod
+    def _unqualified(ref: FunctionRef) -> None:
+        if ref.qualifier is not None:
+            raise InvalidParameterValue(
+                "This operation is permitted on Lambda functions only. Aliases and versions do "
+                "not support this operation. Please specify either a function name or an "
+                "unqualified function ARN."
+            )
+
+    def put_concurrency(self, caller: Caller, ref: FunctionRef, value: int, limits: Limits) -> int:
+        self._unqualified(ref)
+        with self._ports.store.transaction() as tx:
+            function = tx.get_function(caller.account, caller.region, ref.name)
+            if function is None:
+                arn = function_arn(caller.region, caller.account, ref.name, LATEST)
+                raise not_found(arn)
+            others = tx.reserved_total(caller.account, caller.region, function.id)
+            check_reservation(limits, others, value)
+            tx.put_function(replace(function, reserved_concurrency=value))
+        self._ports.reservation_changed((caller.account, caller.region), function.id, value)
+        return value
+
+    def get_concurrency(self, caller: Caller, ref: FunctionRef) -> int | None:
+        self._unqualified(ref)
+        with self._ports.store.transaction() as tx:
+            return require_function(tx, caller, ref.name).reserved_concurrency
+
+    def delete_concurrency(self, caller: Caller, ref: FunctionRef) -> None:
+        self._unqualified(ref)
+        with self._ports.store.transaction() as tx:
+            function = require_function(tx, caller, ref.name)
+            tx.put_function(replace(function, reserved_concurrency=None))
+        self._ports.reservation_changed((caller.account, caller.region), function.id, None)
+
+    def reserved_total(self, caller: Caller) -> int:
+        with self._ports.store.transaction() as tx:
+            return tx.reserved_total(caller.account, caller.region, "")
 
     # --- tags -----------------------------------------------------------------------------
 

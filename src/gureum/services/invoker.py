@@ -31,8 +31,10 @@ from gureum.domain.runtimes import runtime_version_arn
 from gureum.sandbox.catalog import RuntimeCatalog
 from gureum.sandbox.environment import InvocationRequest, InvocationResult, LaunchPlan
 from gureum.sandbox.pool import EnvironmentPool
+from gureum.services.admission import Admission
 from gureum.services.context import Caller
 from gureum.services.functions import not_found, require_function
+from gureum.services.metrics import LambdaMetrics
 from gureum.store.codestore import CodeStore
 from gureum.store.ports import Store, Transaction
 
@@ -137,6 +139,8 @@ class Invoker:
         code: CodeStore,
         catalog: RuntimeCatalog,
         pool: EnvironmentPool,
+        admission: Admission,
+        metrics: LambdaMetrics,
         executor: Executor,
         draw: Callable[[], float] | None = None,
     ) -> None:
@@ -144,6 +148,8 @@ class Invoker:
         self._code = code
         self._catalog = catalog
         self._pool = pool
+        self._admission = admission
+        self._metrics = metrics
         self._executor = executor
         self._draw = draw or random.Random().random
 
@@ -184,12 +190,22 @@ class Invoker:
         )
 
     async def run(self, target: Target, request: InvocationRequest) -> InvocationResult:
-        plan = await self._plan(target)
+        """Runs one invocation under a concurrency lease (429 when there is none to be had)."""
         function, version = target.function, target.version
         slot = f"{function.id}:{version.version}"
         key = f"{slot}#{version.revision_id}"
-        async with self._pool.lease(slot, key, plan) as environment:
-            return await environment.invoke(request)
+        with self._admission.lease(function):
+            plan = await self._plan(target)
+
+            def scale() -> None:
+                self._admission.new_environment(function)
+
+            async with self._pool.lease(slot, key, plan, scale) as environment:
+                result = await environment.invoke(request)
+        self._metrics.invocation(
+            function.region, function.name, result.duration_ms, result.function_error
+        )
+        return result
 
     async def _plan(self, target: Target) -> LaunchPlan:
         function, version = target.function, target.version

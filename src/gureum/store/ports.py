@@ -74,6 +74,13 @@ class Transaction(Protocol):
 
     def blob_in_use(self, blob: str) -> bool: ...
 
+    # concurrency ----------------------------------------------------------------------------
+    def reserved_total(self, account: str, region: str, excluding: str) -> int:
+        """Σ reserved concurrency of the scope's functions other than `excluding` (an id)."""
+
+    def reservations(self) -> list[tuple[str, str, str, int]]:
+        """(account, region, function id, reserved) of every function with a reservation."""
+
 
 class Store(Protocol):
     def transaction(self) -> AbstractContextManager[Transaction]: ...

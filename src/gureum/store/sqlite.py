@@ -300,3 +300,22 @@ class SqliteTransaction:
             blob,
         )
         return bool(rows)
+
+    # concurrency ----------------------------------------------------------------------------
+
+    def reserved_total(self, account: str, region: str, excluding: str) -> int:
+        rows = self._rows(
+            "SELECT COALESCE(SUM(json_extract(doc, '$.reserved_concurrency')), 0) FROM functions "
+            "WHERE account = ? AND region = ? AND id != ?",
+            account,
+            region,
+            excluding,
+        )
+        return int(rows[0][0])
+
+    def reservations(self) -> list[tuple[str, str, str, int]]:
+        rows = self._rows(
+            "SELECT account, region, id, json_extract(doc, '$.reserved_concurrency') "
+            "FROM functions WHERE json_extract(doc, '$.reserved_concurrency') IS NOT NULL"
+        )
+        return [(account, region, row_id, int(value)) for account, region, row_id, value in rows]

@@ -15,6 +15,7 @@ from gureum.api.lambda_.requests import settings_changes
 from gureum.aws.frontend import CallContext, Handler
 from gureum.clock import Clock
 from gureum.domain.arns import FunctionRef, parse_function_name, resolve_function
+from gureum.domain.concurrency import Limits
 from gureum.domain.errors import InvalidParameterValue
 from gureum.domain.functions import FunctionSettings
 from gureum.domain.packages import UNZIPPED_LIMIT, ZIPPED_LIMIT
@@ -58,7 +59,7 @@ class LambdaApi:
         layers: LayerService,
         links: CodeLinks,
         clock: Clock,
-        account_concurrency: int,
+        limits: Limits,
         invoker: Invoker,
     ) -> None:
         self._functions = functions
@@ -66,7 +67,7 @@ class LambdaApi:
         self._layers = layers
         self._links = links
         self._clock = clock
-        self._account_concurrency = account_concurrency
+        self._limits = limits
         self._invoker = invoker
 
     def handlers(self) -> Mapping[str, Handler]:
@@ -96,6 +97,9 @@ class LambdaApi:
             "DeleteLayerVersion": self.delete_layer_version,
             "GetAccountSettings": self.get_account_settings,
             "Invoke": self.invoke,
+            "PutFunctionConcurrency": self.put_function_concurrency,
+            "GetFunctionConcurrency": self.get_function_concurrency,
+            "DeleteFunctionConcurrency": self.delete_function_concurrency,
         }
 
     # --- functions --------------------------------------------------------------------------
@@ -354,17 +358,39 @@ class LambdaApi:
             "LogResult": result.log_result,
         }
 
+    # --- reserved concurrency ---------------------------------------------------------------
+
+    def put_function_concurrency(self, ctx: CallContext, params: Params) -> Result:
+        value = self._functions.put_concurrency(
+            caller(ctx),
+            function_ref(ctx, params, qualifier=False),
+            params["ReservedConcurrentExecutions"],
+            self._limits,
+        )
+        return {"ReservedConcurrentExecutions": value}
+
+    def get_function_concurrency(self, ctx: CallContext, params: Params) -> Result:
+        ref = function_ref(ctx, params, qualifier=False)
+        value = self._functions.get_concurrency(caller(ctx), ref)
+        return {} if value is None else {"ReservedConcurrentExecutions": value}
+
+    def delete_function_concurrency(self, ctx: CallContext, params: Params) -> Result:
+        ref = function_ref(ctx, params, qualifier=False)
+        self._functions.delete_concurrency(caller(ctx), ref)
+        return {}
+
     # --- account ----------------------------------------------------------------------------
 
     def get_account_settings(self, ctx: CallContext, params: Params) -> Result:
         code_size, function_count = self._functions.usage(caller(ctx))
+        reserved = self._functions.reserved_total(caller(ctx))
         return {
             "AccountLimit": {
                 "TotalCodeSize": TOTAL_CODE_SIZE,
                 "CodeSizeUnzipped": UNZIPPED_LIMIT,
                 "CodeSizeZipped": ZIPPED_LIMIT,
-                "ConcurrentExecutions": self._account_concurrency,
-                "UnreservedConcurrentExecutions": self._account_concurrency,
+                "ConcurrentExecutions": self._limits.account,
+                "UnreservedConcurrentExecutions": max(self._limits.account - reserved, 0),
             },
             "AccountUsage": {"TotalCodeSize": code_size, "FunctionCount": function_count},
         }

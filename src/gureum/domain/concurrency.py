@@ -1,0 +1,194 @@
+"""The concurrency ledger: who may run right now, and AWS's reason when not (spec 4).
+
+Concurrency is an account-wide pool per region. A function with reserved concurrency draws only
+from its reservation (0 disables it); every other function shares what is left, the unreserved
+pool, which can never be reserved below a minimum (100 by default). A lease is one running
+execution; it is granted or refused here and nowhere else, and must be given back on every path.
+
+The pools a lease is drawn from, in order (provisioned concurrency slots in first):
+
+    provisioned (per version, later) -> reserved (per function) -> unreserved (per account)
+
+No I/O, no clock: time for the scaling-rate bucket comes in as an argument. The ledger is a
+plain object mutated under the event loop's single thread; every decision is a pure function.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from gureum.domain.errors import InvalidParameterValue, TooManyRequests
+
+RATE_EXCEEDED = "Rate Exceeded."
+
+
+class ThrottleReason(StrEnum):
+    ACCOUNT = "ConcurrentInvocationLimitExceeded"
+    RESERVED = "ReservedFunctionConcurrentInvocationLimitExceeded"
+    FUNCTION_RATE = "FunctionInvocationRateLimitExceeded"
+
+
+class Pool(StrEnum):
+    PROVISIONED = "provisioned"
+    RESERVED = "reserved"
+    UNRESERVED = "unreserved"
+
+
+def throttled(reason: ThrottleReason) -> TooManyRequests:
+    return TooManyRequests(RATE_EXCEEDED, Reason=reason.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """One running execution, and the pool it counts against."""
+
+    id: int
+    scope: tuple[str, str]  # (account, region)
+    function_id: str
+    pool: Pool
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    account: int = 1000
+    unreserved_minimum: int = 100
+
+
+def check_reservation(limits: Limits, reserved_elsewhere: int, requested: int) -> None:
+    """PutFunctionConcurrency's rule: the unreserved pool keeps its minimum (spec 4.3)."""
+    minimum = limits.unreserved_minimum
+    if limits.account - (reserved_elsewhere + requested) < minimum:
+        raise InvalidParameterValue(
+            "Specified ReservedConcurrentExecutions for function decreases account's "
+            f"UnreservedConcurrentExecution below its minimum value of [{minimum}]."
+        )
+
+
+def choose_pool(
+    limits: Limits,
+    reserved: int | None,
+    function_in_flight: int,
+    reserved_total: int,
+    unreserved_in_flight: int,
+) -> Pool | ThrottleReason:
+    """Where one more execution of a function may come from, or why it may not."""
+    if reserved is not None:
+        return Pool.RESERVED if function_in_flight < reserved else ThrottleReason.RESERVED
+    if unreserved_in_flight < limits.account - reserved_total:
+        return Pool.UNRESERVED
+    return ThrottleReason.ACCOUNT
+
+
+@dataclass
+class _Scope:
+    reservations: dict[str, int] = field(default_factory=dict)
+    in_flight: Counter[str] = field(default_factory=Counter)
+    unreserved_in_flight: int = 0
+
+    @property
+    def reserved_total(self) -> int:
+        return sum(self.reservations.values())
+
+
+class ConcurrencyLedger:
+    """Per (account, region): reservations, executions in flight, and the leases behind them."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._scopes: dict[tuple[str, str], _Scope] = {}
+        self._ids = itertools.count(1)
+        self._leases: dict[int, Lease] = {}
+
+    def _scope(self, scope: tuple[str, str]) -> _Scope:
+        return self._scopes.setdefault(scope, _Scope())
+
+    # reservations --------------------------------------------------------------------------
+
+    def reserve(self, scope: tuple[str, str], function_id: str, reserved: int | None) -> None:
+        """Records a function's reservation (None: it has none)."""
+        reservations = self._scope(scope).reservations
+        if reserved is None:
+            reservations.pop(function_id, None)
+        else:
+            reservations[function_id] = reserved
+
+    def reserved_total(self, scope: tuple[str, str]) -> int:
+        return self._scope(scope).reserved_total
+
+    def unreserved_capacity(self, scope: tuple[str, str]) -> int:
+        return self.limits.account - self.reserved_total(scope)
+
+    # leases --------------------------------------------------------------------------------
+
+    def acquire(self, scope: tuple[str, str], function_id: str) -> Lease:
+        """A lease for one execution, or AWS's 429 with the reason."""
+        state = self._scope(scope)
+        decision = choose_pool(
+            self.limits,
+            state.reservations.get(function_id),
+            state.in_flight[function_id],
+            state.reserved_total,
+            state.unreserved_in_flight,
+        )
+        if isinstance(decision, ThrottleReason):
+            raise throttled(decision)
+        lease = Lease(next(self._ids), scope, function_id, decision)
+        state.in_flight[function_id] += 1
+        if decision is Pool.UNRESERVED:
+            state.unreserved_in_flight += 1
+        self._leases[lease.id] = lease
+        return lease
+
+    def release(self, lease: Lease) -> None:
+        """Gives a lease back; releasing twice is a bug and raises."""
+        if self._leases.pop(lease.id, None) is None:
+            raise KeyError(f"lease {lease.id} was already released")
+        state = self._scope(lease.scope)
+        state.in_flight[lease.function_id] -= 1
+        if state.in_flight[lease.function_id] == 0:
+            del state.in_flight[lease.function_id]
+        if lease.pool is Pool.UNRESERVED:
+            state.unreserved_in_flight -= 1
+
+    # visibility ----------------------------------------------------------------------------
+
+    @property
+    def outstanding(self) -> int:
+        """Leases not given back; 0 whenever nothing runs (tests check it)."""
+        return len(self._leases)
+
+    def in_flight(self, scope: tuple[str, str], function_id: str | None = None) -> int:
+        state = self._scope(scope)
+        if function_id is None:
+            return sum(state.in_flight.values())
+        return state.in_flight[function_id]
+
+    def unreserved_in_flight(self, scope: tuple[str, str]) -> int:
+        return self._scope(scope).unreserved_in_flight
+
+    def scopes(self) -> list[tuple[str, str]]:
+        return list(self._scopes)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenBucket:
+    """The scaling rate: `capacity` new environments per `period` seconds, refilled continuously."""
+
+    capacity: float
+    period: float
+    tokens: float
+    updated: float
+
+    @classmethod
+    def full(cls, capacity: float, period: float, now: float) -> TokenBucket:
+        return cls(capacity, period, capacity, now)
+
+    def take(self, now: float) -> tuple[TokenBucket, bool]:
+        refill = (now - self.updated) * self.capacity / self.period if self.period > 0 else 1e18
+        tokens = min(self.capacity, self.tokens + max(refill, 0.0))
+        if tokens >= 1:
+            return TokenBucket(self.capacity, self.period, tokens - 1, now), True
+        return TokenBucket(self.capacity, self.period, tokens, now), False

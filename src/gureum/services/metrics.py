@@ -1,0 +1,90 @@
+"""Lambda's CloudWatch metrics, exported for Prometheus at `GET /_gureum/metrics`.
+
+Names and dimensions are AWS's (`Invocations`, `Throttles`, `ConcurrentExecutions`, ...,
+`FunctionName`), prefixed `aws_lambda_`, so a dashboard reads like the CloudWatch console.
+Counters count as they happen; concurrency gauges are read from the ledger at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from gureum.domain.concurrency import ConcurrencyLedger
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_LABELS = ("Region", "FunctionName")
+
+
+class _LedgerCollector(Collector):
+    def __init__(self, ledger: ConcurrencyLedger, names: dict[tuple[str, str, str], str]) -> None:
+        self._ledger = ledger
+        self._names = names
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        account = GaugeMetricFamily(
+            "aws_lambda_ConcurrentExecutions",
+            "Executions running now (account-wide when FunctionName is empty)",
+            labels=["Account", *_LABELS],
+        )
+        unreserved = GaugeMetricFamily(
+            "aws_lambda_UnreservedConcurrentExecutions",
+            "Executions running now from the unreserved pool",
+            labels=["Account", "Region"],
+        )
+        for scope in self._ledger.scopes():
+            account_id, region = scope
+            account.add_metric([account_id, region, ""], self._ledger.in_flight(scope))
+            unreserved.add_metric([account_id, region], self._ledger.unreserved_in_flight(scope))
+        for (account_id, region, function_id), name in self._names.items():
+            running = self._ledger.in_flight((account_id, region), function_id)
+            account.add_metric([account_id, region, name], running)
+        yield account
+        yield unreserved
+
+
+class LambdaMetrics:
+    def __init__(self, ledger: ConcurrencyLedger) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._names: dict[tuple[str, str, str], str] = {}
+        self.registry.register(_LedgerCollector(ledger, self._names))
+        self._invocations = Counter(
+            "aws_lambda_Invocations", "Invocations run", _LABELS, registry=self.registry
+        )
+        self._errors = Counter(
+            "aws_lambda_Errors",
+            "Invocations ending in a function error",
+            _LABELS,
+            registry=self.registry,
+        )
+        self._throttles = Counter(
+            "aws_lambda_Throttles",
+            "Invocation requests refused with 429",
+            _LABELS,
+            registry=self.registry,
+        )
+        self._duration = Histogram(
+            "aws_lambda_Duration",
+            "Invocation duration in milliseconds",
+            _LABELS,
+            buckets=(1, 5, 10, 50, 100, 500, 1000, 5000, 30000, 900000),
+            registry=self.registry,
+        )
+
+    def known(self, account: str, region: str, function_id: str, name: str) -> None:
+        self._names[(account, region, function_id)] = name
+
+    def invocation(self, region: str, name: str, duration_ms: float, failed: bool) -> None:
+        self._invocations.labels(region, name).inc()
+        self._duration.labels(region, name).observe(duration_ms)
+        if failed:
+            self._errors.labels(region, name).inc()
+
+    def throttle(self, region: str, name: str) -> None:
+        self._throttles.labels(region, name).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
