@@ -21,7 +21,9 @@ import botocore.session
 
 from gureum import __version__
 from gureum.api.lambda_.handlers import LambdaApi
+from gureum.api.kms import KmsApi
 from gureum.api.logs import LogsApi
+from gureum.api.sqs import SqsApi
 from gureum.aws.frontend import Frontend, ServiceEndpoint
 from gureum.aws.http import HttpResponse, query_params
 from gureum.aws.protocols.json import JsonProtocol
@@ -47,6 +49,8 @@ from gureum.services.code_links import CodeLinks
 from gureum.services.context import Ports
 from gureum.services.functions import FunctionService
 from gureum.services.invoker import Invoker
+from gureum.services.keys import KeyService
+from gureum.services.queues import QueueService
 from gureum.services.layers import LayerService
 from gureum.services.metrics import CONTENT_TYPE as METRICS_TYPE
 from gureum.services.metrics import LambdaMetrics
@@ -124,6 +128,7 @@ class GureumApp:
         sandbox_root = settings.data_dir / "sandbox-root"
         sandbox_root.mkdir(exist_ok=True)
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        endpoint_url = f"http://{host}:{settings.port}"
         self.scratch = ScratchSpaces(settings.data_dir / "scratch", sized=isolate)
         self.memory = memory
         self.platform = Platform(
@@ -134,7 +139,7 @@ class GureumApp:
             isolate=isolate,
             runtime_dir=prepare_runtime_dir(settings.data_dir / "runtime"),
             sandbox_root=sandbox_root,
-            endpoint=f"http://{host}:{settings.port}",
+            endpoint=endpoint_url,
             credentials=(DEFAULT_ACCESS_KEY.access_key_id, DEFAULT_ACCESS_KEY.secret_access_key),
             now=self.clock.now,
         )
@@ -179,8 +184,29 @@ class GureumApp:
         logs_endpoint = ServiceEndpoint(
             "logs", JsonProtocol(logs_model), LogsApi(self.logs).handlers()
         )
+        self.queues = QueueService(
+            settings.data_dir / "queues.sqlite3", self.clock, settings.time_scale, endpoint_url
+        )
+        self.keys = KeyService(
+            settings.data_dir / "keys.sqlite3",
+            settings.data_dir / "root.key",
+            self.clock,
+            settings.time_scale,
+        )
+        session = botocore.session.get_session()
+        sqs_endpoint = ServiceEndpoint(
+            "sqs", JsonProtocol(session.get_service_model("sqs")), SqsApi(self.queues).handlers()
+        )
+        kms_endpoint = ServiceEndpoint(
+            "kms", JsonProtocol(session.get_service_model("kms")), KmsApi(self.keys).handlers()
+        )
         self.frontend = Frontend(
-            {"lambda": lambda_endpoint, "logs": logs_endpoint},
+            {
+                "lambda": lambda_endpoint,
+                "logs": logs_endpoint,
+                "sqs": sqs_endpoint,
+                "kms": kms_endpoint,
+            },
             AccountDirectory([DEFAULT_ACCESS_KEY]),
             self.clock,
             self.executor,
@@ -244,6 +270,8 @@ class GureumApp:
         if self.memory is not None:
             self.memory.sweep()
         self.executor.shutdown(wait=True)
+        self.queues.close()
+        self.keys.close()
         self.store.close()
 
     # --- ASGI -------------------------------------------------------------------------------
@@ -299,7 +327,7 @@ class GureumApp:
             health = {
                 "status": "ok",
                 "version": __version__,
-                "services": ["lambda", "logs"],
+                "services": ["lambda", "logs", "sqs", "kms"],
                 "isolation": self.isolation.describe(),
                 "runtimes": self.catalog.creatable(),
                 "environments": self.pool.environment_count,

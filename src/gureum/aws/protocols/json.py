@@ -68,4 +68,10 @@ class JsonProtocol:
         document: dict[str, Any] = {"__type": error.code, "message": error.message}
         document.update({k: v for k, v in error.fields.items() if v is not None})
         headers = [("x-amzn-ErrorType", error.code), ("Content-Type", self._content_type)]
+        query_code = shape.metadata.get("error", {}).get("code") if shape is not None else None
+        if query_code and "awsQueryCompatible" in self.model.metadata:
+            # SQS answers in JSON but keeps its old query-protocol error codes; botocore reads
+            # them from this header (e.g. AWS.SimpleQueueService.NonExistentQueue).
+            fault = "Sender" if error.sender_fault else "Receiver"
+            headers.append(("x-amzn-query-error", f"{query_code};{fault}"))
         return HttpResponse(status, headers, json.dumps(document).encode())
