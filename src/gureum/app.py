@@ -20,8 +20,8 @@ from typing import Any
 import botocore.session
 
 from gureum import __version__
-from gureum.api.lambda_.handlers import LambdaApi
 from gureum.api.kms import KmsApi
+from gureum.api.lambda_.handlers import LambdaApi
 from gureum.api.logs import LogsApi
 from gureum.api.sqs import SqsApi
 from gureum.aws.frontend import Frontend, ServiceEndpoint
@@ -50,10 +50,10 @@ from gureum.services.context import Ports
 from gureum.services.functions import FunctionService
 from gureum.services.invoker import Invoker
 from gureum.services.keys import KeyService
-from gureum.services.queues import QueueService
 from gureum.services.layers import LayerService
 from gureum.services.metrics import CONTENT_TYPE as METRICS_TYPE
 from gureum.services.metrics import LambdaMetrics
+from gureum.services.queues import QueueService
 from gureum.services.settler import Settler
 from gureum.store.codestore import CodeStore
 from gureum.store.logstore import LogStore
