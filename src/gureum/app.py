@@ -21,6 +21,7 @@ import botocore.session
 
 from gureum import __version__
 from gureum.api.kms import KmsApi
+from gureum.api.lambda_.asynchronous import AsyncApi
 from gureum.api.lambda_.handlers import LambdaApi
 from gureum.api.logs import LogsApi
 from gureum.api.sqs import SqsApi
@@ -47,6 +48,8 @@ from gureum.services.aliases import AliasService
 from gureum.services.code_links import PREFIX as CODE_PREFIX
 from gureum.services.code_links import CodeLinks
 from gureum.services.context import Ports
+from gureum.services.event_configs import EventConfigService
+from gureum.services.events import Delivery, EventQueue
 from gureum.services.functions import FunctionService
 from gureum.services.invoker import Invoker
 from gureum.services.keys import KeyService
@@ -153,7 +156,32 @@ class GureumApp:
             self.admission,
             self.metrics,
             self.executor,
+            self.clock,
+            settings.async_payload_limit,
         )
+        self.queues = QueueService(
+            settings.data_dir / "queues.sqlite3", self.clock, settings.time_scale, endpoint_url
+        )
+        self.keys = KeyService(
+            settings.data_dir / "keys.sqlite3",
+            settings.data_dir / "root.key",
+            self.clock,
+            settings.time_scale,
+        )
+        self.events = EventQueue(self.store, self.executor)
+        self.delivery = Delivery(
+            self.store,
+            invoker,
+            self.queues,
+            self.events,
+            self.executor,
+            self.clock,
+            settings.time_scale,
+            self.metrics,
+        )
+        self.events.on_commit = self.delivery.wake
+        invoker.attach_queue(self.events)
+        async_api = AsyncApi(EventConfigService(ports), invoker)
         lambda_api = LambdaApi(
             functions,
             AliasService(ports),
@@ -167,7 +195,7 @@ class GureumApp:
         lambda_endpoint = ServiceEndpoint(
             "lambda",
             RestJsonProtocol(lambda_model),
-            lambda_api.handlers(),
+            {**lambda_api.handlers(), **async_api.handlers()},
             {
                 "CreateFunction": (
                     CREATE_FUNCTION_LIMIT,
@@ -183,15 +211,6 @@ class GureumApp:
         logs_model = botocore.session.get_session().get_service_model("logs")
         logs_endpoint = ServiceEndpoint(
             "logs", JsonProtocol(logs_model), LogsApi(self.logs).handlers()
-        )
-        self.queues = QueueService(
-            settings.data_dir / "queues.sqlite3", self.clock, settings.time_scale, endpoint_url
-        )
-        self.keys = KeyService(
-            settings.data_dir / "keys.sqlite3",
-            settings.data_dir / "root.key",
-            self.clock,
-            settings.time_scale,
         )
         session = botocore.session.get_session()
         sqs_endpoint = ServiceEndpoint(
@@ -254,6 +273,7 @@ class GureumApp:
         await self.zygotes.start(self.catalog.zygote_executables())
         self._tasks.append(asyncio.create_task(self.settler.run(), name="settler"))
         self._tasks.append(asyncio.create_task(self.pool.reap(), name="reaper"))
+        self._tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
 
     def _sweep(self) -> int:
         with self.store.transaction() as tx:

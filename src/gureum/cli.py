@@ -68,6 +68,12 @@ def parser() -> argparse.ArgumentParser:
         help="seconds of the scaling period (scaled by --time-scale)",
     )
     serve.add_argument(
+        "--async-payload-limit",
+        type=int,
+        default=int(_env("async-payload-limit", "1048576")),
+        help="largest Event invocation payload in bytes (AWS: 1 MB, 262144 before Oct 2025)",
+    )
+    serve.add_argument(
         "--keep-alive",
         type=float,
         default=float(_env("keep-alive", "600")),
@@ -95,6 +101,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         scaling_limit=args.scaling_limit,
         scaling_period=args.scaling_period,
         keep_alive=args.keep_alive,
+        async_payload_limit=args.async_payload_limit,
         isolation=args.isolation,
         log_level=args.log_level,
     )

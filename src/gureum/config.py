@@ -27,6 +27,8 @@ class Settings:
     # The scaling rate: new execution environments per function per period (seconds, scaled).
     scaling_limit: int = 1000
     scaling_period: float = 10.0
+    # Largest Event (asynchronous) payload, in bytes: 1 MB since October 2025, 256 KB before.
+    async_payload_limit: int = 1_048_576
     # Seconds (before scaling) an idle execution environment is kept warm.
     keep_alive: float = 600.0
     # "auto" (namespaces when the machine allows them), "namespaces" (required) or "none".

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 import httptools
@@ -85,7 +85,6 @@ class RuntimeSession:
     queued: Invocation | None = None
     on_ready: Callable[[], None] = lambda: None
     on_init_error: Callable[[Outcome], None] = lambda outcome: None
-    responded: set[str] = field(default_factory=set)
 
     def move(self, move: Move) -> str | None:
         """Applies a move; returns the 403 message when it is not legal."""
@@ -208,7 +207,9 @@ class _Connection(asyncio.Protocol):
     def _result(self, request_id: str, action: bytes) -> None:
         session = self._session
         current = session.current
-        if current is None or current.request_id != request_id or request_id in session.responded:
+        # One answer per invocation: after it, `current` is cleared, so a second one is refused.
+        # (Asynchronous retries reuse the request id, so ids alone cannot tell attempts apart.)
+        if current is None or current.request_id != request_id:
             self._reply(
                 400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"}
             )
@@ -218,7 +219,6 @@ class _Connection(asyncio.Protocol):
         if problem is not None:
             self._reply(403, {"errorMessage": problem, "errorType": "InvalidStateTransition"})
             return
-        session.responded.add(request_id)
         session.current = None
         if self._size > MAX_RESPONSE:
             message = f"Exceeded maximum allowed payload size ({MAX_RESPONSE} bytes)."

@@ -16,7 +16,9 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
+from gureum.clock import Clock
 from gureum.domain.aliases import route
 from gureum.domain.arns import LATEST, FunctionRef, is_version_number
 from gureum.domain.errors import (
@@ -27,6 +29,7 @@ from gureum.domain.errors import (
 )
 from gureum.domain.functions import Function, FunctionVersion
 from gureum.domain.lifecycle import State
+from gureum.domain.retries import Progress, QueuedEvent
 from gureum.domain.runtimes import runtime_version_arn
 from gureum.sandbox.catalog import RuntimeCatalog
 from gureum.sandbox.environment import InvocationRequest, InvocationResult, LaunchPlan
@@ -35,6 +38,9 @@ from gureum.services.admission import Admission
 from gureum.services.context import Caller
 from gureum.services.functions import not_found, require_function
 from gureum.services.metrics import LambdaMetrics
+
+if TYPE_CHECKING:
+    from gureum.services.events import EventQueue
 from gureum.store.codestore import CodeStore
 from gureum.store.ports import Store, Transaction
 
@@ -142,6 +148,8 @@ class Invoker:
         admission: Admission,
         metrics: LambdaMetrics,
         executor: Executor,
+        clock: Clock,
+        async_limit: int,
         draw: Callable[[], float] | None = None,
     ) -> None:
         self._store = store
@@ -152,6 +160,13 @@ class Invoker:
         self._metrics = metrics
         self._executor = executor
         self._draw = draw or random.Random().random
+        self._clock = clock
+        self.async_limit = async_limit
+        # Set by the composition root once the queue exists (the queue's workers need us too).
+        self._events: EventQueue | None = None
+
+    def attach_queue(self, events: EventQueue) -> None:
+        self._events = events
 
     def target(self, caller: Caller, ref: FunctionRef) -> Target:
         with self._store.transaction() as tx:
@@ -174,7 +189,8 @@ class Invoker:
         if invocation_type is InvocationType.DRY_RUN:
             return InvokeResult(204, b"")
         if invocation_type is InvocationType.EVENT:
-            raise InvalidParameterValue("gureum does not run Event (asynchronous) invocations yet.")
+            await self.accept(target, ref, payload, request_id, self.async_limit)
+            return InvokeResult(202, b"")
         event = check_payload(payload)
         request = InvocationRequest(request_id, event, target.invoked_arn, context_text)
         result = await self.run(target, request)
@@ -188,6 +204,33 @@ class Invoker:
             function_error="Unhandled" if result.function_error else None,
             log_result=log_result,
         )
+
+    async def accept(
+        self, target: Target, ref: FunctionRef, payload: bytes, request_id: str, limit: int
+    ) -> None:
+        """Queues an Event invocation durably (spec 5.1); the caller answers 202 after this."""
+        if len(payload) > limit:
+            raise RequestEntityTooLarge(
+                f"{len(payload)} byte payload is too large for the Event invocation type "
+                f"(limit {limit} bytes)"
+            )
+        event = check_payload(payload)
+        if self._events is None:
+            raise InvalidParameterValue("Asynchronous invocation is not available.")
+        function = target.function
+        now = self._clock.now().timestamp()
+        queued = QueuedEvent(
+            request_id,
+            function.account,
+            function.region,
+            function.name,
+            ref.qualifier,
+            event,
+            Progress(now),
+            now,
+        )
+        await self._events.accept(queued)
+        self._metrics.async_received(function.region, function.name)
 
     async def run(self, target: Target, request: InvocationRequest) -> InvocationResult:
         """Runs one invocation under a concurrency lease (429 when there is none to be had)."""

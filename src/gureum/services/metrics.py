@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -74,6 +74,43 @@ class LambdaMetrics:
             registry=self.registry,
         )
 
+        self._async_received = Counter(
+            "aws_lambda_AsyncEventsReceived",
+            "Events accepted into the durable queue",
+            _LABELS,
+            registry=self.registry,
+        )
+        self._async_dropped = Counter(
+            "aws_lambda_AsyncEventsDropped",
+            "Events given up on (after failure handling)",
+            _LABELS,
+            registry=self.registry,
+        )
+        self._async_age = Histogram(
+            "aws_lambda_AsyncEventAge",
+            "Milliseconds from queueing to an attempt",
+            _LABELS,
+            buckets=(10, 100, 1000, 10000, 60000, 300000, 3600000, 21600000),
+            registry=self.registry,
+        )
+        self._destination_failures = Counter(
+            "aws_lambda_DestinationDeliveryFailures",
+            "Records a destination did not take",
+            _LABELS,
+            registry=self.registry,
+        )
+        self._dead_letter_errors = Counter(
+            "aws_lambda_DeadLetterErrors",
+            "Events the dead-letter queue did not take",
+            _LABELS,
+            registry=self.registry,
+        )
+        self._queue_depth = Gauge(
+            "gureum_async_queue_depth",
+            "Events waiting in the durable queue",
+            registry=self.registry,
+        )
+
     def known(self, account: str, region: str, function_id: str, name: str) -> None:
         self._names[(account, region, function_id)] = name
 
@@ -85,6 +122,24 @@ class LambdaMetrics:
 
     def throttle(self, region: str, name: str) -> None:
         self._throttles.labels(region, name).inc()
+
+    def async_received(self, region: str, name: str) -> None:
+        self._async_received.labels(region, name).inc()
+
+    def async_attempt(self, region: str, name: str, age_ms: float) -> None:
+        self._async_age.labels(region, name).observe(age_ms)
+
+    def async_dropped(self, region: str, name: str) -> None:
+        self._async_dropped.labels(region, name).inc()
+
+    def destination_failure(self, region: str, name: str) -> None:
+        self._destination_failures.labels(region, name).inc()
+
+    def dead_letter_error(self, region: str, name: str) -> None:
+        self._dead_letter_errors.labels(region, name).inc()
+
+    def queue_depth(self, depth: int) -> None:
+        self._queue_depth.set(depth)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

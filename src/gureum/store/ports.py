@@ -12,8 +12,10 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from gureum.domain.aliases import Alias
+from gureum.domain.event_configs import EventInvokeConfig
 from gureum.domain.functions import Function, FunctionVersion
 from gureum.domain.layers import LayerVersion
+from gureum.domain.retries import Progress, QueuedEvent
 
 
 class Transaction(Protocol):
@@ -73,6 +75,31 @@ class Transaction(Protocol):
         """(bytes of code stored across versions and layer versions, number of functions)."""
 
     def blob_in_use(self, blob: str) -> bool: ...
+
+    # event invoke configs (per qualifier) ---------------------------------------------------
+    def get_event_config(self, function: Function, qualifier: str) -> EventInvokeConfig | None: ...
+
+    def put_event_config(
+        self, function: Function, qualifier: str, config: EventInvokeConfig
+    ) -> None: ...
+
+    def delete_event_config(self, function: Function, qualifier: str) -> None: ...
+
+    def list_event_configs(self, function: Function) -> list[tuple[str, EventInvokeConfig]]: ...
+
+    # the asynchronous event queue ---------------------------------------------------------
+    def enqueue(self, events: list[QueuedEvent]) -> None: ...
+
+    def due_events(self, now: float, limit: int, busy: set[int]) -> list[QueuedEvent]:
+        """Events due by `now`, oldest due first, other than those already being delivered."""
+
+    def next_due(self) -> float | None: ...
+
+    def reschedule(self, event_id: int, due_at: float, progress: Progress) -> None: ...
+
+    def finish_event(self, event_id: int) -> None: ...
+
+    def queue_depth(self) -> int: ...
 
     # concurrency ----------------------------------------------------------------------------
     def reserved_total(self, account: str, region: str, excluding: str) -> int:

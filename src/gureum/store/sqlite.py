@@ -13,13 +13,16 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from gureum.domain.aliases import Alias
 from gureum.domain.arns import LATEST
+from gureum.domain.event_configs import EventInvokeConfig
 from gureum.domain.functions import Function, FunctionVersion
 from gureum.domain.layers import LayerVersion
+from gureum.domain.retries import Progress, QueuedEvent
 from gureum.store import records
 
 SCHEMA = """
@@ -33,6 +36,15 @@ CREATE TABLE IF NOT EXISTS versions (
 CREATE TABLE IF NOT EXISTS aliases (
     function_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
     name TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (function_id, name));
+CREATE TABLE IF NOT EXISTS event_configs (
+    function_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+    qualifier TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (function_id, qualifier));
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT NOT NULL, account TEXT NOT NULL,
+    region TEXT NOT NULL, function_name TEXT NOT NULL, qualifier TEXT, payload BLOB NOT NULL,
+    accepted_at REAL NOT NULL, invocations INTEGER NOT NULL, backoffs INTEGER NOT NULL,
+    due_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS events_due ON events (due_at);
 CREATE TABLE IF NOT EXISTS layers (
     account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
     next_version INTEGER NOT NULL, PRIMARY KEY (account, region, name));
@@ -192,6 +204,7 @@ class SqliteTransaction:
         self._db.execute(
             "DELETE FROM aliases WHERE function_id = ? AND name = ?", (function.id, name)
         )
+        self.delete_event_config(function, name)
 
     def list_aliases(self, function: Function) -> list[Alias]:
         rows = self._rows(
@@ -319,3 +332,93 @@ class SqliteTransaction:
             "FROM functions WHERE json_extract(doc, '$.reserved_concurrency') IS NOT NULL"
         )
         return [(account, region, row_id, int(value)) for account, region, row_id, value in rows]
+
+    # event invoke configs -------------------------------------------------------------------
+
+    def get_event_config(self, function: Function, qualifier: str) -> EventInvokeConfig | None:
+        rows = self._rows(
+            "SELECT doc FROM event_configs WHERE function_id = ? AND qualifier = ?",
+            function.id,
+            qualifier,
+        )
+        return EventInvokeConfig(**json.loads(rows[0][0])) if rows else None
+
+    def put_event_config(
+        self, function: Function, qualifier: str, config: EventInvokeConfig
+    ) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO event_configs (function_id, qualifier, doc) VALUES (?, ?, ?)",
+            (function.id, qualifier, records.dump(asdict(config))),
+        )
+
+    def delete_event_config(self, function: Function, qualifier: str) -> None:
+        self._db.execute(
+            "DELETE FROM event_configs WHERE function_id = ? AND qualifier = ?",
+            (function.id, qualifier),
+        )
+
+    def list_event_configs(self, function: Function) -> list[tuple[str, EventInvokeConfig]]:
+        rows = self._rows(
+            "SELECT qualifier, doc FROM event_configs WHERE function_id = ? ORDER BY qualifier",
+            function.id,
+        )
+        return [(q, EventInvokeConfig(**json.loads(doc))) for q, doc in rows]
+
+    # the asynchronous event queue -------------------------------------------------------------
+
+    def enqueue(self, events: list[QueuedEvent]) -> None:
+        self._db.executemany(
+            "INSERT INTO events (request_id, account, region, function_name, qualifier, payload, "
+            "accepted_at, invocations, backoffs, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    e.request_id,
+                    e.account,
+                    e.region,
+                    e.function_name,
+                    e.qualifier,
+                    e.payload,
+                    e.progress.accepted_at,
+                    e.progress.invocations,
+                    e.progress.backoffs,
+                    e.due_at,
+                )
+                for e in events
+            ],
+        )
+
+    def due_events(self, now: float, limit: int, busy: set[int]) -> list[QueuedEvent]:
+        rows = self._rows(
+            "SELECT id, request_id, account, region, function_name, qualifier, payload, "
+            "accepted_at, invocations, backoffs, due_at FROM events WHERE due_at <= ? "
+            "ORDER BY due_at LIMIT ?",
+            now,
+            limit + len(busy),
+        )
+        found = [_event(row) for row in rows if row[0] not in busy]
+        return found[:limit]
+
+    def next_due(self) -> float | None:
+        value = self._rows("SELECT MIN(due_at) FROM events")[0][0]
+        return None if value is None else float(value)
+
+    def reschedule(self, event_id: int, due_at: float, progress: Progress) -> None:
+        self._db.execute(
+            "UPDATE events SET due_at = ?, invocations = ?, backoffs = ? WHERE id = ?",
+            (due_at, progress.invocations, progress.backoffs, event_id),
+        )
+
+    def finish_event(self, event_id: int) -> None:
+        self._db.execute("DELETE FROM events WHERE id = ?", (event_id,))
+
+    def queue_depth(self) -> int:
+        return int(self._rows("SELECT COUNT(*) FROM events")[0][0])
+
+
+def _event(row: Any) -> QueuedEvent:
+    row_id, request_id, account, region, name, qualifier, payload = row[:7]
+    accepted, invocations, backoffs, due = row[7:]
+    progress = Progress(accepted, invocations, backoffs)
+    return QueuedEvent(
+        request_id, account, region, name, qualifier, bytes(payload), progress, due, row_id
+    )

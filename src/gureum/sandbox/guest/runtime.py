@@ -50,7 +50,10 @@ class RuntimeApi:
         return reply.status, {k.lower(): v for k, v in reply.getheaders()}, data
 
     def next(self) -> tuple[dict[str, str], bytes]:
-        _, headers, body = self._call("GET", "/invocation/next")
+        status, headers, body = self._call("GET", "/invocation/next")
+        if status != 200:
+            # The platform refused us (a state error): a runtime cannot recover from that.
+            raise SystemExit(f"Runtime API /next answered {status}: {body[:200]!r}")
         return headers, body
 
     def respond(self, request_id: str, body: bytes) -> None:

@@ -1,0 +1,85 @@
+"""SQS's errors, each named by the error shape of botocore's SQS model.
+
+The json protocol looks a modeled shape up by `code` to find its status, so botocore raises the
+modeled exception (`client.exceptions.QueueDoesNotExist`). SQS also answers with codes its model
+does not declare (`InvalidParameterValue`, `MissingParameter`), inherited from its query-protocol
+days; those reach botocore as plain `ClientError`s with that code, as they do from AWS.
+"""
+
+from __future__ import annotations
+
+from gureum.domain.errors import ClientError
+
+
+class QueueDoesNotExist(ClientError):
+    code = "QueueDoesNotExist"
+
+    def __init__(self, message: str = "The specified queue does not exist.") -> None:
+        super().__init__(message)
+
+
+class QueueNameExists(ClientError):
+    code = "QueueNameExists"
+
+
+class InvalidAttributeName(ClientError):
+    code = "InvalidAttributeName"
+
+
+class InvalidAttributeValue(ClientError):
+    code = "InvalidAttributeValue"
+
+
+class SqsInvalidParameterValue(ClientError):
+    """SQS's `InvalidParameterValue` (Lambda's is `InvalidParameterValueException`)."""
+
+    code = "InvalidParameterValue"
+
+
+class MissingParameter(ClientError):
+    code = "MissingParameter"
+
+
+class InvalidMessageContents(ClientError):
+    code = "InvalidMessageContents"
+
+
+class ReceiptHandleIsInvalid(ClientError):
+    code = "ReceiptHandleIsInvalid"
+
+
+class MessageNotInflight(ClientError):
+    code = "MessageNotInflight"
+
+
+class PurgeQueueInProgress(ClientError):
+    code = "PurgeQueueInProgress"
+
+
+class UnsupportedOperation(ClientError):
+    code = "UnsupportedOperation"
+
+
+class EmptyBatchRequest(ClientError):
+    code = "EmptyBatchRequest"
+
+
+class TooManyEntriesInBatchRequest(ClientError):
+    code = "TooManyEntriesInBatchRequest"
+
+
+class BatchEntryIdsNotDistinct(ClientError):
+    code = "BatchEntryIdsNotDistinct"
+
+
+class InvalidBatchEntryId(ClientError):
+    code = "InvalidBatchEntryId"
+
+
+class BatchRequestTooLong(ClientError):
+    code = "BatchRequestTooLong"
+
+
+def invalid_parameter(name: str, value: object, reason: str) -> SqsInvalidParameterValue:
+    """SQS's one phrasing for a request parameter out of its range."""
+    return SqsInvalidParameterValue(f"Value {value} for parameter {name} is invalid. Reason: {reason}")

@@ -1,0 +1,112 @@
+"""The retry decision for asynchronous events (spec 5.2), as a pure function.
+
+After each attempt at delivering a queued event, `decide` says what happens next:
+
+    attempt ──success──────────────────────────────> Finish(Success)
+       ├──function error, retries left, fits in age─> Retry after ~1 min, then ~2 min
+       ├──function error, no retries left───────────> Finish(RetriesExhausted)
+       ├──throttled / system error, fits in age─────> Retry after 1 s, 2 s, 4 s ... 5 min
+       ├──reserved concurrency 0────────────────────> Finish(ZeroReservedConcurrency)
+       └──the next try would come too late──────────> Finish(EventAgeExceeded)
+
+Throttles do not consume retries. Like LocalStack (and, by all accounts, AWS), the age check
+looks ahead: an event whose next try would land past its maximum age fails right away rather
+than waiting to be dropped. Every delay and the age limit are multiplied by the time scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+DEFAULT_RETRIES = 2
+DEFAULT_MAX_AGE = 21600
+RETRY_DELAYS = (60.0, 120.0)
+BACKOFF_FIRST = 1.0
+BACKOFF_CAP = 300.0
+
+
+class Condition(StrEnum):
+    SUCCESS = "Success"
+    RETRIES_EXHAUSTED = "RetriesExhausted"
+    EVENT_AGE_EXCEEDED = "EventAgeExceeded"
+    ZERO_RESERVED = "ZeroReservedConcurrency"
+
+
+class Attempt(StrEnum):
+    SUCCESS = "success"
+    FUNCTION_ERROR = "function-error"
+    THROTTLED = "throttled"
+    SYSTEM_ERROR = "system-error"
+    ZERO_RESERVED = "zero-reserved"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_retries: int = DEFAULT_RETRIES
+    max_age: float = DEFAULT_MAX_AGE
+    scale: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What an event has been through: when it was accepted, attempts made, throttles in a row."""
+
+    accepted_at: float
+    invocations: int = 0
+    backoffs: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    due_at: float
+    progress: Progress
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    condition: Condition
+    progress: Progress
+
+
+Decision = Retry | Finish
+
+
+def too_old(progress: Progress, policy: RetryPolicy, at: float) -> bool:
+    return at - progress.accepted_at > policy.max_age * policy.scale
+
+
+def decide(progress: Progress, attempt: Attempt, policy: RetryPolicy, now: float) -> Decision:
+    """What to do after `attempt`, made at `now`, on an event with `progress` before it."""
+    if attempt is Attempt.ZERO_RESERVED:
+        return Finish(Condition.ZERO_RESERVED, progress)
+    if attempt in (Attempt.THROTTLED, Attempt.SYSTEM_ERROR):
+        delay = min(BACKOFF_FIRST * 2**progress.backoffs, BACKOFF_CAP) * policy.scale
+        after = Progress(progress.accepted_at, progress.invocations, progress.backoffs + 1)
+        if too_old(after, policy, now + delay):
+            return Finish(Condition.EVENT_AGE_EXCEEDED, after)
+        return Retry(now + delay, after)
+    after = Progress(progress.accepted_at, progress.invocations + 1, 0)
+    if attempt is Attempt.SUCCESS:
+        return Finish(Condition.SUCCESS, after)
+    if after.invocations > policy.max_retries:
+        return Finish(Condition.RETRIES_EXHAUSTED, after)
+    delay = RETRY_DELAYS[min(after.invocations, len(RETRY_DELAYS)) - 1] * policy.scale
+    if too_old(after, policy, now + delay):
+        return Finish(Condition.EVENT_AGE_EXCEEDED, after)
+    return Retry(now + delay, after)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedEvent:
+    """An accepted asynchronous invocation, waiting in the durable queue until it is done."""
+
+    request_id: str
+    account: str
+    region: str
+    function_name: str
+    qualifier: str | None
+    payload: bytes
+    progress: Progress
+    due_at: float
+    id: int = 0

@@ -1,0 +1,324 @@
+"""Asynchronous invocation: the durable event queue and its delivery workers (spec 5).
+
+Accepting: `EventQueue.accept` returns only once the event is committed to the store (the 202
+means "on disk"). Accepts that arrive while a commit is in flight are committed together in the
+next one (group commit), so thousands per second stay durable with one fsync per batch.
+
+Delivering: `Delivery.run` takes due events, runs each through the same path as a synchronous
+invocation (`Invoker.run`: the ledger, the pool), asks the pure retry decision what next, and
+either reschedules the event or finishes it: on-success / on-failure destinations and the
+dead-letter queue. An event leaves the store only after its outcome is handled, so a crash can
+repeat an attempt but never lose an event (at-least-once). Deliveries run concurrently, so a
+throttled function's backlog (each attempt a quick 429 and a backoff) never holds up another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from gureum.clock import Clock
+from gureum.domain.arns import LATEST, FunctionRef, parse_function_name
+from gureum.domain.errors import AwsError, ResourceNotFound, TooManyRequests
+from gureum.domain.event_configs import (
+    DestinationKind,
+    EventInvokeConfig,
+    Outcome,
+    dead_letter_attributes,
+    destination_kind,
+    invocation_record,
+)
+from gureum.domain.retries import Attempt, Condition, Finish, Progress, QueuedEvent, decide
+from gureum.sandbox.environment import InvocationRequest
+from gureum.services.context import Caller
+from gureum.services.invoker import Invoker, Target, check_invocable
+from gureum.services.metrics import LambdaMetrics
+from gureum.services.queues import QueueService
+from gureum.store.ports import Store
+
+log = logging.getLogger("gureum.events")
+
+PARALLEL_DELIVERIES = 32
+T = TypeVar("T")
+
+
+class EventQueue:
+    """Durable acceptance of events, committed in groups."""
+
+    def __init__(self, store: Store, executor: Executor) -> None:
+        self._store = store
+        self._executor = executor
+        # Set to the delivery loop's wake-up once it exists: committed events are due now.
+        self.on_commit: Callable[[], None] = lambda: None
+        self._pending: list[tuple[QueuedEvent, asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def accept(self, event: QueuedEvent) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((event, future))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.get_running_loop().create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await loop.run_in_executor(self._executor, self._commit, [e for e, _ in batch])
+            except Exception as exc:  # the callers get the failure; nothing was stored
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+            self.on_commit()
+
+    def _commit(self, events: list[QueuedEvent]) -> None:
+        with self._store.transaction() as tx:
+            tx.enqueue(events)
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempted:
+    attempt: Attempt
+    target: Target | None
+    outcome: Outcome | None
+
+
+class Delivery:
+    def __init__(
+        self,
+        store: Store,
+        invoker: Invoker,
+        queues: QueueService,
+        events: EventQueue,
+        executor: Executor,
+        clock: Clock,
+        scale: float,
+        metrics: LambdaMetrics,
+    ) -> None:
+        self._store = store
+        self._invoker = invoker
+        self._queues = queues
+        self._events = events
+        self._executor = executor
+        self._clock = clock
+        self._scale = scale
+        self._metrics = metrics
+        self._busy: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _db(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    async def run(self) -> None:
+        """Delivers due events until cancelled; owned by the app's task group."""
+        try:
+            while True:
+                self._wake.clear()
+                now = self._clock.now().timestamp()
+                free = PARALLEL_DELIVERIES - len(self._busy)
+                due = await self._due(now, free) if free > 0 else []
+                for event in due:
+                    self._busy.add(event.id)
+                    task = asyncio.get_running_loop().create_task(self._deliver(event))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                await self._sleep(now)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _due(self, now: float, limit: int) -> list[QueuedEvent]:
+        def read() -> tuple[list[QueuedEvent], int]:
+            with self._store.transaction() as tx:
+                return tx.due_events(now, limit, set(self._busy)), tx.queue_depth()
+
+        due, depth = await asyncio.get_running_loop().run_in_executor(self._executor, read)
+        self._metrics.queue_depth(depth)
+        return due
+
+    async def _sleep(self, now: float) -> None:
+        def next_due() -> float | None:
+            with self._store.transaction() as tx:
+                return tx.next_due()
+
+        upcoming = await asyncio.get_running_loop().run_in_executor(self._executor, next_due)
+        delay = 1.0 if upcoming is None else min(max(upcoming - now, 0.001), 1.0)
+        if len(self._busy) >= PARALLEL_DELIVERIES:
+            delay = 1.0
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+
+    # --- one event --------------------------------------------------------------------------
+
+    async def _deliver(self, event: QueuedEvent) -> None:
+        try:
+            await self._deliver_once(event)
+        except Exception:
+            log.exception("delivering event %s failed; it stays queued", event.request_id)
+        finally:
+            self._busy.discard(event.id)
+            self._wake.set()
+
+    async def _deliver_once(self, event: QueuedEvent) -> None:
+        now = self._clock.now().timestamp()
+        config = await self._config(event)
+        policy = config.policy(self._scale)
+        attempted = await self._attempt(event, now)
+        if attempted is None:  # the function is gone: nothing left to deliver to
+            self._metrics.async_dropped(event.region, event.function_name)
+            await self._db(lambda: self._finish_row(event.id))
+            return
+        decision = decide(event.progress, attempted.attempt, policy, self._clock.now().timestamp())
+        if isinstance(decision, Finish):
+            await self._handle(event, decision.condition, decision.progress, attempted, config)
+            await self._db(lambda: self._finish_row(event.id))
+        else:
+            progress, due = decision.progress, decision.due_at
+            await self._db(lambda: self._reschedule_row(event.id, due, progress))
+
+    def _finish_row(self, event_id: int) -> None:
+        with self._store.transaction() as tx:
+            tx.finish_event(event_id)
+
+    def _reschedule_row(self, event_id: int, due: float, progress: Progress) -> None:
+        with self._store.transaction() as tx:
+            tx.reschedule(event_id, due, progress)
+
+    async def _config(self, event: QueuedEvent) -> EventInvokeConfig:
+        def read() -> EventInvokeConfig:
+            with self._store.transaction() as tx:
+                function = tx.get_function(event.account, event.region, event.function_name)
+                if function is None:
+                    return EventInvokeConfig()
+                found = tx.get_event_config(function, event.qualifier or LATEST)
+                return found or EventInvokeConfig()
+
+        return await self._db(read)
+
+    async def _attempt(self, event: QueuedEvent, now: float) -> _Attempted | None:
+        caller = Caller(event.account, event.region)
+        ref = FunctionRef(event.function_name, event.qualifier)
+        try:
+            target = self._invoker.target(caller, ref)
+        except ResourceNotFound:
+            return None
+        if target.function.reserved_concurrency == 0:
+            return _Attempted(Attempt.ZERO_RESERVED, target, None)
+        self._metrics.async_attempt(
+            event.region, event.function_name, (now - event.progress.accepted_at) * 1000
+        )
+        try:
+            check_invocable(target.version)
+            request = InvocationRequest(event.request_id, event.payload, target.invoked_arn)
+            result = await self._invoker.run(target, request)
+        except TooManyRequests:
+            return _Attempted(Attempt.THROTTLED, target, None)
+        except AwsError as error:
+            log.info("event %s: %s, will retry", event.request_id, error.code)
+            return _Attempted(Attempt.SYSTEM_ERROR, target, None)
+        outcome = Outcome(target.version.version, result.payload, result.function_error)
+        attempt = Attempt.FUNCTION_ERROR if result.function_error else Attempt.SUCCESS
+        return _Attempted(attempt, target, outcome)
+
+    # --- outcomes ---------------------------------------------------------------------------
+
+    async def _handle(
+        self,
+        event: QueuedEvent,
+        condition: Condition,
+        progress: Progress,
+        attempted: _Attempted,
+        config: EventInvokeConfig,
+    ) -> None:
+        target = attempted.target
+        assert target is not None
+        arn = target.function.version_arn(event.qualifier or LATEST)
+        now = self._clock.now().timestamp()
+        record = invocation_record(
+            event.request_id,
+            arn,
+            condition,
+            progress.invocations,
+            event.payload,
+            attempted.outcome,
+            now,
+        )
+        body = json.dumps(record)
+        if condition is Condition.SUCCESS:
+            if config.on_success:
+                await self._send(event, config.on_success, body, dead_letter=False)
+            return
+        self._metrics.async_dropped(event.region, event.function_name)
+        dead_letter = target.version.settings.dead_letter_target
+        if dead_letter:
+            attributes = dead_letter_attributes(event.request_id, attempted.outcome, condition)
+            payload = event.payload.decode("utf-8", "replace")
+            await self._send(event, dead_letter, payload, dead_letter=True, attributes=attributes)
+        if config.on_failure:
+            await self._send(event, config.on_failure, body, dead_letter=False)
+
+    async def _send(
+        self,
+        event: QueuedEvent,
+        arn: str,
+        body: str,
+        *,
+        dead_letter: bool,
+        attributes: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
+        kind = destination_kind(arn)
+        try:
+            if kind is DestinationKind.SQS:
+                await self._db(
+                    lambda: self._queues.send(
+                        event.account, event.region, arn, body, attributes or {}
+                    )
+                )
+            elif kind is DestinationKind.LAMBDA:
+                await self._invoke_destination(event, arn, body)
+            else:
+                raise ValueError(f"no delivery to {arn}")
+        except Exception as exc:
+            log.warning("event %s: delivery to %s failed: %s", event.request_id, arn, exc)
+            if dead_letter:
+                self._metrics.dead_letter_error(event.region, event.function_name)
+            else:
+                self._metrics.destination_failure(event.region, event.function_name)
+
+    async def _invoke_destination(self, event: QueuedEvent, arn: str, body: str) -> None:
+        ref = parse_function_name(arn)
+        caller = Caller(ref.account or event.account, ref.region or event.region)
+        self._invoker.target(caller, ref)  # the destination function must exist
+        now = self._clock.now().timestamp()
+        queued = QueuedEvent(
+            new_request_id(),
+            caller.account,
+            caller.region,
+            ref.name,
+            ref.qualifier,
+            body.encode(),
+            Progress(now),
+            now,
+        )
+        await self._events.accept(queued)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
