@@ -63,6 +63,22 @@ class UploadedCode(Code):
     data: bytes = field(default=b"", repr=False, compare=False)
 
 
+def check_dead_letter_target(arn: str | None) -> None:
+    """gureum delivers dead letters to SQS queues; SNS topics are refused, not ignored."""
+    if not arn:
+        return
+    parts = arn.split(":")
+    service = parts[2] if len(parts) > 5 else ""
+    if service == "sns":
+        raise InvalidParameterValue(
+            f"gureum does not deliver to SNS dead-letter topics yet ({arn}); use an SQS queue."
+        )
+    if service != "sqs":
+        raise InvalidParameterValue(
+            f"The dead-letter target {arn} must be the ARN of an SQS queue or an SNS topic."
+        )
+
+
 def keep_package(store: CodeStore, code: Code) -> Code:
     """Inside the transaction that refers to `code`: its blob is on disk, its bytes dropped."""
     if not isinstance(code, UploadedCode):
@@ -144,6 +160,7 @@ class FunctionService:
         if previous is None or settings.runtime != previous.runtime:
             check_runtime(settings.runtime, self._runtimes)
         fn.check_quotas(settings)
+        check_dead_letter_target(settings.dead_letter_target)
         if settings.environment is not None:
             check_variables(settings.environment)
         layers = self._attach_layers(tx, caller, settings, previous)
