@@ -58,6 +58,7 @@ from gureum.services.metrics import CONTENT_TYPE as METRICS_TYPE
 from gureum.services.metrics import LambdaMetrics
 from gureum.services.queues import QueueService
 from gureum.services.settler import Settler
+from gureum.services.vault import KmsEnvironmentVault
 from gureum.store.codestore import CodeStore
 from gureum.store.logstore import LogStore
 from gureum.store.sqlite import SqliteStore
@@ -101,7 +102,16 @@ class GureumApp:
         self.clock = clock or SystemClock()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gureum-worker")
-        self.store = SqliteStore(settings.data_dir / "gureum.sqlite3")
+        self.keys = KeyService(
+            settings.data_dir / "keys.sqlite3",
+            settings.kms_root_key_file or settings.data_dir / "root.key",
+            self.clock,
+            settings.time_scale,
+            environ=os.environ,  # GUREUM_ROOT_KEY: the root key itself, instead of a file
+        )
+        self.store = SqliteStore(
+            settings.data_dir / "gureum.sqlite3", KmsEnvironmentVault(self.keys)
+        )
         self.code = CodeStore(settings.data_dir / "code")
         self.links = CodeLinks(_secret(settings.data_dir / "links.key"))
         ports = Ports(self.store, self.code, self.clock)
@@ -161,12 +171,6 @@ class GureumApp:
         )
         self.queues = QueueService(
             settings.data_dir / "queues.sqlite3", self.clock, settings.time_scale, endpoint_url
-        )
-        self.keys = KeyService(
-            settings.data_dir / "keys.sqlite3",
-            settings.data_dir / "root.key",
-            self.clock,
-            settings.time_scale,
         )
         self.events = EventQueue(self.store, self.executor)
         self.delivery = Delivery(
@@ -260,7 +264,7 @@ class GureumApp:
             log.info("removed %d unreferenced code blobs", swept)
         self.scratch.sweep()
         if self.memory is not None:
-            self.memory.sweep()
+            self.memory.close()
             await self.memory.warm()
         log.info("isolation: %s (%s)", self.isolation.mode.value, self.isolation.reason)
         if not self.isolation.memory_limits:
@@ -288,7 +292,7 @@ class GureumApp:
         await self.zygotes.stop()
         self.scratch.sweep()
         if self.memory is not None:
-            self.memory.sweep()
+            self.memory.close()
         self.executor.shutdown(wait=True)
         self.queues.close()
         self.keys.close()

@@ -85,6 +85,12 @@ def parser() -> argparse.ArgumentParser:
         default=_env("isolation", "auto"),
         help="sandbox functions with namespaces and cgroups (auto: when the machine allows it)",
     )
+    serve.add_argument(
+        "--kms-root-key-file",
+        type=Path,
+        default=Path(_env("kms-root-key-file", "")) if _env("kms-root-key-file", "") else None,
+        help="the key that encrypts KMS key material at rest (default: DATA_DIR/root.key, 0600)",
+    )
     serve.add_argument("--log-level", default=_env("log-level", "info"))
     return top
 
@@ -103,6 +109,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         keep_alive=args.keep_alive,
         async_payload_limit=args.async_payload_limit,
         isolation=args.isolation,
+        kms_root_key_file=args.kms_root_key_file,
         log_level=args.log_level,
     )
 

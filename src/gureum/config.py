@@ -31,6 +31,8 @@ class Settings:
     async_payload_limit: int = 1_048_576
     # Seconds (before scaling) an idle execution environment is kept warm.
     keep_alive: float = 600.0
+    # The KMS root key file (key material is encrypted under it); default <data-dir>/root.key.
+    kms_root_key_file: Path | None = None
     # "auto" (namespaces when the machine allows them), "namespaces" (required) or "none".
     isolation: str = "auto"
     log_level: str = "info"

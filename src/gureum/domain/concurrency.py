@@ -86,11 +86,16 @@ def choose_pool(
 class _Scope:
     reservations: dict[str, int] = field(default_factory=dict)
     in_flight: Counter[str] = field(default_factory=Counter)
-    unreserved_in_flight: int = 0
 
     @property
     def reserved_total(self) -> int:
         return sum(self.reservations.values())
+
+    @property
+    def unreserved_in_flight(self) -> int:
+        """Executions of functions that have no reservation *now*: when a reservation goes
+        away, that function's running executions count against the account from then on."""
+        return sum(n for fid, n in self.in_flight.items() if fid not in self.reservations)
 
 
 class ConcurrencyLedger:
@@ -137,8 +142,6 @@ class ConcurrencyLedger:
             raise throttled(decision)
         lease = Lease(next(self._ids), scope, function_id, decision)
         state.in_flight[function_id] += 1
-        if decision is Pool.UNRESERVED:
-            state.unreserved_in_flight += 1
         self._leases[lease.id] = lease
         return lease
 
@@ -150,8 +153,6 @@ class ConcurrencyLedger:
         state.in_flight[lease.function_id] -= 1
         if state.in_flight[lease.function_id] == 0:
             del state.in_flight[lease.function_id]
-        if lease.pool is Pool.UNRESERVED:
-            state.unreserved_in_flight -= 1
 
     # visibility ----------------------------------------------------------------------------
 

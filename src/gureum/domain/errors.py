@@ -127,3 +127,26 @@ class CodeStorageExceeded(ClientError):
 class InvalidZipFile(AwsError):
     code = "InvalidZipFileException"
     status = 502
+
+
+# --- Lambda's KMS errors at invoke time (spec 3.4): 502, raised while creating an environment.
+
+
+class KMSDisabled(AwsError):
+    code = "KMSDisabledException"
+    status = 502
+
+
+class KMSInvalidState(AwsError):
+    code = "KMSInvalidStateException"
+    status = 502
+
+
+class KMSNotFound(AwsError):
+    code = "KMSNotFoundException"
+    status = 502
+
+
+class KMSAccessDenied(AwsError):
+    code = "KMSAccessDeniedException"
+    status = 502

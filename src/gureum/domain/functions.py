@@ -70,13 +70,19 @@ class FunctionSettings:
     image_config: JsonObject | None = None
     logging_config: JsonObject = field(default_factory=dict)
     snap_start: str = "None"
+    # Set instead of `environment` when the stored variables could not be decrypted (the key is
+    # disabled, pending deletion or gone): (ErrorCode, Message), as FunctionConfiguration shows.
+    environment_error: tuple[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        document = asdict(self)
+        del document["environment_error"]
+        return document
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FunctionSettings:
         values = dict(data)
+        values.pop("environment_error", None)
         values["layers"] = tuple(AttachedLayer(**layer) for layer in values.get("layers", ()))
         values["architectures"] = tuple(values.get("architectures", ("x86_64",)))
         values["file_system_configs"] = tuple(values.get("file_system_configs", ()))

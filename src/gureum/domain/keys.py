@@ -21,80 +21,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from gureum.domain.errors import AwsError, ClientError, ValidationError
-
-# --- errors, with the KMS model's codes ---------------------------------------------------------
-
-
-class KeyNotFound(ClientError):
-    code = "NotFoundException"
-
-
-class KeyDisabled(ClientError):
-    code = "DisabledException"
-
-
-class KeyInvalidState(ClientError):
-    code = "KMSInvalidStateException"
-
-
-class InvalidCiphertext(ClientError):
-    """AWS answers a ciphertext it cannot open with this code and no message at all."""
-
-    code = "InvalidCiphertextException"
-
-    def __init__(self) -> None:
-        super().__init__("")
-
-
-class IncorrectKey(ClientError):
-    code = "IncorrectKeyException"
-
-
-class AliasExists(ClientError):
-    code = "AlreadyExistsException"
-
-
-class InvalidAliasName(ClientError):
-    code = "InvalidAliasNameException"
-
-
-class NotAuthorized(ClientError):
-    """What CreateAlias answers, without a message, for a name under the reserved `alias/aws/`."""
-
-    code = "NotAuthorizedException"
-
-
-class KmsAccessDenied(ClientError):
-    code = "AccessDeniedException"
-
-
-class InvalidKeyUsage(ClientError):
-    code = "InvalidKeyUsageException"
-
-
-class UnsupportedKeyOperation(ClientError):
-    code = "UnsupportedOperationException"
-
-
-class TagRejected(ClientError):
-    code = "TagException"
-
-
-class InvalidMarker(ClientError):
-    code = "InvalidMarkerException"
-
-
-class DryRunSucceeded(ClientError):
-    code = "DryRunOperationException"
-
-
-class KmsInternal(AwsError):
-    """Key material that no longer opens under the root key: ours to fix, never the caller's."""
-
-    code = "KMSInternalException"
-    status = 500
-
+from gureum.domain.errors import ValidationError
+from gureum.domain.kms_errors import (
+    InvalidAliasName,
+    InvalidKeyUsage,
+    KeyDisabled,
+    KeyInvalidState,
+    KeyNotFound,
+    KmsAccessDenied,
+    NotAuthorized,
+    TagRejected,
+    UnsupportedKeyOperation,
+)
 
 # --- the lifecycle ------------------------------------------------------------------------------
 
@@ -207,6 +145,27 @@ def check_customer_managed(key: Key, operation: str, account: str) -> None:
         )
 
 
+MIN_PENDING_WINDOW_DAYS = 7
+MAX_PENDING_WINDOW_DAYS = 30
+DEFAULT_PENDING_WINDOW_DAYS = 30
+
+
+def scheduled(key: Key, now: datetime, window_days: int, window: timedelta) -> Key:
+    """ScheduleKeyDeletion: `window` is `window_days` as the platform's clock runs (scaled)."""
+    if not MIN_PENDING_WINDOW_DAYS <= window_days <= MAX_PENDING_WINDOW_DAYS:
+        raise ValidationError(
+            f"PendingWindowInDays should be between {MIN_PENDING_WINDOW_DAYS} and "
+            f"{MAX_PENDING_WINDOW_DAYS}, but it is {window_days}"
+        )
+    state = moved(key, KeyEvent.SCHEDULE_DELETION)
+    return replace(key, state=state, deletion_date=now + window, pending_window_days=window_days)
+
+
+def cancelled(key: Key) -> Key:
+    state = moved(key, KeyEvent.CANCEL_DELETION)
+    return replace(key, state=state, deletion_date=None, pending_window_days=None)
+
+
 def deletion_due(key: Key, now: datetime) -> bool:
     return (
         key.state is KeyState.PENDING_DELETION
@@ -219,13 +178,36 @@ def rotation_due(key: Key, now: datetime) -> bool:
     return key.next_rotation is not None and now >= key.next_rotation
 
 
-def rotated(key: Key, now: datetime, period: timedelta | None) -> Key:
-    """`key` with a new current material version; the next automatic rotation a period later."""
-    return replace(
-        key,
-        material_version=key.material_version + 1,
-        next_rotation=None if period is None else now + period,
-    )
+def rotated(key: Key, next_rotation: datetime | None) -> Key:
+    """`key` with a new current material version, and the next automatic rotation's date."""
+    return replace(key, material_version=key.material_version + 1, next_rotation=next_rotation)
+
+
+SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
+AWS_KMS = "AWS_KMS"
+_SYMMETRIC_ONLY = (
+    "gureum's KMS supports only symmetric encryption keys made by KMS: KeySpec SYMMETRIC_DEFAULT, "
+    "KeyUsage ENCRYPT_DECRYPT, Origin AWS_KMS, single-Region."
+)
+
+
+def check_key_spec(key_spec: str, key_usage: str, origin: str, multi_region: bool) -> None:
+    """CreateKey: the one kind of key gureum makes (asymmetric, HMAC and imported keys are not)."""
+    if (key_spec, key_usage, origin, multi_region) != (
+        SYMMETRIC_DEFAULT,
+        ENCRYPT_DECRYPT,
+        AWS_KMS,
+        False,
+    ):
+        raise UnsupportedKeyOperation(_SYMMETRIC_ONLY)
+
+
+def check_algorithm(algorithm: str) -> None:
+    if algorithm != SYMMETRIC_DEFAULT:
+        raise InvalidKeyUsage(
+            f"Algorithm {algorithm} is incompatible with key spec SYMMETRIC_DEFAULT."
+        )
 
 
 # --- naming keys --------------------------------------------------------------------------------

@@ -82,4 +82,6 @@ class BatchRequestTooLong(ClientError):
 
 def invalid_parameter(name: str, value: object, reason: str) -> SqsInvalidParameterValue:
     """SQS's one phrasing for a request parameter out of its range."""
-    return SqsInvalidParameterValue(f"Value {value} for parameter {name} is invalid. Reason: {reason}")
+    return SqsInvalidParameterValue(
+        f"Value {value} for parameter {name} is invalid. Reason: {reason}"
+    )

@@ -85,21 +85,25 @@ class MemoryGroups:
         self._free: list[MemoryGroup] = []
         self._names = itertools.count()
         self._warming: asyncio.Task[None] | None = None
-        self._prefix = f"g{os.getpid()}-"
+        self._prefix = "g"
 
     @classmethod
     def detect(cls, name: str = "gureum") -> MemoryGroups | None:
+        """Groups under `<name>/s<pid>/`: one subtree per server, so servers sharing a machine
+        (tests run several) never touch each other's groups."""
+        server = f"s{os.getpid()}"
         try:
             if (V2_ROOT / "cgroup.controllers").exists() and not V1_MEMORY.exists():
-                parent = V2_ROOT / name
-                parent.mkdir(exist_ok=True)
+                top = V2_ROOT / name
+                top.mkdir(exist_ok=True)
                 (V2_ROOT / "cgroup.subtree_control").write_text("+memory")
-                (parent / "cgroup.subtree_control").write_text("+memory")
-                return cls(parent, v2=True)
+                (top / "cgroup.subtree_control").write_text("+memory")
+                (top / server).mkdir(exist_ok=True)
+                (top / server / "cgroup.subtree_control").write_text("+memory")
+                return cls(top / server, v2=True)
             if V1_MEMORY.is_dir():
-                parent = V1_MEMORY / name
-                parent.mkdir(exist_ok=True)
-                return cls(parent, v2=False)
+                (V1_MEMORY / name / server).mkdir(parents=True, exist_ok=True)
+                return cls(V1_MEMORY / name / server, v2=False)
         except OSError:
             return None
         return None
@@ -116,7 +120,15 @@ class MemoryGroups:
 
     def acquire(self, memory_mb: int) -> MemoryGroup:
         """A group limited to `memory_mb`: a warm one when there is one."""
-        group = self._free.pop() if self._free else self._new()
+        while self._free:
+            group = self._free.pop()
+            try:
+                group.limit(memory_mb)
+            except FileNotFoundError:  # removed behind our back: take another
+                continue
+            self._top_up()
+            return group
+        group = self._new()
         group.limit(memory_mb)
         self._top_up()
         return group
@@ -144,11 +156,27 @@ class MemoryGroups:
             self._free.append(group)
 
     def sweep(self) -> None:
-        """Removes every group (left by a previous run, or ours at shutdown)."""
+        """Removes this server's groups, and those of servers that are no longer running."""
         if self._warming is not None:
             self._warming.cancel()
         self._free.clear()
-        for child in self._parent.iterdir() if self._parent.is_dir() else ():
-            if child.is_dir():
-                with contextlib.suppress(OSError):
-                    os.rmdir(child)
+        _remove_tree(self._parent, keep_top=True)
+        for server in self._parent.parent.glob("s*"):
+            pid = server.name[1:]
+            if server != self._parent and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                _remove_tree(server, keep_top=False)
+
+    def close(self) -> None:
+        self.sweep()
+        with contextlib.suppress(OSError):
+            self._parent.rmdir()
+
+
+def _remove_tree(path: Path, keep_top: bool) -> None:
+    for child in path.iterdir() if path.is_dir() else ():
+        if child.is_dir():
+            with contextlib.suppress(OSError):
+                child.rmdir()
+    if not keep_top:
+        with contextlib.suppress(OSError):
+            path.rmdir()

@@ -38,6 +38,7 @@ from gureum.services.admission import Admission
 from gureum.services.context import Caller
 from gureum.services.functions import not_found, require_function
 from gureum.services.metrics import LambdaMetrics
+from gureum.services.vault import kms_error
 
 if TYPE_CHECKING:
     from gureum.services.events import EventQueue
@@ -241,6 +242,10 @@ class Invoker:
             plan = await self._plan(target)
 
             def scale() -> None:
+                # A new environment needs the variables in the clear: the key must still work.
+                error = version.settings.environment_error
+                if error is not None:
+                    raise kms_error(error)
                 self._admission.new_environment(function)
 
             async with self._pool.lease(slot, key, plan, scale) as environment:

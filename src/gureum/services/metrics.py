@@ -39,9 +39,14 @@ class _LedgerCollector(Collector):
             account_id, region = scope
             account.add_metric([account_id, region, ""], self._ledger.in_flight(scope))
             unreserved.add_metric([account_id, region], self._ledger.unreserved_in_flight(scope))
+        # A function deleted and created again under its name is one series, not two.
+        by_name: dict[tuple[str, str, str], int] = {}
         for (account_id, region, function_id), name in self._names.items():
             running = self._ledger.in_flight((account_id, region), function_id)
-            account.add_metric([account_id, region, name], running)
+            key = (account_id, region, name)
+            by_name[key] = by_name.get(key, 0) + running
+        for labels, running in by_name.items():
+            account.add_metric(list(labels), running)
         yield account
         yield unreserved
 

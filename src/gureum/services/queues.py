@@ -1,19 +1,163 @@
-"""SQS-compatible queues (skeleton: being implemented)."""
+"""SQS-compatible queues: durable in their own SQLite file, timed by the clock port.
+
+`QueueService` is the control plane (create, list, attributes, tags, purge, delete) and owns the
+store; its `messages` (`MessageService`) send, receive and delete messages on the same store.
+Every delay SQS applies on its own, the purge interval included, runs on the clock port and is
+multiplied by `time_scale` (DESIGN.md "Time").
+
+`send` and `exists` are the port Lambda's asynchronous invocation uses for dead-letter queues and
+destinations. Every method blocks on SQLite (a commit per call): call them from worker threads.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from gureum.clock import Clock
+from gureum.domain.errors import ClientError
+from gureum.domain.queue_errors import PurgeQueueInProgress, QueueDoesNotExist, invalid_parameter
+from gureum.domain.queue_messages import MessageAttribute
+from gureum.domain.queues import (
+    DEFAULTS,
+    Queue,
+    QueueKey,
+    attribute_view,
+    canonical_attributes,
+    check_queue_name,
+    check_same_attributes,
+    key_from_arn,
+    list_page,
+    parse_redrive_policy,
+    with_changes,
+)
+from gureum.services.queue_messages import MessageService, OutgoingMessage, Timeline
+from gureum.services.queue_waiters import Waiters
+from gureum.store.queues import QueueStore, QueueTransaction
+
+PURGE_INTERVAL = 60  # seconds between two PurgeQueue calls on one queue
 
 
 class QueueService:
+    """SQS's queues and messages for every account and region, on one store."""
+
     def __init__(self, db_path: Path, clock: Clock, time_scale: float, endpoint: str) -> None:
-        self._db_path = db_path
-        self._clock = clock
-        self._time_scale = time_scale
+        self._store = QueueStore(db_path)
+        self._timeline = Timeline(clock, time_scale)
         self._endpoint = endpoint
+        self._waiters = Waiters()
+        self._purged: dict[int, float] = {}  # queue id -> last purge; used under the store lock
+        self.messages = MessageService(self._store, self._timeline, self._waiters)
+
+    def url(self, key: QueueKey, endpoint: str | None = None) -> str:
+        """The queue's URL at `endpoint`, by default the endpoint gureum serves on."""
+        return key.url(endpoint or self._endpoint)
+
+    def close(self) -> None:
+        self._store.close()
+
+    # queues -------------------------------------------------------------------------------
+
+    def create_queue(
+        self, key: QueueKey, attributes: Mapping[str, str], tags: Mapping[str, str]
+    ) -> Queue:
+        """Creates the queue, or returns the existing one if every given attribute agrees."""
+        check_queue_name(key.name)
+        requested = canonical_attributes(attributes)
+        with self._store.transaction() as tx:
+            existing = tx.queue(key)
+            if existing is not None:
+                check_same_attributes(existing.attributes, requested)
+                return existing
+            self._check_redrive(tx, attributes)
+            merged = with_changes(DEFAULTS, requested)
+            return tx.add_queue(key, self._timeline.now(), merged, tags)
+
+    @staticmethod
+    def _check_redrive(tx: QueueTransaction, requested: Mapping[str, str]) -> None:
+        """A redrive policy must name an existing queue (`requested` as the caller sent it)."""
+        document = requested.get("RedrivePolicy")
+        if document:
+            target = key_from_arn(parse_redrive_policy(document).target_arn)
+            if target is None or tx.queue(target) is None:
+                raise invalid_parameter(
+                    "RedrivePolicy", document, "Dead letter target does not exist."
+                )
+
+    def get_queue(self, key: QueueKey) -> Queue:
+        with self._store.transaction() as tx:
+            return tx.require(key)
+
+    def list_queues(
+        self,
+        account: str,
+        region: str,
+        prefix: str = "",
+        token: str | None = None,
+        max_results: int | None = None,
+    ) -> tuple[list[QueueKey], str | None]:
+        """One page of the account's queues in the region, by name; and the next page's token."""
+        with self._store.transaction() as tx:
+            queues = tx.queues(account, region)
+        names = [q.key.name for q in queues if q.key.name.startswith(prefix)]
+        page, next_token = list_page(names, token, max_results)
+        return [QueueKey(account, region, name) for name in page], next_token
+
+    def dead_letter_sources(self, key: QueueKey) -> list[QueueKey]:
+        """The queues whose RedrivePolicy targets `key`."""
+        with self._store.transaction() as tx:
+            tx.require(key)
+            queues = tx.queues(key.account, key.region)
+        return [q.key for q in queues if (p := q.redrive_policy) and p.target_arn == key.arn]
+
+    def get_attributes(self, key: QueueKey, names: Iterable[str]) -> dict[str, str]:
+        now = self._timeline.now()
+        with self._store.transaction() as tx:
+            queue = tx.require(key)
+            tx.expire(queue.id, self._timeline.after(now, -queue.retention_period))
+            return attribute_view(queue, tx.counts(queue.id, now), names)
+
+    def set_attributes(self, key: QueueKey, attributes: Mapping[str, str]) -> None:
+        changes = canonical_attributes(attributes)
+        with self._store.transaction() as tx:
+            queue = tx.require(key)
+            self._check_redrive(tx, attributes)
+            merged = with_changes(queue.attributes, changes)
+            tx.save_queue(replace(queue, attributes=merged, modified=self._timeline.now()))
+
+    def tag_queue(self, key: QueueKey, tags: Mapping[str, str]) -> None:
+        with self._store.transaction() as tx:
+            queue = tx.require(key)
+            tx.save_queue(replace(queue, tags={**queue.tags, **tags}))
+
+    def untag_queue(self, key: QueueKey, tag_keys: Iterable[str]) -> None:
+        removed = set(tag_keys)
+        with self._store.transaction() as tx:
+            queue = tx.require(key)
+            kept = {k: v for k, v in queue.tags.items() if k not in removed}
+            tx.save_queue(replace(queue, tags=kept))
+
+    def delete_queue(self, key: QueueKey) -> None:
+        with self._store.transaction() as tx:
+            tx.delete_queue(tx.require(key))
+        self._waiters.wake(key)
+
+    def purge_queue(self, key: QueueKey) -> None:
+        """Deletes every message; SQS allows one purge per queue every 60 seconds."""
+        now = self._timeline.now()
+        with self._store.transaction() as tx:
+            queue = tx.require(key)
+            last = self._purged.get(queue.id)
+            if last is not None and now < self._timeline.after(last, PURGE_INTERVAL):
+                raise PurgeQueueInProgress(
+                    f"Only one PurgeQueue operation on {key.name} is allowed every "
+                    f"{PURGE_INTERVAL} seconds."
+                )
+            self._purged[queue.id] = now
+            tx.purge(queue.id)
+
+    # the port Lambda's asynchronous invocation uses ---------------------------------------
 
     def send(
         self,
@@ -23,11 +167,32 @@ class QueueService:
         body: str,
         attributes: Mapping[str, tuple[str, str]],
     ) -> str:
-        """Sends a message to the queue named by its ARN; attributes map name -> (type, value)."""
-        raise NotImplementedError
+        """Sends a message to the queue named by its ARN; attributes map name -> (type, value).
+
+        Returns the message id; raises QueueDoesNotExist when the ARN names no queue, and SQS's
+        error for a message it would refuse (too large, bad characters).
+        """
+        key = key_from_arn(queue_arn)
+        if key is None:
+            raise QueueDoesNotExist()
+        outgoing = OutgoingMessage(
+            body,
+            {
+                name: MessageAttribute(kind, None, value.encode())
+                if kind.startswith("Binary")
+                else MessageAttribute(kind, value)
+                for name, (kind, value) in attributes.items()
+            },
+        )
+        result = self.messages.send_messages(key, [outgoing], sender=account)[0]
+        if isinstance(result, ClientError):
+            raise result
+        return result.message_id
 
     def exists(self, account: str, region: str, queue_arn: str) -> bool:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        return None
+        """Whether `queue_arn` names an existing queue (checked when a destination is set)."""
+        key = key_from_arn(queue_arn)
+        if key is None:
+            return False
+        with self._store.transaction() as tx:
+            return tx.queue(key) is not None

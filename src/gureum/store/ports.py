@@ -8,6 +8,7 @@ same protocol for scale-out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -16,6 +17,23 @@ from gureum.domain.event_configs import EventInvokeConfig
 from gureum.domain.functions import Function, FunctionVersion
 from gureum.domain.layers import LayerVersion
 from gureum.domain.retries import Progress, QueuedEvent
+
+
+class EnvironmentVault(Protocol):
+    """Seals functions' environment variables before they are stored, and opens them on read.
+
+    Lambda keeps environment variables encrypted at rest with the function's KMS key (or the
+    account's `aws/lambda` key). Opening never raises: a key that cannot decrypt any more gives
+    the (ErrorCode, Message) pair that FunctionConfiguration shows instead of the variables.
+    """
+
+    def seal(
+        self, account: str, region: str, key_arn: str | None, variables: Mapping[str, str]
+    ) -> dict[str, str]: ...
+
+    def open(
+        self, account: str, region: str, sealed: Mapping[str, str]
+    ) -> tuple[dict[str, str] | None, tuple[str, str] | None]: ...
 
 
 class Transaction(Protocol):

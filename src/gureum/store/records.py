@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from gureum.domain.aliases import Alias
 from gureum.domain.functions import Code, Function, FunctionSettings, FunctionVersion
 from gureum.domain.layers import LayerVersion
 from gureum.domain.lifecycle import Lifecycle, State, UpdateStatus
+from gureum.store.ports import EnvironmentVault
 
 
 def dump(document: dict[str, Any]) -> str:
@@ -26,11 +28,38 @@ def code_document(code: Code) -> dict[str, Any]:
     }
 
 
-def version_document(version: FunctionVersion) -> dict[str, Any]:
+def settings_document(
+    settings: FunctionSettings, vault: EnvironmentVault, account: str, region: str
+) -> dict[str, Any]:
+    """The stored form of settings: environment variables sealed, never in the clear."""
+    document = settings.to_json()
+    variables = document.pop("environment")
+    if variables is not None:
+        document["environment_sealed"] = vault.seal(
+            account, region, settings.kms_key_arn, variables
+        )
+    return document
+
+
+def settings_from(
+    document: dict[str, Any], vault: EnvironmentVault, account: str, region: str
+) -> FunctionSettings:
+    values = dict(document)
+    sealed = values.pop("environment_sealed", None)
+    settings = FunctionSettings.from_json(values)
+    if sealed is None:
+        return settings
+    variables, error = vault.open(account, region, sealed)
+    return replace(settings, environment=variables, environment_error=error)
+
+
+def version_document(
+    version: FunctionVersion, vault: EnvironmentVault, account: str, region: str
+) -> dict[str, Any]:
     lifecycle = version.lifecycle
     return {
         "version": version.version,
-        "settings": version.settings.to_json(),
+        "settings": settings_document(version.settings, vault, account, region),
         "code": code_document(version.code),
         "revision_id": version.revision_id,
         "last_modified": version.last_modified.isoformat(),
@@ -39,11 +68,13 @@ def version_document(version: FunctionVersion) -> dict[str, Any]:
     }
 
 
-def version_from(document: dict[str, Any]) -> FunctionVersion:
+def version_from(
+    document: dict[str, Any], vault: EnvironmentVault, account: str, region: str
+) -> FunctionVersion:
     state, update, reason, code = document["lifecycle"]
     return FunctionVersion(
         version=document["version"],
-        settings=FunctionSettings.from_json(document["settings"]),
+        settings=settings_from(document["settings"], vault, account, region),
         code=Code(**document["code"]),
         revision_id=document["revision_id"],
         last_modified=datetime.fromisoformat(document["last_modified"]),
@@ -61,14 +92,20 @@ def function_document(function: Function) -> dict[str, Any]:
 
 
 def function_from(
-    row_id: str, account: str, region: str, name: str, document: dict[str, Any], latest: Any
+    row_id: str,
+    account: str,
+    region: str,
+    name: str,
+    document: dict[str, Any],
+    latest: Any,
+    vault: EnvironmentVault,
 ) -> Function:
     return Function(
         id=row_id,
         account=account,
         region=region,
         name=name,
-        latest=version_from(latest),
+        latest=version_from(latest, vault, account, region),
         next_version=document["next_version"],
         tags=document["tags"],
         reserved_concurrency=document["reserved_concurrency"],

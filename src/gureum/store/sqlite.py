@@ -24,6 +24,7 @@ from gureum.domain.functions import Function, FunctionVersion
 from gureum.domain.layers import LayerVersion
 from gureum.domain.retries import Progress, QueuedEvent
 from gureum.store import records
+from gureum.store.ports import EnvironmentVault
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -63,7 +64,8 @@ _FUNCTION_SELECT = (
 class SqliteStore:
     """`Store` on one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, vault: EnvironmentVault) -> None:
+        self._vault = vault
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -76,7 +78,7 @@ class SqliteStore:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield SqliteTransaction(self._db)
+                yield SqliteTransaction(self._db, self._vault)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -88,19 +90,24 @@ class SqliteStore:
 
 
 class SqliteTransaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, vault: EnvironmentVault) -> None:
         self._db = db
+        self._vault = vault
 
     def _rows(self, sql: str, *args: Any) -> list[Any]:
         return self._db.execute(sql, args).fetchall()
 
     # functions and versions ---------------------------------------------------------------
 
-    @staticmethod
-    def _function(row: Any) -> Function:
+    def _function(self, row: Any) -> Function:
         row_id, account, region, name, doc, latest = row
         return records.function_from(
-            row_id, account, region, name, json.loads(doc), json.loads(latest)
+            row_id, account, region, name, json.loads(doc), json.loads(latest), self._vault
+        )
+
+    def _version(self, function: Function, document: str) -> FunctionVersion:
+        return records.version_from(
+            json.loads(document), self._vault, function.account, function.region
         )
 
     def get_function(self, account: str, region: str, name: str) -> Function | None:
@@ -147,7 +154,7 @@ class SqliteTransaction:
         rows = self._rows(
             "SELECT doc FROM versions WHERE function_id = ? AND number = ?", function.id, number
         )
-        return records.version_from(json.loads(rows[0][0])) if rows else None
+        return self._version(function, rows[0][0]) if rows else None
 
     def put_version(self, function: Function, version: FunctionVersion) -> None:
         self._db.execute(
@@ -161,7 +168,11 @@ class SqliteTransaction:
                 version.code.blob,
                 version.code.size,
                 " ".join(layer.blob for layer in version.settings.layers),
-                records.dump(records.version_document(version)),
+                records.dump(
+                    records.version_document(
+                        version, self._vault, function.account, function.region
+                    )
+                ),
             ),
         )
 
@@ -177,14 +188,18 @@ class SqliteTransaction:
             after,
             limit,
         )
-        return [records.version_from(json.loads(row[0])) for row in rows]
+        return [self._version(function, row[0]) for row in rows]
 
     def unsettled(self) -> list[tuple[Function, FunctionVersion]]:
         rows = self._rows(
             _FUNCTION_SELECT.replace("v.doc", "v.doc, u.doc")
             + "JOIN versions u ON u.function_id = f.id WHERE u.settled = 0"
         )
-        return [(self._function(row[:6]), records.version_from(json.loads(row[6]))) for row in rows]
+        pairs = []
+        for row in rows:
+            function = self._function(row[:6])
+            pairs.append((function, self._version(function, row[6])))
+        return pairs
 
     # aliases ------------------------------------------------------------------------------
 

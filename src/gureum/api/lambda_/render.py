@@ -48,7 +48,10 @@ def configuration(view: VersionView, *, listed: bool = False) -> dict[str, Any]:
         "SnapStart": {"ApplyOn": settings.snap_start, "OptimizationStatus": "Off"},
         "LoggingConfig": logging,
     }
-    if settings.environment is not None:
+    if settings.environment_error is not None:
+        code, message = settings.environment_error
+        document["Environment"] = {"Error": {"ErrorCode": code, "Message": message}}
+    elif settings.environment is not None:
         document["Environment"] = {"Variables": dict(settings.environment)}
     if settings.kms_key_arn:
         document["KMSKeyArn"] = settings.kms_key_arn
