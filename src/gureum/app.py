@@ -264,7 +264,7 @@ class GureumApp:
             log.info("removed %d unreferenced code blobs", swept)
         self.scratch.sweep()
         if self.memory is not None:
-            self.memory.close()
+            self.memory.sweep()
             await self.memory.warm()
         log.info("isolation: %s (%s)", self.isolation.mode.value, self.isolation.reason)
         if not self.isolation.memory_limits:

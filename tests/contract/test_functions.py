@@ -439,12 +439,13 @@ def test_list_functions_with_all_versions(
 
 
 def test_update_configuration_stores_every_version_specific_field(
-    lambda_client: Any, make_function: MakeFunction, function_name: str
+    lambda_client: Any, make_function: MakeFunction, function_name: str, server: GureumProcess
 ) -> None:
     created = make_function()
     new_role = f"arn:aws:iam::{ACCOUNT}:role/other-role"
     dlq = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{function_name}-dlq"
-    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    # A customer key must exist and be usable: Lambda encrypts the variables with it.
+    key = server.client("kms").create_key()["KeyMetadata"]["Arn"]
     vpc = {"SubnetIds": ["subnet-0abc"], "SecurityGroupIds": ["sg-0abc"]}
     logging = {
         "LogFormat": "JSON",

@@ -19,6 +19,8 @@ from gureum.domain.queue_messages import (
     md5_of_attributes,
     md5_of_body,
     message_size,
+)
+from gureum.domain.queue_receives import (
     receive_options,
     select_attributes,
 )
@@ -267,5 +269,5 @@ class SqsApi:
         entries = params.get("Entries") or []
         ids = [entry["Id"] for entry in entries]
         check_batch(ids, "ChangeMessageVisibilityBatchRequestEntry")
-        changes = [(e["ReceiptHandle"], e.get("VisibilityTimeout", 0)) for e in entries]
+        changes = [(e["ReceiptHandle"], e.get("VisibilityTimeout")) for e in entries]
         return _batch_result(ids, list(self._queues.messages.change_visibilities(key, changes)))

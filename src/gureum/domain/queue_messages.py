@@ -1,4 +1,4 @@
-"""SQS messages as values: their limits, their digests, receipt handles and what a receive shows.
+"""SQS messages as values: what a sender may send, and the digests SQS answers with.
 
 Pure rules only; ids, tokens and times come in as arguments. The digests are SQS's own
 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html
@@ -8,19 +8,15 @@ recompute them and refuse a reply that disagrees.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from gureum.domain.queue_errors import (
     InvalidMessageContents,
     MissingParameter,
-    ReceiptHandleIsInvalid,
     SqsInvalidParameterValue,
     invalid_parameter,
 )
@@ -28,23 +24,12 @@ from gureum.domain.queue_errors import (
 MAX_ATTRIBUTES = 10
 MAX_ATTRIBUTE_NAME = 256
 MAX_DELAY = 900
-MAX_VISIBILITY = 43_200
-MAX_WAIT = 20
-MAX_RECEIVE = 10
 _BODY = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _RESERVED_PREFIX = re.compile(r"(?i)(aws|amazon)\.")
 _INVALID_CHARACTERS = (
     "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | "
     "#xE000 to #xFFFD | #x10000 to #x10FFFF"
-)
-SYSTEM_ATTRIBUTES = (
-    "SenderId",
-    "SentTimestamp",
-    "ApproximateReceiveCount",
-    "ApproximateFirstReceiveTimestamp",
-    "AWSTraceHeader",
-    "DeadLetterQueueSourceArn",
 )
 
 
@@ -162,20 +147,6 @@ def check_delay(delay: int) -> int:
     return delay
 
 
-def check_visibility(timeout: int) -> int:
-    if not 0 <= timeout <= MAX_VISIBILITY:
-        raise invalid_parameter(
-            "VisibilityTimeout", timeout, "Must be between 0 and 43200, if provided."
-        )
-    return timeout
-
-
-def check_wait_time(wait: int) -> int:
-    if not 0 <= wait <= MAX_WAIT:
-        raise invalid_parameter("WaitTimeSeconds", wait, "Must be >= 0 and <= 20, if provided.")
-    return wait
-
-
 def check_standard_message(deduplication_id: str | None) -> None:
     """Standard queues take `MessageGroupId` (fair queues) but not `MessageDeduplicationId`."""
     if deduplication_id is not None:
@@ -198,21 +169,6 @@ def check_trace_header(system: Mapping[str, MessageAttribute]) -> str | None:
             )
     trace = system.get("AWSTraceHeader")
     return trace.string_value if trace is not None else None
-
-
-class MessageState(StrEnum):
-    """Where a stored message stands at an instant; counted by GetQueueAttributes."""
-
-    VISIBLE = "visible"
-    IN_FLIGHT = "in-flight"
-    DELAYED = "delayed"
-
-
-def message_state(visible_at: float, receive_count: int, now: float) -> MessageState:
-    """Hidden messages never received are delayed; hidden ones received are in flight."""
-    if visible_at <= now:
-        return MessageState.VISIBLE
-    return MessageState.IN_FLIGHT if receive_count else MessageState.DELAYED
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,78 +201,3 @@ class Message:
         if self.trace_header is None:
             return None
         return md5_of_attributes({"AWSTraceHeader": MessageAttribute("String", self.trace_header)})
-
-
-def system_selection(names: Iterable[str]) -> tuple[str, ...]:
-    """The system attributes asked for; `AttributeNames` may also hold queue attribute names,
-    which a receive ignores."""
-    wanted = set(names)
-    if "All" in wanted:
-        return SYSTEM_ATTRIBUTES
-    return tuple(name for name in SYSTEM_ATTRIBUTES if name in wanted)
-
-
-def select_attributes(
-    attributes: Mapping[str, MessageAttribute], patterns: Iterable[str]
-) -> dict[str, MessageAttribute]:
-    """The user attributes a receive returns: `All`, `*` or `.*`; `prefix.*` (every name that
-    starts with `prefix`); or exact names."""
-    wanted = list(patterns)
-    if {"All", ".*", "*"} & set(wanted):
-        return dict(attributes)
-    prefixes = tuple(p[:-2] for p in wanted if p.endswith(".*"))
-    exact = set(wanted)
-    return {n: a for n, a in attributes.items() if n in exact or n.startswith(prefixes or ("\0",))}
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiveOptions:
-    max_messages: int = 1
-    visibility_timeout: int | None = None
-    system_names: tuple[str, ...] = ()
-    attribute_patterns: tuple[str, ...] = ()
-
-
-def receive_options(
-    max_messages: int | None,
-    visibility_timeout: int | None,
-    system_names: Iterable[str] = (),
-    attribute_patterns: Iterable[str] = (),
-) -> ReceiveOptions:
-    count = 1 if max_messages is None else max_messages
-    if not 1 <= count <= MAX_RECEIVE:
-        raise invalid_parameter(
-            "MaxNumberOfMessages", count, "Must be between 1 and 10, if provided."
-        )
-    if visibility_timeout is not None:
-        check_visibility(visibility_timeout)
-    return ReceiveOptions(
-        count, visibility_timeout, system_selection(system_names), tuple(attribute_patterns)
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """What a receipt handle names: one receive (`token`) of one message of one queue row."""
-
-    queue_id: int
-    message_id: str
-    token: str
-
-    def handle(self) -> str:
-        return base64.b64encode(f"{self.queue_id}:{self.message_id}:{self.token}".encode()).decode()
-
-
-def parse_receipt(handle: str) -> Receipt:
-    invalid = ReceiptHandleIsInvalid(
-        f'The input receipt handle "{handle}" is not a valid receipt handle.'
-    )
-    try:
-        text = base64.b64decode(handle, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise invalid from None
-    queue_id, _, rest = text.partition(":")
-    message_id, _, token = rest.partition(":")
-    if not queue_id.isdigit() or not message_id or not token:
-        raise invalid
-    return Receipt(int(queue_id), message_id, token)

@@ -63,6 +63,8 @@ COMPUTED = (
     "CreatedTimestamp",
     "LastModifiedTimestamp",
 )
+# Names of the model's enum that only FIFO queues have: asked of a standard queue, left out.
+FIFO_ONLY = ("FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit")
 MAX_LIST_RESULTS = 1000
 
 
@@ -260,7 +262,7 @@ def requested_attributes(names: Iterable[str]) -> tuple[str, ...]:
     if "All" in wanted:
         return known
     for name in wanted:
-        if name not in known:
+        if name not in known and name not in FIFO_ONLY:
             raise InvalidAttributeName(f"Unknown Attribute {name}.")
     return tuple(dict.fromkeys(wanted))
 

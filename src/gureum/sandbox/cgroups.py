@@ -110,6 +110,7 @@ class MemoryGroups:
 
     def _new(self) -> MemoryGroup:
         path = self._parent / f"{self._prefix}{next(self._names)}"
+        self._parent.mkdir(exist_ok=True)  # in case an older gureum swept it away
         path.mkdir()
         if not self._v2:
             # A runtime joins its group a few milliseconds after it starts (see zygote.py);

@@ -26,17 +26,19 @@ from gureum.domain.queue_errors import MessageNotInflight, ReceiptHandleIsInvali
 from gureum.domain.queue_messages import (
     Message,
     MessageAttribute,
-    MessageState,
-    Receipt,
-    ReceiveOptions,
     check_delay,
     check_message,
     check_standard_message,
     check_trace_header,
-    check_visibility,
-    check_wait_time,
     md5_of_attributes,
     md5_of_body,
+)
+from gureum.domain.queue_receives import (
+    MessageState,
+    Receipt,
+    ReceiveOptions,
+    check_visibility,
+    check_wait_time,
     message_state,
     parse_receipt,
 )
@@ -233,7 +235,7 @@ class MessageService:
         return results
 
     def change_visibilities(
-        self, key: QueueKey, changes: Sequence[tuple[str, int]]
+        self, key: QueueKey, changes: Sequence[tuple[str, int | None]]
     ) -> list[ClientError | None]:
         """Hides each received message for a new timeout from now (0 shows it at once)."""
         now = self._timeline.now()
@@ -251,10 +253,10 @@ class MessageService:
         return results
 
     def _change_visibility(
-        self, tx: QueueTransaction, queue: Queue, handle: str, timeout: int, now: float
+        self, tx: QueueTransaction, queue: Queue, handle: str, timeout: int | None, now: float
     ) -> None:
         receipt = self._receipt(queue, handle)
-        check_visibility(timeout)
+        seconds = check_visibility(timeout)
         stored = tx.find(queue.id, receipt.message_id)
         if stored is None or stored.receipt != receipt.token:
             raise invalid_parameter(
@@ -265,4 +267,4 @@ class MessageService:
         state = message_state(stored.visible_at, stored.message.receive_count, now)
         if state is not MessageState.IN_FLIGHT:
             raise MessageNotInflight("The specified message isn't in flight.")
-        tx.set_visible_at(stored.seq, self._timeline.after(now, timeout))
+        tx.set_visible_at(stored.seq, self._timeline.after(now, seconds))

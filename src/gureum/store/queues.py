@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS messages (
     receive_count INTEGER NOT NULL DEFAULT 0, first_received REAL, receipt TEXT);
 CREATE INDEX IF NOT EXISTS messages_due ON messages (queue_id, visible_at, seq);
 CREATE INDEX IF NOT EXISTS messages_by_id ON messages (queue_id, id);
+CREATE INDEX IF NOT EXISTS messages_by_age ON messages (queue_id, sent);
 """
 _QUEUE_COLUMNS = "id, account, region, name, created, modified, attributes, tags"
 _MESSAGE_COLUMNS = (
