@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
+from botocore.model import OperationModel, ServiceModel, Shape
 
 from gureum.aws.http import HttpResponse, header, query_params
 from gureum.aws.shapes import (
@@ -246,8 +246,3 @@ def _header_text(shape: Shape, value: Any) -> str:
     if shape.type_name == "boolean":
         return "true" if value else "false"
     return str(value)
-
-
-def input_members(operation: OperationModel) -> Mapping[str, Shape]:
-    shape = operation.input_shape
-    return shape.members if isinstance(shape, StructureShape) else {}
