@@ -24,6 +24,7 @@ from gureum.api.kms import KmsApi
 from gureum.api.lambda_.asynchronous import AsyncApi
 from gureum.api.lambda_.handlers import LambdaApi
 from gureum.api.logs import LogsApi
+from gureum.api.sqs import UNVALIDATED as SQS_UNVALIDATED
 from gureum.api.sqs import SqsApi
 from gureum.aws.frontend import Frontend, ServiceEndpoint
 from gureum.aws.http import HttpResponse, query_params
@@ -218,7 +219,10 @@ class GureumApp:
         )
         session = botocore.session.get_session()
         sqs_endpoint = ServiceEndpoint(
-            "sqs", JsonProtocol(session.get_service_model("sqs")), SqsApi(self.queues).handlers()
+            "sqs",
+            JsonProtocol(session.get_service_model("sqs")),
+            SqsApi(self.queues).handlers(),
+            unvalidated=SQS_UNVALIDATED,
         )
         kms_endpoint = ServiceEndpoint(
             "kms", JsonProtocol(session.get_service_model("kms")), KmsApi(self.keys).handlers()
