@@ -201,8 +201,8 @@ class Frontend:
             )
         params = service.protocol.parse(routed, request)
         if operation.input_shape is not None:
-            skip = service.unvalidated.get(operation.name, frozenset())
-            validate(operation.input_shape, {k: v for k, v in params.items() if k not in skip})
+            exempt = service.unvalidated.get(operation.name, frozenset())
+            validate(operation.input_shape, params, exempt)
         if inspect.iscoroutinefunction(handler):
             result = await handler(context, params)
         else:

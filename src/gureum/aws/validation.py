@@ -108,9 +108,23 @@ def constraint_violations(shape: StructureShape, params: Mapping[str, object]) -
     return out
 
 
-def validate(shape: StructureShape, params: Mapping[str, object]) -> None:
-    """Raises gureum.domain.errors.ValidationError(message) when there are violations."""
-    violations = constraint_violations(shape, params)
+def validate(
+    shape: StructureShape, params: Mapping[str, object], exempt: frozenset[str] = frozenset()
+) -> None:
+    """Raises gureum.domain.errors.ValidationError(message) when there are violations.
+
+    `exempt` names top-level members left entirely to the handler (present or not).
+    """
+    if exempt:
+        params = {name: value for name, value in params.items() if name not in exempt}
+        labels = {f"at '{name[:1].lower()}{name[1:]}' " for name in exempt}
+        violations = [
+            line
+            for line in constraint_violations(shape, params)
+            if not any(label in line for label in labels)
+        ]
+    else:
+        violations = constraint_violations(shape, params)
     if violations:
         noun = "error" if len(violations) == 1 else "errors"
         raise ValidationError(

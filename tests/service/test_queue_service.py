@@ -1,0 +1,156 @@
+"""The queue service in-process, over its real SQLite store and a `ManualClock`: the port Lambda's
+asynchronous invocation uses (`send`, `exists`), long polls woken from other threads, and every
+SQS delay on the scaled clock."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gureum.clock import ManualClock
+from gureum.domain.errors import ClientError
+from gureum.domain.queue_messages import (
+    MessageAttribute,
+    md5_of_attributes,
+)
+from gureum.domain.queue_receives import (
+    ReceiveOptions,
+)
+from gureum.domain.queues import QueueKey
+from gureum.services.queue_messages import OutgoingMessage
+from gureum.services.queues import QueueService
+
+KEY = QueueKey("123456789012", "us-east-1", "dead-letters")
+ALL = ReceiveOptions(10, None, ("ApproximateReceiveCount",), ("All",))
+SCALE = 0.5
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def queues(tmp_path: Path, clock: ManualClock) -> Iterator[QueueService]:
+    service = QueueService(tmp_path / "queues.sqlite3", clock, SCALE, "http://127.0.0.1:4566")
+    service.create_queue(KEY, {}, {})
+    yield service
+    service.close()
+
+
+def bodies(queues: QueueService, options: ReceiveOptions = ALL) -> list[str]:
+    return [d.message.body for d in queues.messages.receive_now(KEY, options).deliveries]
+
+
+def test_lambda_sends_dead_letters_with_attributes(queues: QueueService) -> None:
+    attributes = {"RequestID": ("String", "r-1"), "ErrorCode": ("Number", "200")}
+    message_id = queues.send(KEY.account, KEY.region, KEY.arn, '{"event": 1}', attributes)
+    (delivery,) = queues.messages.receive_now(KEY, ALL).deliveries
+    assert (delivery.message.id, delivery.message.body) == (message_id, '{"event": 1}')
+    assert delivery.message.attributes == {
+        "RequestID": MessageAttribute("String", "r-1"),
+        "ErrorCode": MessageAttribute("Number", "200"),
+    }
+    assert md5_of_attributes(delivery.message.attributes) is not None
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:sqs:us-east-1:123456789012:missing",
+        "arn:aws:sqs:eu-west-1:123456789012:dead-letters",  # same name, other region
+        "arn:aws:sns:us-east-1:123456789012:dead-letters",
+        "not an arn",
+    ],
+)
+def test_sends_to_no_queue_are_queue_does_not_exist(queues: QueueService, arn: str) -> None:
+    assert not queues.exists(KEY.account, KEY.region, arn)
+    with pytest.raises(ClientError) as error:
+        queues.send(KEY.account, KEY.region, arn, "x", {})
+    assert (error.value.code, error.value.message) == (
+        "QueueDoesNotExist",
+        "The specified queue does not exist.",
+    )
+
+
+def test_a_send_sqs_would_refuse_raises_its_error(queues: QueueService) -> None:
+    assert queues.exists(KEY.account, KEY.region, KEY.arn)
+    with pytest.raises(ClientError) as error:
+        queues.send(KEY.account, KEY.region, KEY.arn, "x" * 1_048_577, {})
+    assert error.value.code == "InvalidParameterValue"
+
+
+def test_a_send_from_another_thread_wakes_a_long_poll(queues: QueueService) -> None:
+    async def poll() -> tuple[list[str], float]:
+        started = time.monotonic()
+        deliveries = await queues.messages.receive_message(KEY, ALL, wait_seconds=10)
+        return [d.message.body for d in deliveries], time.monotonic() - started
+
+    sender = threading.Timer(0.2, queues.send, (KEY.account, KEY.region, KEY.arn, "late", {}))
+    sender.start()
+    try:
+        received, waited = asyncio.run(poll())
+    finally:
+        sender.join()
+    assert received == ["late"]
+    assert 0.15 < waited < 5
+
+
+def test_a_deleted_queue_ends_a_long_poll(queues: QueueService) -> None:
+    async def poll() -> None:
+        await queues.messages.receive_message(KEY, ALL, wait_seconds=10)
+
+    deleter = threading.Timer(0.2, queues.delete_queue, (KEY,))
+    deleter.start()
+    try:
+        with pytest.raises(ClientError) as error:
+            asyncio.run(poll())
+    finally:
+        deleter.join()
+    assert error.value.code == "QueueDoesNotExist"
+
+
+def test_visibility_and_delays_run_on_the_scaled_clock(
+    queues: QueueService, clock: ManualClock
+) -> None:
+    queues.messages.send_messages(
+        KEY, [OutgoingMessage("now"), OutgoingMessage("later", delay_seconds=30)], "me"
+    )
+    assert bodies(queues) == ["now"]  # hidden for 30 s x 0.5 from here on
+    clock.advance(14.9)
+    assert bodies(queues) == []
+    clock.advance(0.2)  # 15.1 s: past both the 30 s visibility and the 30 s delay, x 0.5
+    assert sorted(bodies(queues)) == ["later", "now"]
+    counts = queues.get_attributes(KEY, ["ApproximateNumberOfMessagesNotVisible"])
+    assert counts == {"ApproximateNumberOfMessagesNotVisible": "2"}
+
+
+def test_retention_runs_on_the_scaled_clock(queues: QueueService, clock: ManualClock) -> None:
+    queues.set_attributes(KEY, {"MessageRetentionPeriod": "60"})
+    queues.send(KEY.account, KEY.region, KEY.arn, "old", {})
+    clock.advance(29.9)
+    assert queues.get_attributes(KEY, ["ApproximateNumberOfMessages"]) == {
+        "ApproximateNumberOfMessages": "1"
+    }
+    clock.advance(0.1)  # 60 s x 0.5
+    assert bodies(queues) == []
+    assert queues.get_attributes(KEY, ["ApproximateNumberOfMessages"]) == {
+        "ApproximateNumberOfMessages": "0"
+    }
+
+
+def test_messages_survive_reopening_the_store(
+    tmp_path: Path, queues: QueueService, clock: ManualClock
+) -> None:
+    queues.send(KEY.account, KEY.region, KEY.arn, "kept", {"k": ("String", "v")})
+    queues.close()
+    reopened = QueueService(tmp_path / "queues.sqlite3", clock, SCALE, "http://127.0.0.1:4566")
+    try:
+        assert bodies(reopened) == ["kept"]
+    finally:
+        reopened.close()
