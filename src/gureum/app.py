@@ -101,22 +101,49 @@ class GureumApp:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        self.endpoint_url = f"http://{host}:{settings.port}"
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gureum-worker")
+        self._build_state()
+        self._build_execution()
+        self.frontend = self._build_frontend()
+
+    def _build_state(self) -> None:
+        """The durable parts: keys, the control-plane store, code, queues, logs."""
+        settings, data = self.settings, self.settings.data_dir
         self.keys = KeyService(
-            settings.data_dir / "keys.sqlite3",
-            settings.kms_root_key_file or settings.data_dir / "root.key",
+            data / "keys.sqlite3",
+            settings.kms_root_key_file or data / "root.key",
             self.clock,
             settings.time_scale,
             environ=os.environ,  # GUREUM_ROOT_KEY: the root key itself, instead of a file
         )
-        self.store = SqliteStore(
-            settings.data_dir / "gureum.sqlite3", KmsEnvironmentVault(self.keys)
+        self.store = SqliteStore(data / "gureum.sqlite3", KmsEnvironmentVault(self.keys))
+        self.code = CodeStore(data / "code")
+        self.links = CodeLinks(_secret(data / "links.key"))
+        self.logs = LogStore(data / "logs")
+        self.queues = QueueService(
+            data / "queues.sqlite3", self.clock, settings.time_scale, self.endpoint_url
         )
-        self.code = CodeStore(settings.data_dir / "code")
-        self.links = CodeLinks(_secret(settings.data_dir / "links.key"))
-        ports = Ports(self.store, self.code, self.clock)
-        self.settler = Settler(ports, self.executor, settings.scaled(settings.settle_delay))
+        self.settler = Settler(
+            Ports(self.store, self.code, self.clock),
+            self.executor,
+            settings.scaled(settings.settle_delay),
+        )
+        self.ports = Ports(
+            self.store,
+            self.code,
+            self.clock,
+            changed=self.settler.wake_from_any_thread,
+            reservation_changed=self._reservation_changed,
+        )
+
+    def _build_execution(self) -> None:
+        """Sandboxes, the environment pool, admission, and the invoke paths (sync and async)."""
+        settings = self.settings
         self.limits = Limits(settings.account_concurrency, settings.unreserved_minimum)
         self.ledger = ConcurrencyLedger(self.limits)
         self.metrics = LambdaMetrics(self.ledger)
@@ -126,40 +153,28 @@ class GureumApp:
             self.clock.monotonic,
             (settings.scaling_limit, settings.scaling_scaled_period),
         )
-        ports = Ports(
-            self.store,
-            self.code,
-            self.clock,
-            changed=self.settler.wake_from_any_thread,
-            reservation_changed=self._reservation_changed,
-        )
         self.isolation = decide_isolation(settings.isolation)
         self.catalog = RuntimeCatalog(discover_pythons(), find_node())
         self.zygotes = Zygotes()
-        self.logs = LogStore(settings.data_dir / "logs")
         isolate = self.isolation.mode is IsolationMode.NAMESPACES
-        memory = MemoryGroups.detect() if self.isolation.memory_limits else None
+        self.memory = MemoryGroups.detect() if self.isolation.memory_limits else None
         sandbox_root = settings.data_dir / "sandbox-root"
         sandbox_root.mkdir(exist_ok=True)
-        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-        endpoint_url = f"http://{host}:{settings.port}"
         self.scratch = ScratchSpaces(settings.data_dir / "scratch", sized=isolate)
-        self.memory = memory
         self.platform = Platform(
             zygote_for=self.zygotes,
             scratch=self.scratch,
-            memory=memory,
+            memory=self.memory,
             logs=self.logs,
             isolate=isolate,
             runtime_dir=prepare_runtime_dir(settings.data_dir / "runtime"),
             sandbox_root=sandbox_root,
-            endpoint=endpoint_url,
+            endpoint=self.endpoint_url,
             credentials=(DEFAULT_ACCESS_KEY.access_key_id, DEFAULT_ACCESS_KEY.secret_access_key),
             now=self.clock.now,
         )
         self.pool = EnvironmentPool(self.platform, settings.scaled(settings.keep_alive))
-        functions = FunctionService(ports, self.catalog.creatable())
-        invoker = Invoker(
+        self.invoker = Invoker(
             self.store,
             self.code,
             self.catalog,
@@ -170,13 +185,10 @@ class GureumApp:
             self.clock,
             settings.async_payload_limit,
         )
-        self.queues = QueueService(
-            settings.data_dir / "queues.sqlite3", self.clock, settings.time_scale, endpoint_url
-        )
         self.events = EventQueue(self.store, self.executor)
         self.delivery = Delivery(
             self.store,
-            invoker,
+            self.invoker,
             self.queues,
             self.events,
             self.executor,
@@ -185,62 +197,56 @@ class GureumApp:
             self.metrics,
         )
         self.events.on_commit = self.delivery.wake
-        invoker.attach_queue(self.events)
-        async_api = AsyncApi(EventConfigService(ports), invoker)
+        self.invoker.attach_queue(self.events)
+
+    def _build_frontend(self) -> Frontend:
+        """One endpoint for every service, each answering from its botocore model."""
+        session = botocore.session.get_session()
+        ports = self.ports
         lambda_api = LambdaApi(
-            functions,
+            FunctionService(ports, self.catalog.creatable()),
             AliasService(ports),
             LayerService(ports),
             self.links,
             self.clock,
             self.limits,
-            invoker,
+            self.invoker,
         )
-        lambda_model = botocore.session.get_session().get_service_model("lambda")
-        lambda_endpoint = ServiceEndpoint(
-            "lambda",
-            RestJsonProtocol(lambda_model),
-            {**lambda_api.handlers(), **async_api.handlers()},
-            {
-                "CreateFunction": (
-                    CREATE_FUNCTION_LIMIT,
-                    f"Request must be smaller than {CREATE_FUNCTION_LIMIT} bytes for the "
-                    "CreateFunction operation",
-                )
-            },
-            {
-                "CreateFunction": frozenset({"Runtime"}),
-                "UpdateFunctionConfiguration": frozenset({"Runtime"}),
-            },
-        )
-        logs_model = botocore.session.get_session().get_service_model("logs")
-        logs_endpoint = ServiceEndpoint(
-            "logs", JsonProtocol(logs_model), LogsApi(self.logs).handlers()
-        )
-        session = botocore.session.get_session()
-        sqs_endpoint = ServiceEndpoint(
-            "sqs",
-            JsonProtocol(session.get_service_model("sqs")),
-            SqsApi(self.queues).handlers(),
-            unvalidated=SQS_UNVALIDATED,
-        )
-        kms_endpoint = ServiceEndpoint(
-            "kms", JsonProtocol(session.get_service_model("kms")), KmsApi(self.keys).handlers()
-        )
-        self.frontend = Frontend(
-            {
-                "lambda": lambda_endpoint,
-                "logs": logs_endpoint,
-                "sqs": sqs_endpoint,
-                "kms": kms_endpoint,
-            },
-            AccountDirectory([DEFAULT_ACCESS_KEY]),
-            self.clock,
-            self.executor,
-            default_service="lambda",
-        )
-        self._tasks: list[asyncio.Task[None]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
+        async_api = AsyncApi(EventConfigService(ports), self.invoker)
+        services = {
+            "lambda": ServiceEndpoint(
+                "lambda",
+                RestJsonProtocol(session.get_service_model("lambda")),
+                {**lambda_api.handlers(), **async_api.handlers()},
+                {
+                    "CreateFunction": (
+                        CREATE_FUNCTION_LIMIT,
+                        f"Request must be smaller than {CREATE_FUNCTION_LIMIT} bytes for the "
+                        "CreateFunction operation",
+                    )
+                },
+                {
+                    "CreateFunction": frozenset({"Runtime"}),
+                    "UpdateFunctionConfiguration": frozenset({"Runtime"}),
+                },
+            ),
+            "logs": ServiceEndpoint(
+                "logs",
+                JsonProtocol(session.get_service_model("logs")),
+                LogsApi(self.logs).handlers(),
+            ),
+            "sqs": ServiceEndpoint(
+                "sqs",
+                JsonProtocol(session.get_service_model("sqs")),
+                SqsApi(self.queues).handlers(),
+                unvalidated=SQS_UNVALIDATED,
+            ),
+            "kms": ServiceEndpoint(
+                "kms", JsonProtocol(session.get_service_model("kms")), KmsApi(self.keys).handlers()
+            ),
+        }
+        accounts = AccountDirectory([DEFAULT_ACCESS_KEY])
+        return Frontend(services, accounts, self.clock, self.executor, default_service="lambda")
 
     def _reservation_changed(
         self, scope: tuple[str, str], function_id: str, value: int | None
