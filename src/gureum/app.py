@@ -216,7 +216,7 @@ class GureumApp:
         services = {
             "lambda": ServiceEndpoint(
                 "lambda",
-                RestJsonProtocol(session.get_service_model("lambda")),
+                RestJsonProtocol(session.get_service_model("lambda"), "application/json"),
                 {**lambda_api.handlers(), **async_api.handlers()},
                 {
                     "CreateFunction": (

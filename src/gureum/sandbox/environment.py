@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -126,6 +127,14 @@ def _trace_id(epoch: float) -> str:
     return (
         f"Root=1-{int(epoch):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
     )
+
+
+def runtime_version(runtime: str) -> str:
+    """AWS's runtime version label: `python3.12` -> `python:3.12.v1`, `nodejs20.x` ->
+    `nodejs:20.v1`, `provided.al2023` -> `provided:al2023.v1`."""
+    match = re.fullmatch(r"([a-z]+)\.?(.*)", runtime)
+    name, release = (match.group(1), match.group(2)) if match else (runtime, "")
+    return f"{name}:{release.removesuffix('.x')}.v1"
 
 
 def _platform_error(error_type: str, message: str) -> bytes:
@@ -243,6 +252,7 @@ class ExecutionEnvironment:
         memory = platform.memory
         release = memory.release if memory is not None else (lambda group: None)
         process = RuntimeProcess(f"{self.id}-{self._spawns}", self._emit, release)
+        process.session.uid = self._uid if platform.isolate else None
         self._process = process
         try:
             if platform.memory is not None:
@@ -270,7 +280,7 @@ class ExecutionEnvironment:
         plan = self.plan
         if announce:
             self._emit(
-                f"INIT_START Runtime Version: {plan.runtime}.v1\t"
+                f"INIT_START Runtime Version: {runtime_version(plan.runtime)}\t"
                 f"Runtime Version ARN: {plan.runtime_version_arn}\n"
             )
         process = await self._spawn()

@@ -83,6 +83,9 @@ class RuntimeSession:
     outcome: asyncio.Future[Outcome] | None = None
     waiter: asyncio.Future[Invocation] | None = None
     queued: Invocation | None = None
+    # The uid the environment's processes run as; connections from anyone else are refused
+    # (every environment's Runtime API listens on loopback, reachable by all of them).
+    uid: int | None = None
     on_ready: Callable[[], None] = lambda: None
     on_init_error: Callable[[Outcome], None] = lambda outcome: None
 
@@ -127,6 +130,13 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        expected = self._session.uid
+        if expected is not None:
+            peer = transport.get_extra_info("peername")
+            own = transport.get_extra_info("sockname")
+            if peer is None or own is None or peer_uid(peer[1], own[1]) != expected:
+                transport.close()
+                self._transport = None
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -259,6 +269,25 @@ class _Connection(asyncio.Protocol):
     def _close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+
+def peer_uid(port: int, server_port: int) -> int | None:
+    """The uid owning the established loopback connection from `port` to `server_port`.
+
+    Read from /proc/net/tcp; matching both ends and the state skips sockets left in TIME_WAIT
+    on the same port by earlier connections (those show uid 0).
+    """
+    local, remote = f"0100007F:{port:04X}", f"0100007F:{server_port:04X}"
+    try:
+        with open("/proc/net/tcp") as table:
+            for line in table:
+                fields = line.split()
+                established = len(fields) > 7 and fields[3] == "01"
+                if established and fields[1] == local and fields[2] == remote:
+                    return int(fields[7])
+    except OSError:
+        return None
+    return None
 
 
 async def serve_runtime_api(current: Callable[[], RuntimeSession]) -> asyncio.Server:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from gureum.clock import Clock
 from gureum.domain.aliases import route
-from gureum.domain.arns import LATEST, FunctionRef, is_version_number
+from gureum.domain.arns import LATEST, FunctionRef, function_arn, is_version_number
 from gureum.domain.errors import (
     InvalidParameterValue,
     RequestEntityTooLarge,
@@ -36,7 +36,7 @@ from gureum.sandbox.environment import InvocationRequest, InvocationResult, Laun
 from gureum.sandbox.pool import EnvironmentPool
 from gureum.services.admission import Admission
 from gureum.services.context import Caller
-from gureum.services.functions import not_found, require_function
+from gureum.services.functions import not_found
 from gureum.services.metrics import LambdaMetrics
 from gureum.services.vault import kms_error
 
@@ -171,7 +171,11 @@ class Invoker:
 
     def target(self, caller: Caller, ref: FunctionRef) -> Target:
         with self._store.transaction() as tx:
-            function = require_function(tx, caller, ref.name)
+            function = tx.get_function(caller.account, caller.region, ref.name)
+            if function is None:
+                # Invoke names the version it looked for (spec 0.4): `$LATEST` when unqualified.
+                qualifier = ref.qualifier or LATEST
+                raise not_found(function_arn(caller.region, caller.account, ref.name, qualifier))
             return resolve_target(tx, function, ref.qualifier, self._draw())
 
     async def invoke(

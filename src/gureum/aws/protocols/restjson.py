@@ -70,8 +70,10 @@ def _compile(operation: OperationModel) -> _Route:
 class RestJsonProtocol:
     """Parses requests for, and renders responses of, one rest-json service."""
 
-    def __init__(self, model: ServiceModel) -> None:
+    def __init__(self, model: ServiceModel, blob_content_type: str | None = None) -> None:
         self.model = model
+        # The Content-Type of a raw (blob) response payload; Lambda's Invoke answers JSON.
+        self._blob_type = blob_content_type
         routes: dict[str, list[_Route]] = {}
         for name in model.operation_names:
             operation = model.operation_model(name)
@@ -159,6 +161,8 @@ class RestJsonProtocol:
             elif name == payload_name:
                 if member.type_name in ("blob", "string"):
                     body = value if isinstance(value, bytes) else str(value).encode()
+                    if self._blob_type is not None:
+                        headers.append(("Content-Type", self._blob_type))
                 else:
                     body = json.dumps(render_value(member, value)).encode()
                     headers.append(("Content-Type", _JSON))

@@ -88,9 +88,14 @@ def error_document(
 
 
 def user_frames(exc: BaseException) -> list[str]:
-    """The traceback without the runtime's own frames, as AWS's runtime reports it."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
-    return traceback.format_list(frames)
+    """The traceback without the runtime's own frames, as AWS's runtime reports it: plain
+    (file, line, name, text) entries, so Python 3.11+'s `~~^~~` markers are not added."""
+    frames = [
+        (f.filename, f.lineno, f.name, f.line)
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f.filename != __file__
+    ]
+    return traceback.format_list(frames)  # type: ignore[arg-type]
 
 
 def exception_document(exc: BaseException, request_id: str) -> dict[str, Any]:
@@ -127,7 +132,7 @@ def load_handler(spec: str) -> Handler:
             "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
         ) from None
     except SyntaxError as exc:
-        where = f'  File "{exc.filename}" Line {exc.lineno}\n        {(exc.text or "").strip()}\n'
+        where = f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}'
         raise InitError(
             "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}", [where]
         ) from None
@@ -138,6 +143,49 @@ def load_handler(spec: str) -> Handler:
             f"Handler '{function_name}' missing on module '{module_name}'",
         )
     return handler  # type: ignore[no-any-return]
+
+
+class _Fields:
+    """An object whose attributes are the named fields of a JSON object (absent: None)."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        for name in self.__slots__:
+            setattr(self, name, document.get(name))
+
+    def __repr__(self) -> str:
+        fields = ",".join(f"{name}={getattr(self, name)}" for name in self.__slots__)
+        return f"{type(self).__name__}([{fields}])"
+
+
+class CognitoIdentity(_Fields):
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.cognito_identity_id = document.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = document.get("cognitoIdentityPoolId")
+
+
+class Client(_Fields):
+    __slots__ = (
+        "app_package_name",
+        "app_title",
+        "app_version_code",
+        "app_version_name",
+        "installation_id",
+    )
+
+
+class ClientContext(_Fields):
+    """`context.client_context`, shaped as AWS's runtime shapes it (client, custom, env)."""
+
+    __slots__ = ("client", "custom", "env")
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        super().__init__(document)
+        client = document.get("client")
+        self.client = Client(client) if isinstance(client, dict) else None
 
 
 class Context:
@@ -154,8 +202,10 @@ class Context:
         self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
         self.tenant_id = headers.get("lambda-runtime-aws-tenant-id")
         self._deadline_ms = int(headers.get("lambda-runtime-deadline-ms", "0"))
-        self.identity = _json_or_none(headers.get("lambda-runtime-cognito-identity"))
-        self.client_context = _json_or_none(headers.get("lambda-runtime-client-context"))
+        identity = _json_or_none(headers.get("lambda-runtime-cognito-identity")) or {}
+        self.identity = CognitoIdentity(identity)
+        context = _json_or_none(headers.get("lambda-runtime-client-context"))
+        self.client_context = ClientContext(context) if isinstance(context, dict) else None
 
     def get_remaining_time_in_millis(self) -> int:
         return max(self._deadline_ms - int(time.time() * 1000), 0)

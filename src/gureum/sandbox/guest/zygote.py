@@ -192,27 +192,38 @@ def mirror(pid: int) -> None:
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 
-def descendants(pid: int) -> list[int]:
+def descendants(pid: int, proc_fd: int) -> list[int]:
+    """`pid` and every process under it, read through a handle on the host's /proc."""
     found, pending = [], [pid]
     while pending:
         current = pending.pop()
         found.append(current)
-        with contextlib.suppress(OSError), open(f"/proc/{current}/task/{current}/children") as f:
-            pending += [int(child) for child in f.read().split()]
+        path = f"{current}/task/{current}/children"
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_RDONLY, dir_fd=proc_fd)
+            try:
+                pending += [int(child) for child in os.read(fd, 1 << 16).split()]
+            finally:
+                os.close(fd)
     return found
 
 
-def join_cgroups(procs_files: list[str], pid: int) -> None:
-    """Moves `pid` and its descendants into each group, until no new process appears."""
-    for procs in procs_files:
+def join_cgroups(group_fds: list[int], proc_fd: int, pid: int) -> None:
+    """Moves `pid` and its descendants into each group, until no new process appears.
+
+    Works through descriptors opened before the runtime was forked: the runtime's pivot_root
+    changes this process's root too (they share a mount namespace), hiding /sys and the host's
+    /proc from here by path.
+    """
+    for group_fd in group_fds:
         moved: set[int] = set()
         while True:
-            tree = [p for p in descendants(pid) if p not in moved]
+            tree = [p for p in descendants(pid, proc_fd) if p not in moved]
             if not tree:
                 break
             for member in tree:
-                with contextlib.suppress(OSError), open(procs, "w") as handle:
-                    handle.write(str(member))
+                with contextlib.suppress(OSError):
+                    os.write(group_fd, str(member).encode())
                 moved.add(member)
 
 
@@ -222,8 +233,10 @@ def keeper(spec: dict[str, Any], log_fd: int) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         die_with_parent()
         os.setsid()
+        proc_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
+        group_fds = [os.open(path, os.O_WRONLY) for path in spec["cgroups"]]
         if not spec["isolate"]:
-            join_cgroups(spec["cgroups"], os.getpid())
+            join_cgroups(group_fds, proc_fd, os.getpid())
             become_runtime(spec, log_fd)
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         root = build_root(spec)
@@ -237,7 +250,7 @@ def keeper(spec: dict[str, Any], log_fd: int) -> None:
         os.close(log_fd)
         # The first cgroup move after a quiet spell waits out an RCU grace period (10-25 ms on
         # this kernel), so the runtime starts meanwhile and is moved with whatever it forked.
-        join_cgroups(spec["cgroups"], child)
+        join_cgroups(group_fds, proc_fd, child)
         mirror(child)
     except BaseException as exc:
         with contextlib.suppress(OSError):
