@@ -1,0 +1,164 @@
+"""Workloads with many clients at once, as asyncio tasks in the harness's one process (uvloop,
+one keep-alive connection per client): warm throughput, Event accepts and drain, and scale."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import uvloop
+
+from benchmarks.client import AsyncConnection
+from benchmarks.memory import tree_memory
+from benchmarks.plan import Plan
+from benchmarks.results import Results
+from benchmarks.sigv4 import Request, Signer, invoke_request
+from benchmarks.targets import HOST, Target
+
+
+@dataclass(slots=True)
+class _Tally:
+    statuses: Counter[int]
+    seconds: float
+
+
+async def _for_duration(
+    port: int, signer: Signer, request: Request, clients: int, seconds: float
+) -> _Tally:
+    statuses: Counter[int] = Counter()
+    deadline = time.perf_counter() + seconds
+
+    async def client() -> None:
+        connection = AsyncConnection(HOST, port)
+        try:
+            while time.perf_counter() < deadline:
+                statuses[(await connection.exchange(signer.render(request))).status] += 1
+        finally:
+            connection.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return _Tally(statuses, time.perf_counter() - start)
+
+
+async def _for_count(
+    port: int, signer: Signer, request: Request, clients: int, count: int, cap: float
+) -> _Tally:
+    statuses: Counter[int] = Counter()
+    remaining = count
+    deadline = time.perf_counter() + cap
+
+    async def client() -> None:
+        nonlocal remaining
+        connection = AsyncConnection(HOST, port)
+        try:
+            while remaining > 0 and time.perf_counter() < deadline:
+                remaining -= 1
+                statuses[(await connection.exchange(signer.render(request))).status] += 1
+        finally:
+            connection.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return _Tally(statuses, time.perf_counter() - start)
+
+
+def _errors(statuses: Counter[int], expected: int) -> str:
+    wrong = {s: n for s, n in statuses.items() if s != expected}
+    return ", ".join(f"{n}x{s}" for s, n in sorted(wrong.items()))
+
+
+def throughput(target: Target, function: str, results: Results, plan: Plan) -> None:
+    signer, request = target.signer(), invoke_request(function)
+    for clients in plan.clients:
+        uvloop.run(_for_duration(target.port, signer, request, clients, plan.tput_warmup))
+        tally = uvloop.run(_for_duration(target.port, signer, request, clients, plan.tput_seconds))
+        errors = _errors(tally.statuses, 200)
+        note = f"{tally.statuses[200]} in {tally.seconds:.1f} s" + (
+            f", errors {errors}" if errors else ""
+        )
+        results.set(f"tput_{clients}", target.name, tally.statuses[200] / tally.seconds, note)
+
+
+def async_events(target: Target, function: str, results: Results, plan: Plan) -> None:
+    """Event invocations: how fast they are accepted (202), then how fast all of them have run."""
+    signer, request = target.signer(), invoke_request(function, event=True)
+    start = time.perf_counter()
+    tally = uvloop.run(
+        _for_count(
+            target.port, signer, request, plan.async_clients, plan.async_count, plan.async_cap
+        )
+    )
+    accepted = tally.statuses[202]
+    errors = _errors(tally.statuses, 202)
+    note = f"{accepted} accepted" + (f", errors {errors}" if errors else "")
+    results.set("async_accept", target.name, accepted / tally.seconds, note)
+    if (reason := target.cannot("drain")) is not None:
+        results.set("async_drain", target.name, accepted / tally.seconds, "its accepts: " + reason)
+        return
+    accepted_at = time.perf_counter()
+    deadline = accepted_at + plan.drain_cap
+    done = target.executed(function) or 0
+    while done < accepted and time.perf_counter() < deadline:
+        time.sleep(0.1)
+        done = target.executed(function) or 0
+    finished = time.perf_counter()
+    note = f"{done}/{accepted} run"
+    if done < accepted:
+        note += f" when stopped after {plan.drain_cap:g} s"
+    results.set("async_drain", target.name, done / (finished - start), note)
+    results.set("async_tail", target.name, finished - accepted_at, note)
+
+
+async def _all_at_once(port: int, signer: Signer, requests: list[Request], cap: float) -> _Tally:
+    statuses: Counter[int] = Counter()
+
+    async def client(request: Request) -> None:
+        connection = AsyncConnection(HOST, port)
+        try:
+            statuses[(await connection.exchange(signer.render(request))).status] += 1
+        finally:
+            connection.close()
+
+    start = time.perf_counter()
+    tasks = [asyncio.create_task(client(r)) for r in requests]
+    _, pending = await asyncio.wait(tasks, timeout=cap)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return _Tally(statuses, time.perf_counter() - start)
+
+
+def scale(target: Target, function: str, results: Results, plan: Plan, count: int) -> None:
+    """`count` invocations of one sleeping function at once: time to all done, then memory."""
+    signer = target.signer()
+    payload = json.dumps({"sleep": plan.scale_sleep}).encode()
+    requests = [invoke_request(function, payload) for _ in range(count)]
+    tally = uvloop.run(_all_at_once(target.port, signer, requests, plan.scale_cap))
+    done = tally.statuses[200]
+    errors = _errors(tally.statuses, 200)
+    note = f"N={count}, {done} done" + (f", errors {errors}" if errors else "")
+    if (unanswered := count - tally.statuses.total()) > 0:
+        note += f", {unanswered} unanswered after {plan.scale_cap:g} s"
+    results.set("scale_time", target.name, tally.seconds if done == count else None, note)
+    assert target.server is not None
+    environments = target.environments()
+    memory = tree_memory(target.server.pid, infrastructure_depth=target.infrastructure_depth)
+    results.set("scale_envs", target.name, environments, f"N={count}")
+    results.meta.setdefault("memory", {})[target.name] = {
+        "environments": environments,
+        "count": count,
+        "server_kib": memory.server_kib,
+        "infrastructure_kib": memory.infrastructure_kib,
+        "environment_kib": memory.environment_kib,
+        "environment_processes": memory.environment_count,
+        "sandboxed_uid_kib": memory.sandboxed_kib,
+    }
+    if environments:
+        mib = 1024 * environments
+        results.set("scale_env_mb", target.name, memory.environment_kib / mib, f"N={count}")
+        results.set("scale_all_mb", target.name, memory.total_kib / mib, f"N={count}")
+    results.set("scale_server_mb", target.name, memory.server_kib / 1024, f"N={count}")

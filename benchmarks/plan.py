@@ -1,0 +1,80 @@
+"""How much of each workload a run does: `--quick` (about a minute) or full (about ten).
+
+Every workload also has a time cap, so a slow peer shortens its own sample (the table says how
+many samples a figure stands on) instead of stretching the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    mode: str
+    latency_count: int  # sequential warm invokes per target
+    latency_warmup: int
+    latency_cap: float  # seconds
+    clients: tuple[int, ...]  # concurrent clients for warm throughput
+    tput_seconds: float
+    tput_warmup: float
+    cold_count: int  # freshly created functions, each invoked once
+    cold_cap: float
+    async_count: int  # Event invocations
+    async_clients: int
+    async_cap: float  # seconds of sending, at most
+    drain_cap: float
+    scale: int  # concurrent sleeping invocations of one function
+    scale_sleep: float  # seconds each of them sleeps
+    scale_cap: float
+    control_count: int  # CreateFunction / PublishVersion / GetFunction each
+    control_cap: float
+    boto3_count: int
+    boto3_cap: float
+
+
+QUICK = Plan(
+    mode="quick",
+    latency_count=1000,
+    latency_warmup=100,
+    latency_cap=4.0,
+    clients=(1, 8, 32),
+    tput_seconds=1.5,
+    tput_warmup=0.5,
+    cold_count=30,
+    cold_cap=10.0,
+    async_count=3000,
+    async_clients=32,
+    async_cap=10.0,
+    drain_cap=30.0,
+    scale=100,
+    scale_sleep=2.0,
+    scale_cap=30.0,
+    control_count=30,
+    control_cap=10.0,
+    boto3_count=200,
+    boto3_cap=4.0,
+)
+
+FULL = Plan(
+    mode="full",
+    latency_count=10_000,
+    latency_warmup=500,
+    latency_cap=15.0,
+    clients=(1, 8, 32),
+    tput_seconds=5.0,
+    tput_warmup=1.0,
+    cold_count=200,
+    cold_cap=60.0,
+    async_count=20_000,
+    async_clients=32,
+    async_cap=30.0,
+    drain_cap=60.0,
+    scale=1000,
+    scale_sleep=10.0,
+    scale_cap=90.0,
+    control_count=200,
+    control_cap=30.0,
+    boto3_count=2000,
+    boto3_cap=15.0,
+)

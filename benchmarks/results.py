@@ -1,0 +1,134 @@
+"""The figures of one run: rows (what was measured) by targets (what it was measured on).
+
+A cell holds a value or says why there is none ("cannot: ...", "skipped: ..."), so a peer's
+missing figure is explained in the table instead of left blank.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Cell:
+    value: float | None
+    note: str = ""  # why there is no value, or what qualifies it (e.g. "84/100 done")
+
+
+@dataclass(slots=True)
+class Row:
+    key: str
+    label: str
+    unit: str  # "ms", "/s", "s", "MB"
+    better: str  # "lower" or "higher"
+    # What the floor column holds when it cannot run this workload itself (e.g. its warm p50).
+    floor_basis: str = ""
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    def value(self, target: str) -> float | None:
+        cell = self.cells.get(target)
+        return None if cell is None else cell.value
+
+    def ratio(self, target: str, floor: str = "floor") -> float | None:
+        """The target's figure divided by the floor's (>1 means more: slower or faster)."""
+        mine, base = self.value(target), self.value(floor)
+        if mine is None or base is None or base == 0:
+            return None
+        return mine / base
+
+
+ROWS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("cold_p50", "cold start, end to end, p50", "ms", "lower", "floor: its warm p50"),
+    ("cold_p99", "cold start, end to end, p99", "ms", "lower", "floor: its warm p99"),
+    ("cold_init_p50", "cold start, server's Init Duration, p50", "ms", "lower", ""),
+    ("warm_p50", "warm invoke latency p50", "ms", "lower", ""),
+    ("warm_p99", "warm invoke latency p99", "ms", "lower", ""),
+    ("tput_1", "warm throughput, 1 client", "/s", "higher", ""),
+    ("tput_8", "warm throughput, 8 clients", "/s", "higher", ""),
+    ("tput_32", "warm throughput, 32 clients", "/s", "higher", ""),
+    ("async_accept", "Event accepts, 32 clients", "/s", "higher", ""),
+    ("async_drain", "Event end-to-end (accept to all run)", "/s", "higher", "floor: its accepts"),
+    ("async_tail", "Event drain time after the last accept", "s", "lower", ""),
+    (
+        "scale_time",
+        "N sleeping invokes at once: time to all done",
+        "s",
+        "lower",
+        "floor: the sleep",
+    ),
+    ("scale_envs", "N sleeping invokes at once: environments", "", "higher", ""),
+    ("scale_env_mb", "memory per environment, its processes (PSS)", "MB", "lower", ""),
+    ("scale_all_mb", "memory per environment, all-in (PSS)", "MB", "lower", ""),
+    ("scale_server_mb", "server process itself (PSS)", "MB", "lower", ""),
+    ("cp_create", "CreateFunction, sequential", "/s", "higher", ""),
+    ("cp_publish", "PublishVersion, sequential", "/s", "higher", ""),
+    ("cp_get", "GetFunction, sequential", "/s", "higher", ""),
+    ("boto3_p50", "warm invoke latency via boto3, p50", "ms", "lower", ""),
+    ("boto3_p99", "warm invoke latency via boto3, p99", "ms", "lower", ""),
+)
+
+
+class Results:
+    def __init__(self) -> None:
+        self.rows = {
+            key: Row(key, label, unit, better, basis) for key, label, unit, better, basis in ROWS
+        }
+        self.targets: list[str] = []
+        self.meta: dict[str, Any] = {}
+
+    def add_target(self, name: str) -> None:
+        if name not in self.targets:
+            self.targets.append(name)
+
+    def set(self, key: str, target: str, value: float | None, note: str = "") -> None:
+        self.add_target(target)
+        self.rows[key].cells[target] = Cell(value, note)
+
+    def explain(self, keys: tuple[str, ...], target: str, note: str) -> None:
+        """Mark every row in `keys` that has no figure for `target` with `note`."""
+        for key in keys:
+            cell = self.rows[key].cells.get(target)
+            if cell is None or (cell.value is None and not cell.note):
+                self.set(key, target, None, note)
+
+    def value(self, key: str, target: str) -> float | None:
+        return self.rows[key].value(target)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "meta": self.meta,
+            "targets": self.targets,
+            "rows": [
+                {
+                    **{k: v for k, v in asdict(row).items() if k != "cells"},
+                    "cells": {t: asdict(c) for t, c in row.cells.items()},
+                    "ratio_to_floor": {t: row.ratio(t) for t in row.cells if t != "floor"},
+                }
+                for row in self.rows.values()
+            ],
+        }
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (p99 of 30 samples is the largest but none)."""
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+# The rows each workload fills, so a workload that fails or cannot run marks all of them.
+WORKLOAD_ROWS: dict[str, tuple[str, ...]] = {
+    "cold": ("cold_p50", "cold_p99", "cold_init_p50"),
+    "warm": ("warm_p50", "warm_p99"),
+    "throughput": ("tput_1", "tput_8", "tput_32"),
+    "async": ("async_accept", "async_drain", "async_tail"),
+    "scale": ("scale_time", "scale_envs", "scale_env_mb", "scale_all_mb", "scale_server_mb"),
+    "control": ("cp_create", "cp_publish", "cp_get"),
+    "boto3": ("boto3_p50", "boto3_p99"),
+}

@@ -1,0 +1,296 @@
+"""The benchmark suite's entry point.
+
+    python -m benchmarks.run [--quick] [--peers] [--out DIR] [--peers-dir DIR]
+
+Starts the floor servers, gureum and (with `--peers`) the peers, one after another, runs every
+workload each can do, stops everything (on Ctrl-C too), prints the table and writes
+`results.json`, `RESULTS.md` and `results.png` into `--out` (default: `benchmarks/`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import importlib.metadata
+import os
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from benchmarks import concurrent, sequential
+from benchmarks.page import chart, machine, page
+from benchmarks.peers import MiniStack, PeerUnavailable, ServerlessOffline
+from benchmarks.plan import FULL, QUICK, Plan
+from benchmarks.processes import Supervisor
+from benchmarks.report import plain, write_json
+from benchmarks.results import WORKLOAD_ROWS, Results
+from benchmarks.targets import Floor, Gureum, RawFloor, Target, Workloads
+
+HERE = Path(__file__).resolve().parent
+_START = time.monotonic()
+
+
+def say(text: str) -> None:
+    print(f"[{time.monotonic() - _START:6.1f}s] {text}", flush=True)
+
+
+def free_ports(count: int = 1) -> int:
+    """The first of `count` consecutive free loopback ports."""
+    for _ in range(200):
+        base = random.randrange(20_000, 40_000)
+        with contextlib.ExitStack() as stack:
+            try:
+                for port in range(base, base + count):
+                    probe = stack.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return base
+    raise RuntimeError("no free ports")
+
+
+def attempt(results: Results, target: Target, workload: str, action: Callable[[], None]) -> None:
+    """Run one workload; a target that cannot, or that fails, gets the reason in its cells."""
+    rows = WORKLOAD_ROWS[workload]
+    if (reason := target.cannot(workload)) is not None:
+        results.explain(rows, target.name, f"cannot: {reason}")
+        return
+    say(f"{target.name}: {workload}")
+    try:
+        action()
+    except Exception as error:
+        say(f"{target.name}: {workload} failed: {type(error).__name__}: {error}")
+        traceback.print_exc()
+        results.explain(rows, target.name, f"failed: {type(error).__name__}: {error}"[:200])
+
+
+@contextlib.contextmanager
+def started(target: Target, supervisor: Supervisor) -> Iterator[Target]:
+    """The target's server, running for the block and stopped after it, whatever happens."""
+    say(f"starting {target.name} on port {target.port}")
+    try:
+        target.start(supervisor)
+        yield target
+    finally:
+        if target.server is not None:
+            say(f"stopping {target.name}")
+            supervisor.stop(target.server)
+            target.server = None
+
+
+def common(target: Target, results: Results, plan: Plan) -> None:
+    """Warm latency, throughput, Event accepts (and drain) and boto3, on no-op functions."""
+    noop = target.noop()
+    attempt(results, target, "warm", lambda: sequential.warm_latency(target, noop, results, plan))
+    attempt(
+        results, target, "throughput", lambda: concurrent.throughput(target, noop, results, plan)
+    )
+    events = target.async_function()
+    attempt(
+        results, target, "async", lambda: concurrent.async_events(target, events, results, plan)
+    )
+    attempt(results, target, "boto3", lambda: sequential.boto3_latency(target, noop, results, plan))
+
+
+def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Path) -> None:
+    floor = Floor(free_ports(), workdir)
+    with started(floor, supervisor):
+        common(floor, results, plan)
+        attempt(results, floor, "control", lambda: sequential.control_plane(floor, results, plan))
+    for key, source in (("cold_p50", "warm_p50"), ("cold_p99", "warm_p99")):
+        results.set(key, "floor", results.value(source, "floor"), "floor: its warm latency")
+    results.set("scale_time", "floor", plan.scale_sleep, "floor: the handler's sleep (ideal)")
+    raw = RawFloor(free_ports(), workdir)
+    with started(raw, supervisor):
+        attempt(results, raw, "warm", lambda: sequential.warm_latency(raw, "f", results, plan))
+        attempt(results, raw, "throughput", lambda: concurrent.throughput(raw, "f", results, plan))
+    note = "not run: the raw floor is shown for warm latency and throughput only"
+    for workload in ("cold", "async", "scale", "control", "boto3"):
+        results.explain(WORKLOAD_ROWS[workload], raw.name, note)
+
+
+def run_full_set(target: Target, supervisor: Supervisor, results: Results, plan: Plan) -> None:
+    """Every workload but scale, on one running server: cold start first, on a fresh one."""
+    with started(target, supervisor):
+        if isinstance(target, Gureum):
+            sequential.verify_signing(target)
+            results.meta["versions"]["gureum"] = f"{target.version()} ({git_commit()})"
+        attempt(results, target, "cold", lambda: sequential.cold_start(target, results, plan))
+        common(target, results, plan)
+        attempt(results, target, "control", lambda: sequential.control_plane(target, results, plan))
+
+
+def run_scale(
+    target: Target, supervisor: Supervisor, results: Results, plan: Plan, count: int
+) -> None:
+    """The scale workload on a server of its own, so that memory counts nothing else."""
+    with started(target, supervisor):
+        sleeper = target.sleeper()
+        attempt(
+            results,
+            target,
+            "scale",
+            lambda: concurrent.scale(target, sleeper, results, plan, count),
+        )
+
+
+def run_peers(
+    supervisor: Supervisor, results: Results, plan: Plan, workdir: Path, scratch: Path
+) -> None:
+    workloads = Workloads(cold_functions=plan.cold_count, scale=plan.scale)
+    makers: list[Callable[[], Target]] = [
+        lambda: ServerlessOffline(free_ports(4), workdir, scratch, workloads),
+        lambda: MiniStack(free_ports(), workdir, scratch),
+    ]
+    for make in makers:
+        peer = make()
+        results.add_target(peer.name)
+        try:
+            run_full_set(peer, supervisor, results, plan)
+            results.meta["peers"][peer.name] = f"ran ({peer.version()}). {peer.notes}"
+            results.meta["versions"][peer.name] = peer.version()
+            # A peer's environment is a whole interpreter (MiniStack's: about 20 MB): keep the
+            # peers' scale run well inside the memory this machine has free.
+            count = min(plan.scale, available_mib() // 40)
+            if count < plan.scale:
+                results.meta["peers"][peer.name] += f"; scale run with N={count} to fit memory"
+            run_scale(make(), supervisor, results, plan, count)
+        except (PeerUnavailable, RuntimeError, OSError) as error:
+            reason = f"skipped: {error}".splitlines()[0][:300]
+            say(f"{peer.name} {reason}")
+            results.meta["peers"][peer.name] = reason
+            for rows in WORKLOAD_ROWS.values():
+                results.explain(rows, peer.name, reason)
+
+
+def available_mib() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def git_commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return "no git"
+    if done.returncode != 0:
+        return "no git"
+    dirty = subprocess.run(
+        ["git", "diff", "--quiet", "HEAD", "--", "src"], cwd=HERE.parent, check=False
+    ).returncode
+    return f"commit {done.stdout.strip()}" + (" + uncommitted changes in src/" if dirty else "")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": sys.version.split()[0]}
+    for package in ("uvicorn", "httptools", "uvloop", "boto3", "botocore"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[package] = importlib.metadata.version(package)
+    with contextlib.suppress(OSError):
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
+        versions["node"] = node.stdout.strip()
+    return versions
+
+
+def method_notes(plan: Plan) -> list[str]:
+    return [
+        "Client: one process of its own (the harness), separate from every server. A small "
+        "SigV4 signer (hmac/hashlib; signing key cached per date, signed bytes cached per second, "
+        "which is the resolution of X-Amz-Date) and raw HTTP/1.1 keep-alive: a blocking socket "
+        "for sequential workloads, asyncio + uvloop protocols for concurrent ones. The same "
+        "client drives gureum, the floors and the peers in the same run.",
+        f"Cold start: {plan.cold_count} functions created with boto3 and waited Active "
+        "(untimed), then each invoked once with `X-Amz-Log-Type: Tail`; end-to-end time at the "
+        "client, and the Init Duration of the REPORT line where the target reports one. The "
+        "floor has no cold start: its column holds its warm latency.",
+        f"Warm latency: {plan.latency_count} sequential invokes (payload `{{}}`) of one function "
+        f"after {plan.latency_warmup} warm-up invokes, capped at {plan.latency_cap:g} s.",
+        f"Throughput: 1, 8 and 32 clients, each with its own keep-alive connection, for "
+        f"{plan.tput_seconds:g} s after a {plan.tput_warmup:g} s warm-up; 200s only.",
+        f"Events: {plan.async_count} `Event` invokes from {plan.async_clients} clients; accepts/s "
+        "counts 202s. End to end: until all have run, by `aws_lambda_Invocations_total` at "
+        "`/_gureum/metrics` (gureum) or a handler appending a byte to a file (peers). Sending "
+        f"stops after {plan.async_cap:g} s, waiting for the drain after {plan.drain_cap:g} s.",
+        f"Scale: {plan.scale} invokes of one function sleeping {plan.scale_sleep:g} s, all at "
+        "once on as many connections, on a freshly started server (gureum with "
+        f"`--account-concurrency {plan.scale + 100}`). Memory is PSS from "
+        "`/proc/PID/smaps_rollup` once all returned, while the environments are still warm: "
+        "'its processes' sums everything below gureum's zygotes (each environment's sandbox "
+        "keeper, init and runtime; for peers, every process under the server); 'all-in' adds "
+        "the server and the zygotes; both divide by the environments alive.",
+        f"Control plane: with the lean client (not boto3), sequentially: {plan.control_count} "
+        "CreateFunction (a 200-byte zip), then PublishVersion and GetFunction on each.",
+        "boto3: `client.invoke` sequentially, retries off, payload read.",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="about a minute instead of ten")
+    parser.add_argument("--peers", action="store_true", help="also serverless-offline, MiniStack")
+    parser.add_argument("--out", type=Path, default=HERE, help="where results go (benchmarks/)")
+    parser.add_argument("--peers-dir", type=Path, default=Path("/tmp/gureum-bench-peers"))
+    parser.add_argument("--keep", action="store_true", help="keep the servers' logs and data")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    results = Results()
+    flags = " --quick" * args.quick + " --peers" * args.peers
+    results.meta.update(
+        command=f"python -m benchmarks.run{flags}",
+        mode=plan.mode,
+        date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        machine=machine(),
+        versions=package_versions(),
+        method=method_notes(plan),
+        peers={},
+    )
+    load_start = os.getloadavg()[0]
+    workdir = Path(tempfile.mkdtemp(prefix="gureum-bench-"))
+    say(f"{plan.mode} run; servers' logs and data in {workdir}")
+    try:
+        with Supervisor() as supervisor:
+            run_floor(supervisor, results, plan, workdir)
+            run_full_set(Gureum(free_ports(), workdir), supervisor, results, plan)
+            scale_server = Gureum(free_ports(), workdir, account_concurrency=plan.scale + 100)
+            run_scale(scale_server, supervisor, results, plan, plan.scale)
+            if args.peers:
+                run_peers(supervisor, results, plan, workdir, args.peers_dir)
+    except KeyboardInterrupt:
+        say("interrupted: every server was stopped")
+        return 130
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results.meta["load"] = (load_start, os.getloadavg()[0])
+    results.meta["seconds"] = time.monotonic() - _START
+    args.out.mkdir(parents=True, exist_ok=True)
+    print()
+    print(plain(results))
+    write_json(results, args.out / "results.json")
+    chart(results, args.out / "results.png")
+    (args.out / "RESULTS.md").write_text(page(results, "results.png"))
+    say(f"wrote results.json, RESULTS.md and results.png to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

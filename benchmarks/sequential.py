@@ -1,0 +1,186 @@
+"""Workloads driven by one client, one request at a time: warm and cold latency, the control
+plane, and the boto3 row. Times are end to end from the client, with `time.perf_counter`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from benchmarks.client import BlockingConnection
+from benchmarks.plan import Plan
+from benchmarks.results import Results, median, percentile
+from benchmarks.sigv4 import Credentials, Request, Signer, invoke_request
+from benchmarks.targets import HOST, NOOP_SOURCE, ROLE, Target, zip_of
+
+_INIT = re.compile(r"Init Duration: ([0-9.]+) ms")
+
+
+def _note(statuses: Counter[int], expected: int, samples: int) -> str:
+    wrong = {s: n for s, n in statuses.items() if s != expected}
+    text = f"n={samples}"
+    if wrong:
+        text += ", errors " + ", ".join(f"{n}x{s}" for s, n in sorted(wrong.items()))
+    return text
+
+
+def _timed(
+    send: Callable[[], int], count: int, cap: float
+) -> tuple[list[float], Counter[int], float]:
+    """Run `send` up to `count` times or `cap` seconds: per-call ms, statuses, total seconds."""
+    samples: list[float] = []
+    statuses: Counter[int] = Counter()
+    start = time.perf_counter()
+    deadline = start + cap
+    for _ in range(count):
+        before = time.perf_counter()
+        statuses[send()] += 1
+        after = time.perf_counter()
+        samples.append((after - before) * 1000)
+        if after > deadline:
+            break
+    return samples, statuses, time.perf_counter() - start
+
+
+def verify_signing(target: Target) -> None:
+    """The signer must be right (a signed ListFunctions answers 200) and the server must check
+    it (the same request signed with a wrong secret answers 403); otherwise nothing is valid."""
+    request = Request("GET", "/2015-03-31/functions/")
+    connection = BlockingConnection(HOST, target.port)
+    try:
+        good = connection.exchange(target.signer().render(request))
+        wrong = Signer(f"{HOST}:{target.port}", Credentials(secret_key="wrong"))
+        bad = connection.exchange(wrong.render(request))
+    finally:
+        connection.close()
+    if good.status != 200 or bad.status != 403:
+        raise SystemExit(
+            f"the lean client's SigV4 does not match {target.name}: signed {good.status} "
+            f"{good.body[:200]!r}, wrongly signed {bad.status}"
+        )
+
+
+def warm_latency(target: Target, function: str, results: Results, plan: Plan) -> None:
+    signer, connection = target.signer(), BlockingConnection(HOST, target.port)
+    request = invoke_request(function)
+
+    def send() -> int:
+        return connection.exchange(signer.render(request)).status
+
+    try:
+        _timed(send, plan.latency_warmup, plan.latency_cap)
+        samples, statuses, _ = _timed(send, plan.latency_count, plan.latency_cap)
+    finally:
+        connection.close()
+    note = _note(statuses, 200, len(samples))
+    results.set("warm_p50", target.name, median(samples), note)
+    results.set("warm_p99", target.name, percentile(samples, 0.99), note)
+
+
+def cold_start(target: Target, results: Results, plan: Plan) -> None:
+    """The first invoke of freshly created functions (created and Active before the clock)."""
+    names = target.cold_functions(plan.cold_count)
+    signer, connection = target.signer(), BlockingConnection(HOST, target.port, timeout=120)
+    samples: list[float] = []
+    inits: list[float] = []
+    statuses: Counter[int] = Counter()
+    deadline = time.perf_counter() + plan.cold_cap
+    try:
+        for name in names:
+            data = signer.render(invoke_request(name, tail=True))
+            before = time.perf_counter()
+            response = connection.exchange(data)
+            samples.append((time.perf_counter() - before) * 1000)
+            statuses[response.status] += 1
+            log = base64.b64decode(response.headers.get("x-amz-log-result", "")).decode()
+            if found := _INIT.search(log):
+                inits.append(float(found.group(1)))
+            if time.perf_counter() > deadline:
+                break
+    finally:
+        connection.close()
+    note = _note(statuses, 200, len(samples))
+    results.set("cold_p50", target.name, median(samples), note)
+    results.set("cold_p99", target.name, percentile(samples, 0.99), note)
+    if inits:
+        results.set("cold_init_p50", target.name, median(inits), f"n={len(inits)}")
+    else:
+        results.set("cold_init_p50", target.name, None, "cannot: reports no Init Duration")
+
+
+def control_plane(target: Target, results: Results, plan: Plan) -> None:
+    """CreateFunction, then PublishVersion, then GetFunction, each over the same functions."""
+    signer, connection = target.signer(), BlockingConnection(HOST, target.port)
+    code = base64.b64encode(zip_of(NOOP_SOURCE)).decode()
+    prefix = f"bench-cp-{int(time.time() * 1000) % 10**8}"
+    names: list[str] = []
+
+    def create() -> int:
+        name = f"{prefix}-{len(names)}"
+        names.append(name)
+        body = {
+            "FunctionName": name,
+            "Runtime": "python3.12",
+            "Role": ROLE,
+            "Handler": "index.handler",
+            "Code": {"ZipFile": code},
+        }
+        request = Request("POST", "/2015-03-31/functions", json.dumps(body).encode())
+        return connection.exchange(signer.render(request)).status
+
+    def each(method: str, suffix: str, body: bytes) -> Callable[[], int]:
+        queue = iter(list(names))
+
+        def send() -> int:
+            request = Request(method, f"/2015-03-31/functions/{next(queue)}{suffix}", body)
+            return connection.exchange(signer.render(request)).status
+
+        return send
+
+    def rate(key: str, send: Callable[[], int], count: int, expected: int) -> None:
+        samples, statuses, seconds = _timed(send, count, plan.control_cap)
+        expected = 200 if target.role == "floor" else expected  # the floor answers 200 to all
+        note = _note(statuses, expected, len(samples))
+        results.set(key, target.name, statuses[expected] / seconds, note)
+
+    try:
+        rate("cp_create", create, plan.control_count, 201)
+        _wait_active(target, connection, names)
+        rate("cp_publish", each("POST", "/versions", b"{}"), len(names), 201)
+        rate("cp_get", each("GET", "", b""), len(names), 200)
+    finally:
+        connection.close()
+
+
+def _wait_active(target: Target, connection: BlockingConnection, names: list[str]) -> None:
+    """Untimed: PublishVersion needs the last created function to have settled."""
+    if target.role == "floor" or not names:
+        return
+    signer = target.signer()
+    request = Request("GET", f"/2015-03-31/functions/{names[-1]}")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        response = connection.exchange(signer.render(request))
+        if response.status != 200:
+            return
+        if json.loads(response.body).get("Configuration", {}).get("State") == "Active":
+            return
+        time.sleep(0.02)
+
+
+def boto3_latency(target: Target, function: str, results: Results, plan: Plan) -> None:
+    client = target.boto3_client()
+
+    def send() -> int:
+        response = client.invoke(FunctionName=function, Payload=b"{}")
+        response["Payload"].read()
+        return int(response["StatusCode"])
+
+    _timed(send, max(10, plan.boto3_count // 10), plan.boto3_cap)
+    samples, statuses, _ = _timed(send, plan.boto3_count, plan.boto3_cap)
+    note = _note(statuses, 200, len(samples))
+    results.set("boto3_p50", target.name, median(samples), note)
+    results.set("boto3_p99", target.name, percentile(samples, 0.99), note)
