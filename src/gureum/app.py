@@ -306,6 +306,7 @@ class GureumApp:
         self.executor.shutdown(wait=True)
         self.queues.close()
         self.keys.close()
+        self.logs.close()
         self.store.close()
 
     # --- ASGI -------------------------------------------------------------------------------

@@ -11,12 +11,15 @@ import json
 import os
 import shutil
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import quote, unquote
 
 STREAM_CAP = 16 * 1024 * 1024
+OPEN_STREAMS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,23 @@ class LogStore:
         self._root = root
         self._cap = stream_cap
         root.mkdir(parents=True, exist_ok=True)
+        # Streams being written keep their file open: an invocation appends three to five
+        # events, and opening the file for each would cost more than the writes.
+        self._open: OrderedDict[Path, TextIO] = OrderedDict()
+
+    def _handle(self, path: Path) -> TextIO:
+        handle = self._open.pop(path, None)
+        if handle is None or handle.closed:
+            handle = path.open("a", encoding="utf-8")
+            if len(self._open) >= OPEN_STREAMS:
+                self._open.popitem(last=False)[1].close()
+        self._open[path] = handle
+        return handle
+
+    def close(self) -> None:
+        for handle in self._open.values():
+            handle.close()
+        self._open.clear()
 
     def _group_dir(self, account: str, region: str, group: str) -> Path:
         return self._root / account / region / _name(group)
@@ -47,7 +67,10 @@ class LogStore:
             created.write_text(str(int(time.time() * 1000)))
 
     def delete_group(self, account: str, region: str, group: str) -> None:
-        shutil.rmtree(self._group_dir(account, region, group), ignore_errors=True)
+        directory = self._group_dir(account, region, group)
+        for path in [p for p in self._open if p.parent == directory]:
+            self._open.pop(path).close()
+        shutil.rmtree(directory, ignore_errors=True)
 
     def append(
         self,
@@ -65,12 +88,13 @@ class LogStore:
         )
         if not lines and not create:
             return
-        if not directory.is_dir():
+        if path not in self._open and not directory.is_dir():
             self.create_group(account, region, group)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(lines)
-            size = handle.tell()
-        if size > self._cap:
+        handle = self._handle(path)
+        handle.write(lines)
+        handle.flush()
+        if handle.tell() > self._cap:
+            handle.close()
             self._trim(path)
 
     @staticmethod
