@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -152,7 +151,8 @@ def serve(settings: Settings) -> None:
         http="httptools",
         loop="uvloop",
     )
-    asyncio.run(_Server(config).serve())
+    # Server.run() is what applies `loop="uvloop"`; asyncio.run() alone would not.
+    _Server(config).run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

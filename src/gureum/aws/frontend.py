@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
@@ -41,6 +42,8 @@ from gureum.domain.errors import (
 )
 
 log = logging.getLogger("gureum.frontend")
+# Regions name files and ARNs: letters, digits and dashes only (no `..`, no `/`).
+_REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+")
 
 BAD_SIGNATURE = (
     "The request signature we calculated does not match the signature you provided. Check your "
@@ -135,6 +138,8 @@ class Frontend:
             if oversized:
                 raise self._too_large(request)
             scope = self._authenticate(request)
+            if _REGION.fullmatch(scope.region) is None:
+                raise InvalidSignature(f"'{scope.region}' is not a valid region name.")
             service = self._services.get(scope.service, self._default)
             if scope.service not in self._services:
                 raise UnknownOperation(f"gureum does not serve the '{scope.service}' service")

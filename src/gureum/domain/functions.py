@@ -73,16 +73,21 @@ class FunctionSettings:
     # Set instead of `environment` when the stored variables could not be decrypted (the key is
     # disabled, pending deletion or gone): (ErrorCode, Message), as FunctionConfiguration shows.
     environment_error: tuple[str, str] | None = None
+    # The variables as stored (sealed), kept so a change made while the key cannot decrypt
+    # stores them unchanged instead of losing them.
+    environment_sealed: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         del document["environment_error"]
+        del document["environment_sealed"]
         return document
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FunctionSettings:
         values = dict(data)
         values.pop("environment_error", None)
+        values.pop("environment_sealed", None)
         values["layers"] = tuple(AttachedLayer(**layer) for layer in values.get("layers", ()))
         values["architectures"] = tuple(values.get("architectures", ("x86_64",)))
         values["file_system_configs"] = tuple(values.get("file_system_configs", ()))

@@ -26,6 +26,7 @@ V1_MEMORY = Path("/sys/fs/cgroup/memory")
 V2_ROOT = Path("/sys/fs/cgroup")
 MEGABYTE = 1024 * 1024
 WARM_TARGET = 4
+REUSE_BELOW = 1024 * 1024
 
 
 class MemoryGroup:
@@ -41,6 +42,13 @@ class MemoryGroup:
 
     def peak_bytes(self) -> int:
         name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
+        try:
+            return int((self.path / name).read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def usage_bytes(self) -> int:
+        name = "memory.current" if self.v2 else "memory.usage_in_bytes"
         try:
             return int((self.path / name).read_text())
         except (OSError, ValueError):
@@ -135,8 +143,12 @@ class MemoryGroups:
         return group
 
     def release(self, group: MemoryGroup) -> None:
-        """Takes back the group of an ended process for the next one."""
-        if group.empty():
+        """Takes back the group of an ended process for the next one.
+
+        Only a group with nothing left charged to it is reused: pages a runtime left behind
+        (its /tmp on tmpfs, for one) must not count against the next function's memory.
+        """
+        if group.empty() and group.usage_bytes() < REUSE_BELOW:
             self._free.append(group)
         else:
             group.remove()

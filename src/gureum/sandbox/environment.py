@@ -225,6 +225,7 @@ class ExecutionEnvironment:
         self.last_used = time.monotonic()
         self._platform = platform
         self._uid = uid
+        self.uid = uid
         self.log_stream = f"{platform.now().strftime('%Y/%m/%d')}/[{plan.version}]{self.id}"
         self._scratch: Path | None = None
         self._server: asyncio.Server | None = None
@@ -415,6 +416,9 @@ class ExecutionEnvironment:
                 return self._fail_init(request, ending, init_ms)
             if ending is INIT_TIMED_OUT:
                 # AWS retries Init within the first invocation, under the function's timeout.
+                self._emit(
+                    f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: timeout\n"
+                )
                 self._reset()
                 init_ms = None
         self._emit(f"START RequestId: {request.request_id} Version: {self.plan.version}\n")
@@ -465,7 +469,10 @@ class ExecutionEnvironment:
             f"Error Type: {error_type}\n"
         )
         self._emit(f"START RequestId: {request.request_id} Version: {self.plan.version}\n")
-        return self._finish(request, ending, time.monotonic(), None)
+        result = self._finish(request, ending, time.monotonic(), None)
+        # An environment whose Init failed is discarded; the next invocation gets a new one.
+        self.state = EnvironmentState.DEAD
+        return result
 
     def _finish(
         self, request: InvocationRequest, ending: Ending, started: float, init_ms: float | None

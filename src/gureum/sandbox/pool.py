@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from gureum.domain.errors import TooManyRequests
 from gureum.sandbox.environment import (
     EnvironmentState,
     ExecutionEnvironment,
@@ -38,7 +38,9 @@ class EnvironmentPool:
         self._idle: dict[str, list[ExecutionEnvironment]] = {}
         self._busy: set[ExecutionEnvironment] = set()
         self._current: dict[str, str] = {}  # function version -> its current key
-        self._uids = itertools.cycle(range(FIRST_UID, FIRST_UID + UID_COUNT))
+        # Each live environment has a uid of its own (the Runtime API and the kernel tell them
+        # apart by it); a uid is reused only once its environment is gone.
+        self._free_uids = list(range(FIRST_UID + UID_COUNT - 1, FIRST_UID - 1, -1))
         self._retiring: set[asyncio.Task[None]] = set()
 
     @property
@@ -65,7 +67,9 @@ class EnvironmentPool:
             environment = idle.pop()
         else:
             before_new()
-            environment = ExecutionEnvironment(plan, self._platform, next(self._uids))
+            if not self._free_uids:
+                raise TooManyRequests("Rate Exceeded.", Reason="ConcurrentInvocationLimitExceeded")
+            environment = ExecutionEnvironment(plan, self._platform, self._free_uids.pop())
         self._busy.add(environment)
         try:
             yield environment
@@ -85,9 +89,15 @@ class EnvironmentPool:
                 self._retire(environment)
 
     def _retire(self, environment: ExecutionEnvironment) -> None:
-        task = asyncio.get_running_loop().create_task(environment.retire())
+        task = asyncio.get_running_loop().create_task(self._retired(environment))
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
+
+    async def _retired(self, environment: ExecutionEnvironment) -> None:
+        try:
+            await environment.retire()
+        finally:
+            self._free_uids.append(environment.uid)
 
     async def reap(self) -> None:
         """Retires idle environments past the keep-alive, until cancelled."""

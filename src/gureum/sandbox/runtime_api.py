@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import cast
 
 import httptools
 
@@ -128,8 +129,8 @@ class _Connection(asyncio.Protocol):
 
     # asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports do not subclass asyncio.Transport; they have its methods.
+        self._transport = cast(asyncio.Transport, transport)
         expected = self._session.uid
         if expected is not None:
             peer = transport.get_extra_info("peername")
@@ -182,6 +183,9 @@ class _Connection(asyncio.Protocol):
             self._init_error()
         elif method == b"POST" and route.startswith(b"/invocation/"):
             request_id, _, action = route[len(b"/invocation/") :].partition(b"/")
+            if action not in (b"response", b"error"):
+                self._reply(404, {"errorMessage": "Not found", "errorType": "NotFound"})
+                return
             self._result(request_id.decode(), action)
         else:
             self._reply(404, {"errorMessage": "Not found", "errorType": "NotFound"})
@@ -198,6 +202,10 @@ class _Connection(asyncio.Protocol):
         invocation = session.queued
         session.queued = None
         if invocation is None:
+            if session.waiter is not None and not session.waiter.done():
+                message = "A next request is already outstanding for this runtime."
+                self._reply(403, {"errorMessage": message, "errorType": "InvalidStateTransition"})
+                return
             session.waiter = asyncio.get_running_loop().create_future()
             invocation = await session.waiter
             session.waiter = None

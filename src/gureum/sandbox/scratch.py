@@ -24,9 +24,13 @@ class ScratchSpaces:
     def create(self, environment_id: str, size_mb: int) -> Path:
         path = self._root / environment_id
         path.mkdir(mode=0o1777)
-        path.chmod(0o1777)
-        if self._sized:
-            mount_tmpfs(path, size_mb)
+        try:
+            path.chmod(0o1777)
+            if self._sized:
+                mount_tmpfs(path, size_mb)
+        except BaseException:
+            path.rmdir()
+            raise
         return path
 
     def remove(self, path: Path) -> None:

@@ -138,8 +138,24 @@ class Zygote:
         self._spawned[environment_id] = future
         self._on_exit[environment_id] = on_exit
         message = json.dumps({"op": "spawn", "id": environment_id, "spec": spec}).encode()
-        socket.send_fds(self._socket, [message], [log_fd])
+        try:
+            await self._send(message, [log_fd])
+        except BaseException:
+            self._spawned.pop(environment_id, None)
+            self._on_exit.pop(environment_id, None)
+            raise
         return await future
+
+    async def _send(self, message: bytes, fds: list[int]) -> None:
+        """Sends on the non-blocking control socket, waiting while a burst fills its buffer."""
+        while True:
+            if self._socket is None:
+                raise ZygoteError("the zygote is not running")
+            try:
+                socket.send_fds(self._socket, [message], fds)
+                return
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
 
     def kill(self, environment_id: str) -> None:
         if self._socket is not None:

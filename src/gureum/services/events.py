@@ -15,7 +15,6 @@ throttled function's backlog (each attempt a quick 429 and a backoff) never hold
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -162,8 +161,13 @@ class Delivery:
         delay = 1.0 if upcoming is None else min(max(upcoming - now, 0.001), 1.0)
         if len(self._busy) >= PARALLEL_DELIVERIES:
             delay = 1.0
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay)
+        # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+        # arrives as the event is set, and shutdown would wait for this loop forever.
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=delay)
+        finally:
+            waiter.cancel()
 
     # --- one event --------------------------------------------------------------------------
 
@@ -232,6 +236,9 @@ class Delivery:
             return _Attempted(Attempt.THROTTLED, target, None)
         except AwsError as error:
             log.info("event %s: %s, will retry", event.request_id, error.code)
+            return _Attempted(Attempt.SYSTEM_ERROR, target, None)
+        except Exception:  # a platform fault: back off like a 5xx, never spin on it
+            log.exception("event %s: the attempt failed inside gureum", event.request_id)
             return _Attempted(Attempt.SYSTEM_ERROR, target, None)
         outcome = Outcome(target.version.version, result.payload, result.function_error)
         attempt = Attempt.FUNCTION_ERROR if result.function_error else Attempt.SUCCESS

@@ -214,6 +214,9 @@ class Invoker:
         self, target: Target, ref: FunctionRef, payload: bytes, request_id: str, limit: int
     ) -> None:
         """Queues an Event invocation durably (spec 5.1); the caller answers 202 after this."""
+        error = target.version.settings.environment_error
+        if error is not None:  # the same checks as a synchronous call, KMS included
+            raise kms_error(error)
         if len(payload) > limit:
             raise RequestEntityTooLarge(
                 f"{len(payload)} byte payload is too large for the Event invocation type "

@@ -52,9 +52,8 @@ class Settler:
             pending = tx.unsettled()
         moved = 0
         for function, version in pending:
-            problem = self._prepare(
-                [version.code.blob, *(layer.blob for layer in version.settings.layers)]
-            )
+            layers = [layer.blob for layer in version.settings.layers]
+            problem = self._prepare(version.code.blob, layers)
             new_revision = self._ports.new_id()
             with self._ports.store.transaction() as tx:
                 current = tx.get_function(function.account, function.region, function.name)
@@ -71,11 +70,13 @@ class Settler:
             moved += 1
         return moved
 
-    def _prepare(self, blobs: list[str]) -> str | None:
-        for blob in blobs:
-            try:
-                self._ports.code.tree(blob)
-            except (OSError, ValueError) as exc:
-                log.warning("could not unpack package %s: %s", blob, exc)
-                return "Lambda could not unzip the deployment package."
+    def _prepare(self, code: str, layers: list[str]) -> str | None:
+        """Unpacks the code, and the layers merged as /opt will show them."""
+        try:
+            self._ports.code.tree(code)
+            if layers:
+                self._ports.code.merged(layers)
+        except (OSError, ValueError) as exc:
+            log.warning("could not unpack the package of %s: %s", code, exc)
+            return "Lambda could not unzip the deployment package."
         return None

@@ -93,6 +93,8 @@ class CodeStore:
             os.replace(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            if target.exists():  # a concurrent cold start extracted the same tree first
+                return target
             raise
         return target
 
@@ -110,6 +112,8 @@ class CodeStore:
             os.replace(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            if target.exists():  # a concurrent cold start extracted the same tree first
+                return target
             raise
         return target
 

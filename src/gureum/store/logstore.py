@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -30,7 +31,9 @@ class LogEvent:
 
 
 def _name(text: str) -> str:
-    return quote(text, safe="")
+    """A group or stream name as one path segment: `/` encoded, and `.`/`..` never literal."""
+    encoded = quote(text, safe="")
+    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
 
 
 class LogStore:
@@ -41,6 +44,8 @@ class LogStore:
         # Streams being written keep their file open: an invocation appends three to five
         # events, and opening the file for each would cost more than the writes.
         self._open: OrderedDict[Path, TextIO] = OrderedDict()
+        # Environments write from the event loop, the Logs API from worker threads.
+        self._lock = threading.RLock()
 
     def _handle(self, path: Path) -> TextIO:
         handle = self._open.pop(path, None)
@@ -52,12 +57,13 @@ class LogStore:
         return handle
 
     def close(self) -> None:
-        for handle in self._open.values():
-            handle.close()
-        self._open.clear()
+        with self._lock:
+            for handle in self._open.values():
+                handle.close()
+            self._open.clear()
 
     def _group_dir(self, account: str, region: str, group: str) -> Path:
-        return self._root / account / region / _name(group)
+        return self._root / _name(account) / _name(region) / _name(group)
 
     def create_group(self, account: str, region: str, group: str) -> None:
         directory = self._group_dir(account, region, group)
@@ -68,9 +74,10 @@ class LogStore:
 
     def delete_group(self, account: str, region: str, group: str) -> None:
         directory = self._group_dir(account, region, group)
-        for path in [p for p in self._open if p.parent == directory]:
-            self._open.pop(path).close()
-        shutil.rmtree(directory, ignore_errors=True)
+        with self._lock:
+            for path in [p for p in self._open if p.parent == directory]:
+                self._open.pop(path).close()
+            shutil.rmtree(directory, ignore_errors=True)
 
     def append(
         self,
@@ -88,14 +95,15 @@ class LogStore:
         )
         if not lines and not create:
             return
-        if path not in self._open and not directory.is_dir():
-            self.create_group(account, region, group)
-        handle = self._handle(path)
-        handle.write(lines)
-        handle.flush()
-        if handle.tell() > self._cap:
-            handle.close()
-            self._trim(path)
+        with self._lock:
+            if path not in self._open and not directory.is_dir():
+                self.create_group(account, region, group)
+            handle = self._handle(path)
+            handle.write(lines)
+            handle.flush()
+            if handle.tell() > self._cap:
+                handle.close()
+                self._trim(path)
 
     @staticmethod
     def _trim(path: Path) -> None:

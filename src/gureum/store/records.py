@@ -38,6 +38,9 @@ def settings_document(
         document["environment_sealed"] = vault.seal(
             account, region, settings.kms_key_arn, variables
         )
+    elif settings.environment_sealed is not None:
+        # Unreadable now (the key is disabled, say): keep what was stored, as it was.
+        document["environment_sealed"] = dict(settings.environment_sealed)
     return document
 
 
@@ -50,7 +53,9 @@ def settings_from(
     if sealed is None:
         return settings
     variables, error = vault.open(account, region, sealed)
-    return replace(settings, environment=variables, environment_error=error)
+    return replace(
+        settings, environment=variables, environment_error=error, environment_sealed=sealed
+    )
 
 
 def version_document(

@@ -68,8 +68,12 @@ def settings_changes(params: Mapping[str, Any]) -> dict[str, Any]:
     for name in UNSUPPORTED:
         if name in params:
             raise InvalidParameterValue(f"gureum does not support {name} yet.")
-    return {
+    changes = {
         field: convert(params[member])
         for member, (field, convert) in _SETTINGS.items()
         if member in params
     }
+    if "environment" in changes:  # new variables replace whatever could not be read
+        changes["environment_error"] = None
+        changes["environment_sealed"] = None
+    return changes

@@ -26,6 +26,7 @@ import importlib
 import json
 import os
 import platform
+import resource
 import selectors
 import signal
 import socket
@@ -48,6 +49,8 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine(), 155)
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 SETUP_FAILED = 126
+NPROC_LIMIT = 1024
+NOFILE_LIMIT = 1024  # AWS's own limit on file descriptors per execution environment
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -131,9 +134,16 @@ def enter_root(root: str) -> None:
 
 
 def drop_privileges(uid: int, gid: int) -> None:
+    # Limits first, while still allowed to set them: a fork bomb or a descriptor leak stays
+    # inside the environment (RLIMIT_NPROC counts per uid, and each environment has its own).
+    resource.setrlimit(resource.RLIMIT_NPROC, (NPROC_LIMIT, NPROC_LIMIT))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE_LIMIT, NOFILE_LIMIT))
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+    # Changing uid clears the parent-death signal: set it again, so the runtime dies with its
+    # keeper (and so with the server) however it is stopped.
+    die_with_parent()
     # Changing uid clears "dumpable", which would leave /proc/self (and so /dev/stdout, a link
     # into /proc/self/fd) owned by root: the function must be able to use its own.
     _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
