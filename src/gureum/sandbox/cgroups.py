@@ -1,9 +1,9 @@
 """Memory cgroups for execution environments (v1 and v2).
 
-Each runtime process runs in its own group under `gureum/`, limited to the function's
-`MemorySize` (swap included, so exceeding it means the OOM killer, not swapping), from which the
-REPORT line's `Max Memory Used` is read. The process joins it itself, by writing to
-`cgroup.procs` before it forks anything, so everything it starts is counted and contained.
+Each runtime process runs in its own group under `gureum/s<server pid>/`, limited to the
+function's `MemorySize` (swap included, so exceeding it means the OOM killer, not swapping),
+from which the REPORT line's `Max Memory Used` is read. The environment's keeper moves the
+runtime into it before any function code runs, so everything it starts is counted and contained.
 
 Why groups are pooled: the first process to join a new group pays the kernel's set-up of that
 group (about 12-25 ms on cgroup v1, measured here); joining a group that has had a member before
@@ -121,8 +121,8 @@ class MemoryGroups:
         self._parent.mkdir(exist_ok=True)  # in case an older gureum swept it away
         path.mkdir()
         if not self._v2:
-            # A runtime joins its group a few milliseconds after it starts (see zygote.py);
-            # what it allocated meanwhile moves with it, so the limit and the peak cover it.
+            # The runtime joins its group just after it is forked, before any function code
+            # runs (zygote.py); what the platform's own start-up charged moves with it.
             with contextlib.suppress(OSError):
                 (path / "memory.move_charge_at_immigrate").write_text("3")
         return MemoryGroup(path, self._v2)

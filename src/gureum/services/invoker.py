@@ -46,6 +46,7 @@ from gureum.store.codestore import CodeStore
 from gureum.store.ports import Store, Transaction
 
 SYNC_PAYLOAD_LIMIT = 6_291_456
+PLAN_CACHE = 4096
 TAIL_BYTES = 4096
 
 
@@ -163,6 +164,8 @@ class Invoker:
         self._draw = draw or random.Random().random
         self._clock = clock
         self.async_limit = async_limit
+        # Launch plans by version revision: a warm invoke should not unpack or look up anything.
+        self._plans: dict[str, LaunchPlan] = {}
         # Set by the composition root once the queue exists (the queue's workers need us too).
         self._events: EventQueue | None = None
 
@@ -246,7 +249,10 @@ class Invoker:
         slot = f"{function.id}:{version.version}"
         key = f"{slot}#{version.revision_id}"
         with self._admission.lease(function):
-            plan = await self._plan(target)
+            plan = self._plans.get(key) or await self._plan(target)
+            if len(self._plans) >= PLAN_CACHE:
+                self._plans.clear()
+            self._plans[key] = plan
 
             def scale() -> None:
                 # A new environment needs the variables in the clear: the key must still work.

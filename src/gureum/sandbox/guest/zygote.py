@@ -250,17 +250,25 @@ def keeper(spec: dict[str, Any], log_fd: int) -> None:
             become_runtime(spec, log_fd)
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         root = build_root(spec)
+        gate_read, gate_write = os.pipe()
         child = os.fork()
         if child == 0:
             die_with_parent()
+            os.close(gate_write)
             enter_root(root)
             name = spec["hostname"].encode()
             _libc.sethostname(name, len(name))
+            # No function code runs before the environment is inside its memory group.
+            os.read(gate_read, 1)
+            os.close(gate_read)
             become_runtime(spec, log_fd)
+        os.close(gate_read)
         os.close(log_fd)
         # The first cgroup move after a quiet spell waits out an RCU grace period (10-25 ms on
-        # this kernel), so the runtime starts meanwhile and is moved with whatever it forked.
+        # this kernel): the new root is entered meanwhile, and the runtime starts after it.
         join_cgroups(group_fds, proc_fd, child)
+        os.write(gate_write, b"1")
+        os.close(gate_write)
         mirror(child)
     except BaseException as exc:
         with contextlib.suppress(OSError):
