@@ -84,15 +84,17 @@ def _secret(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def decide_isolation(wanted: str) -> Isolation:
+def decide_isolation(wanted: str) -> tuple[Isolation, MemoryGroups | None]:
+    """The isolation this machine grants (and the memory groups, when it has them)."""
     if wanted == "none":
-        return Isolation(IsolationMode.PROCESSES, False, "isolation turned off (--isolation none)")
+        off = Isolation(IsolationMode.PROCESSES, False, "isolation turned off (--isolation none)")
+        return off, None
     available, reason = namespaces_available()
     if not available and wanted == "namespaces":
         raise SystemExit(f"gureum: --isolation namespaces, but {reason}")
-    memory = available and MemoryGroups.detect() is not None
+    memory = MemoryGroups.detect() if available else None
     mode = IsolationMode.NAMESPACES if available else IsolationMode.PROCESSES
-    return Isolation(mode, memory, reason)
+    return Isolation(mode, memory is not None, reason), memory
 
 
 class GureumApp:
@@ -153,11 +155,10 @@ class GureumApp:
             self.clock.monotonic,
             (settings.scaling_limit, settings.scaling_scaled_period),
         )
-        self.isolation = decide_isolation(settings.isolation)
+        self.isolation, self.memory = decide_isolation(settings.isolation)
         self.catalog = RuntimeCatalog(discover_pythons(), find_node())
         self.zygotes = Zygotes()
         isolate = self.isolation.mode is IsolationMode.NAMESPACES
-        self.memory = MemoryGroups.detect() if self.isolation.memory_limits else None
         sandbox_root = settings.data_dir / "sandbox-root"
         sandbox_root.mkdir(exist_ok=True)
         self.scratch = ScratchSpaces(settings.data_dir / "scratch", sized=isolate)

@@ -33,7 +33,3 @@ class AccountDirectory:
 
     def find(self, access_key_id: str) -> AccessKey | None:
         return self._keys.get(access_key_id)
-
-    @property
-    def account_ids(self) -> frozenset[str]:
-        return frozenset(key.account_id for key in self._keys.values())

@@ -120,15 +120,6 @@ class TooManyRequests(ClientError):
     status = 429
 
 
-class CodeStorageExceeded(ClientError):
-    code = "CodeStorageExceededException"
-
-
-class InvalidZipFile(AwsError):
-    code = "InvalidZipFileException"
-    status = 502
-
-
 # --- Lambda's KMS errors at invoke time (spec 3.4): 502, raised while creating an environment.
 
 

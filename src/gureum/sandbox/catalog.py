@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from gureum.domain.runtimes import DEPRECATED
 from gureum.sandbox.interpreters import Interpreter
-from gureum.sandbox.zygotes import guest_file
 
 NODE_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x")
 PROVIDED_RUNTIMES = ("provided.al2023", "provided.al2")
@@ -63,7 +62,3 @@ class RuntimeCatalog:
 
     def zygote_executables(self) -> set[str]:
         return {launcher.zygote for launcher in self._launchers.values()}
-
-
-def guest_node_runtime() -> str:
-    return guest_file("node_runtime.js")
