@@ -12,12 +12,24 @@ import asyncio
 import socket
 from dataclasses import dataclass
 
+# Counted in place of the status when an invoke answers 200 but the function failed
+# (`X-Amz-Function-Error`): a crashed environment must not pass for a fast invoke.
+FUNCTION_ERROR = 600
+
 
 @dataclass(frozen=True, slots=True)
 class Response:
     status: int
     headers: dict[str, str]  # names lower-cased
     body: bytes
+
+    @property
+    def outcome(self) -> int:
+        return FUNCTION_ERROR if "x-amz-function-error" in self.headers else self.status
+
+
+def describe(outcome: int) -> str:
+    return "function error" if outcome == FUNCTION_ERROR else str(outcome)
 
 
 class ConnectionClosed(Exception):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import uvloop
 
-from benchmarks.client import AsyncConnection
+from benchmarks.client import AsyncConnection, describe
 from benchmarks.memory import tree_memory
 from benchmarks.plan import Plan
 from benchmarks.results import Results
@@ -35,7 +35,7 @@ async def _for_duration(
         connection = AsyncConnection(HOST, port)
         try:
             while time.perf_counter() < deadline:
-                statuses[(await connection.exchange(signer.render(request))).status] += 1
+                statuses[(await connection.exchange(signer.render(request))).outcome] += 1
         finally:
             connection.close()
 
@@ -57,7 +57,7 @@ async def _for_count(
         try:
             while remaining > 0 and time.perf_counter() < deadline:
                 remaining -= 1
-                statuses[(await connection.exchange(signer.render(request))).status] += 1
+                statuses[(await connection.exchange(signer.render(request))).outcome] += 1
         finally:
             connection.close()
 
@@ -68,7 +68,7 @@ async def _for_count(
 
 def _errors(statuses: Counter[int], expected: int) -> str:
     wrong = {s: n for s, n in statuses.items() if s != expected}
-    return ", ".join(f"{n}x{s}" for s, n in sorted(wrong.items()))
+    return ", ".join(f"{n}x {describe(s)}" for s, n in sorted(wrong.items()))
 
 
 def throughput(target: Target, function: str, results: Results, plan: Plan) -> None:
@@ -119,7 +119,7 @@ async def _all_at_once(port: int, signer: Signer, requests: list[Request], cap: 
     async def client(request: Request) -> None:
         connection = AsyncConnection(HOST, port)
         try:
-            statuses[(await connection.exchange(signer.render(request))).status] += 1
+            statuses[(await connection.exchange(signer.render(request))).outcome] += 1
         finally:
             connection.close()
 

@@ -64,11 +64,12 @@ def chart(results: Results, path: Path) -> None:
         values = [results.value(k, target) or 0.0 for k in clients]
         positions = [c + (index - (len(targets) - 1) / 2) * width for c in range(len(clients))]
         right.bar(positions, values, width, label=target, color=COLOURS.get(target, "#444444"))
-    right.set_xticks(range(len(clients)), [k.split("_")[1] + " clients" for k in clients])
+    labels = [f"{k.split('_')[1]} client{'s' * (k != 'tput_1')}" for k in clients]
+    right.set_xticks(range(len(clients)), labels)
     right.set_yscale("log")
     right.set_ylabel("invokes per second (log scale)")
     right.set_title("warm throughput")
-    right.legend(fontsize=8)
+    right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(targets))
     figure.suptitle("gureum vs the floor (do-nothing server) and peers, no-op Python handler")
     figure.tight_layout()
     figure.savefig(path, dpi=110)

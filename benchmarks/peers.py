@@ -111,8 +111,11 @@ class MiniStack(CountingPeer):
     def start(self, supervisor: Supervisor) -> None:
         self.install()
         self.reset_counts()
+        temporary = self.workdir / "ministack-tmp"  # its unpacked functions go here, not /tmp
+        temporary.mkdir(exist_ok=True)
         env = {
             **os.environ,
+            "TMPDIR": str(temporary),
             "GATEWAY_PORT": str(self.port),
             "BIND_HOST": HOST,
             "LOG_LEVEL": "WARNING",
@@ -236,7 +239,7 @@ class ServerlessOffline(CountingPeer):
     def noop(self) -> str:
         return self._function("noop")
 
-    def cold_functions(self, count: int) -> list[str]:
+    def cold_functions(self, count: int, cap: float) -> list[str]:
         start, self._cold_handed = self._cold_handed, self._cold_handed + count
         if self._cold_handed > self.workloads.cold_functions:
             raise PeerUnavailable("more cold functions asked for than serverless.yml declares")

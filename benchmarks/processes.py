@@ -168,6 +168,8 @@ class Supervisor:
 
         for number in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(number, interrupt)
+        # a shell starts background jobs with SIGINT ignored; Ctrl-C must still stop the run
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         return self
 
     def __exit__(

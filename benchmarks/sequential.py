@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from benchmarks.client import BlockingConnection
+from benchmarks.client import FUNCTION_ERROR, BlockingConnection, describe
 from benchmarks.plan import Plan
 from benchmarks.results import Results, median, percentile
 from benchmarks.sigv4 import Credentials, Request, Signer, invoke_request
@@ -23,7 +23,7 @@ def _note(statuses: Counter[int], expected: int, samples: int) -> str:
     wrong = {s: n for s, n in statuses.items() if s != expected}
     text = f"n={samples}"
     if wrong:
-        text += ", errors " + ", ".join(f"{n}x{s}" for s, n in sorted(wrong.items()))
+        text += ", errors " + ", ".join(f"{n}x {describe(s)}" for s, n in sorted(wrong.items()))
     return text
 
 
@@ -68,10 +68,10 @@ def warm_latency(target: Target, function: str, results: Results, plan: Plan) ->
     request = invoke_request(function)
 
     def send() -> int:
-        return connection.exchange(signer.render(request)).status
+        return connection.exchange(signer.render(request)).outcome
 
     try:
-        _timed(send, plan.latency_warmup, plan.latency_cap)
+        _timed(send, plan.latency_warmup, plan.latency_cap / 5)
         samples, statuses, _ = _timed(send, plan.latency_count, plan.latency_cap)
     finally:
         connection.close()
@@ -82,7 +82,7 @@ def warm_latency(target: Target, function: str, results: Results, plan: Plan) ->
 
 def cold_start(target: Target, results: Results, plan: Plan) -> None:
     """The first invoke of freshly created functions (created and Active before the clock)."""
-    names = target.cold_functions(plan.cold_count)
+    names = target.cold_functions(plan.cold_count, plan.cold_cap)
     signer, connection = target.signer(), BlockingConnection(HOST, target.port, timeout=120)
     samples: list[float] = []
     inits: list[float] = []
@@ -94,7 +94,7 @@ def cold_start(target: Target, results: Results, plan: Plan) -> None:
             before = time.perf_counter()
             response = connection.exchange(data)
             samples.append((time.perf_counter() - before) * 1000)
-            statuses[response.status] += 1
+            statuses[response.outcome] += 1
             log = base64.b64decode(response.headers.get("x-amz-log-result", "")).decode()
             if found := _INIT.search(log):
                 inits.append(float(found.group(1)))
@@ -177,9 +177,9 @@ def boto3_latency(target: Target, function: str, results: Results, plan: Plan) -
     def send() -> int:
         response = client.invoke(FunctionName=function, Payload=b"{}")
         response["Payload"].read()
-        return int(response["StatusCode"])
+        return FUNCTION_ERROR if "FunctionError" in response else int(response["StatusCode"])
 
-    _timed(send, max(10, plan.boto3_count // 10), plan.boto3_cap)
+    _timed(send, max(10, plan.boto3_count // 10), plan.boto3_cap / 5)
     samples, statuses, _ = _timed(send, plan.boto3_count, plan.boto3_cap)
     note = _note(statuses, 200, len(samples))
     results.set("boto3_p50", target.name, median(samples), note)

@@ -11,6 +11,7 @@ import io
 import json
 import re
 import sys
+import time
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -110,8 +111,13 @@ class Target:
     def noop(self) -> str:
         return self.create("bench-noop")
 
-    def cold_functions(self, count: int) -> list[str]:
-        return [self.create("bench-cold") for _ in range(count)]
+    def cold_functions(self, count: int, cap: float) -> list[str]:
+        """`count` new functions, Active and never invoked; fewer if creating takes over `cap` s."""
+        names: list[str] = []
+        deadline = time.monotonic() + cap
+        while len(names) < count and (not names or time.monotonic() < deadline):
+            names.append(self.create("bench-cold"))
+        return names
 
     def sleeper(self) -> str:
         return self.create("bench-sleep", SLEEP_SOURCE, timeout=120)

@@ -35,6 +35,8 @@ class RuntimeLauncher:
 
 
 class RuntimeCatalog:
+    """Runtime name -> how to launch it, for the runtimes this machine can run."""
+
     def __init__(self, pythons: Mapping[str, Interpreter], node: str | None) -> None:
         self._launchers: dict[str, RuntimeLauncher] = {}
         for runtime, interpreter in sorted(pythons.items()):

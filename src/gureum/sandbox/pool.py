@@ -32,6 +32,11 @@ UID_COUNT = 40000
 
 
 class EnvironmentPool:
+    """Idle and busy environments by version key; every environment has a uid of its own.
+
+    Event loop only. An environment leased is given back, reset or retired on every path.
+    """
+
     def __init__(self, platform: Platform, keep_alive: float) -> None:
         self._platform = platform
         self._keep_alive = keep_alive

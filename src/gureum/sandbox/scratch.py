@@ -16,6 +16,8 @@ from gureum.sandbox.isolation import mount_tmpfs, unmount
 
 
 class ScratchSpaces:
+    """Creates and removes environments' /tmp directories under one root."""
+
     def __init__(self, root: Path, sized: bool) -> None:
         self._root = root
         self._sized = sized

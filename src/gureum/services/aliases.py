@@ -15,6 +15,8 @@ from gureum.store.ports import Transaction
 
 
 class AliasService:
+    """Aliases of a function, with the routing rules checked on every write."""
+
     def __init__(self, ports: Ports) -> None:
         self._ports = ports
 

@@ -32,6 +32,8 @@ def missing_config(function: Function, qualifier: str) -> ResourceNotFound:
 
 
 class EventConfigService:
+    """Event invoke configs, one per qualifier; destinations checked when configured."""
+
     def __init__(self, ports: Ports) -> None:
         self._ports = ports
 

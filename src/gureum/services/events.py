@@ -95,6 +95,8 @@ class _Attempted:
 
 
 class Delivery:
+    """Delivers due events; owned by the app and cancelled at shutdown (event loop only)."""
+
     def __init__(
         self,
         store: Store,

@@ -122,6 +122,8 @@ def resolve_version(tx: Transaction, function: Function, qualifier: str | None) 
 
 
 class FunctionService:
+    """The function control plane; every method is one store transaction (worker threads)."""
+
     def __init__(self, ports: Ports, runtimes: Collection[str]) -> None:
         self._ports = ports
         self._runtimes = runtimes

@@ -1,7 +1,7 @@
 """The Invoke use case (spec 10): resolve, check, run on an environment, shape the answer.
 
-Synchronous invocations come here from the Invoke API; the asynchronous queue will call the same
-`run` so both paths share resolution, checks and environments. The routing draw for weighted
+Synchronous invocations come here from the Invoke API, and the asynchronous queue's delivery
+workers call the same `run`, so both paths share resolution, checks and environments. The routing draw for weighted
 aliases comes from an injected random source, one draw per invocation.
 """
 
@@ -141,6 +141,12 @@ def check_invocable(version: FunctionVersion) -> None:
 
 
 class Invoker:
+    """Invoke, synchronous and queued: resolve the version, check it, run it under a lease.
+
+    Runs on the event loop. Launch plans are cached by version revision, so a warm invoke
+    neither unpacks nor looks anything up beyond the function record.
+    """
+
     def __init__(
         self,
         store: Store,

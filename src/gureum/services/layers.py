@@ -13,6 +13,8 @@ MISSING = "The resource you requested does not exist."
 
 
 class LayerService:
+    """Layer versions: numbered, immutable, never renumbered."""
+
     def __init__(self, ports: Ports) -> None:
         self._ports = ports
 

@@ -52,6 +52,8 @@ class _LedgerCollector(Collector):
 
 
 class LambdaMetrics:
+    """Counters updated as things happen; gauges read from the ledger at scrape time."""
+
     def __init__(self, ledger: ConcurrencyLedger) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._names: dict[tuple[str, str, str], str] = {}

@@ -55,6 +55,8 @@ def kms_error(error: tuple[str, str]) -> AwsError:
 
 
 class KmsEnvironmentVault:
+    """`EnvironmentVault` over the KMS-compatible key service."""
+
     def __init__(self, keys: KeyService) -> None:
         self._keys = keys
 

@@ -37,6 +37,8 @@ def _name(text: str) -> str:
 
 
 class LogStore:
+    """Log groups and streams on disk; safe to use from the event loop and worker threads."""
+
     def __init__(self, root: Path, stream_cap: int = STREAM_CAP) -> None:
         self._root = root
         self._cap = stream_cap

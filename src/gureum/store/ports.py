@@ -37,6 +37,8 @@ class EnvironmentVault(Protocol):
 
 
 class Transaction(Protocol):
+    """One atomic unit of reads and writes; see the module docstring for the guarantees."""
+
     # functions and versions ---------------------------------------------------------------
     def get_function(self, account: str, region: str, name: str) -> Function | None: ...
 
@@ -128,6 +130,8 @@ class Transaction(Protocol):
 
 
 class Store(Protocol):
+    """Hands out transactions; one adapter per database (SQLite here, PostgreSQL later)."""
+
     def transaction(self) -> AbstractContextManager[Transaction]: ...
 
     def close(self) -> None: ...
