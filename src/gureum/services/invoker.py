@@ -1,8 +1,8 @@
 """The Invoke use case (spec 10): resolve, check, run on an environment, shape the answer.
 
 Synchronous invocations come here from the Invoke API, and the asynchronous queue's delivery
-workers call the same `run`, so both paths share resolution, checks and environments. The routing draw for weighted
-aliases comes from an injected random source, one draw per invocation.
+workers call the same `run`, so both paths share resolution, checks and environments. The
+routing draw for weighted aliases comes from an injected random source, one per invocation.
 """
 
 from __future__ import annotations
