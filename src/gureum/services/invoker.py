@@ -172,6 +172,7 @@ class Invoker:
         self.async_limit = async_limit
         # Launch plans by version revision: a warm invoke should not unpack or look up anything.
         self._plans: dict[str, LaunchPlan] = {}
+        self._targets: dict[tuple[str, str, str, str | None], tuple[int, Target]] = {}
         # Set by the composition root once the queue exists (the queue's workers need us too).
         self._events: EventQueue | None = None
 
@@ -179,6 +180,36 @@ class Invoker:
         self._events = events
 
     def target(self, caller: Caller, ref: FunctionRef) -> Target:
+        """The version to run. Cached until the store changes, except through an alias
+        (each invocation draws its own route)."""
+        key = (caller.account, caller.region, ref.name, ref.qualifier)
+        generation = self._store.generation
+        cached = self._targets.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        target = self.fresh_target(caller, ref)
+        routed = ref.qualifier is not None and ref.qualifier != LATEST
+        routed = routed and not is_version_number(ref.qualifier or "")
+        # Variables that could not be decrypted are not remembered: the key may come back.
+        if not routed and target.version.settings.environment_error is None:
+            if len(self._targets) >= PLAN_CACHE:
+                self._targets.clear()
+            self._targets[key] = (generation, target)
+        return target
+
+    def check_key(self, target: Target) -> None:
+        """Raises Lambda's KMS error when the version's variables cannot be decrypted now
+        (asked afresh: a key's state is not part of the function record)."""
+        if target.version.settings.environment_sealed is None:
+            return
+        function = target.function
+        ref = FunctionRef(function.name, target.version.version)
+        current = self.fresh_target(Caller(function.account, function.region), ref)
+        error = current.version.settings.environment_error
+        if error is not None:
+            raise kms_error(error)
+
+    def fresh_target(self, caller: Caller, ref: FunctionRef) -> Target:
         with self._store.transaction() as tx:
             function = tx.get_function(caller.account, caller.region, ref.name)
             if function is None:
@@ -223,9 +254,7 @@ class Invoker:
         self, target: Target, ref: FunctionRef, payload: bytes, request_id: str, limit: int
     ) -> None:
         """Queues an Event invocation durably (spec 5.1); the caller answers 202 after this."""
-        error = target.version.settings.environment_error
-        if error is not None:  # the same checks as a synchronous call, KMS included
-            raise kms_error(error)
+        self.check_key(target)  # the same checks as a synchronous call, KMS included
         if len(payload) > limit:
             raise RequestEntityTooLarge(
                 f"{len(payload)} byte payload is too large for the Event invocation type "
@@ -258,13 +287,13 @@ class Invoker:
             plan = self._plans.get(key) or await self._plan(target)
             if len(self._plans) >= PLAN_CACHE:
                 self._plans.clear()
-            self._plans[key] = plan
+            if version.settings.environment_error is None:  # else the key may come back
+                self._plans[key] = plan
 
             def scale() -> None:
-                # A new environment needs the variables in the clear: the key must still work.
-                error = version.settings.environment_error
-                if error is not None:
-                    raise kms_error(error)
+                # A new environment needs the variables in the clear: the key must work now
+                # (asked afresh: a key's state is not the function record's).
+                self.check_key(target)
                 self._admission.new_environment(function)
 
             async with self._pool.lease(slot, key, plan, scale) as environment:

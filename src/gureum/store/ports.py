@@ -130,7 +130,12 @@ class Transaction(Protocol):
 
 
 class Store(Protocol):
-    """Hands out transactions; one adapter per database (SQLite here, PostgreSQL later)."""
+    """Hands out transactions; one adapter per database (SQLite here, PostgreSQL later).
+
+    `generation` changes whenever a committed transaction changed anything.
+    """
+
+    generation: int
 
     def transaction(self) -> AbstractContextManager[Transaction]: ...
 

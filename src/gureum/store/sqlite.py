@@ -66,6 +66,9 @@ class SqliteStore:
 
     def __init__(self, path: Path, vault: EnvironmentVault) -> None:
         self._vault = vault
+        # Moves on every commit that changed something: readers may cache what they read
+        # until it does (the invoke path caches resolved versions this way).
+        self.generation = 0
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -76,6 +79,7 @@ class SqliteStore:
     @contextmanager
     def transaction(self) -> Iterator[SqliteTransaction]:
         with self._lock:
+            changes = self._db.total_changes
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield SqliteTransaction(self._db, self._vault)
@@ -90,6 +94,8 @@ class SqliteStore:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
+            if self._db.total_changes != changes:
+                self.generation += 1
 
     def close(self) -> None:
         with self._lock:
