@@ -15,6 +15,8 @@ from dataclasses import dataclass
 # Counted in place of the status when an invoke answers 200 but the function failed
 # (`X-Amz-Function-Error`): a crashed environment must not pass for a fast invoke.
 FUNCTION_ERROR = 600
+# Counted in place of the status when the server closed the connection without an answer.
+NO_ANSWER = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,8 @@ class Response:
 
 
 def describe(outcome: int) -> str:
-    return "function error" if outcome == FUNCTION_ERROR else str(outcome)
+    names = {FUNCTION_ERROR: "function error", NO_ANSWER: "connection closed, no answer"}
+    return names.get(outcome, str(outcome))
 
 
 class ConnectionClosed(Exception):
@@ -145,6 +148,15 @@ class _Protocol(asyncio.Protocol):
 
 class AsyncConnection:
     """One keep-alive connection for one asyncio task, one request at a time."""
+
+    async def outcome(self, data: bytes) -> int:
+        """The response's outcome, or `NO_ANSWER` if the connection failed (the next call
+        reconnects)."""
+        try:
+            return (await self.exchange(data)).outcome
+        except (ConnectionClosed, OSError):
+            self.close()
+            return NO_ANSWER
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port

@@ -35,7 +35,7 @@ async def _for_duration(
         connection = AsyncConnection(HOST, port)
         try:
             while time.perf_counter() < deadline:
-                statuses[(await connection.exchange(signer.render(request))).outcome] += 1
+                statuses[await connection.outcome(signer.render(request))] += 1
         finally:
             connection.close()
 
@@ -57,7 +57,7 @@ async def _for_count(
         try:
             while remaining > 0 and time.perf_counter() < deadline:
                 remaining -= 1
-                statuses[(await connection.exchange(signer.render(request))).outcome] += 1
+                statuses[await connection.outcome(signer.render(request))] += 1
         finally:
             connection.close()
 
@@ -119,7 +119,7 @@ async def _all_at_once(port: int, signer: Signer, requests: list[Request], cap: 
     async def client(request: Request) -> None:
         connection = AsyncConnection(HOST, port)
         try:
-            statuses[(await connection.exchange(signer.render(request))).outcome] += 1
+            statuses[await connection.outcome(signer.render(request))] += 1
         finally:
             connection.close()
 

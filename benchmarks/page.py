@@ -89,8 +89,9 @@ def page(results: Results, chart_name: str) -> str:
         f"- nproc: {m['nproc']}; memory: {m['memory_gib']} GiB; kernel: {m['kernel']}; "
         f"python: {m['python']}",
         f"- CPU: {m['cpu']}",
-        f"- load average (1 min) at start / end: {meta['load'][0]:.2f} / {meta['load'][1]:.2f} "
-        "(anything else running on the machine shows up here)",
+        "- load average (1 min) as each server started (anything else running on the machine "
+        "shows up here): "
+        + ", ".join(f"{name} {load:.2f}" for name, load in meta["load_at_start"].items()),
         "",
         "## Versions",
         "",

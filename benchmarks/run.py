@@ -74,9 +74,12 @@ def attempt(results: Results, target: Target, workload: str, action: Callable[[]
 
 
 @contextlib.contextmanager
-def started(target: Target, supervisor: Supervisor) -> Iterator[Target]:
+def started(target: Target, supervisor: Supervisor, results: Results) -> Iterator[Target]:
     """The target's server, running for the block and stopped after it, whatever happens."""
     say(f"starting {target.name} on port {target.port}")
+    loads = results.meta.setdefault("load_at_start", {})
+    key = f"{target.name} (scale)" if target.name in loads else target.name
+    loads[key] = round(os.getloadavg()[0], 2)
     try:
         target.start(supervisor)
         yield target
@@ -103,14 +106,14 @@ def common(target: Target, results: Results, plan: Plan) -> None:
 
 def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Path) -> None:
     floor = Floor(free_ports(), workdir)
-    with started(floor, supervisor):
+    with started(floor, supervisor, results):
         common(floor, results, plan)
         attempt(results, floor, "control", lambda: sequential.control_plane(floor, results, plan))
     for key, source in (("cold_p50", "warm_p50"), ("cold_p99", "warm_p99")):
         results.set(key, "floor", results.value(source, "floor"), "floor: its warm latency")
     results.set("scale_time", "floor", plan.scale_sleep, "floor: the handler's sleep (ideal)")
     raw = RawFloor(free_ports(), workdir)
-    with started(raw, supervisor):
+    with started(raw, supervisor, results):
         attempt(results, raw, "warm", lambda: sequential.warm_latency(raw, "f", results, plan))
         attempt(results, raw, "throughput", lambda: concurrent.throughput(raw, "f", results, plan))
     note = "not run: the raw floor is shown for warm latency and throughput only"
@@ -120,7 +123,7 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
 
 def run_full_set(target: Target, supervisor: Supervisor, results: Results, plan: Plan) -> None:
     """Every workload but scale, on one running server: cold start first, on a fresh one."""
-    with started(target, supervisor):
+    with started(target, supervisor, results):
         if isinstance(target, Gureum):
             sequential.verify_signing(target)
             results.meta["versions"]["gureum"] = f"{target.version()} ({git_commit()})"
@@ -133,7 +136,7 @@ def run_scale(
     target: Target, supervisor: Supervisor, results: Results, plan: Plan, count: int
 ) -> None:
     """The scale workload on a server of its own, so that memory counts nothing else."""
-    with started(target, supervisor):
+    with started(target, supervisor, results):
         sleeper = target.sleeper()
         attempt(
             results,
@@ -162,7 +165,7 @@ def run_peers(
             # peers' scale run well inside the memory this machine has free.
             count = min(plan.scale, available_mib() // 40)
             if count < plan.scale:
-                results.meta["peers"][peer.name] += f"; scale run with N={count} to fit memory"
+                results.meta["peers"][peer.name] += f" Scale run with N={count}, to fit memory."
             run_scale(make(), supervisor, results, plan, count)
         except (PeerUnavailable, RuntimeError, OSError) as error:
             reason = f"skipped: {error}".splitlines()[0][:300]
