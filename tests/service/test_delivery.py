@@ -51,6 +51,10 @@ class CountingStore:
         self.entered = threading.Event()
         self.fail_next = False
 
+    @property
+    def generation(self) -> int:
+        return self.inner.generation
+
     def transaction(self) -> AbstractContextManager[Transaction]:
         return self._transaction()
 

@@ -135,7 +135,8 @@ class Store(Protocol):
     `generation` changes whenever a committed transaction changed anything.
     """
 
-    generation: int
+    @property
+    def generation(self) -> int: ...
 
     def transaction(self) -> AbstractContextManager[Transaction]: ...
 
