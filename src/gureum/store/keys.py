@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gureum.domain.keys import Key, KeyAlias, KeyManager, KeyState
+from gureum.store.database import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (
@@ -125,29 +125,16 @@ class SqliteKeyStore:
     """`KeyStore` on its own SQLite file, shared by worker threads behind a lock."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
         # Freed pages are zeroed, so a deleted key's wrapped material does not linger in the file.
-        self._db.execute("PRAGMA secure_delete=ON")
-        self._db.executescript(SCHEMA)
+        self._database = Database(path, SCHEMA, "secure_delete=ON")
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteKeyTransaction]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield SqliteKeyTransaction(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._database.transaction() as db:
+            yield SqliteKeyTransaction(db)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
 
 class SqliteKeyTransaction:

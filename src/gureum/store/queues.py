@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 from gureum.domain.queue_errors import QueueDoesNotExist
 from gureum.domain.queue_messages import Message, MessageAttribute
 from gureum.domain.queues import Queue, QueueCounts, QueueKey
+from gureum.store.database import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queues (
@@ -83,27 +83,15 @@ class QueueStore:
     """Queues and their messages on one SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        self._database = Database(path, SCHEMA)
 
     @contextmanager
     def transaction(self) -> Iterator[QueueTransaction]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield QueueTransaction(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._database.transaction() as db:
+            yield QueueTransaction(db)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
 
 class QueueTransaction:

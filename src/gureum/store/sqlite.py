@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -24,6 +23,7 @@ from gureum.domain.functions import Function, FunctionVersion
 from gureum.domain.layers import LayerVersion
 from gureum.domain.retries import Progress, QueuedEvent
 from gureum.store import records
+from gureum.store.database import Database
 from gureum.store.ports import EnvironmentVault
 
 SCHEMA = """
@@ -62,44 +62,23 @@ _FUNCTION_SELECT = (
 
 
 class SqliteStore:
-    """`Store` on one SQLite file."""
+    """`Store` on one SQLite file (see `gureum.store.database` for the guarantees)."""
 
     def __init__(self, path: Path, vault: EnvironmentVault) -> None:
         self._vault = vault
-        # Moves on every commit that changed something: readers may cache what they read
-        # until it does (the invoke path caches resolved versions this way).
-        self.generation = 0
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        self._database = Database(path, SCHEMA)
+
+    @property
+    def generation(self) -> int:
+        return self._database.generation
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteTransaction]:
-        with self._lock:
-            changes = self._db.total_changes
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield SqliteTransaction(self._db, self._vault)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            try:
-                self._db.execute("COMMIT")
-            except BaseException:
-                # A failed COMMIT (disk full, I/O error) leaves the transaction open: end it,
-                # or every later BEGIN fails until restart.
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-            if self._db.total_changes != changes:
-                self.generation += 1
+        with self._database.transaction() as db:
+            yield SqliteTransaction(db, self._vault)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._database.close()
 
 
 class SqliteTransaction:

@@ -1,0 +1,55 @@
+"""One SQLite file, shared by threads: WAL, synchronous commits, one writer at a time.
+
+The control-plane store, the key store and the queue store each keep their own file and wrap
+this. Durability: `synchronous=FULL` makes each commit reach the disk before `transaction()`
+returns, and every transaction starts with `BEGIN IMMEDIATE`, so a read-modify-write never races
+another writer. A failed COMMIT is rolled back, so the connection stays usable.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class Database:
+    def __init__(self, path: Path, schema: str, *pragmas: str) -> None:
+        self.connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute("PRAGMA synchronous=FULL")
+        self.connection.execute("PRAGMA foreign_keys=ON")
+        for pragma in pragmas:
+            self.connection.execute(f"PRAGMA {pragma}")
+        self.connection.executescript(schema)
+        # Moves on every commit that changed something (for readers that cache).
+        self.generation = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self.connection
+        with self._lock:
+            changes = db.total_changes
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            try:
+                db.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT (disk full, I/O error) leaves the transaction open: end it,
+                # or every later BEGIN fails until restart.
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            if db.total_changes != changes:
+                self.generation += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self.connection.close()
