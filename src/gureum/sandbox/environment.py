@@ -226,6 +226,7 @@ class ExecutionEnvironment:
         self._platform = platform
         self._uid = uid
         self.uid = uid
+        self.key = ""  # the pool's version key, set by the pool
         self.log_stream = f"{platform.now().strftime('%Y/%m/%d')}/[{plan.version}]{self.id}"
         self._scratch: Path | None = None
         self._server: asyncio.Server | None = None

@@ -117,6 +117,9 @@ class EnvironmentPool:
                 idle.remove(environment)
                 self._retire(environment)
                 retired += 1
+        busy_keys = {e.key for e in self._busy}
+        for key in [k for k, idle in self._idle.items() if not idle and k not in busy_keys]:
+            del self._idle[key]  # versions no longer invoked leave nothing behind
         return retired
 
     async def close(self) -> None:
