@@ -75,6 +75,7 @@ class EnvironmentPool:
             if not self._free_uids:
                 raise TooManyRequests("Rate Exceeded.", Reason="ConcurrentInvocationLimitExceeded")
             environment = ExecutionEnvironment(plan, self._platform, self._free_uids.pop())
+            environment.key = key
         self._busy.add(environment)
         try:
             yield environment
@@ -86,7 +87,7 @@ class EnvironmentPool:
             if environment.state is EnvironmentState.DEAD or self._current.get(slot) != key:
                 self._retire(environment)
             else:
-                idle.append(environment)
+                self._idle.setdefault(key, []).append(environment)
 
     def _retire_stale(self, slot: str, key: str) -> None:
         for stale_key in [k for k in self._idle if k.startswith(slot + "#") and k != key]:
