@@ -39,7 +39,7 @@ class RuntimeCatalog:
 
     def __init__(self, pythons: Mapping[str, Interpreter], node: str | None) -> None:
         self._launchers: dict[str, RuntimeLauncher] = {}
-        for runtime, interpreter in sorted(pythons.items()):
+        for runtime, interpreter in sorted(pythons.items(), key=lambda item: item[1].version):
             if runtime in DEPRECATED:
                 continue
             self._launchers[runtime] = RuntimeLauncher(
