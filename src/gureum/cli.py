@@ -9,8 +9,9 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -18,9 +19,24 @@ from gureum import __version__
 from gureum.app import GureumApp
 from gureum.config import Settings, default_data_dir
 
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"GUREUM_{name.upper().replace('-', '_')}", default)
+# Every `serve` option: (name, type, help). Defaults are Settings' own; each option can also be
+# given as the environment variable GUREUM_<NAME> (dashes as underscores).
+OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
+    ("host", str, "address to listen on"),
+    ("port", int, "port to listen on"),
+    ("data-dir", Path, "where all state lives (default: a per-user data directory)"),
+    ("time-scale", float, "multiply every platform delay, period and age limit (not timeouts)"),
+    ("settle-delay", float, "seconds a created or updated function stays Pending/InProgress"),
+    ("account-concurrency", int, "the account's concurrency pool"),
+    ("unreserved-minimum", int, "concurrency reservations may never take from the shared pool"),
+    ("scaling-limit", int, "new execution environments per function per scaling period"),
+    ("scaling-period", float, "seconds of the scaling period (scaled by --time-scale)"),
+    ("async-payload-limit", int, "largest Event payload in bytes (AWS: 1 MB; 256 KB before)"),
+    ("keep-alive", float, "seconds an idle execution environment stays warm (scaled)"),
+    ("isolation", str, "namespaces, none, or auto (namespaces when the machine allows them)"),
+    ("kms-root-key-file", Path, "the key encrypting KMS key material (default DATA_DIR/root.key)"),
+    ("log-level", str, "debug, info, warning or error"),
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -28,89 +44,25 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"gureum {__version__}")
     commands = top.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the server (every option is also GUREUM_<NAME>)")
-    serve.add_argument("--host", default=_env("host", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(_env("port", "4566")))
-    serve.add_argument(
-        "--data-dir", type=Path, default=Path(_env("data-dir", str(default_data_dir())))
-    )
-    serve.add_argument(
-        "--time-scale",
-        type=float,
-        default=float(_env("time-scale", "1.0")),
-        help="multiply every platform delay, period and age limit (not function timeouts)",
-    )
-    serve.add_argument(
-        "--settle-delay",
-        type=float,
-        default=float(_env("settle-delay", "0")),
-        help="seconds a created or updated function stays Pending/InProgress (scaled)",
-    )
-    serve.add_argument(
-        "--account-concurrency", type=int, default=int(_env("account-concurrency", "1000"))
-    )
-    serve.add_argument(
-        "--unreserved-minimum",
-        type=int,
-        default=int(_env("unreserved-minimum", "100")),
-        help="concurrency that reservations may never take from the unreserved pool",
-    )
-    serve.add_argument(
-        "--scaling-limit",
-        type=int,
-        default=int(_env("scaling-limit", "1000")),
-        help="new execution environments per function per scaling period",
-    )
-    serve.add_argument(
-        "--scaling-period",
-        type=float,
-        default=float(_env("scaling-period", "10")),
-        help="seconds of the scaling period (scaled by --time-scale)",
-    )
-    serve.add_argument(
-        "--async-payload-limit",
-        type=int,
-        default=int(_env("async-payload-limit", "1048576")),
-        help="largest Event invocation payload in bytes (AWS: 1 MB, 262144 before Oct 2025)",
-    )
-    serve.add_argument(
-        "--keep-alive",
-        type=float,
-        default=float(_env("keep-alive", "600")),
-        help="seconds an idle execution environment stays warm (scaled)",
-    )
-    serve.add_argument(
-        "--isolation",
-        choices=("auto", "namespaces", "none"),
-        default=_env("isolation", "auto"),
-        help="sandbox functions with namespaces and cgroups (auto: when the machine allows it)",
-    )
-    serve.add_argument(
-        "--kms-root-key-file",
-        type=Path,
-        default=Path(_env("kms-root-key-file", "")) if _env("kms-root-key-file", "") else None,
-        help="the key that encrypts KMS key material at rest (default: DATA_DIR/root.key, 0600)",
-    )
-    serve.add_argument("--log-level", default=_env("log-level", "info"))
+    defaults = Settings(data_dir=default_data_dir())
+    for name, kind, text in OPTIONS:
+        field = name.replace("-", "_")
+        from_env = os.environ.get(f"GUREUM_{field.upper()}")
+        default = kind(from_env) if from_env else getattr(defaults, field)
+        serve.add_argument(f"--{name}", type=kind, default=default, help=text)
     return top
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings(
-        host=args.host,
-        port=args.port,
-        data_dir=args.data_dir.expanduser().resolve(),
-        time_scale=args.time_scale,
-        settle_delay=args.settle_delay,
-        account_concurrency=args.account_concurrency,
-        unreserved_minimum=args.unreserved_minimum,
-        scaling_limit=args.scaling_limit,
-        scaling_period=args.scaling_period,
-        keep_alive=args.keep_alive,
-        async_payload_limit=args.async_payload_limit,
-        isolation=args.isolation,
-        kms_root_key_file=args.kms_root_key_file,
-        log_level=args.log_level,
-    )
+    values = {
+        name.replace("-", "_"): getattr(args, name.replace("-", "_")) for name, _, _ in OPTIONS
+    }
+    if values["isolation"] not in ("auto", "namespaces", "none"):
+        raise SystemExit(
+            f"gureum: --isolation must be auto, namespaces or none, not {values['isolation']}"
+        )
+    values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
+    return Settings(**values)
 
 
 class _Server(uvicorn.Server):
