@@ -15,7 +15,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.contract.conftest import ROLE
+from tests.support.aws import ACCOUNT, REGION, arn, aws_error
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 
-REGION = "us-east-1"
-ACCOUNT = "000000000000"
 FAST = {"Delay": 0.1, "MaxAttempts": 100}
 ENV_PREFIX = (
     "Lambda was unable to configure your environment variables because the environment "
@@ -35,25 +33,6 @@ ENV_PREFIX = (
 )
 
 MakeFunction = Callable[..., dict[str, Any]]
-
-
-def arn(name: str, qualifier: str | None = None) -> str:
-    unqualified = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-    return f"{unqualified}:{qualifier}" if qualifier else unqualified
-
-
-@contextmanager
-def aws_error(
-    code: str, status: int, message: str | None = None
-) -> Iterator[pytest.ExceptionInfo[ClientError]]:
-    """The call inside must fail with this AWS error code, HTTP status and (if given) message."""
-    with pytest.raises(ClientError) as caught:
-        yield caught
-    response = caught.value.response
-    assert response["Error"]["Code"] == code, response
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == status, response
-    if message is not None:
-        assert response["Error"]["Message"] == message
 
 
 def create_params(name: str, **overrides: Any) -> dict[str, Any]:

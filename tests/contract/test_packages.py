@@ -15,8 +15,7 @@ import os
 import socket
 import time
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.contract.conftest import ROLE
+from tests.support.aws import aws_error
 from tests.support.packages import HANDLER, zip_of, zip_with_symlink
 from tests.support.server import GureumProcess
 
@@ -36,20 +36,6 @@ UNZIPPED_LIMIT = 262_144_000
 CREATE_PATH = "/2015-03-31/functions"
 
 MakeFunction = Callable[..., dict[str, Any]]
-
-
-@contextmanager
-def aws_error(
-    code: str, status: int, message: str | None = None
-) -> Iterator[pytest.ExceptionInfo[ClientError]]:
-    """The call inside must fail with this AWS error code, HTTP status and (if given) message."""
-    with pytest.raises(ClientError) as caught:
-        yield caught
-    response = caught.value.response
-    assert response["Error"]["Code"] == code, response
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == status, response
-    if message is not None:
-        assert response["Error"]["Message"] == message
 
 
 def create_params(name: str, package: bytes) -> dict[str, Any]:

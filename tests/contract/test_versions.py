@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-from botocore.exceptions import ClientError
-
+from tests.support.aws import arn, aws_error
 from tests.support.packages import zip_of
 
-REGION = "us-east-1"
-ACCOUNT = "000000000000"
 FAST = {"Delay": 0.1, "MaxAttempts": 100}
 REVISION_MISMATCH = (
     "The Revision Id provided does not match the latest Revision Id. "
@@ -20,25 +15,6 @@ REVISION_MISMATCH = (
 )
 
 MakeFunction = Callable[..., dict[str, Any]]
-
-
-def arn(name: str, qualifier: str | None = None) -> str:
-    unqualified = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
-    return f"{unqualified}:{qualifier}" if qualifier else unqualified
-
-
-@contextmanager
-def aws_error(
-    code: str, status: int, message: str | None = None
-) -> Iterator[pytest.ExceptionInfo[ClientError]]:
-    """The call inside must fail with this AWS error code, HTTP status and (if given) message."""
-    with pytest.raises(ClientError) as caught:
-        yield caught
-    response = caught.value.response
-    assert response["Error"]["Code"] == code, response
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == status, response
-    if message is not None:
-        assert response["Error"]["Message"] == message
 
 
 def change_config(client: Any, name: str, **changes: Any) -> None:
