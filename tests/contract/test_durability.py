@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
-from tests.contract.conftest import ROLE
+from tests.support.aws import ROLE
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 

@@ -21,8 +21,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.contract.conftest import ROLE
-from tests.support.aws import ACCOUNT, REGION, arn, aws_error
+from tests.support.aws import ACCOUNT, REGION, ROLE, arn, aws_error
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 

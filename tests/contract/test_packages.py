@@ -25,8 +25,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.contract.conftest import ROLE
-from tests.support.aws import aws_error
+from tests.support.aws import ROLE, aws_error
 from tests.support.packages import HANDLER, zip_of, zip_with_symlink
 from tests.support.server import GureumProcess
 

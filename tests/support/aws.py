@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
 
 
 def arn(name: str, qualifier: str | None = None) -> str:

@@ -1,4 +1,4 @@
-"""Contract tests: a real `gureum serve`, driven with boto3 and the AWS CLI over HTTP."""
+"""Shared fixtures: a real `gureum serve`, driven with boto3 and the AWS CLI over HTTP."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.aws import ROLE
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 
-ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 _names = itertools.count()
 
 
