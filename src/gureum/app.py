@@ -20,12 +20,7 @@ from typing import Any
 import botocore.session
 
 from gureum import __version__
-from gureum.api.kms import KmsApi
-from gureum.api.lambda_.asynchronous import AsyncApi
-from gureum.api.lambda_.handlers import LambdaApi
-from gureum.api.logs import LogsApi
-from gureum.api.sqs import UNVALIDATED as SQS_UNVALIDATED
-from gureum.api.sqs import SqsApi
+from gureum.aws.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
 from gureum.aws.frontend import Frontend, ServiceEndpoint
 from gureum.aws.http import HttpResponse, query_params
 from gureum.aws.protocols.json import JsonProtocol
@@ -33,36 +28,41 @@ from gureum.aws.protocols.restjson import RestJsonProtocol
 from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import Clock, SystemClock
 from gureum.config import Settings
-from gureum.domain.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
-from gureum.domain.concurrency import ConcurrencyLedger, Limits
-from gureum.sandbox.catalog import RuntimeCatalog
-from gureum.sandbox.cgroups import MemoryGroups
-from gureum.sandbox.environment import Platform
-from gureum.sandbox.interpreters import discover_pythons, find_node
-from gureum.sandbox.isolation import Isolation, IsolationMode, namespaces_available
-from gureum.sandbox.pool import EnvironmentPool
-from gureum.sandbox.runtime_dir import prepare_runtime_dir
-from gureum.sandbox.scratch import ScratchSpaces
-from gureum.sandbox.zygotes import Zygotes
-from gureum.services.admission import Admission
-from gureum.services.aliases import AliasService
-from gureum.services.code_links import PREFIX as CODE_PREFIX
-from gureum.services.code_links import CodeLinks
-from gureum.services.context import Ports
-from gureum.services.event_configs import EventConfigService
-from gureum.services.events import Delivery, EventQueue
-from gureum.services.functions import FunctionService
-from gureum.services.invoker import Invoker
-from gureum.services.keys import KeyService
-from gureum.services.layers import LayerService
-from gureum.services.metrics import CONTENT_TYPE as METRICS_TYPE
-from gureum.services.metrics import LambdaMetrics
-from gureum.services.queues import QueueService
-from gureum.services.settler import Settler
-from gureum.services.vault import KmsEnvironmentVault
-from gureum.store.codestore import CodeStore
-from gureum.store.logstore import LogStore
-from gureum.store.sqlite import SqliteStore
+from gureum.kms.api import KmsApi
+from gureum.kms.services.keys import KeyService
+from gureum.lambda_.api.asynchronous import AsyncApi
+from gureum.lambda_.api.handlers import LambdaApi
+from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
+from gureum.lambda_.sandbox.catalog import RuntimeCatalog
+from gureum.lambda_.sandbox.cgroups import MemoryGroups
+from gureum.lambda_.sandbox.environment import Platform
+from gureum.lambda_.sandbox.interpreters import discover_pythons, find_node
+from gureum.lambda_.sandbox.isolation import Isolation, IsolationMode, namespaces_available
+from gureum.lambda_.sandbox.pool import EnvironmentPool
+from gureum.lambda_.sandbox.runtime_dir import prepare_runtime_dir
+from gureum.lambda_.sandbox.scratch import ScratchSpaces
+from gureum.lambda_.sandbox.zygotes import Zygotes
+from gureum.lambda_.services.admission import Admission
+from gureum.lambda_.services.aliases import AliasService
+from gureum.lambda_.services.code_links import PREFIX as CODE_PREFIX
+from gureum.lambda_.services.code_links import CodeLinks
+from gureum.lambda_.services.context import Ports
+from gureum.lambda_.services.event_configs import EventConfigService
+from gureum.lambda_.services.events import Delivery, EventQueue
+from gureum.lambda_.services.functions import FunctionService
+from gureum.lambda_.services.invoker import Invoker
+from gureum.lambda_.services.layers import LayerService
+from gureum.lambda_.services.metrics import CONTENT_TYPE as METRICS_TYPE
+from gureum.lambda_.services.metrics import LambdaMetrics
+from gureum.lambda_.services.settler import Settler
+from gureum.lambda_.services.vault import KmsEnvironmentVault
+from gureum.lambda_.store.codestore import CodeStore
+from gureum.lambda_.store.sqlite import SqliteStore
+from gureum.logs.api import LogsApi
+from gureum.logs.store.streams import LogStore
+from gureum.sqs.api import UNVALIDATED as SQS_UNVALIDATED
+from gureum.sqs.api import SqsApi
+from gureum.sqs.services.queues import QueueService
 
 log = logging.getLogger("gureum")
 

@@ -3,7 +3,8 @@
 Every error a client can see is one of these: the class names the AWS error code, the HTTP status
 and whether the fault is the caller's or ours. The wire layer renders them in one place
 (`gureum.aws.protocols`), choosing the body shape each protocol and service model expects, so
-nothing here knows about JSON or XML.
+nothing here knows about JSON or XML. The errors every service shares live here; each service adds
+its own in its domain (`gureum.lambda_.domain.errors`, `gureum.sqs.domain.errors`, ...).
 
 Extra members (`Reason`, `Type` overrides, ...) travel in `fields` and are rendered as top-level
 keys of the error body, which is where botocore's parsers look for modeled error members.
@@ -91,53 +92,3 @@ class InvalidSignature(ClientError):
 class UnrecognizedClient(ClientError):
     code = "UnrecognizedClientException"
     status = 403
-
-
-# --- Lambda ------------------------------------------------------------------------------------
-
-
-class ResourceNotFound(ClientError):
-    code = "ResourceNotFoundException"
-    status = 404
-
-
-class InvalidParameterValue(ClientError):
-    code = "InvalidParameterValueException"
-
-
-class ResourceConflict(ClientError):
-    code = "ResourceConflictException"
-    status = 409
-
-
-class PreconditionFailed(ClientError):
-    code = "PreconditionFailedException"
-    status = 412
-
-
-class TooManyRequests(ClientError):
-    code = "TooManyRequestsException"
-    status = 429
-
-
-# --- Lambda's KMS errors at invoke time (spec 3.4): 502, raised while creating an environment.
-
-
-class KMSDisabled(AwsError):
-    code = "KMSDisabledException"
-    status = 502
-
-
-class KMSInvalidState(AwsError):
-    code = "KMSInvalidStateException"
-    status = 502
-
-
-class KMSNotFound(AwsError):
-    code = "KMSNotFoundException"
-    status = 502
-
-
-class KMSAccessDenied(AwsError):
-    code = "KMSAccessDeniedException"
-    status = 502

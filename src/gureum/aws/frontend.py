@@ -24,13 +24,8 @@ from typing import Any, Protocol
 from botocore.model import OperationModel
 
 from gureum.aws import sigv4
-from gureum.aws.http import HttpResponse
-from gureum.aws.protocols.restjson import Routed
-from gureum.aws.sigv4 import HttpRequest
-from gureum.aws.validation import validate
-from gureum.clock import Clock
-from gureum.domain.accounts import AccountDirectory
-from gureum.domain.errors import (
+from gureum.aws.accounts import AccountDirectory
+from gureum.aws.errors import (
     AwsError,
     IncompleteSignature,
     InvalidSignature,
@@ -40,6 +35,11 @@ from gureum.domain.errors import (
     UnknownOperation,
     UnrecognizedClient,
 )
+from gureum.aws.http import HttpResponse
+from gureum.aws.protocols.restjson import Routed
+from gureum.aws.sigv4 import HttpRequest
+from gureum.aws.validation import validate
+from gureum.clock import Clock
 
 log = logging.getLogger("gureum.frontend")
 # Regions name files and ARNs: letters, digits and dashes only (no `..`, no `/`).

@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.model import Shape
 
-from gureum.domain.errors import SerializationError
+from gureum.aws.errors import SerializationError
 
 _INTEGER_TYPES = frozenset({"integer", "long", "short", "byte"})
 _FLOAT_TYPES = frozenset({"float", "double"})

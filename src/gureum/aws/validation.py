@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from botocore.model import Shape, StructureShape
 
-from gureum.domain.errors import ValidationError
+from gureum.aws.errors import ValidationError
 
 _CONTAINERS = frozenset({"structure", "list", "map"})
 _NUMBERS = frozenset({"integer", "long", "float", "double"})
@@ -111,7 +111,7 @@ def constraint_violations(shape: StructureShape, params: Mapping[str, object]) -
 def validate(
     shape: StructureShape, params: Mapping[str, object], exempt: frozenset[str] = frozenset()
 ) -> None:
-    """Raises gureum.domain.errors.ValidationError(message) when there are violations.
+    """Raises gureum.aws.errors.ValidationError(message) when there are violations.
 
     `exempt` names top-level members left entirely to the handler (present or not).
     """

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gureum.aws.frontend import CallContext, Handler
-from gureum.domain.keys import (
+from gureum.kms.domain.errors import DryRunSucceeded, InvalidMarker
+from gureum.kms.domain.keys import (
     AWS_KMS,
     ENCRYPT_DECRYPT,
     SYMMETRIC_DEFAULT,
@@ -21,8 +22,7 @@ from gureum.domain.keys import (
     KeyState,
     check_algorithm,
 )
-from gureum.domain.kms_errors import DryRunSucceeded, InvalidMarker
-from gureum.services.keys import KeyService
+from gureum.kms.services.keys import KeyService
 
 Params = dict[str, Any]
 Result = dict[str, Any]

@@ -12,9 +12,10 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from gureum.aws.errors import ClientError
 from gureum.aws.frontend import CallContext, Handler
-from gureum.domain.errors import ClientError
-from gureum.store.logstore import LogEvent, LogStore
+from gureum.logs.domain.events import LogEvent
+from gureum.logs.store.streams import LogStore
 
 Params = dict[str, Any]
 Result = dict[str, Any]

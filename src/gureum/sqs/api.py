@@ -10,23 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gureum.aws.errors import ClientError
 from gureum.aws.frontend import CallContext, Handler
-from gureum.domain.errors import ClientError
-from gureum.domain.queue_batches import check_batch, check_batch_size
-from gureum.domain.queue_errors import QueueDoesNotExist
-from gureum.domain.queue_messages import (
+from gureum.sqs.domain.batches import check_batch, check_batch_size
+from gureum.sqs.domain.errors import QueueDoesNotExist
+from gureum.sqs.domain.messages import (
     MessageAttribute,
     md5_of_attributes,
     md5_of_body,
     message_size,
 )
-from gureum.domain.queue_receives import (
-    receive_options,
-    select_attributes,
-)
-from gureum.domain.queues import QueueKey, key_from_url
-from gureum.services.queue_messages import Delivery, OutgoingMessage, SentMessage
-from gureum.services.queues import QueueService
+from gureum.sqs.domain.queues import QueueKey, key_from_url
+from gureum.sqs.domain.receives import receive_options, select_attributes
+from gureum.sqs.services.messages import Delivery, OutgoingMessage, SentMessage
+from gureum.sqs.services.queues import QueueService
 
 Params = dict[str, Any]
 Result = dict[str, Any]

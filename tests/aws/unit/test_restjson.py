@@ -12,20 +12,22 @@ import pytest
 from botocore.awsrequest import HeadersDict
 from botocore.parsers import RestJSONParser
 
+from gureum.aws.errors import (
+    AwsError,
+    SerializationError,
+    ServiceError,
+    UnknownOperation,
+    ValidationError,
+)
 from gureum.aws.http import HttpResponse, header
 from gureum.aws.protocols.restjson import RestJsonProtocol
 from gureum.aws.sigv4 import HttpRequest
-from gureum.domain.errors import (
-    AwsError,
+from gureum.lambda_.domain.errors import (
     InvalidParameterValue,
     PreconditionFailed,
     ResourceConflict,
     ResourceNotFound,
-    SerializationError,
-    ServiceError,
     TooManyRequests,
-    UnknownOperation,
-    ValidationError,
 )
 
 LAMBDA = botocore.session.get_session().get_service_model("lambda")

@@ -8,8 +8,8 @@ import botocore.session
 import pytest
 from botocore.model import ShapeResolver, StructureShape
 
+from gureum.aws.errors import ValidationError
 from gureum.aws.validation import constraint_violations, java_repr, validate
-from gureum.domain.errors import ValidationError
 
 LAMBDA = botocore.session.get_session().get_service_model("lambda")
 NAMESPACED_FUNCTION_NAME = (

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from gureum.clock import ManualClock
-from gureum.domain.keys import KeyManager, KeyState
-from gureum.domain.kms_errors import (
+from gureum.kms.domain.errors import (
     IncorrectKey,
     InvalidCiphertext,
     KeyDisabled,
@@ -21,8 +20,9 @@ from gureum.domain.kms_errors import (
     KeyNotFound,
     KmsAccessDenied,
 )
-from gureum.services.keys import KeyService
-from gureum.store.root_key import ROOT_KEY_ENV, RootKeyError
+from gureum.kms.domain.keys import KeyManager, KeyState
+from gureum.kms.services.keys import KeyService
+from gureum.kms.store.root_key import ROOT_KEY_ENV, RootKeyError
 
 ALICE = "111111111111"
 BOB = "222222222222"

@@ -7,9 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gureum.domain import envelope
-from gureum.domain.errors import AwsError, ValidationError
-from gureum.domain.keys import (
+from gureum.aws.errors import AwsError, ValidationError
+from gureum.kms.domain import envelope
+from gureum.kms.domain.errors import (
+    InvalidAliasName,
+    InvalidCiphertext,
+    KeyDisabled,
+    KeyInvalidState,
+    KeyNotFound,
+    NotAuthorized,
+    TagRejected,
+    UnsupportedKeyOperation,
+)
+from gureum.kms.domain.keys import (
     TRANSITIONS,
     Key,
     KeyEvent,
@@ -29,16 +39,6 @@ from gureum.domain.keys import (
     scheduled,
     tagged,
     untagged,
-)
-from gureum.domain.kms_errors import (
-    InvalidAliasName,
-    InvalidCiphertext,
-    KeyDisabled,
-    KeyInvalidState,
-    KeyNotFound,
-    NotAuthorized,
-    TagRejected,
-    UnsupportedKeyOperation,
 )
 
 ACCOUNT = "123456789012"

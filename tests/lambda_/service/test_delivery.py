@@ -20,10 +20,10 @@ import pytest
 
 from gureum.app import GureumApp
 from gureum.config import Settings
-from gureum.domain.retries import Progress, QueuedEvent
-from gureum.services.events import EventQueue
-from gureum.store.ports import Transaction
-from gureum.store.sqlite import SqliteStore
+from gureum.lambda_.domain.retries import Progress, QueuedEvent
+from gureum.lambda_.services.events import EventQueue
+from gureum.lambda_.store.ports import Transaction
+from gureum.lambda_.store.sqlite import SqliteStore
 
 
 class NoVault:

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gureum.domain.aliases import Alias, check_routing, route
-from gureum.domain.arns import LATEST, function_arn
-from gureum.domain.errors import AwsError, InvalidParameterValue, ResourceNotFound
-from gureum.domain.functions import Code, FunctionSettings, FunctionVersion
+from gureum.aws.errors import AwsError
+from gureum.lambda_.domain.aliases import Alias, check_routing, route
+from gureum.lambda_.domain.arns import LATEST, function_arn
+from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceNotFound
+from gureum.lambda_.domain.functions import Code, FunctionSettings, FunctionVersion
 
 ROLE = "arn:aws:iam::123456789012:role/lambda"
 OTHER_ROLE = "arn:aws:iam::123456789012:role/other"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gureum.domain.arns import (
+from gureum.lambda_.domain.arns import (
     LATEST,
     FunctionRef,
     LayerVersionRef,
@@ -17,7 +17,7 @@ from gureum.domain.arns import (
     parse_layer_version_arn,
     resolve_function,
 )
-from gureum.domain.errors import InvalidParameterValue, ResourceNotFound
+from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceNotFound
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

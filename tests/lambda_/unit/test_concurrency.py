@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from gureum.domain.concurrency import (
+from gureum.aws.errors import ClientError
+from gureum.lambda_.domain.concurrency import (
     RATE_EXCEEDED,
     ConcurrencyLedger,
     Limits,
@@ -18,7 +19,7 @@ from gureum.domain.concurrency import (
     choose_pool,
     throttled,
 )
-from gureum.domain.errors import ClientError, InvalidParameterValue, TooManyRequests
+from gureum.lambda_.domain.errors import InvalidParameterValue, TooManyRequests
 
 BELOW_MINIMUM = (
     "Specified ReservedConcurrentExecutions for function decreases account's "

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from gureum.domain.errors import ResourceConflict
-from gureum.domain.lifecycle import (
+from gureum.lambda_.domain.errors import ResourceConflict
+from gureum.lambda_.domain.lifecycle import (
     CREATED,
     READY,
     UPDATING,

@@ -9,8 +9,9 @@ import zipfile
 
 import pytest
 
-from gureum.domain.errors import InvalidParameterValue, RequestEntityTooLarge
-from gureum.domain.packages import (
+from gureum.aws.errors import RequestEntityTooLarge
+from gureum.lambda_.domain.errors import InvalidParameterValue
+from gureum.lambda_.domain.packages import (
     BAD_ZIP,
     UNZIPPED_LIMIT,
     ZIPPED_LIMIT,

@@ -9,15 +9,10 @@ from typing import Any
 
 import pytest
 
-from gureum.domain.arns import LATEST
-from gureum.domain.errors import (
-    AwsError,
-    InvalidParameterValue,
-    PreconditionFailed,
-    ResourceConflict,
-    ValidationError,
-)
-from gureum.domain.functions import (
+from gureum.aws.errors import AwsError, ValidationError
+from gureum.lambda_.domain.arns import LATEST
+from gureum.lambda_.domain.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict
+from gureum.lambda_.domain.functions import (
     AttachedLayer,
     Code,
     Function,
@@ -31,7 +26,7 @@ from gureum.domain.functions import (
     settle,
     update_latest,
 )
-from gureum.domain.lifecycle import (
+from gureum.lambda_.domain.lifecycle import (
     CREATED,
     READY,
     UPDATING,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gureum.domain.retries import (
+from gureum.lambda_.domain.retries import (
     Attempt,
     Condition,
     Finish,

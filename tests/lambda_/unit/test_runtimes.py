@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from gureum.domain.errors import InvalidParameterValue
-from gureum.domain.runtimes import DEPRECATED, check_runtime, runtime_version_arn
+from gureum.lambda_.domain.errors import InvalidParameterValue
+from gureum.lambda_.domain.runtimes import DEPRECATED, check_runtime, runtime_version_arn
 
 CREATABLE = ("python3.12", "python3.13", "nodejs20.x", "provided.al2023")
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from gureum.domain.environment import RESERVED_KEYS, SIZE_LIMIT, check_variables
-from gureum.domain.errors import InvalidParameterValue
+from gureum.lambda_.domain.errors import InvalidParameterValue
+from gureum.lambda_.domain.variables import RESERVED_KEYS, SIZE_LIMIT, check_variables
 
 PREFIX = "Lambda was unable to configure your environment variables because the environment "
 RESERVED = (

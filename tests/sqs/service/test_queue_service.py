@@ -12,18 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from gureum.aws.errors import ClientError
 from gureum.clock import ManualClock
-from gureum.domain.errors import ClientError
-from gureum.domain.queue_messages import (
-    MessageAttribute,
-    md5_of_attributes,
-)
-from gureum.domain.queue_receives import (
-    ReceiveOptions,
-)
-from gureum.domain.queues import QueueKey
-from gureum.services.queue_messages import OutgoingMessage
-from gureum.services.queues import QueueService
+from gureum.sqs.domain.messages import MessageAttribute, md5_of_attributes
+from gureum.sqs.domain.queues import QueueKey
+from gureum.sqs.domain.receives import ReceiveOptions
+from gureum.sqs.services.messages import OutgoingMessage
+from gureum.sqs.services.queues import QueueService
 
 KEY = QueueKey("123456789012", "us-east-1", "dead-letters")
 ALL = ReceiveOptions(10, None, ("ApproximateReceiveCount",), ("All",))

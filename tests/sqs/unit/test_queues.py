@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
-from gureum.domain.errors import ClientError
-from gureum.domain.queue_batches import check_batch, check_batch_size
-from gureum.domain.queue_messages import (
+from gureum.aws.errors import ClientError
+from gureum.sqs.domain.batches import check_batch, check_batch_size
+from gureum.sqs.domain.messages import (
     Message,
     MessageAttribute,
     check_delay,
@@ -19,19 +19,7 @@ from gureum.domain.queue_messages import (
     md5_of_body,
     message_size,
 )
-from gureum.domain.queue_receives import (
-    SYSTEM_ATTRIBUTES,
-    MessageState,
-    Receipt,
-    check_visibility,
-    check_wait_time,
-    message_state,
-    parse_receipt,
-    receive_options,
-    select_attributes,
-    system_selection,
-)
-from gureum.domain.queues import (
+from gureum.sqs.domain.queues import (
     DEFAULTS,
     Queue,
     QueueCounts,
@@ -46,6 +34,18 @@ from gureum.domain.queues import (
     list_page,
     parse_redrive_policy,
     with_changes,
+)
+from gureum.sqs.domain.receives import (
+    SYSTEM_ATTRIBUTES,
+    MessageState,
+    Receipt,
+    check_visibility,
+    check_wait_time,
+    message_state,
+    parse_receipt,
+    receive_options,
+    select_attributes,
+    system_selection,
 )
 
 ACCOUNT = "123456789012"

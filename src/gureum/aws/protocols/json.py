@@ -13,11 +13,11 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
+from gureum.aws.errors import AwsError, SerializationError, UnknownOperation
 from gureum.aws.http import HttpResponse, header
 from gureum.aws.protocols.restjson import Routed
 from gureum.aws.shapes import parse_value, render_value
 from gureum.aws.sigv4 import HttpRequest
-from gureum.domain.errors import AwsError, SerializationError, UnknownOperation
 
 
 class JsonProtocol:

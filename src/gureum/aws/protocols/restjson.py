@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from gureum.aws.errors import AwsError, SerializationError, UnknownOperation
 from gureum.aws.http import HttpResponse, header, query_params
 from gureum.aws.shapes import (
     integer_in_range,
@@ -27,7 +28,6 @@ from gureum.aws.shapes import (
     render_value,
 )
 from gureum.aws.sigv4 import HttpRequest
-from gureum.domain.errors import AwsError, SerializationError, UnknownOperation
 
 _JSON = "application/json"
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from gureum.domain.kms_errors import InvalidCiphertext
+from gureum.kms.domain.errors import InvalidCiphertext
 
 MAGIC = b"\x01GK"
 FORMAT = 1

@@ -1,14 +1,14 @@
 """The errors of the KMS API, each with the code of its shape in botocore's KMS model (except
 AccessDeniedException and NotAuthorizedException, which AWS sends though the model omits them).
 
-Messages are AWS's where they are known (`gureum.domain.keys` writes them). The Lambda side maps
+Messages are AWS's where they are known (`gureum.kms.domain.keys` writes them). The Lambda side maps
 `KeyDisabled`, `KeyInvalidState` and `KeyNotFound` raised while decrypting environment variables to
 its own `KMSDisabledException`, `KMSInvalidStateException` and `KMSNotFoundException` (spec 3.4).
 """
 
 from __future__ import annotations
 
-from gureum.domain.errors import AwsError, ClientError
+from gureum.aws.errors import AwsError, ClientError
 
 
 class KeyNotFound(ClientError):

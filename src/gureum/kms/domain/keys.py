@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from gureum.domain.errors import ValidationError
-from gureum.domain.kms_errors import (
+from gureum.aws.errors import ValidationError
+from gureum.kms.domain.errors import (
     InvalidAliasName,
     InvalidKeyUsage,
     KeyDisabled,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gureum.domain.keys import (
+from gureum.kms.domain.errors import AliasExists, KeyNotFound
+from gureum.kms.domain.keys import (
     KeyAlias,
     KeyUse,
     alias_arn,
@@ -18,8 +19,7 @@ from gureum.domain.keys import (
     check_alias_target,
     check_usable,
 )
-from gureum.domain.kms_errors import AliasExists, KeyNotFound
-from gureum.services.keyring import KeyRing
+from gureum.kms.services.keyring import KeyRing
 
 
 class KeyAliases:

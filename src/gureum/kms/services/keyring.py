@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gureum.clock import Clock
-from gureum.domain import envelope
-from gureum.domain.keys import (
+from gureum.kms.domain import envelope
+from gureum.kms.domain.errors import IncorrectKey, InvalidCiphertext, KeyNotFound, KmsInternal
+from gureum.kms.domain.keys import (
     MANAGED_ALIASES,
     RESERVED_PREFIX,
     Key,
@@ -34,9 +35,8 @@ from gureum.domain.keys import (
     rotated,
     rotation_due,
 )
-from gureum.domain.kms_errors import IncorrectKey, InvalidCiphertext, KeyNotFound, KmsInternal
-from gureum.store.keys import KeyStore, KeyTransaction
-from gureum.store.root_key import RootKeyError
+from gureum.kms.store.keys import KeyStore, KeyTransaction
+from gureum.kms.store.root_key import RootKeyError
 
 DAY = timedelta(days=1)
 DEFAULT_ROTATION_DAYS = 365

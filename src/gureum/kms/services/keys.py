@@ -1,12 +1,12 @@
 """The KMS key service: symmetric keys per account and region, and the cryptography done with them.
 
-Invariants (the machinery is `gureum.services.keyring`):
+Invariants (the machinery is `gureum.kms.services.keyring`):
 - Key material is in the clear only in memory, for one operation. At rest it is wrapped under the
   root key, which never enters the key database: the operator's `GUREUM_ROOT_KEY` (base64 of 32
   bytes) when set, else `root.key` in the data directory, created with mode 0600 on first use
-  (`gureum.store.root_key`). A database made under another root key is refused at start-up.
-- A ciphertext (`gureum.domain.envelope`) opens only in the account and region that made it, with
-  its own key's material and encryption context, and only while that key is Enabled.
+  (`gureum.kms.store.root_key`). A database made under another root key is refused at start-up.
+- A ciphertext (`gureum.kms.domain.envelope`) opens only in the account and region that made
+  it, with its own key's material and encryption context, and only while that key is Enabled.
 - Deletion and rotation are lazy, on the injected clock with periods times `time_scale`: a key
   whose pending window has passed is deleted (with material and aliases) at the start of the next
   transaction; with rotation on, the first encryption after the rotation date adds a material
@@ -25,9 +25,9 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from gureum.aws.errors import ValidationError
 from gureum.clock import Clock
-from gureum.domain.errors import ValidationError
-from gureum.domain.keys import (
+from gureum.kms.domain.keys import (
     AWS_KMS,
     DEFAULT_PENDING_WINDOW_DAYS,
     ENCRYPT_DECRYPT,
@@ -45,8 +45,8 @@ from gureum.domain.keys import (
     tagged,
     untagged,
 )
-from gureum.services.key_aliases import KeyAliases
-from gureum.services.keyring import (
+from gureum.kms.services.aliases import KeyAliases
+from gureum.kms.services.keyring import (
     DEFAULT_ROTATION_DAYS,
     DataKey,
     KeyRing,
@@ -55,8 +55,8 @@ from gureum.services.keyring import (
     Sealed,
     new_key_id,
 )
-from gureum.store.keys import SqliteKeyStore
-from gureum.store.root_key import load_root_key
+from gureum.kms.store.keys import SqliteKeyStore
+from gureum.kms.store.root_key import load_root_key
 
 DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
 
@@ -65,7 +65,7 @@ class KeyService:
     """KMS keys, aliases and cryptography; every method is one transaction on the key store.
 
     `account` and `region` are the caller's; a key reference may be a key id, key ARN, alias name
-    or alias ARN. Errors are the KMS model's (`gureum.domain.kms_errors`), with AWS's messages.
+    or alias ARN. Errors are the KMS model's (`gureum.kms.domain.errors`), with AWS's messages.
     """
 
     def __init__(

@@ -1,11 +1,10 @@
 """Where KMS keys live: their own SQLite file (WAL, `synchronous=FULL`), one writer at a time.
 
-Key material is stored only wrapped under the root key (`gureum.domain.envelope.wrap`); this module
-never sees it in the clear. Every call happens inside `transaction()`, which holds a lock and an
-`IMMEDIATE` SQLite transaction, so a read-modify-write (a rotation, a state change) cannot race
+Key material is stored only wrapped under the root key (`gureum.kms.domain.envelope.wrap`); this
+module never sees it in the clear. Every call happens inside `transaction()`, which holds a lock and
+an `IMMEDIATE` SQLite transaction, so a read-modify-write (a rotation, a state change) cannot race
 another thread, and nothing is half-applied after a crash: what a caller saw acknowledged is on
-disk. Deleting a key takes its material and aliases with it (foreign keys, `ON DELETE CASCADE`).
-"""
+disk. Deleting a key takes its material and aliases with it (foreign keys, `ON DELETE CASCADE`)."""
 
 from __future__ import annotations
 
@@ -17,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from gureum.domain.keys import Key, KeyAlias, KeyManager, KeyState
-from gureum.store.database import Database
+from gureum.aws.sqlite import Database
+from gureum.kms.domain.keys import Key, KeyAlias, KeyManager, KeyState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (

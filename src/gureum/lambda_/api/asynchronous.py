@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gureum.api.lambda_.handlers import Params, Result, caller, function_ref
 from gureum.aws.frontend import CallContext, Handler
-from gureum.domain.event_configs import EventInvokeConfig
-from gureum.domain.functions import Function
-from gureum.services.event_configs import EventConfigService
-from gureum.services.invoker import Invoker, check_invocable
+from gureum.lambda_.api.handlers import Params, Result, caller, function_ref
+from gureum.lambda_.domain.event_configs import EventInvokeConfig
+from gureum.lambda_.domain.functions import Function
+from gureum.lambda_.services.event_configs import EventConfigService
+from gureum.lambda_.services.invoker import Invoker, check_invocable
 
 LEGACY_ASYNC_LIMIT = 262_144
 _MEMBERS = {

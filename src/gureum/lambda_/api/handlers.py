@@ -10,21 +10,21 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from gureum.api.lambda_ import render
-from gureum.api.lambda_.requests import settings_changes
 from gureum.aws.frontend import CallContext, Handler
 from gureum.clock import Clock
-from gureum.domain.arns import FunctionRef, parse_function_name, resolve_function
-from gureum.domain.concurrency import Limits
-from gureum.domain.errors import InvalidParameterValue
-from gureum.domain.functions import FunctionSettings
-from gureum.domain.packages import UNZIPPED_LIMIT, ZIPPED_LIMIT
-from gureum.services.aliases import AliasService
-from gureum.services.code_links import CodeLinks
-from gureum.services.context import Caller
-from gureum.services.functions import FunctionService
-from gureum.services.invoker import InvocationType, Invoker
-from gureum.services.layers import LayerService
+from gureum.lambda_.api import render
+from gureum.lambda_.api.requests import settings_changes
+from gureum.lambda_.domain.arns import FunctionRef, parse_function_name, resolve_function
+from gureum.lambda_.domain.concurrency import Limits
+from gureum.lambda_.domain.errors import InvalidParameterValue
+from gureum.lambda_.domain.functions import FunctionSettings
+from gureum.lambda_.domain.packages import UNZIPPED_LIMIT, ZIPPED_LIMIT
+from gureum.lambda_.services.aliases import AliasService
+from gureum.lambda_.services.code_links import CodeLinks
+from gureum.lambda_.services.context import Caller
+from gureum.lambda_.services.functions import FunctionService
+from gureum.lambda_.services.invoker import InvocationType, Invoker
+from gureum.lambda_.services.layers import LayerService
 
 Params = dict[str, Any]
 Result = dict[str, Any]

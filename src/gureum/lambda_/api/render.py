@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from gureum.domain.aliases import Alias
-from gureum.domain.functions import Function
-from gureum.domain.layers import LayerVersion
-from gureum.domain.runtimes import runtime_version_arn
-from gureum.services.functions import VersionView
+from gureum.lambda_.domain.aliases import Alias
+from gureum.lambda_.domain.functions import Function
+from gureum.lambda_.domain.layers import LayerVersion
+from gureum.lambda_.domain.runtimes import runtime_version_arn
+from gureum.lambda_.services.functions import VersionView
 
 
 def timestamp(value: datetime) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gureum.domain.errors import InvalidParameterValue
-from gureum.domain.functions import AttachedLayer
+from gureum.lambda_.domain.errors import InvalidParameterValue
+from gureum.lambda_.domain.functions import AttachedLayer
 
 # Members of newer Lambda features gureum does not implement; refusing them beats ignoring them.
 UNSUPPORTED = (

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from gureum.domain.arns import LATEST
-from gureum.domain.errors import InvalidParameterValue, ResourceNotFound
-from gureum.domain.functions import FunctionVersion
+from gureum.lambda_.domain.arns import LATEST
+from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceNotFound
+from gureum.lambda_.domain.functions import FunctionVersion
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gureum.domain.errors import InvalidParameterValue, ResourceNotFound
+from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceNotFound
 
 LATEST = "$LATEST"
 

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from gureum.domain.errors import InvalidParameterValue, TooManyRequests
+from gureum.lambda_.domain.errors import InvalidParameterValue, TooManyRequests
 
 RATE_EXCEEDED = "Rate Exceeded."
 

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from gureum.domain.errors import InvalidParameterValue
-from gureum.domain.retries import DEFAULT_MAX_AGE, DEFAULT_RETRIES, Condition, RetryPolicy
+from gureum.lambda_.domain.errors import InvalidParameterValue
+from gureum.lambda_.domain.retries import DEFAULT_MAX_AGE, DEFAULT_RETRIES, Condition, RetryPolicy
 
 NOT_SPECIFIED = "You must specify at least one of error handling or destination setting."
 ERROR_MESSAGE_LIMIT = 1024

@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from gureum.domain.arns import LATEST, function_arn
-from gureum.domain.errors import InvalidParameterValue, PreconditionFailed, ValidationError
-from gureum.domain.lifecycle import CREATED, Event, Lifecycle, ensure_mutable, transition
+from gureum.aws.errors import ValidationError
+from gureum.lambda_.domain.arns import LATEST, function_arn
+from gureum.lambda_.domain.errors import InvalidParameterValue, PreconditionFailed
+from gureum.lambda_.domain.lifecycle import CREATED, Event, Lifecycle, ensure_mutable, transition
 
 JsonObject = Mapping[str, Any]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from gureum.domain.arns import layer_arn
-from gureum.domain.functions import Code
+from gureum.lambda_.domain.arns import layer_arn
+from gureum.lambda_.domain.functions import Code
 
 MAX_LAYERS = 5
 

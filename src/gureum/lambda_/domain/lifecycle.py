@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gureum.domain.errors import ResourceConflict
+from gureum.lambda_.domain.errors import ResourceConflict
 
 CREATING_REASON = "The function is being created."
 CREATING_CODE = "Creating"

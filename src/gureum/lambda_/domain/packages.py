@@ -2,7 +2,7 @@
 
 Checked from the central directory alone, before anything is written: size limits as AWS states
 them, and entries that would escape the directory they are extracted into (`../`, absolute paths,
-symlinks pointing outside). Extraction (`gureum.store.codestore`) checks every path again.
+symlinks pointing outside). Extraction (`gureum.lambda_.store.codestore`) checks every path again.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import stat
 import zipfile
 from dataclasses import dataclass
 
-from gureum.domain.errors import InvalidParameterValue, RequestEntityTooLarge
+from gureum.aws.errors import RequestEntityTooLarge
+from gureum.lambda_.domain.errors import InvalidParameterValue
 
 ZIPPED_LIMIT = 52_428_800
 UNZIPPED_LIMIT = 262_144_000

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection
 
-from gureum.domain.errors import InvalidParameterValue
+from gureum.lambda_.domain.errors import InvalidParameterValue
 
 # Deprecated for create/update, with the successor AWS recommends.
 DEPRECATED: dict[str, str] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from gureum.domain.errors import InvalidParameterValue
+from gureum.lambda_.domain.errors import InvalidParameterValue
 
 SIZE_LIMIT = 4096
 

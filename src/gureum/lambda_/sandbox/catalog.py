@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gureum.domain.runtimes import DEPRECATED
-from gureum.sandbox.interpreters import Interpreter
+from gureum.lambda_.domain.runtimes import DEPRECATED
+from gureum.lambda_.sandbox.interpreters import Interpreter
 
 NODE_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x")
 PROVIDED_RUNTIMES = ("provided.al2023", "provided.al2")

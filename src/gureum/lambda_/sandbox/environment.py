@@ -24,24 +24,24 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from gureum.sandbox.cgroups import MemoryGroup, MemoryGroups
-from gureum.sandbox.runtime_api import (
+from gureum.lambda_.sandbox.cgroups import MemoryGroup, MemoryGroups
+from gureum.lambda_.sandbox.runtime_api import (
     Invocation,
     Outcome,
     OutcomeKind,
     RuntimeSession,
     serve_runtime_api,
 )
-from gureum.sandbox.scratch import ScratchSpaces
-from gureum.sandbox.zygotes import ExitStatus, Zygote
-from gureum.store.logstore import LogEvent, LogStore
+from gureum.lambda_.sandbox.scratch import ScratchSpaces
+from gureum.lambda_.sandbox.zygotes import ExitStatus, Zygote
+from gureum.logs.domain.events import LogEvent
 
 log = logging.getLogger("gureum.environment")
 
@@ -90,6 +90,14 @@ class LaunchPlan:
     runtime_version_arn: str = ""
 
 
+class LogSink(Protocol):
+    """Where a function's log lines go: CloudWatch Logs' streams (the composition root wires it)."""
+
+    def append(
+        self, account: str, region: str, group: str, stream: str, events: Iterable[LogEvent]
+    ) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Platform:
     """What environments share: set up once by the composition root."""
@@ -97,7 +105,7 @@ class Platform:
     zygote_for: Callable[[str], Zygote]
     scratch: ScratchSpaces
     memory: MemoryGroups | None
-    logs: LogStore
+    logs: LogSink
     isolate: bool
     runtime_dir: Path
     sandbox_root: Path

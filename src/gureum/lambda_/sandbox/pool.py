@@ -17,8 +17,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from gureum.domain.errors import TooManyRequests
-from gureum.sandbox.environment import (
+from gureum.lambda_.domain.errors import TooManyRequests
+from gureum.lambda_.sandbox.environment import (
     EnvironmentState,
     ExecutionEnvironment,
     LaunchPlan,

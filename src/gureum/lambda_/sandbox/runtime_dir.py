@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from gureum.sandbox.zygotes import guest_file
+from gureum.lambda_.sandbox.zygotes import guest_file
 
 SDK_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 

@@ -12,7 +12,7 @@ import contextlib
 import shutil
 from pathlib import Path
 
-from gureum.sandbox.isolation import mount_tmpfs, unmount
+from gureum.lambda_.sandbox.isolation import mount_tmpfs, unmount
 
 
 class ScratchSpaces:

@@ -11,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from gureum.domain.concurrency import (
+from gureum.lambda_.domain.concurrency import (
     ConcurrencyLedger,
     Lease,
     ThrottleReason,
     TokenBucket,
     throttled,
 )
-from gureum.domain.errors import TooManyRequests
-from gureum.domain.functions import Function
-from gureum.services.metrics import LambdaMetrics
+from gureum.lambda_.domain.errors import TooManyRequests
+from gureum.lambda_.domain.functions import Function
+from gureum.lambda_.services.metrics import LambdaMetrics
 
 
 class Admission:

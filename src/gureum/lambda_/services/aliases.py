@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from gureum.domain.aliases import Alias, check_routing
-from gureum.domain.arns import LATEST, FunctionRef, function_arn, is_version_number
-from gureum.domain.errors import ResourceConflict, ResourceNotFound
-from gureum.domain.functions import Function, FunctionVersion, check_revision
-from gureum.services.context import Caller, Ports
-from gureum.services.functions import PAGE_LIMIT, Page, not_found, require_function
-from gureum.store.ports import Transaction
+from gureum.lambda_.domain.aliases import Alias, check_routing
+from gureum.lambda_.domain.arns import LATEST, FunctionRef, function_arn, is_version_number
+from gureum.lambda_.domain.errors import ResourceConflict, ResourceNotFound
+from gureum.lambda_.domain.functions import Function, FunctionVersion, check_revision
+from gureum.lambda_.services.context import Caller, Ports
+from gureum.lambda_.services.functions import PAGE_LIMIT, Page, not_found, require_function
+from gureum.lambda_.store.ports import Transaction
 
 
 class AliasService:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gureum.clock import Clock
-from gureum.store.codestore import CodeStore
-from gureum.store.ports import Store
+from gureum.lambda_.store.codestore import CodeStore
+from gureum.lambda_.store.ports import Store
 
 
 def _no_op() -> None:

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gureum.domain.arns import (
+from gureum.lambda_.domain.arns import (
     LATEST,
     FunctionRef,
     function_arn,
     is_version_number,
     parse_function_name,
 )
-from gureum.domain.errors import InvalidParameterValue, ResourceNotFound
-from gureum.domain.event_configs import (
+from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceNotFound
+from gureum.lambda_.domain.event_configs import (
     NOT_SPECIFIED,
     DestinationKind,
     EventInvokeConfig,
     check_destinations,
     destination_kind,
 )
-from gureum.domain.functions import Function
-from gureum.services.context import Caller, Ports
-from gureum.store.ports import Transaction
+from gureum.lambda_.domain.functions import Function
+from gureum.lambda_.services.context import Caller, Ports
+from gureum.lambda_.store.ports import Transaction
 
 FIELDS = ("max_retries", "max_age", "on_success", "on_failure")
 

@@ -23,10 +23,11 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TypeVar
 
+from gureum.aws.errors import AwsError
 from gureum.clock import Clock
-from gureum.domain.arns import LATEST, FunctionRef, parse_function_name
-from gureum.domain.errors import AwsError, ResourceNotFound, TooManyRequests
-from gureum.domain.event_configs import (
+from gureum.lambda_.domain.arns import LATEST, FunctionRef, parse_function_name
+from gureum.lambda_.domain.errors import ResourceNotFound, TooManyRequests
+from gureum.lambda_.domain.event_configs import (
     DestinationKind,
     EventInvokeConfig,
     Outcome,
@@ -34,13 +35,13 @@ from gureum.domain.event_configs import (
     destination_kind,
     invocation_record,
 )
-from gureum.domain.retries import Attempt, Condition, Finish, Progress, QueuedEvent, decide
-from gureum.sandbox.environment import InvocationRequest
-from gureum.services.context import Caller
-from gureum.services.invoker import Invoker, Target, check_invocable
-from gureum.services.metrics import LambdaMetrics
-from gureum.services.queues import QueueService
-from gureum.store.ports import Store
+from gureum.lambda_.domain.retries import Attempt, Condition, Finish, Progress, QueuedEvent, decide
+from gureum.lambda_.sandbox.environment import InvocationRequest
+from gureum.lambda_.services.context import Caller
+from gureum.lambda_.services.invoker import Invoker, Target, check_invocable
+from gureum.lambda_.services.metrics import LambdaMetrics
+from gureum.lambda_.store.ports import Store
+from gureum.sqs.services.queues import QueueService
 
 log = logging.getLogger("gureum.events")
 

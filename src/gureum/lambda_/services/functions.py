@@ -12,8 +12,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-from gureum.domain import functions as fn
-from gureum.domain.arns import (
+from gureum.lambda_.domain import functions as fn
+from gureum.lambda_.domain.arns import (
     LATEST,
     FunctionRef,
     check_new_name,
@@ -21,17 +21,23 @@ from gureum.domain.arns import (
     is_version_number,
     parse_layer_version_arn,
 )
-from gureum.domain.concurrency import Limits, check_reservation
-from gureum.domain.environment import check_variables
-from gureum.domain.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
-from gureum.domain.functions import AttachedLayer, Code, Function, FunctionSettings, FunctionVersion
-from gureum.domain.layers import MAX_LAYERS
-from gureum.domain.lifecycle import CREATED, ensure_mutable
-from gureum.domain.packages import UNZIPPED_LIMIT, inspect_zip
-from gureum.domain.runtimes import check_runtime
-from gureum.services.context import Caller, Ports
-from gureum.store.codestore import CodeStore
-from gureum.store.ports import Transaction
+from gureum.lambda_.domain.concurrency import Limits, check_reservation
+from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
+from gureum.lambda_.domain.functions import (
+    AttachedLayer,
+    Code,
+    Function,
+    FunctionSettings,
+    FunctionVersion,
+)
+from gureum.lambda_.domain.layers import MAX_LAYERS
+from gureum.lambda_.domain.lifecycle import CREATED, ensure_mutable
+from gureum.lambda_.domain.packages import UNZIPPED_LIMIT, inspect_zip
+from gureum.lambda_.domain.runtimes import check_runtime
+from gureum.lambda_.domain.variables import check_variables
+from gureum.lambda_.services.context import Caller, Ports
+from gureum.lambda_.store.codestore import CodeStore
+from gureum.lambda_.store.ports import Transaction
 
 T = TypeVar("T")
 PAGE_LIMIT = 50

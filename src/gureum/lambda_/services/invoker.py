@@ -18,32 +18,28 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from gureum.aws.errors import RequestEntityTooLarge, SerializationError
 from gureum.clock import Clock
-from gureum.domain.aliases import route
-from gureum.domain.arns import LATEST, FunctionRef, function_arn, is_version_number
-from gureum.domain.errors import (
-    InvalidParameterValue,
-    RequestEntityTooLarge,
-    ResourceConflict,
-    SerializationError,
-)
-from gureum.domain.functions import Function, FunctionVersion
-from gureum.domain.lifecycle import State
-from gureum.domain.retries import Progress, QueuedEvent
-from gureum.domain.runtimes import runtime_version_arn
-from gureum.sandbox.catalog import RuntimeCatalog
-from gureum.sandbox.environment import InvocationRequest, InvocationResult, LaunchPlan
-from gureum.sandbox.pool import EnvironmentPool
-from gureum.services.admission import Admission
-from gureum.services.context import Caller
-from gureum.services.functions import not_found
-from gureum.services.metrics import LambdaMetrics
-from gureum.services.vault import kms_error
+from gureum.lambda_.domain.aliases import route
+from gureum.lambda_.domain.arns import LATEST, FunctionRef, function_arn, is_version_number
+from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceConflict
+from gureum.lambda_.domain.functions import Function, FunctionVersion
+from gureum.lambda_.domain.lifecycle import State
+from gureum.lambda_.domain.retries import Progress, QueuedEvent
+from gureum.lambda_.domain.runtimes import runtime_version_arn
+from gureum.lambda_.sandbox.catalog import RuntimeCatalog
+from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResult, LaunchPlan
+from gureum.lambda_.sandbox.pool import EnvironmentPool
+from gureum.lambda_.services.admission import Admission
+from gureum.lambda_.services.context import Caller
+from gureum.lambda_.services.functions import not_found
+from gureum.lambda_.services.metrics import LambdaMetrics
+from gureum.lambda_.services.vault import kms_error
 
 if TYPE_CHECKING:
-    from gureum.services.events import EventQueue
-from gureum.store.codestore import CodeStore
-from gureum.store.ports import Store, Transaction
+    from gureum.lambda_.services.events import EventQueue
+from gureum.lambda_.store.codestore import CodeStore
+from gureum.lambda_.store.ports import Store, Transaction
 
 SYNC_PAYLOAD_LIMIT = 6_291_456
 PLAN_CACHE = 4096

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from gureum.domain.arns import parse_layer_name, parse_layer_version_arn
-from gureum.domain.errors import InvalidParameterValue, ResourceNotFound
-from gureum.domain.functions import Code
-from gureum.domain.layers import LayerVersion
-from gureum.services.context import Caller, Ports
-from gureum.services.functions import PAGE_LIMIT, Page, keep_package
+from gureum.lambda_.domain.arns import parse_layer_name, parse_layer_version_arn
+from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceNotFound
+from gureum.lambda_.domain.functions import Code
+from gureum.lambda_.domain.layers import LayerVersion
+from gureum.lambda_.services.context import Caller, Ports
+from gureum.lambda_.services.functions import PAGE_LIMIT, Page, keep_package
 
 MISSING = "The resource you requested does not exist."
 

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from gureum.domain.concurrency import ConcurrencyLedger
+from gureum.lambda_.domain.concurrency import ConcurrencyLedger
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LABELS = ("Region", "FunctionName")

@@ -16,8 +16,8 @@ import asyncio
 import logging
 from concurrent.futures import Executor
 
-from gureum.domain.functions import fail, settle
-from gureum.services.context import Ports
+from gureum.lambda_.domain.functions import fail, settle
+from gureum.lambda_.services.context import Ports
 
 log = logging.getLogger("gureum.settler")
 

@@ -14,15 +14,15 @@ import base64
 import json
 from collections.abc import Mapping
 
-from gureum.domain.errors import (
-    AwsError,
+from gureum.aws.errors import AwsError
+from gureum.kms.services.keys import KeyService
+from gureum.lambda_.domain.errors import (
     InvalidParameterValue,
     KMSAccessDenied,
     KMSDisabled,
     KMSInvalidState,
     KMSNotFound,
 )
-from gureum.services.keys import KeyService
 
 MANAGED_ALIAS = "alias/aws/lambda"
 

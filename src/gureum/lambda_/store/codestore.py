@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from gureum.domain.packages import check_entry_path, check_link_target, is_symlink
+from gureum.lambda_.domain.packages import check_entry_path, check_link_target, is_symlink
 
 
 def _fsync_dir(path: Path) -> None:

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from gureum.domain.aliases import Alias
-from gureum.domain.event_configs import EventInvokeConfig
-from gureum.domain.functions import Function, FunctionVersion
-from gureum.domain.layers import LayerVersion
-from gureum.domain.retries import Progress, QueuedEvent
+from gureum.lambda_.domain.aliases import Alias
+from gureum.lambda_.domain.event_configs import EventInvokeConfig
+from gureum.lambda_.domain.functions import Function, FunctionVersion
+from gureum.lambda_.domain.layers import LayerVersion
+from gureum.lambda_.domain.retries import Progress, QueuedEvent
 
 
 class EnvironmentVault(Protocol):

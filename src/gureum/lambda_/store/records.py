@@ -7,11 +7,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from gureum.domain.aliases import Alias
-from gureum.domain.functions import Code, Function, FunctionSettings, FunctionVersion
-from gureum.domain.layers import LayerVersion
-from gureum.domain.lifecycle import Lifecycle, State, UpdateStatus
-from gureum.store.ports import EnvironmentVault
+from gureum.lambda_.domain.aliases import Alias
+from gureum.lambda_.domain.functions import Code, Function, FunctionSettings, FunctionVersion
+from gureum.lambda_.domain.layers import LayerVersion
+from gureum.lambda_.domain.lifecycle import Lifecycle, State, UpdateStatus
+from gureum.lambda_.store.ports import EnvironmentVault
 
 
 def dump(document: dict[str, Any]) -> str:

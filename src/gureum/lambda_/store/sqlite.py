@@ -16,15 +16,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from gureum.domain.aliases import Alias
-from gureum.domain.arns import LATEST
-from gureum.domain.event_configs import EventInvokeConfig
-from gureum.domain.functions import Function, FunctionVersion
-from gureum.domain.layers import LayerVersion
-from gureum.domain.retries import Progress, QueuedEvent
-from gureum.store import records
-from gureum.store.database import Database
-from gureum.store.ports import EnvironmentVault
+from gureum.aws.sqlite import Database
+from gureum.lambda_.domain.aliases import Alias
+from gureum.lambda_.domain.arns import LATEST
+from gureum.lambda_.domain.event_configs import EventInvokeConfig
+from gureum.lambda_.domain.functions import Function, FunctionVersion
+from gureum.lambda_.domain.layers import LayerVersion
+from gureum.lambda_.domain.retries import Progress, QueuedEvent
+from gureum.lambda_.store import records
+from gureum.lambda_.store.ports import EnvironmentVault
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -62,7 +62,7 @@ _FUNCTION_SELECT = (
 
 
 class SqliteStore:
-    """`Store` on one SQLite file (see `gureum.store.database` for the guarantees)."""
+    """`Store` on one SQLite file (see `gureum.aws.sqlite` for the guarantees)."""
 
     def __init__(self, path: Path, vault: EnvironmentVault) -> None:
         self._vault = vault

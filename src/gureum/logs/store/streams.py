@@ -14,20 +14,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import quote, unquote
 
+from gureum.logs.domain.events import LogEvent
+
 STREAM_CAP = 16 * 1024 * 1024
 OPEN_STREAMS = 256
-
-
-@dataclass(frozen=True, slots=True)
-class LogEvent:
-    timestamp: int  # epoch milliseconds
-    message: str
-    ingested: int = 0
 
 
 def _name(text: str) -> str:

@@ -8,7 +8,7 @@ days; those reach botocore as plain `ClientError`s with that code, as they do fr
 
 from __future__ import annotations
 
-from gureum.domain.errors import ClientError
+from gureum.aws.errors import ClientError
 
 
 class QueueDoesNotExist(ClientError):

@@ -14,7 +14,7 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from gureum.domain.queue_errors import (
+from gureum.sqs.domain.errors import (
     InvalidMessageContents,
     MissingParameter,
     SqsInvalidParameterValue,

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from gureum.domain.queue_errors import (
+from gureum.sqs.domain.errors import (
     InvalidAttributeName,
     InvalidAttributeValue,
     QueueDoesNotExist,

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gureum.domain.queue_errors import MissingParameter, ReceiptHandleIsInvalid, invalid_parameter
-from gureum.domain.queue_messages import MessageAttribute
+from gureum.sqs.domain.errors import MissingParameter, ReceiptHandleIsInvalid, invalid_parameter
+from gureum.sqs.domain.messages import MessageAttribute
 
 MAX_VISIBILITY = 43_200
 MAX_WAIT = 20

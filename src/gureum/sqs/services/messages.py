@@ -20,10 +20,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from gureum.aws.errors import ClientError
 from gureum.clock import Clock
-from gureum.domain.errors import ClientError
-from gureum.domain.queue_errors import MessageNotInflight, ReceiptHandleIsInvalid, invalid_parameter
-from gureum.domain.queue_messages import (
+from gureum.sqs.domain.errors import MessageNotInflight, ReceiptHandleIsInvalid, invalid_parameter
+from gureum.sqs.domain.messages import (
     Message,
     MessageAttribute,
     check_delay,
@@ -33,7 +33,8 @@ from gureum.domain.queue_messages import (
     md5_of_attributes,
     md5_of_body,
 )
-from gureum.domain.queue_receives import (
+from gureum.sqs.domain.queues import Queue, QueueKey, key_from_arn
+from gureum.sqs.domain.receives import (
     MessageState,
     Receipt,
     ReceiveOptions,
@@ -42,9 +43,8 @@ from gureum.domain.queue_receives import (
     message_state,
     parse_receipt,
 )
-from gureum.domain.queues import Queue, QueueKey, key_from_arn
-from gureum.services.queue_waiters import Waiters
-from gureum.store.queues import QueueStore, QueueTransaction
+from gureum.sqs.services.waiters import Waiters
+from gureum.sqs.store.queues import QueueStore, QueueTransaction
 
 
 @dataclass(frozen=True, slots=True)

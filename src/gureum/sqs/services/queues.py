@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from gureum.aws.errors import ClientError
 from gureum.clock import Clock
-from gureum.domain.errors import ClientError
-from gureum.domain.queue_errors import PurgeQueueInProgress, QueueDoesNotExist, invalid_parameter
-from gureum.domain.queue_messages import MessageAttribute
-from gureum.domain.queues import (
+from gureum.sqs.domain.errors import PurgeQueueInProgress, QueueDoesNotExist, invalid_parameter
+from gureum.sqs.domain.messages import MessageAttribute
+from gureum.sqs.domain.queues import (
     DEFAULTS,
     Queue,
     QueueKey,
@@ -32,9 +32,9 @@ from gureum.domain.queues import (
     parse_redrive_policy,
     with_changes,
 )
-from gureum.services.queue_messages import MessageService, OutgoingMessage, Timeline
-from gureum.services.queue_waiters import Waiters
-from gureum.store.queues import QueueStore, QueueTransaction
+from gureum.sqs.services.messages import MessageService, OutgoingMessage, Timeline
+from gureum.sqs.services.waiters import Waiters
+from gureum.sqs.store.queues import QueueStore, QueueTransaction
 
 PURGE_INTERVAL = 60  # seconds between two PurgeQueue calls on one queue
 

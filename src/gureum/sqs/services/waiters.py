@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from gureum.domain.queues import QueueKey
+from gureum.sqs.domain.queues import QueueKey
 
 
 @dataclass(eq=False, slots=True)

@@ -1,9 +1,9 @@
 """The queues' store: SQLite in WAL mode, its own file and connection, one writer at a time.
 
-Durability as in `gureum.store.sqlite`: `synchronous=FULL` makes every commit reach the disk before
-`transaction()` returns, so a message is on disk before its SendMessage is answered and survives
-`kill -9`. Every transaction starts with `BEGIN IMMEDIATE`, so a receive's read-then-hide never
-races another receive, and the connection is shared by threads behind a lock.
+Durability as in `gureum.lambda_.store.sqlite`: `synchronous=FULL` makes every commit reach the disk
+before `transaction()` returns, so a message is on disk before its SendMessage is answered and
+survives `kill -9`. Every transaction starts with `BEGIN IMMEDIATE`, so a receive's read-then-hide
+never races another receive, and the connection is shared by threads behind a lock.
 
 Times are epoch seconds of the clock port. A message's `visible_at` is when it may next be
 received (its delay or its visibility timeout, already scaled); `receipt` is the token of its
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gureum.domain.queue_errors import QueueDoesNotExist
-from gureum.domain.queue_messages import Message, MessageAttribute
-from gureum.domain.queues import Queue, QueueCounts, QueueKey
-from gureum.store.database import Database
+from gureum.aws.sqlite import Database
+from gureum.sqs.domain.errors import QueueDoesNotExist
+from gureum.sqs.domain.messages import Message, MessageAttribute
+from gureum.sqs.domain.queues import Queue, QueueCounts, QueueKey
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queues (
@@ -202,7 +202,7 @@ class QueueTransaction:
         self._run("DELETE FROM messages WHERE queue_id = ? AND sent <= ?", queue_id, sent_before)
 
     def counts(self, queue_id: int, now: float) -> QueueCounts:
-        # `gureum.domain.queue_messages.message_state`, as SQL.
+        # `gureum.sqs.domain.messages.message_state`, as SQL.
         row = self._rows(
             "SELECT COALESCE(SUM(visible_at <= ?1), 0), "
             "COALESCE(SUM(visible_at > ?1 AND receive_count > 0), 0), "

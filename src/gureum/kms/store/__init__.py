@@ -1,0 +1,1 @@
+"""KMS's store adapters: wrapped key material in SQLite, the root key."""

@@ -1,0 +1,52 @@
+"""Lambda's own errors, each carrying its AWS identity (the base classes are the kernel's)."""
+
+from __future__ import annotations
+
+from gureum.aws.errors import AwsError, ClientError
+
+
+class ResourceNotFound(ClientError):
+    code = "ResourceNotFoundException"
+    status = 404
+
+
+class InvalidParameterValue(ClientError):
+    code = "InvalidParameterValueException"
+
+
+class ResourceConflict(ClientError):
+    code = "ResourceConflictException"
+    status = 409
+
+
+class PreconditionFailed(ClientError):
+    code = "PreconditionFailedException"
+    status = 412
+
+
+class TooManyRequests(ClientError):
+    code = "TooManyRequestsException"
+    status = 429
+
+
+# --- Lambda's KMS errors at invoke time (spec 3.4): 502, raised while creating an environment.
+
+
+class KMSDisabled(AwsError):
+    code = "KMSDisabledException"
+    status = 502
+
+
+class KMSInvalidState(AwsError):
+    code = "KMSInvalidStateException"
+    status = 502
+
+
+class KMSNotFound(AwsError):
+    code = "KMSNotFoundException"
+    status = 502
+
+
+class KMSAccessDenied(AwsError):
+    code = "KMSAccessDeniedException"
+    status = 502

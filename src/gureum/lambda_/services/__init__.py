@@ -1,0 +1,3 @@
+"""Lambda's services: control-plane operations, admission, invocation and async
+delivery, over ports.
+"""

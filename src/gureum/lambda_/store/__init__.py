@@ -1,0 +1,3 @@
+"""Lambda's store adapters: the control-plane store port and its SQLite implementation,
+code blobs.
+"""

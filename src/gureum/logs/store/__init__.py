@@ -1,0 +1,1 @@
+"""CloudWatch Logs' store: streams as files on disk."""

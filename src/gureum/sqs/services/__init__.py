@@ -1,0 +1,1 @@
+"""SQS's services: queues (the public interface), messages, long-poll waiters."""

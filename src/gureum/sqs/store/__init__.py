@@ -1,0 +1,1 @@
+"""SQS's store adapter: queues and messages in SQLite."""
