@@ -2,7 +2,8 @@
 """gureum's one entry point for people and CI, needing nothing but python3 (3.11+).
 
     python3 dev.py serve [gureum serve options]   run the server
-    python3 dev.py check [pytest options]         lint (ruff), types (mypy strict), tests
+    python3 dev.py check [pytest options]         lint (ruff), types (mypy strict), import
+                                                  contracts (import-linter), tests
 
 Both create `.venv` on first use (and refresh it when pyproject.toml or constraints.txt change),
 installing gureum in editable mode with its pinned dependencies.
@@ -58,6 +59,7 @@ def check(pytest_args: list[str]) -> int:
         [str(BIN / "ruff"), "check", *sources],
         [str(BIN / "ruff"), "format", "--check", *sources],
         [str(BIN / "mypy")],
+        [str(BIN / "lint-imports")],  # the rules between packages (pyproject.toml, ARCHITECTURE.md)
         [str(BIN / "python"), "-m", "pytest", *pytest_args],
     ]
     for step in steps:

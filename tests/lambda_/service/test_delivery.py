@@ -21,7 +21,7 @@ import pytest
 from gureum.app import GureumApp
 from gureum.config import Settings
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
-from gureum.lambda_.services.events import EventQueue
+from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.store.ports import Transaction
 from gureum.lambda_.store.sqlite import SqliteStore
 
@@ -173,7 +173,7 @@ def test_shutdown_stops_the_delivery_loop_even_as_it_is_woken(tmp_path: Path) ->
         app = GureumApp(settings)
         await app.startup()
         await asyncio.sleep(0.3)  # the delivery loop is asleep, waiting for work
-        app.delivery.wake()  # work arrives ...
+        app.lambda_.delivery.wake()  # work arrives ...
         stopping = asyncio.ensure_future(app.shutdown())  # ... as the server is asked to stop
         done, _ = await asyncio.wait({stopping}, timeout=4)
         if stopping not in done:

@@ -1,16 +1,12 @@
-"""Asynchronous invocation: the durable event queue and its delivery workers (spec 5).
+"""Asynchronous invocation: the delivery workers of the durable event queue (spec 5).
 
-Accepting: `EventQueue.accept` returns only once the event is committed to the store (the 202
-means "on disk"). Accepts that arrive while a commit is in flight are committed together in the
-next one (group commit), so thousands per second stay durable with one fsync per batch.
-
-Delivering: `Delivery.run` takes due events, runs each through the same path as a synchronous
-invocation (`Invoker.run`: the ledger, the pool), asks the pure retry decision what next, and
-either reschedules the event or finishes it: on-success / on-failure destinations and the
-dead-letter queue. An event leaves the store only after its outcome is handled, so a crash can
-repeat an attempt but never lose an event (at-least-once). Deliveries run concurrently, so a
-throttled function's backlog (each attempt a quick 429 and a backoff) never holds up another's.
-"""
+Accepting is `gureum.lambda_.services.event_queue`. Delivering: `Delivery.run` takes due events,
+runs each through the same path as a synchronous invocation (`Invoker.run`: the ledger, the pool),
+asks the pure retry decision what next, and either reschedules the event or finishes it: on-success
+/ on-failure destinations and the dead-letter queue. An event leaves the store only after its
+outcome is handled, so a crash can repeat an attempt but never lose an event (at-least-once).
+Deliveries run concurrently, so a throttled function's backlog (each attempt a quick 429 and a
+backoff) never holds up another's."""
 
 from __future__ import annotations
 
@@ -38,6 +34,7 @@ from gureum.lambda_.domain.event_configs import (
 from gureum.lambda_.domain.retries import Attempt, Condition, Finish, Progress, QueuedEvent, decide
 from gureum.lambda_.sandbox.environment import InvocationRequest
 from gureum.lambda_.services.context import Caller
+from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.invoker import Invoker, Target, check_invocable
 from gureum.lambda_.services.metrics import LambdaMetrics
 from gureum.lambda_.store.ports import Store
@@ -47,45 +44,6 @@ log = logging.getLogger("gureum.events")
 
 PARALLEL_DELIVERIES = 32
 T = TypeVar("T")
-
-
-class EventQueue:
-    """Durable acceptance of events, committed in groups."""
-
-    def __init__(self, store: Store, executor: Executor) -> None:
-        self._store = store
-        self._executor = executor
-        # Set to the delivery loop's wake-up once it exists: committed events are due now.
-        self.on_commit: Callable[[], None] = lambda: None
-        self._pending: list[tuple[QueuedEvent, asyncio.Future[None]]] = []
-        self._flushing: asyncio.Task[None] | None = None
-
-    async def accept(self, event: QueuedEvent) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((event, future))
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.get_running_loop().create_task(self._flush())
-        await future
-
-    async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                await loop.run_in_executor(self._executor, self._commit, [e for e, _ in batch])
-            except Exception as exc:  # the callers get the failure; nothing was stored
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)
-            self.on_commit()
-
-    def _commit(self, events: list[QueuedEvent]) -> None:
-        with self._store.transaction() as tx:
-            tx.enqueue(events)
 
 
 @dataclass(frozen=True, slots=True)

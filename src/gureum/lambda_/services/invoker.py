@@ -16,7 +16,6 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from gureum.aws.errors import RequestEntityTooLarge, SerializationError
 from gureum.clock import Clock
@@ -32,12 +31,10 @@ from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResu
 from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.services.admission import Admission
 from gureum.lambda_.services.context import Caller
+from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.functions import not_found
 from gureum.lambda_.services.metrics import LambdaMetrics
 from gureum.lambda_.services.vault import kms_error
-
-if TYPE_CHECKING:
-    from gureum.lambda_.services.events import EventQueue
 from gureum.lambda_.store.codestore import CodeStore
 from gureum.lambda_.store.ports import Store, Transaction
 
@@ -151,6 +148,7 @@ class Invoker:
         pool: EnvironmentPool,
         admission: Admission,
         metrics: LambdaMetrics,
+        events: EventQueue,
         executor: Executor,
         clock: Clock,
         async_limit: int,
@@ -162,6 +160,7 @@ class Invoker:
         self._pool = pool
         self._admission = admission
         self._metrics = metrics
+        self._events = events
         self._executor = executor
         self._draw = draw or random.Random().random
         self._clock = clock
@@ -169,11 +168,6 @@ class Invoker:
         # Launch plans by version revision: a warm invoke should not unpack or look up anything.
         self._plans: dict[str, LaunchPlan] = {}
         self._targets: dict[tuple[str, str, str, str | None], tuple[int, Target]] = {}
-        # Set by the composition root once the queue exists (the queue's workers need us too).
-        self._events: EventQueue | None = None
-
-    def attach_queue(self, events: EventQueue) -> None:
-        self._events = events
 
     def target(self, caller: Caller, ref: FunctionRef) -> Target:
         """The version to run. Cached until the store changes, except through an alias
@@ -257,8 +251,6 @@ class Invoker:
                 f"(limit {limit} bytes)"
             )
         event = check_payload(payload)
-        if self._events is None:
-            raise InvalidParameterValue("Asynchronous invocation is not available.")
         function = target.function
         now = self._clock.now().timestamp()
         queued = QueuedEvent(

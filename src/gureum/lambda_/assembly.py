@@ -1,0 +1,302 @@
+"""Lambda, built from the kernel and the public services it uses (KMS, SQS, a log sink).
+
+Order inside: the durable state (control-plane store with KMS-sealed variables, code blobs,
+the settler), then execution (ledger, admission, sandboxes, the pool, the invoker, the event
+queue and its delivery), then the wire adapter. `Lambda` owns the background loops it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gureum.aws.accounts import DEFAULT_ACCESS_KEY
+from gureum.aws.frontend import ServiceEndpoint
+from gureum.aws.http import HttpResponse, query_params
+from gureum.aws.kernel import Assembly, Kernel
+from gureum.aws.protocols.restjson import RestJsonProtocol
+from gureum.aws.sigv4 import HttpRequest
+from gureum.kms.services.keys import KeyService
+from gureum.lambda_.api.asynchronous import AsyncApi
+from gureum.lambda_.api.handlers import LambdaApi
+from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
+from gureum.lambda_.sandbox.catalog import RuntimeCatalog
+from gureum.lambda_.sandbox.cgroups import MemoryGroups
+from gureum.lambda_.sandbox.environment import LogSink, Platform
+from gureum.lambda_.sandbox.interpreters import discover_pythons, find_node
+from gureum.lambda_.sandbox.isolation import Isolation, IsolationMode, namespaces_available
+from gureum.lambda_.sandbox.pool import EnvironmentPool
+from gureum.lambda_.sandbox.runtime_dir import prepare_runtime_dir
+from gureum.lambda_.sandbox.scratch import ScratchSpaces
+from gureum.lambda_.sandbox.zygotes import Zygotes
+from gureum.lambda_.services.admission import Admission
+from gureum.lambda_.services.aliases import AliasService
+from gureum.lambda_.services.code_links import PREFIX as CODE_PREFIX
+from gureum.lambda_.services.code_links import CodeLinks
+from gureum.lambda_.services.context import Ports
+from gureum.lambda_.services.delivery import Delivery
+from gureum.lambda_.services.event_configs import EventConfigService
+from gureum.lambda_.services.event_queue import EventQueue
+from gureum.lambda_.services.functions import FunctionService
+from gureum.lambda_.services.invoker import Invoker
+from gureum.lambda_.services.layers import LayerService
+from gureum.lambda_.services.metrics import CONTENT_TYPE as METRICS_TYPE
+from gureum.lambda_.services.metrics import LambdaMetrics
+from gureum.lambda_.services.settler import Settler
+from gureum.lambda_.services.vault import KmsEnvironmentVault
+from gureum.lambda_.store.codestore import CodeStore
+from gureum.lambda_.store.sqlite import SqliteStore
+from gureum.sqs.services.queues import QueueService
+
+log = logging.getLogger("gureum")
+
+# The largest request any operation accepts (CreateFunction, spec appendix A).
+CREATE_FUNCTION_LIMIT = 70_167_211
+
+
+def _secret(path: Path) -> bytes:
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def decide_isolation(wanted: str) -> tuple[Isolation, MemoryGroups | None]:
+    """The isolation this machine grants (and the memory groups, when it has them)."""
+    if wanted == "none":
+        off = Isolation(IsolationMode.PROCESSES, False, "isolation turned off (--isolation none)")
+        return off, None
+    available, reason = namespaces_available()
+    if not available and wanted == "namespaces":
+        raise SystemExit(f"gureum: --isolation namespaces, but {reason}")
+    memory = MemoryGroups.detect() if available else None
+    mode = IsolationMode.NAMESPACES if available else IsolationMode.PROCESSES
+    return Isolation(mode, memory is not None, reason), memory
+
+
+class _LedgerRelay:
+    """Carries reserved-concurrency changes, committed on worker threads, to the ledger, which
+    lives on the event loop."""
+
+    def __init__(self, ledger: ConcurrencyLedger) -> None:
+        self.ledger = ledger
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def __call__(self, scope: tuple[str, str], function_id: str, value: int | None) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.ledger.reserve, scope, function_id, value)
+
+
+@dataclass(eq=False)
+class Lambda(Assembly):
+    """Lambda as one server runs it; the fields are what the lifecycle and the front door need."""
+
+    kernel: Kernel
+    store: SqliteStore
+    code: CodeStore
+    links: CodeLinks
+    settler: Settler
+    ledger: ConcurrencyLedger
+    metrics: LambdaMetrics
+    isolation: Isolation
+    memory: MemoryGroups | None
+    catalog: RuntimeCatalog
+    zygotes: Zygotes
+    scratch: ScratchSpaces
+    pool: EnvironmentPool
+    invoker: Invoker
+    delivery: Delivery
+    relay: _LedgerRelay
+    endpoint: ServiceEndpoint
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.relay.loop = loop
+        executor = self.kernel.executor
+        for account, region, function_id, reserved in await loop.run_in_executor(
+            executor, self._load_reservations
+        ):
+            self.ledger.reserve((account, region), function_id, reserved)
+        swept = await loop.run_in_executor(executor, self._sweep)
+        if swept:
+            log.info("removed %d unreferenced code blobs", swept)
+        self.scratch.sweep()
+        if self.memory is not None:
+            self.memory.sweep()
+            await self.memory.warm()
+        log.info("isolation: %s (%s)", self.isolation.mode.value, self.isolation.reason)
+        if not self.isolation.memory_limits:
+            log.warning("functions run WITHOUT memory limits: no writable memory cgroup")
+        if self.isolation.mode is IsolationMode.PROCESSES:
+            log.warning(
+                "functions run as plain processes, NOT sandboxed: %s", self.isolation.reason
+            )
+        log.info("runtimes: %s", ", ".join(self.catalog.creatable()) or "none")
+        await self.zygotes.start(self.catalog.zygote_executables())
+        self._tasks.append(asyncio.create_task(self.settler.run(), name="settler"))
+        self._tasks.append(asyncio.create_task(self.pool.reap(), name="reaper"))
+        self._tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
+
+    def _load_reservations(self) -> list[tuple[str, str, str, int]]:
+        with self.store.transaction() as tx:
+            return tx.reservations()
+
+    def _sweep(self) -> int:
+        with self.store.transaction() as tx:
+            return self.code.sweep(tx.blob_in_use)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.pool.close()
+        await self.zygotes.stop()
+        self.scratch.sweep()
+        if self.memory is not None:
+            self.memory.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- what the server shows besides the API ----------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "isolation": self.isolation.describe(),
+            "runtimes": self.catalog.creatable(),
+            "environments": self.pool.environment_count,
+        }
+
+    def metrics_page(self) -> HttpResponse:
+        return HttpResponse(200, [("Content-Type", METRICS_TYPE)], self.metrics.render())
+
+    async def download(self, request: HttpRequest) -> HttpResponse | None:
+        """A code download (GetFunction's `Code.Location`), or None for another path."""
+        if not request.raw_path.startswith(CODE_PREFIX):
+            return None
+        blob = request.raw_path[len(CODE_PREFIX) :]
+        query = dict(query_params(request.raw_query))
+        allowed = self.links.allows(
+            blob, query.get("Expires", ""), query.get("Signature", ""), self.kernel.clock.now()
+        )
+        if allowed and self.code.exists(blob):
+            loop = asyncio.get_running_loop()
+            data = await loop.run_in_executor(self.kernel.executor, self.code.read, blob)
+            return HttpResponse(200, [("Content-Type", "application/zip")], data)
+        return HttpResponse(
+            403, [("Content-Type", "application/json")], b'{"message":"Access Denied"}'
+        )
+
+
+def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSink) -> Lambda:
+    settings, clock, executor = kernel.settings, kernel.clock, kernel.executor
+    data = settings.data_dir
+    # Durable state: the control plane (variables sealed with KMS), code blobs, the settler.
+    store = SqliteStore(data / "gureum.sqlite3", KmsEnvironmentVault(keys))
+    code = CodeStore(data / "code")
+    links = CodeLinks(_secret(data / "links.key"))
+    settler = Settler(Ports(store, code, clock), executor, settings.scaled(settings.settle_delay))
+    limits = Limits(settings.account_concurrency, settings.unreserved_minimum)
+    ledger = ConcurrencyLedger(limits)
+    relay = _LedgerRelay(ledger)
+    ports = Ports(
+        store, code, clock, changed=settler.wake_from_any_thread, reservation_changed=relay
+    )
+    # Execution: admission, sandboxes, the pool, the invoke paths (sync and async).
+    metrics = LambdaMetrics(ledger)
+    admission = Admission(
+        ledger, metrics, clock.monotonic, (settings.scaling_limit, settings.scaling_scaled_period)
+    )
+    isolation, memory = decide_isolation(settings.isolation)
+    catalog = RuntimeCatalog(discover_pythons(), find_node())
+    zygotes = Zygotes()
+    isolate = isolation.mode is IsolationMode.NAMESPACES
+    sandbox_root = data / "sandbox-root"
+    sandbox_root.mkdir(exist_ok=True)
+    scratch = ScratchSpaces(data / "scratch", sized=isolate)
+    platform = Platform(
+        zygote_for=zygotes,
+        scratch=scratch,
+        memory=memory,
+        logs=logs,
+        isolate=isolate,
+        runtime_dir=prepare_runtime_dir(data / "runtime"),
+        sandbox_root=sandbox_root,
+        endpoint=kernel.endpoint_url,
+        credentials=(DEFAULT_ACCESS_KEY.access_key_id, DEFAULT_ACCESS_KEY.secret_access_key),
+        now=clock.now,
+    )
+    pool = EnvironmentPool(platform, settings.scaled(settings.keep_alive))
+    events = EventQueue(store, executor)
+    invoker = Invoker(
+        store,
+        code,
+        catalog,
+        pool,
+        admission,
+        metrics,
+        events,
+        executor,
+        clock,
+        settings.async_payload_limit,
+    )
+    delivery = Delivery(
+        store, invoker, queues, events, executor, clock, settings.time_scale, metrics
+    )
+    events.on_commit = delivery.wake
+    # The wire adapter.
+    lambda_api = LambdaApi(
+        FunctionService(ports, catalog.creatable()),
+        AliasService(ports),
+        LayerService(ports),
+        links,
+        clock,
+        limits,
+        invoker,
+    )
+    async_api = AsyncApi(EventConfigService(ports), invoker)
+    endpoint = ServiceEndpoint(
+        "lambda",
+        RestJsonProtocol(kernel.model("lambda"), "application/json"),
+        {**lambda_api.handlers(), **async_api.handlers()},
+        {
+            "CreateFunction": (
+                CREATE_FUNCTION_LIMIT,
+                f"Request must be smaller than {CREATE_FUNCTION_LIMIT} bytes for the "
+                "CreateFunction operation",
+            )
+        },
+        {
+            "CreateFunction": frozenset({"Runtime"}),
+            "UpdateFunctionConfiguration": frozenset({"Runtime"}),
+        },
+    )
+    return Lambda(
+        kernel,
+        store,
+        code,
+        links,
+        settler,
+        ledger,
+        metrics,
+        isolation,
+        memory,
+        catalog,
+        zygotes,
+        scratch,
+        pool,
+        invoker,
+        delivery,
+        relay,
+        endpoint,
+    )
