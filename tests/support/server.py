@@ -27,8 +27,17 @@ def free_port() -> int:
 class GureumProcess:
     """Starts, stops and kills one server; restarts keep the same data directory and port."""
 
-    def __init__(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        command: tuple[str, ...] = (sys.executable, "-m", "gureum"),
+        cwd: Path | None = None,
+    ) -> None:
         self.data_dir = data_dir
+        self.command = command  # how to run gureum (an installed `gureum` script, say)
+        self.cwd = cwd
         self.port = free_port()
         self.extra = extra
         self.env = env or {}
@@ -40,11 +49,15 @@ class GureumProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> GureumProcess:
-        command = [sys.executable, "-m", "gureum", "serve", "--port", str(self.port)]
+        command = [*self.command, "serve", "--port", str(self.port)]
         command += ["--data-dir", str(self.data_dir), "--log-level", "warning", *self.extra]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                cwd=self.cwd,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
