@@ -215,7 +215,11 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
     # Execution: admission, sandboxes, the pool, the invoke paths (sync and async).
     metrics = LambdaMetrics(ledger)
     admission = Admission(
-        ledger, metrics, clock.monotonic, (settings.scaling_limit, settings.scaling_scaled_period)
+        ledger,
+        metrics,
+        clock.monotonic,
+        (settings.scaling_limit, settings.scaling_scaled_period),
+        rate_period=settings.scaled(1.0),
     )
     isolation, memory = decide_isolation(settings.isolation)
     catalog = RuntimeCatalog(discover_pythons(), find_node())

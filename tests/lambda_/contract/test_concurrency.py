@@ -797,3 +797,24 @@ def test_time_scale_shortens_the_scaling_period(tmp_path: Path, function_name: s
     finally:
         deployment.client.close()
         server.stop()
+
+
+def test_a_reserved_function_is_held_to_ten_requests_per_second_per_unit(
+    tmp_path: Path, function_name: str
+) -> None:
+    """Spec 4.1/4.4: 10 x concurrency per second. At --time-scale 100 the second lasts 100 s, so
+    a reservation of 1 allows 10 sequential invokes and refuses the 11th, whatever the speed."""
+    server = GureumProcess(tmp_path / "d", "--time-scale", "100", *UNSANDBOXED).start()
+    deployment = Deployment(server)
+    try:
+        name = deployment.sleeper(function_name, reserved=1)
+        outcomes = [together(invocations(deployment.client, [(name, {})]))[0] for _ in range(11)]
+        assert len(succeeded(outcomes)) == 10
+        (throttle,) = refused(outcomes)
+        assert outcomes[-1] is throttle
+        assert reason_of(throttle) == "ReservedFunctionInvocationRateLimitExceeded"
+        metrics = assert_leases_back(server, name)
+        assert (metrics.invocations(name), metrics.throttles(name)) == (10, 1)
+    finally:
+        deployment.client.close()
+        server.stop()

@@ -17,6 +17,7 @@ from gureum.lambda_.domain.concurrency import (
     TokenBucket,
     check_reservation,
     choose_pool,
+    invocation_rate,
     throttled,
 )
 from gureum.lambda_.domain.errors import InvalidParameterValue, TooManyRequests
@@ -441,3 +442,18 @@ def test_bucket_is_a_value() -> None:
     assert after.tokens == 1
     with pytest.raises(AttributeError):
         bucket.tokens = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("limits", "reserved", "expected"),
+    [
+        pytest.param(Limits(), None, (10_000, ThrottleReason.FUNCTION_RATE), id="unreserved"),
+        pytest.param(SMALL, None, (50, ThrottleReason.FUNCTION_RATE), id="small-account"),
+        pytest.param(Limits(), 3, (30, ThrottleReason.RESERVED_RATE), id="reserved-3"),
+        pytest.param(Limits(), 0, None, id="reserved-0-is-concurrency"),
+    ],
+)
+def test_invocation_rate(
+    limits: Limits, reserved: int | None, expected: tuple[int, ThrottleReason] | None
+) -> None:
+    assert invocation_rate(limits, reserved) == expected

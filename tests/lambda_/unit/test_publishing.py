@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from gureum.aws.errors import AwsError, ValidationError
-from gureum.lambda_.domain.arns import LATEST
 from gureum.lambda_.domain.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict
 from gureum.lambda_.domain.functions import (
     AttachedLayer,
@@ -35,14 +34,11 @@ from gureum.lambda_.domain.lifecycle import (
     State,
     UpdateStatus,
 )
+from tests.support.model import CODE, NOW, ROLE, SETTINGS, a_function
 
-NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
-ROLE = "arn:aws:iam::123456789012:role/lambda"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:my-fn"
-CODE = Code(sha256="Y29kZS0x", size=300, blob="blobs/1", unzipped_size=900)
 OTHER_CODE = Code(sha256="Y29kZS0y", size=310, blob="blobs/2", unzipped_size=910)
-SETTINGS = FunctionSettings(role=ROLE, runtime="python3.12", handler="index.handler")
 
 REVISION_MISMATCH = (
     "The Revision Id provided does not match the latest Revision Id. "
@@ -56,32 +52,6 @@ UPDATE_CONFLICT = (
     "The operation cannot be performed at this time. An update is in progress for resource: "
     f"{FUNCTION_ARN}"
 )
-
-
-def a_function(
-    *,
-    lifecycle: Lifecycle = READY,
-    settings: FunctionSettings = SETTINGS,
-    code: Code = CODE,
-    revision: str = "rev-latest",
-    next_version: int = 1,
-) -> Function:
-    latest = FunctionVersion(
-        version=LATEST,
-        settings=settings,
-        code=code,
-        revision_id=revision,
-        last_modified=NOW,
-        lifecycle=lifecycle,
-    )
-    return Function(
-        id="fn-1",
-        account="123456789012",
-        region="us-east-1",
-        name="my-fn",
-        latest=latest,
-        next_version=next_version,
-    )
 
 
 def publish_plain(

@@ -29,6 +29,12 @@ class ThrottleReason(StrEnum):
     ACCOUNT = "ConcurrentInvocationLimitExceeded"
     RESERVED = "ReservedFunctionConcurrentInvocationLimitExceeded"
     FUNCTION_RATE = "FunctionInvocationRateLimitExceeded"
+    RESERVED_RATE = "ReservedFunctionInvocationRateLimitExceeded"
+
+
+# Requests per second a unit of concurrency allows (spec 4.1: "10 x concurrency at account and
+# function level"; each execution environment serves up to 10 requests per second).
+REQUESTS_PER_UNIT = 10
 
 
 class Pool(StrEnum):
@@ -65,6 +71,20 @@ def check_reservation(limits: Limits, reserved_elsewhere: int, requested: int) -
             "Specified ReservedConcurrentExecutions for function decreases account's "
             f"UnreservedConcurrentExecution below its minimum value of [{minimum}]."
         )
+
+
+def invocation_rate(limits: Limits, reserved: int | None) -> tuple[int, ThrottleReason] | None:
+    """The requests per second a function may start, and the reason when it starts more.
+
+    A reserved function is held to 10 x its reservation; every other function to 10 x the
+    account's concurrency, the most it could ever run. None for a reservation of 0: that
+    function is refused by concurrency (its own reason) before any rate applies.
+    """
+    if reserved == 0:
+        return None
+    if reserved is not None:
+        return REQUESTS_PER_UNIT * reserved, ThrottleReason.RESERVED_RATE
+    return REQUESTS_PER_UNIT * limits.account, ThrottleReason.FUNCTION_RATE
 
 
 def choose_pool(
@@ -119,6 +139,9 @@ class ConcurrencyLedger:
             reservations.pop(function_id, None)
         else:
             reservations[function_id] = reserved
+
+    def reservation(self, scope: tuple[str, str], function_id: str) -> int | None:
+        return self._scope(scope).reservations.get(function_id)
 
     def reserved_total(self, scope: tuple[str, str]) -> int:
         return self._scope(scope).reserved_total
@@ -176,7 +199,8 @@ class ConcurrencyLedger:
 
 @dataclass(frozen=True, slots=True)
 class TokenBucket:
-    """The scaling rate: `capacity` new environments per `period` seconds, refilled continuously."""
+    """A rate: `capacity` events per `period` seconds, refilled continuously (the scaling rate of
+    new environments, the invocation rate of requests)."""
 
     capacity: float
     period: float
