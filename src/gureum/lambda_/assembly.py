@@ -129,11 +129,16 @@ class Lambda(Assembly):
         swept = await loop.run_in_executor(executor, self._sweep)
         if swept:
             log.info("removed %d unreferenced code blobs", swept)
-        self.scratch.sweep()
+        self.scratch.start()
         if self.memory is not None:
             self.memory.sweep()
             await self.memory.warm()
         log.info("isolation: %s (%s)", self.isolation.mode.value, self.isolation.reason)
+        if not self.scratch.sized:
+            log.warning(
+                "/tmp is a plain directory WITHOUT a size limit: %s",
+                self.scratch.describe()["reason"],
+            )
         if not self.isolation.memory_limits:
             log.warning("functions run WITHOUT memory limits: no writable memory cgroup")
         if self.isolation.mode is IsolationMode.PROCESSES:
@@ -145,6 +150,7 @@ class Lambda(Assembly):
         self._tasks.append(asyncio.create_task(self.settler.run(), name="settler"))
         self._tasks.append(asyncio.create_task(self.pool.reap(), name="reaper"))
         self._tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
+        self._tasks.append(asyncio.create_task(self.scratch.refill(), name="scratch"))
 
     def _load_reservations(self) -> list[tuple[str, str, str, int]]:
         with self.store.transaction() as tx:
@@ -173,6 +179,7 @@ class Lambda(Assembly):
     def health(self) -> dict[str, Any]:
         return {
             "isolation": self.isolation.describe(),
+            "tmp": self.scratch.describe(),
             "runtimes": self.catalog.creatable(),
             "environments": self.pool.environment_count,
         }
@@ -227,7 +234,7 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
     isolate = isolation.mode is IsolationMode.NAMESPACES
     sandbox_root = data / "sandbox-root"
     sandbox_root.mkdir(exist_ok=True)
-    scratch = ScratchSpaces(data / "scratch", sized=isolate)
+    scratch = ScratchSpaces(data / "scratch", disks=isolate)
     platform = Platform(
         zygote_for=zygotes,
         scratch=scratch,

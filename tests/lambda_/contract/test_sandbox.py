@@ -156,6 +156,8 @@ def handler(event, context):
         return {path: attempt(lambda: write(path, "x")) for path in event["paths"]}
     if action == "exists":
         return os.path.exists(event["path"])
+    if action == "listdir":
+        return sorted(os.listdir(event["path"]))
     if action == "tmp":
         stats = os.statvfs("/tmp")
         return {"size": stats.f_blocks * stats.f_frsize, "fill": fill("/tmp/fill", event["mb"])}
@@ -177,6 +179,7 @@ def handler(event, context):
 '''
 
 FIRST_UID = 20000
+MEGABYTE = 1024 * 1024
 
 RUNTIME_API_REACHABLE = (
     "environments share the host's network namespace and every Runtime API listens on "
@@ -325,15 +328,56 @@ def test_tmp_is_private_to_each_function(
     assert ask(lambda_client, other, action="exists", path="/tmp/marker") is False
 
 
-def test_tmp_size_follows_ephemeral_storage(
+def test_tmp_is_disk_not_memory(
     lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
 ) -> None:
-    # /tmp is memory: give the function enough that the disk, not the memory limit, runs out.
-    make_function(Code=probe_code(), Timeout=30, MemorySize=2048, EphemeralStorage={"Size": 512})
+    # AWS's /tmp is disk: a 128 MB function may write 200 MB to it without being killed.
+    make_function(Code=probe_code(), Timeout=60, MemorySize=128)
+    seen = ask(lambda_client, function_name, action="tmp", mb=200)
+    assert seen["fill"] == {"written_mb": 200, "error": None}
+
+
+def test_tmp_size_follows_ephemeral_storage(
+    lambda_client: Any,
+    server: GureumProcess,
+    make_function: Callable[..., dict[str, Any]],
+    function_name: str,
+) -> None:
+    make_function(Code=probe_code(), Timeout=60, MemorySize=128, EphemeralStorage={"Size": 512})
     seen = ask(lambda_client, function_name, action="tmp", mb=600)
-    assert seen["size"] == 512 * 1024 * 1024
+    # The whole EphemeralStorage is the function's to write, and no more: then ENOSPC, not an
+    # out-of-memory kill (df shows a little more: the file system's own room).
     assert seen["fill"]["error"] == "ENOSPC"
-    assert 500 <= seen["fill"]["written_mb"] <= 512
+    assert 512 <= seen["fill"]["written_mb"] <= 520
+    assert 512 * MEGABYTE <= seen["size"] <= 540 * MEGABYTE
+    assert server.health()["status"] == "ok"
+    # The environment and its /tmp go on working once the file is gone.
+    assert ask(lambda_client, function_name, action="tmp", mb=1)["fill"]["error"] is None
+    # Any size from 512 MB to 10,240 MB: only what is written takes room on the host.
+    largest = f"{function_name}-largest"
+    make_function(name=largest, Code=probe_code(), EphemeralStorage={"Size": 10240})
+    seen = ask(lambda_client, largest, action="tmp", mb=1)
+    assert 10240 * MEGABYTE <= seen["size"] <= 10300 * MEGABYTE
+
+
+def test_tmp_starts_empty_in_every_environment(
+    lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
+) -> None:
+    make_function(Code=probe_code())
+    assert ask(lambda_client, function_name, action="listdir", path="/tmp") == []
+    ask(lambda_client, function_name, action="write", paths=["/tmp/left-behind"])
+    assert ask(lambda_client, function_name, action="listdir", path="/tmp") == ["left-behind"]
+    # A configuration change retires the environment; the next one starts from an empty /tmp.
+    lambda_client.update_function_configuration(FunctionName=function_name, Description="next")
+    lambda_client.get_waiter("function_updated_v2").wait(
+        FunctionName=function_name, WaiterConfig={"Delay": 0.1}
+    )
+    assert ask(lambda_client, function_name, action="listdir", path="/tmp") == []
+
+
+def test_health_says_what_backs_tmp(server: GureumProcess) -> None:
+    assert server.health()["tmp"]["backing"] == "disk"
+    assert server.health()["tmp"]["sizeLimited"] is True
 
 
 # --- environment variables (spec 3.2) ----------------------------------------------------------
@@ -401,12 +445,18 @@ def test_without_isolation_functions_still_run(tmp_path: Path) -> None:
         client = process.client()
         create(client, "plain", Code=probe_code())
         assert ask(client, "plain", action="exists", path="/tmp") is True
+        assert process.health()["tmp"] == {
+            "backing": "directory",
+            "sizeLimited": False,
+            "reason": "functions are not isolated, so nothing can be mounted for them",
+        }
         identity = ask(client, "plain", action="identity")
         assert identity["pid"] != 1
     finally:
         process.stop()
     # ...and it said so when it started.
     assert "not sandboxed" in process.log_path.read_text().lower()
+    assert "/tmp is a plain directory without a size limit" in process.log_path.read_text().lower()
 
 
 # --- nothing is left behind ----------------------------------------------------------------------

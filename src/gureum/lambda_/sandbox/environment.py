@@ -39,7 +39,7 @@ from gureum.lambda_.sandbox.runtime_api import (
     RuntimeSession,
     serve_runtime_api,
 )
-from gureum.lambda_.sandbox.scratch import ScratchSpaces
+from gureum.lambda_.sandbox.scratch import ScratchSpace, ScratchSpaces
 from gureum.lambda_.sandbox.zygotes import ExitStatus, Zygote
 from gureum.logs.domain.events import LogEvent
 
@@ -236,7 +236,7 @@ class ExecutionEnvironment:
         self.uid = uid
         self.key = ""  # the pool's version key, set by the pool
         self.log_stream = f"{platform.now().strftime('%Y/%m/%d')}/[{plan.version}]{self.id}"
-        self._scratch: Path | None = None
+        self._scratch: ScratchSpace | None = None
         self._server: asyncio.Server | None = None
         self._address = ""
         self._process: RuntimeProcess | None = None
@@ -254,7 +254,7 @@ class ExecutionEnvironment:
     async def _spawn(self) -> RuntimeProcess:
         platform, plan = self._platform, self.plan
         if self._scratch is None:
-            self._scratch = platform.scratch.create(self.id, plan.ephemeral_mb)
+            self._scratch = await platform.scratch.take(plan.ephemeral_mb)
         if self._server is None:
             self._server = await serve_runtime_api(self._current_session)
             self._address = f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
@@ -341,7 +341,7 @@ class ExecutionEnvironment:
             "root": str(platform.sandbox_root),
             "reveal": list(plan.reveal),
             "binds": binds,
-            "tmp": str(self._scratch),
+            "tmp": str(self._scratch.path) if self._scratch else "",
             "cgroups": [process.group.procs] if process.group else [],
             "uid": self._uid,
             "gid": self._uid,
@@ -395,7 +395,7 @@ class ExecutionEnvironment:
         if plan.execution_env:
             variables["AWS_EXECUTION_ENV"] = plan.execution_env
         if not self._platform.isolate:
-            variables["TMPDIR"] = str(self._scratch)
+            variables["TMPDIR"] = str(self._scratch.path) if self._scratch else ""
         return variables
 
     # --- logs --------------------------------------------------------------------------------
@@ -574,5 +574,5 @@ class ExecutionEnvironment:
             self._server.close()
             self._server = None
         if self._scratch is not None:
-            self._platform.scratch.remove(self._scratch)
+            await self._platform.scratch.remove(self._scratch)
             self._scratch = None

@@ -7,20 +7,16 @@ functions, as plain processes, and says so in its start-up log and health endpoi
 
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
 _PROBE = (
     "import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True); "
     "sys.exit(0 if libc.unshare(0x20000 | 0x20000000 | 0x08000000 | 0x04000000) == 0 else 1)"
 )
-MS_NOSUID, MS_NODEV, MNT_DETACH = 2, 4, 2
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class IsolationMode(StrEnum):
@@ -48,15 +44,3 @@ def namespaces_available() -> tuple[bool, str]:
     if probe.returncode != 0:
         return False, "this kernel or container refuses new mount/pid namespaces"
     return True, "mount, pid, ipc and uts namespaces; private root; one uid per environment"
-
-
-def mount_tmpfs(path: Path, size_mb: int) -> None:
-    options = f"size={size_mb}m,mode=1777".encode()
-    result = _libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", MS_NOSUID | MS_NODEV, options)
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"mount tmpfs on {path}: {os.strerror(errno)}")
-
-
-def unmount(path: Path) -> None:
-    _libc.umount2(os.fsencode(path), MNT_DETACH)

@@ -1,0 +1,159 @@
+"""A disk of a given size for one environment's `/tmp`: an ext4 image on a loop device.
+
+AWS gives each environment `EphemeralStorage` of local disk at `/tmp` (512-10,240 MB, spec 7.4);
+a tmpfs would be memory, charged to the function's memory cgroup, so a 128 MB function writing
+200 MB would be killed where AWS lets it finish. A file system of its own enforces the size the
+way AWS's does (a write past it fails with ENOSPC) and is gone at once when its image is.
+
+What one disk costs (measured on an ext4 host, 2 cores): a sparse image, `mke2fs` without a
+journal (a scratch space needs no crash consistency: it never outlives the server), a loop device
+and a mount take 4-7 ms and 128-250 KB of real disk, from 512 MB to 10,240 MB; tearing one down
+takes 1.5-3 ms. The pool in `scratch.py` keeps even that off the cold-start path.
+
+Choices and why:
+- The loop device reads and writes its image with direct I/O, so the image's pages are not cached
+  a second time on the host (writing 200 MB took 0.22 s instead of 0.58 s).
+- It clears itself (LO_FLAGS_AUTOCLEAR) when its file system is finally unmounted, so tearing a
+  disk down is a lazy unmount and an unlink: no step can block on a busy device, and the space
+  comes back as soon as the last environment process holding the mount is gone.
+- The image is a little larger than `size_mb`: ext4 keeps its inode tables (1/64 of the disk at
+  the default inode ratio) and a reserve of 2% (at most 16 MB) for itself, and the function must
+  be able to write the whole `EphemeralStorage` it was given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import math
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+MS_NOSUID, MS_NODEV, MNT_DETACH = 2, 4, 2
+LOOP_CTL_GET_FREE, LOOP_CONFIGURE = 0x4C82, 0x4C0A
+LO_FLAGS_AUTOCLEAR, LO_FLAGS_DIRECT_IO = 4, 16
+# struct loop_config: fd, block_size, struct loop_info64, __reserved[8] (linux/loop.h).
+LOOP_CONFIG = struct.Struct("=II5Q4I64s64s32s2Q8Q")
+MEGABYTE = 1024 * 1024
+# No journal (see above); no room to grow (the size is fixed); no root reserve (the function is
+# not root); inode tables left as the sparse image's zeroes (nothing to write at mkfs or mount).
+MKFS_OPTIONS = ("-O", "^has_journal,^resize_inode", "-m", "0", "-E", "lazy_itable_init=1,nodiscard")
+MOUNT_OPTIONS = b"noinit_itable"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class ScratchDiskError(OSError):
+    pass
+
+
+def image_megabytes(size_mb: int) -> int:
+    """The image size that leaves `size_mb` writable: inode tables and ext4's own reserve added."""
+    inode_tables = math.ceil(size_mb / 60)
+    reserve = min(math.ceil(size_mb / 50), 16)
+    return size_mb + inode_tables + reserve + 2
+
+
+def unavailable_reason() -> str | None:
+    """Why this machine cannot make scratch disks, or None when it can."""
+    if os.geteuid() != 0:
+        return "gureum is not running as root"
+    if shutil.which("mke2fs") is None:
+        return "mke2fs (e2fsprogs) is not installed"
+    if not os.path.exists("/dev/loop-control"):
+        return "there is no /dev/loop-control (no loop devices in this container)"
+    return None
+
+
+def make_disk(image: Path, mountpoint: Path, size_mb: int) -> None:
+    """Creates `image`, formats it and mounts it on `mountpoint` (created, mode 1777)."""
+    fd = os.open(image, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        os.ftruncate(fd, image_megabytes(size_mb) * MEGABYTE)
+        _format(image)
+        mountpoint.mkdir(mode=0o700)
+        device, loop_fd = _attach(fd, image)
+        try:
+            _mount(device, mountpoint)
+        finally:
+            # From here the mount holds the device; an unmounted one clears itself on this close.
+            os.close(loop_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            mountpoint.rmdir()
+        image.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(fd)
+    # The empty file system's root is the function's /tmp: world-writable and sticky, as AWS's.
+    (mountpoint / "lost+found").rmdir()
+    mountpoint.chmod(0o1777)
+
+
+def destroy_disk(image: Path, mountpoint: Path) -> None:
+    """Lazily unmounts and deletes; the loop device and the space go with the last user."""
+    unmount(mountpoint)
+    with contextlib.suppress(OSError):
+        mountpoint.rmdir()
+    image.unlink(missing_ok=True)
+
+
+def unmount(path: Path) -> None:
+    """Detaches whatever is mounted on `path` (nothing, harmlessly, when nothing is)."""
+    _libc.umount2(os.fsencode(path), MNT_DETACH)
+
+
+def _format(image: Path) -> None:
+    command = ["mke2fs", "-t", "ext4", "-q", "-F", *MKFS_OPTIONS, str(image)]
+    result = subprocess.run(command, capture_output=True, check=False)
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip()
+        raise ScratchDiskError(errno.EIO, f"mke2fs {image}: {message}")
+
+
+def _attach(fd: int, image: Path) -> tuple[str, int]:
+    """Binds `fd` to a free loop device; returns the device's path and an open handle on it.
+
+    The handle must stay open until the device is mounted: an auto-clearing device is cleared
+    as soon as nobody holds it.
+    """
+    config = LOOP_CONFIG.pack(
+        fd,
+        0,
+        *(0, 0, 0, 0, 0, 0, 0, 0),
+        LO_FLAGS_AUTOCLEAR | LO_FLAGS_DIRECT_IO,
+        os.fsencode(image)[-63:],
+        b"",
+        b"",
+        *(0, 0),
+        *([0] * 8),
+    )
+    control = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        for _ in range(16):
+            number = fcntl.ioctl(control, LOOP_CTL_GET_FREE)
+            device = f"/dev/loop{number}"
+            loop_fd = os.open(device, os.O_RDWR | os.O_CLOEXEC)
+            try:
+                fcntl.ioctl(loop_fd, LOOP_CONFIGURE, config)
+                return device, loop_fd
+            except OSError as exc:
+                os.close(loop_fd)
+                if exc.errno != errno.EBUSY:  # EBUSY: someone took it meanwhile, ask again
+                    raise
+    finally:
+        os.close(control)
+    raise ScratchDiskError(errno.EBUSY, "no free loop device")
+
+
+def _mount(device: str, mountpoint: Path) -> None:
+    flags = ctypes.c_ulong(MS_NOSUID | MS_NODEV)
+    target = os.fsencode(mountpoint)
+    if _libc.mount(device.encode(), target, b"ext4", flags, MOUNT_OPTIONS) != 0:
+        number = ctypes.get_errno()
+        raise ScratchDiskError(number, f"mount {device} on {mountpoint}: {os.strerror(number)}")
