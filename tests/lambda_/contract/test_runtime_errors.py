@@ -50,6 +50,13 @@ def handler(event, context):
         time.sleep(event["sleep"])
     if "exit" in event:
         os._exit(event["exit"])
+    if "kill" in event:  # the kernel's SIGKILL at a hard CPU limit (pid 1 cannot kill itself)
+        import resource
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        limit = int(usage.ru_utime + usage.ru_stime) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (limit, limit))
+        while True:
+            pass
     if "allocate_mb" in event:
         hold = b"\\x01" * (event["allocate_mb"] * 1024 * 1024)
         return len(hold)
@@ -164,6 +171,41 @@ def test_runtime_exit_with_a_status(
     assert_reset_kept_tmp(lambda_client, function_name, "before the exit")
 
 
+def test_a_kill_that_is_not_out_of_memory_is_an_exit_error(
+    lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
+) -> None:
+    make_function(Code=code(CRASHES), MemorySize=128)
+    invoked = invoke(lambda_client, function_name, {"write": "before the kill", "kill": True})
+    assert invoked.json() == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": (
+            f"RequestId: {invoked.request_id} Error: Runtime exited with error: signal: killed"
+        ),
+    }
+    assert_reset_kept_tmp(lambda_client, function_name, "before the kill")
+
+
+def test_nodejs_out_of_memory(
+    lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
+) -> None:
+    source = (
+        "exports.handler = async () => {\n"
+        "  const hold = [];\n"
+        "  for (let i = 0; i < 40; i++) hold.push(Buffer.alloc(10 * 1024 * 1024, 1));\n"
+        "  return hold.length;\n"
+        "};\n"
+    )
+    make_function(Runtime="nodejs20.x", Code={"ZipFile": zip_of({"index.js": source})})
+    invoked = invoke(lambda_client, function_name, {})
+    assert invoked.function_error == "Unhandled"
+    assert invoked.json() == {
+        "errorType": "Runtime.OutOfMemory",
+        "errorMessage": (
+            f"RequestId: {invoked.request_id} Error: Runtime exited with error: signal: killed"
+        ),
+    }
+
+
 def test_runtime_exit_without_a_reason(
     lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
 ) -> None:
@@ -203,18 +245,35 @@ def test_out_of_memory_kills_the_runtime(
         invoked = invoke(lambda_client, name, {}, LogType="Tail")
         assert invoked.function_error == "Unhandled", (attempt, invoked.payload, invoked.log)
         error = invoked.json()
-        assert error["errorType"] == "Runtime.ExitError"
+        assert error["errorType"] == "Runtime.OutOfMemory"
         assert error["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
-    # Going over the limit in an invocation: AWS's payload, then a reset that keeps /tmp.
+        assert invoked.log is not None
+        assert "Status: error\tError Type: Runtime.OutOfMemory\t\n" in invoked.log
+    # Going over the limit in an invocation: AWS's payload (current Python and Node.js
+    # runtimes: Runtime.OutOfMemory, with the message a SIGKILL always has), its log lines,
+    # then a reset that keeps /tmp.
     make_function(Code=code(CRASHES), MemorySize=128)
-    invoked = invoke(lambda_client, function_name, {"write": "before the oom", "allocate_mb": 300})
+    invoked = invoke(
+        lambda_client,
+        function_name,
+        {"write": "before the oom", "allocate_mb": 300},
+        LogType="Tail",
+    )
     assert (invoked.status, invoked.function_error) == (200, "Unhandled")
     assert invoked.json() == {
-        "errorType": "Runtime.ExitError",
+        "errorType": "Runtime.OutOfMemory",
         "errorMessage": (
             f"RequestId: {invoked.request_id} Error: Runtime exited with error: signal: killed"
         ),
     }
+    assert invoked.log is not None
+    assert (
+        f"RequestId: {invoked.request_id} Error: Runtime exited with error: signal: killed\n"
+        "Runtime.OutOfMemory\n"
+    ) in invoked.log
+    report = invoked.log.split("REPORT RequestId: ")[1]
+    assert "Memory Size: 128 MB\tMax Memory Used: 128 MB\t" in report
+    assert report.endswith("Status: error\tError Type: Runtime.OutOfMemory\t\n")
     assert_reset_kept_tmp(lambda_client, function_name, "before the oom")
     # What a function takes from its first moment is what REPORT says it used.
     roomy = f"{function_name}-roomy"

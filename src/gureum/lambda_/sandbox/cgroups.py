@@ -54,6 +54,18 @@ class MemoryGroup:
         except (OSError, ValueError):
             return 0
 
+    def oom_kills(self) -> int:
+        """How many processes the kernel has killed in this group for going over its limit."""
+        name = "memory.events" if self.v2 else "memory.oom_control"
+        try:
+            for line in (self.path / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        except (OSError, ValueError):
+            pass
+        return 0
+
     def empty(self) -> bool:
         try:
             return not (self.path / "cgroup.procs").read_text().strip()

@@ -22,10 +22,11 @@ import logging
 import math
 import os
 import re
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -149,6 +150,12 @@ def _platform_error(error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
 
 
+def _exit_error(status: ExitStatus) -> str:
+    """AWS's error type for a runtime that exited: an out-of-memory kill has its own, on every
+    runtime (the platform sees it, not the runtime), with the same `signal: killed` message."""
+    return "Runtime.OutOfMemory" if status.out_of_memory else "Runtime.ExitError"
+
+
 INIT_TIMED_OUT = ExitStatus("init timed out", None, None)
 Ending = Outcome | ExitStatus | None  # None: the invocation timed out
 
@@ -168,6 +175,7 @@ class RuntimeProcess:
         self.ready: asyncio.Future[Outcome | None] = loop.create_future()
         self.exited: asyncio.Future[ExitStatus] = loop.create_future()
         self.group: MemoryGroup | None = None
+        self.oom_kills_before = 0  # the group's count when this process got it
         self.peak = 0
         self._on_line = on_line
         self._release = release
@@ -189,7 +197,7 @@ class RuntimeProcess:
 
     def exit(self, status: ExitStatus) -> None:
         if not self.exited.done():
-            self.exited.set_result(status)
+            self.exited.set_result(self._classify(status))
         self.read_logs()
         self.flush()
         if self._log_fd is not None:
@@ -203,6 +211,15 @@ class RuntimeProcess:
 
     def peak_bytes(self) -> int:
         return max(self.peak, self.group.peak_bytes() if self.group else 0)
+
+    def _classify(self, status: ExitStatus) -> ExitStatus:
+        """Marks a SIGKILL that the memory cgroup's OOM killer dealt (not gureum's own)."""
+        group = self.group
+        if status.signal != signal.SIGKILL or group is None:
+            return status
+        if group.oom_kills() > self.oom_kills_before:
+            return replace(status, out_of_memory=True)
+        return status
 
     def read_logs(self) -> None:
         """Reads whatever the pipe holds now (the runtime flushed it before responding)."""
@@ -267,6 +284,7 @@ class ExecutionEnvironment:
         try:
             if platform.memory is not None:
                 process.group = platform.memory.acquire(plan.memory_mb)
+                process.oom_kills_before = process.group.oom_kills()
             await platform.zygote_for(plan.zygote).spawn(
                 process.id, self._spec(process), process.write_fd, process.exit
             )
@@ -472,7 +490,7 @@ class ExecutionEnvironment:
     def _fail_init(
         self, request: InvocationRequest, ending: Outcome | ExitStatus, init_ms: float
     ) -> InvocationResult:
-        error_type = ending.error_type if isinstance(ending, Outcome) else "Runtime.ExitError"
+        error_type = ending.error_type if isinstance(ending, Outcome) else _exit_error(ending)
         self._emit(
             f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: error\t"
             f"Error Type: {error_type}\n"
@@ -521,9 +539,10 @@ class ExecutionEnvironment:
                 reason = "Runtime exited without providing a reason"
             else:
                 reason = f"Runtime exited with error: {ending.text}"
-            self._emit(f"RequestId: {request_id} Error: {reason}\nRuntime.ExitError\n")
+            error_type = _exit_error(ending)
+            self._emit(f"RequestId: {request_id} Error: {reason}\n{error_type}\n")
             message = f"RequestId: {request_id} Error: {reason}"
-            return _platform_error("Runtime.ExitError", message), "Runtime.ExitError"
+            return _platform_error(error_type, message), error_type
         if ending.kind is OutcomeKind.TOO_LARGE:
             message = (
                 "Response payload size exceeded maximum allowed payload size "

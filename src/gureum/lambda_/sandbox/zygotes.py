@@ -24,11 +24,16 @@ GUEST_DIR = Path(__file__).parent / "guest"
 
 @dataclass(frozen=True, slots=True)
 class ExitStatus:
-    """How a runtime process ended, in AWS's words (`exit status 1`, `signal: killed`)."""
+    """How a runtime process ended, in AWS's words (`exit status 1`, `signal: killed`).
+
+    `out_of_memory`: the kernel killed it for going over its memory limit (its memory cgroup
+    counted an OOM kill), which AWS reports as `Runtime.OutOfMemory`.
+    """
 
     text: str
     code: int | None
     signal: int | None
+    out_of_memory: bool = False
 
 
 ExitCallback = Callable[[ExitStatus], None]
