@@ -30,6 +30,7 @@ import resource
 import selectors
 import signal
 import socket
+import struct
 import sys
 import traceback
 from typing import Any
@@ -53,6 +54,69 @@ NPROC_LIMIT = 1024
 NOFILE_LIMIT = 1024  # AWS's own limit on file descriptors per execution environment
 
 _libc = ctypes.CDLL(None, use_errno=True)
+
+# --- no new user namespaces -------------------------------------------------------------------
+# A user namespace makes an unprivileged process root inside it, opening kernel code (mounts,
+# network stacks, netfilter...) that is otherwise out of a function's reach, and no runtime
+# needs one. A seccomp filter, installed once in the environment's first process and inherited
+# by everything it starts, makes unshare and clone with CLONE_NEWUSER fail with EPERM. clone3
+# passes its flags behind a pointer that seccomp cannot read: it gets ENOSYS, on which glibc,
+# Go and the rest fall back to clone. The filter checks the calling convention (AUDIT_ARCH_*):
+# a 32-bit or x32 system call has other numbers. Cost, measured here: 0.13-0.15 ms to install
+# per environment; 60-90 ns more per system call.
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+CLONE_NEWUSER = 0x10000000
+ALLOW, EPERM, ENOSYS = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+X32_SYSCALL_BIT = 0x40000000
+# machine -> ((audit arch, unshare, clone, clone3, has x32), ...): native first, then compat.
+SYSCALLS = {
+    "x86_64": ((0xC000003E, 272, 56, 435, True), (0x40000003, 310, 120, 435, False)),
+    "aarch64": ((0xC00000B7, 97, 220, 435, False), (0x40000028, 337, 120, 435, False)),
+}
+
+
+def seccomp_program(machine: str) -> bytes | None:
+    """The BPF filter, as `struct sock_filter` array bytes; None on a machine we do not know."""
+    arches = SYSCALLS.get(machine)
+    if arches is None:
+        return None
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    program: list[tuple[int, int, int, int]] = []  # (code, jump if true, jump if false, k)
+    for arch, unshare, clone, clone3, x32 in arches:
+        block = [(ld, 0, 0, 0)]  # seccomp_data.nr
+        if x32:
+            block.append((jge, 0, 1, X32_SYSCALL_BIT))
+            block.append((ret, 0, 0, ENOSYS))
+        block += [
+            (jeq, 0, 1, clone3),
+            (ret, 0, 0, ENOSYS),
+            (jeq, 1, 0, unshare),
+            (jeq, 0, 3, clone),
+            (ld, 0, 0, 16),  # the low half of args[0]: the flags (little-endian machines)
+            (jset, 0, 1, CLONE_NEWUSER),
+            (ret, 0, 0, EPERM),
+            (ret, 0, 0, ALLOW),
+        ]
+        program += [(ld, 0, 0, 4), (jeq, 0, len(block), arch), *block]  # seccomp_data.arch
+    program.append((ret, 0, 0, ALLOW))
+    return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+# Built once in the zygote; every environment forked from it inherits it ready to install.
+_FILTER = seccomp_program(platform.machine())
+_FILTER_BUFFER = ctypes.create_string_buffer(_FILTER or b"")
+_FILTER_PROGRAM = SockFprog(len(_FILTER or b"") // 8, ctypes.addressof(_FILTER_BUFFER))
+
+
+def deny_user_namespaces() -> None:
+    """Installs the filter above on this process (which must have PR_SET_NO_NEW_PRIVS)."""
+    if _FILTER is not None:
+        program = ctypes.byref(_FILTER_PROGRAM)
+        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, program, 0, 0), "seccomp")
 
 
 def _check(result: int, what: str) -> None:
@@ -148,6 +212,7 @@ def drop_privileges(uid: int, gid: int) -> None:
     # into /proc/self/fd) owned by root: the function must be able to use its own.
     _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    deny_user_namespaces()
 
 
 def become_runtime(spec: dict[str, Any], log_fd: int) -> None:
