@@ -7,6 +7,7 @@ cannot do, not about how gureum builds the sandbox.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import re
@@ -158,6 +159,12 @@ def handler(event, context):
         return os.path.exists(event["path"])
     if action == "listdir":
         return sorted(os.listdir(event["path"]))
+    if action == "keep":
+        with open(event["path"], "wb") as handle:
+            for _ in range(event["mb"]):
+                handle.write(b"\\1" * (1024 * 1024))
+            os.fsync(handle.fileno())
+        return event["mb"]
     if action == "tmp":
         stats = os.statvfs("/tmp")
         return {"size": stats.f_blocks * stats.f_frsize, "fill": fill("/tmp/fill", event["mb"])}
@@ -373,6 +380,48 @@ def test_tmp_starts_empty_in_every_environment(
         FunctionName=function_name, WaiterConfig={"Delay": 0.1}
     )
     assert ask(lambda_client, function_name, action="listdir", path="/tmp") == []
+
+
+def _loop_backing_files() -> list[str]:
+    found = []
+    for entry in Path("/sys/block").glob("loop*/loop/backing_file"):
+        with contextlib.suppress(OSError):
+            found.append(entry.read_text().strip())
+    return found
+
+
+def _image_bytes(data_dir: Path) -> int:
+    return sum(image.stat().st_blocks * 512 for image in (data_dir / "scratch").glob("*.img"))
+
+
+def test_tmp_space_is_freed_when_the_environment_ends(tmp_path: Path) -> None:
+    process = GureumProcess(tmp_path / "data", "--keep-alive", "0.5").start()
+    data = str(process.data_dir)
+    try:
+        client = process.client()
+        create(client, "filler", Code=probe_code(), Timeout=30)
+        assert ask(client, "filler", action="keep", path="/tmp/kept", mb=64) == 64
+        assert _image_bytes(process.data_dir) >= 64 * MEGABYTE  # on the host's disk, for now
+        # Retired after the keep-alive: its disk is unmounted, its image deleted and released.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            deleted = [f for f in _loop_backing_files() if f.startswith(data) and "deleted" in f]
+            if not process.health()["environments"] and not deleted:
+                break
+            time.sleep(0.1)
+        assert process.health()["environments"] == 0
+        assert [f for f in _loop_backing_files() if f.startswith(data) and "deleted" in f] == []
+        assert _image_bytes(process.data_dir) < 64 * MEGABYTE
+    finally:
+        process.stop()
+    # Nothing of the server's disks outlives it: no mount, no loop device, no image.
+    with open("/proc/mounts") as mounts:
+        assert data not in mounts.read()
+    deadline = time.monotonic() + 5
+    while any(f.startswith(data) for f in _loop_backing_files()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [f for f in _loop_backing_files() if f.startswith(data)] == []
+    assert list((process.data_dir / "scratch").iterdir()) == []
 
 
 def test_health_says_what_backs_tmp(server: GureumProcess) -> None:
