@@ -9,7 +9,10 @@ every way to make one fails with EPERM, while threads and subprocesses work as b
 
 from __future__ import annotations
 
+import importlib.util
+import struct
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -95,3 +98,71 @@ def test_a_function_cannot_create_a_user_namespace(
     assert code != 0
     assert "Operation not permitted" in message
     assert seen["normal_work"] == {"thread": [499500], "subprocess": "still works"}
+
+
+# --- the filter itself, for every calling convention it must cover ------------------------------
+
+ZYGOTE = Path(__file__).parents[2] / "src" / "gureum" / "sandbox" / "guest" / "zygote.py"
+X86_64, I386, AARCH64, ARM = 0xC000003E, 0x40000003, 0xC00000B7, 0x40000028
+CLONE_NEWUSER, CLONE_NEWNS, CLONE_THREADS = 0x10000000, 0x20000, 0x3D0F00
+ALLOW, EPERM, ENOSYS = "allow", "EPERM", "ENOSYS"
+
+
+def load_zygote() -> Any:
+    spec = importlib.util.spec_from_file_location("gureum_guest_zygote", ZYGOTE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_filter(program: bytes, arch: int, number: int, flags: int = 0) -> str:
+    """Runs the classic BPF program over one system call, as the kernel would."""
+    data = struct.pack("=iIQ6Q", number, arch, 0, flags, 0, 0, 0, 0, 0)
+    code = [struct.unpack_from("=HBBI", program, offset) for offset in range(0, len(program), 8)]
+    accumulator, pc = 0, 0
+    while True:
+        op, jump_true, jump_false, k = code[pc]
+        if op == 0x20:  # BPF_LD | BPF_W | BPF_ABS
+            accumulator = struct.unpack_from("=I", data, k)[0]
+            pc += 1
+        elif op == 0x06:  # BPF_RET | BPF_K
+            return {0x7FFF0000: ALLOW, 0x50001: EPERM, 0x50026: ENOSYS}[k]
+        else:
+            taken = {
+                0x15: accumulator == k,
+                0x35: accumulator >= k,
+                0x45: bool(accumulator & k),
+            }[op]
+            pc += 1 + (jump_true if taken else jump_false)
+
+
+# (arch, unshare, clone, clone3, getpid) per calling convention
+CONVENTIONS = {
+    "x86_64": [(X86_64, 272, 56, 435, 39), (I386, 310, 120, 435, 20)],
+    "aarch64": [(AARCH64, 97, 220, 435, 172), (ARM, 337, 120, 435, 20)],
+}
+
+
+@pytest.mark.parametrize("machine", sorted(CONVENTIONS))
+def test_the_filter_refuses_new_user_namespaces_in_every_convention(machine: str) -> None:
+    program = load_zygote().seccomp_program(machine)
+    for arch, unshare, clone, clone3, getpid in CONVENTIONS[machine]:
+        cases = [
+            (unshare, CLONE_NEWUSER, EPERM),
+            (unshare, CLONE_NEWUSER | CLONE_NEWNS, EPERM),
+            (unshare, CLONE_NEWNS, ALLOW),  # needs CAP_SYS_ADMIN anyway, which it lacks
+            (clone, CLONE_NEWUSER | 17, EPERM),
+            (clone, CLONE_THREADS, ALLOW),  # threads
+            (clone, 17, ALLOW),  # fork
+            (clone3, 0, ENOSYS),  # libc falls back to clone
+            (getpid, 0, ALLOW),
+        ]
+        for number, flags, expected in cases:
+            assert run_filter(program, arch, number, flags) == expected, (arch, number, flags)
+    if machine == "x86_64":  # the x32 ABI: the same calls with bit 30 set
+        assert run_filter(program, X86_64, 0x40000000 | 272, CLONE_NEWUSER) == ENOSYS
+    # Another machine's system calls are not this one's: untouched.
+    assert run_filter(program, 0x12345678, 272, CLONE_NEWUSER) == ALLOW
+    assert load_zygote().seccomp_program("riscv64") is None
