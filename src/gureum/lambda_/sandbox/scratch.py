@@ -71,10 +71,6 @@ class ScratchSpaces:
         self._wanted = asyncio.Event()
         root.mkdir(parents=True, exist_ok=True)
 
-    @property
-    def backing(self) -> ScratchBacking:
-        return self._backing
-
     def describe(self) -> dict[str, object]:
         return {"backing": self._backing.value, "sizeLimited": self.sized, "reason": self._reason}
 
