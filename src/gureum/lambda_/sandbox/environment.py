@@ -592,6 +592,6 @@ class ExecutionEnvironment:
         if self._server is not None:
             self._server.close()
             self._server = None
-        if self._scratch is not None:
-            await self._platform.scratch.remove(self._scratch)
-            self._scratch = None
+        space, self._scratch = self._scratch, None
+        if space is not None:
+            await self._platform.scratch.remove(space)
