@@ -12,11 +12,11 @@ from __future__ import annotations
 import importlib.util
 import struct
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gureum.lambda_.sandbox.zygotes import guest_file
 from tests.support.functions import invoke
 from tests.support.packages import zip_of
 
@@ -102,7 +102,7 @@ def test_a_function_cannot_create_a_user_namespace(
 
 # --- the filter itself, for every calling convention it must cover ------------------------------
 
-ZYGOTE = Path(__file__).parents[2] / "src" / "gureum" / "sandbox" / "guest" / "zygote.py"
+ZYGOTE = guest_file("zygote.py")  # the file the server runs, wherever gureum is installed
 X86_64, I386, AARCH64, ARM = 0xC000003E, 0x40000003, 0xC00000B7, 0x40000028
 CLONE_NEWUSER, CLONE_NEWNS, CLONE_THREADS = 0x10000000, 0x20000, 0x3D0F00
 ALLOW, EPERM, ENOSYS = "allow", "EPERM", "ENOSYS"

@@ -29,7 +29,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from gureum.sandbox.scratch_disks import destroy_disk, make_disk, unavailable_reason, unmount
+from gureum.lambda_.sandbox.scratch_disks import (
+    destroy_disk,
+    make_disk,
+    unavailable_reason,
+    unmount,
+)
 
 log = logging.getLogger("gureum.scratch")
 
