@@ -424,3 +424,57 @@ def test_python_minor_version_matches_the_runtime(
 ) -> None:
     make_function(Runtime=f"python3.{minor}", Code={"ZipFile": zip_of({"index.py": VERSION})})
     assert invoke(lambda_client, function_name, {}).json() == [3, minor]
+
+
+# --- Node.js ES modules (as AWS's Node.js 18+ runtimes load them) ---------------------------------
+
+ESM_HANDLER = """\
+const started = await Promise.resolve("top-level await ran");
+export const handler = async (event) => ({ started, event, kind: typeof require });
+"""
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"index.mjs": ESM_HANDLER},
+        {"index.js": ESM_HANDLER, "package.json": '{"type": "module"}'},
+    ],
+    ids=["mjs", "type-module"],
+)
+def test_nodejs_es_module_handlers(
+    lambda_client: Any,
+    make_function: Callable[..., dict[str, Any]],
+    function_name: str,
+    files: dict[str, str],
+) -> None:
+    make_function(Runtime="nodejs20.x", Code={"ZipFile": zip_of(files)})
+    invoked = invoke(lambda_client, function_name, {"n": 1})
+    assert (invoked.status, invoked.function_error) == (200, None), invoked.payload
+    # `require` does not exist in an ES module: it really was loaded as one.
+    assert invoked.json() == {
+        "started": "top-level await ran",
+        "event": {"n": 1},
+        "kind": "undefined",
+    }
+
+
+def test_nodejs_cjs_beside_a_module_package(
+    lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
+) -> None:
+    files = {
+        "index.cjs": "exports.handler = async () => typeof require;\n",
+        "package.json": '{"type": "module"}',
+    }
+    make_function(Runtime="nodejs20.x", Code={"ZipFile": zip_of(files)})
+    assert invoke(lambda_client, function_name, {}).json() == "function"
+
+
+def test_nodejs_es_module_missing_import_is_an_import_error(
+    lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
+) -> None:
+    source = 'import nothing from "no-such-package";\nexport const handler = async () => 1;\n'
+    make_function(Runtime="nodejs20.x", Code={"ZipFile": zip_of({"index.mjs": source})})
+    error = invoke(lambda_client, function_name, {}).json()
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert error["errorMessage"].startswith("Error: Cannot find package 'no-such-package'")

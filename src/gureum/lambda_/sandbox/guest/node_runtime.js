@@ -3,8 +3,10 @@
 // `_HANDLER` (`file.export`, resolved from LAMBDA_TASK_ROOT). Error payloads follow AWS's Node.js
 // runtime: {errorType, errorMessage, trace}.
 "use strict";
+const fs = require("fs");
 const http = require("http");
 const path = require("path");
+const { pathToFileURL } = require("url");
 
 const [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -40,31 +42,75 @@ function report(route, error) {
   return call("POST", route, JSON.stringify(document), headers);
 }
 
+function isFile(file) {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+// Whether the nearest package.json above `file` says `"type": "module"` (then `.js` is ESM).
+function inModulePackage(file) {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, "package.json");
+    if (isFile(manifest)) {
+      try {
+        return JSON.parse(fs.readFileSync(manifest, "utf8")).type === "module";
+      } catch {
+        return false;
+      }
+    }
+    if (path.dirname(dir) === dir) return false;
+  }
+}
+
+// The handler's module, found as AWS's Node.js runtimes find it: the file as named, then `.js`
+// (CommonJS, or an ES module inside a `"type": "module"` package), `.mjs` (an ES module) and
+// `.cjs`; failing those, Node's own resolution from the task root (a directory, node_modules).
+// ES modules are imported, so top-level await finishes before the first invocation.
+async function loadModule(root, name) {
+  const base = path.resolve(root, name);
+  if (isFile(base)) return require(base);
+  const esm = inModulePackage(base + ".js");
+  if (isFile(base + ".js")) {
+    return esm ? import(pathToFileURL(base + ".js").href) : require(base + ".js");
+  }
+  if (isFile(base + ".mjs")) return import(pathToFileURL(base + ".mjs").href);
+  if (isFile(base + ".cjs")) return require(base + ".cjs");
+  return require(require.resolve(name, { paths: [root] }));
+}
+
+function failure(name, message) {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
 async function load() {
   const spec = process.env._HANDLER || "";
   const dot = spec.lastIndexOf(".");
-  if (dot < 1) {
-    const error = new Error(`Bad handler ${spec}`);
-    error.name = "Runtime.MalformedHandlerName";
-    throw error;
-  }
-  const modulePath = path.resolve(process.env.LAMBDA_TASK_ROOT, spec.slice(0, dot));
+  if (dot < 1) throw failure("Runtime.MalformedHandlerName", `Bad handler ${spec}`);
+  const moduleName = spec.slice(0, dot);
   let module;
   try {
-    module = require(modulePath);
+    module = await loadModule(process.env.LAMBDA_TASK_ROOT, moduleName);
   } catch (cause) {
-    if (cause && cause.code === "MODULE_NOT_FOUND") {
-      const error = new Error(`Cannot find module '${spec.slice(0, dot)}'`);
-      error.name = "Runtime.ImportModuleError";
-      throw error;
+    const code = cause && cause.code;
+    if (code === "MODULE_NOT_FOUND" && String(cause.message).includes(`'${moduleName}'`)) {
+      throw failure("Runtime.ImportModuleError", `Cannot find module '${moduleName}'`);
+    }
+    if (code === "MODULE_NOT_FOUND" || code === "ERR_MODULE_NOT_FOUND") {
+      throw failure("Runtime.ImportModuleError", `Error: ${cause.message}`);
+    }
+    if (cause instanceof SyntaxError) {
+      throw failure("Runtime.UserCodeSyntaxError", `${cause.name}: ${cause.message}`);
     }
     throw cause;
   }
   const handler = module[spec.slice(dot + 1)];
   if (typeof handler !== "function") {
-    const error = new Error(`${spec} is undefined or not exported`);
-    error.name = "Runtime.HandlerNotFound";
-    throw error;
+    throw failure("Runtime.HandlerNotFound", `${spec} is undefined or not exported`);
   }
   return handler;
 }
