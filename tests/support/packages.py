@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Mapping
 
 HANDLER = "def handler(event, context):\n    return event\n"
 
 
-def zip_of(files: dict[str, str | bytes] | None = None) -> bytes:
+def zip_of(files: Mapping[str, str | bytes] | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in (files or {"index.py": HANDLER}).items():

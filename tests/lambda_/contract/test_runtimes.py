@@ -478,3 +478,78 @@ def test_nodejs_es_module_missing_import_is_an_import_error(
     error = invoke(lambda_client, function_name, {}).json()
     assert error["errorType"] == "Runtime.ImportModuleError"
     assert error["errorMessage"].startswith("Error: Cannot find package 'no-such-package'")
+
+
+# --- AWS_LAMBDA_EXEC_WRAPPER (the mechanism observability layers use) ---------------------------
+
+WRAPPER = """\
+#!/bin/sh
+# Records what it was given, changes the environment, then runs the runtime as AWS's wrappers do.
+export WRAPPED_ARGS="$*"
+export WRAPPED_BY=wrapper
+exec "$@"
+"""
+REPORTS_WRAPPING_PY = """\
+import os
+
+def handler(event, context):
+    print("logged through the wrapped runtime")
+    return {"by": os.environ.get("WRAPPED_BY"), "args": os.environ.get("WRAPPED_ARGS"),
+            "event": event}
+"""
+REPORTS_WRAPPING_JS = """\
+exports.handler = async (event) => ({
+  by: process.env.WRAPPED_BY, args: process.env.WRAPPED_ARGS, event,
+});
+"""
+
+
+@pytest.mark.parametrize(
+    ("runtime", "files"),
+    [
+        ("python3.12", {"index.py": REPORTS_WRAPPING_PY}),
+        ("nodejs20.x", {"index.js": REPORTS_WRAPPING_JS}),
+    ],
+    ids=["python", "node"],
+)
+def test_exec_wrapper_runs_the_runtime(
+    lambda_client: Any,
+    make_function: Callable[..., dict[str, Any]],
+    function_name: str,
+    runtime: str,
+    files: dict[str, str],
+) -> None:
+    code = package({**files, "wrapper.sh": WRAPPER}, executables=("wrapper.sh",))
+    make_function(
+        Runtime=runtime,
+        Code={"ZipFile": code},
+        Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrapper.sh"}},
+    )
+    for n in range(2):  # a cold start, then a warm invoke of the same wrapped runtime
+        invoked = invoke(lambda_client, function_name, {"n": n}, LogType="Tail")
+        assert (invoked.status, invoked.function_error) == (200, None), invoked.payload
+        result = invoked.json()
+        assert result["by"] == "wrapper"
+        assert result["event"] == {"n": n}
+        # The runtime's own command line: its interpreter, then the runtime's program.
+        assert result["args"].split()[-1] in (
+            "/var/runtime/bootstrap.py",
+            "/var/runtime/node_runtime.js",
+        )
+    assert invoked.log is not None
+    if runtime.startswith("python"):
+        assert "logged through the wrapped runtime" in invoked.log
+
+
+def test_a_missing_exec_wrapper_fails_init_with_exit_status_127(
+    lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
+) -> None:
+    make_function(Environment={"Variables": {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/no-such-wrapper"}})
+    invoked = invoke(lambda_client, function_name, {})
+    assert (invoked.status, invoked.function_error) == (200, "Unhandled")
+    assert invoked.json() == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": (
+            f"RequestId: {invoked.request_id} Error: Runtime exited with error: exit status 127"
+        ),
+    }

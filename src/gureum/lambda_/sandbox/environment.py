@@ -368,6 +368,7 @@ class ExecutionEnvironment:
             "cwd": task,
             "argv": program,
             "sys_path": sys_path,
+            "runtime_dir": runtime_dir,
         }
 
     def _bootstrap(self, task: str, opt: str) -> str:

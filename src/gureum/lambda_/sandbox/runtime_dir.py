@@ -2,7 +2,8 @@
 
 As on AWS, Python functions can `import boto3` without bundling it: the SDK gureum itself runs
 with is copied here once per SDK version and bound read-only into each environment. Node.js
-environments find gureum's Node.js runtime client here.
+environments find gureum's Node.js runtime client here, and Python ones the built-in runtime as a
+program (`bootstrap.py`), for the wrapper scripts that AWS_LAMBDA_EXEC_WRAPPER names.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def prepare_runtime_dir(parent: Path) -> Path:
             versions.append("none")
     target = parent / f"runtime-{'-'.join(versions)}"
     node_runtime = Path(guest_file("node_runtime.js"))
+    python_runtime = Path(guest_file("runtime.py"))
     if not target.exists():
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=parent, prefix=".runtime-"))
@@ -50,8 +52,9 @@ def prepare_runtime_dir(parent: Path) -> Path:
         for path in [staging, *staging.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
         staging.rename(target)
-    shutil.copy2(node_runtime, target / "node_runtime.js")
-    (target / "node_runtime.js").chmod(0o644)
+    for source, name in ((node_runtime, "node_runtime.js"), (python_runtime, "bootstrap.py")):
+        shutil.copy2(source, target / name)
+        (target / name).chmod(0o644)
     return target
 
 

@@ -323,3 +323,12 @@ def main() -> None:
     log_error(error)
     api.fail_init(error)
     sys.exit(1)
+
+
+if __name__ == "__main__":
+    # Started as a program, `/var/runtime/bootstrap.py`, instead of forked from the zygote: the
+    # command line an AWS_LAMBDA_EXEC_WRAPPER script is given. Lines reach the log as they are
+    # written, as in a forked environment.
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    main()

@@ -227,6 +227,14 @@ def become_runtime(spec: dict[str, Any], log_fd: int) -> None:
     os.chdir(spec["cwd"])
     env = spec["env"]
     argv = spec.get("argv")
+    wrapper = env.get("AWS_LAMBDA_EXEC_WRAPPER")
+    if wrapper:
+        # The wrapper is run with the runtime's command line as its arguments (AWS's wrapper
+        # scripts end in `exec "$@"`); the built-in Python runtime then starts as a program.
+        if not argv:
+            argv = [sys.executable, spec["runtime_dir"] + "/bootstrap.py"]
+            env = {**env, "PYTHONPATH": ":".join(spec["sys_path"])}
+        argv = [wrapper, *argv]
     if argv:
         try:
             os.execve(argv[0], argv, env)
