@@ -244,3 +244,12 @@ def test_is_symlink(create_system: int, mode: int, expected: bool) -> None:
     info.create_system = create_system
     info.external_attr = mode << 16
     assert is_symlink(info) is expected
+
+
+def test_an_unreadable_symlink_target_is_a_bad_zip() -> None:
+    data = bytearray(zip_with_symlink("lib/current", "../index.py"))
+    at = data.index(b"../index.py")
+    data[at] ^= 0x01  # the stored target no longer matches its CRC
+    with pytest.raises(InvalidParameterValue) as caught:
+        inspect_zip(bytes(data))
+    assert caught.value.message == BAD_ZIP

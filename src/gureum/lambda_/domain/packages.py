@@ -1,8 +1,11 @@
 """Deployment packages: what a zip must be before gureum accepts it (spec 7.4, quotas).
 
-Checked from the central directory alone, before anything is written: size limits as AWS states
-them, and entries that would escape the directory they are extracted into (`../`, absolute paths,
-symlinks pointing outside). Extraction (`gureum.lambda_.store.codestore`) checks every path again.
+Checked first from the central directory alone, before anything is written: size limits as AWS
+states them, and entries that would escape the directory they are extracted into (`../`, absolute
+paths, symlinks pointing outside). A sound directory says nothing of the data, though (a flipped
+byte, sizes that lie, a corrupt stream), so the code store then unpacks the whole archive before
+keeping it (`gureum.lambda_.store.codestore`): every CRC checked, every byte counted, every path checked
+again. A request is answered only after both.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import lzma
 import posixpath
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from gureum.aws.errors import RequestEntityTooLarge
@@ -21,6 +26,22 @@ from gureum.lambda_.domain.errors import InvalidParameterValue
 ZIPPED_LIMIT = 52_428_800
 UNZIPPED_LIMIT = 262_144_000
 BAD_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
+TOO_LARGE_UNZIPPED = f"Unzipped size must be smaller than {UNZIPPED_LIMIT} bytes"
+
+# What reading a member of a damaged archive raises, depending on the damage and the compression:
+# a bad CRC or local header (BadZipFile), a corrupt stream (zlib.error, LZMAError, OSError from
+# bz2), data that ends early (EOFError), an unknown method (NotImplementedError), encryption
+# (RuntimeError), a bad name or count (ValueError).
+READ_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    OSError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +64,21 @@ def inspect_zip(data: bytes) -> PackageSummary:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError):
+    except READ_ERRORS:
         raise InvalidParameterValue(BAD_ZIP) from None
     unzipped = 0
     for entry in entries:
         check_entry_path(entry.filename)
         if is_symlink(entry):
-            target = archive.read(entry).decode("utf-8", "replace")
+            try:
+                target = archive.read(entry).decode("utf-8", "replace")
+            except READ_ERRORS:
+                raise InvalidParameterValue(BAD_ZIP) from None
             check_link_target(entry.filename, target)
         unzipped += entry.file_size
+    # What the headers declare; the code store counts what the data really holds.
     if unzipped > UNZIPPED_LIMIT:
-        raise InvalidParameterValue(f"Unzipped size must be smaller than {UNZIPPED_LIMIT} bytes")
+        raise InvalidParameterValue(TOO_LARGE_UNZIPPED)
     sha_b64, sha_hex = digest(data)
     return PackageSummary(sha_b64, sha_hex, len(data), unzipped)
 

@@ -32,11 +32,11 @@ from gureum.lambda_.domain.functions import (
 )
 from gureum.lambda_.domain.layers import MAX_LAYERS
 from gureum.lambda_.domain.lifecycle import CREATED, ensure_mutable
-from gureum.lambda_.domain.packages import UNZIPPED_LIMIT, inspect_zip
+from gureum.lambda_.domain.packages import BAD_ZIP, TOO_LARGE_UNZIPPED, UNZIPPED_LIMIT, inspect_zip
 from gureum.lambda_.domain.runtimes import check_runtime
 from gureum.lambda_.domain.variables import check_variables
 from gureum.lambda_.services.context import Caller, Ports
-from gureum.lambda_.store.codestore import CodeStore
+from gureum.lambda_.store.codestore import ArchiveTooLarge, CodeStore, UnreadableArchive
 from gureum.lambda_.store.ports import Transaction
 
 T = TypeVar("T")
@@ -137,12 +137,22 @@ class FunctionService:
     # --- packages and settings ----------------------------------------------------------
 
     def store_package(self, zip_file: bytes | None, s3_bucket: str | None) -> Code:
+        """Checks and keeps a package (function code or layer content) before any row uses it.
+
+        The whole archive is read here, so a package the settler could not unpack is refused
+        with AWS's 400 now instead of failing the function later.
+        """
         if s3_bucket is not None:
             raise InvalidParameterValue(S3_UNSUPPORTED)
         if zip_file is None:
             raise InvalidParameterValue("Please provide a source for function code.")
         summary = inspect_zip(zip_file)
-        self._ports.code.put(summary.sha256_hex, zip_file)
+        try:
+            self._ports.code.put(summary.sha256_hex, zip_file)
+        except UnreadableArchive:
+            raise InvalidParameterValue(BAD_ZIP) from None
+        except ArchiveTooLarge:
+            raise InvalidParameterValue(TOO_LARGE_UNZIPPED) from None
         return UploadedCode(
             summary.sha256_b64, summary.size, summary.sha256_hex, summary.unzipped_size, zip_file
         )

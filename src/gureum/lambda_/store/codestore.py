@@ -2,21 +2,47 @@
 
 A blob is written to a temporary file, fsync'd, renamed into place and its directory fsync'd
 before any database row refers to it, so a crash leaves at worst an unreferenced blob (swept at
-start-up), never a row pointing at a missing or torn file. Extraction re-checks every entry so
-nothing lands outside the target directory whatever the archive says.
+start-up), never a row pointing at a missing or torn file.
+
+An archive is kept only once it has been unpacked whole into its tree (`put`): one streaming pass
+that checks every member's CRC, compares the bytes it really holds with what its headers declare,
+and counts them against the unzipped limit as they are read, so a damaged archive is refused while
+its request can still be answered, never found out later by the settler. Extraction re-checks
+every entry so nothing lands outside the target directory whatever the archive says.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import os
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
-from gureum.lambda_.domain.packages import check_entry_path, check_link_target, is_symlink
+from gureum.lambda_.domain.packages import (
+    READ_ERRORS,
+    UNZIPPED_LIMIT,
+    check_entry_path,
+    check_link_target,
+    is_symlink,
+)
+
+CHUNK = 1 << 20
+# An archive whose entries cannot coexist as files (`a` and `a/b`, a file over a directory).
+_CLASHES = (errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENOTEMPTY)
+
+
+class UnreadableArchive(ValueError):
+    """The archive cannot be unpacked as it is: a bad CRC, sizes that lie, a corrupt stream..."""
+
+
+class ArchiveTooLarge(ValueError):
+    """The archive holds more than the unzipped limit, counted as it was read."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -39,7 +65,26 @@ class CodeStore:
     def path(self, blob: str) -> Path:
         return self._blobs / blob[:2] / f"{blob}.zip"
 
-    def put(self, blob: str, data: bytes) -> None:
+    def put(self, blob: str, data: bytes, limit: int = UNZIPPED_LIMIT) -> None:
+        """Keeps `data` as `blob` once it has been unpacked whole into the blob's tree.
+
+        Raises `UnreadableArchive` or `ArchiveTooLarge`, having written nothing. A blob whose tree
+        exists was verified when the tree was made, and is not unpacked again.
+        """
+        tree = self._trees / blob
+        if tree.exists():
+            self._write(blob, data)
+            return
+        staging = self._staging(blob[:12])
+        try:
+            _unpack(io.BytesIO(data), staging, limit)
+            self._write(blob, data)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _publish(staging, tree)
+
+    def _write(self, blob: str, data: bytes) -> None:
         target = self.path(blob)
         if target.exists():
             return
@@ -67,7 +112,13 @@ class CodeStore:
         shutil.rmtree(self._trees / blob, ignore_errors=True)
 
     def sweep(self, in_use: Callable[[str], bool]) -> int:
-        """Deletes blobs nothing refers to (left by a crash between write and commit)."""
+        """Deletes blobs nothing refers to (left by a crash between write and commit).
+
+        Also the staging directories of extractions a crash interrupted: call it at start-up,
+        before anything extracts.
+        """
+        for staging in self._trees.glob(".*"):
+            shutil.rmtree(staging, ignore_errors=True)
         removed = 0
         for file in self._blobs.glob("*/*"):
             blob = file.name.removesuffix(".zip")
@@ -77,65 +128,133 @@ class CodeStore:
                 removed += 1
         return removed
 
-    def merged(self, blobs: list[str]) -> Path:
+    def _staging(self, prefix: str) -> Path:
+        staging = Path(tempfile.mkdtemp(dir=self._trees, prefix=f".{prefix}-"))
+        staging.chmod(0o755)  # readable by the sandbox's unprivileged users
+        return staging
+
+    def merged(self, blobs: list[str], limit: int = UNZIPPED_LIMIT) -> Path:
         """Several archives extracted in order into one tree (layers at /opt: later ones win)."""
         key = hashlib.sha256(":".join(blobs).encode()).hexdigest()
         target = self._trees / f"opt-{key}"
         if target.exists():
             return target
-        staging = Path(tempfile.mkdtemp(dir=self._trees, prefix=f".opt-{key[:12]}-"))
-        staging.chmod(0o755)  # readable by the sandbox's unprivileged users
+        staging = self._staging(f"opt-{key[:12]}")
         try:
             for blob in blobs:
-                with zipfile.ZipFile(self.path(blob)) as archive:
-                    for entry in archive.infolist():
-                        _extract(archive, entry, staging)
-            os.replace(staging, target)
+                with self.path(blob).open("rb") as source:
+                    limit -= _unpack(source, staging, limit)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
-            if target.exists():  # a concurrent cold start extracted the same tree first
-                return target
             raise
+        _publish(staging, target)
         return target
 
-    def tree(self, blob: str) -> Path:
-        """The archive extracted (once) into a read-only directory of its own."""
+    def tree(self, blob: str, limit: int = UNZIPPED_LIMIT) -> Path:
+        """The archive extracted (once) into a read-only directory of its own.
+
+        Raises `UnreadableArchive` or `ArchiveTooLarge` for an archive kept before archives were
+        verified, or damaged on disk since.
+        """
         target = self._trees / blob
         if target.exists():
             return target
-        staging = Path(tempfile.mkdtemp(dir=self._trees, prefix=f".{blob[:12]}-"))
-        staging.chmod(0o755)  # readable by the sandbox's unprivileged users
+        staging = self._staging(blob[:12])
         try:
-            with zipfile.ZipFile(self.path(blob)) as archive:
-                for entry in archive.infolist():
-                    _extract(archive, entry, staging)
-            os.replace(staging, target)
+            with self.path(blob).open("rb") as source:
+                _unpack(source, staging, limit)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
-            if target.exists():  # a concurrent cold start extracted the same tree first
-                return target
             raise
+        _publish(staging, target)
         return target
 
 
-def _extract(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, root: Path) -> None:
+def _publish(staging: Path, target: Path) -> None:
+    try:
+        os.replace(staging, target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not target.exists():
+            raise
+        # A concurrent cold start (or upload of the same bytes) extracted the same tree first.
+
+
+def _unpack(source: IO[bytes], root: Path, limit: int) -> int:
+    """Extracts every entry of the archive in `source` under `root`; returns the bytes written."""
+    try:
+        archive = zipfile.ZipFile(source)
+    except READ_ERRORS as exc:
+        raise UnreadableArchive(f"not a readable zip: {exc}") from exc
+    written = 0
+    with archive:
+        for entry in archive.infolist():
+            try:
+                written += _extract(archive, entry, root, limit - written)
+            except OSError as exc:
+                if exc.errno not in _CLASHES:
+                    raise  # the disk, not the archive (ENOSPC, EIO)
+                raise UnreadableArchive(f"entry {entry.filename!r}: {exc}") from exc
+    return written
+
+
+def _extract(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, root: Path, allowance: int) -> int:
+    """Writes one entry under `root`; returns its size, as read."""
     check_entry_path(entry.filename)
     destination = (root / entry.filename).resolve()
     if not destination.is_relative_to(root.resolve()):
-        raise ValueError(f"entry {entry.filename!r} escapes the package")
+        raise UnreadableArchive(f"entry {entry.filename!r} escapes the package")
     if entry.is_dir():
         destination.mkdir(parents=True, exist_ok=True)
         destination.chmod(0o755)
-        return
+        return 0
     destination.parent.mkdir(parents=True, exist_ok=True)
     if destination.is_symlink() or destination.exists():
         destination.unlink()
     if is_symlink(entry):
-        link = archive.read(entry).decode("utf-8")
+        buffer = io.BytesIO()
+        size = _copy(archive, entry, buffer, allowance)
+        try:
+            link = buffer.getvalue().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UnreadableArchive(f"entry {entry.filename!r}: {exc}") from exc
         check_link_target(entry.filename, link)
         destination.symlink_to(link)
-        return
-    with archive.open(entry) as source, open(destination, "wb") as sink:
-        shutil.copyfileobj(source, sink)
+        return size
+    with open(destination, "wb") as sink:
+        size = _copy(archive, entry, sink, allowance)
     mode = (entry.external_attr >> 16) & 0o777
     destination.chmod((mode or 0o644) | 0o444)
+    return size
+
+
+def _copy(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, sink: IO[bytes], allowance: int) -> int:
+    """Streams one member into `sink`, counting what it really holds.
+
+    zipfile checks the CRC once a member is read to its end. The count is checked against
+    `allowance` before each chunk is written, so an archive that lies about its sizes never
+    writes more than the limit; and it must equal the declared size, since an archive whose
+    headers lie is not one AWS would unzip either.
+    """
+    try:
+        member = archive.open(entry)
+    except READ_ERRORS as exc:
+        raise UnreadableArchive(f"entry {entry.filename!r}: {exc}") from exc
+    size = 0
+    with member:
+        while True:
+            try:  # only the reading: a failed write is the disk's fault, not the archive's
+                chunk = member.read(CHUNK)
+            except READ_ERRORS as exc:
+                raise UnreadableArchive(f"entry {entry.filename!r}: {exc}") from exc
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > allowance:
+                raise ArchiveTooLarge(f"entry {entry.filename!r} goes past the limit")
+            sink.write(chunk)
+    if size != entry.file_size:
+        raise UnreadableArchive(
+            f"entry {entry.filename!r} declares {entry.file_size} bytes and holds {size}"
+        )
+    return size
