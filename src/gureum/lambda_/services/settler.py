@@ -16,19 +16,35 @@ import asyncio
 import logging
 from concurrent.futures import Executor
 
-from gureum.lambda_.domain.functions import fail, settle
+from gureum.lambda_.domain.functions import Function, FunctionVersion, fail, settle
 from gureum.lambda_.services.context import Ports
+from gureum.lambda_.store.codestore import ArchiveTooLarge, UnreadableArchive
 
 log = logging.getLogger("gureum.settler")
 
+# AWS's LastUpdateStatusReasonCode / StateReasonCode for a package it cannot extract (spec 11.1),
+# with the message of the matching InvalidZipFileException (spec 10.6).
+UNZIP_FAILED_CODE = "InvalidZipFileException"
+UNZIP_FAILED = "Lambda could not unzip the deployment package."
+RETRY_FIRST = 1.0
+RETRY_CAP = 60.0
+
 
 class Settler:
+    """Moves unsettled versions to their final state; owned by the app's task group.
+
+    Invariant: one version never holds up another. Whatever preparing a version raises fails that
+    version (`Failed`, InvalidZipFileException); whatever recording it raises leaves that version
+    unsettled for a later round; the loop itself outlives every error but its cancellation.
+    """
+
     def __init__(self, ports: Ports, executor: Executor, settle_delay: float) -> None:
         self._ports = ports
         self._executor = executor
         self._delay = settle_delay
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._incomplete = False  # the last round left a version it should have moved
 
     def wake_from_any_thread(self) -> None:
         loop = self._loop
@@ -39,44 +55,84 @@ class Settler:
         """Settles until cancelled; owned by the app's task group."""
         self._loop = asyncio.get_running_loop()
         self._wake.set()
+        retry = RETRY_FIRST
         while True:
             await self._wake.wait()
             self._wake.clear()
             if self._delay > 0:
                 await asyncio.sleep(self._delay)
-            await self._loop.run_in_executor(self._executor, self.settle_all)
+            try:
+                await self._loop.run_in_executor(self._executor, self.settle_all)
+            except Exception:
+                log.exception("a settling round failed; trying again in %.0f s", retry)
+                self._incomplete = True
+            if self._incomplete:
+                # Not woken by a change that may never come: try again, less and less often.
+                self._loop.call_later(retry, self._wake.set)
+                retry = min(retry * 2, RETRY_CAP)
+            else:
+                retry = RETRY_FIRST
 
     def settle_all(self) -> int:
         """Settles every unsettled version once; returns how many it moved."""
+        self._incomplete = False
         with self._ports.store.transaction() as tx:
             pending = tx.unsettled()
         moved = 0
         for function, version in pending:
-            layers = [layer.blob for layer in version.settings.layers]
-            problem = self._prepare(version.code.blob, layers)
-            new_revision = self._ports.new_id()
-            with self._ports.store.transaction() as tx:
-                current = tx.get_function(function.account, function.region, function.name)
-                if current is None or current.id != function.id:
-                    continue
-                stored = tx.get_version(current, version.version)
-                if stored is None or stored.revision_id != version.revision_id:
-                    continue  # changed meanwhile; the next round takes the newer state
-                if problem is None:
-                    finished = settle(stored, new_revision)
-                else:
-                    finished = fail(stored, problem, "InvalidZipFileException", new_revision)
-                tx.put_version(current, finished)
-            moved += 1
+            try:
+                moved += self._settle(function, version)
+            except Exception:
+                self._incomplete = True
+                log.exception(
+                    "could not record the outcome for %s (version %s) [trace %s]; it stays "
+                    "unsettled and is tried again",
+                    function.arn,
+                    version.version,
+                    self._ports.new_id(),
+                )
         return moved
 
-    def _prepare(self, code: str, layers: list[str]) -> str | None:
-        """Unpacks the code, and the layers merged as /opt will show them."""
+    def _settle(self, function: Function, version: FunctionVersion) -> int:
+        problem = self._prepare(function, version)
+        new_revision = self._ports.new_id()
+        with self._ports.store.transaction() as tx:
+            current = tx.get_function(function.account, function.region, function.name)
+            if current is None or current.id != function.id:
+                return 0
+            stored = tx.get_version(current, version.version)
+            if stored is None or stored.revision_id != version.revision_id:
+                return 0  # changed meanwhile; the next round takes the newer state
+            if problem is None:
+                finished = settle(stored, new_revision)
+            else:
+                finished = fail(stored, problem, UNZIP_FAILED_CODE, new_revision)
+            tx.put_version(current, finished)
+        return 1
+
+    def _prepare(self, function: Function, version: FunctionVersion) -> str | None:
+        """Unpacks the code, and the layers merged as /opt will show them; a reason if it fails.
+
+        Every error fails this version alone: the archives were verified when uploaded, so one
+        that cannot be unpacked now was kept before that check, or was damaged on disk since.
+        """
+        code = version.code.blob
+        layers = [layer.blob for layer in version.settings.layers]
         try:
             self._ports.code.tree(code)
             if layers:
                 self._ports.code.merged(layers)
-        except (OSError, ValueError) as exc:
-            log.warning("could not unpack the package of %s: %s", code, exc)
-            return "Lambda could not unzip the deployment package."
+        except Exception as exc:
+            expected = isinstance(exc, (UnreadableArchive, ArchiveTooLarge, OSError))
+            log.error(
+                "%s (version %s) failed: could not unpack its package %s or its layers: %s "
+                "[trace %s]",
+                function.arn,
+                version.version,
+                code,
+                exc,
+                self._ports.new_id(),
+                exc_info=not expected,
+            )
+            return UNZIP_FAILED
         return None
