@@ -4,26 +4,44 @@ stopping the delivery loop that owns them.
 `EventQueue.accept` is what the 202 waits for: it must return only once the event is committed,
 commit concurrent accepts together (group commit: one transaction, one fsync, for a burst), and
 hand a failed commit to every caller of the batch with nothing half-stored. `Delivery.run` is a
-background loop owned by the app: a stop must end it whatever it is doing.
+background loop owned by the app: a stop must end it whatever it is doing, and nothing else may
+(issue #20): a fault inside gureum while delivering one event backs that event off, and the
+loop goes on delivering the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from gureum.app import GureumApp
+from gureum.clock import SystemClock
 from gureum.config import Settings
+from gureum.lambda_.domain.arns import LATEST, FunctionRef
+from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
+from gureum.lambda_.domain.functions import Code, Function, FunctionSettings, FunctionVersion
+from gureum.lambda_.domain.lifecycle import READY
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
+from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResult
+from gureum.lambda_.services.context import Caller
+from gureum.lambda_.services.delivery import Delivery
 from gureum.lambda_.services.event_queue import EventQueue
+from gureum.lambda_.services.invoker import Invoker, Target
+from gureum.lambda_.services.metrics import LambdaMetrics
 from gureum.lambda_.store.ports import Transaction
 from gureum.lambda_.store.sqlite import SqliteStore
+from gureum.sqs.services.queues import QueueService
 
 
 class NoVault:
@@ -185,3 +203,191 @@ def test_shutdown_stops_the_delivery_loop_even_as_it_is_woken(tmp_path: Path) ->
         assert stopping in done, "shutdown hung: the delivery loop ignored its cancellation"
 
     asyncio.run(scenario())
+
+
+# --- one event's fault is that event's alone (issue #20) ---------------------------------------
+
+ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+
+
+class ScriptedInvoker(Invoker):
+    """Runs nothing: every function exists and succeeds, except that resolving one named in
+    `broken` raises an error nobody planned for (outside the attempt's own error handling)."""
+
+    def __init__(self) -> None:  # none of the real invoker's collaborators are needed
+        self.broken: set[str] = set()
+        self.resolved: list[str] = []
+        self.ran: list[str] = []
+
+    def target(self, caller: Caller, ref: FunctionRef) -> Target:
+        self.resolved.append(ref.name)
+        if ref.name in self.broken:
+            raise RuntimeError(f"injected: resolving {ref.name} blew up")
+        settings = FunctionSettings(ROLE, "python3.12", "index.handler")
+        code = Code("sha", 1, "blob", 1)
+        version = FunctionVersion(LATEST, settings, code, "revision", datetime.now(UTC), READY)
+        function = Function(ref.name, caller.account, caller.region, ref.name, version)
+        return Target(function, version, function.arn)
+
+    async def run(self, target: Target, request: InvocationRequest) -> InvocationResult:
+        self.ran.append(request.request_id)
+        return InvocationResult(b"null", False, b"", 1.0, None)
+
+
+class BackoffsFail:
+    """A transaction in which storing the backoff of `victim`'s events fails."""
+
+    def __init__(self, inner: Transaction, victim: int) -> None:
+        self._inner = inner
+        self._victim = victim
+
+    def reschedule(self, event_id: int, due_at: float, progress: Progress) -> None:
+        if event_id == self._victim:
+            raise RuntimeError("injected: the write failed")
+        self._inner.reschedule(event_id, due_at, progress)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class UnwritableBackoff(CountingStore):
+    """The counting store, except that rescheduling event `victim` fails."""
+
+    victim = -1
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Transaction]:
+        with super()._transaction() as tx:
+            yield cast(Transaction, BackoffsFail(tx, self.victim))
+
+
+@dataclass
+class Rig:
+    delivery: Delivery
+    events: EventQueue
+    invoker: ScriptedInvoker
+    queues: QueueService
+
+    async def accept(self, function_name: str, number: int) -> None:
+        now = time.time()
+        await self.events.accept(
+            QueuedEvent(
+                f"{function_name}-{number}",
+                "123456789012",
+                "us-east-1",
+                function_name,
+                None,
+                b'{"n": %d}' % number,
+                Progress(now),
+                now,
+            )
+        )
+
+
+def rig_over(store: CountingStore, executor: ThreadPoolExecutor, tmp_path: Path) -> Rig:
+    invoker = ScriptedInvoker()
+    clock = SystemClock()
+    queues = QueueService(tmp_path / "queues.sqlite3", clock, 1.0, "http://127.0.0.1:1")
+    events = EventQueue(store, executor)
+    metrics = LambdaMetrics(ConcurrencyLedger(Limits(1000, 100)))
+    delivery = Delivery(store, invoker, queues, events, executor, clock, 1.0, metrics)
+    events.on_commit = delivery.wake
+    return Rig(delivery, events, invoker, queues)
+
+
+def queued(store: CountingStore) -> dict[str, QueuedEvent]:
+    with store.inner.transaction() as tx:
+        return {e.request_id: e for e in tx.due_events(1e12, 1000, set())}
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+async def running(rig: Rig, scenario: Callable[[], Awaitable[None]]) -> None:
+    loop = asyncio.ensure_future(rig.delivery.run())
+    try:
+        await scenario()
+        assert not loop.done(), "the delivery loop died"
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+        rig.queues.close()
+
+
+def test_a_fault_in_one_event_backs_it_off_and_the_others_are_delivered(
+    store: CountingStore,
+    executor: ThreadPoolExecutor,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = rig_over(store, executor, tmp_path)
+    rig.invoker.broken.add("faulty")
+
+    async def scenario() -> None:
+        started = time.time()
+        await rig.accept("faulty", 0)
+        for n in range(3):
+            await rig.accept("healthy", n)
+        await until(lambda: len(rig.invoker.ran) == 3)
+        await asyncio.sleep(0.4)  # well inside the first backoff (1 s)
+        # Tried once, then left alone: not retried in a hot loop ...
+        assert rig.invoker.resolved.count("faulty") == 1, rig.invoker.resolved
+        # ... and not lost: still queued, due after the system-error backoff.
+        kept = queued(store)
+        assert list(kept) == ["faulty-0"]
+        assert kept["faulty-0"].progress.backoffs == 1
+        assert started + 0.9 <= kept["faulty-0"].due_at <= time.time() + 1.1
+        rig.invoker.broken.clear()  # the fault goes away: the event is delivered on its turn
+        await until(lambda: "faulty-0" in rig.invoker.ran)
+        await until(lambda: not queued(store))
+
+    with caplog.at_level(logging.ERROR, "gureum.events"):
+        asyncio.run(running(rig, scenario))
+    assert sorted(rig.invoker.ran) == ["faulty-0", "healthy-0", "healthy-1", "healthy-2"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "gureum.events"]
+    assert any("faulty-0" in m and "function faulty" in m for m in logged), logged
+
+
+def test_an_event_whose_backoff_cannot_be_stored_is_still_not_retried_at_once(
+    executor: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    store = UnwritableBackoff(SqliteStore(tmp_path / "gureum.sqlite3", NoVault()))
+    rig = rig_over(store, executor, tmp_path)
+    rig.invoker.broken.add("faulty")
+
+    async def scenario() -> None:
+        await rig.accept("faulty", 0)
+        store.victim = next(iter(queued(store).values())).id
+        rig.delivery.wake()
+        await until(lambda: rig.invoker.resolved.count("faulty") == 1)
+        before = store.transactions
+        await asyncio.sleep(0.5)
+        assert rig.invoker.resolved.count("faulty") == 1
+        assert store.transactions - before < 20, "the loop polled the store in a hot loop"
+        await rig.accept("healthy", 0)  # and the others still go through meanwhile
+        await until(lambda: rig.invoker.ran == ["healthy-0"])
+
+    try:
+        asyncio.run(running(rig, scenario))
+    finally:
+        store.close()
+
+
+def test_the_loop_outlives_a_round_that_fails(
+    store: CountingStore, executor: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    rig = rig_over(store, executor, tmp_path)
+
+    async def scenario() -> None:
+        store.fail_next = True  # the loop's first read of the queue fails
+        await asyncio.sleep(0)
+        await until(lambda: not store.fail_next)
+        await rig.accept("healthy", 0)
+        await until(lambda: rig.invoker.ran == ["healthy-0"])
+
+    asyncio.run(running(rig, scenario))

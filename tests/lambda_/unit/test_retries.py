@@ -11,6 +11,7 @@ from gureum.lambda_.domain.retries import (
     Progress,
     Retry,
     RetryPolicy,
+    after_fault,
     decide,
 )
 
@@ -119,3 +120,24 @@ def test_time_scale_shrinks_every_delay_and_the_age_limit() -> None:
     assert decide(progress(), Attempt.THROTTLED, scaled, late) == Finish(
         Condition.EVENT_AGE_EXCEEDED, progress(0, 1)
     )
+
+
+@pytest.mark.parametrize(
+    ("before", "policy", "now", "expected"),
+    [
+        # a fault inside gureum backs off like a system error ...
+        (progress(), DEFAULT, ACCEPTED, Retry(ACCEPTED + 1, progress(0, 1))),
+        (progress(2, 3), DEFAULT, ACCEPTED + 9, Retry(ACCEPTED + 17, progress(2, 4))),
+        (progress(0, 30), DEFAULT, ACCEPTED, Retry(ACCEPTED + 300, progress(0, 31))),
+        (progress(), RetryPolicy(scale=0.01), ACCEPTED, Retry(ACCEPTED + 0.01, progress(0, 1))),
+        # ... but never drops the event, however old: its outcome was not handled
+        (
+            progress(1, 5),
+            RetryPolicy(max_age=60),
+            ACCEPTED + 3600,
+            Retry(ACCEPTED + 3632, progress(1, 6)),
+        ),
+    ],
+)
+def test_after_fault(before: Progress, policy: RetryPolicy, now: float, expected: Retry) -> None:
+    assert after_fault(before, policy, now) == expected

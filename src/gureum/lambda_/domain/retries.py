@@ -12,6 +12,11 @@ After each attempt at delivering a queued event, `decide` says what happens next
 Throttles do not consume retries. Like LocalStack (and, by all accounts, AWS), the age check
 looks ahead: an event whose next try would land past its maximum age fails right away rather
 than waiting to be dropped. Every delay and the age limit are multiplied by the time scale.
+
+A fault inside gureum while delivering (not the function's error, not a throttle: the outcome
+could not even be handled) is `after_fault`: the event stays queued and comes back after the
+system-error backoff, whatever its age, because its outcome was never handled; an event already
+past its maximum age is then handed to failure handling without being invoked again.
 """
 
 from __future__ import annotations
@@ -76,13 +81,24 @@ def too_old(progress: Progress, policy: RetryPolicy, at: float) -> bool:
     return at - progress.accepted_at > policy.max_age * policy.scale
 
 
+def _backoff(progress: Progress, policy: RetryPolicy) -> tuple[float, Progress]:
+    """The delay before the next try after a throttle or a system error, and the progress then."""
+    delay = min(BACKOFF_FIRST * 2**progress.backoffs, BACKOFF_CAP) * policy.scale
+    return delay, Progress(progress.accepted_at, progress.invocations, progress.backoffs + 1)
+
+
+def after_fault(progress: Progress, policy: RetryPolicy, now: float) -> Retry:
+    """After a fault inside gureum at `now`: always back to the queue, after the backoff."""
+    delay, after = _backoff(progress, policy)
+    return Retry(now + delay, after)
+
+
 def decide(progress: Progress, attempt: Attempt, policy: RetryPolicy, now: float) -> Decision:
     """What to do after `attempt`, made at `now`, on an event with `progress` before it."""
     if attempt is Attempt.ZERO_RESERVED:
         return Finish(Condition.ZERO_RESERVED, progress)
     if attempt in (Attempt.THROTTLED, Attempt.SYSTEM_ERROR):
-        delay = min(BACKOFF_FIRST * 2**progress.backoffs, BACKOFF_CAP) * policy.scale
-        after = Progress(progress.accepted_at, progress.invocations, progress.backoffs + 1)
+        delay, after = _backoff(progress, policy)
         if too_old(after, policy, now + delay):
             return Finish(Condition.EVENT_AGE_EXCEEDED, after)
         return Retry(now + delay, after)

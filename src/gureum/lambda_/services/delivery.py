@@ -6,7 +6,13 @@ asks the pure retry decision what next, and either reschedules the event or fini
 / on-failure destinations and the dead-letter queue. An event leaves the store only after its
 outcome is handled, so a crash can repeat an attempt but never lose an event (at-least-once).
 Deliveries run concurrently, so a throttled function's backlog (each attempt a quick 429 and a
-backoff) never holds up another's."""
+backoff) never holds up another's.
+
+A fault inside gureum while delivering one event (the store, a bug) is that event's alone: it is
+logged, and the event goes back to the queue after the system-error backoff (`after_fault`),
+never dropped and never retried at once; the loop itself outlives every error but its
+cancellation.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +37,16 @@ from gureum.lambda_.domain.event_configs import (
     destination_kind,
     invocation_record,
 )
-from gureum.lambda_.domain.retries import Attempt, Condition, Finish, Progress, QueuedEvent, decide
+from gureum.lambda_.domain.retries import (
+    Attempt,
+    Condition,
+    Finish,
+    Progress,
+    QueuedEvent,
+    after_fault,
+    decide,
+    too_old,
+)
 from gureum.lambda_.sandbox.environment import InvocationRequest
 from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.event_queue import EventQueue
@@ -43,6 +58,7 @@ from gureum.sqs.services.queues import QueueService
 log = logging.getLogger("gureum.events")
 
 PARALLEL_DELIVERIES = 32
+FAULT_PAUSE = 1.0  # after a round of the loop itself failed (the store, most likely)
 T = TypeVar("T")
 
 
@@ -76,6 +92,8 @@ class Delivery:
         self._scale = scale
         self._metrics = metrics
         self._busy: set[int] = set()
+        # Events whose backoff after a fault could not be stored: id -> when they are due again.
+        self._resting: dict[int, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
 
@@ -90,38 +108,61 @@ class Delivery:
         try:
             while True:
                 self._wake.clear()
-                now = self._clock.now().timestamp()
-                free = PARALLEL_DELIVERIES - len(self._busy)
-                due = await self._due(now, free) if free > 0 else []
-                for event in due:
-                    self._busy.add(event.id)
-                    task = asyncio.get_running_loop().create_task(self._deliver(event))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-                await self._sleep(now)
+                try:
+                    await self._round()
+                except Exception:
+                    log.exception(
+                        "a round of deliveries failed; trying again in %.0f s", FAULT_PAUSE
+                    )
+                    await asyncio.sleep(FAULT_PAUSE)
         finally:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def _round(self) -> None:
+        now = self._clock.now().timestamp()
+        free = PARALLEL_DELIVERIES - len(self._busy)
+        due = await self._due(now, free) if free > 0 else []
+        for event in due:
+            self._busy.add(event.id)
+            task = asyncio.get_running_loop().create_task(self._deliver(event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await self._sleep(now, picked=bool(due))
+
+    def _held(self, now: float) -> set[int]:
+        """Events not to take now: being delivered, or resting after a fault."""
+        for event_id in [i for i, until in self._resting.items() if until <= now]:
+            del self._resting[event_id]
+        return self._busy | set(self._resting)
+
     async def _due(self, now: float, limit: int) -> list[QueuedEvent]:
+        held = self._held(now)
+
         def read() -> tuple[list[QueuedEvent], int]:
             with self._store.transaction() as tx:
-                return tx.due_events(now, limit, set(self._busy)), tx.queue_depth()
+                return tx.due_events(now, limit, held), tx.queue_depth()
 
         due, depth = await asyncio.get_running_loop().run_in_executor(self._executor, read)
         self._metrics.queue_depth(depth)
         return due
 
-    async def _sleep(self, now: float) -> None:
+    async def _sleep(self, now: float, picked: bool) -> None:
         def next_due() -> float | None:
             with self._store.transaction() as tx:
                 return tx.next_due()
 
         upcoming = await asyncio.get_running_loop().run_in_executor(self._executor, next_due)
         delay = 1.0 if upcoming is None else min(max(upcoming - now, 0.001), 1.0)
-        if len(self._busy) >= PARALLEL_DELIVERIES:
-            delay = 1.0
+        if len(self._busy) >= PARALLEL_DELIVERIES or (
+            upcoming is not None and upcoming <= now and not picked
+        ):
+            # All that is due is held (being delivered, or resting): a delivery that ends wakes
+            # the loop, and a rest that ends is waited for; polling the store would spin.
+            rests = [until - now for until in self._resting.values()]
+            delay = min([1.0, *rests]) if rests else 1.0
+            delay = max(delay, 0.001)
         # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
         # arrives as the event is set, and shutdown would wait for this loop forever.
         waiter = asyncio.ensure_future(self._wake.wait())
@@ -136,15 +177,42 @@ class Delivery:
         try:
             await self._deliver_once(event)
         except Exception:
-            log.exception("delivering event %s failed; it stays queued", event.request_id)
+            log.exception(
+                "event %s for function %s (%s, %s): delivery failed inside gureum; it stays "
+                "queued and backs off",
+                event.request_id,
+                event.function_name,
+                event.account,
+                event.region,
+            )
+            await self._back_off(event)
         finally:
             self._busy.discard(event.id)
             self._wake.set()
+
+    async def _back_off(self, event: QueuedEvent) -> None:
+        """After a fault: back to the queue, due after the system-error backoff."""
+        try:
+            policy = (await self._config(event)).policy(self._scale)
+        except Exception:  # the store may be what failed: the default age is only a bound
+            policy = EventInvokeConfig().policy(self._scale)
+        retry = after_fault(event.progress, policy, self._clock.now().timestamp())
+        # Held in memory first, so the loop does not take it again even if storing this fails.
+        self._resting[event.id] = retry.due_at
+        try:
+            await self._db(lambda: self._reschedule_row(event.id, retry.due_at, retry.progress))
+        except Exception:
+            log.exception("event %s: its backoff could not be stored", event.request_id)
 
     async def _deliver_once(self, event: QueuedEvent) -> None:
         now = self._clock.now().timestamp()
         config = await self._config(event)
         policy = config.policy(self._scale)
+        if too_old(event.progress, policy, now):
+            # Only an event a fault held back gets here (decide never schedules one this late):
+            # it is not invoked again, its outcome is handled as its age says.
+            await self._expire(event, config)
+            return
         attempted = await self._attempt(event, now)
         if attempted is None:  # the function is gone: nothing left to deliver to
             self._metrics.async_dropped(event.region, event.function_name)
@@ -157,6 +225,20 @@ class Delivery:
         else:
             progress, due = decision.progress, decision.due_at
             await self._db(lambda: self._reschedule_row(event.id, due, progress))
+
+    async def _expire(self, event: QueuedEvent, config: EventInvokeConfig) -> None:
+        caller = Caller(event.account, event.region)
+        try:
+            target = self._invoker.target(caller, FunctionRef(event.function_name, event.qualifier))
+        except ResourceNotFound:
+            target = None
+        if target is not None:
+            attempted = _Attempted(Attempt.SYSTEM_ERROR, target, None)
+            condition = Condition.EVENT_AGE_EXCEEDED
+            await self._handle(event, condition, event.progress, attempted, config)
+        else:
+            self._metrics.async_dropped(event.region, event.function_name)
+        await self._db(lambda: self._finish_row(event.id))
 
     def _finish_row(self, event_id: int) -> None:
         with self._store.transaction() as tx:
