@@ -5,7 +5,8 @@ idle environments, most recently used first (the warmest); a new one when none i
 is a context manager that always gives the environment back, or resets it when the invocation
 was abandoned half-way (the client went away, the server is stopping). The reaper retires
 environments idle longer than the keep-alive, and every environment of a key that is no longer
-current.
+current. One environment that fails to retire is logged and left out, never the end of the
+reaper: its uid is not handed out again, since its process may still be running.
 """
 
 from __future__ import annotations
@@ -37,9 +38,15 @@ class EnvironmentPool:
     Event loop only. An environment leased is given back, reset or retired on every path.
     """
 
-    def __init__(self, platform: Platform, keep_alive: float) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        keep_alive: float,
+        make: Callable[[LaunchPlan, Platform, int], ExecutionEnvironment] = ExecutionEnvironment,
+    ) -> None:
         self._platform = platform
         self._keep_alive = keep_alive
+        self._make = make  # how an environment is made (tests give environments that fail)
         self._idle: dict[str, list[ExecutionEnvironment]] = {}
         self._busy: set[ExecutionEnvironment] = set()
         self._current: dict[str, str] = {}  # function version -> its current key
@@ -74,7 +81,7 @@ class EnvironmentPool:
             before_new()
             if not self._free_uids:
                 raise TooManyRequests("Rate Exceeded.", Reason="ConcurrentInvocationLimitExceeded")
-            environment = ExecutionEnvironment(plan, self._platform, self._free_uids.pop())
+            environment = self._make(plan, self._platform, self._free_uids.pop())
             environment.key = key
         self._busy.add(environment)
         try:
@@ -102,21 +109,40 @@ class EnvironmentPool:
     async def _retired(self, environment: ExecutionEnvironment) -> None:
         try:
             await environment.retire()
-        finally:
-            self._free_uids.append(environment.uid)
+        except Exception:
+            # Its process may outlive this: the uid stays out of use rather than be shared.
+            log.exception(
+                "could not retire environment %s of %s (version %s, uid %d); its uid is not reused",
+                environment.id,
+                environment.plan.function_name,
+                environment.plan.version,
+                environment.uid,
+            )
+            return
+        self._free_uids.append(environment.uid)
 
     async def reap(self) -> None:
         """Retires idle environments past the keep-alive, until cancelled."""
         while True:
             await asyncio.sleep(min(self._keep_alive / 4, 30))
-            self.reap_once(time.monotonic())
+            try:
+                self.reap_once(time.monotonic())
+            except Exception:
+                log.exception("a reaper round failed; trying again at the next one")
 
     def reap_once(self, now: float) -> int:
         retired = 0
         for idle in self._idle.values():
-            for environment in [e for e in idle if now - e.last_used > self._keep_alive]:
-                idle.remove(environment)
-                self._retire(environment)
+            for environment in list(idle):
+                try:
+                    if now - environment.last_used <= self._keep_alive:
+                        continue
+                    idle.remove(environment)
+                    self._retire(environment)
+                except Exception:  # one environment's fault; the others are still reaped
+                    name = environment.plan.function_name
+                    log.exception("could not reap environment %s of %s", environment.id, name)
+                    continue
                 retired += 1
         busy_keys = {e.key for e in self._busy}
         for key in [k for k, idle in self._idle.items() if not idle and k not in busy_keys]:
