@@ -148,3 +148,21 @@ def test_store_package_answers_awss_400_past_the_counted_limit(service: Function
     with pytest.raises(InvalidParameterValue) as caught:
         service.store_package(zip_of({"big.bin": bytes(2000)}), None)
     assert caught.value.message == "Unzipped size must be smaller than 262144000 bytes"
+
+
+def test_layers_are_overlaid_from_their_trees_later_ones_winning(code: CodeStore) -> None:
+    first = zip_of({"python/shared.py": "A = 1\n", "python/only_first.py": "F = 1\n"})
+    second = zip_of({"python/shared.py": "A = 2\n", "bin/tool": "#!/bin/sh\n"})
+    linked = zip_with_symlink("python/current", "shared.py")
+    for data in (first, second, linked):
+        code.put(blob_of(data), data)
+        code.path(blob_of(data)).unlink()  # the trees are enough: nothing is unpacked again
+    merged = code.merged([blob_of(first), blob_of(second), blob_of(linked)])
+    assert (merged / "python" / "shared.py").read_text() == "A = 2\n"
+    assert (merged / "python" / "only_first.py").read_text() == "F = 1\n"
+    assert (merged / "bin" / "tool").read_text() == "#!/bin/sh\n"
+    assert (merged / "python" / "current").is_symlink()
+    assert (merged / "python" / "current").read_text() == "A = 2\n"
+    assert (merged / "index.py").read_text() == HANDLER
+    # The layers' own trees are untouched by the overlay.
+    assert (code.tree(blob_of(first)) / "python" / "shared.py").read_text() == "A = 1\n"

@@ -209,8 +209,9 @@ class Delivery:
         config = await self._config(event)
         policy = config.policy(self._scale)
         if too_old(event.progress, policy, now):
-            # Only an event a fault held back gets here (decide never schedules one this late):
-            # it is not invoked again, its outcome is handled as its age says.
+            # Held back past its maximum age (by faults, or by a server that was down): decide
+            # never schedules a try this late, so it is not invoked again; it ends as AWS ends
+            # an event too old to keep (EventAgeExceeded, to the failure destination / DLQ).
             await self._expire(event, config)
             return
         attempted = await self._attempt(event, now)

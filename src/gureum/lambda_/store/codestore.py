@@ -133,17 +133,22 @@ class CodeStore:
         staging.chmod(0o755)  # readable by the sandbox's unprivileged users
         return staging
 
-    def merged(self, blobs: list[str], limit: int = UNZIPPED_LIMIT) -> Path:
-        """Several archives extracted in order into one tree (layers at /opt: later ones win)."""
+    def merged(self, blobs: list[str]) -> Path:
+        """Several archives' trees overlaid in order into one (layers at /opt: later ones win).
+
+        Built from each archive's own tree, which `put` made when it verified the archive, so a
+        layer is unpacked once however many functions use it; files are hard links into those
+        read-only trees.
+        """
         key = hashlib.sha256(":".join(blobs).encode()).hexdigest()
         target = self._trees / f"opt-{key}"
         if target.exists():
             return target
+        sources = [self.tree(blob) for blob in blobs]
         staging = self._staging(f"opt-{key[:12]}")
         try:
-            for blob in blobs:
-                with self.path(blob).open("rb") as source:
-                    limit -= _unpack(source, staging, limit)
+            for source in sources:
+                _overlay(source, staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -178,6 +183,32 @@ def _publish(staging: Path, target: Path) -> None:
         if not target.exists():
             raise
         # A concurrent cold start (or upload of the same bytes) extracted the same tree first.
+
+
+def _overlay(source: Path, target: Path) -> None:
+    """Adds the tree `source` into `target` as unpacking its archive there would have: what is
+    there already is replaced, and a path through a symbolic link lands where the link points."""
+    for directory, subdirectories, files in os.walk(source):  # symbolic links are not followed
+        here = Path(directory)
+        into = target / here.relative_to(source)
+        for name in subdirectories + files:
+            origin, destination = here / name, into / name
+            if origin.is_symlink():
+                if destination.is_symlink() or destination.exists():
+                    destination.unlink()
+                destination.symlink_to(os.readlink(origin))
+            elif origin.is_dir():
+                destination.mkdir(exist_ok=True)
+                destination.chmod(0o755)
+            else:
+                if destination.is_symlink() or destination.exists():
+                    destination.unlink()
+                try:
+                    os.link(origin, destination)
+                except OSError as exc:
+                    if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                        raise
+                    shutil.copy2(origin, destination)
 
 
 def _unpack(source: IO[bytes], root: Path, limit: int) -> int:
