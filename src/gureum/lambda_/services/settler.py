@@ -55,23 +55,30 @@ class Settler:
         """Settles until cancelled; owned by the app's task group."""
         self._loop = asyncio.get_running_loop()
         self._wake.set()
-        retry = RETRY_FIRST
+        retry: float | None = None  # set while a round left something it should have moved
         while True:
-            await self._wake.wait()
+            await self._woken(retry)
             self._wake.clear()
             if self._delay > 0:
                 await asyncio.sleep(self._delay)
             try:
                 await self._loop.run_in_executor(self._executor, self.settle_all)
             except Exception:
-                log.exception("a settling round failed; trying again in %.0f s", retry)
+                log.exception("a settling round failed; it is tried again")
                 self._incomplete = True
-            if self._incomplete:
-                # Not woken by a change that may never come: try again, less and less often.
-                self._loop.call_later(retry, self._wake.set)
-                retry = min(retry * 2, RETRY_CAP)
-            else:
-                retry = RETRY_FIRST
+            # What is left is tried again without waiting for a change that may never come,
+            # less and less often.
+            retry = min(retry * 2, RETRY_CAP) if retry else RETRY_FIRST
+            retry = retry if self._incomplete else None
+
+    async def _woken(self, timeout: float | None) -> None:
+        # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+        # arrives as the event is set, and shutdown would wait for this loop forever.
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=timeout)
+        finally:
+            waiter.cancel()
 
     def settle_all(self) -> int:
         """Settles every unsettled version once; returns how many it moved."""
