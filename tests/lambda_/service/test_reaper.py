@@ -64,7 +64,7 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
     logs = LogStore(tmp_path / "logs")
     yield Platform(
         zygote_for=no_zygote,
-        scratch=ScratchSpaces(tmp_path / "scratch", sized=False),
+        scratch=ScratchSpaces(tmp_path / "scratch", disks=False),
         memory=None,
         logs=logs,
         isolate=False,

@@ -4,8 +4,8 @@ Checked first from the central directory alone, before anything is written: size
 states them, and entries that would escape the directory they are extracted into (`../`, absolute
 paths, symlinks pointing outside). A sound directory says nothing of the data, though (a flipped
 byte, sizes that lie, a corrupt stream), so the code store then unpacks the whole archive before
-keeping it (`gureum.lambda_.store.codestore`): every CRC checked, every byte counted, every path checked
-again. A request is answered only after both.
+keeping it (`gureum.lambda_.store.codestore`): every CRC checked, every byte counted, every path
+checked again. A request is answered only after both.
 """
 
 from __future__ import annotations
