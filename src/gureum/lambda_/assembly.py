@@ -33,6 +33,7 @@ from gureum.lambda_.sandbox.isolation import Isolation, IsolationMode, namespace
 from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.sandbox.runtime_dir import prepare_runtime_dir
 from gureum.lambda_.sandbox.scratch import ScratchSpaces
+from gureum.lambda_.sandbox.uids import LEASE_DIR, UidLeases
 from gureum.lambda_.sandbox.zygotes import Zygotes
 from gureum.lambda_.services.admission import Admission
 from gureum.lambda_.services.aliases import AliasService
@@ -247,7 +248,10 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
         credentials=(DEFAULT_ACCESS_KEY.access_key_id, DEFAULT_ACCESS_KEY.secret_access_key),
         now=clock.now,
     )
-    pool = EnvironmentPool(platform, settings.scaled(settings.keep_alive))
+    # Sandboxed environments take uids leased host-wide; without isolation a uid is only a
+    # name (functions run as the server's user), so the leases stay in the data directory.
+    uids = UidLeases(LEASE_DIR if isolate else data / "uids")
+    pool = EnvironmentPool(platform, settings.scaled(settings.keep_alive), uids)
     events = EventQueue(store, executor)
     invoker = Invoker(
         store,

@@ -25,11 +25,9 @@ from gureum.lambda_.sandbox.environment import (
     LaunchPlan,
     Platform,
 )
+from gureum.lambda_.sandbox.uids import UidLease, UidLeases
 
 log = logging.getLogger("gureum.pool")
-
-FIRST_UID = 20000
-UID_COUNT = 40000
 
 
 class EnvironmentPool:
@@ -42,6 +40,7 @@ class EnvironmentPool:
         self,
         platform: Platform,
         keep_alive: float,
+        uids: UidLeases,
         make: Callable[[LaunchPlan, Platform, int], ExecutionEnvironment] = ExecutionEnvironment,
     ) -> None:
         self._platform = platform
@@ -50,9 +49,10 @@ class EnvironmentPool:
         self._idle: dict[str, list[ExecutionEnvironment]] = {}
         self._busy: set[ExecutionEnvironment] = set()
         self._current: dict[str, str] = {}  # function version -> its current key
-        # Each live environment has a uid of its own (the Runtime API and the kernel tell them
-        # apart by it); a uid is reused only once its environment is gone.
-        self._free_uids = list(range(FIRST_UID + UID_COUNT - 1, FIRST_UID - 1, -1))
+        # Each live environment has a uid no other environment on the host has (the kernel
+        # tells them apart by it), leased host-wide and given back only once it is gone.
+        self._uids = uids
+        self._uid_leases: dict[ExecutionEnvironment, UidLease] = {}
         self._retiring: set[asyncio.Task[None]] = set()
 
     @property
@@ -79,10 +79,12 @@ class EnvironmentPool:
             environment = idle.pop()
         else:
             before_new()
-            if not self._free_uids:
+            uid = self._uids.acquire()
+            if uid is None:
                 raise TooManyRequests("Rate Exceeded.", Reason="ConcurrentInvocationLimitExceeded")
-            environment = self._make(plan, self._platform, self._free_uids.pop())
+            environment = self._make(plan, self._platform, uid.uid)
             environment.key = key
+            self._uid_leases[environment] = uid
         self._busy.add(environment)
         try:
             yield environment
@@ -110,7 +112,8 @@ class EnvironmentPool:
         try:
             await environment.retire()
         except Exception:
-            # Its process may outlive this: the uid stays out of use rather than be shared.
+            # Its process may outlive this: the uid stays leased, out of use on the whole host,
+            # rather than be shared.
             log.exception(
                 "could not retire environment %s of %s (version %s, uid %d); its uid is not reused",
                 environment.id,
@@ -119,7 +122,9 @@ class EnvironmentPool:
                 environment.uid,
             )
             return
-        self._free_uids.append(environment.uid)
+        uid = self._uid_leases.pop(environment, None)  # None: retired twice (at close)
+        if uid is not None:
+            uid.release()
 
     async def reap(self) -> None:
         """Retires idle environments past the keep-alive, until cancelled."""
