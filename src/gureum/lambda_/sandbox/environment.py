@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gureum.lambda_.sandbox.cgroups import MemoryGroup, MemoryGroups
+from gureum.lambda_.sandbox.peers import RuntimePeers
 from gureum.lambda_.sandbox.runtime_api import (
     Invocation,
     Outcome,
@@ -198,6 +199,8 @@ class RuntimeProcess:
     def exit(self, status: ExitStatus) -> None:
         if not self.exited.done():
             self.exited.set_result(self._classify(status))
+        if self.session.peers is not None:
+            self.session.peers.ended()
         self.read_logs()
         self.flush()
         if self._log_fd is not None:
@@ -279,15 +282,17 @@ class ExecutionEnvironment:
         memory = platform.memory
         release = memory.release if memory is not None else (lambda group: None)
         process = RuntimeProcess(f"{self.id}-{self._spawns}", self._emit, release)
-        process.session.uid = self._uid if platform.isolate else None
+        process.session.peers = RuntimePeers(self._uid) if platform.isolate else None
         self._process = process
         try:
             if platform.memory is not None:
                 process.group = platform.memory.acquire(plan.memory_mb)
                 process.oom_kills_before = process.group.oom_kills()
-            await platform.zygote_for(plan.zygote).spawn(
+            keeper = await platform.zygote_for(plan.zygote).spawn(
                 process.id, self._spec(process), process.write_fd, process.exit
             )
+            if process.session.peers is not None:
+                process.session.peers.spawned(keeper)
         except Exception:
             process.exit(ExitStatus("exit status 126", 126, None))
             raise

@@ -20,7 +20,11 @@ from typing import cast
 
 import httptools
 
+from gureum.lambda_.sandbox.peers import RuntimePeers
+
 MAX_RESPONSE = 6 * 1024 * 1024 + 100
+# What a connection may send before it is admitted: a runtime's first request and no more.
+MAX_UNADMITTED = 64 * 1024
 PREFIX = b"/2018-06-01/runtime"
 
 
@@ -84,9 +88,10 @@ class RuntimeSession:
     outcome: asyncio.Future[Outcome] | None = None
     waiter: asyncio.Future[Invocation] | None = None
     queued: Invocation | None = None
-    # The uid the environment's processes run as; connections from anyone else are refused
-    # (every environment's Runtime API listens on loopback, reachable by all of them).
-    uid: int | None = None
+    # Who may connect: the runtime's own processes (every environment's Runtime API listens on
+    # loopback, reachable by all of them). None lets anyone in: without isolation, functions run
+    # as the server's own user anyway.
+    peers: RuntimePeers | None = None
     on_ready: Callable[[], None] = lambda: None
     on_init_error: Callable[[Outcome], None] = lambda outcome: None
 
@@ -126,20 +131,44 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._size = 0
         self._task: asyncio.Task[None] | None = None
+        self._admission: asyncio.Task[None] | None = None
+        self._held: list[bytes] | None = None  # what arrived before admission
 
     # asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport; they have its methods.
         self._transport = cast(asyncio.Transport, transport)
-        expected = self._session.uid
-        if expected is not None:
-            peer = transport.get_extra_info("peername")
-            own = transport.get_extra_info("sockname")
-            if peer is None or own is None or peer_uid(peer[1], own[1]) != expected:
-                transport.close()
-                self._transport = None
+        peers = self._session.peers
+        if peers is not None:
+            # Nothing sent is acted on until the peer is known to be the runtime. (Held rather
+            # than only paused: uvloop delivers the first read even when paused right here.)
+            self._held = []
+            self._transport.pause_reading()
+            loop = asyncio.get_running_loop()
+            self._admission = loop.create_task(self._admit(peers, self._transport))
+
+    async def _admit(self, peers: RuntimePeers, transport: asyncio.Transport) -> None:
+        peer = transport.get_extra_info("peername")
+        own = transport.get_extra_info("sockname")
+        try:
+            admitted = peer is not None and own is not None and await peers.admits(peer[1], own[1])
+        except Exception:  # an unreadable /proc, say: refuse rather than trust
+            admitted = False
+        held, self._held = self._held or [], None
+        if admitted and not transport.is_closing():
+            transport.resume_reading()
+            for data in held:
+                self.data_received(data)
+            return
+        transport.close()
+        self._transport = None
 
     def data_received(self, data: bytes) -> None:
+        if self._held is not None:
+            self._held.append(data)
+            if sum(map(len, self._held)) > MAX_UNADMITTED:
+                self._close()
+            return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError:
@@ -148,8 +177,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._admission):
+            if task is not None:
+                task.cancel()
 
     # httptools callbacks -----------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -277,25 +307,6 @@ class _Connection(asyncio.Protocol):
     def _close(self) -> None:
         if self._transport is not None:
             self._transport.close()
-
-
-def peer_uid(port: int, server_port: int) -> int | None:
-    """The uid owning the established loopback connection from `port` to `server_port`.
-
-    Read from /proc/net/tcp; matching both ends and the state skips sockets left in TIME_WAIT
-    on the same port by earlier connections (those show uid 0).
-    """
-    local, remote = f"0100007F:{port:04X}", f"0100007F:{server_port:04X}"
-    try:
-        with open("/proc/net/tcp") as table:
-            for line in table:
-                fields = line.split()
-                established = len(fields) > 7 and fields[3] == "01"
-                if established and fields[1] == local and fields[2] == remote:
-                    return int(fields[7])
-    except OSError:
-        return None
-    return None
 
 
 async def serve_runtime_api(current: Callable[[], RuntimeSession]) -> asyncio.Server:
