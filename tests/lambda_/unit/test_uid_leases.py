@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -36,6 +37,35 @@ def test_a_lease_frees_when_released(tmp_path: Path) -> None:
     again = second.acquire()
     assert again is not None
     assert again.uid == 100
+
+
+def test_released_leases_leave_no_file_behind(tmp_path: Path) -> None:
+    leases = UidLeases(tmp_path, first=100, count=3)
+    taken = [leases.acquire() for _ in range(3)]
+    assert len(list(tmp_path.iterdir())) == 3
+    for lease in taken:
+        assert lease is not None
+        lease.release()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lock_on_a_file_given_back_meanwhile_is_not_a_lease(tmp_path: Path) -> None:
+    """The race that removing files opens: opened before the holder removed it, locked after."""
+    first = UidLeases(tmp_path, first=100, count=1)
+    held = first.acquire()
+    assert held is not None
+    stale = os.open(tmp_path / "100", os.O_RDWR)  # a second allocator, half-way in its _try
+    try:
+        held.release()
+        fcntl.flock(stale, fcntl.LOCK_EX | fcntl.LOCK_NB)  # it gets the lock on the old file
+        # ...but that file is gone: a fresh allocator makes a new one and holds the uid alone.
+        fresh = UidLeases(tmp_path, first=100, count=1).acquire()
+        assert fresh is not None
+        assert fresh.uid == 100
+        # What the half-way allocator checks before it believes its lock: this fails for it.
+        assert os.fstat(stale).st_ino != os.stat(tmp_path / "100").st_ino
+    finally:
+        os.close(stale)
 
 
 def test_a_lease_frees_when_its_process_dies(tmp_path: Path) -> None:

@@ -8,6 +8,9 @@ the same numbers. A per-process counter cannot see the other servers; the file s
 One lock file per uid in a root-only directory. A lease is an open descriptor holding a
 non-blocking exclusive `flock` on that file; the kernel drops the lock when the descriptor is
 closed, so a server that crashes or is killed frees its uids with it, and nothing is ever stale.
+A lease given back removes its file first (the directory would otherwise grow to one file per
+uid ever used); whoever locked that file meanwhile sees that it is no longer the one at the path,
+and lets it go.
 Each allocator starts at a random place in the range and moves on from there (next fit): servers
 rarely try the same files, and a uid just given back is not handed out again at once.
 """
@@ -30,12 +33,15 @@ UID_COUNT = 40000
 class UidLease:
     """One uid, held until `release` (or until this process ends, however it ends)."""
 
-    def __init__(self, uid: int, fd: int) -> None:
+    def __init__(self, uid: int, fd: int, path: str) -> None:
         self.uid = uid
         self._fd: int | None = fd
+        self._path = path
 
     def release(self) -> None:
         if self._fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path)  # while still locked: see the module docstring
             os.close(self._fd)  # closing drops the lock
             self._fd = None
 
@@ -85,13 +91,18 @@ class UidLeases:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            # Locked, but the file may have been given back (and removed) since it was opened.
+            current = os.stat(path, follow_symlinks=False).st_ino
+        except (BlockingIOError, FileNotFoundError):
             os.close(fd)
             return None
         except BaseException:
             os.close(fd)
             raise
-        return UidLease(uid, fd)
+        if current != os.fstat(fd).st_ino:
+            os.close(fd)
+            return None
+        return UidLease(uid, fd, path)
 
 
 def _private_directory(directory: Path) -> str:
