@@ -250,7 +250,11 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
     )
     # Sandboxed environments take uids leased host-wide; without isolation a uid is only a
     # name (functions run as the server's user), so the leases stay in the data directory.
-    uids = UidLeases(LEASE_DIR if isolate else data / "uids")
+    leases = LEASE_DIR if isolate else data / "uids"
+    try:
+        uids = UidLeases(leases)
+    except OSError as exc:
+        raise SystemExit(f"gureum: cannot lease environment uids in {leases}: {exc}") from None
     pool = EnvironmentPool(platform, settings.scaled(settings.keep_alive), uids)
     events = EventQueue(store, executor)
     invoker = Invoker(

@@ -7,6 +7,8 @@ for an id other than the one being served gets `InvalidRequestID` 400, as the re
 implementation (aws-lambda-runtime-interface-emulator, `rapi/handler/*`) answers.
 
 The HTTP layer is httptools on a bare asyncio protocol: the warm invoke path crosses it twice.
+Every listener is on loopback, open to the whole host: a connection is served only once it is
+known to come from the environment's own processes (peers.py), once per connection.
 """
 
 from __future__ import annotations
