@@ -82,7 +82,11 @@ class EnvironmentPool:
             uid = self._uids.acquire()
             if uid is None:
                 raise TooManyRequests("Rate Exceeded.", Reason="ConcurrentInvocationLimitExceeded")
-            environment = self._make(plan, self._platform, uid.uid)
+            try:
+                environment = self._make(plan, self._platform, uid.uid)
+            except BaseException:
+                uid.release()
+                raise
             environment.key = key
             self._uid_leases[environment] = uid
         self._busy.add(environment)
