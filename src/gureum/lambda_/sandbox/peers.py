@@ -94,12 +94,18 @@ def _proc_net_tcp(port: int, server_port: int) -> PeerSocket | None:
 
 
 def holds(pid: int, inode: int) -> bool:
-    """Whether process `pid` has the socket `inode` open."""
+    """Whether process `pid` has the socket `inode` open.
+
+    Raises PermissionError when this process may not look (reading another uid's descriptors
+    takes root with CAP_SYS_PTRACE): that is a set-up problem to report, not a "no".
+    """
     target = f"socket:[{inode}]"
     directory = f"/proc/{pid}/fd"
     try:
         names = os.listdir(directory)
-    except OSError:
+    except PermissionError:
+        raise
+    except OSError:  # gone meanwhile
         return False
     for name in names:
         with contextlib.suppress(OSError):  # closed meanwhile

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +24,8 @@ from typing import cast
 import httptools
 
 from gureum.lambda_.sandbox.peers import RuntimePeers
+
+log = logging.getLogger("gureum.runtime_api")
 
 MAX_RESPONSE = 6 * 1024 * 1024 + 100
 # What a connection may send before it is admitted: a runtime's first request and no more.
@@ -155,6 +158,7 @@ class _Connection(asyncio.Protocol):
         try:
             admitted = peer is not None and own is not None and await peers.admits(peer[1], own[1])
         except Exception:  # an unreadable /proc, say: refuse rather than trust
+            log.exception("a Runtime API connection was refused: its peer could not be checked")
             admitted = False
         held, self._held = self._held or [], None
         if admitted and not transport.is_closing():
