@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,16 @@ def _new_runtime_api(server: GureumProcess, before: set[int]) -> int:
 
 def _environment_uid(server: GureumProcess) -> int:
     """The uid of the one sandboxed process under `server` (the victim, in its Init)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        uid = _sandboxed_uid(server)
+        if uid is not None:
+            return uid
+        time.sleep(0.02)  # its Runtime API is up; the process itself may still be forking
+    raise AssertionError("no sandboxed process under the server")
+
+
+def _sandboxed_uid(server: GureumProcess) -> int | None:
     assert server.process is not None
     parents: dict[int, int] = {}
     uids: dict[int, int] = {}
@@ -156,11 +166,11 @@ def _environment_uid(server: GureumProcess) -> int:
             ancestor = parents.get(ancestor, 0)
         if ancestor == server.process.pid and uid != 0:
             return uid
-    raise AssertionError("no sandboxed process under the server")
+    return None
 
 
 def _cold_start_with(
-    server: GureumProcess, attack: Any
+    server: GureumProcess, attack: Callable[[int], dict[str, Any]]
 ) -> tuple[dict[str, Any], bytes, str | None]:
     """Invokes a slow-starting victim on `server`; runs `attack(port)` during its Init.
 
