@@ -21,6 +21,7 @@ import pytest
 from gureum.lambda_.sandbox.environment import ExecutionEnvironment, LaunchPlan, Platform
 from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.sandbox.scratch import ScratchSpaces
+from gureum.lambda_.sandbox.uids import UidLeases
 from gureum.lambda_.sandbox.zygotes import Zygote
 from gureum.logs.store.streams import LogStore
 
@@ -121,7 +122,9 @@ def test_one_environment_that_will_not_retire_does_not_stop_the_others(
     FailingEnvironment.UNREADABLE.add("garbled")
 
     async def scenario() -> None:
-        pool = EnvironmentPool(platform, keep_alive=0.2, make=FailingEnvironment)
+        # Few uids, so that the four new environments must reuse given-back ones.
+        uids = UidLeases(tmp_path / "uids", first=100, count=7)
+        pool = EnvironmentPool(platform, keep_alive=0.2, uids=uids, make=FailingEnvironment)
         reaper = asyncio.ensure_future(pool.reap())
         try:
             for name in ("first", "garbled", "stuck", "last"):
@@ -138,7 +141,7 @@ def test_one_environment_that_will_not_retire_does_not_stop_the_others(
                 await asyncio.sleep(0.01)
             assert "later" in FailingEnvironment.retired
             assert not reaper.done(), "the reaper died"
-            # The uids handed out next are the ones given back last: never the stuck one's.
+            # The uids handed out next include given-back ones, never the stuck one's.
             async with AsyncExitStack() as leases:
                 for _ in range(4):
                     await leases.enter_async_context(

@@ -10,8 +10,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from gureum.sandbox import peers
 
+from gureum.lambda_.sandbox import peers
 from gureum.lambda_.sandbox.peers import PeerSocket, RuntimePeers, held_in_tree, loopback_peer
 
 # A process that starts a child holding its stdin, then lets go of it: the socket two levels down.

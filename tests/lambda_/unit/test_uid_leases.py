@@ -74,7 +74,8 @@ def test_a_lease_frees_when_its_process_dies(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from gureum.lambda_.sandbox.uids import UidLeases;"
+            "import sys, time; from pathlib import Path;"
+            "from gureum.lambda_.sandbox.uids import UidLeases;"
             "lease = UidLeases(Path(sys.argv[1]), first=100, count=1).acquire();"
             "print(lease.uid, flush=True); time.sleep(60)",
             str(tmp_path),
