@@ -66,6 +66,13 @@ class SerializationError(ClientError):
     code = "InvalidRequestContentException"
 
 
+class JsonSerializationError(ClientError):
+    """A json-protocol body (SQS, KMS, Logs) that could not be read: Coral's own answer, which
+    clients such as kinesalite and dynalite mirror as `SerializationException`."""
+
+    code = "SerializationException"
+
+
 class RequestEntityTooLarge(ClientError):
     code = "RequestEntityTooLargeException"
     status = 413

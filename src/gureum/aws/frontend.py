@@ -25,6 +25,7 @@ from botocore.model import OperationModel
 
 from gureum.aws import sigv4
 from gureum.aws.accounts import AccountDirectory
+from gureum.aws.documents import UnreadableDocument
 from gureum.aws.errors import (
     AwsError,
     IncompleteSignature,
@@ -83,6 +84,10 @@ class WireProtocol(Protocol):
     def route(self, request: HttpRequest) -> Routed: ...
 
     def parse(self, routed: Routed, request: HttpRequest) -> dict[str, Any]: ...
+
+    def parse_failure(self, reason: str) -> AwsError:
+        """The protocol's 400 for a request it cannot read (`reason` says why)."""
+        ...
 
     def render(self, operation: OperationModel, result: Mapping[str, Any]) -> HttpResponse: ...
 
@@ -151,6 +156,12 @@ class Frontend:
             if error.status >= 500:
                 log.warning("request %s failed: %s %s", request_id, error.code, error.message)
             response = service.protocol.render_error(error)
+        except RecursionError:
+            # Only input nested past every parser's limit gets this deep; it is the caller's
+            # request that cannot be read, not a fault of ours to retry (issue #20).
+            log.warning("request %s nested too deeply", request_id, exc_info=True)
+            failure = service.protocol.parse_failure("Document nested too deeply to be read")
+            response = service.protocol.render_error(failure)
         except Exception:
             log.exception("request %s failed unexpectedly", request_id)
             internal = ServiceError(f"An internal error occurred (request id {request_id}).")
@@ -204,10 +215,7 @@ class Frontend:
             raise NotImplementedOperation(
                 f"gureum does not implement the {operation.name} operation yet."
             )
-        params = service.protocol.parse(routed, request)
-        if operation.input_shape is not None:
-            exempt = service.unvalidated.get(operation.name, frozenset())
-            validate(operation.input_shape, params, exempt)
+        params = self._parse(service, routed, request)
         if inspect.iscoroutinefunction(handler):
             result = await handler(context, params)
         else:
@@ -215,3 +223,22 @@ class Frontend:
             result = await loop.run_in_executor(self._executor, handler, context, params)
         assert isinstance(result, Mapping)
         return service.protocol.render(operation, result)
+
+    def _parse(
+        self, service: ServiceEndpoint, routed: Routed, request: HttpRequest
+    ) -> dict[str, Any]:
+        """The request's members, checked against the model. Whatever the input, a failure here
+        is the protocol's 400: the codecs map what they foresee, and anything they did not
+        (a parser's ValueError, OverflowError or RecursionError) is still the caller's input."""
+        try:
+            params = service.protocol.parse(routed, request)
+            if routed.operation.input_shape is not None:
+                exempt = service.unvalidated.get(routed.operation.name, frozenset())
+                validate(routed.operation.input_shape, params, exempt)
+        except (ValueError, OverflowError, RecursionError) as exc:
+            log.warning("unreadable request for %s", routed.operation.name, exc_info=True)
+            reason = f"Unreadable request: {type(exc).__name__}"
+            if isinstance(exc, UnreadableDocument):
+                reason = exc.reason
+            raise service.protocol.parse_failure(reason) from None
+        return params

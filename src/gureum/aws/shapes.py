@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.model import Shape
 
-from gureum.aws.errors import SerializationError
+from gureum.aws.documents import UnreadableDocument
 
 _INTEGER_TYPES = frozenset({"integer", "long", "short", "byte"})
 _FLOAT_TYPES = frozenset({"float", "double"})
@@ -32,15 +31,18 @@ def integer_in_range(shape: Shape, value: int) -> bool:
     return -(1 << (bits - 1)) <= value < (1 << (bits - 1))
 
 
-def _type_error(shape: Shape, value: object) -> SerializationError:
-    return SerializationError(
-        f"Could not parse request body into json: Cannot deserialize value of type "
-        f"`{shape.type_name}` from {type(value).__name__} value ({shape.name})"
+def _type_error(shape: Shape, value: object) -> UnreadableDocument:
+    return UnreadableDocument(
+        f"Cannot deserialize value of type `{shape.type_name}` from {type(value).__name__} "
+        f"value ({shape.name})"
     )
 
 
 def parse_value(shape: Shape, value: object) -> Any:
-    """Turns one JSON value into the Python value of `shape` (raises SerializationError)."""
+    """Turns one JSON value into the Python value of `shape`.
+
+    Raises UnreadableDocument, which each protocol turns into its own AWS error.
+    """
     if value is None:
         return None
     kind = shape.type_name
@@ -78,9 +80,8 @@ def parse_scalar(shape: Shape, value: object) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise _type_error(shape, value)
         if not integer_in_range(shape, value):
-            raise SerializationError(
-                f"Could not parse request body into json: Numeric value ({value}) out of range "
-                f"of {kind} ({shape.name})"
+            raise UnreadableDocument(
+                f"Numeric value ({value}) out of range of {kind} ({shape.name})"
             )
         return value
     if kind in _FLOAT_TYPES:
@@ -93,9 +94,7 @@ def parse_scalar(shape: Shape, value: object) -> Any:
         try:
             return base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
-            raise SerializationError(
-                f"Could not parse request body into json: invalid base64 in {shape.name}"
-            ) from None
+            raise UnreadableDocument(f"invalid base64 in {shape.name}") from None
     if kind == "timestamp":
         return _parse_timestamp(shape, value)
     return value
@@ -103,9 +102,10 @@ def parse_scalar(shape: Shape, value: object) -> Any:
 
 def _parse_timestamp(shape: Shape, value: object) -> datetime:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
-            raise _type_error(shape, value)
-        return datetime.fromtimestamp(value, UTC)
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, ValueError, OSError):  # NaN, or past what a datetime holds
+            raise _type_error(shape, value) from None
     if isinstance(value, str):
         try:
             return datetime.fromisoformat(value.replace("Z", "+00:00"))

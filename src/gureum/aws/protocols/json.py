@@ -13,7 +13,8 @@ from typing import Any
 
 from botocore.model import OperationModel, ServiceModel
 
-from gureum.aws.errors import AwsError, SerializationError, UnknownOperation
+from gureum.aws.documents import UnreadableDocument, read_document
+from gureum.aws.errors import AwsError, JsonSerializationError, UnknownOperation
 from gureum.aws.http import HttpResponse, header
 from gureum.aws.protocols.restjson import Routed
 from gureum.aws.shapes import parse_value, render_value
@@ -44,15 +45,17 @@ class JsonProtocol:
         if shape is None or not request.body:
             return {}
         try:
-            document = json.loads(request.body)
-        except RecursionError:
-            raise SerializationError("Could not parse request body: nested too deeply") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SerializationError(f"Could not parse request body: {exc}") from None
-        if not isinstance(document, dict):
-            raise SerializationError("Start of structure or map found where not expected.")
-        parsed: dict[str, Any] = parse_value(shape, document)
+            document = read_document(request.body)
+            if not isinstance(document, dict):
+                raise UnreadableDocument("Start of structure or map found where not expected.")
+            parsed: dict[str, Any] = parse_value(shape, document)
+        except UnreadableDocument as exc:
+            raise self.parse_failure(exc.reason) from None
         return parsed
+
+    def parse_failure(self, reason: str) -> AwsError:
+        """Coral's answer to a body it cannot read (400 SerializationException)."""
+        return JsonSerializationError(reason)
 
     def render(self, operation: OperationModel, result: Mapping[str, Any]) -> HttpResponse:
         shape = operation.output_shape

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from gureum.aws.documents import UnreadableDocument, read_document
 from gureum.aws.errors import AwsError, SerializationError, UnknownOperation
 from gureum.aws.http import HttpResponse, header, query_params
 from gureum.aws.shapes import (
@@ -96,6 +97,16 @@ class RestJsonProtocol:
         raise UnknownOperation(f"Unknown operation {request.method} {request.raw_path}")
 
     def parse(self, routed: Routed, request: HttpRequest) -> dict[str, Any]:
+        try:
+            return self._parse(routed, request)
+        except UnreadableDocument as exc:
+            raise self.parse_failure(exc.reason) from None
+
+    def parse_failure(self, reason: str) -> AwsError:
+        """Lambda's answer to a body it cannot read (spec 10.6)."""
+        return SerializationError(f"Could not parse request body into json: {reason}")
+
+    def _parse(self, routed: Routed, request: HttpRequest) -> dict[str, Any]:
         shape = routed.operation.input_shape
         if shape is None:
             return {}
@@ -124,13 +135,11 @@ class RestJsonProtocol:
             if member.type_name in ("blob", "string"):
                 params[payload_name] = request.body
             elif request.body:
-                params[payload_name] = parse_value(member, _load_json(request.body))
+                params[payload_name] = parse_value(member, read_document(request.body))
         elif body_members and request.body:
-            document = _load_json(request.body)
+            document = read_document(request.body)
             if not isinstance(document, dict):
-                raise SerializationError(
-                    "Could not parse request body into json: expected an object"
-                )
+                raise UnreadableDocument("expected an object")
             for name, member in body_members.items():
                 if document.get(name) is not None:
                     params[name] = parse_value(member, document[name])
@@ -191,25 +200,6 @@ class RestJsonProtocol:
         document = {key: value for key, value in document.items() if value is not None}
         headers = [("x-amzn-ErrorType", error.code), ("Content-Type", _JSON)]
         return HttpResponse(error.status, headers, json.dumps(document).encode())
-
-
-def _load_json(body: bytes) -> Any:
-    try:
-        return json.loads(body, parse_constant=_non_standard)
-    except RecursionError:
-        raise SerializationError(
-            "Could not parse request body into json: nested too deeply"
-        ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SerializationError(f"Could not parse request body into json: {exc}") from None
-
-
-def _non_standard(token: str) -> Any:
-    # Python reads NaN and Infinity; JSON, AWS's parser and other SDKs do not. A NaN weight would
-    # pass every range check (all comparisons with NaN are false) and be stored.
-    raise SerializationError(
-        f"Could not parse request body into json: Non-standard token '{token}'"
-    )
 
 
 def _scalar_from_text(shape: Shape, text: str) -> Any:

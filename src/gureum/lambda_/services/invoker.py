@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import random
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from enum import StrEnum
 
+from gureum.aws.documents import UnreadableDocument, read_document
 from gureum.aws.errors import RequestEntityTooLarge, SerializationError
 from gureum.clock import Clock
 from gureum.lambda_.domain.aliases import route
@@ -77,15 +77,11 @@ def check_payload(payload: bytes) -> bytes:
     if not payload:
         return b"{}"
     try:
-        json.loads(payload.decode("utf-8"))
-    except UnicodeDecodeError as exc:
+        read_document(payload)
+    except UnreadableDocument as exc:
         raise SerializationError(
             "Could not parse request body into json: Could not parse payload into json: "
-            f"Invalid UTF-8 start byte 0x{payload[exc.start]:02x}"
-        ) from None
-    except ValueError as exc:
-        raise SerializationError(
-            f"Could not parse request body into json: Could not parse payload into json: {exc}"
+            + exc.reason
         ) from None
     return payload
 
@@ -95,7 +91,7 @@ def decode_client_context(value: str | None) -> str | None:
         return None
     try:
         text = base64.b64decode(value, validate=True).decode("utf-8")
-        if not isinstance(json.loads(text), dict):
+        if not isinstance(read_document(text), dict):
             raise ValueError("not an object")
     except (binascii.Error, ValueError):
         raise SerializationError(

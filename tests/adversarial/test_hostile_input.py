@@ -1,0 +1,188 @@
+"""Hostile input over HTTP: what no SDK sends, answered as AWS answers it, never with a 500.
+
+Signed raw requests (tests/support/signing.py) carry what botocore would refuse to build: payloads
+nested 100,000 levels deep, numbers of thousands of digits, bodies that are not UTF-8. Each must
+be the service's own 400, and the server must go on serving afterwards (issue #20).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from gureum.aws.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
+from gureum.aws.frontend import CallContext, Frontend, ServiceEndpoint
+from gureum.aws.http import header
+from gureum.aws.protocols.restjson import RestJsonProtocol
+from gureum.aws.sigv4 import HttpRequest
+from gureum.clock import SystemClock
+from tests.support.server import GureumProcess
+from tests.support.signing import RawReply, send
+
+pytestmark = pytest.mark.adversarial
+
+NESTED = b"[" * 100_000 + b"]" * 100_000
+TOO_DEEP = (
+    "Document nesting depth (1001) exceeds the maximum allowed "
+    "(1000, from `StreamReadConstraints.getMaxNestingDepth()`)"
+)
+PAYLOAD_PREFIX = "Could not parse request body into json: Could not parse payload into json: "
+BODY_PREFIX = "Could not parse request body into json: "
+
+
+def error_of(reply: RawReply, status: int, code: str) -> dict[str, Any]:
+    assert reply.status == status, reply.body
+    assert reply.headers["x-amzn-errortype"] == code
+    assert reply.headers["x-amzn-requestid"]
+    return reply.json()
+
+
+# --- Invoke payloads ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("invocation_type", ["RequestResponse", "Event"])
+def test_deeply_nested_payload_is_invalid_request_content(
+    server: GureumProcess,
+    lambda_client: Any,
+    make_function: Callable[..., dict[str, Any]],
+    function_name: str,
+    invocation_type: str,
+) -> None:
+    make_function()
+    reply = send(
+        server.url,
+        "POST",
+        f"/2015-03-31/functions/{function_name}/invocations",
+        NESTED,
+        headers={"X-Amz-Invocation-Type": invocation_type},
+    )
+    body = error_of(reply, 400, "InvalidRequestContentException")
+    assert body == {"Type": "User", "message": PAYLOAD_PREFIX + TOO_DEEP}
+    # Nothing was queued or run, and the function still answers.
+    answer = lambda_client.invoke(FunctionName=function_name, Payload=b'{"ok": [[1]]}')
+    assert json.load(answer["Payload"]) == {"ok": [[1]]}
+
+
+def test_deeply_nested_invoke_async_arguments_are_invalid_request_content(
+    server: GureumProcess, make_function: Callable[..., dict[str, Any]], function_name: str
+) -> None:
+    make_function()
+    reply = send(server.url, "POST", f"/2014-11-13/functions/{function_name}/invoke-async/", NESTED)
+    body = error_of(reply, 400, "InvalidRequestContentException")
+    assert body["message"] == PAYLOAD_PREFIX + TOO_DEEP
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b'{"n": ' + b"9" * 5000 + b"}", "Number value length (5000) exceeds the maximum allowed"),
+        (b'{"n": NaN}', "Non-standard token 'NaN'"),
+    ],
+)
+def test_payloads_jackson_refuses_are_refused(
+    server: GureumProcess,
+    make_function: Callable[..., dict[str, Any]],
+    function_name: str,
+    payload: bytes,
+    reason: str,
+) -> None:
+    make_function()
+    reply = send(server.url, "POST", f"/2015-03-31/functions/{function_name}/invocations", payload)
+    body = error_of(reply, 400, "InvalidRequestContentException")
+    assert body["message"].startswith(PAYLOAD_PREFIX + reason)
+
+
+# --- request bodies of every service ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'{"FunctionName": ' + NESTED + b"}",
+        b'{"FunctionName": "f", "Timeout": ' + b"9" * 5000 + b"}",
+        b'{"FunctionName": "f", "Description": "\xff"}',
+    ],
+    ids=["nested", "digits", "not-utf8"],
+)
+def test_lambda_bodies_it_cannot_read_are_invalid_request_content(
+    server: GureumProcess, lambda_client: Any, document: bytes
+) -> None:
+    reply = send(
+        server.url,
+        "POST",
+        "/2015-03-31/functions",
+        document,
+        headers={"Content-Type": "application/json"},
+    )
+    body = error_of(reply, 400, "InvalidRequestContentException")
+    assert body["message"].startswith(BODY_PREFIX)
+    assert "Traceback" not in body["message"]
+    assert "Functions" in lambda_client.list_functions()
+
+
+@pytest.mark.parametrize(
+    ("service", "target", "version"),
+    [
+        ("sqs", "AmazonSQS.ListQueues", "1.0"),
+        ("kms", "TrentService.ListKeys", "1.1"),
+        ("logs", "Logs_20140328.DescribeLogGroups", "1.1"),
+    ],
+)
+@pytest.mark.parametrize(
+    "document",
+    [b'{"x": ' + NESTED + b"}", b'{"Limit": ' + b"9" * 5000 + b"}", b"\xff{}"],
+    ids=["nested", "digits", "not-utf8"],
+)
+def test_json_protocol_bodies_it_cannot_read_are_serialization_exceptions(
+    server: GureumProcess, service: str, target: str, version: str, document: bytes
+) -> None:
+    headers = {"X-Amz-Target": target, "Content-Type": f"application/x-amz-json-{version}"}
+    reply = send(server.url, "POST", "/", document, headers=headers, service=service)
+    body = error_of(reply, 400, "SerializationException")
+    assert body["__type"] == "SerializationException"
+    assert "Traceback" not in body["message"]
+    # The same endpoint still answers a well-formed request.
+    healthy = send(server.url, "POST", "/", b"{}", headers=headers, service=service)
+    assert healthy.status == 200, healthy.body
+
+
+# --- the front door's last resort --------------------------------------------------------------
+
+
+def _signed(path: str) -> HttpRequest:
+    request = AWSRequest(method="GET", url=f"http://127.0.0.1{path}", headers={"Host": "127.0.0.1"})
+    SigV4Auth(Credentials("test", "test"), "lambda", "us-east-1").add_auth(request)
+    return HttpRequest("GET", path, "", list(request.headers.items()), b"")
+
+
+async def _recurse(context: CallContext, params: dict[str, Any]) -> Mapping[str, Any]:
+    raise RecursionError("maximum recursion depth exceeded")
+
+
+def test_a_recursion_error_anywhere_is_the_protocols_400_not_a_500() -> None:
+    model = botocore.session.get_session().get_service_model("lambda")
+    endpoint = ServiceEndpoint("lambda", RestJsonProtocol(model), {"ListFunctions": _recurse})
+    with ThreadPoolExecutor(1) as executor:
+        frontend = Frontend(
+            {"lambda": endpoint},
+            AccountDirectory([DEFAULT_ACCESS_KEY]),
+            SystemClock(),
+            executor,
+            default_service="lambda",
+        )
+        response = asyncio.run(frontend.handle(_signed("/2015-03-31/functions/"), "http://x"))
+    assert response.status == 400
+    assert header(response.headers, "x-amzn-ErrorType") == "InvalidRequestContentException"
+    assert json.loads(response.body) == {
+        "Type": "User",
+        "message": "Could not parse request body into json: Document nested too deeply to be read",
+    }
