@@ -17,6 +17,7 @@ import uvicorn
 
 from gureum import __version__
 from gureum.app import GureumApp
+from gureum.aws.http_head import BoundedHttpToolsProtocol
 from gureum.config import Settings, default_data_dir
 
 # Every `serve` option: (name, type, help). Defaults are Settings' own; each option can also be
@@ -100,7 +101,7 @@ def serve(settings: Settings) -> None:
         lifespan="on",
         log_level=settings.log_level,
         access_log=False,
-        http="httptools",
+        http=BoundedHttpToolsProtocol,  # httptools, with the request head bounded (431)
         loop="uvloop",
     )
     # Server.run() is what applies `loop="uvloop"`; asyncio.run() alone would not.

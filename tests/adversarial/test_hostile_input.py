@@ -8,7 +8,12 @@ be the service's own 400, and the server must go on serving afterwards (issue #2
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import socket
+import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,6 +30,7 @@ from gureum.aws.http import header
 from gureum.aws.protocols.restjson import RestJsonProtocol
 from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import SystemClock
+from tests.support.packages import HANDLER, zip_of
 from tests.support.server import GureumProcess
 from tests.support.signing import RawReply, send
 
@@ -186,3 +192,68 @@ def test_a_recursion_error_anywhere_is_the_protocols_400_not_a_500() -> None:
         "Type": "User",
         "message": "Could not parse request body into json: Document nested too deeply to be read",
     }
+
+
+# --- the request head -------------------------------------------------------------------------
+
+
+def _exchange(server: GureumProcess, head: bytes) -> tuple[bytes, float]:
+    """Sends `head` on a raw connection (from a thread: the server may stop reading midway)
+    and returns all that comes back before the server closes, and how long that took."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as connection:
+
+        def push() -> None:
+            with contextlib.suppress(OSError):
+                connection.sendall(head)
+
+        sender = threading.Thread(target=push)
+        sender.start()
+        received = []
+        with contextlib.suppress(OSError):
+            while chunk := connection.recv(65536):
+                received.append(chunk)
+        sender.join()
+    return b"".join(received), time.monotonic() - started
+
+
+def _head(fields: list[bytes]) -> bytes:
+    return b"GET /_gureum/health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"".join(fields) + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [b"X-Pad-%d: %s\r\n" % (n, b"a" * 1000) for n in range(1000)],  # 1 MB in 1000 fields
+        [b"X-Pad: " + b"a" * 1_000_000 + b"\r\n"],  # 1 MB in one field
+        [b"X-Pad-%d: 1\r\n" % n for n in range(101)],  # more fields than any front end takes
+    ],
+    ids=["many-large-fields", "one-endless-field", "too-many-fields"],
+)
+def test_an_oversized_request_head_is_431_and_the_server_carries_on(
+    server: GureumProcess, lambda_client: Any, fields: list[bytes]
+) -> None:
+    reply, seconds = _exchange(server, _head(fields))
+    assert reply.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), reply[:200]
+    assert b"connection: close" in reply.lower()
+    assert seconds < 5
+    assert server.health()["status"] == "ok"
+    assert "Functions" in lambda_client.list_functions()
+
+
+def test_a_head_within_the_bounds_is_served(server: GureumProcess) -> None:
+    padding = {f"X-Pad-{n}": "a" * 600 for n in range(90)}  # 54 KB in 90 fields, signed
+    reply = send(server.url, "GET", "/2015-03-31/functions/", headers=padding)
+    assert reply.status == 200, reply.body
+
+
+def test_a_large_signed_create_function_with_many_tags_still_passes(
+    make_function: Callable[..., dict[str, Any]], lambda_client: Any, function_name: str
+) -> None:
+    tags = {f"tag-{n}": "v" * 256 for n in range(50)}
+    filler = os.urandom(4 * 1024 * 1024)  # does not compress: a 4 MB package
+    created = make_function(
+        Code={"ZipFile": zip_of({"index.py": HANDLER, "blob": filler})}, Tags=tags
+    )
+    assert created["CodeSize"] > 4 * 1024 * 1024
+    assert lambda_client.get_function(FunctionName=function_name)["Tags"] == tags
