@@ -30,6 +30,7 @@ from gureum.aws.http import header
 from gureum.aws.protocols.restjson import RestJsonProtocol
 from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import SystemClock
+from tests.support.aws import arn, aws_error
 from tests.support.packages import HANDLER, zip_of
 from tests.support.server import GureumProcess
 from tests.support.signing import RawReply, send
@@ -257,3 +258,79 @@ def test_a_large_signed_create_function_with_many_tags_still_passes(
     )
     assert created["CodeSize"] > 4 * 1024 * 1024
     assert lambda_client.get_function(FunctionName=function_name)["Tags"] == tags
+
+
+# --- function names in the URI ------------------------------------------------------------------
+
+# botocore's model: most operations take `FunctionName` (1-140, no dots); GetFunction, Invoke,
+# DeleteFunction, GetPolicy and others take `NamespacedFunctionName` (1-256, dots allowed).
+PLAIN_NAME = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+)
+NAMESPACED_NAME = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?"
+)
+
+
+def _violation(value: str, constraint: str) -> str:
+    return (
+        f"1 validation error detected: Value '{value}' at 'functionName' failed to satisfy "
+        f"constraint: {constraint}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "message"),
+    [
+        (
+            "get_function",
+            {"FunctionName": "a" * 257},
+            _violation("a" * 257, "Member must have length less than or equal to 256"),
+        ),
+        (
+            "get_function",
+            {"FunctionName": "my-function!"},
+            _violation(
+                "my-function!", f"Member must satisfy regular expression pattern: {NAMESPACED_NAME}"
+            ),
+        ),
+        (
+            "get_function_concurrency",
+            {"FunctionName": ".."},
+            _violation("..", f"Member must satisfy regular expression pattern: {PLAIN_NAME}"),
+        ),
+        (
+            "list_aliases",
+            {"FunctionName": "a" * 141},
+            _violation("a" * 141, "Member must have length less than or equal to 140"),
+        ),
+        # Operations gureum does not implement still validate first, as AWS does.
+        (
+            "get_policy",
+            {"FunctionName": "my-function!"},
+            _violation(
+                "my-function!", f"Member must satisfy regular expression pattern: {NAMESPACED_NAME}"
+            ),
+        ),
+        (
+            "get_provisioned_concurrency_config",
+            {"FunctionName": "..", "Qualifier": "1"},
+            _violation("..", f"Member must satisfy regular expression pattern: {PLAIN_NAME}"),
+        ),
+    ],
+)
+def test_function_names_in_the_uri_are_validated_before_anything_else(
+    lambda_client: Any, operation: str, params: dict[str, Any], message: str
+) -> None:
+    with aws_error("ValidationException", 400, message):
+        getattr(lambda_client, operation)(**params)
+
+
+@pytest.mark.parametrize("name", ["..", "a" * 200, "us-east-1.replica"])
+def test_namespaced_names_the_model_allows_are_looked_up(lambda_client: Any, name: str) -> None:
+    # Dots and up to 256 characters satisfy GetFunction's NamespacedFunctionName, so AWS looks
+    # the function up (spec 0.4: even a 65-character name is a 404, not a validation error).
+    with aws_error("ResourceNotFoundException", 404, f"Function not found: {arn(name)}"):
+        lambda_client.get_function(FunctionName=name)

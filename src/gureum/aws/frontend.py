@@ -210,12 +210,14 @@ class Frontend:
         limit = service.body_limits.get(operation.name)
         if limit is not None and len(request.body) > limit[0]:
             raise RequestEntityTooLarge(limit[1])
+        # AWS validates before anything else, so an operation gureum lacks still answers a
+        # malformed request with AWS's 400, not with 501.
+        params = self._parse(service, routed, request)
         handler = service.handlers.get(operation.name)
         if handler is None:
             raise NotImplementedOperation(
                 f"gureum does not implement the {operation.name} operation yet."
             )
-        params = self._parse(service, routed, request)
         if inspect.iscoroutinefunction(handler):
             result = await handler(context, params)
         else:
