@@ -10,8 +10,10 @@ derandomized so the file runs in seconds and the same way in CI.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -21,8 +23,7 @@ from botocore.model import OperationModel, Shape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gureum.aws.documents import UnreadableDocument, read_document
-from gureum.aws.errors import AwsError, SerializationError
+from gureum.aws import sigv4
 from gureum.aws.protocols.json import JsonProtocol
 from gureum.aws.protocols.restjson import RestJsonProtocol
 from gureum.aws.sigv4 import HttpRequest
@@ -48,8 +49,9 @@ SCALARS = (
     | st.booleans()
     | st.integers()
     | st.integers(min_value=-(10**40), max_value=10**40)
-    | st.floats(allow_nan=False)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20)
+    | st.text(st.characters(exclude_categories=()), max_size=4)  # lone surrogates too
 )
 ANY_JSON: st.SearchStrategy[Any] = st.recursive(
     SCALARS,
@@ -201,6 +203,50 @@ def test_json_protocol_requests_parse_or_are_client_errors(
 JSON_CODECS = {
     name: JsonProtocol(SESSION.get_service_model(name)) for name in ("sqs", "kms", "logs")
 }
+
+
+# --- signatures -------------------------------------------------------------------------------
+
+LATIN_1 = st.text(st.characters(max_codepoint=255), max_size=60)
+AUTHORIZATION = (
+    "AWS4-HMAC-SHA256 Credential={}/{}/{}/{}/aws4_request, SignedHeaders={}, Signature={}"
+)
+
+
+@FUZZ
+@given(
+    st.one_of(
+        LATIN_1,
+        st.builds(
+            AUTHORIZATION.format,
+            LATIN_1,
+            LATIN_1,
+            LATIN_1,
+            LATIN_1,
+            LATIN_1,
+            LATIN_1,
+        ),
+    ),
+    LATIN_1,
+    LATIN_1,
+)
+def test_signatures_of_any_shape_verify_or_fail_as_signature_failures(
+    authorization: str, date: str, query: str
+) -> None:
+    request = HttpRequest(
+        "GET",
+        "/",
+        query,
+        [("Authorization", authorization), ("X-Amz-Date", date), ("Host", "h")],
+        b"",
+    )
+    checks: list[Callable[[], object]] = [
+        lambda: sigv4.credential_scope(request),
+        lambda: sigv4.verify(request, "test", datetime(2026, 1, 1, tzinfo=UTC)),
+    ]
+    for check in checks:
+        with contextlib.suppress(sigv4.SignatureFailure):
+            check()
 
 
 # --- what AWS answers, exactly -----------------------------------------------------------------
