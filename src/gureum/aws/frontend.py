@@ -157,8 +157,8 @@ class Frontend:
                 log.warning("request %s failed: %s %s", request_id, error.code, error.message)
             response = service.protocol.render_error(error)
         except RecursionError:
-            # Only input nested past every parser's limit gets this deep; it is the caller's
-            # request that cannot be read, not a fault of ours to retry (issue #20).
+            # Only a request's nesting drives gureum this deep: it is the caller's input that
+            # cannot be read, AWS's 400, not a 500 that clients would retry (issue #20).
             log.warning("request %s nested too deeply", request_id, exc_info=True)
             failure = service.protocol.parse_failure("Document nested too deeply to be read")
             response = service.protocol.render_error(failure)
