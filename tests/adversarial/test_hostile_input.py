@@ -334,3 +334,15 @@ def test_namespaced_names_the_model_allows_are_looked_up(lambda_client: Any, nam
     # the function up (spec 0.4: even a 65-character name is a 404, not a validation error).
     with aws_error("ResourceNotFoundException", 404, f"Function not found: {arn(name)}"):
         lambda_client.get_function(FunctionName=name)
+
+
+# --- tokens handed back ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", ["¿", "\U000c9591", "not base64!"])
+def test_a_next_token_that_is_not_ours_is_invalid_parameter_value(
+    server: GureumProcess, token: str
+) -> None:
+    # Found by fuzzing over HTTP: a token that was not even ASCII was a 500.
+    with aws_error("InvalidParameterValue", 400, "Invalid NextToken value."):
+        server.client("sqs").list_queues(NextToken=token, MaxResults=5)

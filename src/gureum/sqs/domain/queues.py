@@ -11,7 +11,6 @@ plain look-ups.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -297,7 +296,7 @@ def list_page(
     if token is not None:
         try:
             start = base64.b64decode(token, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (or not even ASCII), or not UTF-8 inside
             raise SqsInvalidParameterValue("Invalid NextToken value.") from None
     remaining = [name for name in sorted(names) if name > start]
     size = max_results or MAX_LIST_RESULTS
