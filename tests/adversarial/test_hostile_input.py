@@ -346,3 +346,21 @@ def test_a_next_token_that_is_not_ours_is_invalid_parameter_value(
     # Found by fuzzing over HTTP: a token that was not even ASCII was a 500.
     with aws_error("InvalidParameterValue", 400, "Invalid NextToken value."):
         server.client("sqs").list_queues(NextToken=token, MaxResults=5)
+
+
+def test_re_encrypt_without_a_ciphertext_is_invalid_ciphertext_as_decrypt_is(
+    server: GureumProcess,
+) -> None:
+    # Found by fuzzing over HTTP: the model does not require CiphertextBlob, and its absence
+    # was a KeyError (500).
+    kms = server.client("kms")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    headers = {
+        "X-Amz-Target": "TrentService.ReEncrypt",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    document = json.dumps({"DestinationKeyId": key}).encode()
+    reply = send(server.url, "POST", "/", document, headers=headers, service="kms")
+    assert error_of(reply, 400, "InvalidCiphertextException")["__type"] == (
+        "InvalidCiphertextException"
+    )

@@ -302,7 +302,8 @@ class KmsApi:
         done = self._keys.re_encrypt(
             ctx.account_id,
             ctx.region,
-            params["CiphertextBlob"],
+            # Not required by the model (as for Decrypt): a missing blob is no valid ciphertext.
+            params.get("CiphertextBlob", b""),
             params["DestinationKeyId"],
             params.get("SourceEncryptionContext"),
             params.get("DestinationEncryptionContext"),
