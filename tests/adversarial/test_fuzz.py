@@ -15,24 +15,21 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
-import botocore.session
 import pytest
-from botocore.model import OperationModel, Shape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gureum.aws import sigv4
-from gureum.aws.protocols.json import JsonProtocol
-from gureum.aws.protocols.restjson import RestJsonProtocol
+from gureum.aws.documents import UnreadableDocument, read_document
+from gureum.aws.errors import AwsError, SerializationError
 from gureum.aws.sigv4 import HttpRequest
 from gureum.aws.validation import validate
 from gureum.lambda_.services.invoker import check_payload
+from tests.support import fuzzing
 
 pytestmark = pytest.mark.adversarial
 
-SESSION = botocore.session.get_session()
 FUZZ = settings(
     max_examples=150,
     derandomize=True,
@@ -40,81 +37,6 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-Codec = RestJsonProtocol | JsonProtocol
-
-# --- documents ---------------------------------------------------------------------------------
-
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.integers(min_value=-(10**40), max_value=10**40)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20)
-    | st.text(st.characters(exclude_categories=()), max_size=4)  # lone surrogates too
-)
-ANY_JSON: st.SearchStrategy[Any] = st.recursive(
-    SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-
-
-def _value_for(shape: Shape, depth: int) -> st.SearchStrategy[Any]:
-    """Mostly what the shape wants, sometimes anything at all."""
-    if depth > 4:
-        return ANY_JSON
-    kind = shape.type_name
-    wanted: st.SearchStrategy[Any]
-    if kind == "structure":
-        members = {name: _value_for(member, depth + 1) for name, member in shape.members.items()}
-        wanted = st.fixed_dictionaries({}, optional=members)
-    elif kind == "list":
-        wanted = st.lists(_value_for(shape.member, depth + 1), max_size=3)
-    elif kind == "map":
-        wanted = st.dictionaries(
-            st.text(max_size=8), _value_for(shape.value, depth + 1), max_size=3
-        )
-    elif kind in ("integer", "long"):
-        wanted = st.integers(min_value=-(2**70), max_value=2**70)
-    elif kind in ("float", "double"):
-        wanted = st.floats()
-    elif kind == "boolean":
-        wanted = st.booleans()
-    elif kind == "timestamp":
-        wanted = st.floats() | st.integers() | st.text(max_size=30)
-    elif kind == "blob":
-        wanted = st.text(max_size=12)  # mostly not base64
-    else:
-        wanted = st.text(max_size=30)
-    return st.one_of(wanted, wanted, ANY_JSON)
-
-
-def _nested(depth: int) -> bytes:
-    return b"[" * depth + b"]" * depth
-
-
-@st.composite
-def bodies(draw: st.DrawFn, shape: Shape | None) -> bytes:
-    """A JSON body for `shape`, possibly damaged on the way."""
-    document = draw(_value_for(shape, 0)) if shape is not None else draw(ANY_JSON)
-    text = json.dumps(document)  # NaN and Infinity included, as Python writes them
-    body = text.encode("utf-8", "surrogatepass")
-    damage = draw(st.sampled_from(["none", "none", "truncate", "flip", "nest", "bytes", "digits"]))
-    if damage == "truncate" and body:
-        body = body[: draw(st.integers(0, len(body) - 1))]
-    elif damage == "flip" and body:
-        at = draw(st.integers(0, len(body) - 1))
-        body = body[:at] + bytes([draw(st.integers(0x80, 0xFF))]) + body[at + 1 :]
-    elif damage == "nest":
-        body = b'{"x": ' + _nested(draw(st.sampled_from([999, 1001, 5000, 100_000]))) + b"}"
-    elif damage == "bytes":
-        body = draw(st.binary(max_size=64))
-    elif damage == "digits":
-        body = b'{"x": ' + b"9" * draw(st.sampled_from([1001, 4301, 20_000])) + b"}"
-    return body
 
 
 def _outcome(read: Callable[[], object]) -> None:
@@ -131,78 +53,45 @@ def _outcome(read: Callable[[], object]) -> None:
 
 
 @FUZZ
-@given(st.binary(max_size=256) | bodies(None))
+@given(st.binary(max_size=256) | fuzzing.bodies(None))
 def test_invoke_payload_check_never_fails_unexpectedly(payload: bytes) -> None:
     _outcome(lambda: check_payload(payload))
 
 
 @FUZZ
-@given(ANY_JSON)
+@given(fuzzing.ANY_JSON)
 def test_any_json_document_reads_back_as_itself(document: Any) -> None:
     assert read_document(json.dumps(document).encode()) == document
 
 
-def _operations(codec: Codec) -> list[OperationModel]:
-    return [codec.model.operation_model(name) for name in sorted(codec.model.operation_names)]
-
-
-def _rest_request(data: st.DataObject, operation: OperationModel, body: bytes) -> HttpRequest:
-    """A request on the operation's own URI; labels, query and header members hold any text."""
-    path, _, query = operation.http["requestUri"].partition("?")
-    for label in [part.split("}")[0] for part in path.split("{")[1:]]:
-        text = data.draw(st.text(min_size=1, max_size=12))
-        path = path.replace("{" + label + "}", quote(text, safe=""))
-    headers: list[tuple[str, str]] = []
-    shape = operation.input_shape
-    for name, member in shape.members.items() if shape is not None else []:
-        location = member.serialization.get("location")
-        wire_name = member.serialization.get("name", name)
-        value = data.draw(st.none() | st.text(st.characters(max_codepoint=255), max_size=12))
-        if value is None:
-            continue
-        if location == "header":
-            headers.append((wire_name, value))
-        elif location == "querystring":
-            query += f"&{quote(wire_name)}={quote(value, safe='')}"
-    return HttpRequest(operation.http["method"], path, query.lstrip("&"), headers, body)
-
-
-def _read(codec: Codec, request: HttpRequest) -> None:
+def _read(codec: fuzzing.Codec, request: HttpRequest) -> None:
     routed = codec.route(request)
     params = codec.parse(routed, request)
     if routed.operation.input_shape is not None:
         validate(routed.operation.input_shape, params)
 
 
-LAMBDA = RestJsonProtocol(SESSION.get_service_model("lambda"), "application/json")
-
-
 @FUZZ
 @given(st.data())
 def test_lambda_requests_parse_or_are_client_errors(data: st.DataObject) -> None:
-    operation = data.draw(st.sampled_from(_operations(LAMBDA)))
-    body = data.draw(bodies(operation.input_shape))
-    request = _rest_request(data, operation, body)
-    _outcome(lambda: _read(LAMBDA, request))
+    operation = data.draw(st.sampled_from(fuzzing.operations(fuzzing.LAMBDA)))
+    body = data.draw(fuzzing.bodies(operation.input_shape))
+    request = fuzzing.rest_request(data, operation, body)
+    _outcome(lambda: _read(fuzzing.LAMBDA, request))
 
 
-@pytest.mark.parametrize("service", ["sqs", "kms", "logs"])
+@pytest.mark.parametrize("service", sorted(fuzzing.JSON_CODECS))
 @FUZZ
 @given(data=st.data())
 def test_json_protocol_requests_parse_or_are_client_errors(
     service: str, data: st.DataObject
 ) -> None:
-    codec = JSON_CODECS[service]
-    operation = data.draw(st.sampled_from(_operations(codec)))
+    codec = fuzzing.JSON_CODECS[service]
+    operation = data.draw(st.sampled_from(fuzzing.operations(codec)))
     target = codec.model.metadata["targetPrefix"] + "." + operation.name
-    body = data.draw(bodies(operation.input_shape))
+    body = data.draw(fuzzing.bodies(operation.input_shape))
     request = HttpRequest("POST", "/", "", [("X-Amz-Target", target)], body)
     _outcome(lambda: _read(codec, request))
-
-
-JSON_CODECS = {
-    name: JsonProtocol(SESSION.get_service_model(name)) for name in ("sqs", "kms", "logs")
-}
 
 
 # --- signatures -------------------------------------------------------------------------------
@@ -262,13 +151,13 @@ TOO_DEEP = (
 @pytest.mark.parametrize("depth", [1001, 5000, 100_000])
 def test_payload_nested_past_jacksons_limit_is_refused_as_aws_refuses_it(depth: int) -> None:
     with pytest.raises(SerializationError) as caught:
-        check_payload(_nested(depth))
+        check_payload(fuzzing.nested(depth))
     assert caught.value.status == 400
     assert caught.value.message == PAYLOAD_PREFIX + TOO_DEEP
 
 
 def test_nesting_within_reach_is_read() -> None:
-    assert read_document(_nested(500)) is not None
+    assert read_document(fuzzing.nested(500)) is not None
     assert read_document(b'["' + b"[[[[" * 400 + b'"]') == ["[[[[" * 400]  # brackets in strings
 
 
@@ -302,13 +191,13 @@ def test_duplicate_keys_keep_the_last_value_as_jackson_does() -> None:
 
 
 def test_json_protocol_bodies_it_cannot_read_are_serialization_exceptions() -> None:
-    codec = JSON_CODECS["sqs"]
+    codec = fuzzing.JSON_CODECS["sqs"]
     request = HttpRequest(
         "POST",
         "/",
         "",
         [("X-Amz-Target", "AmazonSQS.ListQueues")],
-        b'{"x": ' + _nested(2000) + b"}",
+        b'{"x": ' + fuzzing.nested(2000) + b"}",
     )
     with pytest.raises(AwsError) as caught:
         _read(codec, request)

@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,6 +23,8 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gureum.aws.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
 from gureum.aws.frontend import CallContext, Frontend, ServiceEndpoint
@@ -30,6 +32,7 @@ from gureum.aws.http import header
 from gureum.aws.protocols.restjson import RestJsonProtocol
 from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import SystemClock
+from tests.support import fuzzing
 from tests.support.aws import arn, aws_error
 from tests.support.packages import HANDLER, zip_of
 from tests.support.server import GureumProcess
@@ -364,3 +367,51 @@ def test_re_encrypt_without_a_ciphertext_is_invalid_ciphertext_as_decrypt_is(
     assert error_of(reply, 400, "InvalidCiphertextException")["__type"] == (
         "InvalidCiphertextException"
     )
+
+
+# --- every operation, over HTTP -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GureumProcess]:
+    """A server of its own: fuzzing creates queues, keys and log groups nobody else expects."""
+    process = GureumProcess(
+        tmp_path_factory.mktemp("gureum-fuzzed") / "data", "--isolation", "none"
+    ).start()
+    yield process
+    process.stop()
+
+
+def _legal_header(value: str) -> bool:
+    return all(" " <= character <= "\xff" and character != "\x7f" for character in value)
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, database=None)
+@given(data=st.data())
+def test_no_lambda_request_is_a_500(fuzzed: GureumProcess, data: st.DataObject) -> None:
+    operation = data.draw(st.sampled_from(fuzzing.operations(fuzzing.LAMBDA)))
+    request = fuzzing.rest_request(
+        data, operation, data.draw(fuzzing.bodies(operation.input_shape))
+    )
+    headers = {name: value for name, value in request.headers if _legal_header(value)}
+    path = request.raw_path + (f"?{request.raw_query}" if request.raw_query else "")
+    reply = send(fuzzed.url, request.method, path, request.body, headers=headers)
+    assert reply.status < 500 or reply.status == 501, (operation.name, reply.body)
+
+
+@pytest.mark.parametrize("service", sorted(fuzzing.JSON_CODECS))
+@settings(max_examples=40, derandomize=True, deadline=None, database=None)
+@given(data=st.data())
+def test_no_json_protocol_request_is_a_500(
+    fuzzed: GureumProcess, service: str, data: st.DataObject
+) -> None:
+    codec = fuzzing.JSON_CODECS[service]
+    operation = data.draw(st.sampled_from(fuzzing.operations(codec)))
+    version = codec.model.metadata.get("jsonVersion", "1.0")
+    headers = {
+        "X-Amz-Target": f"{codec.model.metadata['targetPrefix']}.{operation.name}",
+        "Content-Type": f"application/x-amz-json-{version}",
+    }
+    body = data.draw(fuzzing.bodies(operation.input_shape))
+    reply = send(fuzzed.url, "POST", "/", body, headers=headers, service=service)
+    assert reply.status < 500 or reply.status == 501, (operation.name, reply.body)
