@@ -87,7 +87,7 @@ def handler(event, context):
 def attacker(
     lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
 ) -> str:
-    make_function(Code={"ZipFile": zip_of({"index.py": ATTACKS})}, Timeout=20, MemorySize=256)
+    make_function(Code={"ZipFile": zip_of({"index.py": ATTACKS})}, Timeout=20, MemorySize=1024)
     return function_name
 
 
@@ -160,6 +160,7 @@ def test_nothing_of_an_attack_outlives_the_server(tmp_path: Any) -> None:
             Handler="index.handler",
             Code={"ZipFile": zip_of({"index.py": ATTACKS})},
             Timeout=20,
+            MemorySize=1024,
         )
         client.get_waiter("function_active_v2").wait(
             FunctionName="bomb", WaiterConfig={"Delay": 0.1}
