@@ -154,10 +154,17 @@ class LogsApi:
             result["nextToken"] = str(start + limit)
         return result
 
+    def _require_stream(self, ctx: CallContext, group: str, stream: str) -> None:
+        self._require_group(ctx, group)
+        if not self._store.has_stream(ctx.account_id, ctx.region, group, stream):
+            raise LogsResourceNotFound("The specified log stream does not exist.")
+
     def get_log_events(self, ctx: CallContext, params: Params) -> Result:
         group = self._group_name(params)
-        self._require_group(ctx, group)
         stream = params["logStreamName"]
+        # AWS answers a stream that is not there with an error, never an empty page: a reader
+        # polling a misspelt name would otherwise wait forever for events.
+        self._require_stream(ctx, group, stream)
         events = self._in_window(
             self._store.events(ctx.account_id, ctx.region, group, stream), params
         )
@@ -245,6 +252,8 @@ class LogsApi:
     def create_log_stream(self, ctx: CallContext, params: Params) -> Result:
         group = params["logGroupName"]
         self._require_group(ctx, group)
+        if self._store.has_stream(ctx.account_id, ctx.region, group, params["logStreamName"]):
+            raise ResourceAlreadyExists("The specified log stream already exists")
         self._store.append(
             ctx.account_id, ctx.region, group, params["logStreamName"], [], create=True
         )
@@ -252,7 +261,7 @@ class LogsApi:
 
     def put_log_events(self, ctx: CallContext, params: Params) -> Result:
         group = params["logGroupName"]
-        self._require_group(ctx, group)
+        self._require_stream(ctx, group, params["logStreamName"])
         events = [LogEvent(int(e["timestamp"]), str(e["message"])) for e in params["logEvents"]]
         self._store.append(ctx.account_id, ctx.region, group, params["logStreamName"], events)
         return {}

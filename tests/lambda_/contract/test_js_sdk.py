@@ -226,6 +226,9 @@ def test_errors_are_typed_exceptions(steps: Scenario) -> None:
     typed(seen["queue"], "QueueDoesNotExist", "QueueDoesNotExist", 400)
     assert seen["queue"]["message"] == "The specified queue does not exist."
     typed(seen["key"], "NotFound", "NotFoundException", 400)
+    # CloudWatch Logs answers a missing stream with a 400, not an empty page of events.
+    typed(seen["stream"], "ResourceNotFound", "ResourceNotFoundException", 400)
+    assert seen["stream"]["message"] == "The specified log stream does not exist."
 
 
 def test_async_invoke_delivers_to_an_sqs_destination(steps: Scenario) -> None:

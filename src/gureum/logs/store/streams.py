@@ -143,8 +143,14 @@ class LogStore:
     def has_group(self, account: str, region: str, group: str) -> bool:
         return self._group_dir(account, region, group).is_dir()
 
+    def has_stream(self, account: str, region: str, group: str, stream: str) -> bool:
+        return self._stream_path(account, region, group, stream).is_file()
+
+    def _stream_path(self, account: str, region: str, group: str, stream: str) -> Path:
+        return self._group_dir(account, region, group) / f"{_name(stream)}.jsonl"
+
     def events(self, account: str, region: str, group: str, stream: str) -> list[LogEvent]:
-        path = self._group_dir(account, region, group) / f"{_name(stream)}.jsonl"
+        path = self._stream_path(account, region, group, stream)
         return list(self._read(path)) if path.exists() else []
 
     @staticmethod

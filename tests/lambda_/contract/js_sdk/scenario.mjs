@@ -13,6 +13,7 @@ import {
   CloudWatchLogsClient,
   DescribeLogStreamsCommand,
   GetLogEventsCommand,
+  ResourceNotFoundException as LogsResourceNotFoundException,
 } from "@aws-sdk/client-cloudwatch-logs";
 import {
   CreateKeyCommand,
@@ -383,7 +384,17 @@ await step("typed-errors", async () => {
       ),
     { NotFound: NotFoundException },
   );
-  return { missing, duplicate, badAlias, invalid, unmodeled, queue, key };
+  const stream = await failure(
+    () =>
+      logs.send(
+        new GetLogEventsCommand({
+          logGroupName: `/aws/lambda/${FUNCTION}`,
+          logStreamName: "no-such-stream",
+        }),
+      ),
+    { ResourceNotFound: LogsResourceNotFoundException },
+  );
+  return { missing, duplicate, badAlias, invalid, unmodeled, queue, key, stream };
 });
 
 await step("async-destination", async () => {
