@@ -21,6 +21,10 @@ class AwsError(Exception):
     code: ClassVar[str] = "ServiceException"
     status: ClassVar[int] = 500
     sender_fault: ClassVar[bool] = False
+    # The code a service that moved from the query protocol to JSON still names this error by,
+    # in `x-amzn-query-error` (SQS's QueueDoesNotExist is AWS.SimpleQueueService.NonExistentQueue).
+    # None: the same as `code`.
+    query_code: ClassVar[str | None] = None
 
     def __init__(self, message: str, **fields: object) -> None:
         super().__init__(message)

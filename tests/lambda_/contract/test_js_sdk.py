@@ -225,6 +225,12 @@ def test_errors_are_typed_exceptions(steps: Scenario) -> None:
     assert unmodeled["message"].startswith("1 validation error detected: Value '2024' at 'name'")
     typed(seen["queue"], "QueueDoesNotExist", "QueueDoesNotExist", 400)
     assert seen["queue"]["message"] == "The specified queue does not exist."
+    # SQS left the query protocol but still names its errors the old way, in x-amzn-query-error;
+    # the SDK reports that as the error's Code and Type, which code written for SQS checks.
+    assert (seen["queue"].get("code"), seen["queue"].get("type")) == (
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "Sender",
+    )
     typed(seen["key"], "NotFound", "NotFoundException", 400)
     # CloudWatch Logs answers a missing stream with a 400, not an empty page of events.
     typed(seen["stream"], "ResourceNotFound", "ResourceNotFoundException", 400)

@@ -64,6 +64,8 @@ def queue_url(sqs: Any, queue_name: str) -> str:
 
 
 def error_of(raised: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    """(code, message) as botocore reports them: for SQS's modeled errors the code is the
+    query-protocol one from `x-amzn-query-error`, as from AWS (boto/botocore#3515)."""
     error = raised.value.response["Error"]
     return error["Code"], error["Message"]
 
@@ -87,7 +89,7 @@ def test_create_is_idempotent_and_urls_point_at_gureum(
     with pytest.raises(sqs.exceptions.QueueNameExists) as raised:
         sqs.create_queue(QueueName=queue_name, Attributes={"VisibilityTimeout": "30"})
     assert error_of(raised) == (
-        "QueueNameExists",
+        "QueueAlreadyExists",
         "A queue already exists with the same name and a different value for attribute "
         "VisibilityTimeout",
     )
@@ -96,7 +98,12 @@ def test_create_is_idempotent_and_urls_point_at_gureum(
 def test_a_missing_queue_is_queue_does_not_exist(sqs: Any, server: GureumProcess) -> None:
     with pytest.raises(sqs.exceptions.QueueDoesNotExist) as raised:
         sqs.get_queue_url(QueueName="never-created")
-    assert error_of(raised) == ("QueueDoesNotExist", "The specified queue does not exist.")
+    assert error_of(raised) == (
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "The specified queue does not exist.",
+    )
+    error = raised.value.response["Error"]
+    assert (error["QueryErrorCode"], error["Type"]) == ("QueueDoesNotExist", "Sender")
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     url = f"{server.url}/{ACCOUNT}/never-created"
     with pytest.raises(sqs.exceptions.QueueDoesNotExist):
@@ -175,7 +182,7 @@ def test_purge_then_purge_again_too_soon(sqs: Any, queue_url: str, queue_name: s
     with pytest.raises(sqs.exceptions.PurgeQueueInProgress) as raised:
         sqs.purge_queue(QueueUrl=queue_url)
     assert error_of(raised) == (
-        "PurgeQueueInProgress",
+        "AWS.SimpleQueueService.PurgeQueueInProgress",
         f"Only one PurgeQueue operation on {queue_name} is allowed every 60 seconds.",
     )
 
@@ -367,7 +374,10 @@ def test_batches(sqs: Any, queue_url: str) -> None:
         sqs.send_message_batch(QueueUrl=queue_url, Entries=[])
     with pytest.raises(sqs.exceptions.BatchEntryIdsNotDistinct) as raised:
         sqs.delete_message_batch(QueueUrl=queue_url, Entries=[entries[0], entries[0]])
-    assert error_of(raised) == ("BatchEntryIdsNotDistinct", "Id m0 repeated.")
+    assert error_of(raised) == (
+        "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+        "Id m0 repeated.",
+    )
 
 
 # --- long polling ----------------------------------------------------------------------------
@@ -648,6 +658,6 @@ def test_the_aws_cli_round_trip(server: GureumProcess, tmp_path: Path, queue_nam
     missing = aws_cli(server, tmp_path, "get-queue-url", "--queue-name", f"{queue_name}-missing")
     assert missing.returncode != 0
     assert (
-        "An error occurred (QueueDoesNotExist) when calling the GetQueueUrl operation: "
-        "The specified queue does not exist." in missing.stderr
+        "An error occurred (AWS.SimpleQueueService.NonExistentQueue) when calling the GetQueueUrl "
+        "operation: The specified queue does not exist." in missing.stderr
     )

@@ -65,16 +65,17 @@ class JsonProtocol:
 
     def render_error(self, error: AwsError) -> HttpResponse:
         shape = self._error_shapes.get(error.code)
-        status = error.status
-        if shape is not None:
-            status = shape.metadata.get("error", {}).get("httpStatusCode", 400)
+        modeled = shape.metadata.get("error", {}) if shape is not None else {}
+        status = error.status if shape is None else modeled.get("httpStatusCode", 400)
         document: dict[str, Any] = {"__type": error.code, "message": error.message}
         document.update({k: v for k, v in error.fields.items() if v is not None})
         headers = [("x-amzn-ErrorType", error.code), ("Content-Type", self._content_type)]
-        query_code = shape.metadata.get("error", {}).get("code") if shape is not None else None
-        if query_code and "awsQueryCompatible" in self.model.metadata:
-            # SQS answers in JSON but keeps its old query-protocol error codes; botocore reads
-            # them from this header (e.g. AWS.SimpleQueueService.NonExistentQueue).
+        if "awsQueryCompatible" in self.model.metadata:
+            # SQS answers in JSON but every error still carries its query-protocol code, which
+            # botocore and the JavaScript SDK report as the error's Code
+            # (AWS.SimpleQueueService.NonExistentQueue). botocore's JSON model of SQS lost those
+            # codes (boto/botocore#3515), so the error class keeps its own.
+            query_code = modeled.get("code") or error.query_code or error.code
             fault = "Sender" if error.sender_fault else "Receiver"
             headers.append(("x-amzn-query-error", f"{query_code};{fault}"))
         return HttpResponse(status, headers, json.dumps(document).encode())

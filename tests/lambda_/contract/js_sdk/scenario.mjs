@@ -149,6 +149,7 @@ function errorOf(error) {
     status: error?.$metadata?.httpStatusCode,
     fault: error?.$fault,
     type: error?.Type,
+    code: error?.Code, // SQS: the query-protocol code, from x-amzn-query-error
     requestId: error?.$metadata?.requestId,
     stack: String(error?.stack ?? error).split("\n").slice(0, 6).join("\n"),
   };
