@@ -153,6 +153,9 @@ def test_invoke_with_tail_returns_the_log_lines(steps: Scenario) -> None:
     assert seen["body"] == {"tag": "v1", "event": {"hello": "world"}}
     words = [line.split(" ")[0] for line in seen["tail"]]
     assert words[-4:] == ["START", "handling", "END", "REPORT"], seen["tail"]
+    # The response's request id is the invocation's, as the platform lines name it.
+    assert seen["tail"][-4] == f"START RequestId: {seen['requestId']} Version: $LATEST"
+    assert seen["tail"][-2] == f"END RequestId: {seen['requestId']}"
 
 
 def test_function_error_is_reported_not_thrown(steps: Scenario) -> None:

@@ -239,6 +239,7 @@ await step("invoke-tail", async () => {
     status: reply.StatusCode,
     executedVersion: reply.ExecutedVersion,
     functionError: reply.FunctionError ?? null,
+    requestId: reply.$metadata.requestId,
     body: reply.body,
     tail: tail.split("\n").filter(Boolean),
   };
