@@ -1,4 +1,5 @@
-"""The `gureum` command: `gureum serve` runs the server until Ctrl-C or SIGTERM."""
+"""The `gureum` command: `gureum serve` runs the server until Ctrl-C or SIGTERM; `gureum runtimes`
+lists the runtimes this host has and can add, and `gureum runtimes add NAME` adds one."""
 
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ from gureum import __version__
 from gureum.app import GureumApp
 from gureum.aws.http_head import BoundedHttpToolsProtocol
 from gureum.config import Settings, default_data_dir
+from gureum.lambda_.sandbox.catalog import (
+    NODE_RUNTIMES,
+    PYTHON_RUNTIMES,
+    RuntimeCatalog,
+    python_help,
+)
+from gureum.lambda_.sandbox.interpreters import discover_pythons, host_nodes
+from gureum.lambda_.sandbox.provisioning import ProvisioningError, RuntimeShelf, npm_registry
 
 # Every `serve` option: (name, type, help). Defaults are Settings' own; each option can also be
 # given as the environment variable GUREUM_<NAME> (dashes as underscores).
@@ -51,6 +60,23 @@ def parser() -> argparse.ArgumentParser:
         from_env = os.environ.get(f"GUREUM_{field.upper()}")
         default = kind(from_env) if from_env else getattr(defaults, field)
         serve.add_argument(f"--{name}", type=kind, default=default, help=text)
+    # `--data-dir` before or after `add`: both parsers take it, the inner one only if given.
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument(
+        "--data-dir",
+        type=Path,
+        default=os.environ.get("GUREUM_DATA_DIR") or defaults.data_dir,
+        help="gureum's data directory, where fetched runtimes are kept",
+    )
+    runtimes = commands.add_parser(
+        "runtimes", parents=[data_dir], help="list the runtimes this host has and can add"
+    )
+    actions = runtimes.add_subparsers(dest="action")
+    add = actions.add_parser(
+        "add", help="fetch a runtime into the data directory", argument_default=argparse.SUPPRESS
+    )
+    add.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    add.add_argument("runtime", help="a Lambda runtime, such as nodejs22.x")
     return top
 
 
@@ -108,10 +134,67 @@ def serve(settings: Settings) -> None:
     _Server(config).run()
 
 
+def _catalog(data_dir: Path) -> tuple[RuntimeCatalog, RuntimeShelf]:
+    shelf = RuntimeShelf(data_dir / "runtimes", registry=npm_registry(os.environ))
+    return RuntimeCatalog(discover_pythons(), host_nodes(), shelf), shelf
+
+
+def list_runtimes(data_dir: Path) -> int:
+    catalog, shelf = _catalog(data_dir)
+    print("Available:")
+    for runtime in catalog.available():
+        launcher = catalog.launcher(runtime)
+        assert launcher is not None
+        where = launcher.zygote if launcher.program is None else " ".join(launcher.program[:1])
+        print(f"  {runtime:<16} {where or '(the function brings its own bootstrap)'}")
+    addable = catalog.addable()
+    if addable:
+        print("Can be added (`gureum runtimes add NAME`; a function's first use fetches it too):")
+        for runtime in addable:
+            print(f"  {runtime:<16} {shelf.describe(runtime)}")
+    missing = [r for r in PYTHON_RUNTIMES + NODE_RUNTIMES if r not in catalog.creatable()]
+    if missing:
+        print("Cannot be added here:")
+        for runtime in missing:
+            why = catalog.reason(runtime)
+            print(f"  {runtime:<16} {why} (`gureum runtimes add {runtime}` says how)")
+    return 0
+
+
+def add_runtime(data_dir: Path, runtime: str) -> int:
+    catalog, shelf = _catalog(data_dir)
+    if runtime in catalog.available():
+        print(f"{runtime} is already available.")
+        return 0
+    if runtime in catalog.addable():
+        print(f"Fetching {shelf.describe(runtime)} into {shelf.root / runtime} ...", flush=True)
+        try:
+            installed = shelf.add(runtime)
+        except ProvisioningError as exc:
+            print(f"gureum: could not add {runtime}: {exc}", file=sys.stderr)
+            return 1
+        print(f"Added {runtime}: Node.js {installed.version}, {installed.node}")
+        return 0
+    if runtime in PYTHON_RUNTIMES:
+        print(f"gureum: cannot add {runtime} here. {python_help(runtime)}", file=sys.stderr)
+        return 1
+    if runtime in NODE_RUNTIMES:
+        print(f"gureum: cannot add {runtime} here: {catalog.why_not(runtime)}", file=sys.stderr)
+        return 1
+    known = ", ".join(PYTHON_RUNTIMES + NODE_RUNTIMES)
+    print(f"gureum: {runtime} is not a runtime gureum can add; these are: {known}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "serve":
         serve(settings_from(args))
+    elif args.command == "runtimes":
+        data_dir = Path(args.data_dir).expanduser().resolve()
+        if args.action == "add":
+            return add_runtime(data_dir, args.runtime)
+        return list_runtimes(data_dir)
     return 0
 
 

@@ -28,9 +28,10 @@ from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
 from gureum.lambda_.sandbox.catalog import RuntimeCatalog
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
 from gureum.lambda_.sandbox.environment import LogSink, Platform
-from gureum.lambda_.sandbox.interpreters import discover_pythons, find_node
+from gureum.lambda_.sandbox.interpreters import discover_pythons, host_nodes
 from gureum.lambda_.sandbox.isolation import Isolation, IsolationMode, namespaces_available
 from gureum.lambda_.sandbox.pool import EnvironmentPool
+from gureum.lambda_.sandbox.provisioning import RuntimeShelf, npm_registry
 from gureum.lambda_.sandbox.runtime_dir import prepare_runtime_dir
 from gureum.lambda_.sandbox.scratch import ScratchSpaces
 from gureum.lambda_.sandbox.uids import LEASE_DIR, UidLeases
@@ -146,7 +147,9 @@ class Lambda(Assembly):
             log.warning(
                 "functions run as plain processes, NOT sandboxed: %s", self.isolation.reason
             )
-        log.info("runtimes: %s", ", ".join(self.catalog.creatable()) or "none")
+        log.info("runtimes: %s", ", ".join(self.catalog.available()) or "none")
+        if addable := self.catalog.addable():
+            log.info("runtimes fetched on first use: %s", ", ".join(addable))
         await self.zygotes.start(self.catalog.zygote_executables())
         self._tasks.append(asyncio.create_task(self.settler.run(), name="settler"))
         self._tasks.append(asyncio.create_task(self.pool.reap(), name="reaper"))
@@ -181,7 +184,8 @@ class Lambda(Assembly):
         return {
             "isolation": self.isolation.describe(),
             "tmp": self.scratch.describe(),
-            "runtimes": self.catalog.creatable(),
+            "runtimes": self.catalog.available(),
+            "fetchable_runtimes": self.catalog.addable(),
             "environments": self.pool.environment_count,
         }
 
@@ -213,7 +217,12 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
     store = SqliteStore(data / "gureum.sqlite3", KmsEnvironmentVault(keys))
     code = CodeStore(data / "code")
     links = CodeLinks(_secret(data / "links.key"))
-    settler = Settler(Ports(store, code, clock), executor, settings.scaled(settings.settle_delay))
+    # Runtimes: the host's interpreters, and Node.js builds fetched into the data directory.
+    shelf = RuntimeShelf(data / "runtimes", registry=npm_registry(os.environ))
+    catalog = RuntimeCatalog(discover_pythons(), host_nodes(), shelf)
+    settler = Settler(
+        Ports(store, code, clock), executor, settings.scaled(settings.settle_delay), catalog
+    )
     limits = Limits(settings.account_concurrency, settings.unreserved_minimum)
     ledger = ConcurrencyLedger(limits)
     relay = _LedgerRelay(ledger)
@@ -230,7 +239,6 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
         rate_period=settings.scaled(1.0),
     )
     isolation, memory = decide_isolation(settings.isolation)
-    catalog = RuntimeCatalog(discover_pythons(), find_node())
     zygotes = Zygotes()
     isolate = isolation.mode is IsolationMode.NAMESPACES
     sandbox_root = data / "sandbox-root"
@@ -275,7 +283,7 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
     events.on_commit = delivery.wake
     # The wire adapter.
     lambda_api = LambdaApi(
-        FunctionService(ports, catalog.creatable()),
+        FunctionService(ports, catalog),
         AliasService(ports),
         LayerService(ports),
         links,

@@ -40,7 +40,13 @@ DEPRECATED: dict[str, str] = {
 }
 
 
-def check_runtime(runtime: str, creatable: Collection[str]) -> None:
+def check_runtime(runtime: str, creatable: Collection[str], why_not: str | None = None) -> None:
+    """Refuses a runtime this server cannot create, with AWS's message.
+
+    `why_not`, for a real Lambda runtime that only this host lacks, follows AWS's message with
+    gureum's explanation (the runtimes the host has, and the command that adds the missing one):
+    AWS would accept it, so the enum message alone would mislead.
+    """
     if runtime in creatable:
         return
     if runtime in DEPRECATED:
@@ -49,10 +55,11 @@ def check_runtime(runtime: str, creatable: Collection[str]) -> None:
             "AWS Lambda functions. We recommend you use the new runtime "
             f"({DEPRECATED[runtime]}) while creating or updating functions."
         )
-    raise InvalidParameterValue(
+    message = (
         f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum "
         f"value set: [{', '.join(creatable)}] or be a valid ARN"
     )
+    raise InvalidParameterValue(f"{message}. {why_not}" if why_not else message)
 
 
 def runtime_version_arn(region: str, runtime: str) -> str:

@@ -1,20 +1,28 @@
-"""The runtimes this server can run, and how to start each.
+"""The runtimes this server can run, how to start each, and how to add the missing ones.
 
-Built once at start-up from what the machine has (see `interpreters`). A runtime that is not in
-the catalog cannot be created: CreateFunction names the ones that can.
+Built at start-up from what the machine has (see `interpreters`) and what was fetched into the
+data directory (see `provisioning`). Each Node.js runtime runs on a node of its own major
+version: the host's `node` serves only the runtime of its major, fetched builds serve the rest.
+A runtime that is neither available nor fetchable cannot be created: CreateFunction names the
+ones that can, and says how to add the one asked for.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gureum.lambda_.domain.runtimes import DEPRECATED
 from gureum.lambda_.sandbox.interpreters import Interpreter
+from gureum.lambda_.sandbox.provisioning import PYTHON_HELP, ProvisioningError, RuntimeShelf
 
 NODE_RUNTIMES = ("nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x")
 PROVIDED_RUNTIMES = ("provided.al2023", "provided.al2")
+# The Python runtimes Lambda offers for new functions.
+PYTHON_RUNTIMES = tuple(f"python3.{minor}" for minor in range(9, 15))
 BOOTSTRAPS = ("/var/task/bootstrap", "/opt/bootstrap")
+NODE_PROGRAM = "/var/runtime/node_runtime.js"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +42,27 @@ class RuntimeLauncher:
         return None if self.runtime.startswith("provided") else f"AWS_Lambda_{self.runtime}"
 
 
-class RuntimeCatalog:
-    """Runtime name -> how to launch it, for the runtimes this machine can run."""
+def node_runtime(major: int) -> str:
+    return f"nodejs{major}.x"
 
-    def __init__(self, pythons: Mapping[str, Interpreter], node: str | None) -> None:
+
+class RuntimeCatalog:
+    """Runtime name -> how to launch it, for the runtimes this machine can run or fetch.
+
+    `available()` can start now; `creatable()` adds those `ensure` can fetch first (the
+    settler does, while the function is Pending). Launchers are only ever added, never
+    replaced, so a reader on another thread sees a runtime either absent or complete.
+    """
+
+    def __init__(
+        self,
+        pythons: Mapping[str, Interpreter],
+        nodes: Mapping[str, str],  # the host's node executables, by runtime (of their major)
+        shelf: RuntimeShelf | None = None,
+    ) -> None:
         self._launchers: dict[str, RuntimeLauncher] = {}
+        self._shelf = shelf
+        self._adding = threading.Lock()
         for runtime, interpreter in sorted(pythons.items(), key=lambda item: item[1].version):
             if runtime in DEPRECATED:
                 continue
@@ -47,20 +71,78 @@ class RuntimeCatalog:
             )
         # OS-only and Node.js environments are forked from any zygote, then exec their program.
         host = next(iter(pythons.values()), None)
-        if host is None:
+        self._host = host.executable if host is not None else None
+        if self._host is None:
             return
         for runtime in PROVIDED_RUNTIMES:
-            self._launchers[runtime] = RuntimeLauncher(runtime, host.executable, (), ())
-        if node is not None:
-            program = (node, "/var/runtime/node_runtime.js")
-            for runtime in NODE_RUNTIMES:
-                self._launchers[runtime] = RuntimeLauncher(runtime, host.executable, program, ())
+            self._launchers[runtime] = RuntimeLauncher(runtime, self._host, (), ())
+        # Fetched builds first: they are the pinned release; the host's node fills its major.
+        if shelf is not None:
+            for runtime, installed in shelf.all_installed().items():
+                self._add_node(runtime, str(installed.node), str(installed.node.parent.parent))
+        for runtime, node in sorted(nodes.items()):
+            if runtime in NODE_RUNTIMES:
+                self._add_node(runtime, node)
+
+    def _add_node(self, runtime: str, node: str, home: str | None = None) -> None:
+        assert self._host is not None
+        reveal = (home,) if home is not None else ()
+        launcher = RuntimeLauncher(runtime, self._host, (node, NODE_PROGRAM), reveal)
+        self._launchers.setdefault(runtime, launcher)
 
     def launcher(self, runtime: str) -> RuntimeLauncher | None:
         return self._launchers.get(runtime)
 
-    def creatable(self) -> list[str]:
+    def available(self) -> list[str]:
         return list(self._launchers)
+
+    def addable(self) -> list[str]:
+        """Runtimes not here yet that `ensure` can fetch for this machine."""
+        if self._shelf is None or self._host is None:
+            return []
+        return [
+            runtime
+            for runtime in NODE_RUNTIMES
+            if runtime not in self._launchers and self._shelf.addable(runtime)
+        ]
+
+    def creatable(self) -> list[str]:
+        return self.available() + self.addable()
+
+    def reason(self, runtime: str) -> str:
+        """Why a Lambda runtime is neither available nor fetchable here."""
+        if runtime.startswith("python"):
+            return f"no Python {runtime.removeprefix('python')} interpreter is installed"
+        return f"no Node.js build for {runtime} is pinned for this machine"
+
+    def why_not(self, runtime: str) -> str | None:
+        """For a Lambda runtime this host cannot offer: why, what it has, and how to add it."""
+        if runtime not in PYTHON_RUNTIMES + NODE_RUNTIMES or runtime in self.creatable():
+            return None
+        has = ", ".join(self.available()) or "none"
+        return (
+            f"This gureum host cannot run {runtime}: {self.reason(runtime)}. Runtimes this host "
+            f"has: {has}. To add it: gureum runtimes add {runtime}"
+        )
+
+    def ensure(self, runtime: str) -> str | None:
+        """Makes `runtime` available, fetching it if it must; None, or why it could not."""
+        if runtime in self._launchers:
+            return None
+        if runtime not in self.addable():
+            return self.why_not(runtime) or f"The runtime {runtime} is not available."
+        assert self._shelf is not None
+        with self._adding:
+            try:
+                installed = self._shelf.add(runtime)
+            except ProvisioningError as exc:
+                return f"The runtime {runtime} could not be installed: {exc}"
+            self._add_node(runtime, str(installed.node), str(installed.node.parent.parent))
+        return None
 
     def zygote_executables(self) -> set[str]:
         return {launcher.zygote for launcher in self._launchers.values()}
+
+
+def python_help(runtime: str) -> str:
+    return PYTHON_HELP.format(version=runtime.removeprefix("python"))

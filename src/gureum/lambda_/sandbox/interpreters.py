@@ -1,9 +1,10 @@
 """Which runtimes this machine can run, and with which executables.
 
 `python3.X` runs on a real Python 3.X interpreter (never a version-manager shim: pyenv's adds
-about 170 ms to every start); `nodejs*` on `node`; `provided.*` needs nothing but the function's
-own `bootstrap`. Discovery runs each candidate once at start-up to learn its version, installation
-prefix and module path, which the sandbox needs to make it visible inside an environment.
+about 170 ms to every start); `nodejs*` on a `node` of the runtime's major version (the host's,
+or one fetched by `provisioning`); `provided.*` needs nothing but the function's own `bootstrap`.
+Discovery runs each candidate once at start-up to learn its version, installation prefix and
+module path, which the sandbox needs to make it visible inside an environment.
 """
 
 from __future__ import annotations
@@ -84,3 +85,21 @@ def discover_pythons() -> dict[str, Interpreter]:
 def find_node() -> str | None:
     node = shutil.which("node")
     return str(Path(node).resolve()) if node else None
+
+
+def node_major(executable: str) -> int | None:
+    """The major version of a node executable (`v20.20.2` -> 20), or None if it does not run."""
+    try:
+        reply = subprocess.run(
+            [executable, "--version"], capture_output=True, timeout=10, check=True, env={}
+        )
+        return int(reply.stdout.decode().strip().lstrip("v").split(".")[0])
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def host_nodes() -> dict[str, str]:
+    """The host's `node`, under the one Lambda runtime of its major version (`nodejs20.x`)."""
+    node = find_node()
+    major = node_major(node) if node is not None else None
+    return {f"nodejs{major}.x": node} if node is not None and major is not None else {}

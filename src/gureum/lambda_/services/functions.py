@@ -8,9 +8,9 @@ leaves a row pointing at nothing. Versions left Pending/InProgress are finished 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from gureum.lambda_.domain import functions as fn
 from gureum.lambda_.domain.arns import (
@@ -127,10 +127,19 @@ def resolve_version(tx: Transaction, function: Function, qualifier: str | None) 
     return VersionView(function, version, arn)
 
 
+class RuntimeOffer(Protocol):
+    """The runtimes a function can be created with (the sandbox's catalog); read per call, since
+    a runtime fetched while the server runs becomes creatable then."""
+
+    def creatable(self) -> list[str]: ...
+
+    def why_not(self, runtime: str) -> str | None: ...
+
+
 class FunctionService:
     """The function control plane; every method is one store transaction (worker threads)."""
 
-    def __init__(self, ports: Ports, runtimes: Collection[str]) -> None:
+    def __init__(self, ports: Ports, runtimes: RuntimeOffer) -> None:
         self._ports = ports
         self._runtimes = runtimes
 
@@ -176,7 +185,8 @@ class FunctionService:
                 "deployment packages."
             )
         if previous is None or settings.runtime != previous.runtime:
-            check_runtime(settings.runtime, self._runtimes)
+            runtime = settings.runtime
+            check_runtime(runtime, self._runtimes.creatable(), self._runtimes.why_not(runtime))
         fn.check_quotas(settings)
         check_dead_letter_target(settings.dead_letter_target)
         if settings.environment is not None:

@@ -295,8 +295,9 @@ class Invoker:
         launcher = self._catalog.launcher(settings.runtime)
         if launcher is None:
             raise InvalidParameterValue(
-                f"The runtime {settings.runtime} cannot run on this gureum server. "
-                f"Runtimes it can run: {', '.join(self._catalog.creatable())}"
+                self._catalog.why_not(settings.runtime)
+                or f"The runtime {settings.runtime} cannot run on this gureum server. "
+                f"Runtimes it can run: {', '.join(self._catalog.available())}"
             )
         loop = asyncio.get_running_loop()
         code_dir = await loop.run_in_executor(self._executor, self._code.tree, version.code.blob)

@@ -1,8 +1,10 @@
 """The settler: finishes what CreateFunction, UpdateFunction* and PublishVersion started.
 
 A write leaves its version `Pending` (create, publish) or `InProgress` (update), exactly as AWS
-reports it. The settler then prepares the version, which today means extracting its package and
-layers into read-only trees that execution environments mount, and moves it to `Active` /
+reports it. The settler then prepares the version: it makes the version's runtime available (a
+Node.js runtime this host lacks is fetched now, so CreateFunction answers at once and the wait
+shows as `Pending`, as AWS's own preparation does), then extracts its package and layers into
+read-only trees that execution environments mount, and moves it to `Active` /
 `Successful` with a new RevisionId (AWS issues one on completion too), or to `Failed` with a
 reason. It runs after every such write and once at start-up, so a crash mid-way only delays it.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import Executor
+from typing import Protocol
 
 from gureum.lambda_.domain.functions import Function, FunctionVersion, fail, settle
 from gureum.lambda_.services.context import Ports
@@ -30,6 +33,14 @@ RETRY_FIRST = 1.0
 RETRY_CAP = 60.0
 
 
+class RuntimeSupply(Protocol):
+    """Makes a runtime available before its first environment starts (the sandbox's catalog)."""
+
+    def ensure(self, runtime: str) -> str | None:
+        """None once `runtime` can start; otherwise why it cannot, for StateReason."""
+        ...
+
+
 class Settler:
     """Moves unsettled versions to their final state; owned by the app's task group.
 
@@ -38,8 +49,15 @@ class Settler:
     unsettled for a later round; the loop itself outlives every error but its cancellation.
     """
 
-    def __init__(self, ports: Ports, executor: Executor, settle_delay: float) -> None:
+    def __init__(
+        self,
+        ports: Ports,
+        executor: Executor,
+        settle_delay: float,
+        runtimes: RuntimeSupply | None = None,
+    ) -> None:
         self._ports = ports
+        self._runtimes = runtimes
         self._executor = executor
         self._delay = settle_delay
         self._wake = asyncio.Event()
@@ -101,7 +119,7 @@ class Settler:
         return moved
 
     def _settle(self, function: Function, version: FunctionVersion) -> int:
-        problem = self._prepare(function, version)
+        failure = self._provide(version.settings.runtime) or self._prepare(function, version)
         new_revision = self._ports.new_id()
         with self._ports.store.transaction() as tx:
             current = tx.get_function(function.account, function.region, function.name)
@@ -110,15 +128,25 @@ class Settler:
             stored = tx.get_version(current, version.version)
             if stored is None or stored.revision_id != version.revision_id:
                 return 0  # changed meanwhile; the next round takes the newer state
-            if problem is None:
+            if failure is None:
                 finished = settle(stored, new_revision)
             else:
-                finished = fail(stored, problem, UNZIP_FAILED_CODE, new_revision)
+                finished = fail(stored, *failure, new_revision)
             tx.put_version(current, finished)
         return 1
 
-    def _prepare(self, function: Function, version: FunctionVersion) -> str | None:
-        """Unpacks the code, and the layers merged as /opt will show them; a reason if it fails.
+    def _provide(self, runtime: str | None) -> tuple[str, str] | None:
+        """The runtime, fetched if this host lacks it; a failure is AWS's `InvalidRuntime`."""
+        if self._runtimes is None or runtime is None:
+            return None
+        problem = self._runtimes.ensure(runtime)
+        if problem is None:
+            return None
+        log.warning("runtime %s is not available: %s", runtime, problem)
+        return problem, "InvalidRuntime"
+
+    def _prepare(self, function: Function, version: FunctionVersion) -> tuple[str, str] | None:
+        """Unpacks the code, and the layers merged as /opt will show them; why, if it fails.
 
         Every error fails this version alone: the archives were verified when uploaded, so one
         that cannot be unpacked now was kept before that check, or was damaged on disk since.
@@ -141,5 +169,5 @@ class Settler:
                 self._ports.new_id(),
                 exc_info=not expected,
             )
-            return UNZIP_FAILED
+            return UNZIP_FAILED, UNZIP_FAILED_CODE
         return None
