@@ -77,3 +77,13 @@ def test_runtime_version_arn_is_stable_and_per_runtime() -> None:
     )
     digest = runtime_version_arn("us-east-1", "python3.12").rsplit(":", 1)[1]
     assert digest == runtime_version_arn("eu-west-1", "python3.12").rsplit(":", 1)[1]
+
+
+def test_a_lambda_runtime_only_this_host_lacks_is_explained_after_awss_message() -> None:
+    why = "This gureum host cannot run python3.14: ... To add it: gureum runtimes add python3.14"
+    with pytest.raises(InvalidParameterValue) as caught:
+        check_runtime("python3.14", CREATABLE, why)
+    assert caught.value.message == (
+        "Value python3.14 at 'runtime' failed to satisfy constraint: Member must satisfy enum "
+        "value set: [python3.12, python3.13, nodejs20.x, provided.al2023] or be a valid ARN. " + why
+    )
