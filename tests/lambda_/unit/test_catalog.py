@@ -35,14 +35,14 @@ def test_the_hosts_node_serves_only_the_runtime_of_its_major(tmp_path: Path) -> 
     assert catalog.creatable()[-3:] == ["nodejs18.x", "nodejs22.x", "nodejs24.x"]
 
 
-def test_fetched_builds_run_their_runtime_and_are_revealed_to_the_sandbox(tmp_path: Path) -> None:
+def test_fetched_builds_run_their_runtime_from_var_lang_as_on_aws(tmp_path: Path) -> None:
     shelf = RuntimeShelf(tmp_path, machine="x86_64")
     home = fetched(shelf, "nodejs22.x", "22.23.5")
     catalog = RuntimeCatalog({"python3.11": PY311}, {}, shelf)
     launcher = catalog.launcher("nodejs22.x")
     assert launcher is not None
-    assert launcher.program == (str(home / "bin" / "node"), "/var/runtime/node_runtime.js")
-    assert launcher.reveal == (str(home),)
+    assert launcher.program == ("/var/lang/bin/node", "/var/runtime/node_runtime.js")
+    assert launcher.lang == str(home)
     assert launcher.zygote == PY311.executable
     assert "nodejs22.x" not in catalog.addable()
 
@@ -52,7 +52,7 @@ def test_a_fetched_build_wins_over_the_hosts_node_of_the_same_major(tmp_path: Pa
     home = fetched(shelf, "nodejs20.x", "20.20.2")
     launcher = RuntimeCatalog({"python3.11": PY311}, HOST_NODE, shelf).launcher("nodejs20.x")
     assert launcher is not None
-    assert launcher.program[:1] == (str(home / "bin" / "node"),)  # type: ignore[index]
+    assert launcher.lang == str(home)
 
 
 def test_ensure_adds_what_was_fetched_meanwhile_without_fetching(tmp_path: Path) -> None:

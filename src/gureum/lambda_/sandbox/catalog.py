@@ -35,6 +35,8 @@ class RuntimeLauncher:
     program: tuple[str, ...] | None
     reveal: tuple[str, ...]
     python: Interpreter | None = None
+    # A fetched runtime's tree, mounted at /var/lang as AWS's runtimes are (program names it so).
+    lang: str | None = None
 
     @property
     def execution_env(self) -> str | None:
@@ -85,9 +87,13 @@ class RuntimeCatalog:
                 self._add_node(runtime, node)
 
     def _add_node(self, runtime: str, node: str, home: str | None = None) -> None:
+        """The host's node at its own path, or a fetched tree at /var/lang (`bin/node`)."""
         assert self._host is not None
-        reveal = (home,) if home is not None else ()
-        launcher = RuntimeLauncher(runtime, self._host, (node, NODE_PROGRAM), reveal)
+        if home is None:
+            launcher = RuntimeLauncher(runtime, self._host, (node, NODE_PROGRAM), ())
+        else:
+            program = ("/var/lang/bin/node", NODE_PROGRAM)
+            launcher = RuntimeLauncher(runtime, self._host, program, (), lang=home)
         self._launchers.setdefault(runtime, launcher)
 
     def launcher(self, runtime: str) -> RuntimeLauncher | None:

@@ -90,6 +90,8 @@ class LaunchPlan:
     log_group: str
     variables: Mapping[str, str] = field(default_factory=dict)
     runtime_version_arn: str = ""
+    # The runtime's own tree (a fetched Node.js), shown at /var/lang as on AWS.
+    lang: Path | None = None
 
 
 class LogSink(Protocol):
@@ -351,9 +353,16 @@ class ExecutionEnvironment:
         ]
         if plan.opt_dir is not None:
             binds.append((str(plan.opt_dir), "/opt", False))
+        lang = "/var/lang"
+        if plan.lang is not None:
+            binds.append((str(plan.lang), "/var/lang", False))
+            lang = lang if isolate else str(plan.lang)
         program: list[str] | None = None
         if plan.program is not None:
-            program = [p.replace("/var/runtime", runtime_dir, 1) for p in plan.program]
+            program = [
+                p.replace("/var/runtime", runtime_dir, 1).replace("/var/lang", lang, 1)
+                for p in plan.program
+            ]
             program = program or [self._bootstrap(task, opt)]
         sys_path = [task, f"{opt}/python", runtime_dir]
         if plan.python_version is not None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from gureum.aws.documents import UnreadableDocument, read_document
 from gureum.aws.errors import RequestEntityTooLarge, SerializationError
@@ -321,6 +322,7 @@ class Invoker:
             zygote=launcher.zygote,
             program=launcher.program,
             reveal=launcher.reveal,
+            lang=Path(launcher.lang) if launcher.lang is not None else None,
             python_version=python.version if python else None,
             execution_env=launcher.execution_env,
             log_group=str(settings.logging_config.get("LogGroup", f"/aws/lambda/{function.name}")),

@@ -1,0 +1,162 @@
+"""Node.js runtimes fetched for real from the npm registry (issue 21, item 14): each runs on a
+node of its own major version, on a host with no node and no Python but Debian 12's 3.11.
+
+`gureum runtimes add` fetches one explicitly; CreateFunction fetches the others while the function
+is Pending. Each test downloads pinned Node.js builds (about 30 MB each), hence `slow`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.aws import ROLE
+from tests.support.functions import invoke
+from tests.support.packages import zip_of
+from tests.support.server import GureumProcess
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not Path("/usr/bin/python3.11").exists(), reason="needs the system's python3.11"
+    ),
+]
+
+VERSION = "exports.handler = async () => process.version;\n"
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A data directory, and the environment of a host with only /usr/bin/python3.11."""
+    tmp = tmp_path_factory.mktemp("provisioning")
+    return tmp / "data", {"PATH": str(tmp / "empty-path"), "PYENV_ROOT": str(tmp / "no-pyenv")}
+
+
+def gureum(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gureum", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def server(fresh: tuple[Path, dict[str, str]]) -> Iterator[GureumProcess]:
+    data, env = fresh
+    added = gureum("runtimes", "add", "nodejs22.x", "--data-dir", str(data), env=env)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.endswith(
+        f"Added nodejs22.x: Node.js 22.23.5, {data}/runtimes/nodejs22.x/bin/node\n"
+    )
+    process = GureumProcess(data, env=env).start()
+    yield process
+    process.stop()
+
+
+def create(client: Any, name: str, runtime: str) -> dict[str, Any]:
+    created: dict[str, Any] = client.create_function(
+        FunctionName=name,
+        Runtime=runtime,
+        Role=ROLE,
+        Handler="index.handler",
+        Code={"ZipFile": zip_of({"index.js": VERSION})},
+    )
+    client.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 600}
+    )
+    return created
+
+
+def test_an_added_runtime_runs_on_its_own_major(server: GureumProcess, function_name: str) -> None:
+    assert "nodejs22.x" in server.health()["runtimes"]
+    client = server.client()
+    create(client, function_name, "nodejs22.x")
+    assert invoke(client, function_name, {}).json() == "v22.23.5"
+
+
+@pytest.mark.parametrize(
+    ("runtime", "version"),
+    [("nodejs18.x", "v18.20.8"), ("nodejs20.x", "v20.20.2"), ("nodejs24.x", "v24.22.3")],
+)
+def test_first_use_fetches_the_runtime_while_the_function_is_pending(
+    server: GureumProcess, function_name: str, runtime: str, version: str
+) -> None:
+    assert runtime in server.health()["fetchable_runtimes"]
+    client = server.client()
+    assert create(client, function_name, runtime)["State"] == "Pending"
+    assert invoke(client, function_name, {}).json() == version
+    assert runtime in server.health()["runtimes"]
+
+
+def test_the_listing_shows_what_was_fetched(fresh: tuple[Path, dict[str, str]]) -> None:
+    data, env = fresh
+    listed = gureum("runtimes", "--data-dir", str(data), env=env)
+    assert f"  nodejs22.x       {data}/runtimes/nodejs22.x/bin/node" in listed.stdout.splitlines()
+
+
+AWS = Path(sys.executable).parent / "aws"
+
+
+def test_the_readme_walkthrough_on_a_host_whose_only_python_is_3_11(
+    server: GureumProcess, tmp_path: Path
+) -> None:
+    """The README's walkthrough, command for command, with the AWS CLI."""
+    (tmp_path / "index.js").write_text(
+        'exports.handler = async (event) => {\n  console.log("hello", event);\n'
+        "  return event;\n};\n"
+    )
+    subprocess.run(["zip", "-q", "fn.zip", "index.js"], cwd=tmp_path, check=True)
+    (tmp_path / "event.json").write_text('{"a": 1}\n')
+    empty = tmp_path / "aws-config"
+    empty.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=str(empty),
+        AWS_SHARED_CREDENTIALS_FILE=str(empty),
+    )
+
+    def awsl(*args: str) -> str:
+        done = subprocess.run(
+            [str(AWS), "--endpoint-url", server.url, *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    awsl(
+        "lambda", "create-function", "--function-name", "hello", "--runtime", "nodejs22.x",
+        "--handler", "index.handler", "--zip-file", "fileb://fn.zip",
+        "--role", "arn:aws:iam::000000000000:role/lambda-role",
+    )  # fmt: skip
+    awsl("lambda", "wait", "function-active-v2", "--function-name", "hello")
+    tail = awsl(
+        "lambda", "invoke", "--function-name", "hello", "--payload", "fileb://event.json",
+        "--log-type", "Tail", "out.json", "--query", "LogResult", "--output", "text",
+    )  # fmt: skip
+    assert "hello { a: 1 }" in base64.b64decode(tail).decode()
+    assert json.loads((tmp_path / "out.json").read_text()) == {"a": 1}
+    awsl("lambda", "publish-version", "--function-name", "hello")
+    awsl("lambda", "create-alias", "--function-name", "hello", "--name", "live",
+         "--function-version", "1")  # fmt: skip
+    events = awsl("logs", "filter-log-events", "--log-group-name", "/aws/lambda/hello",
+                  "--query", "events[].message")  # fmt: skip
+    assert "hello { a: 1 }" in events
