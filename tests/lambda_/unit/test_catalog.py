@@ -94,3 +94,20 @@ def test_node_runtimes_on_a_machine_with_no_pinned_build(tmp_path: Path) -> None
         "this machine. Runtimes this host has: python3.11, provided.al2023, provided.al2. "
         "To add it: gureum runtimes add nodejs22.x"
     )
+
+
+def test_invoking_a_runtime_that_is_fetchable_but_not_fetched_says_how_to_add_it(
+    tmp_path: Path,
+) -> None:
+    catalog = RuntimeCatalog(
+        {"python3.11": PY311}, HOST_NODE, RuntimeShelf(tmp_path, machine="x86_64")
+    )
+    assert catalog.unavailable("nodejs22.x") == (
+        "The runtime nodejs22.x is not installed on this gureum server yet. "
+        "To add it: gureum runtimes add nodejs22.x"
+    )
+    assert catalog.unavailable("python3.12") == catalog.why_not("python3.12")
+    assert catalog.unavailable("java21") == (
+        "The runtime java21 cannot run on this gureum server. Runtimes it can run: "
+        "python3.11, provided.al2023, provided.al2, nodejs20.x"
+    )

@@ -131,6 +131,22 @@ class RuntimeCatalog:
             f"has: {has}. To add it: gureum runtimes add {runtime}"
         )
 
+    def unavailable(self, runtime: str) -> str:
+        """Why an existing function's runtime cannot start now (Invoke's message).
+
+        A function created before its Node.js runtime was fetchable (an older gureum ran every
+        nodejs*.x on the host's one node) names a runtime that is still only fetchable.
+        """
+        if runtime in self.addable():
+            return (
+                f"The runtime {runtime} is not installed on this gureum server yet. "
+                f"To add it: gureum runtimes add {runtime}"
+            )
+        return self.why_not(runtime) or (
+            f"The runtime {runtime} cannot run on this gureum server. "
+            f"Runtimes it can run: {', '.join(self.available())}"
+        )
+
     def ensure(self, runtime: str) -> str | None:
         """Makes `runtime` available, fetching it if it must; None, or why it could not."""
         if runtime in self._launchers:

@@ -295,11 +295,7 @@ class Invoker:
         assert settings.handler is not None
         launcher = self._catalog.launcher(settings.runtime)
         if launcher is None:
-            raise InvalidParameterValue(
-                self._catalog.why_not(settings.runtime)
-                or f"The runtime {settings.runtime} cannot run on this gureum server. "
-                f"Runtimes it can run: {', '.join(self._catalog.available())}"
-            )
+            raise InvalidParameterValue(self._catalog.unavailable(settings.runtime))
         loop = asyncio.get_running_loop()
         code_dir = await loop.run_in_executor(self._executor, self._code.tree, version.code.blob)
         layer_blobs = [layer.blob for layer in settings.layers]
