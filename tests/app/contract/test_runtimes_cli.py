@@ -29,7 +29,12 @@ pytestmark = pytest.mark.skipif(
 
 def fresh_host(tmp: Path, **extra: str) -> dict[str, str]:
     """The environment of a machine whose only Python is /usr/bin/python3.11 and has no node."""
-    return {"PATH": str(tmp / "empty-path"), "PYENV_ROOT": str(tmp / "no-pyenv"), **extra}
+    return {
+        "PATH": str(tmp / "empty-path"),
+        "PYENV_ROOT": str(tmp / "no-pyenv"),
+        "UV_PYTHON_INSTALL_DIR": str(tmp / "no-uv"),
+        **extra,
+    }
 
 
 def gureum(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -93,8 +98,8 @@ def test_adding_a_python_explains_why_it_cannot_and_what_to_do(tmp_path: Path) -
         "gureum: cannot add python3.12 here. No package registry gureum fetches from ships a "
         "relocatable CPython build, so gureum cannot add Python 3.12 itself. Install Python 3.12 "
         "on this host (for example `uv python install 3.12`, pyenv, or your distribution's "
-        "python3.12 package) and restart gureum serve: it finds every python3.X on PATH and in "
-        "pyenv.\n"
+        "python3.12 package) and restart gureum serve: it finds every python3.X on PATH, in "
+        "pyenv and in uv.\n"
     )
 
 

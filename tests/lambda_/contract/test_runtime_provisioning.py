@@ -37,7 +37,11 @@ VERSION = "exports.handler = async () => process.version;\n"
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """A data directory, and the environment of a host with only /usr/bin/python3.11."""
     tmp = tmp_path_factory.mktemp("provisioning")
-    return tmp / "data", {"PATH": str(tmp / "empty-path"), "PYENV_ROOT": str(tmp / "no-pyenv")}
+    return tmp / "data", {
+        "PATH": str(tmp / "empty-path"),
+        "PYENV_ROOT": str(tmp / "no-pyenv"),
+        "UV_PYTHON_INSTALL_DIR": str(tmp / "no-uv"),
+    }
 
 
 def gureum(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -43,6 +43,12 @@ def _candidates() -> list[Path]:
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     if pyenv.is_dir():
         directories += sorted(p / "bin" for p in pyenv.iterdir())
+    # `uv python install 3.X` (what `gureum runtimes add python3.X` recommends) keeps its builds
+    # here, so a server whose PATH lacks uv's ~/.local/bin still finds them.
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    uv = Path(os.environ.get("UV_PYTHON_INSTALL_DIR") or data_home / "uv" / "python")
+    if uv.is_dir():
+        directories += sorted(p / "bin" for p in uv.iterdir())
     for directory in directories:
         if "shims" in directory.parts:
             continue

@@ -106,7 +106,7 @@ PYTHON_HELP = (
     "No package registry gureum fetches from ships a relocatable CPython build, so gureum "
     "cannot add Python {version} itself. Install Python {version} on this host (for example "
     "`uv python install {version}`, pyenv, or your distribution's python{version} package) "
-    "and restart gureum serve: it finds every python3.X on PATH and in pyenv."
+    "and restart gureum serve: it finds every python3.X on PATH, in pyenv and in uv."
 )
 
 
