@@ -145,3 +145,22 @@ def test_the_registry_is_the_one_npm_would_use() -> None:
         "https://mirror.example/"
     )
     assert npm_registry({"NPM_CONFIG_REGISTRY": "https://a.example/"}) == "https://a.example/"
+
+
+def test_something_in_the_way_that_is_not_a_runtime_is_reported_not_replaced(
+    tmp_path: Path,
+) -> None:
+    shelf = shelf_for(tmp_path, npm_tarball({"package/bin/node": NODE}))
+    (shelf.root / "nodejs22.x").mkdir(parents=True)
+    (shelf.root / "nodejs22.x" / "notes.txt").write_text("mine")
+    with pytest.raises(ProvisioningError, match="is in the way and holds no complete runtime"):
+        shelf.add("nodejs22.x")
+    assert (shelf.root / "nodejs22.x" / "notes.txt").read_text() == "mine"
+    assert leftovers(shelf) == ["nodejs22.x"]
+
+
+def test_a_registry_that_is_no_url_is_a_download_error(tmp_path: Path) -> None:
+    shelf = shelf_for(tmp_path, npm_tarball({"package/bin/node": NODE}))
+    shelf.registry = "registry.example"
+    with pytest.raises(ProvisioningError, match=r"could not download registry\.example/"):
+        shelf.add("nodejs22.x")

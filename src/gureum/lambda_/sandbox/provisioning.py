@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import platform
 import shutil
@@ -209,10 +210,13 @@ class RuntimeShelf:
             self._fetch_into(staging, release)
             try:
                 staging.rename(self.root / runtime)
-            except OSError:
+            except OSError as exc:
                 # Another process installed it first (the target exists, not empty): use that.
                 if self.installed(runtime) is None:
-                    raise
+                    raise ProvisioningError(
+                        f"{self.root / runtime} is in the way and holds no complete runtime; "
+                        f"remove it and add {runtime} again ({exc})"
+                    ) from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         installed = self.installed(runtime)
@@ -228,7 +232,8 @@ class RuntimeShelf:
                 while chunk := response.read(_CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
-        except OSError as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            # OSError covers URLError and HTTPError; HTTPException a connection cut mid-body.
             raise ProvisioningError(f"could not download {url}: {exc}") from exc
         expected = release.sha512[self.machine]
         if digest.hexdigest() != expected:
