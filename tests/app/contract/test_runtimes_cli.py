@@ -95,11 +95,11 @@ def test_adding_a_python_explains_why_it_cannot_and_what_to_do(tmp_path: Path) -
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == (
-        "gureum: cannot add python3.12 here. No package registry gureum fetches from ships a "
-        "relocatable CPython build, so gureum cannot add Python 3.12 itself. Install Python 3.12 "
-        "on this host (for example `uv python install 3.12`, pyenv, or your distribution's "
-        "python3.12 package) and restart gureum serve: it finds every python3.X on PATH, in "
-        "pyenv and in uv.\n"
+        "gureum: cannot add python3.12 here. gureum would need a relocatable CPython 3.12 build, "
+        "such as python-build-standalone's, which is published on GitHub only: no package "
+        "registry gureum fetches from ships one. Install Python 3.12 on this host (for example "
+        "`uv python install 3.12`, pyenv, or your distribution's python3.12 package) and restart "
+        "gureum serve: it finds every python3.X on PATH, in pyenv and in uv.\n"
     )
 
 
@@ -141,6 +141,29 @@ def test_create_with_a_python_the_host_lacks_names_what_it_has_and_the_command(
         "Python 3.12 interpreter is installed. Runtimes this host has: python3.11, "
         "provided.al2023, provided.al2. To add it: gureum runtimes add python3.12"
     )
+
+
+def test_updating_to_a_python_the_host_lacks_is_refused_the_same_way(
+    fresh_server: GureumProcess, function_name: str
+) -> None:
+    client = fresh_server.client()
+    client.create_function(
+        FunctionName=function_name,
+        Runtime="python3.11",
+        Role=ROLE,
+        Handler="index.handler",
+        Code={"ZipFile": zip_of()},
+    )
+    client.get_waiter("function_active_v2").wait(
+        FunctionName=function_name, WaiterConfig={"Delay": 0.1}
+    )
+    with aws_error("InvalidParameterValueException", 400) as caught:
+        client.update_function_configuration(FunctionName=function_name, Runtime="python3.13")
+    assert caught.value.response["Error"]["Message"].endswith(
+        "Runtimes this host has: python3.11, provided.al2023, provided.al2. "
+        "To add it: gureum runtimes add python3.13"
+    )
+    assert client.invoke(FunctionName=function_name)["StatusCode"] == 200
 
 
 def wait_settled(client: Any, name: str) -> dict[str, Any]:

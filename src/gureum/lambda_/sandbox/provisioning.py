@@ -104,10 +104,11 @@ NODE_RELEASES: dict[str, NodeRelease] = {
 }
 
 PYTHON_HELP = (
-    "No package registry gureum fetches from ships a relocatable CPython build, so gureum "
-    "cannot add Python {version} itself. Install Python {version} on this host (for example "
-    "`uv python install {version}`, pyenv, or your distribution's python{version} package) "
-    "and restart gureum serve: it finds every python3.X on PATH, in pyenv and in uv."
+    "gureum would need a relocatable CPython {version} build, such as python-build-standalone's, "
+    "which is published on GitHub only: no package registry gureum fetches from ships one. "
+    "Install Python {version} on this host (for example `uv python install {version}`, pyenv, or "
+    "your distribution's python{version} package) and restart gureum serve: it finds every "
+    "python3.X on PATH, in pyenv and in uv."
 )
 
 
