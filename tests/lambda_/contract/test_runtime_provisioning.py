@@ -66,13 +66,16 @@ def server(fresh: tuple[Path, dict[str, str]]) -> Iterator[GureumProcess]:
     process.stop()
 
 
-def create(client: Any, name: str, runtime: str) -> dict[str, Any]:
+def create(
+    client: Any, name: str, runtime: str, returns: str = "process.version"
+) -> dict[str, Any]:
+    source = f"exports.handler = async () => {returns};\n"
     created: dict[str, Any] = client.create_function(
         FunctionName=name,
         Runtime=runtime,
         Role=ROLE,
         Handler="index.handler",
-        Code={"ZipFile": zip_of({"index.js": VERSION})},
+        Code={"ZipFile": zip_of({"index.js": source})},
     )
     client.get_waiter("function_active_v2").wait(
         FunctionName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 600}
@@ -83,7 +86,12 @@ def create(client: Any, name: str, runtime: str) -> dict[str, Any]:
 def test_an_added_runtime_runs_on_its_own_major(server: GureumProcess, function_name: str) -> None:
     assert "nodejs22.x" in server.health()["runtimes"]
     client = server.client()
-    create(client, function_name, "nodejs22.x")
+    create(client, function_name, "nodejs22.x", "process.execPath")
+    exec_path = invoke(client, function_name, {}).json()
+    if server.health()["isolation"]["mode"] == "namespaces":
+        assert exec_path == "/var/lang/bin/node"  # where AWS's Node.js runtimes keep node
+    client.update_function_code(FunctionName=function_name, ZipFile=zip_of({"index.js": VERSION}))
+    client.get_waiter("function_updated_v2").wait(FunctionName=function_name)
     assert invoke(client, function_name, {}).json() == "v22.23.5"
 
 
