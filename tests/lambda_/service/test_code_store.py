@@ -17,7 +17,7 @@ from gureum.clock import SystemClock
 from gureum.lambda_.domain.errors import InvalidParameterValue
 from gureum.lambda_.domain.packages import BAD_ZIP
 from gureum.lambda_.services.context import Ports
-from gureum.lambda_.services.functions import FunctionService
+from gureum.lambda_.services.functions import FixedRuntimes, FunctionService
 from gureum.lambda_.store.codestore import ArchiveTooLarge, CodeStore, UnreadableArchive
 from gureum.lambda_.store.sqlite import SqliteStore
 from tests.support.archives import BAD_ARCHIVES
@@ -130,7 +130,9 @@ class SmallCodeStore(CodeStore):
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[FunctionService]:
     store = SqliteStore(tmp_path / "gureum.sqlite3", NoVault())
-    yield FunctionService(Ports(store, SmallCodeStore(tmp_path / "code"), SystemClock()), ())
+    yield FunctionService(
+        Ports(store, SmallCodeStore(tmp_path / "code"), SystemClock()), FixedRuntimes(())
+    )
     store.close()
 
 

@@ -23,7 +23,7 @@ from gureum.clock import SystemClock
 from gureum.lambda_.domain.arns import FunctionRef
 from gureum.lambda_.domain.functions import FunctionSettings, FunctionVersion
 from gureum.lambda_.services.context import Caller, Ports
-from gureum.lambda_.services.functions import FunctionService
+from gureum.lambda_.services.functions import FixedRuntimes, FunctionService
 from gureum.lambda_.services.settler import Settler
 from gureum.lambda_.store.codestore import CodeStore
 from gureum.lambda_.store.ports import Transaction
@@ -138,7 +138,7 @@ def test_an_unexpected_error_fails_that_function_only(
     executor: ThreadPoolExecutor,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    functions = FunctionService(Ports(store, code, SystemClock()), ("python3.12",))
+    functions = FunctionService(Ports(store, code, SystemClock()), FixedRuntimes(("python3.12",)))
     settler = Settler(Ports(store, code, SystemClock()), executor, 0)
     create(functions, "first", code)
     create(functions, "second")
@@ -160,7 +160,7 @@ def test_an_unexpected_error_fails_that_function_only(
 def test_an_update_that_cannot_be_prepared_fails_as_an_update(
     store: FlakyStore, code: BrokenCodeStore, executor: ThreadPoolExecutor
 ) -> None:
-    functions = FunctionService(Ports(store, code, SystemClock()), ("python3.12",))
+    functions = FunctionService(Ports(store, code, SystemClock()), FixedRuntimes(("python3.12",)))
     settler = Settler(Ports(store, code, SystemClock()), executor, 0)
     create(functions, "updated")
     settler.settle_all()
@@ -176,7 +176,7 @@ def test_an_update_that_cannot_be_prepared_fails_as_an_update(
 def test_a_failed_record_leaves_that_function_for_a_later_round(
     store: FlakyStore, code: BrokenCodeStore, executor: ThreadPoolExecutor
 ) -> None:
-    functions = FunctionService(Ports(store, code, SystemClock()), ("python3.12",))
+    functions = FunctionService(Ports(store, code, SystemClock()), FixedRuntimes(("python3.12",)))
     settler = Settler(Ports(store, code, SystemClock()), executor, 0)
     create(functions, "first")
     create(functions, "second")
@@ -195,7 +195,7 @@ def test_the_loop_keeps_settling_after_a_failure(
     async def scenario() -> None:
         settler = Settler(Ports(store, code, SystemClock()), executor, 0)
         ports = Ports(store, code, SystemClock(), changed=settler.wake_from_any_thread)
-        functions = FunctionService(ports, ("python3.12",))
+        functions = FunctionService(ports, FixedRuntimes(("python3.12",)))
         loop = asyncio.get_running_loop()
         running = loop.create_task(settler.run())
         try:

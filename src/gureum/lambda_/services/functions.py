@@ -136,6 +136,19 @@ class RuntimeOffer(Protocol):
     def why_not(self, runtime: str) -> str | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class FixedRuntimes:
+    """A `RuntimeOffer` of a fixed list, with no explanation for the others (a shipped fake)."""
+
+    names: tuple[str, ...]
+
+    def creatable(self) -> list[str]:
+        return list(self.names)
+
+    def why_not(self, runtime: str) -> str | None:
+        return None
+
+
 class FunctionService:
     """The function control plane; every method is one store transaction (worker threads)."""
 
