@@ -29,7 +29,12 @@ from gureum.lambda_.sandbox.catalog import RuntimeCatalog
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
 from gureum.lambda_.sandbox.environment import LogSink, Platform
 from gureum.lambda_.sandbox.interpreters import discover_pythons, host_nodes
-from gureum.lambda_.sandbox.isolation import Isolation, IsolationMode, namespaces_available
+from gureum.lambda_.sandbox.isolation import (
+    Isolation,
+    IsolationMode,
+    namespaces_available,
+    private_mount_namespace,
+)
 from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.sandbox.provisioning import RuntimeShelf, npm_registry
 from gureum.lambda_.sandbox.runtime_dir import prepare_runtime_dir
@@ -79,6 +84,10 @@ def decide_isolation(wanted: str) -> tuple[Isolation, MemoryGroups | None]:
         raise SystemExit(f"gureum: --isolation namespaces, but {reason}")
     memory = MemoryGroups.detect() if available else None
     mode = IsolationMode.NAMESPACES if available else IsolationMode.PROCESSES
+    if available:
+        refused = private_mount_namespace()
+        if refused is not None:
+            log.warning("sandbox mounts may outlive a crashed server: %s", refused)
     return Isolation(mode, memory is not None, reason), memory
 
 

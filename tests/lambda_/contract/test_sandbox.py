@@ -425,6 +425,28 @@ def test_tmp_space_is_freed_when_the_environment_ends(tmp_path: Path) -> None:
     assert list((process.data_dir / "scratch").iterdir()) == []
 
 
+def test_a_killed_server_leaves_no_mount_and_no_loop_device(tmp_path: Path) -> None:
+    """kill -9 gives the server no chance to clean up: its mounts live in a mount namespace of
+    its own, which the kernel drops with it, and the loop devices under them detach."""
+    process = GureumProcess(tmp_path / "data").start()
+    data = str(process.data_dir)
+    client = process.client()
+    create(client, "holder", Code=probe_code(), Timeout=30)
+    assert ask(client, "holder", action="keep", path="/tmp/kept", mb=8) == 8
+    assert any(f.startswith(data) for f in _loop_backing_files())  # disks are in use
+    process.kill()
+    with open("/proc/mounts") as mounts:
+        assert data not in mounts.read()
+    deadline = time.monotonic() + 10
+    while any(f.startswith(data) for f in _loop_backing_files()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [f for f in _loop_backing_files() if f.startswith(data)] == []
+    # The next start sweeps the images a killed server left.
+    process.start()
+    process.stop()
+    assert list((process.data_dir / "scratch").glob("*.img")) == []
+
+
 def test_health_says_what_backs_tmp(server: GureumProcess) -> None:
     assert server.health()["tmp"]["backing"] == "disk"
     assert server.health()["tmp"]["sizeLimited"] is True
