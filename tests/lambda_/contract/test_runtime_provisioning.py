@@ -118,36 +118,21 @@ def test_the_listing_shows_what_was_fetched(fresh: tuple[Path, dict[str, str]]) 
 # The README's walkthrough as proposed for issue 21 item 14 (the lead pastes it into README.md):
 # the Python function runs on this machine's own python3, whatever its minor version, and the
 # Node.js one on a Node.js 22 fetched on first use.
-README_WALKTHROUGH = """\
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
-alias awsl='aws --endpoint-url http://127.0.0.1:4566'
-# This machine's python3 as a runtime: python3.11 on Debian 12, python3.12 on Ubuntu 24.04
-RUNTIME=$(python3 -c 'import sys; print(f"python3.{sys.version_info[1]}")')
-printf 'def handler(event, context):\\n    print("hello", event)\\n    return event\\n' > index.py
-zip fn.zip index.py
-awsl lambda create-function --function-name hello --runtime "$RUNTIME" --handler index.handler \\
-    --zip-file fileb://fn.zip --role arn:aws:iam::000000000000:role/lambda-role
-awsl lambda wait function-active-v2 --function-name hello
-echo '{"a": 1}' > event.json
-awsl lambda invoke --function-name hello --payload fileb://event.json --log-type Tail out.json \\
-    --query LogResult --output text | base64 -d
-awsl lambda publish-version --function-name hello
-awsl lambda create-alias --function-name hello --name live --function-version 1
-awsl logs filter-log-events --log-group-name /aws/lambda/hello --query 'events[].message'
-printf 'exports.handler = async (event) => process.version;\\n' > index.js
-zip node.zip index.js
-awsl lambda create-function --function-name hi-node --runtime nodejs22.x --handler index.handler \\
-    --zip-file fileb://node.zip --role arn:aws:iam::000000000000:role/lambda-role
-awsl lambda wait function-active-v2 --function-name hi-node   # fetches Node.js 22 the first time
-awsl lambda invoke --function-name hi-node out.json && cat out.json
-"""
+README = Path(__file__).resolve().parents[3] / "README.md"
+
+
+def readme_walkthrough() -> str:
+    """The README's first shell block (its AWS CLI walkthrough), exactly as a reader copies it."""
+    text = README.read_text()
+    start = text.index("```sh\nexport AWS_ACCESS_KEY_ID") + len("```sh\n")
+    return text[start : text.index("```", start)]
 
 
 def test_the_readme_walkthrough_on_a_host_whose_only_python_is_3_11(
     server: GureumProcess, tmp_path: Path
 ) -> None:
     """The walkthrough, as written, in bash with the AWS CLI; `python3` is Debian 12's 3.11."""
-    script = README_WALKTHROUGH.replace("http://127.0.0.1:4566", server.url)
+    script = readme_walkthrough().replace("http://127.0.0.1:4566", server.url)
     empty = tmp_path / "aws-config"
     empty.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
