@@ -8,9 +8,6 @@ for real is in tests/lambda_/contract/test_runtime_provisioning.py.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,33 +16,13 @@ from typing import Any
 import pytest
 
 from tests.support.aws import ROLE, aws_error
+from tests.support.hosts import fresh_host, gureum
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 
 pytestmark = pytest.mark.skipif(
     not Path("/usr/bin/python3.11").exists(), reason="needs the system's python3.11"
 )
-
-
-def fresh_host(tmp: Path, **extra: str) -> dict[str, str]:
-    """The environment of a machine whose only Python is /usr/bin/python3.11 and has no node."""
-    return {
-        "PATH": str(tmp / "empty-path"),
-        "PYENV_ROOT": str(tmp / "no-pyenv"),
-        "UV_PYTHON_INSTALL_DIR": str(tmp / "no-uv"),
-        **extra,
-    }
-
-
-def gureum(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gureum", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-        check=False,
-    )
 
 
 ADDABLE = "Can be added (`gureum runtimes add NAME`; a function's first use fetches it too):"

@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.aws import ROLE
 from tests.support.functions import invoke
+from tests.support.hosts import fresh_host, gureum
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 
@@ -35,22 +36,7 @@ VERSION = "exports.handler = async () => process.version;\n"
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """A data directory, and the environment of a host with only /usr/bin/python3.11."""
     tmp = tmp_path_factory.mktemp("provisioning")
-    return tmp / "data", {
-        "PATH": str(tmp / "empty-path"),
-        "PYENV_ROOT": str(tmp / "no-pyenv"),
-        "UV_PYTHON_INSTALL_DIR": str(tmp / "no-uv"),
-    }
-
-
-def gureum(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gureum", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=600,
-        check=False,
-    )
+    return tmp / "data", fresh_host(tmp)
 
 
 @pytest.fixture(scope="module")
