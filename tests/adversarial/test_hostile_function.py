@@ -63,7 +63,7 @@ def runtime_api_garbage(event):
     answers = []
     for junk in (
         b"\x00\xff" * 4096,
-        b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nX: " + b"y" * 200000 + b"\r\n\r\n",
+        b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nX: " + b"y" * 1_000_000 + b"\r\n\r\n",
         b"POST /2018-06-01/runtime/invocation/not-a-request/response HTTP/1.1\r\n"
         b"Content-Length: 5\r\n\r\nforge",
         b"POST /2018-06-01/runtime/invocation/x/response HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
@@ -75,7 +75,16 @@ def runtime_api_garbage(event):
                 answers.append(sock.recv(64).split(b"\r\n")[0].decode("latin-1"))
             except OSError as exc:
                 answers.append(type(exc).__name__)
-    return {"answers": answers}
+    # A head that never ends, sent without closing: the server must cut it off, not wait for more.
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nX: ")
+        time.sleep(0.5)  # admitted by now: what follows meets the head's bound, not admission's
+        sock.sendall(b"y" * 70_000)
+        try:
+            endless = sock.recv(64).split(b"\r\n")[0].decode("latin-1")
+        except OSError as exc:
+            endless = type(exc).__name__
+    return {"answers": answers, "endless": endless}
 
 
 def handler(event, context):
@@ -143,8 +152,10 @@ def test_garbage_on_the_runtime_api_is_refused_and_the_invocation_still_answered
     server: GureumProcess, lambda_client: Any, attacker: str, neighbour: str
 ) -> None:
     result = attack(lambda_client, attacker, attack="runtime_api_garbage")
-    # Each piece of junk got an HTTP error or a closed connection, never a 2xx.
+    # Each piece of junk got an HTTP error or a closed connection, never a 2xx; a head that never
+    # ends is cut off at its bound (64 KiB) instead of buffered while the server waits for more.
     assert all(not answer.startswith("HTTP/1.1 2") for answer in result["answers"]), result
+    assert result["endless"] == "HTTP/1.1 431 Error", result
     still_serving(server, lambda_client, neighbour)
 
 

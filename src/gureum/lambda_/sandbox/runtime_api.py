@@ -30,6 +30,9 @@ log = logging.getLogger("gureum.runtime_api")
 MAX_RESPONSE = 6 * 1024 * 1024 + 100
 # What a connection may send before it is admitted: a runtime's first request and no more.
 MAX_UNADMITTED = 64 * 1024
+# A request head (line and headers) no runtime client comes near; past it the connection is
+# refused, so a function cannot make the server buffer headers without end.
+MAX_HEAD = 64 * 1024
 PREFIX = b"/2018-06-01/runtime"
 
 
@@ -138,6 +141,8 @@ class _Connection(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._admission: asyncio.Task[None] | None = None
         self._held: list[bytes] | None = None  # what arrived before admission
+        self._head = 0  # bytes fed while a request's head is still incomplete
+        self._in_head = False
 
     # asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -180,6 +185,13 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError:
             self._reply(400, {"errorMessage": "Bad request", "errorType": "BadRequest"})
             self._close()
+            return
+        if self._in_head:  # the parser keeps a head's bytes until it is complete: bound them
+            self._head += len(data)
+            if self._head > MAX_HEAD:
+                too_large = {"errorMessage": "Request head too large", "errorType": "BadRequest"}
+                self._reply(431, too_large)
+                self._close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -190,6 +202,10 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks -----------------------------------------------------------------
     def on_message_begin(self) -> None:
         self._url, self._headers, self._body, self._size = b"", {}, [], 0
+        self._in_head, self._head = True, 0
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
 
     def on_url(self, url: bytes) -> None:
         self._url += url
