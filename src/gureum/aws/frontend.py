@@ -183,17 +183,20 @@ class Frontend:
 
     def _authenticate(self, request: HttpRequest) -> sigv4.CredentialScope:
         try:
-            scope = sigv4.credential_scope(request)
+            claimed = sigv4.claim(request)
         except sigv4.SignatureFailure as failure:
             if failure.problem is sigv4.SignatureProblem.MISSING:
                 raise MissingAuthenticationToken("Missing Authentication Token") from None
             raise IncompleteSignature(failure.detail) from None
+        scope = claimed.scope
         key = self._accounts.find(scope.access_key)
         if key is None:
             raise UnrecognizedClient("The security token included in the request is invalid.")
         window = self._services.get(scope.service, self._default).signature_window
         try:
-            sigv4.verify(request, key.secret_access_key, self._clock.now(), max_skew=window)
+            sigv4.verify(
+                request, key.secret_access_key, self._clock.now(), max_skew=window, claimed=claimed
+            )
         except sigv4.SignatureFailure as failure:
             if failure.problem is sigv4.SignatureProblem.MISMATCH:
                 raise InvalidSignature(_mismatch_message(failure)) from None

@@ -17,6 +17,7 @@ from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from gureum.aws import sigv4
 from gureum.aws.sigv4 import (
     MISMATCH_MESSAGE,
     UNSIGNED_PAYLOAD,
@@ -446,6 +447,19 @@ def test_missing_or_garbled_date_is_malformed() -> None:
     assert failure(with_header(request, "X-Amz-Date", "20261399T000000Z"), now).problem is (
         SignatureProblem.MALFORMED
     )
+    # Digits, but not ASCII ones (FULLWIDTH DIGIT ...): never a timestamp.
+    fullwidth = "".join(chr(0xFF10 + int(c)) for c in "20260101") + "T000000Z"
+    assert failure(with_header(request, "X-Amz-Date", fullwidth), now).problem is (
+        SignatureProblem.MALFORMED
+    )
+
+
+def test_a_claim_read_once_verifies_like_the_request() -> None:
+    request = sign("POST", f"{ENDPOINT}/2015-03-31/functions/f/invocations", body=b"{}")
+    now = signed_at(request)
+    claimed = sigv4.claim(request)
+    assert sigv4.verify(request, "test", now, claimed=claimed) == claimed.scope
+    assert claimed.scope == sigv4.credential_scope(request)
 
 
 def test_expires_in_authorization_header_does_not_extend_validity() -> None:
