@@ -17,6 +17,7 @@ from gureum.lambda_.domain.lifecycle import (
     State,
     UpdateStatus,
     ensure_mutable,
+    published,
     transition,
 )
 
@@ -177,3 +178,38 @@ def test_not_mutable(lifecycle: Lifecycle, message: str) -> None:
     assert caught.value.message == message
     assert caught.value.code == "ResourceConflictException"
     assert caught.value.status == 409
+
+
+# --- the lifecycle a published version is born with (spec 1.3 item 7) --------------------------
+
+# `$LATEST`'s (state, update status) -> the new version's lifecycle
+BORN: dict[tuple[State, UpdateStatus | None], Lifecycle] = {
+    # Nothing left to prepare: Active / Successful in the PublishVersion response itself.
+    (State.ACTIVE, UpdateStatus.SUCCESSFUL): READY,
+    # Its code and configuration never settled successfully: prepared like a new version.
+    (State.ACTIVE, UpdateStatus.FAILED): CREATED,
+    # UpdateFunctionCode(Publish=True): the version is Pending while $LATEST is InProgress.
+    (State.ACTIVE, UpdateStatus.IN_PROGRESS): CREATED,
+    # CreateFunction(Publish=True): version 1 is Pending with $LATEST.
+    (State.PENDING, None): CREATED,
+}
+
+UNBORN = [key for key in itertools.product(State, [None, *UpdateStatus]) if key not in BORN]
+
+
+@pytest.mark.parametrize(("latest", "born"), list(BORN.items()), ids=str)
+def test_published(latest: tuple[State, UpdateStatus | None], born: Lifecycle) -> None:
+    state, update = latest
+    assert published(Lifecycle(state, update, "old reason", "OldCode")) == born
+
+
+@pytest.mark.parametrize("latest", UNBORN, ids=str)
+def test_nothing_is_published_from_other_states(latest: tuple[State, UpdateStatus | None]) -> None:
+    # PublishVersion refuses these first (`ensure_mutable`); reaching here is a bug.
+    state, update = latest
+    with pytest.raises(IllegalTransition):
+        published(Lifecycle(state, update))
+
+
+def test_the_birth_table_has_states_to_refuse() -> None:
+    assert len(UNBORN) == 4 * 4 - 4

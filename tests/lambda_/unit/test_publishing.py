@@ -95,7 +95,8 @@ def test_first_publish_is_version_1() -> None:
     assert version.code == CODE
     assert version.revision_id == "rev-version"
     assert version.last_modified == LATER
-    assert version.lifecycle == CREATED
+    # A snapshot of a settled `$LATEST` is Active in the PublishVersion response (spec 1.3.7).
+    assert version.lifecycle == READY
     assert version.source_fingerprint == fingerprint(function.latest)
     assert result.function.next_version == 2
 
@@ -248,6 +249,30 @@ def test_publish_with_an_update_is_allowed_while_preparing(lifecycle: Lifecycle)
     result = publish_plain(a_function(lifecycle=lifecycle), with_update=True)
     assert result.created is True
     assert result.version.version == "1"
+    # Its code is still being prepared: Pending, as UpdateFunctionCode(Publish) answers (spec 1.3).
+    assert result.version.lifecycle == CREATED
+
+
+FAILED_UPDATE = Lifecycle(State.ACTIVE, UpdateStatus.FAILED, "x", "Y")
+
+
+@pytest.mark.parametrize(
+    ("latest", "with_update", "born"),
+    [
+        pytest.param(READY, False, READY, id="settled-is-active-at-once"),
+        pytest.param(FAILED_UPDATE, False, CREATED, id="after-a-failed-update-is-prepared"),
+        pytest.param(CREATED, True, CREATED, id="create-with-publish"),
+        pytest.param(UPDATING, True, CREATED, id="update-code-with-publish"),
+    ],
+)
+def test_the_published_version_is_born_from_latest(
+    latest: Lifecycle, with_update: bool, born: Lifecycle
+) -> None:
+    # Spec 1.3 item 7: only a version with something left to prepare is Pending.
+    result = publish_plain(a_function(lifecycle=latest), with_update=with_update)
+    assert result.version.lifecycle == born
+    assert result.version.revision_id == "rev-version"
+    assert result.function.latest.lifecycle == latest  # publishing moves only its revision
 
 
 def test_publish_allowed_after_a_failed_update() -> None:

@@ -18,7 +18,14 @@ from typing import Any
 from gureum.aws.errors import ValidationError
 from gureum.lambda_.domain.arns import LATEST, function_arn
 from gureum.lambda_.domain.errors import InvalidParameterValue, PreconditionFailed
-from gureum.lambda_.domain.lifecycle import CREATED, Event, Lifecycle, ensure_mutable, transition
+from gureum.lambda_.domain.lifecycle import (
+    CREATED,
+    Event,
+    Lifecycle,
+    ensure_mutable,
+    published,
+    transition,
+)
 
 JsonObject = Mapping[str, Any]
 
@@ -194,7 +201,9 @@ def publish(
     `newest` is the most recently published version if it still exists. `new_revisions` are the
     revision ids for the new version and for `$LATEST`, whose revision moves on publish.
     `with_update` is CreateFunction/UpdateFunctionCode with `Publish`: the snapshot is taken of
-    the change being made, so `$LATEST` is legitimately still being prepared.
+    the change being made, so `$LATEST` is legitimately still being prepared. The new version's
+    lifecycle follows `$LATEST`'s (`lifecycle.published`): Active at once unless something is
+    left to prepare.
     """
     latest = function.latest
     if not with_update:
@@ -217,7 +226,7 @@ def publish(
         code=latest.code,
         revision_id=new_revisions[0],
         last_modified=now,
-        lifecycle=CREATED,
+        lifecycle=published(latest.lifecycle),
         source_fingerprint=source,
     )
     moved = replace(

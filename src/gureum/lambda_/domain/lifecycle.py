@@ -8,6 +8,10 @@
 Transitions are a table; any other move raises `IllegalTransition`, which is a bug in gureum, not
 a client error. `ensure_mutable` is the rule AWS applies to Update*/PublishVersion/TagResource:
 nothing changes a function that is still being created or updated.
+
+A published version is born from `$LATEST`'s lifecycle, by a table too (`published`): `Active` at
+once when `$LATEST` is settled and successful, `Pending` when it is being created or updated, or
+its last update failed.
 """
 
 from __future__ import annotations
@@ -83,6 +87,27 @@ def transition(
     if current.state is State.PENDING:
         return Lifecycle(State.FAILED, None, reason, code)
     return Lifecycle(State.ACTIVE, UpdateStatus.FAILED, reason, code)
+
+
+# What PublishVersion makes of `$LATEST`'s lifecycle (spec 1.3 item 7). A snapshot of a settled,
+# successful `$LATEST` has nothing left to prepare: AWS answers it `Active`/`Successful` in the
+# PublishVersion response itself. One taken with an update (CreateFunction or UpdateFunctionCode
+# with `Publish`) is `Pending` until its code is prepared, as is one of a `$LATEST` whose last
+# update failed: its code and configuration were never prepared successfully.
+_PUBLISHED: dict[tuple[State, UpdateStatus | None], Lifecycle] = {
+    (State.ACTIVE, UpdateStatus.SUCCESSFUL): READY,
+    (State.ACTIVE, UpdateStatus.FAILED): CREATED,
+    (State.ACTIVE, UpdateStatus.IN_PROGRESS): CREATED,
+    (State.PENDING, None): CREATED,
+}
+
+
+def published(latest: Lifecycle) -> Lifecycle:
+    """The lifecycle of a version published from a `$LATEST` in `latest`."""
+    born = _PUBLISHED.get((latest.state, latest.update))
+    if born is None:
+        raise IllegalTransition(f"no version is published from {latest}")
+    return born
 
 
 def ensure_mutable(lifecycle: Lifecycle, function_arn: str) -> None:
