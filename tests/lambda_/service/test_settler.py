@@ -71,6 +71,13 @@ class RecordingFails:
             raise RuntimeError("injected: the write failed")
         self._inner.put_version(function, version)
 
+    def put_function(self, function: Any) -> None:
+        # The outcome for `$LATEST` is recorded with the function (which `$LATEST` runs); the
+        # writes that create or change the function are not the settler's.
+        if function.name == self._victim and function.latest.lifecycle.settled:
+            raise RuntimeError("injected: the write failed")
+        self._inner.put_function(function)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 

@@ -21,6 +21,7 @@ from gureum.lambda_.domain.functions import (
     check_quotas,
     fail,
     fingerprint,
+    finish_latest,
     publish,
     settle,
     update_latest,
@@ -349,6 +350,77 @@ def test_update_latest_revision_mismatch() -> None:
     with pytest.raises(PreconditionFailed) as caught:
         update_latest(a_function(), code=OTHER_CODE, revision_id="stale", new_revision="r", now=NOW)
     assert caught.value.message == REVISION_MISMATCH
+
+
+# --- what invocations of $LATEST run (spec 11.1) ------------------------------------------------
+
+
+def update_code(function: Function, revision: str = "r-update") -> Function:
+    return update_latest(
+        function, code=OTHER_CODE, revision_id=None, new_revision=revision, now=LATER
+    )
+
+
+def test_a_settled_function_serves_its_latest() -> None:
+    function = a_function()
+    assert function.previous is None
+    assert function.serving is function.latest
+
+
+def test_an_update_keeps_serving_the_settled_latest() -> None:
+    function = a_function()
+    updated = update_code(function)
+    assert updated.latest.code == OTHER_CODE
+    assert updated.previous is function.latest
+    assert updated.serving is function.latest
+
+
+def test_a_successful_update_serves_the_new_latest() -> None:
+    updated = update_code(a_function())
+    finished = finish_latest(updated, settle(updated.latest, "r-settled"))
+    assert finished.previous is None
+    assert finished.serving.code == OTHER_CODE
+    assert finished.serving.revision_id == "r-settled"
+
+
+def test_a_failed_update_keeps_serving_the_previous_latest() -> None:
+    function = a_function()
+    updated = update_code(function)
+    failed = finish_latest(updated, fail(updated.latest, "no", "InvalidZipFileException", "r-f"))
+    assert failed.latest.lifecycle.update is UpdateStatus.FAILED
+    assert failed.serving is function.latest
+
+
+def test_an_update_after_a_failed_one_still_serves_the_last_successful_latest() -> None:
+    function = a_function()
+    updated = update_code(function)
+    failed = finish_latest(updated, fail(updated.latest, "no", "InvalidZipFileException", "r-f"))
+    again = update_latest(
+        failed,
+        settings=replace(SETTINGS, timeout=9),
+        revision_id=None,
+        new_revision="r-again",
+        now=LATER,
+    )
+    assert again.latest.lifecycle == UPDATING
+    assert again.serving is function.latest
+    settled_again = finish_latest(again, settle(again.latest, "r-ok"))
+    assert settled_again.serving.settings.timeout == 9
+    assert settled_again.previous is None
+
+
+def test_publishing_during_an_update_keeps_serving_the_previous_latest() -> None:
+    function = a_function()
+    updated = update_code(function)
+    result = publish_plain(updated, with_update=True)
+    assert result.function.serving is function.latest
+
+
+def test_finishing_a_created_latest_serves_it_or_nothing() -> None:
+    created = a_function(lifecycle=CREATED)
+    assert finish_latest(created, settle(created.latest, "r")).serving.lifecycle == READY
+    failed = finish_latest(created, fail(created.latest, "bad", "InvalidRuntime", "r"))
+    assert failed.serving.lifecycle.state is State.FAILED  # which invoke refuses with 409
 
 
 # --- settle and fail ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from gureum.lambda_.domain.lifecycle import (
     CREATED,
     Event,
     Lifecycle,
+    UpdateStatus,
     ensure_mutable,
     published,
     transition,
@@ -132,6 +133,15 @@ class Function:
     next_version: int = 1
     tags: Mapping[str, str] = field(default_factory=dict)
     reserved_concurrency: int | None = None
+    # While an update of `$LATEST` is in progress, or after it failed, the last `$LATEST` that
+    # settled successfully: what invocations of `$LATEST` still run (spec 11.1). None when they
+    # run `latest` itself.
+    previous: FunctionVersion | None = None
+
+    @property
+    def serving(self) -> FunctionVersion:
+        """The `$LATEST` that an invocation runs now (spec 11.1)."""
+        return self.latest if self.previous is None else self.previous
 
     @property
     def arn(self) -> str:
@@ -163,10 +173,15 @@ def update_latest(
     new_revision: str,
     now: datetime,
 ) -> Function:
-    """UpdateFunctionConfiguration / UpdateFunctionCode on `$LATEST` (spec 11.1)."""
+    """UpdateFunctionConfiguration / UpdateFunctionCode on `$LATEST` (spec 11.1).
+
+    Invocations keep running the last successfully settled `$LATEST` until this update settles;
+    after a failed update, that is still the one from before it.
+    """
     latest = function.latest
     ensure_mutable(latest.lifecycle, function.arn)
     check_revision(revision_id, latest.revision_id)
+    succeeded = latest.lifecycle.update is UpdateStatus.SUCCESSFUL
     updated = replace(
         latest,
         settings=settings or latest.settings,
@@ -175,7 +190,7 @@ def update_latest(
         last_modified=now,
         lifecycle=transition(latest.lifecycle, Event.UPDATE),
     )
-    return replace(function, latest=updated)
+    return replace(function, latest=updated, previous=latest if succeeded else function.previous)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +267,16 @@ def fail(version: FunctionVersion, reason: str, code: str, new_revision: str) ->
         lifecycle=transition(version.lifecycle, Event.FAIL, reason, code),
         revision_id=new_revision,
     )
+
+
+def finish_latest(function: Function, finished: FunctionVersion) -> Function:
+    """`function` once `settle` or `fail` moved its `$LATEST` to `finished` (spec 11.1).
+
+    A successful update is what invocations run from now on; after a failed one they keep
+    running the previous `$LATEST`.
+    """
+    succeeded = finished.lifecycle.update is UpdateStatus.SUCCESSFUL
+    return replace(function, latest=finished, previous=None if succeeded else function.previous)
 
 
 # The standard quotas (spec 1.7): the model now allows more for managed-instance functions,

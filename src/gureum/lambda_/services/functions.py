@@ -451,7 +451,7 @@ class FunctionService:
             function = require_function(tx, caller, ref.name)
             qualifier = ref.qualifier
             if qualifier is None:
-                blobs = {function.latest.code.blob}
+                blobs = {function.latest.code.blob, function.serving.code.blob}
                 blobs |= {v.code.blob for v in tx.list_versions(function, 0, 1 << 30)}
                 tx.delete_function(function)
             elif qualifier == LATEST:

@@ -104,9 +104,10 @@ def decode_client_context(value: str | None) -> str | None:
 def resolve_target(
     tx: Transaction, function: Function, qualifier: str | None, draw: float
 ) -> Target:
+    """`$LATEST` is the one being served: during an update, the one before it (spec 11.1)."""
     if qualifier is None or qualifier == LATEST:
         arn = function.arn if qualifier is None else function.version_arn(LATEST)
-        return Target(function, function.latest, arn)
+        return Target(function, function.serving, arn)
     arn = function.version_arn(qualifier)
     if is_version_number(qualifier):
         version = tx.get_version(function, qualifier)
@@ -115,7 +116,7 @@ def resolve_target(
         chosen = route(alias, draw) if alias is not None else None
         version = None
         if chosen is not None:
-            version = function.latest if chosen == LATEST else tx.get_version(function, chosen)
+            version = function.serving if chosen == LATEST else tx.get_version(function, chosen)
     if version is None:
         raise not_found(arn)
     return Target(function, version, arn)

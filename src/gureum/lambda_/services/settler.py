@@ -8,6 +8,10 @@ read-only trees that execution environments mount, and moves it to `Active` /
 `Successful` with a new RevisionId (AWS issues one on completion too), or to `Failed` with a
 reason. It runs after every such write and once at start-up, so a crash mid-way only delays it.
 
+A version published from a settled `$LATEST` is born `Active` (spec 1.3): nothing is left to
+prepare. Until an update of `$LATEST` succeeds, invocations run the `$LATEST` from before it
+(spec 11.1); settling it hands them the new one.
+
 `settle_delay` holds versions in their transitional state for at least that long (scaled by
 `--time-scale`), so clients that skip boto3's waiters can be caught locally as they would be on AWS.
 """
@@ -19,7 +23,8 @@ import logging
 from concurrent.futures import Executor
 from typing import Protocol
 
-from gureum.lambda_.domain.functions import Function, FunctionVersion, fail, settle
+from gureum.lambda_.domain.arns import LATEST
+from gureum.lambda_.domain.functions import Function, FunctionVersion, fail, finish_latest, settle
 from gureum.lambda_.services.context import Ports
 from gureum.lambda_.store.codestore import ArchiveTooLarge, UnreadableArchive
 
@@ -125,14 +130,18 @@ class Settler:
             current = tx.get_function(function.account, function.region, function.name)
             if current is None or current.id != function.id:
                 return 0
-            stored = tx.get_version(current, version.version)
+            is_latest = version.version == LATEST
+            stored = current.latest if is_latest else tx.get_version(current, version.version)
             if stored is None or stored.revision_id != version.revision_id:
                 return 0  # changed meanwhile; the next round takes the newer state
             if failure is None:
                 finished = settle(stored, new_revision)
             else:
                 finished = fail(stored, *failure, new_revision)
-            tx.put_version(current, finished)
+            if is_latest:  # the function record says which `$LATEST` invocations run
+                tx.put_function(finish_latest(current, finished))
+            else:
+                tx.put_version(current, finished)
         return 1
 
     def _provide(self, runtime: str | None) -> tuple[str, str] | None:

@@ -103,8 +103,10 @@ def function_from(
     name: str,
     document: dict[str, Any],
     latest: Any,
+    previous: Any,
     vault: EnvironmentVault,
 ) -> Function:
+    """`previous` is the stored `$LATEST` still run during an update (`Function.previous`)."""
     return Function(
         id=row_id,
         account=account,
@@ -114,6 +116,7 @@ def function_from(
         next_version=document["next_version"],
         tags=document["tags"],
         reserved_concurrency=document["reserved_concurrency"],
+        previous=None if previous is None else version_from(previous, vault, account, region),
     )
 
 

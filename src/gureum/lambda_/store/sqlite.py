@@ -29,7 +29,7 @@ from gureum.lambda_.store.ports import EnvironmentVault
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
     id TEXT PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
-    doc TEXT NOT NULL, UNIQUE (account, region, name));
+    doc TEXT NOT NULL, previous TEXT, UNIQUE (account, region, name));
 CREATE TABLE IF NOT EXISTS versions (
     function_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
     number INTEGER NOT NULL, settled INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
@@ -55,10 +55,21 @@ CREATE TABLE IF NOT EXISTS layer_versions (
     PRIMARY KEY (account, region, name, version));
 """
 
-_FUNCTION_SELECT = (
-    "SELECT f.id, f.account, f.region, f.name, f.doc, v.doc FROM functions f "
-    "JOIN versions v ON v.function_id = f.id AND v.number = 0 "
-)
+# Columns added after the first release, with their definitions: added to older databases when
+# they are opened (`_migrate`).
+ADDED_COLUMNS = (("functions", "previous", "TEXT"),)
+
+_FUNCTION_COLUMNS = "f.id, f.account, f.region, f.name, f.doc, v.doc, f.previous"
+_FUNCTION_FROM = "FROM functions f JOIN versions v ON v.function_id = f.id AND v.number = 0 "
+_FUNCTION_SELECT = f"SELECT {_FUNCTION_COLUMNS} {_FUNCTION_FROM}"
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Brings a database written by an older gureum up to `SCHEMA` (each step idempotent)."""
+    for table, column, definition in ADDED_COLUMNS:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 class SqliteStore:
@@ -67,6 +78,8 @@ class SqliteStore:
     def __init__(self, path: Path, vault: EnvironmentVault) -> None:
         self._vault = vault
         self._database = Database(path, SCHEMA)
+        with self._database.transaction() as db:
+            _migrate(db)
 
     @property
     def generation(self) -> int:
@@ -92,9 +105,16 @@ class SqliteTransaction:
     # functions and versions ---------------------------------------------------------------
 
     def _function(self, row: Any) -> Function:
-        row_id, account, region, name, doc, latest = row
+        row_id, account, region, name, doc, latest, previous = row
         return records.function_from(
-            row_id, account, region, name, json.loads(doc), json.loads(latest), self._vault
+            row_id,
+            account,
+            region,
+            name,
+            json.loads(doc),
+            json.loads(latest),
+            json.loads(previous) if previous is not None else None,
+            self._vault,
         )
 
     def _version(self, function: Function, document: str) -> FunctionVersion:
@@ -112,15 +132,24 @@ class SqliteTransaction:
         return self._function(rows[0]) if rows else None
 
     def put_function(self, function: Function) -> None:
+        previous = None
+        if function.previous is not None:
+            previous = records.dump(
+                records.version_document(
+                    function.previous, self._vault, function.account, function.region
+                )
+            )
         self._db.execute(
-            "INSERT INTO functions (id, account, region, name, doc) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+            "INSERT INTO functions (id, account, region, name, doc, previous) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, previous = excluded.previous",
             (
                 function.id,
                 function.account,
                 function.region,
                 function.name,
                 records.dump(records.function_document(function)),
+                previous,
             ),
         )
         self.put_version(function, function.latest)
@@ -184,13 +213,13 @@ class SqliteTransaction:
 
     def unsettled(self) -> list[tuple[Function, FunctionVersion]]:
         rows = self._rows(
-            _FUNCTION_SELECT.replace("v.doc", "v.doc, u.doc")
-            + "JOIN versions u ON u.function_id = f.id WHERE u.settled = 0"
+            f"SELECT {_FUNCTION_COLUMNS}, u.doc {_FUNCTION_FROM}"
+            "JOIN versions u ON u.function_id = f.id WHERE u.settled = 0"
         )
         pairs = []
         for row in rows:
-            function = self._function(row[:6])
-            pairs.append((function, self._version(function, row[6])))
+            function = self._function(row[:7])
+            pairs.append((function, self._version(function, row[7])))
         return pairs
 
     # aliases ------------------------------------------------------------------------------
@@ -314,7 +343,11 @@ class SqliteTransaction:
             # version itself is deleted (as on AWS).
             "SELECT 1 FROM versions WHERE blob = ? UNION ALL "
             "SELECT 1 FROM layer_versions WHERE blob = ? UNION ALL "
-            "SELECT 1 FROM versions WHERE instr(layer_blobs, ?) > 0 LIMIT 1",
+            "SELECT 1 FROM versions WHERE instr(layer_blobs, ?) > 0 UNION ALL "
+            # The `$LATEST` still run during an update holds its package and layers' archives
+            # (blob names are SHA-256 digests, so a match in its document is one of them).
+            "SELECT 1 FROM functions WHERE instr(previous, ?) > 0 LIMIT 1",
+            blob,
             blob,
             blob,
             blob,
