@@ -17,7 +17,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -72,6 +72,8 @@ class CallContext:
     region: str
     request_id: str
     endpoint: str
+    # The operation routed to, set once routing has named it (AWS words some errors with it).
+    operation: str = ""
 
 
 Result = Mapping[str, Any]
@@ -216,6 +218,7 @@ class Frontend:
         # AWS validates before anything else, so an operation gureum lacks still answers a
         # malformed request with AWS's 400, not with 501.
         params = self._parse(service, routed, request)
+        context = replace(context, operation=operation.name)
         handler = service.handlers.get(operation.name)
         if handler is None:
             raise NotImplementedOperation(

@@ -23,6 +23,7 @@ from gureum.aws.http import HttpResponse, header
 from gureum.aws.protocols.restjson import RestJsonProtocol
 from gureum.aws.sigv4 import HttpRequest
 from gureum.lambda_.domain.errors import (
+    AccessDenied,
     InvalidParameterValue,
     PreconditionFailed,
     ResourceConflict,
@@ -369,6 +370,12 @@ def test_event_invoke_renders_202_with_no_body() -> None:
             404,
             {"message": "Unknown operation GET /x"},
             id="unmodeled-unknown-operation",
+        ),
+        pytest.param(
+            AccessDenied(""),
+            403,
+            {"message": None},
+            id="no-message-is-a-null-one",
         ),
     ],
 )

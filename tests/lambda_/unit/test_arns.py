@@ -17,7 +17,7 @@ from gureum.lambda_.domain.arns import (
     parse_layer_version_arn,
     resolve_function,
 )
-from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceNotFound
+from gureum.lambda_.domain.errors import AccessDenied, InvalidParameterValue, ResourceNotFound
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -154,26 +154,53 @@ def test_function_from_another_region_is_not_reachable() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "qualifier", "arn"),
+    ("value", "qualifier", "operation", "resource", "action"),
     [
         (
             f"{OTHER_ACCOUNT}:function:f",
             None,
+            "GetFunction",
             f"arn:aws:lambda:us-east-1:{OTHER_ACCOUNT}:function:f",
+            "lambda:GetFunction",
         ),
         (
             f"arn:aws:lambda:us-east-1:{OTHER_ACCOUNT}:function:f:3",
             None,
+            "Invoke",
             f"arn:aws:lambda:us-east-1:{OTHER_ACCOUNT}:function:f:3",
+            "lambda:InvokeFunction",
+        ),
+        (
+            f"arn:aws:lambda:us-east-1:{OTHER_ACCOUNT}:function:f",
+            "live",
+            "DeleteFunction",
+            f"arn:aws:lambda:us-east-1:{OTHER_ACCOUNT}:function:f:live",
+            "lambda:DeleteFunction",
         ),
     ],
 )
-def test_function_of_another_account_is_not_found(
-    value: str, qualifier: str | None, arn: str
+def test_function_of_another_account_is_denied_as_iam_words_it(
+    value: str, qualifier: str | None, operation: str, resource: str, action: str
 ) -> None:
-    with pytest.raises(ResourceNotFound) as caught:
-        resolve_function(value, qualifier, region=REGION, account=ACCOUNT)
-    assert caught.value.message == f"Function not found: {arn}"
+    with pytest.raises(AccessDenied) as caught:
+        resolve_function(value, qualifier, region=REGION, account=ACCOUNT, operation=operation)
+    assert caught.value.message == (
+        f"User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform: {action} on resource: "
+        f"{resource} because no resource-based policy allows the {action} action"
+    )
+    assert (caught.value.code, caught.value.status) == ("AccessDeniedException", 403)
+
+
+def test_another_accounts_arn_where_no_policy_could_apply_is_denied_without_a_message() -> None:
+    with pytest.raises(AccessDenied) as caught:
+        resolve_function(
+            f"{OTHER_ACCOUNT}:function:f",
+            None,
+            region=REGION,
+            account=ACCOUNT,
+            operation="CreateFunction",
+        )
+    assert caught.value.message == ""
 
 
 @pytest.mark.parametrize(

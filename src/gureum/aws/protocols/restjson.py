@@ -194,10 +194,14 @@ class RestJsonProtocol:
             message_key = "Message" if "Message" in members else "message"
             if "Type" in members:
                 document["Type"] = "User" if error.sender_fault else "Service"
-        document[message_key] = error.message
+        # An error with no message carries a null one, as AWS's does (Lambda's AccessDenied for
+        # CreateFunction with another account's ARN: botocore reads the message as None).
+        document[message_key] = error.message or None
         document.update(error.fields)
         # A field set to None removes a member AWS leaves out (e.g. `Type` on some Lambda errors).
-        document = {key: value for key, value in document.items() if value is not None}
+        document = {
+            key: value for key, value in document.items() if value is not None or key == message_key
+        }
         headers = [("x-amzn-ErrorType", error.code), ("Content-Type", _JSON)]
         return HttpResponse(error.status, headers, json.dumps(document).encode())
 

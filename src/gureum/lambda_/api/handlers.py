@@ -41,6 +41,7 @@ def function_ref(ctx: CallContext, params: Params, qualifier: bool = True) -> Fu
         params.get("Qualifier") if qualifier else None,
         region=ctx.region,
         account=ctx.account_id,
+        operation=ctx.operation,
     )
 
 
@@ -259,7 +260,9 @@ class LambdaApi:
                 "Tags on function aliases and versions are not supported. "
                 "Please specify a function ARN."
             )
-        return resolve_function(resource, None, region=ctx.region, account=ctx.account_id)
+        return resolve_function(
+            resource, None, region=ctx.region, account=ctx.account_id, operation=ctx.operation
+        )
 
     def tag_resource(self, ctx: CallContext, params: Params) -> Result:
         ref = self._tag_target(ctx, params["Resource"])

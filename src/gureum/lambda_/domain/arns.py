@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceNotFound
+from gureum.lambda_.domain.errors import AccessDenied, InvalidParameterValue, ResourceNotFound
 
 LATEST = "$LATEST"
 
@@ -50,9 +50,12 @@ def parse_function_name(value: str) -> FunctionRef:
 
 
 def resolve_function(
-    value: str, qualifier: str | None, *, region: str, account: str
+    value: str, qualifier: str | None, *, region: str, account: str, operation: str = ""
 ) -> FunctionRef:
-    """Parses `value`, merges the `Qualifier` parameter and checks the ARN's region and account."""
+    """Parses `value`, merges the `Qualifier` parameter and checks the ARN's region and account.
+
+    `operation` is the Lambda operation asked for: it words AWS's 403 for another account's ARN.
+    """
     ref = parse_function_name(value)
     if qualifier is not None and ref.qualifier is not None and qualifier != ref.qualifier:
         raise InvalidParameterValue(
@@ -63,10 +66,47 @@ def resolve_function(
             f"Functions from '{ref.region}' are not reachable in this region ('{region}')"
         )
     if ref.account is not None and ref.account != account:
-        raise ResourceNotFound(
-            f"Function not found: {function_arn(region, ref.account, ref.name, ref.qualifier)}"
-        )
+        resource = function_arn(region, ref.account, ref.name, qualifier or ref.qualifier)
+        raise access_denied(operation, account, resource)
     return FunctionRef(ref.name, qualifier or ref.qualifier, region, account)
+
+
+# The operations a function's resource-based policy can grant another account (the list LocalStack
+# keeps in services/lambda_/api_utils.py, `_supported_resource_based_operations`). IAM names
+# Invoke's action lambda:InvokeFunction; the others are named as their operation.
+_POLICY_OPERATIONS = frozenset(
+    {
+        "CreateAlias", "DeleteAlias", "DeleteFunction", "DeleteFunctionConcurrency",
+        "DeleteFunctionEventInvokeConfig", "DeleteProvisionedConcurrencyConfig", "GetAlias",
+        "GetFunction", "GetFunctionConcurrency", "GetFunctionConfiguration",
+        "GetFunctionEventInvokeConfig", "GetPolicy", "GetProvisionedConcurrencyConfig", "Invoke",
+        "ListAliases", "ListFunctionEventInvokeConfigs", "ListProvisionedConcurrencyConfigs",
+        "ListTags", "ListVersionsByFunction", "PublishVersion", "PutFunctionConcurrency",
+        "PutFunctionEventInvokeConfig", "PutProvisionedConcurrencyConfig", "TagResource",
+        "UntagResource", "UpdateAlias", "UpdateFunctionCode", "UpdateFunctionEventInvokeConfig",
+    }
+)  # fmt: skip
+_IAM_ACTIONS = {"Invoke": "InvokeFunction"}
+
+
+def access_denied(operation: str, account: str, resource: str) -> AccessDenied:
+    """AWS's 403 for a function of another account, which no policy in gureum can grant.
+
+    An operation a function policy could allow fails IAM's cross-account check, worded as IAM
+    words it (e.g. "... because no resource-based policy allows the lambda:InvokeFunction action",
+    quoted from AWS in aws-samples/sample-serverless-mcp-servers#7 and
+    awslabs/aws-automated-incident-response-and-forensics#13). gureum's access keys act as their
+    account's root user. Any other operation (CreateFunction with another account's ARN) gets
+    AWS's 403 with no message at all: boto3 reads the message as None (recorded against AWS:
+    LocalStack's test_lambda_api.snapshot.json, test_function_arns, function_arn_other_account_exc).
+    """
+    if operation not in _POLICY_OPERATIONS:
+        return AccessDenied("")
+    action = f"lambda:{_IAM_ACTIONS.get(operation, operation)}"
+    return AccessDenied(
+        f"User: arn:aws:iam::{account}:root is not authorized to perform: {action} on resource: "
+        f"{resource} because no resource-based policy allows the {action} action"
+    )
 
 
 def check_new_name(name: str) -> None:

@@ -24,6 +24,13 @@ class PreconditionFailed(ClientError):
     status = 412
 
 
+class AccessDenied(ClientError):
+    """Not in Lambda's model, but AWS answers another account's function with it (spec 0.4)."""
+
+    code = "AccessDeniedException"
+    status = 403
+
+
 class TooManyRequests(ClientError):
     code = "TooManyRequestsException"
     status = 429
