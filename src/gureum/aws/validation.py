@@ -230,8 +230,13 @@ def _content_rules(shape: Shape) -> tuple[_Rule, ...]:
     """Constraints on list members and map keys/values, which AWS reports once per container."""
     if shape.type_name == "list":
         element = _own_rules(shape.member)
+        # AWS names "Member must not be null" among a list member's constraints, except for
+        # members that may be empty strings (min 0): recorded against AWS for Lambda's `layers`
+        # and `architectures` (with it) and `vpcConfig.securityGroupIds` and `.subnetIds`
+        # (without it), LocalStack's test_lambda_api.snapshot.json.
         if element or shape.member.type_name not in _CONTAINERS:
-            return (_every("Member must satisfy constraint", (*element, _NOT_NULL), iter),)
+            checks = element if shape.member.metadata.get("min") == 0 else (*element, _NOT_NULL)
+            return (_every("Member must satisfy constraint", checks, iter),)
         return ()
     if shape.type_name != "map":
         return ()

@@ -167,6 +167,22 @@ VIOLATIONS = [
         ],
         id="list-member-pattern",
     ),
+    # Recorded against AWS (LocalStack's test_lambda_api.snapshot.json,
+    # test_invalid_vpc_config_security_group): a member that may be empty is not "not null".
+    pytest.param(
+        "CreateFunction",
+        {**NEW_FUNCTION, "VpcConfig": {"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["bad-1"]}},
+        [
+            at(
+                "vpcConfig.securityGroupIds",
+                "Member must satisfy constraint: [Member must have length less than or equal to "
+                "1024, Member must have length greater than or equal to 0, Member must satisfy "
+                "regular expression pattern: sg-[0-9a-zA-Z]*]",
+                "[bad-1]",
+            )
+        ],
+        id="list-member-that-may-be-empty",
+    ),
     pytest.param(
         "CreateFunction",
         {**NEW_FUNCTION, "Architectures": ["x86_64", "arm"]},

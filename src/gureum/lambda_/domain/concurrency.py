@@ -67,9 +67,12 @@ def check_reservation(limits: Limits, reserved_elsewhere: int, requested: int) -
     """PutFunctionConcurrency's rule: the unreserved pool keeps its minimum (spec 4.3)."""
     minimum = limits.unreserved_minimum
     if limits.account - (reserved_elsewhere + requested) < minimum:
+        # AWS sends this one without a `Type` member (LocalStack's test_lambda_api.snapshot.json,
+        # test_function_concurrency_limits, recorded against AWS).
         raise InvalidParameterValue(
             "Specified ReservedConcurrentExecutions for function decreases account's "
-            f"UnreservedConcurrentExecution below its minimum value of [{minimum}]."
+            f"UnreservedConcurrentExecution below its minimum value of [{minimum}].",
+            Type=None,
         )
 
 

@@ -300,3 +300,13 @@ def check_quotas(settings: FunctionSettings) -> None:
         count = len(problems)
         noun = "error" if count == 1 else "errors"
         raise ValidationError(f"{count} validation {noun} detected: " + "; ".join(problems))
+
+
+# A function carries at most 50 tags, whether they come with CreateFunction or TagResource (AWS's
+# message, recorded for both: LocalStack's test_lambda_api.snapshot.json, test_tag_limits).
+MAX_TAGS = 50
+
+
+def check_tag_count(tags: Mapping[str, str]) -> None:
+    if len(tags) > MAX_TAGS:
+        raise InvalidParameterValue("Number of tags exceeds resource tag limit.")

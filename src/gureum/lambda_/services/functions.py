@@ -264,6 +264,7 @@ class FunctionService:
         now = self._ports.clock.now()
         new_id = self._ports.new_id
         check_new_name(ref.name)
+        fn.check_tag_count(tags)
         with self._ports.store.transaction() as tx:
             existing = tx.get_function(caller.account, caller.region, ref.name)
             if existing is not None:
@@ -297,7 +298,12 @@ class FunctionService:
 
     def get(self, caller: Caller, ref: FunctionRef) -> VersionView:
         with self._ports.store.transaction() as tx:
-            function = require_function(tx, caller, ref.name)
+            function = tx.get_function(caller.account, caller.region, ref.name)
+            if function is None:
+                # AWS names the function as asked: `...:f:$LATEST` when qualified (spec 0.4).
+                raise not_found(
+                    function_arn(caller.region, caller.account, ref.name, ref.qualifier)
+                )
             return resolve_version(tx, function, ref.qualifier)
 
     def list_functions(
@@ -447,17 +453,17 @@ class FunctionService:
     # --- delete ---------------------------------------------------------------------------
 
     def delete(self, caller: Caller, ref: FunctionRef) -> None:
+        qualifier = ref.qualifier
+        if qualifier == LATEST:  # AWS's 400 comes first, whether the function exists or not
+            raise InvalidParameterValue(
+                "$LATEST version cannot be deleted without deleting the function."
+            )
         with self._ports.store.transaction() as tx:
             function = require_function(tx, caller, ref.name)
-            qualifier = ref.qualifier
             if qualifier is None:
                 blobs = {function.latest.code.blob, function.serving.code.blob}
                 blobs |= {v.code.blob for v in tx.list_versions(function, 0, 1 << 30)}
                 tx.delete_function(function)
-            elif qualifier == LATEST:
-                raise InvalidParameterValue(
-                    "$LATEST version cannot be deleted without deleting the function."
-                )
             elif not is_version_number(qualifier):
                 raise InvalidParameterValue("Deletion of aliases is not currently supported.")
             else:
@@ -535,8 +541,7 @@ class FunctionService:
                 ensure_mutable(function.latest.lifecycle, function.arn)
             tags = {k: v for k, v in function.tags.items() if k not in remove}
             tags.update(add)
-            if len(tags) > 50:
-                raise InvalidParameterValue("Number of tags exceeds resource tag limit.")
+            fn.check_tag_count(tags)
             tx.put_function(replace(function, tags=tags))
 
     # --- account --------------------------------------------------------------------------
