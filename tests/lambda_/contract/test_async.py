@@ -422,6 +422,82 @@ def test_dead_letter_queue_gets_the_original_event_and_its_attributes(
     env.assert_empty(dlq_url)
 
 
+# The SenderId of what Lambda sends as the execution role: the role's unique id and the session's
+# name (an AWS SenderId quoted in getmoto/moto#792: AROAIL6GAI2XEC672SWG2:awslambda_39_2016...).
+SENDER_ID = re.compile(r"(AROA[A-Z2-7]{17}):awslambda_\d{1,3}_\d{17}")
+
+
+def sender_ids(env: Async, url: str, count: int) -> list[str]:
+    """The SenderId of `count` messages, as ReceiveMessage(AttributeNames=["SenderId"]) gives it."""
+    found: list[str] = []
+    deadline = time.monotonic() + 20
+    while len(found) < count:
+        assert time.monotonic() < deadline, f"{len(found)} of {count} messages arrived"
+        answer = env.sqs.receive_message(
+            QueueUrl=url, AttributeNames=["SenderId"], WaitTimeSeconds=2, MaxNumberOfMessages=10
+        )
+        for message in answer.get("Messages", []):
+            found.append(message["Attributes"]["SenderId"])
+            env.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
+def test_destinations_and_dead_letters_are_sent_as_the_execution_role(
+    env: Async, name: str
+) -> None:
+    other_role = f"arn:aws:iam::{ACCOUNT}:role/{name}"
+    dlq_url, dlq_arn = env.queue(f"{name}-dlq")
+    failure_url, failure_arn = env.queue(f"{name}-failure")
+    success_url, success_arn = env.queue(f"{name}-success")
+    env.function(name, DeadLetterConfig={"TargetArn": dlq_arn})
+    env.function(f"{name}-b", Role=other_role)
+    env.lam.put_function_event_invoke_config(
+        FunctionName=name,
+        MaximumRetryAttempts=0,
+        DestinationConfig={
+            "OnFailure": {"Destination": failure_arn},
+            "OnSuccess": {"Destination": success_arn},
+        },
+    )
+    env.lam.put_function_event_invoke_config(
+        FunctionName=f"{name}-b", DestinationConfig={"OnSuccess": {"Destination": success_arn}}
+    )
+    env.event(name, {"fail": "no"})
+    env.event(name, {"ok": 1})
+    env.event(f"{name}-b", {"ok": 2})
+    senders = sender_ids(env, dlq_url, 1) + sender_ids(env, failure_url, 1)
+    senders += sender_ids(env, success_url, 2)
+    matches = [SENDER_ID.fullmatch(sender) for sender in senders]
+    assert all(matches), senders
+    roles = [match[1] for match in matches if match]
+    assert ACCOUNT not in senders
+    # One role, one unique id, whatever was sent; another role has its own.
+    assert len(set(roles[:2])) == 1
+    assert len(set(roles[2:])) == 2
+    assert roles[0] in roles[2:]
+
+
+def test_an_empty_dead_letter_config_keeps_the_target_and_an_empty_target_arn_removes_it(
+    env: Async, name: str
+) -> None:
+    # AWS's recorded response to DeadLetterConfig={} still names the queue (LocalStack's
+    # test_lambda_destinations.snapshot.json, test_dead_letter_queue, delete_dlq); the model's
+    # pattern for TargetArn allows "" (spec 5.5), which removes it.
+    _, arn = env.queue(name)
+    env.function(name, DeadLetterConfig={"TargetArn": arn})
+    kept = env.lam.update_function_configuration(FunctionName=name, DeadLetterConfig={})
+    assert kept["DeadLetterConfig"] == {"TargetArn": arn}
+    env.lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAIT)
+    config = env.lam.get_function_configuration(FunctionName=name)
+    assert config["DeadLetterConfig"] == {"TargetArn": arn}
+    removed = env.lam.update_function_configuration(
+        FunctionName=name, DeadLetterConfig={"TargetArn": ""}
+    )
+    assert "DeadLetterConfig" not in removed
+    env.lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAIT)
+    assert "DeadLetterConfig" not in env.lam.get_function_configuration(FunctionName=name)
+
+
 def test_dead_letter_config_with_an_sns_topic_is_refused(env: Async, name: str) -> None:
     topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}"
     status, code, _ = error_of(

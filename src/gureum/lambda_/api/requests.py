@@ -73,6 +73,11 @@ def settings_changes(params: Mapping[str, Any]) -> dict[str, Any]:
         for member, (field, convert) in _SETTINGS.items()
         if member in params
     }
+    if "TargetArn" not in params.get("DeadLetterConfig", {"TargetArn": None}):
+        # AWS leaves the dead-letter target in place for `DeadLetterConfig={}` (its recorded
+        # response still names it: LocalStack's test_lambda_destinations.snapshot.json,
+        # test_dead_letter_queue, delete_dlq); `{"TargetArn": ""}` is what removes it.
+        del changes["dead_letter_target"]
     if "environment" in changes:  # new variables replace whatever could not be read
         changes["environment_error"] = None
         changes["environment_sealed"] = None

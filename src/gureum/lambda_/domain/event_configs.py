@@ -8,6 +8,8 @@ when configured, never accepted and then ignored.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -147,3 +149,29 @@ def dead_letter_attributes(
         "ErrorCode": ("Number", "200"),
         "ErrorMessage": ("String", encoded),
     }
+
+
+def role_unique_id(role_arn: str) -> str:
+    """The execution role's IAM unique id (`AROA` and 17 more characters, as IAM's role ids are).
+
+    gureum has no IAM yet, so the id is derived from the role's ARN: stable for a role, distinct
+    between roles. TODO(issue 21): take IAM's RoleId once gureum has IAM.
+    """
+    digest = base64.b32encode(hashlib.sha256(role_arn.encode()).digest()).decode()
+    return f"AROA{digest[:17]}"
+
+
+def sender_id(role_arn: str, request_id: str, now: float) -> str:
+    """The SQS `SenderId` of what Lambda sends for an event: the role's session, not the account.
+
+    Lambda sends destination records and dead letters as its execution role, so SQS records the
+    role's unique id and the session's name, which AWS names `awslambda_<n>_<UTC time to the
+    millisecond>` (an AWS SenderId quoted in getmoto/moto#792:
+    `AROAIL6GAI2XEC672SWG2:awslambda_39_20161007224708400`). AWS's records of two events of one
+    function show two SenderIds (LocalStack's test_lambda_destinations.snapshot.json,
+    test_maxeventage); `<n>` is not documented, so gureum takes it from the request id.
+    """
+    number = int(hashlib.sha256(request_id.encode()).hexdigest(), 16) % 1000
+    moment = datetime.fromtimestamp(now, UTC)
+    stamp = moment.strftime("%Y%m%d%H%M%S") + f"{moment.microsecond // 1000:03d}"
+    return f"{role_unique_id(role_arn)}:awslambda_{number}_{stamp}"

@@ -36,6 +36,7 @@ from gureum.lambda_.domain.event_configs import (
     dead_letter_attributes,
     destination_kind,
     invocation_record,
+    sender_id,
 )
 from gureum.lambda_.domain.retries import (
     Attempt,
@@ -312,34 +313,39 @@ class Delivery:
             now,
         )
         body = json.dumps(record)
+        sender = sender_id(target.version.settings.role, event.request_id, now)
         if condition is Condition.SUCCESS:
             if config.on_success:
-                await self._send(event, config.on_success, body, dead_letter=False)
+                await self._send(event, config.on_success, body, sender, dead_letter=False)
             return
         self._metrics.async_dropped(event.region, event.function_name)
         dead_letter = target.version.settings.dead_letter_target
         if dead_letter:
             attributes = dead_letter_attributes(event.request_id, attempted.outcome, condition)
             payload = event.payload.decode("utf-8", "replace")
-            await self._send(event, dead_letter, payload, dead_letter=True, attributes=attributes)
+            await self._send(
+                event, dead_letter, payload, sender, dead_letter=True, attributes=attributes
+            )
         if config.on_failure:
-            await self._send(event, config.on_failure, body, dead_letter=False)
+            await self._send(event, config.on_failure, body, sender, dead_letter=False)
 
     async def _send(
         self,
         event: QueuedEvent,
         arn: str,
         body: str,
+        sender: str,
         *,
         dead_letter: bool,
         attributes: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
+        """Sends as the function's execution role: `sender` is that role's SQS SenderId."""
         kind = destination_kind(arn)
         try:
             if kind is DestinationKind.SQS:
                 await self._db(
                     lambda: self._queues.send(
-                        event.account, event.region, arn, body, attributes or {}
+                        event.account, event.region, arn, body, attributes or {}, sender
                     )
                 )
             elif kind is DestinationKind.LAMBDA:

@@ -166,11 +166,13 @@ class QueueService:
         queue_arn: str,
         body: str,
         attributes: Mapping[str, tuple[str, str]],
+        sender: str | None = None,
     ) -> str:
         """Sends a message to the queue named by its ARN; attributes map name -> (type, value).
 
-        Returns the message id; raises QueueDoesNotExist when the ARN names no queue, and SQS's
-        error for a message it would refuse (too large, bad characters).
+        `sender` is the message's `SenderId` (a role's session when a service sends as a role);
+        None: the account. Returns the message id; raises QueueDoesNotExist when the ARN names
+        no queue, and SQS's error for a message it would refuse (too large, bad characters).
         """
         key = key_from_arn(queue_arn)
         if key is None:
@@ -184,7 +186,7 @@ class QueueService:
                 for name, (kind, value) in attributes.items()
             },
         )
-        result = self.messages.send_messages(key, [outgoing], sender=account)[0]
+        result = self.messages.send_messages(key, [outgoing], sender=sender or account)[0]
         if isinstance(result, ClientError):
             raise result
         return result.message_id
