@@ -112,9 +112,13 @@ def test_create_with_a_python_the_host_lacks_names_what_it_has_and_the_command(
             Code={"ZipFile": zip_of()},
         )
     assert caught.value.response["Error"]["Message"] == (
+        # AWS's text first, exactly (its runtimes in its order: tests/lambda_/unit/test_runtimes.py)
         "Value python3.12 at 'runtime' failed to satisfy constraint: Member must satisfy enum "
-        "value set: [python3.11, provided.al2023, provided.al2, nodejs18.x, nodejs20.x, "
-        "nodejs22.x, nodejs24.x] or be a valid ARN. This gureum host cannot run python3.12: no "
+        "value set: [nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, "
+        "nodejs24.x, nodejs22.x, java25, python3.10, python3.11, java21, ruby3.3, ruby3.4, "
+        "ruby3.2, python3.8, python3.9, java17, nodejs16.x, dotnet10, dotnet8, java11, dotnet6, "
+        "nodejs18.x, provided.al2, java8.al2] or be a valid ARN. This gureum host cannot run "
+        "python3.12: no "
         "Python 3.12 interpreter is installed. Runtimes this host has: python3.11, "
         "provided.al2023, provided.al2. To add it: gureum runtimes add python3.12"
     )
