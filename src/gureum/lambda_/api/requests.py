@@ -73,7 +73,8 @@ def settings_changes(params: Mapping[str, Any]) -> dict[str, Any]:
         for member, (field, convert) in _SETTINGS.items()
         if member in params
     }
-    if "TargetArn" not in params.get("DeadLetterConfig", {"TargetArn": None}):
+    dead_letter = params.get("DeadLetterConfig")
+    if dead_letter is not None and "TargetArn" not in dead_letter:
         # AWS leaves the dead-letter target in place for `DeadLetterConfig={}` (its recorded
         # response still names it: LocalStack's test_lambda_destinations.snapshot.json,
         # test_dead_letter_queue, delete_dlq); `{"TargetArn": ""}` is what removes it.
