@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
 
 from gureum.aws.frontend import ServiceEndpoint
 from gureum.aws.kernel import Assembly, Kernel
@@ -15,6 +17,17 @@ from gureum.logs.store.streams import LogStore
 class Logs(Assembly):
     streams: LogStore
     endpoint: ServiceEndpoint
+    _flusher: asyncio.Task[None] | None = field(default=None)
+
+    async def start(self) -> None:
+        self._flusher = asyncio.create_task(self.streams.flush_periodically(), name="log-flusher")
+
+    async def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
 
     def close(self) -> None:
         self.streams.close()

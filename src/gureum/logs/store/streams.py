@@ -1,12 +1,18 @@
 """Function logs on disk: log groups of log streams of timestamped events (CloudWatch Logs' model).
 
 One JSON-lines file per stream under `root/<account>/<region>/<group>/<stream>.jsonl` (names
-percent-encoded). Writes are appended in the event loop, small and buffered by the OS; a per-stream
-size cap drops the oldest half when exceeded, so a chatty function cannot fill the disk.
+percent-encoded). A per-stream size cap drops the oldest half when exceeded, so a chatty function
+cannot fill the disk.
+
+An invocation appends three to five events from the event loop, so appends are buffered in the
+process and reach the file at most `FLUSH_INTERVAL` later (`flush_periodically`, a loop the Logs
+assembly owns), on a read of that stream, or at close: a `kill -9` loses at most that much of the
+newest lines, and no append pays a system call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -15,13 +21,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 from urllib.parse import quote, unquote
 
 from gureum.logs.domain.events import LogEvent
 
 STREAM_CAP = 16 * 1024 * 1024
 OPEN_STREAMS = 256
+FLUSH_INTERVAL = 0.02  # seconds
 
 
 def _name(text: str) -> str:
@@ -39,23 +46,48 @@ class LogStore:
         root.mkdir(parents=True, exist_ok=True)
         # Streams being written keep their file open: an invocation appends three to five
         # events, and opening the file for each would cost more than the writes.
-        self._open: OrderedDict[Path, TextIO] = OrderedDict()
+        self._open: OrderedDict[Path, BinaryIO] = OrderedDict()
+        self._sizes: dict[Path, int] = {}  # of the open streams, buffered bytes included
+        self._dirty: set[Path] = set()  # open streams with buffered bytes
         # Environments write from the event loop, the Logs API from worker threads.
         self._lock = threading.RLock()
 
-    def _handle(self, path: Path) -> TextIO:
+    def _handle(self, path: Path) -> BinaryIO:
         handle = self._open.pop(path, None)
         if handle is None or handle.closed:
-            handle = path.open("a", encoding="utf-8")
+            handle = path.open("ab")
+            self._sizes[path] = handle.tell()
             if len(self._open) >= OPEN_STREAMS:
-                self._open.popitem(last=False)[1].close()
+                self._close(next(iter(self._open)))
         self._open[path] = handle
         return handle
 
+    def _close(self, path: Path) -> None:
+        handle = self._open.pop(path, None)
+        if handle is not None:
+            handle.close()
+        self._sizes.pop(path, None)
+        self._dirty.discard(path)
+
+    def flush(self, path: Path | None = None) -> None:
+        """Writes what is buffered: of one stream, or of every one."""
+        with self._lock:
+            for dirty in [path] if path is not None else list(self._dirty):
+                if dirty in self._dirty:
+                    self._open[dirty].flush()
+                    self._dirty.discard(dirty)
+
+    async def flush_periodically(self, interval: float = FLUSH_INTERVAL) -> None:
+        """Flushes every `interval` seconds until cancelled (the Logs assembly owns it)."""
+        while True:
+            await asyncio.sleep(interval)
+            if self._dirty:
+                self.flush()
+
     def close(self) -> None:
         with self._lock:
-            for handle in self._open.values():
-                handle.close()
+            for path in list(self._open):
+                self._close(path)
             self._open.clear()
 
     def _group_dir(self, account: str, region: str, group: str) -> Path:
@@ -72,7 +104,7 @@ class LogStore:
         directory = self._group_dir(account, region, group)
         with self._lock:
             for path in [p for p in self._open if p.parent == directory]:
-                self._open.pop(path).close()
+                self._close(path)
             shutil.rmtree(directory, ignore_errors=True)
 
     def append(
@@ -88,7 +120,7 @@ class LogStore:
         path = directory / f"{_name(stream)}.jsonl"
         lines = "".join(
             json.dumps([e.timestamp, e.ingested or e.timestamp, e.message]) + "\n" for e in events
-        )
+        ).encode()
         if not lines and not create:
             return
         with self._lock:
@@ -96,9 +128,10 @@ class LogStore:
                 self.create_group(account, region, group)
             handle = self._handle(path)
             handle.write(lines)
-            handle.flush()
-            if handle.tell() > self._cap:
-                handle.close()
+            self._dirty.add(path)
+            self._sizes[path] += len(lines)
+            if self._sizes[path] > self._cap:
+                self._close(path)
                 self._trim(path)
 
     @staticmethod
@@ -133,6 +166,7 @@ class LogStore:
         if not directory.is_dir():
             return []
         result = []
+        self.flush()
         for path in directory.glob("*.jsonl"):
             events = list(self._read(path))
             first = events[0].timestamp if events else 0
@@ -151,6 +185,7 @@ class LogStore:
 
     def events(self, account: str, region: str, group: str, stream: str) -> list[LogEvent]:
         path = self._stream_path(account, region, group, stream)
+        self.flush(path)
         return list(self._read(path)) if path.exists() else []
 
     @staticmethod
