@@ -18,6 +18,7 @@ import botocore.session
 
 from gureum import __version__
 from gureum.aws.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
+from gureum.aws.catalog import ServiceCatalog
 from gureum.aws.frontend import Frontend
 from gureum.aws.http import HttpResponse
 from gureum.aws.kernel import Assembly, Kernel
@@ -69,6 +70,7 @@ class GureumApp:
             self.kernel.clock,
             self.executor,
             default_service="lambda",
+            catalog=ServiceCatalog(self.kernel.botocore),
         )
 
     @property

@@ -64,6 +64,21 @@ class UnknownOperation(ClientError):
     status = 404
 
 
+class UnservedService(AwsError):
+    """A request for a service botocore models and gureum does not serve (yet).
+
+    The code is `NotImplemented`, AWS's one code for functionality a server lacks (S3 answers it
+    with 501), and the status is that 501: a server fault, but one no SDK retries (botocore's
+    legacy and standard modes retry 500, 502, 503 and 504), which is right for a service that
+    will not appear between two attempts. LocalStack answers an operation it lacks with
+    `InternalFailure` and 501; AWS's `InternalFailure` means an unknown failure inside the
+    service, which would send a user looking for a bug instead of a missing service.
+    """
+
+    code = "NotImplemented"
+    status = 501
+
+
 class SerializationError(ClientError):
     """The request body or a header could not be parsed (rest-json services)."""
 

@@ -21,10 +21,12 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
+import botocore.session
 from botocore.model import OperationModel
 
 from gureum.aws import sigv4
 from gureum.aws.accounts import AccountDirectory
+from gureum.aws.catalog import Refusal, ServiceCatalog
 from gureum.aws.documents import UnreadableDocument
 from gureum.aws.errors import (
     AwsError,
@@ -33,11 +35,11 @@ from gureum.aws.errors import (
     MissingAuthenticationToken,
     RequestEntityTooLarge,
     ServiceError,
-    UnknownOperation,
     UnrecognizedClient,
 )
 from gureum.aws.http import HttpResponse
-from gureum.aws.protocols.restjson import Routed
+from gureum.aws.protocols.dialects import ErrorCodec
+from gureum.aws.protocols.routes import Routed
 from gureum.aws.sigv4 import HttpRequest
 from gureum.aws.validation import validate
 from gureum.clock import Clock
@@ -93,7 +95,7 @@ class WireProtocol(Protocol):
 
     def render(self, operation: OperationModel, result: Mapping[str, Any]) -> HttpResponse: ...
 
-    def render_error(self, error: AwsError) -> HttpResponse: ...
+    def render_error(self, error: AwsError, request_id: str = "") -> HttpResponse: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,14 @@ class ServiceEndpoint:
     signature_window: timedelta = timedelta(minutes=5)
 
 
+def _signed_for(request: HttpRequest) -> str | None:
+    """The service of the request's credential scope, if it has one that can be read."""
+    try:
+        return sigv4.credential_scope(request).service
+    except sigv4.SignatureFailure:
+        return None
+
+
 class NotImplementedOperation(AwsError):
     code = "NotImplementedException"
     status = 501
@@ -128,12 +138,14 @@ class Frontend:
         clock: Clock,
         executor: Executor,
         default_service: str,
+        catalog: ServiceCatalog | None = None,
     ) -> None:
         self._services = services
         self._accounts = accounts
         self._clock = clock
         self._executor = executor
         self._default = services[default_service]
+        self._catalog = catalog or ServiceCatalog(botocore.session.get_session())
 
     async def handle(
         self, request: HttpRequest, endpoint: str, oversized: bool = False
@@ -141,15 +153,25 @@ class Frontend:
         """Answers one request; `oversized` means its body was too large to even read whole."""
         request_id = str(uuid.uuid4())
         service = self._default
+        # Every error is in the protocol of the service the scope names, served or not, once the
+        # scope can be read; before that (no signature at all), in the default service's.
+        errors: ErrorCodec = service.protocol
         try:
+            signed_for = _signed_for(request)
+            refusal: Refusal | None = None
+            if signed_for is not None and signed_for not in self._services:
+                refusal = await self._refusal(signed_for, request)
+                errors = refusal.errors
+            elif signed_for is not None:
+                service = self._services[signed_for]
+                errors = service.protocol
             if oversized:
                 raise self._too_large(request)
             scope = self._authenticate(request)
             if _REGION.fullmatch(scope.region) is None:
                 raise InvalidSignature(f"'{scope.region}' is not a valid region name.")
-            service = self._services.get(scope.service, self._default)
-            if scope.service not in self._services:
-                raise UnknownOperation(f"gureum does not serve the '{scope.service}' service")
+            if refusal is not None:
+                raise refusal.error
             key = self._accounts.find(scope.access_key)
             assert key is not None
             context = CallContext(key.account_id, scope.region, request_id, endpoint)
@@ -157,19 +179,27 @@ class Frontend:
         except AwsError as error:
             if error.status >= 500:
                 log.warning("request %s failed: %s %s", request_id, error.code, error.message)
-            response = service.protocol.render_error(error)
+            response = errors.render_error(error, request_id)
         except RecursionError:
             # Only a request's nesting drives gureum this deep: it is the caller's input that
             # cannot be read, AWS's 400, not a 500 that clients would retry (issue #20).
             log.warning("request %s nested too deeply", request_id, exc_info=True)
             failure = service.protocol.parse_failure("Document nested too deeply to be read")
-            response = service.protocol.render_error(failure)
+            response = errors.render_error(failure, request_id)
         except Exception:
             log.exception("request %s failed unexpectedly", request_id)
             internal = ServiceError(f"An internal error occurred (request id {request_id}).")
-            response = service.protocol.render_error(internal)
+            response = errors.render_error(internal, request_id)
         response.headers.append(("x-amzn-RequestId", request_id))
         return response
+
+    async def _refusal(self, signed_for: str, request: HttpRequest) -> Refusal:
+        """What to answer a request signed for a service gureum does not serve, and in which
+        protocol. The catalog may read models from disk, so a worker thread asks it."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, self._catalog.refusal, signed_for, request
+        )
 
     def _too_large(self, request: HttpRequest) -> RequestEntityTooLarge:
         """The 413 for a body past every limit, named after its operation when that is known."""

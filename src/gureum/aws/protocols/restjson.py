@@ -10,17 +10,15 @@ or `Message`), and `Type` for Lambda's modeled errors.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from gureum.aws.documents import UnreadableDocument, read_document
-from gureum.aws.errors import AwsError, SerializationError, UnknownOperation
+from gureum.aws.errors import AwsError, SerializationError
 from gureum.aws.http import HttpResponse, header, query_params
+from gureum.aws.protocols.routes import Routed, RouteTable
 from gureum.aws.shapes import (
     integer_in_range,
     parse_scalar,
@@ -33,39 +31,33 @@ from gureum.aws.sigv4 import HttpRequest
 _JSON = "application/json"
 
 
-@dataclass(frozen=True, slots=True)
-class _Route:
-    operation: OperationModel
-    pattern: re.Pattern[str]
-    fixed_query: tuple[tuple[str, str], ...]
-    weight: tuple[int, int]
+class RestJsonErrors:
+    """rest-json error bodies, for a service gureum serves or one it only answers for."""
 
+    def __init__(self, model: ServiceModel) -> None:
+        self._error_shapes = {shape.name: shape for shape in model.error_shapes}
 
-@dataclass(frozen=True, slots=True)
-class Routed:
-    """An operation matched to a request, with its decoded path parameters."""
-
-    operation: OperationModel
-    path_params: Mapping[str, str]
-
-
-def _compile(operation: OperationModel) -> _Route:
-    uri: str = operation.http["requestUri"]
-    path, _, fixed = uri.partition("?")
-    regex = ""
-    literal = 0
-    for part in re.split(r"(\{[^}]+\})", path):
-        if part.startswith("{"):
-            name = part[1:-1]
-            greedy = name.endswith("+")
-            name = name.rstrip("+")
-            regex += f"(?P<{name}>.+)" if greedy else f"(?P<{name}>[^/]+)"
-        else:
-            regex += re.escape(part)
-            literal += len(part)
-    fixed_query = tuple((k, v) for k, v in query_params(fixed))
-    pattern = re.compile(regex.rstrip("/") + "/?")
-    return _Route(operation, pattern, fixed_query, (len(fixed_query), literal))
+    def render_error(self, error: AwsError, request_id: str = "") -> HttpResponse:
+        # The request id travels in `x-amzn-RequestId`, which the front door adds to every
+        # response and RestJSONParser reads from there.
+        shape = self._error_shapes.get(error.code)
+        document: dict[str, Any] = {}
+        message_key = "message"
+        if shape is not None:
+            members = shape.members
+            message_key = "Message" if "Message" in members else "message"
+            if "Type" in members:
+                document["Type"] = "User" if error.sender_fault else "Service"
+        # An error with no message carries a null one, as AWS's does (Lambda's AccessDenied for
+        # CreateFunction with another account's ARN: botocore reads the message as None).
+        document[message_key] = error.message or None
+        document.update(error.fields)
+        # A field set to None removes a member AWS leaves out (e.g. `Type` on some Lambda errors).
+        document = {
+            key: value for key, value in document.items() if value is not None or key == message_key
+        }
+        headers = [("x-amzn-ErrorType", error.code), ("Content-Type", _JSON)]
+        return HttpResponse(error.status, headers, json.dumps(document).encode())
 
 
 class RestJsonProtocol:
@@ -75,26 +67,13 @@ class RestJsonProtocol:
         self.model = model
         # The Content-Type of a raw (blob) response payload; Lambda's Invoke answers JSON.
         self._blob_type = blob_content_type
-        routes: dict[str, list[_Route]] = {}
-        for name in model.operation_names:
-            operation = model.operation_model(name)
-            routes.setdefault(operation.http["method"], []).append(_compile(operation))
-        for table in routes.values():
-            table.sort(key=lambda route: route.weight, reverse=True)
-        self._routes = routes
-        self._error_shapes = {shape.name: shape for shape in model.error_shapes}
+        self._routes = RouteTable(model)
+        self._errors = RestJsonErrors(model)
 
     # --- requests ---------------------------------------------------------------------------
 
     def route(self, request: HttpRequest) -> Routed:
-        query = query_params(request.raw_query)
-        for route in self._routes.get(request.method, ()):
-            match = route.pattern.fullmatch(request.raw_path)
-            if match is None or any(pair not in query for pair in route.fixed_query):
-                continue
-            params = {k: unquote(v) for k, v in match.groupdict().items()}
-            return Routed(route.operation, params)
-        raise UnknownOperation(f"Unknown operation {request.method} {request.raw_path}")
+        return self._routes.route(request)
 
     def parse(self, routed: Routed, request: HttpRequest) -> dict[str, Any]:
         try:
@@ -185,25 +164,8 @@ class RestJsonProtocol:
                 headers.append(("Content-Type", _JSON))
         return HttpResponse(status, headers, body)
 
-    def render_error(self, error: AwsError) -> HttpResponse:
-        shape = self._error_shapes.get(error.code)
-        document: dict[str, Any] = {}
-        message_key = "message"
-        if shape is not None:
-            members = shape.members
-            message_key = "Message" if "Message" in members else "message"
-            if "Type" in members:
-                document["Type"] = "User" if error.sender_fault else "Service"
-        # An error with no message carries a null one, as AWS's does (Lambda's AccessDenied for
-        # CreateFunction with another account's ARN: botocore reads the message as None).
-        document[message_key] = error.message or None
-        document.update(error.fields)
-        # A field set to None removes a member AWS leaves out (e.g. `Type` on some Lambda errors).
-        document = {
-            key: value for key, value in document.items() if value is not None or key == message_key
-        }
-        headers = [("x-amzn-ErrorType", error.code), ("Content-Type", _JSON)]
-        return HttpResponse(error.status, headers, json.dumps(document).encode())
+    def render_error(self, error: AwsError, request_id: str = "") -> HttpResponse:
+        return self._errors.render_error(error, request_id)
 
 
 def _scalar_from_text(shape: Shape, text: str) -> Any:

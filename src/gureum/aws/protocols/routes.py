@@ -1,0 +1,80 @@
+"""Requests matched to operations by the HTTP bindings of botocore's model (rest-json, rest-xml).
+
+Both REST protocols bind an operation to a method and a `requestUri` template
+(`/2015-03-31/functions/{FunctionName}`, `/{Bucket}/{Key+}?uploads`); the body format is all that
+differs. One table serves the rest-json codec and names the operation of a request for a REST
+service gureum does not serve.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from botocore.model import OperationModel, ServiceModel
+
+from gureum.aws.errors import UnknownOperation
+from gureum.aws.http import query_params
+from gureum.aws.sigv4 import HttpRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """An operation matched to a request, with its decoded path parameters."""
+
+    operation: OperationModel
+    path_params: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    operation: OperationModel
+    pattern: re.Pattern[str]
+    fixed_query: tuple[tuple[str, str], ...]
+    weight: tuple[int, int]
+
+
+def _compile(operation: OperationModel) -> _Route:
+    uri: str = operation.http["requestUri"]
+    path, _, fixed = uri.partition("?")
+    regex = ""
+    literal = 0
+    for part in re.split(r"(\{[^}]+\})", path):
+        if part.startswith("{"):
+            name = part[1:-1]
+            greedy = name.endswith("+")
+            name = name.rstrip("+")
+            regex += f"(?P<{name}>.+)" if greedy else f"(?P<{name}>[^/]+)"
+        else:
+            regex += re.escape(part)
+            literal += len(part)
+    fixed_query = tuple((k, v) for k, v in query_params(fixed))
+    pattern = re.compile(regex.rstrip("/") + "/?")
+    return _Route(operation, pattern, fixed_query, (len(fixed_query), literal))
+
+
+class RouteTable:
+    """Every operation of one REST service, most specific route first: more fixed query
+    parameters, then more literal path characters (`/functions/{F}/aliases` before
+    `/functions/{F}`)."""
+
+    def __init__(self, model: ServiceModel) -> None:
+        routes: dict[str, list[_Route]] = {}
+        for name in model.operation_names:
+            operation = model.operation_model(name)
+            routes.setdefault(operation.http["method"], []).append(_compile(operation))
+        for table in routes.values():
+            table.sort(key=lambda route: route.weight, reverse=True)
+        self._routes = routes
+
+    def route(self, request: HttpRequest) -> Routed:
+        query = query_params(request.raw_query)
+        for route in self._routes.get(request.method, ()):
+            match = route.pattern.fullmatch(request.raw_path)
+            if match is None or any(pair not in query for pair in route.fixed_query):
+                continue
+            params = {k: unquote(v) for k, v in match.groupdict().items()}
+            return Routed(route.operation, params)
+        raise UnknownOperation(f"Unknown operation {request.method} {request.raw_path}")
