@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from botocore.model import OperationModel, ServiceModel
 
 from gureum.aws.errors import UnknownOperation
-from gureum.aws.http import query_params
+from gureum.aws.http import header, query_params
 from gureum.aws.sigv4 import HttpRequest
 
 
@@ -33,7 +33,10 @@ class _Route:
     operation: OperationModel
     pattern: re.Pattern[str]
     fixed_query: tuple[tuple[str, str], ...]
-    weight: tuple[int, int]
+    # Headers the operation requires: S3's CopyObject is PutObject's route plus
+    # `x-amz-copy-source`. (Lambda requires none.)
+    required_headers: tuple[str, ...]
+    weight: tuple[int, int, int]
 
 
 def _compile(operation: OperationModel) -> _Route:
@@ -52,13 +55,20 @@ def _compile(operation: OperationModel) -> _Route:
             literal += len(part)
     fixed_query = tuple((k, v) for k, v in query_params(fixed))
     pattern = re.compile(regex.rstrip("/") + "/?")
-    return _Route(operation, pattern, fixed_query, (len(fixed_query), literal))
+    shape = operation.input_shape
+    required = tuple(
+        shape.members[name].serialization.get("name", name)
+        for name in (shape.required_members if shape is not None else ())
+        if shape.members[name].serialization.get("location") == "header"
+    )
+    weight = (len(fixed_query), len(required), literal)
+    return _Route(operation, pattern, fixed_query, required, weight)
 
 
 class RouteTable:
     """Every operation of one REST service, most specific route first: more fixed query
-    parameters, then more literal path characters (`/functions/{F}/aliases` before
-    `/functions/{F}`)."""
+    parameters, then more required headers, then more literal path characters
+    (`/functions/{F}/aliases` before `/functions/{F}`)."""
 
     def __init__(self, model: ServiceModel) -> None:
         routes: dict[str, list[_Route]] = {}
@@ -74,6 +84,8 @@ class RouteTable:
         for route in self._routes.get(request.method, ()):
             match = route.pattern.fullmatch(request.raw_path)
             if match is None or any(pair not in query for pair in route.fixed_query):
+                continue
+            if any(header(request.headers, name) is None for name in route.required_headers):
                 continue
             params = {k: unquote(v) for k, v in match.groupdict().items()}
             return Routed(route.operation, params)
