@@ -5,7 +5,9 @@ of a request is read from its SigV4 credential scope (`.../us-east-1/lambda/aws4
 that service's protocol routes, parses and validates it against the botocore model, and one
 handler per operation does the work. Every response gets an `x-amzn-RequestId`; every failure is
 an `AwsError` rendered by the service's protocol, and anything unexpected becomes a
-`ServiceException` whose details stay in the log.
+`ServiceException` whose details stay in the log. A service gureum does not serve is refused in
+its own protocol too (the `ServiceCatalog` finds it among botocore's models), so that its SDK
+shows the code and the message.
 """
 
 from __future__ import annotations

@@ -45,6 +45,9 @@ def failure(call: Callable[..., Any], **params: Any) -> dict[str, Any]:
         ("sts", "get_caller_identity", "GetCallerIdentity", {}),
         ("dynamodb", "list_tables", "ListTables", {}),
         ("cloudwatch", "list_metrics", "ListMetrics", {}),
+        # Services botocore speaks Smithy RPC v2 CBOR to.
+        ("eventbridgev2", "list_event_buses", "ListEventBuses", {}),
+        ("cloudwatchomni", "list_access_grants", "ListAccessGrants", {}),
     ],
 )
 def test_boto3_reads_the_refusal(

@@ -9,6 +9,7 @@ import pytest
 
 from gureum.aws.catalog import ServiceCatalog
 from gureum.aws.errors import UnknownOperation, UnservedService
+from gureum.aws.protocols.cbor import CborErrors
 from gureum.aws.protocols.json import JsonErrors
 from gureum.aws.protocols.restjson import RestJsonErrors
 from gureum.aws.protocols.xml import Ec2Errors, QueryErrors, RestXmlErrors
@@ -53,6 +54,19 @@ def form(body: bytes) -> HttpRequest:
             JsonErrors,
         ),
         ("monitoring", form(b"Action=ListMetrics"), "cloudwatch", "ListMetrics", QueryErrors),
+        (
+            "cloudwatch",
+            HttpRequest(
+                "POST",
+                "/service/CloudWatchOmniFrontend/operation/ListAccessGrants",
+                "",
+                [("smithy-protocol", "rpc-v2-cbor")],
+                b"",
+            ),
+            "cloudwatchomni",
+            "ListAccessGrants",
+            CborErrors,
+        ),
         (
             "dynamodb",
             targeted("DynamoDBStreams_20120810.ListStreams"),

@@ -16,10 +16,12 @@ from botocore.parsers import (
     ResponseParser,
     RestJSONParser,
     RestXMLParser,
+    RpcV2CBORParser,
 )
 
 from gureum.aws.errors import AwsError, ClientError, UnservedService
 from gureum.aws.http import HttpResponse, header
+from gureum.aws.protocols.cbor import CborErrors, encode_map
 from gureum.aws.protocols.dialects import Dialect, ErrorCodec
 from gureum.aws.protocols.json import JsonErrors
 from gureum.aws.protocols.restjson import RestJsonErrors
@@ -58,6 +60,7 @@ CODECS = [
     pytest.param(JsonErrors(None), JSONParser(), id="json-no-model"),
     pytest.param(JsonErrors(None), RestJSONParser(), id="json-no-model-read-as-rest-json"),
     pytest.param(RestJsonErrors(model("sesv2")), RestJSONParser(), id="rest-json-sesv2"),
+    pytest.param(CborErrors(model("eventbridgev2")), RpcV2CBORParser(), id="rpc-v2-cbor"),
 ]
 
 
@@ -145,6 +148,21 @@ def test_xml_errors_carry_their_extra_members() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"__type": "NotImplemented", "message": "é" * 23},
+        {"message": "m" * 24, "count": 0, "big": 1 << 40, "below": -25, "flag": True},
+        {"long": "x" * 70_000, "off": False},
+    ],
+    ids=["short", "lengths-and-integers", "long"],
+)
+def test_cbor_maps_decode_as_botocore_reads_them(document: dict[str, object]) -> None:
+    parser = RpcV2CBORParser()
+    stream = parser.get_peekable_stream_from_bytes(encode_map(document))
+    assert parser.parse_data_item(stream) == document
+
+
 # --- which protocol, which operation ----------------------------------------------------------
 
 FORM = [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")]
@@ -187,6 +205,15 @@ def test_a_service_with_several_protocols_is_answered_in_the_one_spoken() -> Non
     assert CLOUDWATCH.protocol_of(form) == "query"
     assert CLOUDWATCH.operation_of(form, "query") == "ListMetrics"
     assert isinstance(CLOUDWATCH.errors("query"), QueryErrors)
+    cbor = request(
+        path="/service/GraniteServiceVersion20100801/operation/ListMetrics",
+        headers=[("smithy-protocol", "rpc-v2-cbor")],
+    )
+    assert CLOUDWATCH.protocol_of(cbor) == "smithy-rpc-v2-cbor"
+    assert CLOUDWATCH.operation_of(cbor, "smithy-rpc-v2-cbor") == "ListMetrics"
+    assert isinstance(CLOUDWATCH.errors("smithy-rpc-v2-cbor"), CborErrors)
+    # Nothing to tell: the protocol botocore itself would speak.
+    assert CLOUDWATCH.protocol_of(request()) == "json"
 
 
 @pytest.mark.parametrize(
@@ -204,6 +231,15 @@ def test_a_service_with_several_protocols_is_answered_in_the_one_spoken() -> Non
         ),
         ("dynamodb", request(headers=[("X-Amz-Target", "DynamoDB_20120810.Nope")]), None),
         ("ec2", request(headers=FORM, body=b"Action=NoSuchAction"), None),
+        (
+            "eventbridgev2",
+            request(
+                path="/service/AWSEventsV2/operation/ListEventBuses",
+                headers=[("smithy-protocol", "rpc-v2-cbor")],
+            ),
+            "ListEventBuses",
+        ),
+        ("eventbridgev2", request(path="/service/Other/operation/ListEventBuses"), None),
     ],
 )
 def test_operation_named_by_a_request(

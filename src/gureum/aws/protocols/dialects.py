@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from botocore.exceptions import UnsupportedServiceProtocolsError
 from botocore.model import ServiceModel
 
 from gureum.aws.errors import AwsError, UnknownOperation
 from gureum.aws.http import HttpResponse, header
+from gureum.aws.protocols.cbor import CborErrors, operation_in_path
 from gureum.aws.protocols.json import JsonErrors, operation_targeted
 from gureum.aws.protocols.restjson import RestJsonErrors
 from gureum.aws.protocols.routes import RouteTable
@@ -36,7 +38,9 @@ ERROR_CODECS: Mapping[str, Callable[[ServiceModel], ErrorCodec]] = {
     "rest-xml": RestXmlErrors,
     "json": JsonErrors,
     "rest-json": RestJsonErrors,
+    "smithy-rpc-v2-cbor": CborErrors,
 }
+_CBOR = "smithy-rpc-v2-cbor"
 _REST = frozenset({"rest-json", "rest-xml"})
 
 
@@ -46,24 +50,38 @@ class Dialect:
     def __init__(self, model: ServiceModel) -> None:
         self.model = model
         spoken: list[str] = model.metadata.get("protocols") or [model.protocol]
-        # A service may offer several (CloudWatch: rpc-v2-cbor, json, query); the ones with a
-        # codec here, in the model's order of preference.
+        # A service may offer several (CloudWatch: rpc-v2-cbor, json, query), in its order of
+        # preference.
         self._protocols = [name for name in spoken if name in ERROR_CODECS] or ["json"]
         self._routes: RouteTable | None = None
 
     def protocol_of(self, request: HttpRequest) -> str:
         """The protocol `request` is in: an older SDK may still send a protocol the service has
         since moved from (CloudWatch's query), and must be answered in it."""
+        smithy = header(request.headers, "smithy-protocol")
+        if _CBOR in self._protocols and smithy == "rpc-v2-cbor":
+            return _CBOR
         if "json" in self._protocols and header(request.headers, "x-amz-target") is not None:
             return "json"
         if "query" in self._protocols and query_action(request) is not None:
             return "query"
-        return self._protocols[0]
+        # Otherwise the one botocore itself speaks (CloudWatch: json, before rpc-v2-cbor).
+        return self._preferred
+
+    @property
+    def _preferred(self) -> str:
+        try:
+            resolved: str = self.model.resolved_protocol
+        except UnsupportedServiceProtocolsError:
+            return self._protocols[0]
+        return resolved if resolved in self._protocols else self._protocols[0]
 
     def operation_of(self, request: HttpRequest, protocol: str) -> str | None:
         """The operation `request` names in `protocol`, if it is one of the model's."""
         if protocol == "json":
             return operation_targeted(self.model, request)
+        if protocol == _CBOR:
+            return operation_in_path(self.model, request)
         if protocol in _REST:
             if self._routes is None:
                 self._routes = RouteTable(self.model)

@@ -12,7 +12,7 @@ Each shape is what botocore's parser for the protocol reads (botocore/parsers.py
   (`RequestID`, upper-case D, as EC2 sends it);
 - rest-xml, `RestXMLParser`: S3's bare `<Error><Code/><Message/><RequestId/></Error>`, and the
   query shape for the other rest-xml services (Route 53, CloudFront).
-The request id must be in the body: the XML parsers take it from there, not from a header.
+The query and ec2 parsers take the request id from the body alone; S3's from `x-amz-request-id`.
 """
 
 from __future__ import annotations
