@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 from xml.etree.ElementTree import Element, SubElement, tostring
 
@@ -41,17 +42,19 @@ class WireIdentity:
     sender_fault: bool
 
 
-def wire_identity(error: AwsError, error_codes: Mapping[str, Mapping[str, object]]) -> WireIdentity:
+def wire_identity(error: AwsError, error_codes: Mapping[str, Mapping[str, Any]]) -> WireIdentity:
+    """`error` as the model names it, or as it names itself when the model does not know it."""
     modeled = error_codes.get(error.code)
     if modeled is None:
         return WireIdentity(error.code, error.status, error.sender_fault)
-    code = modeled.get("code", error.code)
-    status = modeled.get("httpStatusCode", error.status)
-    sender = modeled.get("senderFault", error.sender_fault)
-    return WireIdentity(str(code), int(str(status)), bool(sender))
+    return WireIdentity(
+        modeled.get("code", error.code),
+        modeled.get("httpStatusCode", error.status),
+        modeled.get("senderFault", error.sender_fault),
+    )
 
 
-def _error_codes(model: ServiceModel) -> dict[str, Mapping[str, object]]:
+def _error_codes(model: ServiceModel) -> dict[str, Mapping[str, Any]]:
     return {shape.name: shape.metadata.get("error", {}) for shape in model.error_shapes}
 
 
