@@ -35,15 +35,20 @@ class MemoryGroup:
     def __init__(self, path: Path, v2: bool) -> None:
         self.path = path
         self.v2 = v2
+        # The peak is read after every invocation (REPORT's Max Memory Used): from a descriptor
+        # kept open, with one pread, rather than an open, read and close each time.
+        self._peak_fd: int | None = None
 
     @property
     def procs(self) -> str:
         return str(self.path / "cgroup.procs")
 
     def peak_bytes(self) -> int:
-        name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
         try:
-            return int((self.path / name).read_text())
+            if self._peak_fd is None:
+                name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
+                self._peak_fd = os.open(self.path / name, os.O_RDONLY | os.O_CLOEXEC)
+            return int(os.pread(self._peak_fd, 32, 0))
         except (OSError, ValueError):
             return 0
 
@@ -92,6 +97,9 @@ class MemoryGroup:
             (self.path / "memory.max_usage_in_bytes").write_text("0")
 
     def remove(self) -> None:
+        if self._peak_fd is not None:
+            os.close(self._peak_fd)
+            self._peak_fd = None
         with contextlib.suppress(OSError):
             self.path.rmdir()
 
