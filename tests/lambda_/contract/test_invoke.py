@@ -442,12 +442,19 @@ def test_tail_log_has_aws_platform_lines_cold_then_warm(
 
 
 def test_init_start_line_names_the_runtime_version_as_aws_does(
-    lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
+    server: GureumProcess,
+    lambda_client: Any,
+    make_function: Callable[..., dict[str, Any]],
+    function_name: str,
 ) -> None:
     make_function(Code=code(ECHO))
-    invoked = invoke(lambda_client, function_name, {}, LogType="Tail")
-    assert invoked.log is not None
-    first = invoked.log.split("\n", 1)[0]
+    invoke(lambda_client, function_name, {})
+    # The stream's first event; the tail has none (spec 10.4).
+    logs = server.client("logs")
+    group = f"/aws/lambda/{function_name}"
+    stream = logs.describe_log_streams(logGroupName=group)["logStreams"][0]["logStreamName"]
+    events = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)
+    first = events["events"][0]["message"].removesuffix("\n")
     assert re.fullmatch(
         r"INIT_START Runtime Version: python:3\.12\.v\d+\t"
         r"Runtime Version ARN: arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}",

@@ -32,6 +32,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from gureum.lambda_.domain.log_format import LogSettings, platform_record
 from gureum.lambda_.sandbox.cgroups import MemoryGroup, MemoryGroups
 from gureum.lambda_.sandbox.peers import RuntimePeers
 from gureum.lambda_.sandbox.runtime_api import (
@@ -50,6 +51,12 @@ log = logging.getLogger("gureum.environment")
 INIT_LIMIT = 10.0
 RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
 MEGABYTE = 1024 * 1024
+# AWS's X-Ray daemon address (spec 3.2). gureum runs no daemon: an X-Ray SDK's UDP segments to
+# it are lost, as they are on AWS when tracing is off.
+XRAY_DAEMON_HOST, XRAY_DAEMON_PORT = "127.0.0.1", "2000"
+# The execution role's session token. gureum authenticates a request by its access key and
+# signature alone, so an SDK may send this token (it signs it in) and it is never checked.
+SESSION_TOKEN = "gureum-session-token"
 
 
 class EnvironmentState(StrEnum):
@@ -92,6 +99,7 @@ class LaunchPlan:
     runtime_version_arn: str = ""
     # The runtime's own tree (a fetched Node.js), shown at /var/lang as on AWS.
     lang: Path | None = None
+    logging: LogSettings = field(default_factory=LogSettings)
 
 
 class LogSink(Protocol):
@@ -147,6 +155,16 @@ def runtime_version(runtime: str) -> str:
     match = re.fullmatch(r"([a-z]+)\.?(.*)", runtime)
     name, release = (match.group(1), match.group(2)) if match else (runtime, "")
     return f"{name}:{release.removesuffix('.x')}.v1"
+
+
+def _language_paths(runtime: str, task: str, opt: str, runtime_dir: str) -> dict[str, str]:
+    """The module search path AWS gives a runtime's language (spec 3.2): `PYTHONPATH` for
+    Python, `NODE_PATH` for Node.js, none for an OS-only runtime."""
+    if runtime.startswith("python"):
+        return {"PYTHONPATH": runtime_dir}
+    if runtime.startswith("nodejs"):
+        return {"NODE_PATH": f"{opt}/nodejs/node_modules:{runtime_dir}/node_modules:{task}"}
+    return {}
 
 
 def _platform_error(error_type: str, message: str) -> bytes:
@@ -283,7 +301,7 @@ class ExecutionEnvironment:
         self._spawns += 1
         memory = platform.memory
         release = memory.release if memory is not None else (lambda group: None)
-        process = RuntimeProcess(f"{self.id}-{self._spawns}", self._emit, release)
+        process = RuntimeProcess(f"{self.id}-{self._spawns}", self._function_line, release)
         process.session.peers = RuntimePeers(self._uid) if platform.isolate else None
         self._process = process
         try:
@@ -314,9 +332,20 @@ class ExecutionEnvironment:
         """
         plan = self.plan
         if announce:
-            self._emit(
+            # Not part of the invocation's tail: AWS's LogResult starts at START (spec 10.4).
+            self._platform_line(
                 f"INIT_START Runtime Version: {runtime_version(plan.runtime)}\t"
-                f"Runtime Version ARN: {plan.runtime_version_arn}\n"
+                f"Runtime Version ARN: {plan.runtime_version_arn}\n",
+                "platform.initStart",
+                {
+                    "initializationType": "on-demand",
+                    "phase": "init",
+                    "runtimeVersion": runtime_version(plan.runtime),
+                    "runtimeVersionArn": plan.runtime_version_arn,
+                    "functionName": plan.function_name,
+                    "functionVersion": plan.version,
+                },
+                tail=False,
             )
         process = await self._spawn()
         waiting: set[asyncio.Future[Any]] = {process.ready, process.exited}
@@ -393,6 +422,9 @@ class ExecutionEnvironment:
         return f"{task}/bootstrap"
 
     def _variables(self, task: str, opt: str, runtime_dir: str) -> dict[str, str]:
+        """The runtime's environment: AWS's set and no other (spec 3.2, as observed in a
+        python3.14 function), plus `AWS_ENDPOINT_URL`, gureum's own, so that SDKs in the
+        function reach this server's services instead of AWS's."""
         plan = self.plan
         key, secret = self._platform.credentials
         variables = {
@@ -400,10 +432,15 @@ class ExecutionEnvironment:
             "LD_LIBRARY_PATH": f"/var/lang/lib:/lib64:/usr/lib64:{runtime_dir}:"
             f"{runtime_dir}/lib:{task}:{task}/lib:{opt}/lib",
             "LANG": "en_US.UTF-8",
+            "LC_CTYPE": "C.UTF-8",
             "TZ": ":UTC",
+            "PWD": task,
+            "SHLVL": "0",
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-            "PYTHONPATH": runtime_dir,
-            "NODE_PATH": f"{opt}/nodejs/node_modules:{runtime_dir}/node_modules:{task}",
+            "AWS_XRAY_DAEMON_ADDRESS": f"{XRAY_DAEMON_HOST}:{XRAY_DAEMON_PORT}",
+            "_AWS_XRAY_DAEMON_ADDRESS": XRAY_DAEMON_HOST,
+            "_AWS_XRAY_DAEMON_PORT": XRAY_DAEMON_PORT,
+            **_language_paths(plan.runtime, task, opt, runtime_dir),
         }
         variables.update(plan.variables)
         variables.update(
@@ -422,9 +459,11 @@ class ExecutionEnvironment:
                 "LAMBDA_RUNTIME_DIR": runtime_dir,
                 "AWS_ACCESS_KEY_ID": key,
                 "AWS_SECRET_ACCESS_KEY": secret,
+                "AWS_SESSION_TOKEN": SESSION_TOKEN,
                 "AWS_ENDPOINT_URL": self._platform.endpoint,
             }
         )
+        variables.update(plan.logging.variables())
         if plan.execution_env:
             variables["AWS_EXECUTION_ENV"] = plan.execution_env
         if not self._platform.isolate:
@@ -433,8 +472,8 @@ class ExecutionEnvironment:
 
     # --- logs --------------------------------------------------------------------------------
 
-    def _emit(self, message: str) -> None:
-        if self._captured is not None:
+    def _emit(self, message: str, tail: bool = True) -> None:
+        if self._captured is not None and tail:
             self._captured.append(message)
         plan = self.plan
         stamp = int(self._platform.now().timestamp() * 1000)
@@ -442,6 +481,49 @@ class ExecutionEnvironment:
         self._platform.logs.append(
             plan.account, plan.region, plan.log_group, self.log_stream, [event]
         )
+
+    def _function_line(self, line: str) -> None:
+        """One line of the runtime's output, unless LoggingConfig's level filters it out."""
+        if self.plan.logging.keeps_function_line(line):
+            self._emit(line)
+
+    def _platform_line(
+        self,
+        text: str,
+        kind: str,
+        record: Mapping[str, object],
+        level: str = "INFO",
+        tail: bool = True,
+    ) -> None:
+        """A platform line: as text, or (LogFormat=JSON) as AWS's JSON record of `kind`, kept
+        only at or above SystemLogLevel. END has no record (kind "")."""
+        settings = self.plan.logging
+        if not settings.json:
+            self._emit(text, tail)
+        elif kind and settings.keeps_platform(level):
+            stamp = self._platform.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            self._emit(platform_record(stamp, kind, record), tail)
+
+    def _start(self, request_id: str) -> None:
+        version = self.plan.version
+        self._platform_line(
+            f"START RequestId: {request_id} Version: {version}\n",
+            "platform.start",
+            {"requestId": request_id, "version": version},
+        )
+
+    def _init_report(self, init_ms: float, status: str, error_type: str | None = None) -> None:
+        text = f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: {status}"
+        record: dict[str, object] = {
+            "initializationType": "on-demand",
+            "phase": "init",
+            "status": status,
+            "metrics": {"durationMs": round(init_ms, 3)},
+        }
+        if error_type is not None:
+            text += f"\tError Type: {error_type}"
+            record["errorType"] = error_type
+        self._platform_line(text + "\n", "platform.initReport", record)
 
     # --- invoking ----------------------------------------------------------------------------
 
@@ -458,12 +540,10 @@ class ExecutionEnvironment:
                 return self._fail_init(request, ending, init_ms)
             if ending is INIT_TIMED_OUT:
                 # AWS retries Init within the first invocation, under the function's timeout.
-                self._emit(
-                    f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: timeout\n"
-                )
+                self._init_report(init_ms, "timeout")
                 self._reset()
                 init_ms = None
-        self._emit(f"START RequestId: {request.request_id} Version: {self.plan.version}\n")
+        self._start(request.request_id)
         started = time.monotonic()
         if self.state is EnvironmentState.STARTING:
             ending = await self._init(self.plan.timeout_s, announce=False)
@@ -506,11 +586,8 @@ class ExecutionEnvironment:
         self, request: InvocationRequest, ending: Outcome | ExitStatus, init_ms: float
     ) -> InvocationResult:
         error_type = ending.error_type if isinstance(ending, Outcome) else _exit_error(ending)
-        self._emit(
-            f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: error\t"
-            f"Error Type: {error_type}\n"
-        )
-        self._emit(f"START RequestId: {request.request_id} Version: {self.plan.version}\n")
+        self._init_report(init_ms, "error", error_type)
+        self._start(request.request_id)
         result = self._finish(request, ending, time.monotonic(), None)
         # An environment whose Init failed is discarded; the next invocation gets a new one.
         self.state = EnvironmentState.DEAD
@@ -532,10 +609,10 @@ class ExecutionEnvironment:
         process = self._process
         if process is not None:
             process.flush()
-        self._emit(f"END RequestId: {request.request_id}\n")
+        self._platform_line(f"END RequestId: {request.request_id}\n", "", {})
         status = "timeout" if ending is None else ("error" if not clean else None)
         peak = process.peak_bytes() if process else 0
-        self._emit(self._report(request.request_id, duration, init_ms, peak, status, error_type))
+        self._report(request.request_id, duration, init_ms, peak, status, error_type)
         captured = "".join(self._captured or [])
         self._captured = None
         self.last_used = time.monotonic()
@@ -577,22 +654,36 @@ class ExecutionEnvironment:
         peak_bytes: int,
         status: str | None,
         error_type: str | None,
-    ) -> str:
+    ) -> None:
         plan = self.plan
+        billed = math.ceil(duration + (init_ms or 0))
+        used = math.ceil(peak_bytes / MEGABYTE)
         fields = [
             f"REPORT RequestId: {request_id}",
             f"Duration: {duration:.2f} ms",
-            f"Billed Duration: {math.ceil(duration + (init_ms or 0))} ms",
+            f"Billed Duration: {billed} ms",
             f"Memory Size: {plan.memory_mb} MB",
-            f"Max Memory Used: {math.ceil(peak_bytes / MEGABYTE)} MB",
+            f"Max Memory Used: {used} MB",
         ]
+        metrics: dict[str, object] = {
+            "durationMs": round(duration, 3),
+            "billedDurationMs": billed,
+            "memorySizeMB": plan.memory_mb,
+            "maxMemoryUsedMB": used,
+        }
         if init_ms is not None:
             fields.append(f"Init Duration: {init_ms:.2f} ms")
+            metrics["initDurationMs"] = round(init_ms, 3)
+        record: dict[str, object] = {"requestId": request_id, "metrics": metrics}
         if status == "timeout":
             fields.append("Status: timeout")
+            record["status"] = "timeout"
         elif status == "error" and error_type:
             fields += ["Status: error", f"Error Type: {error_type}"]
-        return "\t".join(fields) + "\t\n"
+            record.update(status="error", errorType=error_type)
+        else:
+            record["status"] = "success" if status is None else "failure"
+        self._platform_line("\t".join(fields) + "\t\n", "platform.report", record)
 
     # --- the end -----------------------------------------------------------------------------
 

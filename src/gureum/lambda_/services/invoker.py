@@ -25,6 +25,7 @@ from gureum.lambda_.domain.arns import LATEST, FunctionRef, function_arn, is_ver
 from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceConflict
 from gureum.lambda_.domain.functions import Function, FunctionVersion
 from gureum.lambda_.domain.lifecycle import State
+from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.domain.runtimes import runtime_version_arn
 from gureum.lambda_.sandbox.catalog import RuntimeCatalog
@@ -325,4 +326,5 @@ class Invoker:
             log_group=str(settings.logging_config.get("LogGroup", f"/aws/lambda/{function.name}")),
             variables=dict(settings.environment or {}),
             runtime_version_arn=runtime_version_arn(function.region, settings.runtime),
+            logging=LogSettings.from_config(settings.logging_config),
         )

@@ -50,8 +50,17 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine(), 155)
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 SETUP_FAILED = 126
-NPROC_LIMIT = 1024
-NOFILE_LIMIT = 1024  # AWS's own limit on file descriptors per execution environment
+# Resource limits as on AWS, whatever the server's own are (root's are usually much higher).
+# AWS documents two, "File descriptors: 1,024" and "Execution processes/threads: 1,024"
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). The others are
+# Linux's defaults for a fresh process, which Amazon Linux keeps: no core files (a crash must
+# not fill /tmp) and 64 KiB of locked memory (a function must not pin the host's RAM).
+RLIMITS = {
+    resource.RLIMIT_NPROC: 1024,
+    resource.RLIMIT_NOFILE: 1024,
+    resource.RLIMIT_CORE: 0,
+    resource.RLIMIT_MEMLOCK: 64 * 1024,
+}
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -168,6 +177,9 @@ def build_root(spec: dict[str, Any]) -> str:
         bind(path, root + path)
     for source, target, writable in spec["binds"]:
         bind(source, root + target, writable)
+    # /opt is there without layers too (empty), as on AWS.
+    os.makedirs(os.path.join(root, "opt"), exist_ok=True)
+    bash_as_sh(root)
     # /tmp is the environment's scratch space, mounted by the server outside this namespace so
     # that it survives a reset of the runtime (spec 6.1), as AWS's does.
     bind(spec["tmp"], os.path.join(root, "tmp"), writable=True)
@@ -189,6 +201,26 @@ def build_root(spec: dict[str, Any]) -> str:
     return str(root)
 
 
+def bash_as_sh(root: str) -> None:
+    """Makes /bin/sh a link to bash, as in Amazon Linux, where a host has another shell there
+    (Debian's dash): `#!/bin/sh` bootstraps written for AWS may use bash-isms.
+
+    A read-only overlay on the bin directory whose top layer holds just the link. The layer lives
+    under the new root's /proc, which procfs hides once mounted; the overlay keeps its own
+    reference to it.
+    """
+    host = "/usr/bin" if os.path.islink("/bin") else "/bin"  # merged /usr or not
+    if not os.path.isfile(host + "/bash") or not os.path.isdir(root + host):
+        return
+    with contextlib.suppress(OSError):
+        if os.readlink(host + "/sh") == "bash":
+            return
+    layer = os.path.join(root, "proc", "sh-layer")
+    os.makedirs(layer)
+    os.symlink("bash", os.path.join(layer, "sh"))
+    mount("overlay", root + host, "overlay", MS_RDONLY, f"lowerdir={layer}:{host}")
+
+
 def enter_root(root: str) -> None:
     mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.chdir(root)
@@ -200,8 +232,8 @@ def enter_root(root: str) -> None:
 def drop_privileges(uid: int, gid: int) -> None:
     # Limits first, while still allowed to set them: a fork bomb or a descriptor leak stays
     # inside the environment (RLIMIT_NPROC counts per uid, and each environment has its own).
-    resource.setrlimit(resource.RLIMIT_NPROC, (NPROC_LIMIT, NPROC_LIMIT))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE_LIMIT, NOFILE_LIMIT))
+    for limit, value in RLIMITS.items():
+        resource.setrlimit(limit, (value, value))
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
