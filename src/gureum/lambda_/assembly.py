@@ -248,8 +248,8 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
         rate_period=settings.scaled(1.0),
     )
     isolation, memory = decide_isolation(settings.isolation)
-    zygotes = Zygotes()
     isolate = isolation.mode is IsolationMode.NAMESPACES
+    zygotes = Zygotes(var_lang=isolate)
     sandbox_root = data / "sandbox-root"
     sandbox_root.mkdir(exist_ok=True)
     scratch = ScratchSpaces(data / "scratch", disks=isolate)

@@ -170,6 +170,38 @@ def test_resource_limits_are_awss(lambda_client: Any, probe: str) -> None:
     assert limits["RLIMIT_MEMLOCK"] == [65536, 65536]
 
 
+# --- the runtime's paths -----------------------------------------------------------------------
+
+
+def test_the_python_runtime_is_under_var_lang_as_on_aws(lambda_client: Any, probe: str) -> None:
+    # AWS's Python runtimes run /var/lang/bin/python3.X with the standard library under
+    # /var/lang/lib (spec 3.2: PATH and LD_LIBRARY_PATH start with /var/lang). Sandboxed, gureum
+    # mounts the interpreter's prefix there; without isolation the host's paths show instead.
+    seen = ask(lambda_client, probe, "python")
+    assert seen == {
+        "executable": "/var/lang/bin/python3.12",
+        "prefix": "/var/lang",
+        "json": "/var/lang/lib/python3.12/json/__init__.py",
+    }
+
+
+def test_a_traceback_shows_the_standard_library_under_var_lang(
+    lambda_client: Any, probe: str
+) -> None:
+    invoked = invoke(lambda_client, probe, {"action": "raise"})
+    assert invoked.function_error == "Unhandled"
+    error = invoked.json()
+    assert error["errorType"] == "JSONDecodeError"
+    frames = error["stackTrace"]
+    assert frames[0].startswith('  File "/var/task/index.py", line ')
+    library = frames[1:]
+    assert library, frames
+    for frame in library:
+        assert frame.startswith('  File "/var/lang/lib/python3.12/json/'), frame
+        # The source line is there: the file is where the traceback says.
+        assert len(frame.rstrip("\n").split("\n")) == 2, frame
+
+
 # --- the log and the tail ----------------------------------------------------------------------
 
 

@@ -35,7 +35,8 @@ class RuntimeLauncher:
     program: tuple[str, ...] | None
     reveal: tuple[str, ...]
     python: Interpreter | None = None
-    # A fetched runtime's tree, mounted at /var/lang as AWS's runtimes are (program names it so).
+    # The language's tree (a fetched Node.js, a Python's prefix), mounted at /var/lang as AWS's
+    # runtimes are (a program names it so).
     lang: str | None = None
 
     @property
@@ -68,8 +69,10 @@ class RuntimeCatalog:
         for runtime, interpreter in sorted(pythons.items(), key=lambda item: item[1].version):
             if runtime in DEPRECATED:
                 continue
+            # Its prefix is mounted at /var/lang, where AWS keeps the runtime's Python, and the
+            # zygote says so in the paths it loaded (zygote.relocate).
             self._launchers[runtime] = RuntimeLauncher(
-                runtime, interpreter.executable, None, (interpreter.prefix,), interpreter
+                runtime, interpreter.executable, None, (), interpreter, lang=interpreter.prefix
             )
         # OS-only and Node.js environments are forked from any zygote, then exec their program.
         host = next(iter(pythons.values()), None)

@@ -97,7 +97,7 @@ class LaunchPlan:
     log_group: str
     variables: Mapping[str, str] = field(default_factory=dict)
     runtime_version_arn: str = ""
-    # The runtime's own tree (a fetched Node.js), shown at /var/lang as on AWS.
+    # The runtime's language tree (a fetched Node.js, a Python's prefix), at /var/lang as on AWS.
     lang: Path | None = None
     logging: LogSettings = field(default_factory=LogSettings)
 

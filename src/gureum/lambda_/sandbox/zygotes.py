@@ -46,8 +46,10 @@ class ZygoteError(Exception):
 class Zygote:
     """One running zygote process and the environments it has forked."""
 
-    def __init__(self, executable: str) -> None:
+    def __init__(self, executable: str, var_lang: bool = False) -> None:
         self.executable = executable
+        # Environments see the interpreter at /var/lang (sandboxed ones; see zygote.relocate).
+        self.var_lang = var_lang
         self._socket: socket.socket | None = None
         self._process: asyncio.subprocess.Process | None = None
         self._spawned: dict[str, asyncio.Future[int]] = {}
@@ -71,6 +73,7 @@ class Zygote:
                 "-S",
                 str(GUEST_DIR / "zygote.py"),
                 str(theirs.fileno()),
+                *(["--var-lang"] if self.var_lang else []),
                 pass_fds=(theirs.fileno(),),
                 env={},
                 stdin=asyncio.subprocess.DEVNULL,
@@ -182,12 +185,13 @@ class Zygote:
 class Zygotes:
     """One zygote per interpreter, started on first use or all at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, var_lang: bool = False) -> None:
         self._zygotes: dict[str, Zygote] = {}
+        self._var_lang = var_lang
 
     def __call__(self, executable: str) -> Zygote:
         if executable not in self._zygotes:
-            self._zygotes[executable] = Zygote(executable)
+            self._zygotes[executable] = Zygote(executable, self._var_lang)
         return self._zygotes[executable]
 
     async def start(self, executables: set[str]) -> None:

@@ -33,6 +33,7 @@ import socket
 import struct
 import sys
 import traceback
+import types
 from typing import Any
 
 GUEST_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -275,6 +276,8 @@ def become_runtime(spec: dict[str, Any], log_fd: int) -> None:
             os._exit(127)
     os.environ.clear()
     os.environ.update(env)
+    if spec["isolate"]:
+        enter_var_lang()
     sys.path[:] = spec["sys_path"] + BASE_PATH
     # Line-buffered, so each line reaches the log pipe before the response is posted.
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
@@ -460,9 +463,73 @@ class Zygote:
                     self.kill(message)
 
 
+# Where AWS's runtimes keep their language (`/var/lang/bin/python3.12`, its standard library in
+# `/var/lang/lib/python3.12`). Sandboxed environments see this interpreter's prefix there.
+LANG = "/var/lang"
+RELOCATED: list[str] = []  # the prefix moved to LANG, once `relocate` has run
+
+
+def relocate(prefix: str, target: str = LANG) -> None:
+    """Makes everything this process has loaded from `prefix` say it came from `target`.
+
+    Environments are forked with the runtime and the standard library already imported, so
+    their code objects carry the host's paths (`/root/.pyenv/versions/3.12.1/lib/...`) into
+    every traceback. Inside a sandbox the prefix is mounted at /var/lang: rewriting the paths
+    once here makes tracebacks, `__file__` and `sys.executable` read as on AWS, and linecache
+    finds the source at the new path. Only for sandboxed environments: without isolation the
+    interpreter is at its host path and so must the paths be.
+    """
+    if prefix in ("", target):
+        return
+    moved = _mover(prefix, target)
+
+    def recode(code: types.CodeType) -> types.CodeType:
+        consts = tuple(recode(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+        return code.replace(co_filename=moved(code.co_filename), co_consts=consts)
+
+    for thing in gc.get_objects():
+        if isinstance(thing, types.FunctionType):
+            thing.__code__ = recode(thing.__code__)
+    for module in list(sys.modules.values()):
+        for name in ("__file__", "__cached__"):
+            value = getattr(module, name, None)
+            if isinstance(value, str):
+                setattr(module, name, moved(value))
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and isinstance(spec.origin, str):
+            spec.origin = moved(spec.origin)
+    # Where the environment imports from once inside its root; the zygote and its keepers go
+    # on importing from the host's paths (package __path__s move in `enter_var_lang`).
+    BASE_PATH[:] = [moved(entry) for entry in BASE_PATH]
+    sys.executable = moved(sys.executable)
+    sys.prefix = sys.base_prefix = sys.exec_prefix = sys.base_exec_prefix = target
+    RELOCATED.append(prefix)
+
+
+def enter_var_lang() -> None:
+    """In a sandboxed environment, inside its root: packages import from /var/lang too."""
+    for prefix in RELOCATED:
+        moved = _mover(prefix, LANG)
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__path__", None)
+            if isinstance(path, list):
+                path[:] = [moved(entry) for entry in path]
+
+
+def _mover(prefix: str, target: str) -> Any:
+    def moved(path: str) -> str:
+        return target + path[len(prefix) :] if path.startswith(prefix + "/") else path
+
+    return moved
+
+
 def main() -> None:
+    """`zygote.py FD [--var-lang]`: with --var-lang, environments see the interpreter at
+    /var/lang (they are sandboxed, and the server mounts its prefix there)."""
     die_with_parent()
     control = socket.socket(fileno=int(sys.argv[1]))
+    if "--var-lang" in sys.argv[2:]:
+        relocate(sys.base_prefix)
     Zygote(control).serve()
 
 
