@@ -7,6 +7,7 @@ const fs = require("fs");
 const http = require("http");
 const path = require("path");
 const { pathToFileURL } = require("url");
+const util = require("util");
 
 const [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -26,6 +27,59 @@ function call(method, route, body, headers) {
   });
 }
 
+// LoggingConfig.LogFormat=JSON (AWS_LAMBDA_LOG_FORMAT): console methods write one JSON line each,
+// {timestamp, level, requestId, message}, as AWS's Node.js runtime does, and those below
+// AWS_LAMBDA_LOG_LEVEL write nothing. Text format leaves console as it is.
+const LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+const CONSOLE_LEVELS = [
+  ["trace", "TRACE"],
+  ["debug", "DEBUG"],
+  ["info", "INFO"],
+  ["log", "INFO"],
+  ["warn", "WARN"],
+  ["error", "ERROR"],
+  ["fatal", "FATAL"],
+];
+let currentRequestId;
+
+function errorFields(error) {
+  return {
+    errorType: (error.constructor && error.constructor.name) || "UnknownError",
+    errorMessage: error.message,
+    stackTrace: typeof error.stack === "string" ? error.stack.split("\n") : [],
+  };
+}
+
+function jsonLine(level, params) {
+  const document = { timestamp: new Date().toISOString(), level, requestId: currentRequestId };
+  const replacer = (key, value) => (value instanceof Error ? errorFields(value) : value);
+  if (params.length === 1) {
+    document.message = params[0];
+    try {
+      return JSON.stringify(document, replacer);
+    } catch {
+      document.message = util.format(params[0]);
+      return JSON.stringify(document);
+    }
+  }
+  document.message = util.format(...params);
+  const error = params.find((param) => param instanceof Error);
+  if (error) Object.assign(document, errorFields(error));
+  return JSON.stringify(document, replacer);
+}
+
+function patchConsoleForJson() {
+  if ((process.env.AWS_LAMBDA_LOG_FORMAT || "").toUpperCase() !== "JSON") return;
+  const wanted = LEVELS.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL || "INFO").toUpperCase());
+  const threshold = wanted < 0 ? LEVELS.indexOf("INFO") : wanted;
+  for (const [method, level] of CONSOLE_LEVELS) {
+    console[method] =
+      LEVELS.indexOf(level) >= threshold
+        ? (...params) => process.stdout.write(jsonLine(level, params) + "\n")
+        : () => {};
+  }
+}
+
 function errorOf(error) {
   const value = error instanceof Error ? error : new Error(String(error));
   return {
@@ -37,7 +91,11 @@ function errorOf(error) {
 
 function report(route, error) {
   const document = errorOf(error);
-  console.error(`ERROR\t${JSON.stringify(document)}`);
+  if ((process.env.AWS_LAMBDA_LOG_FORMAT || "").toUpperCase() === "JSON") {
+    console.error(error instanceof Error ? error : String(error));
+  } else {
+    console.error(`ERROR\t${JSON.stringify(document)}`);
+  }
   const headers = { "Lambda-Runtime-Function-Error-Type": document.errorType };
   return call("POST", route, JSON.stringify(document), headers);
 }
@@ -146,6 +204,7 @@ function run(handler, event, ctx) {
 }
 
 async function main() {
+  patchConsoleForJson();
   let handler;
   try {
     handler = await load();
@@ -156,6 +215,7 @@ async function main() {
   for (;;) {
     const next = await call("GET", "/invocation/next");
     const id = next.headers["lambda-runtime-aws-request-id"];
+    currentRequestId = id;
     process.env._X_AMZN_TRACE_ID = next.headers["lambda-runtime-trace-id"] || "";
     try {
       const event = next.body.length ? JSON.parse(next.body.toString("utf8")) : {};

@@ -26,6 +26,15 @@ Handler = Callable[[Any, Any], Any]
 
 _LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 _ERROR_INDENT = "\u00a0"
+# LoggingConfig.LogFormat=JSON: the platform sets AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL,
+# and the runtime writes each `logging` record as one JSON line in awslambdaric's shape
+# (lambda_runtime_log_utils.JsonFormatter): timestamp to the second, Python's level names.
+_JSON_TIME = "%Y-%m-%dT%H:%M:%SZ"
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "aws_request_id",
+    "message",
+    "asctime",
+}
 
 
 class _Current:
@@ -141,8 +150,19 @@ def exception_document(exc: BaseException, request_id: str) -> dict[str, Any]:
     return error_document(type(exc).__name__, str(exc), request_id, user_frames(exc))
 
 
+def _json_logs() -> bool:
+    return os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+
+
 def log_error(error: dict[str, Any]) -> None:
-    """Writes an error as AWS's Python runtime does: one record, `\\r` between lines."""
+    """Writes an error as AWS's Python runtime does: one record, `\\r` between lines (or one
+    JSON line, at level ERROR)."""
+    if _json_logs():
+        stamp = time.strftime(_JSON_TIME, time.gmtime())
+        document = {"timestamp": stamp, "level": "ERROR", **error}
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        return
     lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}"]
     trace = error.get("stackTrace")
     if trace:
@@ -260,14 +280,51 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+class _JsonFormatter(logging.Formatter):
+    """A record as awslambdaric's JSON line: its fields in its order, `extra` fields after."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = min(50, max(0, record.levelno)) // 10 * 10
+        message = record.msg if isinstance(record.msg, dict) and not record.args else None
+        document: dict[str, Any] = {
+            "timestamp": time.strftime(_JSON_TIME, time.gmtime(record.created)),
+            "level": logging.getLevelName(level),
+            "message": message if message is not None else record.getMessage(),
+            "logger": record.name,
+        }
+        failure = record.exc_info
+        if failure and failure[0] is not None:
+            document["stackTrace"] = traceback.format_tb(failure[2])
+            document["errorType"] = failure[0].__name__
+            document["errorMessage"] = str(failure[1])
+        document["requestId"] = getattr(record, "aws_request_id", None) or None
+        if failure:
+            document["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+        for name, value in vars(record).items():
+            if name not in _RECORD_FIELDS and name not in document:
+                document[name] = value
+        present = {name: value for name, value in document.items() if value is not None}
+        return json.dumps(present, ensure_ascii=False, default=str) + "\n"
+
+
 def setup_logging() -> None:
     handler = logging.StreamHandler(sys.stdout)
-    formatter = logging.Formatter(_LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
-    formatter.converter = time.gmtime
+    if _json_logs():
+        formatter: logging.Formatter = _JsonFormatter()
+    else:
+        formatter = logging.Formatter(_LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
+        formatter.converter = time.gmtime
     handler.setFormatter(formatter)
     handler.addFilter(_RequestIdFilter())
     handler.terminator = ""
-    logging.getLogger().handlers = [handler]
+    root = logging.getLogger()
+    root.handlers = [handler]
+    # AWS_LAMBDA_LOG_LEVEL (LoggingConfig.ApplicationLogLevel) sets the root logger's level, as
+    # awslambdaric does; Python has no TRACE, which counts as DEBUG.
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = "DEBUG" if level == "TRACE" else level
+    if level and isinstance(logging.getLevelName(level), int):
+        root.setLevel(level)
 
 
 def handle(api: RuntimeApi, handler: Handler, headers: dict[str, str], body: bytes) -> None:
