@@ -221,7 +221,11 @@ def test_a_custom_log_group_receives_the_logs(
     lambda_client: Any,
 ) -> None:
     group = f"/custom/{function_name}"
-    source = "import os\ndef handler(event, context):\n    return os.environ['AWS_LAMBDA_LOG_GROUP_NAME']\n"
+    source = (
+        "import os\n"
+        "def handler(event, context):\n"
+        "    return os.environ['AWS_LAMBDA_LOG_GROUP_NAME']\n"
+    )
     make_function(
         Code={"ZipFile": zip_of({"index.py": source})},
         LoggingConfig={"LogFormat": "JSON", "LogGroup": group},

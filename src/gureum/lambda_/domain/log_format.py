@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gureum.lambda_.domain.platform_log import PlatformLine
+
 # Most detailed first: a threshold keeps its own level and those after it.
 APPLICATION_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 SYSTEM_LEVELS = ("DEBUG", "INFO", "WARN")
@@ -79,10 +81,11 @@ class LogSettings:
             return True
         return _rank(line_level(line)) >= _rank(self.application_level)
 
-    def keeps_platform(self, level: str) -> bool:
-        return self.json and _rank(level) >= _rank(self.system_level)
-
-
-def platform_record(time: str, kind: str, record: Mapping[str, Any]) -> str:
-    """One platform record, as a log event's message (`time`: RFC 3339, milliseconds, Z)."""
-    return json.dumps({"time": time, "type": kind, "record": dict(record)}) + "\n"
+    def render(self, line: PlatformLine, time: str) -> str | None:
+        """A platform line as its log event's message; None when this format drops it.
+        `time`: when it happened, RFC 3339 to the millisecond (`2024-01-01T00:00:00.000Z`)."""
+        if not self.json:
+            return line.text
+        if not line.kind or _rank(line.level) < _rank(self.system_level):
+            return None
+        return json.dumps({"time": time, "type": line.kind, "record": dict(line.record)}) + "\n"

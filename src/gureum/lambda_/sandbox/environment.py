@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import os
 import re
 import signal
@@ -32,7 +31,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from gureum.lambda_.domain.log_format import LogSettings, platform_record
+from gureum.lambda_.domain import platform_log
+from gureum.lambda_.domain.log_format import LogSettings
+from gureum.lambda_.domain.platform_log import PlatformLine
 from gureum.lambda_.sandbox.cgroups import MemoryGroup, MemoryGroups
 from gureum.lambda_.sandbox.peers import RuntimePeers
 from gureum.lambda_.sandbox.runtime_api import (
@@ -50,7 +51,6 @@ log = logging.getLogger("gureum.environment")
 
 INIT_LIMIT = 10.0
 RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
-MEGABYTE = 1024 * 1024
 # AWS's X-Ray daemon address (spec 3.2). gureum runs no daemon: an X-Ray SDK's UDP segments to
 # it are lost, as they are on AWS when tracing is off.
 XRAY_DAEMON_HOST, XRAY_DAEMON_PORT = "127.0.0.1", "2000"
@@ -333,20 +333,13 @@ class ExecutionEnvironment:
         plan = self.plan
         if announce:
             # Not part of the invocation's tail: AWS's LogResult starts at START (spec 10.4).
-            self._platform_line(
-                f"INIT_START Runtime Version: {runtime_version(plan.runtime)}\t"
-                f"Runtime Version ARN: {plan.runtime_version_arn}\n",
-                "platform.initStart",
-                {
-                    "initializationType": "on-demand",
-                    "phase": "init",
-                    "runtimeVersion": runtime_version(plan.runtime),
-                    "runtimeVersionArn": plan.runtime_version_arn,
-                    "functionName": plan.function_name,
-                    "functionVersion": plan.version,
-                },
-                tail=False,
+            line = platform_log.init_start(
+                runtime_version(plan.runtime),
+                plan.runtime_version_arn,
+                plan.function_name,
+                plan.version,
             )
+            self._platform_line(line, tail=False)
         process = await self._spawn()
         waiting: set[asyncio.Future[Any]] = {process.ready, process.exited}
         done, _ = await asyncio.wait(waiting, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
@@ -487,43 +480,12 @@ class ExecutionEnvironment:
         if self.plan.logging.keeps_function_line(line):
             self._emit(line)
 
-    def _platform_line(
-        self,
-        text: str,
-        kind: str,
-        record: Mapping[str, object],
-        level: str = "INFO",
-        tail: bool = True,
-    ) -> None:
-        """A platform line: as text, or (LogFormat=JSON) as AWS's JSON record of `kind`, kept
-        only at or above SystemLogLevel. END has no record (kind "")."""
-        settings = self.plan.logging
-        if not settings.json:
-            self._emit(text, tail)
-        elif kind and settings.keeps_platform(level):
-            stamp = self._platform.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-            self._emit(platform_record(stamp, kind, record), tail)
-
-    def _start(self, request_id: str) -> None:
-        version = self.plan.version
-        self._platform_line(
-            f"START RequestId: {request_id} Version: {version}\n",
-            "platform.start",
-            {"requestId": request_id, "version": version},
-        )
-
-    def _init_report(self, init_ms: float, status: str, error_type: str | None = None) -> None:
-        text = f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: {status}"
-        record: dict[str, object] = {
-            "initializationType": "on-demand",
-            "phase": "init",
-            "status": status,
-            "metrics": {"durationMs": round(init_ms, 3)},
-        }
-        if error_type is not None:
-            text += f"\tError Type: {error_type}"
-            record["errorType"] = error_type
-        self._platform_line(text + "\n", "platform.initReport", record)
+    def _platform_line(self, line: PlatformLine, tail: bool = True) -> None:
+        """A platform line, as text or as AWS's JSON record (LoggingConfig decides)."""
+        stamp = self._platform.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        message = self.plan.logging.render(line, stamp)
+        if message is not None:
+            self._emit(message, tail)
 
     # --- invoking ----------------------------------------------------------------------------
 
@@ -540,10 +502,10 @@ class ExecutionEnvironment:
                 return self._fail_init(request, ending, init_ms)
             if ending is INIT_TIMED_OUT:
                 # AWS retries Init within the first invocation, under the function's timeout.
-                self._init_report(init_ms, "timeout")
+                self._platform_line(platform_log.init_report(init_ms, "timeout"))
                 self._reset()
                 init_ms = None
-        self._start(request.request_id)
+        self._platform_line(platform_log.start(request.request_id, self.plan.version))
         started = time.monotonic()
         if self.state is EnvironmentState.STARTING:
             ending = await self._init(self.plan.timeout_s, announce=False)
@@ -586,8 +548,8 @@ class ExecutionEnvironment:
         self, request: InvocationRequest, ending: Outcome | ExitStatus, init_ms: float
     ) -> InvocationResult:
         error_type = ending.error_type if isinstance(ending, Outcome) else _exit_error(ending)
-        self._init_report(init_ms, "error", error_type)
-        self._start(request.request_id)
+        self._platform_line(platform_log.init_report(init_ms, "error", error_type))
+        self._platform_line(platform_log.start(request.request_id, self.plan.version))
         result = self._finish(request, ending, time.monotonic(), None)
         # An environment whose Init failed is discarded; the next invocation gets a new one.
         self.state = EnvironmentState.DEAD
@@ -609,10 +571,15 @@ class ExecutionEnvironment:
         process = self._process
         if process is not None:
             process.flush()
-        self._platform_line(f"END RequestId: {request.request_id}\n", "", {})
+        self._platform_line(platform_log.end(request.request_id))
         status = "timeout" if ending is None else ("error" if not clean else None)
         peak = process.peak_bytes() if process else 0
-        self._report(request.request_id, duration, init_ms, peak, status, error_type)
+        memory = self.plan.memory_mb
+        self._platform_line(
+            platform_log.report(
+                request.request_id, duration, init_ms, memory, peak, status, error_type
+            )
+        )
         captured = "".join(self._captured or [])
         self._captured = None
         self.last_used = time.monotonic()
@@ -645,45 +612,6 @@ class ExecutionEnvironment:
         if ending.kind is OutcomeKind.RESPONSE:
             return ending.body, None
         return ending.body, ending.error_type or "Unhandled"
-
-    def _report(
-        self,
-        request_id: str,
-        duration: float,
-        init_ms: float | None,
-        peak_bytes: int,
-        status: str | None,
-        error_type: str | None,
-    ) -> None:
-        plan = self.plan
-        billed = math.ceil(duration + (init_ms or 0))
-        used = math.ceil(peak_bytes / MEGABYTE)
-        fields = [
-            f"REPORT RequestId: {request_id}",
-            f"Duration: {duration:.2f} ms",
-            f"Billed Duration: {billed} ms",
-            f"Memory Size: {plan.memory_mb} MB",
-            f"Max Memory Used: {used} MB",
-        ]
-        metrics: dict[str, object] = {
-            "durationMs": round(duration, 3),
-            "billedDurationMs": billed,
-            "memorySizeMB": plan.memory_mb,
-            "maxMemoryUsedMB": used,
-        }
-        if init_ms is not None:
-            fields.append(f"Init Duration: {init_ms:.2f} ms")
-            metrics["initDurationMs"] = round(init_ms, 3)
-        record: dict[str, object] = {"requestId": request_id, "metrics": metrics}
-        if status == "timeout":
-            fields.append("Status: timeout")
-            record["status"] = "timeout"
-        elif status == "error" and error_type:
-            fields += ["Status: error", f"Error Type: {error_type}"]
-            record.update(status="error", errorType=error_type)
-        else:
-            record["status"] = "success" if status is None else "failure"
-        self._platform_line("\t".join(fields) + "\t\n", "platform.report", record)
 
     # --- the end -----------------------------------------------------------------------------
 
