@@ -300,3 +300,34 @@ def test_awslambdaric_unmodified_writes_json_from_the_variables(
         ("WARNING", "a warning record"),
     ]
     assert all(d["requestId"] == invoked.request_id for d in records)
+
+
+def test_an_unhandled_error_is_one_json_record(
+    server: GureumProcess,
+    make_function: Callable[..., dict[str, Any]],
+    function_name: str,
+    lambda_client: Any,
+) -> None:
+    source = "def handler(event, context):\n    raise KeyError('missing')\n"
+    make_function(
+        Code={"ZipFile": zip_of({"index.py": source})}, LoggingConfig={"LogFormat": "JSON"}
+    )
+    invoked = invoke(lambda_client, function_name, {})
+    assert invoked.function_error == "Unhandled"
+    records = [
+        d for d in documents(messages(server, f"/aws/lambda/{function_name}")) if "level" in d
+    ]
+    # awslambdaric's log_error in JSON mode: the error document after a timestamp and level.
+    assert len(records) == 1
+    record = records[0]
+    assert list(record) == [
+        "timestamp",
+        "level",
+        "errorMessage",
+        "errorType",
+        "requestId",
+        "stackTrace",
+    ]
+    assert (record["level"], record["errorType"]) == ("ERROR", "KeyError")
+    assert record["requestId"] == invoked.request_id
+    assert PYTHON_TIME.fullmatch(record["timestamp"])
