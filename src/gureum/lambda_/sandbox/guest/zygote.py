@@ -1,9 +1,10 @@
 """The zygote: a pre-initialized process that forks execution environments in about a millisecond.
 
-gureum starts one zygote per interpreter (`python3.X -I -S zygote.py FD`, FD being its control
-socket). It imports the built-in runtime once, freezes its heap, and then serves requests over a
-SOCK_SEQPACKET socket: `spawn` (a JSON spec plus the log pipe's write end), `kill`; it answers
-`spawned` and, when a child ends, `exited` with the status as Go's os/exec prints it (which is
+gureum starts one zygote per interpreter (`python3.X -I -S zygote.py FD [--var-lang]`, FD being
+its control socket; --var-lang when environments are sandboxed: see `relocate`). It imports the
+built-in runtime once, freezes its heap, and then serves requests over a SOCK_SEQPACKET socket:
+`spawn` (a JSON spec plus the log pipe's write end), `kill`; it answers `spawned` and, when a
+child ends, `exited` with the status as Go's os/exec prints it (which is
 what AWS's `Runtime.ExitError` messages quote).
 
 Each spawned environment, when isolation is on, is built like this:
