@@ -35,6 +35,7 @@ from gureum.lambda_.sandbox.isolation import (
     namespaces_available,
     private_mount_namespace,
 )
+from gureum.lambda_.sandbox.network import NetworkError, Networks
 from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.sandbox.provisioning import RuntimeShelf, npm_registry
 from gureum.lambda_.sandbox.runtime_dir import prepare_runtime_dir
@@ -120,6 +121,7 @@ class Lambda(Assembly):
     catalog: RuntimeCatalog
     zygotes: Zygotes
     scratch: ScratchSpaces
+    networks: Networks
     pool: EnvironmentPool
     invoker: Invoker
     delivery: Delivery
@@ -141,6 +143,10 @@ class Lambda(Assembly):
         if swept:
             log.info("removed %d unreferenced code blobs", swept)
         self.scratch.start()
+        try:
+            self.networks.start()
+        except (OSError, NetworkError) as exc:
+            raise SystemExit(f"gureum: cannot give functions a network namespace: {exc}") from None
         if self.memory is not None:
             self.memory.sweep()
             await self.memory.warm()
@@ -150,6 +156,11 @@ class Lambda(Assembly):
                 "/tmp is a plain directory WITHOUT a size limit: %s",
                 self.scratch.describe()["reason"],
             )
+        network = self.networks.describe()
+        if self.networks.isolated:
+            log.info("function network: %s", network["reason"])
+        else:
+            log.warning("function network NOT isolated: %s", network["reason"])
         if not self.isolation.memory_limits:
             log.warning("functions run WITHOUT memory limits: no writable memory cgroup")
         if self.isolation.mode is IsolationMode.PROCESSES:
@@ -193,6 +204,7 @@ class Lambda(Assembly):
         return {
             "isolation": self.isolation.describe(),
             "tmp": self.scratch.describe(),
+            "network": self.networks.describe(),
             "runtimes": self.catalog.available(),
             "fetchable_runtimes": self.catalog.addable(),
             "environments": self.pool.environment_count,
@@ -253,6 +265,7 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
     sandbox_root = data / "sandbox-root"
     sandbox_root.mkdir(exist_ok=True)
     scratch = ScratchSpaces(data / "scratch", disks=isolate)
+    networks = Networks(kernel.endpoint_url, isolated=isolate)
     platform = Platform(
         zygote_for=zygotes,
         scratch=scratch,
@@ -264,6 +277,7 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
         endpoint=kernel.endpoint_url,
         credentials=(DEFAULT_ACCESS_KEY.access_key_id, DEFAULT_ACCESS_KEY.secret_access_key),
         now=clock.now,
+        networks=networks,
     )
     # Sandboxed environments take uids leased host-wide; without isolation a uid is only a
     # name (functions run as the server's user), so the leases stay in the data directory.
@@ -330,6 +344,7 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
         catalog,
         zygotes,
         scratch,
+        networks,
         pool,
         invoker,
         delivery,

@@ -35,6 +35,7 @@ from gureum.lambda_.domain import platform_log
 from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.platform_log import PlatformLine
 from gureum.lambda_.sandbox.cgroups import MemoryGroup, MemoryGroups
+from gureum.lambda_.sandbox.network import NetworkNamespace, Networks
 from gureum.lambda_.sandbox.peers import RuntimePeers
 from gureum.lambda_.sandbox.runtime_api import (
     Invocation,
@@ -124,6 +125,8 @@ class Platform:
     endpoint: str
     credentials: tuple[str, str]
     now: Callable[[], datetime]
+    # With isolation: a network namespace per environment (None: the host's network).
+    networks: Networks | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +280,7 @@ class ExecutionEnvironment:
         self.key = ""  # the pool's version key, set by the pool
         self.log_stream = f"{platform.now().strftime('%Y/%m/%d')}/[{plan.version}]{self.id}"
         self._scratch: ScratchSpace | None = None
+        self._network: NetworkNamespace | None = None
         self._server: asyncio.Server | None = None
         self._address = ""
         self._process: RuntimeProcess | None = None
@@ -295,21 +299,31 @@ class ExecutionEnvironment:
         platform, plan = self._platform, self.plan
         if self._scratch is None:
             self._scratch = await platform.scratch.take(plan.ephemeral_mb)
+        if self._network is None and platform.networks is not None and platform.isolate:
+            self._network = await platform.networks.open()
+        network = self._network
         if self._server is None:
-            self._server = await serve_runtime_api(self._current_session)
+            self._server = await serve_runtime_api(
+                self._current_session, network.runtime_api if network else None
+            )
             self._address = f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
         self._spawns += 1
         memory = platform.memory
         release = memory.release if memory is not None else (lambda group: None)
         process = RuntimeProcess(f"{self.id}-{self._spawns}", self._function_line, release)
-        process.session.peers = RuntimePeers(self._uid) if platform.isolate else None
+        if platform.isolate:
+            process.session.peers = RuntimePeers(self._uid, network.diag if network else None)
         self._process = process
         try:
             if platform.memory is not None:
                 process.group = platform.memory.acquire(plan.memory_mb)
                 process.oom_kills_before = process.group.oom_kills()
             keeper = await platform.zygote_for(plan.zygote).spawn(
-                process.id, self._spec(process), process.write_fd, process.exit
+                process.id,
+                self._spec(process),
+                process.write_fd,
+                process.exit,
+                network.fd if network else None,
             )
             if process.session.peers is not None:
                 process.session.peers.spawned(keeper)
@@ -626,6 +640,9 @@ class ExecutionEnvironment:
         if self._server is not None:
             self._server.close()
             self._server = None
+        network, self._network = self._network, None
+        if network is not None:
+            network.close()
         space, self._scratch = self._scratch, None
         if space is not None:
             await self._platform.scratch.remove(space)

@@ -48,23 +48,36 @@ class PeerSocket:
     inode: int
 
 
-def loopback_peer(port: int, server_port: int) -> PeerSocket | None:
-    """The socket at 127.0.0.1:`port` connected to 127.0.0.1:`server_port`, if there is one."""
+def loopback_peer(
+    port: int,
+    server_port: int,
+    diag: socket.socket | None = None,
+    table: str = "/proc/net/tcp",
+) -> PeerSocket | None:
+    """The socket at 127.0.0.1:`port` connected to 127.0.0.1:`server_port`, if there is one.
+
+    `diag` and `table` look in another network namespace (an environment's own): a sock_diag
+    socket made in it, and a /proc/<pid>/net/tcp of a process in it.
+    """
     try:
-        return _sock_diag(port, server_port)
+        return _sock_diag(port, server_port, diag)
     except OSError:
-        return _proc_net_tcp(port, server_port)
+        return _proc_net_tcp(port, server_port, table)
 
 
-def _sock_diag(port: int, server_port: int) -> PeerSocket | None:
+def _sock_diag(port: int, server_port: int, diag: socket.socket | None) -> PeerSocket | None:
     # The lookup is "the socket whose own end is src:sport", i.e. the client's socket.
     socket_id = struct.pack(">HH", port, server_port) + _LOOPBACK + _LOOPBACK
     socket_id += struct.pack("=III", 0, NO_COOKIE, NO_COOKIE)
     request = _REQUEST.pack(socket.AF_INET, socket.IPPROTO_TCP, 0, 0, ALL_STATES) + socket_id
     header = _HEADER.pack(_HEADER.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, 1, 0)
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as link:
-        link.sendto(header + request, (0, 0))
-        answer = link.recv(8192)
+    if diag is None:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as link:
+            link.sendto(header + request, (0, 0))
+            answer = link.recv(8192)
+    else:
+        diag.sendto(header + request, (0, 0))
+        answer = diag.recv(8192)
     _, kind, _, _, _ = _HEADER.unpack_from(answer)
     if kind == NLMSG_ERROR:
         # ENOENT is both "no such connection" and "no TCP diag module in this kernel": the
@@ -77,13 +90,13 @@ def _sock_diag(port: int, server_port: int) -> PeerSocket | None:
     return PeerSocket(uid, inode)
 
 
-def _proc_net_tcp(port: int, server_port: int) -> PeerSocket | None:
+def _proc_net_tcp(port: int, server_port: int, table: str) -> PeerSocket | None:
     # Matching both ends and the state skips sockets left in TIME_WAIT on the same port by
     # earlier connections (those show uid 0 and inode 0).
     local, remote = f"0100007F:{port:04X}", f"0100007F:{server_port:04X}"
     try:
-        with open("/proc/net/tcp") as table:
-            for line in table:
+        with open(table) as lines:
+            for line in lines:
                 fields = line.split()
                 established = len(fields) > 9 and fields[3] == "01"
                 if established and fields[1] == local and fields[2] == remote:
@@ -151,8 +164,11 @@ class RuntimePeers:
     ended nobody is let in: its pids may be reused by anything.
     """
 
-    def __init__(self, uid: int) -> None:
+    def __init__(self, uid: int, diag: socket.socket | None = None) -> None:
         self.uid = uid
+        # With a network namespace per environment, the runtime's sockets are in that namespace:
+        # sock_diag is asked there (and its /proc/<keeper>/net/tcp is the fallback).
+        self._diag = diag
         self._keeper: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._ended = False
 
@@ -165,7 +181,12 @@ class RuntimePeers:
         self.spawned(0)
 
     async def admits(self, port: int, server_port: int) -> bool:
-        peer = loopback_peer(port, server_port)
+        if self._diag is None:
+            peer = loopback_peer(port, server_port)
+        else:
+            keeper = await self._keeper
+            table = f"/proc/{keeper}/net/tcp"
+            peer = loopback_peer(port, server_port, self._diag, table)
         if peer is None or peer.uid != self.uid or self._ended:
             return False
         # Already known but in a race with the zygote's answer, when the loop was busy.

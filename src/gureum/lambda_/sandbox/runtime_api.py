@@ -7,8 +7,9 @@ for an id other than the one being served gets `InvalidRequestID` 400, as the re
 implementation (aws-lambda-runtime-interface-emulator, `rapi/handler/*`) answers.
 
 The HTTP layer is httptools on a bare asyncio protocol: the warm invoke path crosses it twice.
-Every listener is on loopback, open to the whole host: a connection is served only once it is
-known to come from the environment's own processes (peers.py), once per connection.
+Every listener is on a loopback: the environment's own (with isolation, network.py) or the
+host's, open to the whole host. Either way a connection is served only once it is known to come
+from the environment's own processes (peers.py), once per connection.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -331,11 +333,16 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
-async def serve_runtime_api(current: Callable[[], RuntimeSession]) -> asyncio.Server:
-    """A listener on a free loopback port for one environment's runtime.
+async def serve_runtime_api(
+    current: Callable[[], RuntimeSession], sock: socket.socket | None = None
+) -> asyncio.Server:
+    """Serves one environment's runtime: on `sock` (a listener in the environment's own network
+    namespace, network.py), or else on a free port of the host's loopback.
 
     `current` gives the session of the environment's current runtime process: the listener's
     address outlives a reset, the protocol state does not.
     """
     loop = asyncio.get_running_loop()
+    if sock is not None:
+        return await loop.create_server(lambda: _Connection(current()), sock=sock)
     return await loop.create_server(lambda: _Connection(current()), "127.0.0.1", 0)

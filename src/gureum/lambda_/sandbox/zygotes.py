@@ -136,9 +136,15 @@ class Zygote:
         return self._socket is not None
 
     async def spawn(
-        self, environment_id: str, spec: dict[str, Any], log_fd: int, on_exit: ExitCallback
+        self,
+        environment_id: str,
+        spec: dict[str, Any],
+        log_fd: int,
+        on_exit: ExitCallback,
+        network_fd: int | None = None,
     ) -> int:
-        """Forks an environment; `log_fd` becomes its stdout and stderr. Returns its pid."""
+        """Forks an environment; `log_fd` becomes its stdout and stderr, and `network_fd` (a
+        network namespace) its network. Returns its pid."""
         await self.ensure_started()
         if self._socket is None:
             raise ZygoteError("the zygote is not running")
@@ -147,7 +153,7 @@ class Zygote:
         self._on_exit[environment_id] = on_exit
         message = json.dumps({"op": "spawn", "id": environment_id, "spec": spec}).encode()
         try:
-            await self._send(message, [log_fd])
+            await self._send(message, [log_fd] if network_fd is None else [log_fd, network_fd])
         except BaseException:
             self._spawned.pop(environment_id, None)
             self._on_exit.pop(environment_id, None)

@@ -9,7 +9,8 @@ what AWS's `Runtime.ExitError` messages quote).
 
 Each spawned environment, when isolation is on, is built like this:
 
-    zygote ── fork ──> keeper: unshare(mount, pid, ipc, uts), join cgroups, build a new root
+    zygote ── fork ──> keeper: join the environment's network namespace (made by the server),
+                       unshare(mount, pid, ipc, uts), join cgroups, build a new root
                          └── fork ──> init (pid 1): mount /proc, pivot_root, drop to an
                                       unprivileged uid, then exec the runtime or run the
                                       built-in Python runtime in place
@@ -48,6 +49,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID = 0x20000, 0x04000000, 0x08000000, 0x20000000
+CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine(), 155)
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
@@ -346,9 +348,13 @@ def join_cgroups(group_fds: list[int], proc_fd: int, pid: int) -> None:
                 moved.add(member)
 
 
-def keeper(spec: dict[str, Any], log_fd: int) -> None:
+def keeper(spec: dict[str, Any], log_fd: int, network_fd: int | None) -> None:
     """The forked child of the zygote; never returns."""
     try:
+        if network_fd is not None:
+            # Before anything else: every process of the environment is made in its network.
+            _check(_libc.setns(network_fd, CLONE_NEWNET), "setns(network)")
+            os.close(network_fd)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         die_with_parent()
         os.setsid()
@@ -407,11 +413,13 @@ class Zygote:
 
     def spawn(self, message: dict[str, Any], fds: list[int]) -> None:
         log_fd = fds[0]
+        network_fd = fds[1] if len(fds) > 1 else None
         pid = os.fork()
         if pid == 0:
             self.control.close()
-            keeper(message["spec"], log_fd)
-        os.close(log_fd)
+            keeper(message["spec"], log_fd, network_fd)
+        for fd in fds:
+            os.close(fd)
         self.children[pid] = message["id"]
         self.by_id[message["id"]] = pid
         self.send({"op": "spawned", "id": message["id"], "pid": pid})
