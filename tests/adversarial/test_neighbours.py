@@ -1,13 +1,15 @@
 """Two gureum servers on one host (parallel CI jobs, two users): no function reaches the other's.
 
-Issue #20, item 2. Every environment's Runtime API listens on 127.0.0.1 in the host's network
-namespace, so a function sees its neighbours' listeners in /proc/net/tcp. What must hold:
-environments have uids unique on the host, whatever number of servers run, and a Runtime API
-talks only to its own environment's processes, not to anyone who shares (or borrows) its uid.
+Issue #20, item 2. Every environment's Runtime API listens at 127.0.0.1:9001 in the
+environment's own network namespace (issue #21, item 7), out of a neighbour's reach. What must
+hold besides: environments have uids unique on the host, whatever number of servers run, and a
+Runtime API talks only to its own environment's processes, not to anyone who shares (or borrows)
+its uid, even from inside its network namespace.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import subprocess
@@ -25,6 +27,7 @@ from tests.support.server import GureumProcess
 
 pytestmark = pytest.mark.adversarial
 
+CLONE_NEWNET = 0x40000000
 FORGED = b'"forged by a neighbour"'
 COLD_START = 6.0  # seconds the victim spends in Init: the window a neighbour would use
 
@@ -108,7 +111,8 @@ def servers(tmp_path: Path) -> Iterator[tuple[GureumProcess, GureumProcess]]:
 
 
 def _listening_ports(pid: int) -> set[int]:
-    """The loopback TCP ports process `pid` listens on (the server's and its environments')."""
+    """The loopback TCP ports process `pid` listens on (the server's and its environments'),
+    in the server's network namespace and in those of the processes under it."""
     inodes = set()
     for name in os.listdir(f"/proc/{pid}/fd"):
         try:
@@ -118,12 +122,39 @@ def _listening_ports(pid: int) -> set[int]:
         if target.startswith("socket:["):
             inodes.add(target[len("socket:[") : -1])
     ports = set()
-    with open("/proc/net/tcp") as table:
-        for row in table.read().splitlines()[1:]:
+    for member in [pid, *_under(pid)]:
+        try:
+            with open(f"/proc/{member}/net/tcp") as table:
+                rows = table.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
             fields = row.split()
             if fields[3] == "0A" and fields[9] in inodes:
                 ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
+
+
+def _under(root: int) -> dict[int, int]:
+    """Every process under `root`, with its uid."""
+    parents: dict[int, int] = {}
+    uids: dict[int, int] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields["PPid"])
+        uids[int(entry)] = int(fields["Uid"].split()[0])
+    found = {}
+    for pid, uid in uids.items():
+        ancestor = parents.get(pid, 0)
+        while ancestor not in (0, 1, root):
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == root:
+            found[pid] = uid
+    return found
 
 
 def _new_runtime_api(server: GureumProcess, before: set[int]) -> int:
@@ -137,36 +168,33 @@ def _new_runtime_api(server: GureumProcess, before: set[int]) -> int:
     raise AssertionError("the victim's Runtime API never appeared")
 
 
-def _environment_uid(server: GureumProcess) -> int:
-    """The uid of the one sandboxed process under `server` (the victim, in its Init)."""
+def _environment(server: GureumProcess) -> tuple[int, int]:
+    """The pid and uid of the one sandboxed process under `server` (the victim, in its Init)."""
+    assert server.process is not None
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        uid = _sandboxed_uid(server)
-        if uid is not None:
-            return uid
+        for pid, uid in _under(server.process.pid).items():
+            if uid != 0:
+                return pid, uid
         time.sleep(0.02)  # its Runtime API is up; the process itself may still be forking
     raise AssertionError("no sandboxed process under the server")
 
 
-def _sandboxed_uid(server: GureumProcess) -> int | None:
-    assert server.process is not None
-    parents: dict[int, int] = {}
-    uids: dict[int, int] = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/status") as status:
-                fields = dict(line.split(":", 1) for line in status if ":" in line)
-        except OSError:
-            continue
-        parents[int(entry)] = int(fields["PPid"])
-        uids[int(entry)] = int(fields["Uid"].split()[0])
-    for pid, uid in uids.items():
-        ancestor = parents.get(pid, 0)
-        while ancestor not in (0, 1, server.process.pid):
-            ancestor = parents.get(ancestor, 0)
-        if ancestor == server.process.pid and uid != 0:
-            return uid
-    return None
+def _impostor(pid: int, uid: int) -> Callable[[], None]:
+    """What a process runs before becoming an impostor: it joins the network namespace of
+    `pid` (a root's privilege, which it then drops) and takes `uid`."""
+
+    def become() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns")
+        os.close(fd)
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+    return become
 
 
 def _cold_start_with(
@@ -215,16 +243,15 @@ def test_a_neighbour_server_function_cannot_answer_for_a_cold_start(
 def test_a_host_process_with_the_environments_uid_cannot_answer_for_it(
     servers: tuple[GureumProcess, GureumProcess],
 ) -> None:
-    """The uid alone is not a credential: anyone may run as the same number."""
+    """The uid alone is not a credential: anyone may run as the same number, even (with root's
+    help) inside the environment's network namespace."""
     victim_server, _ = servers
 
     def attack(port: int) -> dict[str, Any]:
-        uid = _environment_uid(victim_server)
+        pid, uid = _environment(victim_server)
         run = subprocess.run(
             ["/usr/bin/python3", "-I", "-S", "-c", FORGE, str(port), "4", FORGED.decode()],
-            user=uid,
-            group=uid,
-            extra_groups=[],
+            preexec_fn=_impostor(pid, uid),
             capture_output=True,
             timeout=30,
             check=True,
@@ -235,6 +262,7 @@ def test_a_host_process_with_the_environments_uid_cannot_answer_for_it(
     report, payload, error = _cold_start_with(victim_server, attack)
     assert payload != FORGED, f"the caller received the impostor's answer: {report}"
     assert report["took"] is None, report
+    assert "closed" in report["last"], report  # it reached the listener, which let it go
     assert error is None, payload
     assert payload == b'{"from": "the victim itself"}'
 

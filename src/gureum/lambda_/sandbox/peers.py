@@ -1,7 +1,9 @@
 """Who is on the other end of a Runtime API connection, and whether it may stay.
 
-Every environment's Runtime API listens on 127.0.0.1 in the host's network namespace, so any
-process on the machine can connect to any of them. A uid alone says little about the caller:
+Without a network namespace per environment, every Runtime API listens on 127.0.0.1 in the
+host's network namespace, where any process on the machine can connect to any of them; with one
+(network.py), only the processes in the environment's namespace can, and the check below still
+holds inside it. A uid alone says little about the caller:
 another server's environment, or any process on the host, may run as the same number. So a
 connection is let in only when its socket was made under the environment's uid AND is held
 right now by one of the environment's own processes: a descriptor in the fd table of a process
@@ -90,7 +92,7 @@ def _sock_diag(port: int, server_port: int, diag: socket.socket | None) -> PeerS
     return PeerSocket(uid, inode)
 
 
-def _proc_net_tcp(port: int, server_port: int, table: str) -> PeerSocket | None:
+def _proc_net_tcp(port: int, server_port: int, table: str = "/proc/net/tcp") -> PeerSocket | None:
     # Matching both ends and the state skips sockets left in TIME_WAIT on the same port by
     # earlier connections (those show uid 0 and inode 0).
     local, remote = f"0100007F:{port:04X}", f"0100007F:{server_port:04X}"
