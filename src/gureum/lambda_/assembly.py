@@ -175,6 +175,7 @@ class Lambda(Assembly):
         self._tasks.append(asyncio.create_task(self.pool.reap(), name="reaper"))
         self._tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
         self._tasks.append(asyncio.create_task(self.scratch.refill(), name="scratch"))
+        self._tasks.append(asyncio.create_task(self.networks.refill(), name="networks"))
 
     def _load_reservations(self) -> list[tuple[str, str, str, int]]:
         with self.store.transaction() as tx:
@@ -192,6 +193,7 @@ class Lambda(Assembly):
         await self.pool.close()
         await self.zygotes.stop()
         self.scratch.sweep()
+        self.networks.close()
         if self.memory is not None:
             self.memory.close()
 

@@ -18,10 +18,14 @@ The outside network is not provided: that needs a veth pair per environment and 
 netfilter to masquerade it (`nft`, not installed on the machines gureum targets today), so gureum
 says so at start-up and in its health endpoint. TODO(#21): veth + NAT where nftables exists.
 
-Cost, measured on the 2-core CI machine: 0.5-0.7 ms to make a namespace, bring its loopback up
-and open its sockets (in a thread of its own, see `_made_in_new_namespace`), about 12 µs to
-close one. Under the millisecond, so made on the cold-start path, not pooled. Namespaces live
-only through the descriptors the server holds: a server killed with -9 leaves none behind.
+Cost, measured on the 2-core CI machine: 0.6-0.7 ms to make a namespace, bring its loopback up
+and open its sockets (in a thread of its own, see `_in_own_thread`) on a quiet machine, but a
+median of 1 ms and a 90th percentile of 4-5 ms under load; 20 µs to close one. So namespaces
+are pooled, as /tmp disks are (scratch.py): READY of them made ahead by `refill`, a loop the app
+owns and cancels; a cold start takes a ready one, and makes its own only when a burst has
+emptied the pool. A namespace is never reused: the next environment must not find the last
+one's sockets. Namespaces live only through the descriptors the server holds: a server killed
+with -9 leaves none behind, so there is nothing to sweep at start-up.
 
 Without isolation (`--isolation none`, or not root) functions share the host's network, the
 server's loopback included, and gureum says that too.
@@ -52,6 +56,7 @@ SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCSIFADDR, SIOCSIFNETMASK = 0x8913, 0x8914, 0x8916
 IFF_UP = 1
 RUNTIME_API_PORT = 9001  # AWS's own: AWS_LAMBDA_RUNTIME_API is 127.0.0.1:9001 in Lambda
 BACKLOG = 64
+READY = 4  # namespaces made ahead: a burst of cold starts beyond it makes its own
 FORWARD_CHUNK = 1 << 16
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -125,6 +130,8 @@ class Networks:
     def __init__(self, endpoint: str, isolated: bool) -> None:
         self._plan = NetworkPlan.for_endpoint(endpoint)
         self.isolated = isolated
+        self._ready: list[NetworkNamespace] = []
+        self._wanted = asyncio.Event()
         self._reason = (
             "loopback only: the Runtime API at 127.0.0.1:"
             f"{self._plan.runtime_api_port} and gureum's endpoint at {endpoint}; "
@@ -142,18 +149,72 @@ class Networks:
             "reason": self._reason,
         }
 
-    def start(self) -> None:
-        """Makes one namespace now, to prove this machine can (a refusal is a set-up error)."""
-        if self.isolated:
-            _in_own_thread(lambda: _furnish(self._plan)).result().close()
+    @property
+    def ready(self) -> int:
+        """How many namespaces are made ahead, waiting for an environment."""
+        return len(self._ready)
 
-    async def open(self) -> NetworkNamespace:
-        """A new namespace, its endpoint forward already served."""
-        namespace = await asyncio.wrap_future(_in_own_thread(lambda: _furnish(self._plan)))
+    def start(self) -> None:
+        """Makes the first namespace now, to prove this machine can (a refusal is a set-up
+        error), and asks `refill` for the rest."""
+        if self.isolated:
+            self._ready.append(_in_own_thread(lambda: _furnish(self._plan)).result())
+            self._wanted.set()
+
+    async def refill(self) -> None:
+        """Keeps READY namespaces ready, until cancelled."""
+        while True:
+            await self._wanted.wait()
+            self._wanted.clear()
+            while len(self._ready) < READY:
+                try:
+                    self._ready.append(await self._make())
+                except (OSError, NetworkError) as exc:  # takers make their own meanwhile
+                    log.warning("could not make a network namespace ahead: %s", exc)
+                    break
+
+    def close(self) -> None:
+        """Closes the ready namespaces (environments close the ones they took)."""
+        for namespace in self._ready:
+            namespace.close()
+        self._ready.clear()
+
+    async def _make(self) -> NetworkNamespace:
+        """A namespace made on a thread of its own; one made after the caller is cancelled is
+        closed, not leaked."""
+        made = asyncio.wrap_future(_in_own_thread(lambda: _furnish(self._plan)))
         try:
+            namespace = await asyncio.shield(made)
+        except asyncio.CancelledError:
+            await asyncio.wait({made})
+            if not made.cancelled() and made.exception() is None:
+                made.result().close()
+            raise
+        try:
+            await self._serve(namespace)
+        except BaseException:
+            namespace.close()
+            raise
+        return namespace
+
+    async def _serve(self, namespace: NetworkNamespace) -> None:
+        """Starts forwarding the namespace's endpoint listener (nobody connects before it has
+        an environment: nobody else is in it)."""
+        if namespace.forward is None:
             namespace.forward = await asyncio.start_server(
                 self._forward_one, sock=namespace.endpoint
             )
+
+    async def open(self) -> NetworkNamespace:
+        """A new namespace (a ready one when the pool has one), its endpoint forward served."""
+        self._wanted.set()
+        if self._ready:
+            namespace = self._ready.pop()
+        else:
+            log.debug("no ready network namespace: making one on the cold-start path")
+            namespace = await self._make()
+        try:
+            await self._serve(namespace)  # the first one, made by `start`, is not served yet
         except BaseException:
             namespace.close()
             raise
