@@ -9,10 +9,12 @@ network, and the server says so.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -168,3 +170,35 @@ def test_without_isolation_the_server_says_functions_share_the_hosts_network(
     assert network["hostLoopback"] is True
     assert "share the host's network" in network["reason"]
     assert "share the host's network" in process.log_path.read_text()
+
+
+def _holders(namespace: str) -> list[str]:
+    """Every process that is in the network namespace `namespace` (`net:[inode]`), holds a
+    descriptor to it, or sees it mounted: what keeps it alive."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/ns/net") == namespace:
+                found.append(f"{pid} is in it")
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == namespace:
+                        found.append(f"{pid} holds it")
+    with open("/proc/self/mountinfo") as mounts:
+        found += [line for line in mounts if namespace in line]
+    return found
+
+
+def test_nothing_of_an_environments_network_outlives_a_killed_server(tmp_path: Path) -> None:
+    process = GureumProcess(tmp_path / "data").start()
+    try:
+        client = _probe(process, "probe")
+        namespace = invoke(client, "probe", {"action": "whoami"}).json()["netns"]
+        assert _holders(namespace)  # the environment is in it, the server holds it
+    finally:
+        process.kill()
+    deadline = time.monotonic() + 10
+    while _holders(namespace) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _holders(namespace) == []

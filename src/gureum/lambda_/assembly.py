@@ -157,10 +157,14 @@ class Lambda(Assembly):
                 self.scratch.describe()["reason"],
             )
         network = self.networks.describe()
-        if self.networks.isolated:
-            log.info("function network: %s", network["reason"])
-        else:
+        if not self.networks.isolated:
             log.warning("function network NOT isolated: %s", network["reason"])
+        elif self.networks.host_has_outside:
+            log.warning(
+                "functions have NO outside network, though this host has one: %s", network["reason"]
+            )
+        else:
+            log.info("function network: %s", network["reason"])
         if not self.isolation.memory_limits:
             log.warning("functions run WITHOUT memory limits: no writable memory cgroup")
         if self.isolation.mode is IsolationMode.PROCESSES:

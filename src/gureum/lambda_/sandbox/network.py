@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import ctypes
 import fcntl
 import ipaddress
@@ -133,13 +134,22 @@ class Networks:
         self._ready: list[NetworkNamespace] = []
         self._wanted = asyncio.Event()
         self._reason = (
-            "loopback only: the Runtime API at 127.0.0.1:"
-            f"{self._plan.runtime_api_port} and gureum's endpoint at {endpoint}; "
-            "no outside network (NAT needs nftables, not used yet)"
+            "a network namespace per environment, loopback only: the Runtime API at "
+            f"127.0.0.1:{self._plan.runtime_api_port} and gureum's endpoint at {endpoint}; "
+            "NO outside network (it would take NAT with nftables, which gureum does not set up "
+            "yet)"
             if isolated
-            else "functions share the host's network: every service on the host's loopback, "
-            "other environments' listeners, and the outside network"
+            else "functions share the host's network: every service on the host's loopback "
+            "(gureum's data and other servers included), other environments' listeners, and "
+            "the outside network"
         )
+
+    @property
+    def host_has_outside(self) -> bool:
+        """Whether the host has a default route, i.e. an outside network functions lack."""
+        with contextlib.suppress(OSError), open("/proc/net/route") as routes:
+            return any(line.split()[1:2] == ["00000000"] for line in list(routes)[1:])
+        return False
 
     def describe(self) -> dict[str, object]:
         return {
