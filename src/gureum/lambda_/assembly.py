@@ -35,7 +35,7 @@ from gureum.lambda_.sandbox.isolation import (
     namespaces_available,
     private_mount_namespace,
 )
-from gureum.lambda_.sandbox.network import NetworkError, Networks
+from gureum.lambda_.sandbox.network import Networks
 from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.sandbox.provisioning import RuntimeShelf, npm_registry
 from gureum.lambda_.sandbox.runtime_dir import prepare_runtime_dir
@@ -143,10 +143,7 @@ class Lambda(Assembly):
         if swept:
             log.info("removed %d unreferenced code blobs", swept)
         self.scratch.start()
-        try:
-            self.networks.start()
-        except (OSError, NetworkError) as exc:
-            raise SystemExit(f"gureum: cannot give functions a network namespace: {exc}") from None
+        self.networks.start()
         if self.memory is not None:
             self.memory.sweep()
             await self.memory.warm()

@@ -299,8 +299,9 @@ class ExecutionEnvironment:
         platform, plan = self._platform, self.plan
         if self._scratch is None:
             self._scratch = await platform.scratch.take(plan.ephemeral_mb)
-        if self._network is None and platform.networks is not None and platform.isolate:
-            self._network = await platform.networks.open()
+        networks = platform.networks
+        if self._network is None and networks is not None and networks.isolated:
+            self._network = await networks.open()
         network = self._network
         if self._server is None:
             self._server = await serve_runtime_api(

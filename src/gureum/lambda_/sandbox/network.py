@@ -133,15 +133,18 @@ class Networks:
         self.isolated = isolated
         self._ready: list[NetworkNamespace] = []
         self._wanted = asyncio.Event()
+        self._shared = (
+            "functions share the host's network: every service on the host's loopback "
+            "(gureum's data and other servers included), other environments' listeners, and "
+            "the outside network"
+        )
         self._reason = (
             "a network namespace per environment, loopback only: the Runtime API at "
             f"127.0.0.1:{self._plan.runtime_api_port} and gureum's endpoint at {endpoint}; "
             "NO outside network (it would take NAT with nftables, which gureum does not set up "
             "yet)"
             if isolated
-            else "functions share the host's network: every service on the host's loopback "
-            "(gureum's data and other servers included), other environments' listeners, and "
-            "the outside network"
+            else self._shared
         )
 
     @property
@@ -165,11 +168,18 @@ class Networks:
         return len(self._ready)
 
     def start(self) -> None:
-        """Makes the first namespace now, to prove this machine can (a refusal is a set-up
-        error), and asks `refill` for the rest."""
-        if self.isolated:
+        """Makes the first namespace now, to prove this machine can, and asks `refill` for the
+        rest. A machine that refuses (a container without the right to make network namespaces)
+        gets functions on the host's network, and the reason in `describe`."""
+        if not self.isolated:
+            return
+        try:
             self._ready.append(_in_own_thread(lambda: _furnish(self._plan)).result())
-            self._wanted.set()
+        except (OSError, NetworkError) as exc:
+            self.isolated = False
+            self._reason = f"a network namespace could not be made ({exc}): {self._shared}"
+            return
+        self._wanted.set()
 
     async def refill(self) -> None:
         """Keeps READY namespaces ready, until cancelled."""
