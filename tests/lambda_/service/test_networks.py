@@ -121,3 +121,18 @@ async def _refilled() -> None:
         networks.close()
     assert networks.ready == 0
     assert all(namespace.fd == -1 for namespace in taken)
+
+
+def test_a_server_on_another_host_address_is_at_that_address_inside() -> None:
+    async def opened() -> tuple[str, int]:
+        networks = Networks("http://192.0.2.7:8080", isolated=True)
+        networks.start()
+        namespace = await networks.open()
+        try:
+            address: tuple[str, int] = namespace.endpoint.getsockname()
+            return address
+        finally:
+            namespace.close()
+            networks.close()
+
+    assert asyncio.run(opened()) == ("192.0.2.7", 8080)
