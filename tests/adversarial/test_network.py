@@ -13,6 +13,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -42,19 +43,29 @@ def connect(host, port):
         return {"error": errno.errorcode.get(error.errno, type(error).__name__)}
 
 
+def address():
+    # The address this environment goes out from (a UDP connect sends nothing).
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.2", 9))
+        except OSError:
+            return None
+        return probe.getsockname()[0]
+
+
 def handler(event, context):
     action = event["action"]
     if action == "connect":
         return [connect(host, event["port"]) for host in event["hosts"]]
     if action == "listen":
         listener = socket.socket()
-        listener.bind(("127.0.0.1", 0))
+        listener.bind(("0.0.0.0", 0))  # every address the environment has
         listener.listen(4)
         LISTENERS.append(listener)
         return listener.getsockname()[1]
     if action == "accept":  # a connection to our own listener, to prove it works
         listener = LISTENERS[-1]
-        client = socket.create_connection(listener.getsockname(), timeout=2)
+        client = socket.create_connection(("127.0.0.1", listener.getsockname()[1]), timeout=2)
         server, _ = listener.accept()
         client.sendall(b"hi")
         return server.recv(16).decode()
@@ -67,6 +78,7 @@ def handler(event, context):
             "netns": os.readlink("/proc/self/ns/net"),
             "runtime_api": os.environ["AWS_LAMBDA_RUNTIME_API"],
             "endpoint": os.environ["AWS_ENDPOINT_URL"],
+            "address": address(),
         }
     raise ValueError(action)
 """
@@ -141,7 +153,7 @@ def test_a_function_cannot_reach_a_service_on_the_hosts_loopback(
     assert attempts.function_error is None, attempts.payload
     for host, outcome in zip(hosts, attempts.json(), strict=True):
         assert "ok" not in outcome, f"the function reached {host}:{echo_on_host_loopback}"
-        assert outcome["error"] in ("ECONNREFUSED", "ENETUNREACH"), (host, outcome)
+        assert outcome["error"] in ("ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH"), outcome
 
 
 def test_a_function_cannot_reach_another_environments_listener(
@@ -152,9 +164,15 @@ def test_a_function_cannot_reach_another_environments_listener(
     _probe(server, other)
     port = invoke(client, function_name, {"action": "listen"}).json()
     assert invoke(client, function_name, {"action": "accept"}).json() == "hi"  # it listens
-    reached = invoke(client, other, {"action": "connect", "hosts": ["127.0.0.1"], "port": port})
+    hosts = ["127.0.0.1"]
+    address = invoke(client, function_name, {"action": "whoami"}).json()["address"]
+    if address is not None:  # it has a way out too: its neighbours must not come in by it
+        hosts.append(address)
+    event = {"action": "connect", "hosts": hosts, "port": port}
+    reached = invoke(client, other, event)
     assert reached.function_error is None, reached.payload
-    assert reached.json() == [{"error": "ECONNREFUSED"}]
+    for host, outcome in zip(hosts, reached.json(), strict=True):
+        assert outcome.get("error") in ("ECONNREFUSED", "EHOSTUNREACH"), (host, outcome)
 
 
 def test_without_isolation_the_server_says_functions_share_the_hosts_network(
@@ -190,18 +208,87 @@ def _holders(namespace: str) -> list[str]:
     return found
 
 
+def _links() -> set[str]:
+    """The host's ends of environments' veth pairs."""
+    shown = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True)
+    names = {line.split(":")[1].strip().split("@")[0] for line in shown.stdout.splitlines()}
+    return {name for name in names if name.startswith("gu")}
+
+
 def test_nothing_of_an_environments_network_outlives_a_killed_server(tmp_path: Path) -> None:
+    before = _links()
     process = GureumProcess(tmp_path / "data").start()
     try:
         client = _probe(process, "probe")
         namespace = invoke(client, "probe", {"action": "whoami"}).json()["netns"]
         assert _holders(namespace)  # the environment is in it, the server holds it
+        links = _links() - before  # its own and the ready namespaces'
+        assert links or not process.health()["network"]["outside"]
     finally:
         process.kill()
     deadline = time.monotonic() + 10
-    while _holders(namespace) and time.monotonic() < deadline:
+    while (_holders(namespace) or links & _links()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = _holders(namespace)
+    left = _holders(namespace) + sorted(links & _links())
     process.start()  # a restart sweeps what else a killed server leaves (its /tmp disks)
     process.stop()
     assert left == []
+
+
+OUTSIDE_SERVICE = """\
+import socket, sys
+listener = socket.socket()
+listener.bind(("0.0.0.0", int(sys.argv[1])))
+listener.listen(8)
+while True:
+    connection, (host, _) = listener.accept()
+    connection.sendall(host.encode())  # who it sees: the host's address, if masqueraded
+    connection.close()
+"""
+
+
+@pytest.fixture
+def outside_service() -> Iterator[tuple[str, int]]:
+    """A TCP service on another machine, as far as the host can tell: in a network namespace
+    behind a veth of the host's, at 198.51.100.2 (TEST-NET-2), answering with who it sees."""
+    name, port = f"gureum-outside-{os.getpid()}", 8080
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    service = None
+    try:
+        setup = (
+            f"link add gt{os.getpid()} type veth peer name eth0 netns {name}\n"
+            f"addr add 198.51.100.1/30 dev gt{os.getpid()}\n"
+            f"link set gt{os.getpid()} up\n"
+        )
+        subprocess.run(["ip", "-batch", "-"], input=setup, text=True, check=True)
+        inside = (
+            "addr add 198.51.100.2/30 dev eth0\nlink set eth0 up\nlink set lo up\n"
+            "route add default via 198.51.100.1\n"
+        )
+        subprocess.run(["ip", "-n", name, "-batch", "-"], input=inside, text=True, check=True)
+        run = ["ip", "netns", "exec", name, sys.executable, "-c", OUTSIDE_SERVICE, str(port)]
+        service = subprocess.Popen(run)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("198.51.100.2", port)):
+                break
+            time.sleep(0.05)
+        yield "198.51.100.2", port
+    finally:
+        if service is not None:
+            service.kill()
+            service.wait()
+        subprocess.run(["ip", "netns", "delete", name], check=False)  # its veth goes with it
+
+
+def test_a_function_reaches_the_outside_network_through_nat(
+    server: GureumProcess, function_name: str, outside_service: tuple[str, int]
+) -> None:
+    if not server.health()["network"]["outside"]:
+        pytest.skip(f"no outside network here: {server.health()['network']['reason']}")
+    client = _probe(server, function_name)
+    host, port = outside_service
+    reached = invoke(client, function_name, {"action": "connect", "hosts": [host], "port": port})
+    assert reached.function_error is None, reached.payload
+    # Masqueraded: the service sees the host's address on its side, not the environment's.
+    assert reached.json() == [{"ok": "198.51.100.1"}]

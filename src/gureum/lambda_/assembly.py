@@ -36,6 +36,7 @@ from gureum.lambda_.sandbox.isolation import (
     private_mount_namespace,
 )
 from gureum.lambda_.sandbox.network import Networks
+from gureum.lambda_.sandbox.outside import Outside
 from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.sandbox.provisioning import RuntimeShelf, npm_registry
 from gureum.lambda_.sandbox.runtime_dir import prepare_runtime_dir
@@ -156,7 +157,7 @@ class Lambda(Assembly):
         network = self.networks.describe()
         if not self.networks.isolated:
             log.warning("function network NOT isolated: %s", network["reason"])
-        elif self.networks.host_has_outside:
+        elif self.networks.host_has_outside and not self.networks.outside:
             log.warning(
                 "functions have NO outside network, though this host has one: %s", network["reason"]
             )
@@ -268,7 +269,7 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
     sandbox_root = data / "sandbox-root"
     sandbox_root.mkdir(exist_ok=True)
     scratch = ScratchSpaces(data / "scratch", disks=isolate)
-    networks = Networks(kernel.endpoint_url, isolated=isolate)
+    networks = Networks(kernel.endpoint_url, isolated=isolate, outside=Outside())
     platform = Platform(
         zygote_for=zygotes,
         scratch=scratch,

@@ -14,9 +14,9 @@ its event loop, while only the environment's processes can connect to them. Noth
 reachable: not the host's loopback services, not another environment (each has its own
 namespace, and no interface joins them), not the data directory (the private root hides it).
 
-The outside network is not provided: that needs a veth pair per environment and the host's
-netfilter to masquerade it (`nft`, not installed on the machines gureum targets today), so gureum
-says so at start-up and in its health endpoint. TODO(#21): veth + NAT where nftables exists.
+The outside network, where the host has one and nftables, comes through a veth pair per
+namespace, masqueraded by the host (outside.py); where not, functions have none, and gureum says
+so at start-up and in its health endpoint.
 
 Cost, measured on the 2-core CI machine: 0.6-0.7 ms to make a namespace, bring its loopback up
 and open its sockets (in a thread of its own, see `_in_own_thread`) on a quiet machine, but a
@@ -43,11 +43,14 @@ import logging
 import os
 import socket
 import struct
+import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
+
+from gureum.lambda_.sandbox.outside import Link, Outside
 
 log = logging.getLogger("gureum.network")
 
@@ -82,6 +85,7 @@ class NetworkNamespace:
     endpoint: socket.socket
     diag: socket.socket
     forward: asyncio.Server | None = None
+    link: Link | None = None  # its way out, when the host gives one
 
     @property
     def runtime_api_address(self) -> str:
@@ -95,8 +99,11 @@ class NetworkNamespace:
         for sock in (self.runtime_api, self.endpoint, self.diag):
             sock.close()
         if self.fd >= 0:
-            os.close(self.fd)
+            os.close(self.fd)  # the last reference, once its processes are gone: its veth goes
             self.fd = -1
+        if self.link is not None:
+            self.link.lease.release()
+            self.link = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +135,11 @@ class Networks:
     functions run as plain processes: then `open` is never called and they share the host's.
     """
 
-    def __init__(self, endpoint: str, isolated: bool) -> None:
+    def __init__(self, endpoint: str, isolated: bool, outside: Outside | None = None) -> None:
         self._plan = NetworkPlan.for_endpoint(endpoint)
         self.isolated = isolated
+        self._endpoint = endpoint
+        self._outside = outside
         self._ready: list[NetworkNamespace] = []
         self._wanted = asyncio.Event()
         self._shared = (
@@ -138,14 +147,22 @@ class Networks:
             "(gureum's data and other servers included), other environments' listeners, and "
             "the outside network"
         )
-        self._reason = (
-            "a network namespace per environment, loopback only: the Runtime API at "
-            f"127.0.0.1:{self._plan.runtime_api_port} and gureum's endpoint at {endpoint}; "
-            "NO outside network (it would take NAT with nftables, which gureum does not set up "
-            "yet)"
-            if isolated
-            else self._shared
+        self._reason = self._shared
+
+    @property
+    def outside(self) -> bool:
+        return not self.isolated or (self._outside is not None and self._outside.available)
+
+    def _isolated_reason(self) -> str:
+        inside = (
+            "a network namespace per environment: the Runtime API at "
+            f"127.0.0.1:{self._plan.runtime_api_port} and gureum's endpoint at {self._endpoint} "
+            "on its own loopback; "
         )
+        if self._outside is not None and self._outside.available:
+            return inside + f"the outside network {self._outside.reason}"
+        why = self._outside.reason if self._outside is not None else "not asked for"
+        return inside + f"NO outside network ({why})"
 
     @property
     def host_has_outside(self) -> bool:
@@ -157,7 +174,7 @@ class Networks:
     def describe(self) -> dict[str, object]:
         return {
             "isolated": self.isolated,
-            "outside": not self.isolated,
+            "outside": self.outside,
             "hostLoopback": not self.isolated,
             "reason": self._reason,
         }
@@ -173,13 +190,39 @@ class Networks:
         gets functions on the host's network, and the reason in `describe`."""
         if not self.isolated:
             return
+        if self._outside is not None:
+            self._outside.start()
         try:
-            self._ready.append(_in_own_thread(lambda: _furnish(self._plan)).result())
+            self._ready.append(_in_own_thread(self._build).result())
         except (OSError, NetworkError) as exc:
             self.isolated = False
             self._reason = f"a network namespace could not be made ({exc}): {self._shared}"
             return
+        self._reason = self._isolated_reason()
         self._wanted.set()
+
+    def _build(self) -> NetworkNamespace:
+        """A furnished namespace and, where the host gives one, its way out (on its own
+        thread: see `_in_own_thread`)."""
+        link = self._outside.lease() if self._outside is not None else None
+        try:
+            namespace = _made_in_new_namespace(lambda: _furnish(self._plan, link))
+        except BaseException as exc:
+            if link is not None:
+                link.lease.release()
+            if isinstance(exc, subprocess.SubprocessError):
+                detail = getattr(exc, "stderr", "") or exc
+                raise NetworkError(f"a link for the namespace: {detail}") from exc
+            raise
+        if link is None:
+            return namespace
+        try:
+            Outside.connect_host(link)
+        except (OSError, subprocess.SubprocessError) as exc:
+            namespace.close()
+            raise NetworkError(f"the host's end of {link.host_name}: {exc}") from exc
+        namespace.link = link
+        return namespace
 
     async def refill(self) -> None:
         """Keeps READY namespaces ready, until cancelled."""
@@ -202,7 +245,7 @@ class Networks:
     async def _make(self) -> NetworkNamespace:
         """A namespace made on a thread of its own; one made after the caller is cancelled is
         closed, not leaked."""
-        made = asyncio.wrap_future(_in_own_thread(lambda: _furnish(self._plan)))
+        made = asyncio.wrap_future(_in_own_thread(self._build))
         try:
             namespace = await asyncio.shield(made)
         except asyncio.CancelledError:
@@ -269,7 +312,7 @@ async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
 
 
 def _in_own_thread(work: Callable[[], T]) -> concurrent.futures.Future[T]:
-    """Runs `work` in a new namespace, on a thread that ends with it.
+    """Runs `work` (which enters a new namespace) on a thread that ends with it.
 
     unshare(CLONE_NEWNET) moves only the calling thread; a thread of its own (rather than one of
     a pool, which would run other work afterwards) can never be left in the wrong namespace.
@@ -278,7 +321,7 @@ def _in_own_thread(work: Callable[[], T]) -> concurrent.futures.Future[T]:
 
     def run() -> None:
         try:
-            future.set_result(_made_in_new_namespace(work))
+            future.set_result(work())
         except BaseException as exc:
             future.set_exception(exc)
 
@@ -299,8 +342,9 @@ def _made_in_new_namespace(work: Callable[[], T]) -> T:
         os.close(home)
 
 
-def _furnish(plan: NetworkPlan) -> NetworkNamespace:
-    """Brings the current namespace's loopback up and opens the server's sockets in it."""
+def _furnish(plan: NetworkPlan, link: Link | None) -> NetworkNamespace:
+    """Brings the current namespace's loopback up, opens the server's sockets in it, and makes
+    its end of `link` (processes started from this thread are made in this namespace)."""
     fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     opened: list[socket.socket] = []
     try:
@@ -310,6 +354,9 @@ def _furnish(plan: NetworkPlan) -> NetworkNamespace:
         endpoint = _listener(plan.endpoint_host, plan.endpoint_port)
         opened.append(endpoint)
         diag = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
+        opened.append(diag)
+        if link is not None:
+            Outside.connect_inside(link, os.getpid())
     except BaseException:
         for sock in opened:
             sock.close()
