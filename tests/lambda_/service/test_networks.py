@@ -19,6 +19,7 @@ from typing import TypeVar
 import pytest
 
 from gureum.lambda_.sandbox.network import READY, NetworkNamespace, Networks
+from gureum.lambda_.sandbox.outside import Outside
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 
@@ -136,3 +137,27 @@ def test_a_server_on_another_host_address_is_at_that_address_inside() -> None:
             networks.close()
 
     assert asyncio.run(opened()) == ("192.0.2.7", 8080)
+
+
+def test_without_nftables_namespaces_have_no_outside_network_and_say_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # no `nft`, no `ip`: as on a bare host
+
+    async def opened() -> tuple[dict[str, object], bool]:
+        networks = Networks("http://127.0.0.1:4566", isolated=True, outside=Outside())
+        networks.start()
+        namespace = await networks.open()
+        try:
+            return networks.describe(), namespace.link is None
+        finally:
+            namespace.close()
+            networks.close()
+
+    described, unlinked = asyncio.run(opened())
+    assert unlinked
+    assert described["isolated"] is True
+    assert described["outside"] is False
+    assert "NO outside network (nftables (nft) or iproute2 (ip) is not installed)" in str(
+        described["reason"]
+    )
