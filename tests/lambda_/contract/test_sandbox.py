@@ -188,13 +188,6 @@ def handler(event, context):
 FIRST_UID = 20000
 MEGABYTE = 1024 * 1024
 
-RUNTIME_API_REACHABLE = (
-    "environments share the host's network namespace and every Runtime API listens on "
-    "127.0.0.1: a function can find its neighbours' ports in /proc/net/tcp and talk to their "
-    "Runtime API (take their events with `next`, answer for them); sandbox/runtime_api.py "
-    "serve_runtime_api + guest/zygote.py keeper (no CLONE_NEWNET)"
-)
-
 
 def probe_code() -> dict[str, bytes]:
     return {"ZipFile": zip_of({"index.py": PROBE})}
