@@ -86,9 +86,11 @@ def handler(event, context):
 
 @pytest.fixture
 def echo_on_host_loopback() -> Iterator[int]:
-    """A TCP service on the host's 127.0.0.1 that answers `pong`: what no function may reach."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
+    """A TCP service on the host's 127.0.0.1, and on every other address of the host (v4 and v6),
+    that answers `pong`: what no function may reach."""
+    listener = socket.socket(socket.AF_INET6)
+    listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    listener.bind(("::", 0))
     listener.listen(8)
     listener.settimeout(0.2)
     stop = threading.Event()
@@ -113,11 +115,11 @@ def echo_on_host_loopback() -> Iterator[int]:
 
 
 def _host_addresses() -> list[str]:
-    """Every IPv4 address of this host (loopback and the others, where a 0.0.0.0 service is)."""
-    shown = subprocess.run(
-        ["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, check=True
-    )
-    return [line.split()[3].split("/")[0] for line in shown.stdout.splitlines()]
+    """Every address of this host but IPv6 link-local ones (loopback, the others, and the host's
+    ends of environments' links)."""
+    shown = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True, check=True)
+    addresses = [line.split()[3].split("/")[0] for line in shown.stdout.splitlines()]
+    return [address for address in addresses if not address.startswith("fe80:")]
 
 
 def _probe(server: GureumProcess, name: str) -> Any:
@@ -142,12 +144,13 @@ def test_a_function_reaches_gureums_endpoint_at_the_hosts_url(
 def test_a_function_cannot_reach_a_service_on_the_hosts_loopback(
     server: GureumProcess, function_name: str, echo_on_host_loopback: int
 ) -> None:
-    control = socket.create_connection(("127.0.0.1", echo_on_host_loopback), timeout=2)
-    with control:
-        assert control.recv(16) == b"pong"  # it is there, for the host
     client = _probe(server, function_name)
     hosts = _host_addresses()
     assert "127.0.0.1" in hosts
+    for host in hosts:
+        control = socket.create_connection((host, echo_on_host_loopback), timeout=2)
+        with control:
+            assert control.recv(16) == b"pong"  # it is there, for the host
     event = {"action": "connect", "hosts": hosts, "port": echo_on_host_loopback}
     attempts = invoke(client, function_name, event)
     assert attempts.function_error is None, attempts.payload

@@ -157,10 +157,8 @@ class Lambda(Assembly):
         network = self.networks.describe()
         if not self.networks.isolated:
             log.warning("function network NOT isolated: %s", network["reason"])
-        elif self.networks.host_has_outside and not self.networks.outside:
-            log.warning(
-                "functions have NO outside network, though this host has one: %s", network["reason"]
-            )
+        elif caveat := self.networks.caveat():
+            log.warning("%s", caveat)
         else:
             log.info("function network: %s", network["reason"])
         if not self.isolation.memory_limits:

@@ -144,20 +144,27 @@ def test_without_nftables_namespaces_have_no_outside_network_and_say_why(
 ) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")  # no `nft`, no `ip`: as on a bare host
 
-    async def opened() -> tuple[dict[str, object], bool]:
+    async def opened() -> tuple[dict[str, object], bool, str | None]:
         networks = Networks("http://127.0.0.1:4566", isolated=True, outside=Outside())
         networks.start()
         namespace = await networks.open()
         try:
-            return networks.describe(), namespace.link is None
+            return networks.describe(), namespace.link is None, networks.caveat()
         finally:
             namespace.close()
             networks.close()
 
-    described, unlinked = asyncio.run(opened())
+    described, unlinked, caveat = asyncio.run(opened())
     assert unlinked
     assert described["isolated"] is True
     assert described["outside"] is False
     assert "NO outside network (nftables (nft) or iproute2 (ip) is not installed)" in str(
         described["reason"]
     )
+    if networks_host_has_outside():  # then the start-up log warns of it
+        assert caveat is not None
+        assert caveat.startswith("functions have NO outside network, though this host has one")
+
+
+def networks_host_has_outside() -> bool:
+    return Networks("http://127.0.0.1:4566", isolated=True).host_has_outside

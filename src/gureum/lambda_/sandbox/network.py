@@ -174,6 +174,14 @@ class Networks:
             return any(line.split()[1:2] == ["00000000"] for line in list(routes)[1:])
         return False
 
+    def caveat(self) -> str | None:
+        """What the start-up log must warn about, with isolation; None when nothing."""
+        if not self.isolated:
+            return None
+        if not self.outside and self.host_has_outside:
+            return f"functions have NO outside network, though this host has one: {self._reason}"
+        return self._outside.caveat if self._outside is not None else None
+
     def describe(self) -> dict[str, object]:
         return {
             "isolated": self.isolated,

@@ -21,6 +21,7 @@ Where any of this is missing, environments have no outside network, and gureum s
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import shutil
@@ -75,6 +76,7 @@ class Outside:
     def __init__(self) -> None:
         self.available = False
         self.reason = "not set up yet"
+        self.caveat: str | None = None  # what works, but not entirely, said at start-up
         self._slots: UidLeases | None = None
 
     def start(self) -> None:
@@ -102,6 +104,15 @@ class Outside:
             return
         self.available = True
         self.reason = f"through the host, masqueraded, from {RANGE}"
+        resolvers = _resolvers()
+        if resolvers and all(ipaddress.ip_address(r).is_loopback for r in resolvers):
+            # systemd-resolved's 127.0.0.53, say: inside, that is the namespace's own loopback.
+            self.caveat = (
+                "functions cannot resolve names: the host's resolver "
+                f"({', '.join(resolvers)}, from /etc/resolv.conf, which functions see) is on its "
+                "loopback, out of their reach; TODO(#21): give them the upstream servers"
+            )
+            self.reason += f"; {self.caveat}"
 
     @staticmethod
     def _unavailable() -> str | None:
@@ -151,6 +162,18 @@ def _ip(batch: str) -> None:
     subprocess.run(
         ["ip", "-batch", "-"], input=batch, text=True, check=True, capture_output=True, timeout=30
     )
+
+
+def _resolvers() -> list[str]:
+    """The name servers of /etc/resolv.conf (the file functions see too)."""
+    found = []
+    with contextlib.suppress(OSError), open("/etc/resolv.conf") as conf:
+        for line in conf:
+            fields = line.split()
+            if len(fields) >= 2 and fields[0] == "nameserver":
+                with contextlib.suppress(ValueError):
+                    found.append(str(ipaddress.ip_address(fields[1].split("%")[0])))
+    return found
 
 
 def _host_routes() -> list[ipaddress.IPv4Network]:
