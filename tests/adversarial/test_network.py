@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -287,8 +288,9 @@ def outside_service() -> Iterator[tuple[str, int]]:
 def test_a_function_reaches_the_outside_network_through_nat(
     server: GureumProcess, function_name: str, outside_service: tuple[str, int]
 ) -> None:
-    if not server.health()["network"]["outside"]:
-        pytest.skip(f"no outside network here: {server.health()['network']['reason']}")
+    if shutil.which("nft") is None:  # then the server says it has no outside (tested apart)
+        pytest.skip("nftables is not installed")
+    assert server.health()["network"]["outside"] is True, server.health()["network"]
     client = _probe(server, function_name)
     host, port = outside_service
     reached = invoke(client, function_name, {"action": "connect", "hosts": [host], "port": port})
