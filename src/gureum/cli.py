@@ -146,7 +146,7 @@ def list_runtimes(data_dir: Path) -> int:
         launcher = catalog.launcher(runtime)
         assert launcher is not None
         where = launcher.zygote if launcher.program is None else " ".join(launcher.program[:1])
-        if launcher.lang is not None:  # fetched: shown at /var/lang inside environments
+        if launcher.lang is not None and launcher.program is not None:  # a fetched Node.js
             where = f"{launcher.lang}/bin/node"
         print(f"  {runtime:<16} {where or '(the function brings its own bootstrap)'}")
     addable = catalog.addable()
