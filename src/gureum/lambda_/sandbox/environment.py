@@ -21,11 +21,10 @@ import json
 import logging
 import os
 import re
-import signal
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Any, Protocol
 from gureum.lambda_.domain import platform_log
 from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.platform_log import PlatformLine
-from gureum.lambda_.sandbox.cgroups import MemoryGroup, MemoryGroups
+from gureum.lambda_.sandbox.cgroups import MemoryGroups
 from gureum.lambda_.sandbox.network import NetworkNamespace, Networks
 from gureum.lambda_.sandbox.peers import RuntimePeers
 from gureum.lambda_.sandbox.runtime_api import (
@@ -43,6 +42,12 @@ from gureum.lambda_.sandbox.runtime_api import (
     OutcomeKind,
     RuntimeSession,
     serve_runtime_api,
+)
+from gureum.lambda_.sandbox.runtime_process import (
+    INIT_TIMED_OUT,
+    Ending,
+    RuntimeProcess,
+    exit_error,
 )
 from gureum.lambda_.sandbox.scratch import ScratchSpace, ScratchSpaces
 from gureum.lambda_.sandbox.zygotes import ExitStatus, Zygote
@@ -172,98 +177,6 @@ def _language_paths(runtime: str, task: str, opt: str, runtime_dir: str) -> dict
 
 def _platform_error(error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
-
-
-def _exit_error(status: ExitStatus) -> str:
-    """AWS's error type for a runtime that exited: an out-of-memory kill has its own, on every
-    runtime (the platform sees it, not the runtime), with the same `signal: killed` message."""
-    return "Runtime.OutOfMemory" if status.out_of_memory else "Runtime.ExitError"
-
-
-INIT_TIMED_OUT = ExitStatus("init timed out", None, None)
-Ending = Outcome | ExitStatus | None  # None: the invocation timed out
-
-
-class RuntimeProcess:
-    """One run of an environment's runtime, from spawn to exit, with its own log pipe."""
-
-    def __init__(
-        self,
-        process_id: str,
-        on_line: Callable[[str], None],
-        release: Callable[[MemoryGroup], None] = lambda group: None,
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        self.id = process_id
-        self.session = RuntimeSession()
-        self.ready: asyncio.Future[Outcome | None] = loop.create_future()
-        self.exited: asyncio.Future[ExitStatus] = loop.create_future()
-        self.group: MemoryGroup | None = None
-        self.oom_kills_before = 0  # the group's count when this process got it
-        self.peak = 0
-        self._on_line = on_line
-        self._release = release
-        self._partial = b""
-        read_fd, self.write_fd = os.pipe()
-        os.set_blocking(read_fd, False)
-        self._log_fd: int | None = read_fd
-        loop.add_reader(read_fd, self.read_logs)
-        self.session.on_ready = lambda: self._settle_ready(None)
-        self.session.on_init_error = self._settle_ready
-
-    @property
-    def alive(self) -> bool:
-        return not self.exited.done()
-
-    def _settle_ready(self, outcome: Outcome | None) -> None:
-        if not self.ready.done():
-            self.ready.set_result(outcome)
-
-    def exit(self, status: ExitStatus) -> None:
-        if not self.exited.done():
-            self.exited.set_result(self._classify(status))
-        if self.session.peers is not None:
-            self.session.peers.ended()
-        self.read_logs()
-        self.flush()
-        if self._log_fd is not None:
-            asyncio.get_running_loop().remove_reader(self._log_fd)
-            os.close(self._log_fd)
-            self._log_fd = None
-        if self.group is not None:
-            self.peak = max(self.peak, self.group.peak_bytes())
-            self._release(self.group)
-            self.group = None
-
-    def peak_bytes(self) -> int:
-        return max(self.peak, self.group.peak_bytes() if self.group else 0)
-
-    def _classify(self, status: ExitStatus) -> ExitStatus:
-        """Marks a SIGKILL that the memory cgroup's OOM killer dealt (not gureum's own)."""
-        group = self.group
-        if status.signal != signal.SIGKILL or group is None:
-            return status
-        if group.oom_kills() > self.oom_kills_before:
-            return replace(status, out_of_memory=True)
-        return status
-
-    def read_logs(self) -> None:
-        """Reads whatever the pipe holds now (the runtime flushed it before responding)."""
-        while self._log_fd is not None:
-            try:
-                chunk = os.read(self._log_fd, 65536)
-            except (BlockingIOError, OSError):
-                return
-            if not chunk:
-                return
-            *lines, self._partial = (self._partial + chunk).split(b"\n")
-            for line in lines:
-                self._on_line(line.decode("utf-8", "replace") + "\n")
-
-    def flush(self) -> None:
-        if self._partial:
-            self._on_line(self._partial.decode("utf-8", "replace") + "\n")
-            self._partial = b""
 
 
 class ExecutionEnvironment:
@@ -562,7 +475,7 @@ class ExecutionEnvironment:
     def _fail_init(
         self, request: InvocationRequest, ending: Outcome | ExitStatus, init_ms: float
     ) -> InvocationResult:
-        error_type = ending.error_type if isinstance(ending, Outcome) else _exit_error(ending)
+        error_type = ending.error_type if isinstance(ending, Outcome) else exit_error(ending)
         self._platform_line(platform_log.init_report(init_ms, "error", error_type))
         self._platform_line(platform_log.start(request.request_id, self.plan.version))
         result = self._finish(request, ending, time.monotonic(), None)
@@ -613,7 +526,7 @@ class ExecutionEnvironment:
                 reason = "Runtime exited without providing a reason"
             else:
                 reason = f"Runtime exited with error: {ending.text}"
-            error_type = _exit_error(ending)
+            error_type = exit_error(ending)
             self._emit(f"RequestId: {request_id} Error: {reason}\n{error_type}\n")
             message = f"RequestId: {request_id} Error: {reason}"
             return _platform_error(error_type, message), error_type

@@ -1,0 +1,110 @@
+"""One run of an environment's runtime, from spawn to exit: its log pipe, its memory group,
+its Runtime API session, and how its end is told (an exit, an out-of-memory kill, a timeout).
+
+The environment (`environment.py`) starts a new one after a crash or a timeout; this one is
+gone for good once it has exited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import replace
+
+from gureum.lambda_.sandbox.cgroups import MemoryGroup
+from gureum.lambda_.sandbox.runtime_api import Outcome, RuntimeSession
+from gureum.lambda_.sandbox.zygotes import ExitStatus
+
+
+def exit_error(status: ExitStatus) -> str:
+    """AWS's error type for a runtime that exited: an out-of-memory kill has its own, on every
+    runtime (the platform sees it, not the runtime), with the same `signal: killed` message."""
+    return "Runtime.OutOfMemory" if status.out_of_memory else "Runtime.ExitError"
+
+
+INIT_TIMED_OUT = ExitStatus("init timed out", None, None)
+Ending = Outcome | ExitStatus | None  # None: the invocation timed out
+
+
+class RuntimeProcess:
+    """One run of an environment's runtime, from spawn to exit, with its own log pipe."""
+
+    def __init__(
+        self,
+        process_id: str,
+        on_line: Callable[[str], None],
+        release: Callable[[MemoryGroup], None] = lambda group: None,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        self.id = process_id
+        self.session = RuntimeSession()
+        self.ready: asyncio.Future[Outcome | None] = loop.create_future()
+        self.exited: asyncio.Future[ExitStatus] = loop.create_future()
+        self.group: MemoryGroup | None = None
+        self.oom_kills_before = 0  # the group's count when this process got it
+        self.peak = 0
+        self._on_line = on_line
+        self._release = release
+        self._partial = b""
+        read_fd, self.write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        self._log_fd: int | None = read_fd
+        loop.add_reader(read_fd, self.read_logs)
+        self.session.on_ready = lambda: self._settle_ready(None)
+        self.session.on_init_error = self._settle_ready
+
+    @property
+    def alive(self) -> bool:
+        return not self.exited.done()
+
+    def _settle_ready(self, outcome: Outcome | None) -> None:
+        if not self.ready.done():
+            self.ready.set_result(outcome)
+
+    def exit(self, status: ExitStatus) -> None:
+        if not self.exited.done():
+            self.exited.set_result(self._classify(status))
+        if self.session.peers is not None:
+            self.session.peers.ended()
+        self.read_logs()
+        self.flush()
+        if self._log_fd is not None:
+            asyncio.get_running_loop().remove_reader(self._log_fd)
+            os.close(self._log_fd)
+            self._log_fd = None
+        if self.group is not None:
+            self.peak = max(self.peak, self.group.peak_bytes())
+            self._release(self.group)
+            self.group = None
+
+    def peak_bytes(self) -> int:
+        return max(self.peak, self.group.peak_bytes() if self.group else 0)
+
+    def _classify(self, status: ExitStatus) -> ExitStatus:
+        """Marks a SIGKILL that the memory cgroup's OOM killer dealt (not gureum's own)."""
+        group = self.group
+        if status.signal != signal.SIGKILL or group is None:
+            return status
+        if group.oom_kills() > self.oom_kills_before:
+            return replace(status, out_of_memory=True)
+        return status
+
+    def read_logs(self) -> None:
+        """Reads whatever the pipe holds now (the runtime flushed it before responding)."""
+        while self._log_fd is not None:
+            try:
+                chunk = os.read(self._log_fd, 65536)
+            except (BlockingIOError, OSError):
+                return
+            if not chunk:
+                return
+            *lines, self._partial = (self._partial + chunk).split(b"\n")
+            for line in lines:
+                self._on_line(line.decode("utf-8", "replace") + "\n")
+
+    def flush(self) -> None:
+        if self._partial:
+            self._on_line(self._partial.decode("utf-8", "replace") + "\n")
+            self._partial = b""
