@@ -102,6 +102,11 @@ class RuntimeCatalog:
     def launcher(self, runtime: str) -> RuntimeLauncher | None:
         return self._launchers.get(runtime)
 
+    def python(self, runtime: str) -> Interpreter | None:
+        """The interpreter a Python runtime's environments import their code with."""
+        launcher = self._launchers.get(runtime)
+        return launcher.python if launcher is not None else None
+
     def available(self) -> list[str]:
         return list(self._launchers)
 

@@ -4,7 +4,8 @@ A write leaves its version `Pending` (create, publish) or `InProgress` (update),
 reports it. The settler then prepares the version: it makes the version's runtime available (a
 Node.js runtime this host lacks is fetched now, so CreateFunction answers at once and the wait
 shows as `Pending`, as AWS's own preparation does), then extracts its package and layers into
-read-only trees that execution environments mount, and moves it to `Active` /
+read-only trees that execution environments mount (compiling a Python runtime's sources for its
+interpreter, so no cold start compiles them), and moves it to `Active` /
 `Successful` with a new RevisionId (AWS issues one on completion too), or to `Failed` with a
 reason. It runs after every such write and once at start-up, so a crash mid-way only delays it.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import Executor
+from pathlib import Path
 from typing import Protocol
 
 from gureum.lambda_.domain.arns import LATEST
@@ -36,6 +38,19 @@ UNZIP_FAILED_CODE = "InvalidZipFileException"
 UNZIP_FAILED = "Lambda could not unzip the deployment package."
 RETRY_FIRST = 1.0
 RETRY_CAP = 60.0
+# Where an environment sees the code and the layers (the trees' .pyc files name these paths).
+TASK_ROOT = "/var/task"
+OPT_ROOT = "/opt"
+
+
+class Python(Protocol):
+    """The interpreter that imports a Python runtime's code."""
+
+    @property
+    def executable(self) -> str: ...
+
+    @property
+    def version(self) -> tuple[int, int]: ...
 
 
 class RuntimeSupply(Protocol):
@@ -43,6 +58,10 @@ class RuntimeSupply(Protocol):
 
     def ensure(self, runtime: str) -> str | None:
         """None once `runtime` can start; otherwise why it cannot, for StateReason."""
+        ...
+
+    def python(self, runtime: str) -> Python | None:
+        """The interpreter of a Python runtime this host has; None for any other runtime."""
         ...
 
 
@@ -163,9 +182,8 @@ class Settler:
         code = version.code.blob
         layers = [layer.blob for layer in version.settings.layers]
         try:
-            self._ports.code.tree(code)
-            if layers:
-                self._ports.code.merged(layers)
+            task = self._ports.code.tree(code)
+            opt = self._ports.code.merged(layers) if layers else None
         except Exception as exc:
             expected = isinstance(exc, (UnreadableArchive, ArchiveTooLarge, OSError))
             log.error(
@@ -179,4 +197,22 @@ class Settler:
                 exc_info=not expected,
             )
             return UNZIP_FAILED, UNZIP_FAILED_CODE
+        self._compile(version, task, opt)
         return None
+
+    def _compile(self, version: FunctionVersion, task: Path, opt: Path | None) -> None:
+        """Compiles the trees for the version's interpreter; a failure costs only speed.
+
+        The runtime then compiles in memory at each cold start, as it did before: never a
+        reason to fail the version.
+        """
+        runtime = version.settings.runtime
+        python = self._runtimes.python(runtime) if self._runtimes and runtime else None
+        if python is None:
+            return
+        trees = [(task, TASK_ROOT)] + ([(opt, OPT_ROOT)] if opt is not None else [])
+        for tree, mounted_at in trees:
+            try:
+                self._ports.code.compile(tree, python.executable, python.version, mounted_at)
+            except Exception as exc:
+                log.warning("could not compile %s for %s: %s", tree.name, runtime, exc)
