@@ -20,6 +20,8 @@ class Plan:
     tput_warmup: float
     cold_count: int  # freshly created functions, each invoked once
     cold_cap: float
+    cold_isolated_count: int  # more of them, each invoked once after a pause
+    cold_pause: float  # seconds of nothing before each isolated cold invoke
     async_count: int  # Event invocations
     async_clients: int
     async_cap: float  # seconds of sending, at most
@@ -43,6 +45,8 @@ QUICK = Plan(
     tput_warmup=0.5,
     cold_count=30,
     cold_cap=10.0,
+    cold_isolated_count=20,
+    cold_pause=0.25,
     async_count=3000,
     async_clients=32,
     async_cap=10.0,
@@ -66,6 +70,8 @@ FULL = Plan(
     tput_warmup=1.0,
     cold_count=200,
     cold_cap=60.0,
+    cold_isolated_count=100,
+    cold_pause=0.25,
     async_count=20_000,
     async_clients=32,
     async_cap=30.0,

@@ -43,6 +43,9 @@ ROWS: tuple[tuple[str, str, str, str, str], ...] = (
     ("cold_p50", "cold start, end to end, p50", "ms", "lower", "floor: its warm p50"),
     ("cold_p99", "cold start, end to end, p99", "ms", "lower", "floor: its warm p99"),
     ("cold_init_p50", "cold start, server's Init Duration, p50", "ms", "lower", ""),
+    ("cold_iso_p50", "cold start, isolated, end to end, p50", "ms", "lower", "floor: its warm p50"),
+    ("cold_iso_p99", "cold start, isolated, end to end, p99", "ms", "lower", "floor: its warm p99"),
+    ("cold_iso_init_p50", "cold start, isolated, Init Duration, p50", "ms", "lower", ""),
     ("warm_p50", "warm invoke latency p50", "ms", "lower", ""),
     ("warm_p99", "warm invoke latency p99", "ms", "lower", ""),
     ("tput_1", "warm throughput, 1 client", "/s", "higher", ""),
@@ -125,6 +128,7 @@ def median(samples: list[float]) -> float:
 # The rows each workload fills, so a workload that fails or cannot run marks all of them.
 WORKLOAD_ROWS: dict[str, tuple[str, ...]] = {
     "cold": ("cold_p50", "cold_p99", "cold_init_p50"),
+    "cold_isolated": ("cold_iso_p50", "cold_iso_p99", "cold_iso_init_p50"),
     "warm": ("warm_p50", "warm_p99"),
     "throughput": ("tput_1", "tput_8", "tput_32"),
     "async": ("async_accept", "async_drain", "async_tail"),

@@ -109,7 +109,8 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
     with started(floor, supervisor, results):
         common(floor, results, plan)
         attempt(results, floor, "control", lambda: sequential.control_plane(floor, results, plan))
-    for key, source in (("cold_p50", "warm_p50"), ("cold_p99", "warm_p99")):
+    cold_rows = ("cold_p50", "cold_p99", "cold_iso_p50", "cold_iso_p99")
+    for key, source in zip(cold_rows, ("warm_p50", "warm_p99") * 2, strict=True):
         results.set(key, "floor", results.value(source, "floor"), "floor: its warm latency")
     results.set("scale_time", "floor", plan.scale_sleep, "floor: the handler's sleep (ideal)")
     raw = RawFloor(free_ports(), workdir)
@@ -128,6 +129,12 @@ def run_full_set(target: Target, supervisor: Supervisor, results: Results, plan:
             sequential.verify_signing(target)
             results.meta["versions"]["gureum"] = f"{target.version()} ({git_commit()})"
         attempt(results, target, "cold", lambda: sequential.cold_start(target, results, plan))
+        attempt(
+            results,
+            target,
+            "cold_isolated",
+            lambda: sequential.cold_start(target, results, plan, isolated=True),
+        )
         common(target, results, plan)
         attempt(results, target, "control", lambda: sequential.control_plane(target, results, plan))
 
@@ -149,7 +156,8 @@ def run_scale(
 def run_peers(
     supervisor: Supervisor, results: Results, plan: Plan, workdir: Path, scratch: Path
 ) -> None:
-    workloads = Workloads(cold_functions=plan.cold_count, scale=plan.scale)
+    cold = plan.cold_count + plan.cold_isolated_count
+    workloads = Workloads(cold_functions=cold, scale=plan.scale)
     makers: list[Callable[[], Target]] = [
         lambda: ServerlessOffline(free_ports(4), workdir, scratch, workloads),
         lambda: MiniStack(free_ports(), workdir, scratch),
@@ -222,7 +230,10 @@ def method_notes(plan: Plan) -> list[str]:
         f"Cold start: {plan.cold_count} functions created with boto3 and waited Active "
         "(untimed), then each invoked once with `X-Amz-Log-Type: Tail`; end-to-end time at the "
         "client, and the Init Duration of the REPORT line where the target reports one. The "
-        "floor has no cold start: its column holds its warm latency.",
+        "floor has no cold start: its column holds its warm latency. Back to back, then "
+        f"isolated: {plan.cold_isolated_count} more functions, each invoked after "
+        f"{plan.cold_pause * 1000:.0f} ms of quiet (untimed), so no cold start overlaps what the "
+        "one before left running: the isolated figure is what a user feels.",
         f"Warm latency: {plan.latency_count} sequential invokes (payload `{{}}`) of one function "
         f"after {plan.latency_warmup} warm-up invokes, capped at {plan.latency_cap:g} s.",
         f"Throughput: 1, 8 and 32 clients, each with its own keep-alive connection, for "

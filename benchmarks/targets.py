@@ -202,7 +202,7 @@ class Floor(Target):
         self.server.wait_http(f"{self.endpoint}/", timeout=30)
 
     def cannot(self, workload: str) -> str | None:
-        if workload in ("cold", "scale", "drain"):
+        if workload in ("cold", "cold_isolated", "scale", "drain"):
             return "a do-nothing server has no functions to start or run"
         return None
 
