@@ -199,6 +199,7 @@ class Lambda(Assembly):
 
     def close(self) -> None:
         self.store.close()
+        self.code.close()
 
     # --- what the server shows besides the API ----------------------------------------------
 

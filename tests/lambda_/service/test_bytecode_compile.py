@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,8 +39,10 @@ def another_python() -> Interpreter:
 
 
 @pytest.fixture
-def code(tmp_path: Path) -> CodeStore:
-    return CodeStore(tmp_path / "code")
+def code(tmp_path: Path) -> Iterator[CodeStore]:
+    store = CodeStore(tmp_path / "code")
+    yield store
+    store.close()
 
 
 def test_sources_are_compiled_once_shallowest_first_within_the_bound(
@@ -88,3 +91,20 @@ def test_another_python_compiles_in_a_process_of_its_own(code: CodeStore, tmp_pa
 
     tag = f"cpython-{python.version[0]}{python.version[1]}"
     assert compiled(tree, tag) == [f"__pycache__/index.{tag}.pyc"]
+
+
+def test_one_compiler_process_serves_many_trees_and_a_closed_one_is_started_again(
+    code: CodeStore, tmp_path: Path
+) -> None:
+    python = another_python()
+    tag = f"cpython-{python.version[0]}{python.version[1]}"
+    trees = [tree_of(tmp_path / f"tree{n}", {"index.py": f"A = {n}\n"}) for n in range(3)]
+
+    code.compile(trees[0], python.executable, python.version, "/var/task")
+    code.compile(trees[1], python.executable, python.version, "/var/task")
+    code.close()
+    code.compile(trees[2], python.executable, python.version, "/var/task")
+    code.close()
+
+    for tree in trees:
+        assert compiled(tree, tag) == [f"__pycache__/index.{tag}.pyc"]

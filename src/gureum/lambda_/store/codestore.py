@@ -21,10 +21,7 @@ import errno
 import hashlib
 import io
 import os
-import py_compile
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -38,31 +35,11 @@ from gureum.lambda_.domain.packages import (
     check_link_target,
     is_symlink,
 )
+from gureum.lambda_.store.bytecode import BYTECODE_FILES, Compilers, compile_here, is_here, sources
 
 CHUNK = 1 << 20
 # An archive whose entries cannot coexist as files (`a` and `a/b`, a file over a directory).
 _CLASHES = (errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENOTEMPTY)
-# Compiling is bounded (a few ms a file) so a package that vendors a large tree still settles in
-# well under a second: the files nearest the root (the handler, the package's own modules) are
-# compiled first, and what is past the bound is compiled by the runtime at import, as before.
-BYTECODE_FILES = 200
-BYTECODE_TIMEOUT = 30.0
-# Run by the target interpreter (3.9 and later, with -I -S): compiles the relative paths on stdin,
-# NUL-separated, under root argv[1], naming them under argv[2] (where the sandbox sees them).
-# A file that does not compile is skipped: the runtime reports its error when it imports it.
-_COMPILER = """
-import py_compile, sys
-root, mounted = sys.argv[1], sys.argv[2]
-mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
-names = sys.stdin.buffer.read().decode("utf-8", "surrogateescape").split("\\0")
-for name in filter(None, names):
-    try:
-        py_compile.compile(
-            root + "/" + name, dfile=mounted + "/" + name, doraise=True, invalidation_mode=mode
-        )
-    except Exception:
-        pass
-"""
 
 
 class UnreadableArchive(ValueError):
@@ -90,6 +67,7 @@ class CodeStore:
         # (tree, interpreter version) pairs compiled by this process: a tree is immutable once
         # published, so its bytecode for one version never needs making twice.
         self._compiled: set[tuple[Path, tuple[int, int]]] = set()
+        self._compilers = Compilers()
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._trees.mkdir(parents=True, exist_ok=True)
 
@@ -206,34 +184,21 @@ class CodeStore:
         """
         if (tree, version) in self._compiled:
             return 0
-        sources = _sources(tree, bound)
-        if sources and version == sys.version_info[:2]:
-            for name in sources:
-                try:
-                    py_compile.compile(
-                        str(tree / name),
-                        dfile=f"{mounted_at}/{name}",
-                        doraise=True,
-                        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-                    )
-                except (py_compile.PyCompileError, OSError, ValueError):
-                    continue
-        elif sources:
-            subprocess.run(
-                [python, "-I", "-S", "-c", _COMPILER, str(tree), mounted_at],
-                input="\0".join(sources).encode("utf-8", "surrogateescape"),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env={},
-                timeout=BYTECODE_TIMEOUT,
-                check=True,
-            )
-        for name in sources:  # readable by the sandbox's users whatever this process's umask
+        names = sources(tree, bound)
+        if names and is_here(version):
+            compile_here(tree, names, mounted_at)
+        elif names:
+            self._compilers.compile(python, tree, names, mounted_at)
+        for name in names:  # readable by the sandbox's users whatever this process's umask
             cache = (tree / name).parent / "__pycache__"
             if cache.is_dir() and not cache.is_symlink():
                 cache.chmod(0o755)
         self._compiled.add((tree, version))
-        return len(sources)
+        return len(names)
+
+    def close(self) -> None:
+        """Stops the compiler processes (they would end with this process anyway)."""
+        self._compilers.close()
 
     def tree(self, blob: str, limit: int = UNZIPPED_LIMIT) -> Path:
         """The archive extracted (once) into a read-only directory of its own.
@@ -253,32 +218,6 @@ class CodeStore:
             raise
         _publish(staging, target)
         return target
-
-
-def _sources(tree: Path, bound: int) -> list[str]:
-    """Up to `bound` .py files of `tree`, relative, shallowest first; no symbolic links.
-
-    A link is skipped (file or directory): its target may lie outside the tree, and the tree is
-    all that is compiled.
-    """
-    found: list[str] = []
-    level = [tree]
-    while level and len(found) < bound:
-        deeper: list[Path] = []
-        for directory in level:
-            try:
-                entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
-            except OSError:
-                continue
-            for entry in entries:
-                if entry.is_symlink():
-                    continue
-                if entry.is_dir() and entry.name != "__pycache__":
-                    deeper.append(Path(entry.path))
-                elif entry.name.endswith(".py") and entry.is_file() and len(found) < bound:
-                    found.append(Path(entry.path).relative_to(tree).as_posix())
-        level = deeper
-    return found
 
 
 def _publish(staging: Path, target: Path) -> None:
