@@ -1,7 +1,6 @@
 """`CodeStore.compile`: a tree's bytecode for the interpreter that imports it (issue 11, item 2).
 
-Run with the real interpreters: in process for the server's own Python, in a subprocess of the
-target interpreter for any other.
+Run with the real interpreters, each in a compiler process of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gureum.lambda_.sandbox.interpreters import Interpreter, discover_pythons
+from gureum.lambda_.store.bytecode import BYTECODE_FILE_BYTES
 from gureum.lambda_.store.codestore import CodeStore
 
 HERE = (sys.version_info[0], sys.version_info[1])
@@ -68,11 +68,13 @@ def test_sources_are_compiled_once_shallowest_first_within_the_bound(
     assert (tree / "__pycache__").stat().st_mode & 0o777 == 0o755
 
 
-def test_links_are_not_followed_and_broken_sources_are_left_to_the_runtime(
+def test_links_huge_files_and_broken_sources_are_left_to_the_runtime(
     code: CodeStore, tmp_path: Path
 ) -> None:
     outside = tree_of(tmp_path / "outside", {"secret.py": "S = 1\n"})
-    tree = tree_of(tmp_path / "tree", {"index.py": "A = 1\n", "broken.py": "def (:\n"})
+    huge = "A = 1\n" * (BYTECODE_FILE_BYTES // 6 + 1)
+    files = {"index.py": "A = 1\n", "broken.py": "def (:\n", "table.py": huge}
+    tree = tree_of(tmp_path / "tree", files)
     os.symlink(outside / "secret.py", tree / "linked.py")
     os.symlink(outside, tree / "linked_dir")
 
@@ -83,7 +85,7 @@ def test_links_are_not_followed_and_broken_sources_are_left_to_the_runtime(
     assert not (outside / "__pycache__").exists()
 
 
-def test_another_python_compiles_in_a_process_of_its_own(code: CodeStore, tmp_path: Path) -> None:
+def test_another_python_compiles_for_its_own_version(code: CodeStore, tmp_path: Path) -> None:
     python = another_python()
     tree = tree_of(tmp_path / "tree", {"index.py": "A = 1\n", "broken.py": "def (:\n"})
 

@@ -1,20 +1,19 @@
 """Compiling a code tree's Python sources for the interpreter that will import them.
 
-The server's own Python compiles in process. Any other is a long-lived process of that
-interpreter (`Compilers`), started on first use and fed one tree at a time, since starting an
-interpreter for each tree (15 to 30 ms here) would cost more than compiling a package does. It
-reads its requests from a pipe and ends when the pipe closes, with the server whatever way that
-ends; `Compilers.close` ends it sooner.
+Each interpreter compiles in a long-lived process of its own (`Compilers`), started on first use
+and fed one tree at a time, since starting an interpreter for each tree (15 to 30 ms here) would
+cost more than compiling a package does. The server's own Python too: the sources are the
+user's, and a pathological one that exhausts or crashes the compiler takes only that process
+down (the next tree starts another). It reads its requests from a pipe and ends when the pipe
+closes, with the server whatever way that ends; `Compilers.close` ends it sooner.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import py_compile
 import select
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -22,6 +21,8 @@ from pathlib import Path
 # well under a second: the files nearest the root (the handler, the package's own modules) are
 # compiled first, and what is past the bound is compiled by the runtime at import, as before.
 BYTECODE_FILES = 200
+# Larger sources are left to the runtime too (generated tables, minified vendored code).
+BYTECODE_FILE_BYTES = 1 << 20
 BYTECODE_TIMEOUT = 30.0
 _DONE = b"done\n"
 # Run by the target interpreter (3.9 and later, with -I -S): one request a line, JSON
@@ -46,20 +47,6 @@ for line in sys.stdin.buffer:
 
 class CompilerFailed(OSError):
     """An interpreter's compiler process ended, or did not answer in time (it is stopped)."""
-
-
-def compile_here(tree: Path, names: list[str], mounted_at: str) -> None:
-    """Compiles with this process's own interpreter (its version is the target's)."""
-    for name in names:
-        try:
-            py_compile.compile(
-                str(tree / name),
-                dfile=f"{mounted_at}/{name}",
-                doraise=True,
-                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-            )
-        except (py_compile.PyCompileError, OSError, ValueError):
-            continue
 
 
 class Compilers:
@@ -121,7 +108,7 @@ def sources(tree: Path, bound: int) -> list[str]:
     """Up to `bound` .py files of `tree`, relative, shallowest first; no symbolic links.
 
     A link is skipped (file or directory): its target may lie outside the tree, and the tree is
-    all that is compiled.
+    all that is compiled. So is a file over `BYTECODE_FILE_BYTES`.
     """
     found: list[str] = []
     level = [tree]
@@ -137,11 +124,18 @@ def sources(tree: Path, bound: int) -> list[str]:
                     continue
                 if entry.is_dir() and entry.name != "__pycache__":
                     deeper.append(Path(entry.path))
-                elif entry.name.endswith(".py") and entry.is_file() and len(found) < bound:
+                elif len(found) < bound and _compilable(entry):
                     found.append(Path(entry.path).relative_to(tree).as_posix())
         level = deeper
     return found
 
 
-def is_here(version: tuple[int, int]) -> bool:
-    return version == sys.version_info[:2]
+def _compilable(entry: os.DirEntry[str]) -> bool:
+    try:
+        return (
+            entry.name.endswith(".py")
+            and entry.is_file()
+            and entry.stat().st_size <= BYTECODE_FILE_BYTES
+        )
+    except OSError:
+        return False

@@ -35,7 +35,7 @@ from gureum.lambda_.domain.packages import (
     check_link_target,
     is_symlink,
 )
-from gureum.lambda_.store.bytecode import BYTECODE_FILES, Compilers, compile_here, is_here, sources
+from gureum.lambda_.store.bytecode import BYTECODE_FILES, Compilers, sources
 
 CHUNK = 1 << 20
 # An archive whose entries cannot coexist as files (`a` and `a/b`, a file over a directory).
@@ -185,9 +185,7 @@ class CodeStore:
         if (tree, version) in self._compiled:
             return 0
         names = sources(tree, bound)
-        if names and is_here(version):
-            compile_here(tree, names, mounted_at)
-        elif names:
+        if names:
             self._compilers.compile(python, tree, names, mounted_at)
         for name in names:  # readable by the sandbox's users whatever this process's umask
             cache = (tree / name).parent / "__pycache__"
