@@ -155,7 +155,7 @@ def role_unique_id(role_arn: str) -> str:
     """The execution role's IAM unique id (`AROA` and 17 more characters, as IAM's role ids are).
 
     gureum has no IAM yet, so the id is derived from the role's ARN: stable for a role, distinct
-    between roles. TODO(issue 21): take IAM's RoleId once gureum has IAM.
+    between roles. TODO(#14): take IAM's RoleId once gureum has IAM (the IAM issue).
     """
     digest = base64.b32encode(hashlib.sha256(role_arn.encode()).digest()).decode()
     return f"AROA{digest[:17]}"

@@ -110,7 +110,7 @@ class Outside:
             self.caveat = (
                 "functions cannot resolve names: the host's resolver "
                 f"({', '.join(resolvers)}, from /etc/resolv.conf, which functions see) is on its "
-                "loopback, out of their reach; TODO(#21): give them the upstream servers"
+                "loopback, out of their reach (give the host a resolver functions can reach)"
             )
             self.reason += f"; {self.caveat}"
 
