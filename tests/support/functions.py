@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support.server import GureumProcess
+
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 WAIT = {"Delay": 0.1, "MaxAttempts": 300}
@@ -152,3 +154,14 @@ def awslambdaric_layer() -> bytes:
         for path, name in _module_files(module):
             files[f"python/{name}"] = path.read_bytes()
     return package(files)
+
+
+def stream_messages(server: GureumProcess, group: str) -> list[str]:
+    """Every message of a log group's one stream, in order, read through CloudWatch Logs."""
+    logs = server.client("logs")
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert len(streams) == 1, streams
+    events = logs.get_log_events(
+        logGroupName=group, logStreamName=streams[0]["logStreamName"], startFromHead=True
+    )["events"]
+    return [event["message"] for event in events]

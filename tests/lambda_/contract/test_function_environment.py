@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.functions import bootstrap_package, create, invoke
+from tests.support.functions import bootstrap_package, create, invoke, stream_messages
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 
@@ -89,17 +89,6 @@ def ask(client: Any, name: str, action: str, **event: Any) -> Any:
     invoked = invoke(client, name, {"action": action, **event})
     assert invoked.function_error is None, invoked.payload
     return invoked.json()
-
-
-def stream_messages(server: GureumProcess, group: str) -> list[str]:
-    """Every message of the function's (one) log stream, in order, from CloudWatch Logs."""
-    logs = server.client("logs")
-    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
-    assert len(streams) == 1, streams
-    events = logs.get_log_events(
-        logGroupName=group, logStreamName=streams[0]["logStreamName"], startFromHead=True
-    )["events"]
-    return [event["message"] for event in events]
 
 
 # --- the environment ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.lambda_.contract.test_runtimes import AWSLAMBDARIC_BOOTSTRAP
-from tests.support.functions import awslambdaric_layer, invoke, package
+from tests.support.functions import awslambdaric_layer, invoke, package, stream_messages
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 
@@ -49,16 +49,6 @@ exports.handler = async () => {
 
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 PYTHON_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # awslambdaric: to the second
-
-
-def messages(server: GureumProcess, group: str) -> list[str]:
-    logs = server.client("logs")
-    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
-    assert len(streams) == 1, streams
-    events = logs.get_log_events(
-        logGroupName=group, logStreamName=streams[0]["logStreamName"], startFromHead=True
-    )["events"]
-    return [event["message"] for event in events]
 
 
 def documents(lines: list[str]) -> list[dict[str, Any]]:
@@ -99,7 +89,7 @@ def test_platform_records_are_json(
         Code={"ZipFile": zip_of({"index.py": PYTHON_LOGGER})}, LoggingConfig={"LogFormat": "JSON"}
     )
     invoked = invoke(lambda_client, function_name, {}, LogType="Tail")
-    lines = messages(server, f"/aws/lambda/{function_name}")
+    lines = stream_messages(server, f"/aws/lambda/{function_name}")
     platform = [d for d in documents(lines) if str(d.get("type", "")).startswith("platform.")]
     assert [d["type"] for d in platform] == [
         "platform.initStart",
@@ -143,7 +133,7 @@ def test_python_application_records_are_json_and_debug_is_dropped_at_info(
         Code={"ZipFile": zip_of({"index.py": PYTHON_LOGGER})}, LoggingConfig={"LogFormat": "JSON"}
     )
     invoked = invoke(lambda_client, function_name, {})
-    lines = messages(server, f"/aws/lambda/{function_name}")
+    lines = stream_messages(server, f"/aws/lambda/{function_name}")
     records = [d for d in documents(lines) if "level" in d]
     assert [(d["level"], d["message"]) for d in records] == [
         ("INFO", "an info record"),
@@ -169,7 +159,7 @@ def test_application_level_warn_drops_info_and_plain_lines(
         LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "WARN"},
     )
     invoke(lambda_client, function_name, {})
-    lines = messages(server, f"/aws/lambda/{function_name}")
+    lines = stream_messages(server, f"/aws/lambda/{function_name}")
     records = [d for d in documents(lines) if "level" in d]
     assert [d["message"] for d in records] == ["a warning record"]
     assert "a plain line\n" not in lines
@@ -186,7 +176,7 @@ def test_system_level_warn_drops_the_platform_records(
         LoggingConfig={"LogFormat": "JSON", "SystemLogLevel": "WARN"},
     )
     invoke(lambda_client, function_name, {})
-    lines = messages(server, f"/aws/lambda/{function_name}")
+    lines = stream_messages(server, f"/aws/lambda/{function_name}")
     assert not [d for d in documents(lines) if "type" in d]
     assert [d["message"] for d in documents(lines)] == ["an info record", "a warning record"]
 
@@ -232,7 +222,7 @@ def test_a_custom_log_group_receives_the_logs(
     )
     invoked = invoke(lambda_client, function_name, {})
     assert invoked.json() == group
-    types = [d.get("type") for d in documents(messages(server, group))]
+    types = [d.get("type") for d in documents(stream_messages(server, group))]
     assert types == ["platform.initStart", "platform.start", "platform.report"]
     logs = server.client("logs")
     default = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{function_name}")
@@ -256,7 +246,9 @@ def test_node_console_writes_json_and_drops_debug_at_info(
     invoked = invoke(lambda_client, function_name, {})
     assert invoked.json() == "done"
     records = [
-        d for d in documents(messages(server, f"/aws/lambda/{function_name}")) if "level" in d
+        d
+        for d in documents(stream_messages(server, f"/aws/lambda/{function_name}"))
+        if "level" in d
     ]
     # AWS's Node.js runtime: {timestamp, level, requestId, message}, levels named WARN etc.
     assert [(d["level"], d["message"]) for d in records] == [
@@ -293,7 +285,7 @@ def test_awslambdaric_unmodified_writes_json_from_the_variables(
     )
     invoked = invoke(lambda_client, function_name, {})
     assert invoked.json() == "done", invoked.payload
-    lines = messages(server, f"/aws/lambda/{function_name}")
+    lines = stream_messages(server, f"/aws/lambda/{function_name}")
     records = [d for d in documents(lines) if "level" in d]
     assert [(d["level"], d["message"]) for d in records] == [
         ("INFO", "an info record"),
@@ -315,7 +307,9 @@ def test_an_unhandled_error_is_one_json_record(
     invoked = invoke(lambda_client, function_name, {})
     assert invoked.function_error == "Unhandled"
     records = [
-        d for d in documents(messages(server, f"/aws/lambda/{function_name}")) if "level" in d
+        d
+        for d in documents(stream_messages(server, f"/aws/lambda/{function_name}"))
+        if "level" in d
     ]
     # awslambdaric's log_error in JSON mode: the error document after a timestamp and level.
     assert len(records) == 1
