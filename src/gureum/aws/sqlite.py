@@ -29,7 +29,9 @@ class Database:
         self.generation = 0
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, counted: bool = True) -> Iterator[sqlite3.Connection]:
+        """`counted=False`: what this transaction changes does not move `generation` (for
+        changes no cache depends on, such as a queue's rows)."""
         db = self.connection
         with self._lock:
             changes = db.total_changes
@@ -47,7 +49,7 @@ class Database:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-            if db.total_changes != changes:
+            if counted and db.total_changes != changes:
                 self.generation += 1
 
     def close(self) -> None:

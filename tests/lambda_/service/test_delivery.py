@@ -74,14 +74,19 @@ class CountingStore:
         return self.inner.generation
 
     def transaction(self) -> AbstractContextManager[Transaction]:
-        return self._transaction()
+        return self._transaction(self.inner.transaction)
+
+    def queue_transaction(self) -> AbstractContextManager[Transaction]:
+        return self._transaction(self.inner.queue_transaction)
 
     @contextmanager
-    def _transaction(self) -> Iterator[Transaction]:
+    def _transaction(
+        self, begin: Callable[[], AbstractContextManager[Transaction]]
+    ) -> Iterator[Transaction]:
         self.transactions += 1
         self.entered.set()
         assert self.gate.wait(timeout=10)
-        with self.inner.transaction() as tx:
+        with begin() as tx:
             yield tx
             if self.fail_next:
                 self.fail_next = False
@@ -256,8 +261,10 @@ class UnwritableBackoff(CountingStore):
     victim = -1
 
     @contextmanager
-    def _transaction(self) -> Iterator[Transaction]:
-        with super()._transaction() as tx:
+    def _transaction(
+        self, begin: Callable[[], AbstractContextManager[Transaction]]
+    ) -> Iterator[Transaction]:
+        with super()._transaction(begin) as tx:
             yield cast(Transaction, BackoffsFail(tx, self.victim))
 
 

@@ -53,12 +53,13 @@ from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.invoker import Invoker, Target, check_invocable
 from gureum.lambda_.services.metrics import LambdaMetrics
-from gureum.lambda_.store.ports import Store
+from gureum.lambda_.store.ports import QueueStore
 from gureum.sqs.services.queues import QueueService
 
 log = logging.getLogger("gureum.events")
 
 PARALLEL_DELIVERIES = 32
+CONFIG_CACHE = 1024  # event configurations remembered (cleared when full)
 FAULT_PAUSE = 1.0  # after a round of the loop itself failed (the store, most likely)
 T = TypeVar("T")
 
@@ -75,7 +76,7 @@ class Delivery:
 
     def __init__(
         self,
-        store: Store,
+        store: QueueStore,
         invoker: Invoker,
         queues: QueueService,
         events: EventQueue,
@@ -97,6 +98,9 @@ class Delivery:
         self._resting: dict[int, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        # Event configurations by function and qualifier, for the store generation they were
+        # read at: one read per function while its events flow, not one per event.
+        self._configs: dict[tuple[str, str, str, str], tuple[int, EventInvokeConfig]] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -142,7 +146,7 @@ class Delivery:
         held = self._held(now)
 
         def read() -> tuple[list[QueuedEvent], int]:
-            with self._store.transaction() as tx:
+            with self._store.queue_transaction() as tx:
                 return tx.due_events(now, limit, held), tx.queue_depth()
 
         due, depth = await asyncio.get_running_loop().run_in_executor(self._executor, read)
@@ -151,7 +155,7 @@ class Delivery:
 
     async def _sleep(self, now: float, picked: bool) -> None:
         def next_due() -> float | None:
-            with self._store.transaction() as tx:
+            with self._store.queue_transaction() as tx:
                 return tx.next_due()
 
         upcoming = await asyncio.get_running_loop().run_in_executor(self._executor, next_due)
@@ -201,7 +205,7 @@ class Delivery:
         # Held in memory first, so the loop does not take it again even if storing this fails.
         self._resting[event.id] = retry.due_at
         try:
-            await self._db(lambda: self._reschedule_row(event.id, retry.due_at, retry.progress))
+            await self._events.reschedule(event.id, retry.due_at, retry.progress)
         except Exception:
             log.exception("event %s: its backoff could not be stored", event.request_id)
 
@@ -218,15 +222,15 @@ class Delivery:
         attempted = await self._attempt(event, now)
         if attempted is None:  # the function is gone: nothing left to deliver to
             self._metrics.async_dropped(event.region, event.function_name)
-            await self._db(lambda: self._finish_row(event.id))
+            await self._events.finish(event.id)
             return
         decision = decide(event.progress, attempted.attempt, policy, self._clock.now().timestamp())
         if isinstance(decision, Finish):
             await self._handle(event, decision.condition, decision.progress, attempted, config)
-            await self._db(lambda: self._finish_row(event.id))
+            await self._events.finish(event.id)
         else:
             progress, due = decision.progress, decision.due_at
-            await self._db(lambda: self._reschedule_row(event.id, due, progress))
+            await self._events.reschedule(event.id, due, progress)
 
     async def _expire(self, event: QueuedEvent, config: EventInvokeConfig) -> None:
         caller = Caller(event.account, event.region)
@@ -240,17 +244,15 @@ class Delivery:
             await self._handle(event, condition, event.progress, attempted, config)
         else:
             self._metrics.async_dropped(event.region, event.function_name)
-        await self._db(lambda: self._finish_row(event.id))
-
-    def _finish_row(self, event_id: int) -> None:
-        with self._store.transaction() as tx:
-            tx.finish_event(event_id)
-
-    def _reschedule_row(self, event_id: int, due: float, progress: Progress) -> None:
-        with self._store.transaction() as tx:
-            tx.reschedule(event_id, due, progress)
+        await self._events.finish(event.id)
 
     async def _config(self, event: QueuedEvent) -> EventInvokeConfig:
+        key = (event.account, event.region, event.function_name, event.qualifier or LATEST)
+        generation = self._store.generation
+        cached = self._configs.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+
         def read() -> EventInvokeConfig:
             with self._store.transaction() as tx:
                 function = tx.get_function(event.account, event.region, event.function_name)
@@ -259,7 +261,11 @@ class Delivery:
                 found = tx.get_event_config(function, event.qualifier or LATEST)
                 return found or EventInvokeConfig()
 
-        return await self._db(read)
+        config = await self._db(read)
+        if len(self._configs) >= CONFIG_CACHE:
+            self._configs.clear()
+        self._configs[key] = (generation, config)
+        return config
 
     async def _attempt(self, event: QueuedEvent, now: float) -> _Attempted | None:
         caller = Caller(event.account, event.region)

@@ -1,9 +1,12 @@
 """Asynchronous invocation, accepting: the durable event queue (spec 5.1).
 
 `EventQueue.accept` returns only once the event is committed to the store (the 202 means "on
-disk"). Accepts that arrive while a commit is in flight are committed together in the next one
-(group commit), so thousands per second stay durable with one fsync per batch. The delivery
-workers (`gureum.lambda_.services.delivery`) take the committed events from the store.
+disk"). Every write to the queue (accepts, and the delivery workers' finishes and reschedules)
+that arrives while a commit is in flight is committed together in the next one (group commit),
+so thousands per second stay durable with one fsync per batch. Delivery's writes join the same
+batches rather than commit one by one: otherwise each delivered event pays a commit of its own,
+and an accept waits for the store behind all of them. The delivery workers
+(`gureum.lambda_.services.delivery`) take the committed events from the store.
 """
 
 from __future__ import annotations
@@ -12,26 +15,42 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor
 
-from gureum.lambda_.domain.retries import QueuedEvent
-from gureum.lambda_.store.ports import Store
+from gureum.lambda_.domain.retries import Progress, QueuedEvent
+from gureum.lambda_.store.ports import QueueStore, Transaction
+
+# One write to the queue, applied inside the batch's transaction; an accept is its event (a
+# batch's accepts are inserted in one statement).
+Write = Callable[[Transaction], None]
 
 
 class EventQueue:
-    """Durable acceptance of events, committed in groups."""
+    """Durable writes to the event queue, committed in groups (event loop only)."""
 
-    def __init__(self, store: Store, executor: Executor) -> None:
+    def __init__(self, store: QueueStore, executor: Executor) -> None:
         self._store = store
         self._executor = executor
         # Set to the delivery loop's wake-up once it exists: committed events are due now.
         self.on_commit: Callable[[], None] = lambda: None
-        self._pending: list[tuple[QueuedEvent, asyncio.Future[None]]] = []
+        self._pending: list[tuple[QueuedEvent | Write, asyncio.Future[None]]] = []
         self._flushing: asyncio.Task[None] | None = None
 
     async def accept(self, event: QueuedEvent) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((event, future))
+        """Returns once `event` is committed: the caller answers 202 after this."""
+        await self._write(event)
+
+    async def finish(self, event_id: int) -> None:
+        """Removes a delivered (or given up) event; returns once that is committed."""
+        await self._write(lambda tx: tx.finish_event(event_id))
+
+    async def reschedule(self, event_id: int, due_at: float, progress: Progress) -> None:
+        await self._write(lambda tx: tx.reschedule(event_id, due_at, progress))
+
+    async def _write(self, write: QueuedEvent | Write) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._pending.append((write, future))
         if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.get_running_loop().create_task(self._flush())
+            self._flushing = loop.create_task(self._flush())
         await future
 
     async def _flush(self) -> None:
@@ -39,17 +58,37 @@ class EventQueue:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                await loop.run_in_executor(self._executor, self._commit, [e for e, _ in batch])
+                failed = await loop.run_in_executor(
+                    self._executor, self._commit, [w for w, _ in batch]
+                )
             except Exception as exc:  # the callers get the failure; nothing was stored
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for _, future in batch:
+            for index, (_, future) in enumerate(batch):
                 if not future.done():
-                    future.set_result(None)
+                    if index in failed:
+                        future.set_exception(failed[index])
+                    else:
+                        future.set_result(None)
             self.on_commit()
 
-    def _commit(self, events: list[QueuedEvent]) -> None:
-        with self._store.transaction() as tx:
-            tx.enqueue(events)
+    def _commit(self, writes: list[QueuedEvent | Write]) -> dict[int, Exception]:
+        """Commits the batch; returns the writes that failed alone (by index in `writes`).
+
+        A failed finish or reschedule (one statement, which SQLite undoes by itself) is its
+        caller's alone: the rest of the batch is still committed. A failed insert of the
+        accepts, or a failed COMMIT, fails the whole batch with nothing stored."""
+        events = [w for w in writes if isinstance(w, QueuedEvent)]
+        failed: dict[int, Exception] = {}
+        with self._store.queue_transaction() as tx:
+            if events:
+                tx.enqueue(events)
+            for index, write in enumerate(writes):
+                if not isinstance(write, QueuedEvent):
+                    try:
+                        write(tx)
+                    except Exception as exc:
+                        failed[index] = exc
+        return failed

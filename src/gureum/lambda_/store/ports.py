@@ -132,7 +132,8 @@ class Transaction(Protocol):
 class Store(Protocol):
     """Hands out transactions; one adapter per database (SQLite here, PostgreSQL later).
 
-    `generation` changes whenever a committed transaction changed anything.
+    `generation` changes whenever a committed transaction changed anything (but the event
+    queue, see `QueueStore`).
     """
 
     @property
@@ -141,3 +142,13 @@ class Store(Protocol):
     def transaction(self) -> AbstractContextManager[Transaction]: ...
 
     def close(self) -> None: ...
+
+
+class QueueStore(Store, Protocol):
+    """The store as the event queue and its delivery use it."""
+
+    def queue_transaction(self) -> AbstractContextManager[Transaction]:
+        """A transaction that writes only the event queue: its changes leave `generation`
+        alone. The queue's rows change thousands of times a second while events flow, and no
+        cache depends on them (the caches of targets and configurations would never hit)."""
+        ...

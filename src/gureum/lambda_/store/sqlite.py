@@ -90,6 +90,11 @@ class SqliteStore:
         with self._database.transaction() as db:
             yield SqliteTransaction(db, self._vault)
 
+    @contextmanager
+    def queue_transaction(self) -> Iterator[SqliteTransaction]:
+        with self._database.transaction(counted=False) as db:
+            yield SqliteTransaction(db, self._vault)
+
     def close(self) -> None:
         self._database.close()
 
