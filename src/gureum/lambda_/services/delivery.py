@@ -59,6 +59,8 @@ from gureum.sqs.services.queues import QueueService
 log = logging.getLogger("gureum.events")
 
 PARALLEL_DELIVERIES = 32
+SHARED_DELIVERIES = 8  # at once while accepts are arriving (see `Delivery._round`)
+REFILL_PARTS = 4  # free slots are refilled once a quarter of them are free
 CONFIG_CACHE = 1024  # event configurations remembered (cleared when full)
 FAULT_PAUSE = 1.0  # after a round of the loop itself failed (the store, most likely)
 T = TypeVar("T")
@@ -127,14 +129,21 @@ class Delivery:
 
     async def _round(self) -> None:
         now = self._clock.now().timestamp()
-        free = PARALLEL_DELIVERIES - len(self._busy)
-        due = await self._due(now, free) if free > 0 else []
+        # While accepts arrive, fewer deliveries at once: they share the event loop with the
+        # accepts, and an accept waits for every delivery step queued ahead of it. The backlog
+        # is worked off at full width once the burst is over.
+        limit = SHARED_DELIVERIES if self._events.accepting() else PARALLEL_DELIVERIES
+        free = limit - len(self._busy)
+        # Slots are refilled a few at a time (one read of the store for several deliveries),
+        # except when nothing is being delivered.
+        saturated = free < max(1, limit // REFILL_PARTS) and bool(self._busy)
+        due = [] if saturated else await self._due(now, free)
         for event in due:
             self._busy.add(event.id)
             task = asyncio.get_running_loop().create_task(self._deliver(event))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        await self._sleep(now, picked=bool(due))
+        await self._sleep(now, picked=bool(due), saturated=saturated)
 
     def _held(self, now: float) -> set[int]:
         """Events not to take now: being delivered, or resting after a fault."""
@@ -153,16 +162,16 @@ class Delivery:
         self._metrics.queue_depth(depth)
         return due
 
-    async def _sleep(self, now: float, picked: bool) -> None:
+    async def _sleep(self, now: float, picked: bool, saturated: bool) -> None:
         def next_due() -> float | None:
             with self._store.queue_transaction() as tx:
                 return tx.next_due()
 
-        upcoming = await asyncio.get_running_loop().run_in_executor(self._executor, next_due)
+        upcoming = None
+        if not saturated:  # saturated, a delivery that ends wakes the loop: no need to look
+            upcoming = await asyncio.get_running_loop().run_in_executor(self._executor, next_due)
         delay = 1.0 if upcoming is None else min(max(upcoming - now, 0.001), 1.0)
-        if len(self._busy) >= PARALLEL_DELIVERIES or (
-            upcoming is not None and upcoming <= now and not picked
-        ):
+        if saturated or (upcoming is not None and upcoming <= now and not picked):
             # All that is due is held (being delivered, or resting): a delivery that ends wakes
             # the loop, and a rest that ends is waited for; polling the store would spin.
             rests = [until - now for until in self._resting.values()]

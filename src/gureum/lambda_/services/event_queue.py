@@ -12,6 +12,7 @@ and an accept waits for the store behind all of them. The delivery workers
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 
@@ -21,6 +22,7 @@ from gureum.lambda_.store.ports import QueueStore, Transaction
 # One write to the queue, applied inside the batch's transaction; an accept is its event (a
 # batch's accepts are inserted in one statement).
 Write = Callable[[Transaction], None]
+ACCEPTING_WINDOW = 0.1  # seconds after an accept during which accepts count as arriving
 
 
 class EventQueue:
@@ -33,9 +35,15 @@ class EventQueue:
         self.on_commit: Callable[[], None] = lambda: None
         self._pending: list[tuple[QueuedEvent | Write, asyncio.Future[None]]] = []
         self._flushing: asyncio.Task[None] | None = None
+        self._last_accept = -ACCEPTING_WINDOW
+
+    def accepting(self) -> bool:
+        """Whether accepts are arriving now (one in the last `ACCEPTING_WINDOW` seconds)."""
+        return time.monotonic() - self._last_accept < ACCEPTING_WINDOW
 
     async def accept(self, event: QueuedEvent) -> None:
         """Returns once `event` is committed: the caller answers 202 after this."""
+        self._last_accept = time.monotonic()
         await self._write(event)
 
     async def finish(self, event_id: int) -> None:
