@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
@@ -60,7 +61,8 @@ log = logging.getLogger("gureum.events")
 
 PARALLEL_DELIVERIES = 32
 SHARED_DELIVERIES = 8  # at once while accepts are arriving (see `Delivery._round`)
-REFILL_PARTS = 4  # free slots are refilled once a quarter of them are free
+REFILL_PARTS = 4  # free slots are refilled once a quarter of them are free,
+REFILL_PAUSE = 0.02  # or this many seconds after the last refill
 CONFIG_CACHE = 1024  # event configurations remembered (cleared when full)
 FAULT_PAUSE = 1.0  # after a round of the loop itself failed (the store, most likely)
 T = TypeVar("T")
@@ -100,6 +102,7 @@ class Delivery:
         self._resting: dict[int, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._last_read = 0.0  # time.monotonic() of the last look for due events
         # Event configurations by function and qualifier, for the store generation they were
         # read at: one read per function while its events flow, not one per event.
         self._configs: dict[tuple[str, str, str, str], tuple[int, EventInvokeConfig]] = {}
@@ -135,15 +138,19 @@ class Delivery:
         limit = SHARED_DELIVERIES if self._events.accepting() else PARALLEL_DELIVERIES
         free = limit - len(self._busy)
         # Slots are refilled a few at a time (one read of the store for several deliveries),
-        # except when nothing is being delivered.
-        saturated = free < max(1, limit // REFILL_PARTS) and bool(self._busy)
+        # but a free slot waits at most REFILL_PAUSE: long runs must not keep events waiting.
+        recently = time.monotonic() - self._last_read < REFILL_PAUSE
+        few = free < max(1, limit // REFILL_PARTS) and recently
+        saturated = bool(self._busy) and (free <= 0 or few)
+        if not saturated:
+            self._last_read = time.monotonic()
         due = [] if saturated else await self._due(now, free)
         for event in due:
             self._busy.add(event.id)
             task = asyncio.get_running_loop().create_task(self._deliver(event))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        await self._sleep(now, picked=bool(due), saturated=saturated)
+        await self._sleep(now, picked=bool(due), saturated=saturated, free=free > 0)
 
     def _held(self, now: float) -> set[int]:
         """Events not to take now: being delivered, or resting after a fault."""
@@ -162,7 +169,7 @@ class Delivery:
         self._metrics.queue_depth(depth)
         return due
 
-    async def _sleep(self, now: float, picked: bool, saturated: bool) -> None:
+    async def _sleep(self, now: float, picked: bool, saturated: bool, free: bool) -> None:
         def next_due() -> float | None:
             with self._store.queue_transaction() as tx:
                 return tx.next_due()
@@ -175,6 +182,8 @@ class Delivery:
             # All that is due is held (being delivered, or resting): a delivery that ends wakes
             # the loop, and a rest that ends is waited for; polling the store would spin.
             rests = [until - now for until in self._resting.values()]
+            if saturated and free:
+                rests.append(REFILL_PAUSE)
             delay = min([1.0, *rests]) if rests else 1.0
             delay = max(delay, 0.001)
         # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
