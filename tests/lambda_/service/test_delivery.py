@@ -35,7 +35,7 @@ from gureum.lambda_.domain.lifecycle import READY
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResult
 from gureum.lambda_.services.context import Caller
-from gureum.lambda_.services.delivery import Delivery
+from gureum.lambda_.services.delivery import PARALLEL_DELIVERIES, SHARED_DELIVERIES, Delivery
 from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.invoker import Invoker, Target
 from gureum.lambda_.services.metrics import LambdaMetrics
@@ -291,8 +291,13 @@ class Rig:
         )
 
 
-def rig_over(store: CountingStore, executor: ThreadPoolExecutor, tmp_path: Path) -> Rig:
-    invoker = ScriptedInvoker()
+def rig_over(
+    store: CountingStore,
+    executor: ThreadPoolExecutor,
+    tmp_path: Path,
+    invoker: ScriptedInvoker | None = None,
+) -> Rig:
+    invoker = invoker or ScriptedInvoker()
     clock = SystemClock()
     queues = QueueService(tmp_path / "queues.sqlite3", clock, 1.0, "http://127.0.0.1:1")
     events = EventQueue(store, executor)
@@ -396,5 +401,121 @@ def test_the_loop_outlives_a_round_that_fails(
         await until(lambda: not store.fail_next)
         await rig.accept("healthy", 0)
         await until(lambda: rig.invoker.ran == ["healthy-0"])
+
+    asyncio.run(running(rig, scenario))
+
+
+# --- delivery shares the store and the loop with the accepts (issue #11) ------------------------
+
+
+def test_delivery_commits_its_finishes_in_groups_and_reads_a_config_once(
+    store: CountingStore, executor: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    rig = rig_over(store, executor, tmp_path)
+
+    async def scenario() -> None:
+        await asyncio.gather(*(rig.accept("healthy", n) for n in range(100)))
+        before = store.transactions
+        loop = asyncio.ensure_future(rig.delivery.run())
+        try:
+            await until(lambda: not queued(store))
+        finally:
+            loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)
+        # One commit per delivered event (and a read of its configuration) would be 200 and more:
+        # each of them an fsync that an accept's commit would queue behind.
+        assert store.transactions - before < 60, store.transactions - before
+
+    asyncio.run(scenario())
+    rig.queues.close()
+    assert sorted(rig.invoker.ran) == sorted(f"healthy-{n}" for n in range(100))
+
+
+def test_the_event_queue_leaves_the_store_generation_alone(
+    store: CountingStore, executor: ThreadPoolExecutor
+) -> None:
+    """The invoke path caches targets until the generation moves: were every accept and every
+    delivered event to move it, each invoke (an accept too) would read the store again, on the
+    event loop, behind the queue's commits."""
+    queue = EventQueue(store, executor)
+    generation = store.generation
+
+    async def scenario() -> None:
+        await asyncio.gather(*(queue.accept(event(n)) for n in range(5)))
+        first, second = sorted(queued(store).values(), key=lambda e: e.id)[:2]
+        await queue.finish(first.id)
+        await queue.reschedule(second.id, 2000.0, Progress(1000.0, 1, 0))
+
+    asyncio.run(scenario())
+    assert store.depth() == 4
+    assert store.generation == generation
+    with store.inner.transaction() as tx:  # any other change still moves it
+        tx.enqueue([event(9)])
+    assert store.generation != generation
+
+
+def test_a_failed_reschedule_is_its_callers_alone(
+    executor: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    store = UnwritableBackoff(SqliteStore(tmp_path / "gureum.sqlite3", NoVault()))
+    queue = EventQueue(store, executor)
+
+    async def scenario() -> list[BaseException | None]:
+        await asyncio.gather(queue.accept(event(1)), queue.accept(event(2)))
+        victim, other = sorted(queued(store).values(), key=lambda e: e.id)
+        store.victim = victim.id
+        results = await asyncio.gather(  # one batch
+            queue.reschedule(victim.id, 2000.0, Progress(1000.0, 1, 0)),
+            queue.accept(event(3)),
+            queue.finish(other.id),
+            return_exceptions=True,
+        )
+        return list(results)
+
+    try:
+        rescheduled, accepted, finished = asyncio.run(scenario())
+        assert isinstance(rescheduled, RuntimeError)
+        assert accepted is None
+        assert finished is None
+        assert sorted(queued(store)) == ["request-1", "request-3"]
+        assert queued(store)["request-1"].due_at == 1000.0  # the failed write left no trace
+    finally:
+        store.close()
+
+
+class SlowInvoker(ScriptedInvoker):
+    """Each run takes `pause` seconds; counts the runs in flight."""
+
+    def __init__(self, pause: float) -> None:
+        super().__init__()
+        self.pause = pause
+        self.in_flight = 0
+        self.widest = 0
+
+    async def run(self, target: Target, request: InvocationRequest) -> InvocationResult:
+        self.in_flight += 1
+        self.widest = max(self.widest, self.in_flight)
+        try:
+            await asyncio.sleep(self.pause)
+            return await super().run(target, request)
+        finally:
+            self.in_flight -= 1
+
+
+def test_fewer_deliveries_at_once_while_accepts_arrive(
+    store: CountingStore, executor: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    invoker = SlowInvoker(0.05)
+    rig = rig_over(store, executor, tmp_path, invoker)
+
+    async def scenario() -> None:
+        await asyncio.gather(*(rig.accept("backlog", n) for n in range(PARALLEL_DELIVERIES * 2)))
+        for n in range(40):  # accepts keep arriving for 0.4 s
+            await rig.accept("arriving", n)
+            await asyncio.sleep(0.01)
+        assert 0 < invoker.widest <= SHARED_DELIVERIES, invoker.widest
+        await until(lambda: not queued(store), timeout=10)
+        # Once the accepts stop, the backlog is worked off at full width.
+        assert invoker.widest > SHARED_DELIVERIES, invoker.widest
 
     asyncio.run(running(rig, scenario))
