@@ -325,6 +325,8 @@ class Delivery:
     ) -> None:
         target = attempted.target
         assert target is not None
+        if condition is Condition.SUCCESS and not config.on_success:
+            return  # the common case: nothing to send, so no record to build
         arn = target.function.version_arn(event.qualifier or LATEST)
         now = self._clock.now().timestamp()
         record = invocation_record(
