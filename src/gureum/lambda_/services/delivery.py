@@ -6,7 +6,10 @@ asks the pure retry decision what next, and either reschedules the event or fini
 / on-failure destinations and the dead-letter queue. An event leaves the store only after its
 outcome is handled, so a crash can repeat an attempt but never lose an event (at-least-once).
 Deliveries run concurrently, so a throttled function's backlog (each attempt a quick 429 and a
-backoff) never holds up another's.
+backoff) never holds up another's. They share the event loop and the store with the accepts,
+which come first: while accepts arrive, fewer deliveries run at once, and a delivery's writes to
+the queue join the accepts' group commits (`EventQueue.finish`, `EventQueue.reschedule`) instead
+of paying an fsync each.
 
 A fault inside gureum while delivering one event (the store, a bug) is that event's alone: it is
 logged, and the event goes back to the queue after the system-error backoff (`after_fault`),
