@@ -36,7 +36,7 @@ from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResult
 from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.delivery import PARALLEL_DELIVERIES, SHARED_DELIVERIES, Delivery
-from gureum.lambda_.services.event_queue import EventQueue
+from gureum.lambda_.services.event_queue import ACCEPTING_WINDOW, EventQueue
 from gureum.lambda_.services.invoker import Invoker, Target
 from gureum.lambda_.services.metrics import LambdaMetrics
 from gureum.lambda_.store.ports import Transaction
@@ -415,6 +415,7 @@ def test_delivery_commits_its_finishes_in_groups_and_reads_a_config_once(
 
     async def scenario() -> None:
         await asyncio.gather(*(rig.accept("healthy", n) for n in range(100)))
+        await asyncio.sleep(2 * ACCEPTING_WINDOW)  # the burst is over: delivery at full width
         before = store.transactions
         loop = asyncio.ensure_future(rig.delivery.run())
         try:
@@ -510,12 +511,28 @@ def test_fewer_deliveries_at_once_while_accepts_arrive(
 
     async def scenario() -> None:
         await asyncio.gather(*(rig.accept("backlog", n) for n in range(PARALLEL_DELIVERIES * 2)))
-        for n in range(40):  # accepts keep arriving for 0.4 s
-            await rig.accept("arriving", n)
+        for n in range(40):  # accepts keep arriving for 0.4 s, 1,000 a second
+            await asyncio.gather(*(rig.accept("arriving", n * 10 + k) for k in range(10)))
             await asyncio.sleep(0.01)
         assert 0 < invoker.widest <= SHARED_DELIVERIES, invoker.widest
         await until(lambda: not queued(store), timeout=10)
         # Once the accepts stop, the backlog is worked off at full width.
+        assert invoker.widest > SHARED_DELIVERIES, invoker.widest
+
+    asyncio.run(running(rig, scenario))
+
+
+def test_a_trickle_of_accepts_does_not_narrow_delivery(
+    store: CountingStore, executor: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    invoker = SlowInvoker(0.3)
+    rig = rig_over(store, executor, tmp_path, invoker)
+
+    async def scenario() -> None:
+        await asyncio.gather(*(rig.accept("backlog", n) for n in range(PARALLEL_DELIVERIES)))
+        for n in range(20):  # 50 a second: no competition for the loop
+            await rig.accept("arriving", n)
+            await asyncio.sleep(0.02)
         assert invoker.widest > SHARED_DELIVERIES, invoker.widest
 
     asyncio.run(running(rig, scenario))

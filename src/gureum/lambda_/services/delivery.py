@@ -63,7 +63,7 @@ from gureum.sqs.services.queues import QueueService
 log = logging.getLogger("gureum.events")
 
 PARALLEL_DELIVERIES = 32
-SHARED_DELIVERIES = 8  # at once while accepts are arriving (see `Delivery._round`)
+SHARED_DELIVERIES = 4  # at once while accepts are arriving (see `Delivery._round`)
 REFILL_PARTS = 4  # free slots are refilled once a quarter of them are free,
 REFILL_PAUSE = 0.02  # or this many seconds after the last refill
 CONFIG_CACHE = 1024  # event configurations remembered (cleared when full)

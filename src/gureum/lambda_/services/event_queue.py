@@ -22,7 +22,9 @@ from gureum.lambda_.store.ports import QueueStore, Transaction
 # One write to the queue, applied inside the batch's transaction; an accept is its event (a
 # batch's accepts are inserted in one statement).
 Write = Callable[[Transaction], None]
-ACCEPTING_WINDOW = 0.1  # seconds after an accept during which accepts count as arriving
+# Accepts "arrive" (and delivery narrows, see `Delivery._round`) at 500/s and more.
+ACCEPTING_WINDOW = 0.1  # seconds
+ACCEPTING_COUNT = 50  # accepts in a window
 
 
 class EventQueue:
@@ -35,15 +37,36 @@ class EventQueue:
         self.on_commit: Callable[[], None] = lambda: None
         self._pending: list[tuple[QueuedEvent | Write, asyncio.Future[None]]] = []
         self._flushing: asyncio.Task[None] | None = None
-        self._last_accept = -ACCEPTING_WINDOW
+        # Accepts counted in windows of ACCEPTING_WINDOW seconds: this one, and whether the one
+        # before had ACCEPTING_COUNT of them.
+        self._window_start = -2 * ACCEPTING_WINDOW
+        self._window_count = 0
+        self._previous_busy = False
 
     def accepting(self) -> bool:
-        """Whether accepts are arriving now (one in the last `ACCEPTING_WINDOW` seconds)."""
-        return time.monotonic() - self._last_accept < ACCEPTING_WINDOW
+        """Whether accepts arrive fast enough to compete with delivery for the event loop
+        (ACCEPTING_COUNT in a window of ACCEPTING_WINDOW s, this one or the one before): a
+        trickle does not hold delivery back."""
+        elapsed = time.monotonic() - self._window_start
+        if elapsed >= 2 * ACCEPTING_WINDOW:
+            return False
+        if elapsed >= ACCEPTING_WINDOW:
+            return self._window_count >= ACCEPTING_COUNT
+        return self._previous_busy or self._window_count >= ACCEPTING_COUNT
+
+    def _count_accept(self) -> None:
+        now = time.monotonic()
+        elapsed = now - self._window_start
+        if elapsed >= ACCEPTING_WINDOW:
+            self._previous_busy = (
+                elapsed < 2 * ACCEPTING_WINDOW and self._window_count >= ACCEPTING_COUNT
+            )
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
 
     async def accept(self, event: QueuedEvent) -> None:
         """Returns once `event` is committed: the caller answers 202 after this."""
-        self._last_accept = time.monotonic()
+        self._count_accept()
         await self._write(event)
 
     async def finish(self, event_id: int) -> None:
