@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -55,18 +57,24 @@ def run(command: list[str]) -> int:
 
 def check(pytest_args: list[str]) -> int:
     sources = [p for p in ("src", "tests", "benchmarks", "dev.py") if (ROOT / p).exists()]
+    # A temporary directory of this run's own: pytest's shared /tmp/pytest-of-<user> holds other
+    # runs' leftovers (a killed server's files among them), which its clean-up may trip over.
+    basetemp = tempfile.mkdtemp(prefix="gureum-tests-")
     steps = [
         [str(BIN / "ruff"), "check", *sources],
         [str(BIN / "ruff"), "format", "--check", *sources],
         [str(BIN / "mypy")],
         [str(BIN / "lint-imports")],  # the rules between packages (pyproject.toml, ARCHITECTURE.md)
-        [str(BIN / "python"), "-m", "pytest", *pytest_args],
+        [str(BIN / "python"), "-m", "pytest", f"--basetemp={basetemp}", *pytest_args],
     ]
-    for step in steps:
-        code = run(step)
-        if code != 0:
-            return code
-    return 0
+    try:
+        for step in steps:
+            code = run(step)
+            if code != 0:
+                return code
+        return 0
+    finally:
+        shutil.rmtree(basetemp, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
