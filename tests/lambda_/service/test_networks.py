@@ -75,7 +75,7 @@ async def _forwards() -> None:
         namespace = await networks.open()
         try:
             assert os.fstat(namespace.fd).st_ino != os.stat("/proc/self/ns/net").st_ino
-            assert namespace.runtime_api_address == "127.0.0.1:9001"
+            assert namespace.runtime_api.getsockname()[:2] == ("127.0.0.1", 9001)
             # A connection made inside reaches the host's endpoint through the forward.
             answered = asyncio.to_thread(inside, namespace, lambda: ask(port, b"hello\n"))
             assert await answered == b"HELLO\n"

@@ -27,7 +27,6 @@ from gureum.lambda_.domain.platform_log import PlatformLine
 
 # Most detailed first: a threshold keeps its own level and those after it.
 APPLICATION_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
-SYSTEM_LEVELS = ("DEBUG", "INFO", "WARN")
 # The names runtimes' logging libraries use for AWS's levels (Python's `logging`).
 _ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
 

@@ -410,6 +410,9 @@ class ExecutionEnvironment:
 
     def _platform_line(self, line: PlatformLine, tail: bool = True) -> None:
         """A platform line, as text or as AWS's JSON record (LoggingConfig decides)."""
+        if not self.plan.logging.json:  # the usual case, on every invoke: no timestamp to format
+            self._emit(line.text, tail)
+            return
         stamp = self._platform.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         message = self.plan.logging.render(line, stamp)
         if message is not None:

@@ -90,11 +90,6 @@ class NetworkNamespace:
     forward: asyncio.Server | None = None
     link: Link | None = None  # its way out, when the host gives one
 
-    @property
-    def runtime_api_address(self) -> str:
-        host, port = self.runtime_api.getsockname()[:2]
-        return f"{host}:{port}"
-
     def close(self) -> None:
         if self.forward is not None:
             self.forward.close()
