@@ -41,6 +41,7 @@ from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.sandbox.provisioning import RuntimeShelf, npm_registry
 from gureum.lambda_.sandbox.runtime_dir import prepare_runtime_dir
 from gureum.lambda_.sandbox.scratch import ScratchSpaces
+from gureum.lambda_.sandbox.stock import SandboxStock
 from gureum.lambda_.sandbox.uids import LEASE_DIR, UidLeases
 from gureum.lambda_.sandbox.zygotes import Zygotes
 from gureum.lambda_.services.admission import Admission
@@ -123,6 +124,7 @@ class Lambda(Assembly):
     zygotes: Zygotes
     scratch: ScratchSpaces
     networks: Networks
+    stock: SandboxStock | None
     pool: EnvironmentPool
     invoker: Invoker
     delivery: Delivery
@@ -170,7 +172,12 @@ class Lambda(Assembly):
         log.info("runtimes: %s", ", ".join(self.catalog.available()) or "none")
         if addable := self.catalog.addable():
             log.info("runtimes fetched on first use: %s", ", ".join(addable))
-        await self.zygotes.start(self.catalog.zygote_executables())
+        executables = self.catalog.zygote_executables()
+        await self.zygotes.start(executables)
+        if self.stock is not None:
+            for executable in executables:
+                self.stock.use(executable)
+            self._tasks.append(asyncio.create_task(self.stock.refill(), name="stock"))
         self._tasks.append(asyncio.create_task(self.settler.run(), name="settler"))
         self._tasks.append(asyncio.create_task(self.pool.reap(), name="reaper"))
         self._tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
@@ -191,6 +198,8 @@ class Lambda(Assembly):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.pool.close()
+        if self.stock is not None:
+            await self.stock.close()
         await self.zygotes.stop()
         self.scratch.sweep()
         self.networks.close()
@@ -269,6 +278,9 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
     sandbox_root.mkdir(exist_ok=True)
     scratch = ScratchSpaces(data / "scratch", disks=isolate)
     networks = Networks(kernel.endpoint_url, isolated=isolate, outside=Outside())
+    # Sandboxes built ahead of cold starts need namespaces; without them there is little to
+    # build ahead (a process is forked on the spot).
+    stock = SandboxStock(zygotes, sandbox_root, scratch, memory, networks) if isolate else None
     platform = Platform(
         zygote_for=zygotes,
         scratch=scratch,
@@ -281,6 +293,7 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
         credentials=(DEFAULT_ACCESS_KEY.access_key_id, DEFAULT_ACCESS_KEY.secret_access_key),
         now=clock.now,
         networks=networks,
+        stock=stock,
     )
     # Sandboxed environments take uids leased host-wide; without isolation a uid is only a
     # name (functions run as the server's user), so the leases stay in the data directory.
@@ -348,6 +361,7 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
         zygotes,
         scratch,
         networks,
+        stock,
         pool,
         invoker,
         delivery,

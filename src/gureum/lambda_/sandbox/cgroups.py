@@ -149,18 +149,32 @@ class MemoryGroups:
 
     def acquire(self, memory_mb: int) -> MemoryGroup:
         """A group limited to `memory_mb`: a warm one when there is one."""
+        group = self._reuse(memory_mb)
+        if group is None:
+            group = self._new()
+            group.limit(memory_mb)
+        self._top_up()
+        return group
+
+    async def acquire_off_loop(self, memory_mb: int) -> MemoryGroup:
+        """As `acquire`, for a process that joins off the cold-start path (the sandbox stock's):
+        no warming, and a new group is made on a worker thread, since making one can wait out
+        an RCU grace period (10-25 ms on cgroup v1) that must not stall the event loop."""
+        group = self._reuse(memory_mb)
+        if group is None:
+            group = await asyncio.to_thread(self._new)
+            await asyncio.to_thread(group.limit, memory_mb)
+        return group
+
+    def _reuse(self, memory_mb: int) -> MemoryGroup | None:
         while self._free:
             group = self._free.pop()
             try:
                 group.limit(memory_mb)
             except FileNotFoundError:  # removed behind our back: take another
                 continue
-            self._top_up()
             return group
-        group = self._new()
-        group.limit(memory_mb)
-        self._top_up()
-        return group
+        return None
 
     def release(self, group: MemoryGroup) -> None:
         """Takes back the group of an ended process for the next one.
@@ -181,7 +195,7 @@ class MemoryGroups:
     async def warm(self, target: int = WARM_TARGET) -> None:
         """Creates groups until `target` are free, each joined once by a throwaway process."""
         while len(self._free) < target:
-            group = self._new()
+            group = await asyncio.to_thread(self._new)  # see acquire_off_loop
             process = await asyncio.create_subprocess_exec(
                 "/bin/sh", "-c", 'echo 0 > "$1"', "sh", group.procs
             )

@@ -50,6 +50,7 @@ from gureum.lambda_.sandbox.runtime_process import (
     exit_error,
 )
 from gureum.lambda_.sandbox.scratch import ScratchSpace, ScratchSpaces
+from gureum.lambda_.sandbox.stock import ReadySandbox, SandboxStock
 from gureum.lambda_.sandbox.zygotes import ExitStatus, Zygote
 from gureum.logs.domain.events import LogEvent
 
@@ -132,6 +133,8 @@ class Platform:
     now: Callable[[], datetime]
     # With isolation: a network namespace per environment (None: the host's network).
     networks: Networks | None = None
+    # With isolation: sandboxes built ahead of cold starts (None: each built on its own).
+    stock: SandboxStock | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +213,15 @@ class ExecutionEnvironment:
 
     async def _spawn(self) -> RuntimeProcess:
         platform, plan = self._platform, self.plan
+        # The first start takes a ready sandbox when there is one; a restart after a crash or
+        # a timeout keeps the environment's network, so it builds its own on the spot.
+        stock = platform.stock
+        ready = None
+        if self._spawns == 0 and stock is not None:
+            ready = stock.take(plan.zygote, plan.ephemeral_mb)
+        if ready is not None:
+            self._network, ready.network = ready.network, None
+            self._scratch, ready.scratch = ready.scratch, None
         if self._scratch is None:
             self._scratch = await platform.scratch.take(plan.ephemeral_mb)
         networks = platform.networks
@@ -217,36 +229,63 @@ class ExecutionEnvironment:
             self._network = await networks.open()
         network = self._network
         if self._server is None:
-            self._server = await serve_runtime_api(
-                self._current_session, network.runtime_api if network else None
-            )
+            try:
+                self._server = await serve_runtime_api(
+                    self._current_session, network.runtime_api if network else None
+                )
+            except BaseException:
+                if stock is not None and ready is not None:
+                    stock.discard(ready)
+                raise
             self._address = f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
         self._spawns += 1
         memory = platform.memory
         release = memory.release if memory is not None else (lambda group: None)
-        process = RuntimeProcess(f"{self.id}-{self._spawns}", self._function_line, release)
+        process = RuntimeProcess(
+            ready.id if ready is not None else f"{self.id}-{self._spawns}",
+            self._function_line,
+            release,
+            ready.log_fd if ready is not None else None,
+        )
         if platform.isolate:
             process.session.peers = RuntimePeers(self._uid, network.diag if network else None)
         self._process = process
         try:
-            if platform.memory is not None:
-                process.group = platform.memory.acquire(plan.memory_mb)
-                process.oom_kills_before = process.group.oom_kills()
-            keeper = await platform.zygote_for(plan.zygote).spawn(
-                process.id,
-                self._spec(process),
-                process.write_fd,
-                process.exit,
-                network.fd if network else None,
-            )
+            keeper = await self._start(process, ready)
             if process.session.peers is not None:
                 process.session.peers.spawned(keeper)
         except Exception:
             process.exit(ExitStatus("exit status 126", 126, None))
             raise
         finally:
-            os.close(process.write_fd)
+            if process.write_fd is not None:
+                os.close(process.write_fd)
         return process
+
+    async def _start(self, process: RuntimeProcess, ready: ReadySandbox | None) -> int:
+        """Starts the runtime in a ready sandbox, or in one built now; its keeper's pid."""
+        platform, plan = self._platform, self.plan
+        zygote = platform.zygote_for(plan.zygote)
+        if ready is not None:
+            process.group, ready.group = ready.group, None
+            if process.group is not None:
+                process.group.limit(plan.memory_mb)
+                process.oom_kills_before = process.group.oom_kills()
+            ready.start(self._spec(process), process.exit)
+            return ready.keeper
+        write_fd = process.write_fd
+        assert write_fd is not None  # without a ready sandbox, the process made its log pipe
+        if platform.memory is not None:
+            process.group = platform.memory.acquire(plan.memory_mb)
+            process.oom_kills_before = process.group.oom_kills()
+        network = self._network
+        return await zygote.spawn(
+            process.id,
+            self._spec(process),
+            write_fd,
+            process.exit,
+            network.fd if network else None,
+        )
 
     def _current_session(self) -> RuntimeSession:
         assert self._process is not None

@@ -36,7 +36,10 @@ class RuntimeProcess:
         process_id: str,
         on_line: Callable[[str], None],
         release: Callable[[MemoryGroup], None] = lambda group: None,
+        log_fd: int | None = None,
     ) -> None:
+        """`log_fd`: the read end of a log pipe made beforehand (a ready sandbox's); without
+        one, a new pipe whose `write_fd` the spawn hands over and then closes."""
         loop = asyncio.get_running_loop()
         self.id = process_id
         self.session = RuntimeSession()
@@ -48,8 +51,11 @@ class RuntimeProcess:
         self._on_line = on_line
         self._release = release
         self._partial = b""
-        read_fd, self.write_fd = os.pipe()
-        os.set_blocking(read_fd, False)
+        self.write_fd: int | None = None
+        if log_fd is None:
+            log_fd, self.write_fd = os.pipe()
+            os.set_blocking(log_fd, False)
+        read_fd = log_fd
         self._log_fd: int | None = read_fd
         loop.add_reader(read_fd, self.read_logs)
         self.session.on_ready = lambda: self._settle_ready(None)

@@ -76,6 +76,10 @@ class ScratchSpaces:
         self._wanted = asyncio.Event()
         root.mkdir(parents=True, exist_ok=True)
 
+    @property
+    def root(self) -> Path:
+        return self._root
+
     def describe(self) -> dict[str, object]:
         return {"backing": self._backing.value, "sizeLimited": self.sized, "reason": self._reason}
 

@@ -142,23 +142,38 @@ class Zygote:
         log_fd: int,
         on_exit: ExitCallback,
         network_fd: int | None = None,
+        go_fd: int | None = None,
     ) -> int:
         """Forks an environment; `log_fd` becomes its stdout and stderr, and `network_fd` (a
-        network namespace) its network. Returns its pid."""
+        network namespace) its network. Returns its keeper's pid.
+
+        With `go_fd` (a pipe's read end), a sandbox for no function yet (`spec` has no
+        function's part): it waits, confined, until the function's spec comes down the pipe.
+        """
         await self.ensure_started()
         if self._socket is None:
             raise ZygoteError("the zygote is not running")
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._spawned[environment_id] = future
         self._on_exit[environment_id] = on_exit
-        message = json.dumps({"op": "spawn", "id": environment_id, "spec": spec}).encode()
+        op = "spawn" if go_fd is None else "prepare"
+        message = json.dumps({"op": op, "id": environment_id, "spec": spec}).encode()
+        fds = [log_fd, *([] if go_fd is None else [go_fd])]
+        fds += [] if network_fd is None else [network_fd]
         try:
-            await self._send(message, [log_fd] if network_fd is None else [log_fd, network_fd])
+            await self._send(message, fds)
         except BaseException:
             self._spawned.pop(environment_id, None)
             self._on_exit.pop(environment_id, None)
             raise
         return await future
+
+    def rebind(self, environment_id: str, on_exit: ExitCallback) -> bool:
+        """From now on the environment's end is told to `on_exit`; False if it has ended."""
+        if environment_id not in self._on_exit:
+            return False
+        self._on_exit[environment_id] = on_exit
+        return True
 
     async def _send(self, message: bytes, fds: list[int]) -> None:
         """Sends on the non-blocking control socket, waiting while a burst fills its buffer."""

@@ -10,10 +10,20 @@ what AWS's `Runtime.ExitError` messages quote).
 Each spawned environment, when isolation is on, is built like this:
 
     zygote ── fork ──> keeper: join the environment's network namespace (made by the server),
-                       unshare(mount, pid, ipc, uts), join cgroups, build a new root
-                         └── fork ──> init (pid 1): mount /proc, pivot_root, drop to an
-                                      unprivileged uid, then exec the runtime or run the
-                                      built-in Python runtime in place
+                       unshare(mount, pid, ipc, uts), build a new root
+                         └── fork ──> init (pid 1): waits on its gate
+                       keeper: move init into its cgroups, mount the function's directories
+                       into the root, then open the gate with the function's spec
+                                      init: mount /proc, pivot_root, drop to an unprivileged
+                                      uid, then exec the runtime or run the built-in Python
+                                      runtime in place
+
+`prepare` does everything up to the gate ahead of time, for no function yet: the sandbox then
+waits in gureum's stock (sandbox/stock.py) until a cold start writes the function's spec down a
+pipe straight to the keeper, and only the mounts and what follows the gate are left on the
+cold-start path. The slow
+part above all is the cgroup move: the first one after a quiet spell waits out an RCU grace
+period (10-25 ms on this kernel).
 
 The keeper mirrors init's exit status; every process holds PR_SET_PDEATHSIG so nothing outlives
 the server. Like runtime.py, this file runs under any Python 3.9+ and imports nothing of gureum.
@@ -177,16 +187,9 @@ def build_root(spec: dict[str, Any]) -> str:
             os.symlink(os.readlink(host), os.path.join(root, name))
         elif os.path.isdir(host):
             bind(host, os.path.join(root, name))
-    for path in spec["reveal"]:
-        bind(path, root + path)
-    for source, target, writable in spec["binds"]:
-        bind(source, root + target, writable)
     # /opt is there without layers too (empty), as on AWS.
     os.makedirs(os.path.join(root, "opt"), exist_ok=True)
     bash_as_sh(root)
-    # /tmp is the environment's scratch space, mounted by the server outside this namespace so
-    # that it survives a reset of the runtime (spec 6.1), as AWS's does.
-    bind(spec["tmp"], os.path.join(root, "tmp"), writable=True)
     dev = os.path.join(root, "dev")
     os.makedirs(dev, exist_ok=True)
     for name in DEVICES:
@@ -203,6 +206,35 @@ def build_root(spec: dict[str, Any]) -> str:
         os.symlink(target, os.path.join(dev, name))
     os.makedirs(os.path.join(root, "proc"), exist_ok=True)
     return str(root)
+
+
+def mount_function(root: str, spec: dict[str, Any]) -> None:
+    """Mounts what belongs to one function into a built root: its code, layers, language,
+    the runtime's directory and the host paths its runtime needs."""
+    for path in spec["reveal"]:
+        bind(path, root + path)
+    for source, target, writable in spec["binds"]:
+        bind(source, root + target, writable)
+
+
+def mount_tmp(root: str, spec: dict[str, Any]) -> None:
+    """/tmp is the environment's scratch space, mounted by the server outside this namespace so
+    that it survives a reset of the runtime (spec 6.1), as AWS's does.
+
+    The server's other scratch disks were copied into this namespace with everything else: a
+    prepared sandbox, which waits a while before its pivot_root drops them, lets go of them now,
+    or their space would stay taken after their environments end.
+    """
+    bind(spec["tmp"], os.path.join(root, "tmp"), writable=True)
+    others = spec.get("scratch_root")
+    if not others:
+        return
+    with open("/proc/self/mountinfo") as mounts:
+        points = [line.split(" ")[4] for line in mounts]
+    for point in reversed(points):  # the newest first: a mount before what it is under
+        if point.startswith(others + "/") and point != spec["tmp"]:
+            with contextlib.suppress(OSError):
+                _check(_libc.umount2(point.encode(), MNT_DETACH), "umount " + point)
 
 
 def bash_as_sh(root: str) -> None:
@@ -348,8 +380,24 @@ def join_cgroups(group_fds: list[int], proc_fd: int, pid: int) -> None:
                 moved.add(member)
 
 
-def keeper(spec: dict[str, Any], log_fd: int, network_fd: int | None) -> None:
-    """The forked child of the zygote; never returns."""
+def read_to_end(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            os.close(fd)
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def keeper(
+    spec: dict[str, Any], log_fd: int, network_fd: int | None, go_fd: int | None = None
+) -> None:
+    """The forked child of the zygote; never returns.
+
+    With `go_fd` the sandbox is prepared for no function yet: the function's spec arrives on it,
+    from the server, once a cold start takes the sandbox from the stock.
+    """
     try:
         if network_fd is not None:
             # Before anything else: every process of the environment is made in its network.
@@ -365,24 +413,36 @@ def keeper(spec: dict[str, Any], log_fd: int, network_fd: int | None) -> None:
             become_runtime(spec, log_fd)
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         root = build_root(spec)
+        if go_fd is not None:  # a prepared sandbox's /tmp is known, and mounted, now
+            mount_tmp(root, spec)
+        name = spec["hostname"].encode()
+        _libc.sethostname(name, len(name))
         gate_read, gate_write = os.pipe()
         child = os.fork()
         if child == 0:
             die_with_parent()
             os.close(gate_write)
+            if go_fd is not None:
+                os.close(go_fd)
+            # No function code runs before the environment is inside its memory group, and
+            # nothing at all before the keeper has mounted the function and says what to run.
+            opened = read_to_end(gate_read)
+            if not opened:
+                os._exit(SETUP_FAILED)
             enter_root(root)
-            name = spec["hostname"].encode()
-            _libc.sethostname(name, len(name))
-            # No function code runs before the environment is inside its memory group.
-            os.read(gate_read, 1)
-            os.close(gate_read)
-            become_runtime(spec, log_fd)
+            become_runtime(json.loads(opened), log_fd)
         os.close(gate_read)
         os.close(log_fd)
-        # The first cgroup move after a quiet spell waits out an RCU grace period (10-25 ms on
-        # this kernel): the new root is entered meanwhile, and the runtime starts after it.
         join_cgroups(group_fds, proc_fd, child)
-        os.write(gate_write, b"1")
+        if go_fd is not None:
+            started = read_to_end(go_fd)
+            if not started:  # the server let the sandbox go unused
+                os._exit(SETUP_FAILED)
+            spec = json.loads(started)
+        else:
+            mount_tmp(root, spec)
+        mount_function(root, spec)
+        os.write(gate_write, json.dumps(spec).encode())
         os.close(gate_write)
         mirror(child)
     except BaseException as exc:
@@ -411,13 +471,16 @@ class Zygote:
     def send(self, message: dict[str, Any]) -> None:
         self.control.send(json.dumps(message).encode())
 
-    def spawn(self, message: dict[str, Any], fds: list[int]) -> None:
-        log_fd = fds[0]
-        network_fd = fds[1] if len(fds) > 1 else None
+    def spawn(self, message: dict[str, Any], fds: list[int], prepared: bool = False) -> None:
+        """Forks a keeper. Descriptors: the log pipe, then (`prepared`: a sandbox that waits
+        for its function) the pipe its spec will come down, then the network namespace."""
+        log_fd, go_fd = fds[0], (fds[1] if prepared else None)
+        rest = fds[2:] if prepared else fds[1:]
+        network_fd = rest[0] if rest else None
         pid = os.fork()
         if pid == 0:
             self.control.close()
-            keeper(message["spec"], log_fd, network_fd)
+            keeper(message["spec"], log_fd, network_fd, go_fd)
         for fd in fds:
             os.close(fd)
         self.children[pid] = message["id"]
@@ -468,6 +531,8 @@ class Zygote:
                 message = json.loads(data)
                 if message["op"] == "spawn":
                     self.spawn(message, fds)
+                elif message["op"] == "prepare":
+                    self.spawn(message, fds, prepared=True)
                 elif message["op"] == "kill":
                     self.kill(message)
 
