@@ -41,6 +41,7 @@ from gureum.lambda_.sandbox.runtime_api import (
     Outcome,
     OutcomeKind,
     RuntimeSession,
+    serve_channel,
     serve_runtime_api,
 )
 from gureum.lambda_.sandbox.runtime_process import (
@@ -271,6 +272,9 @@ class ExecutionEnvironment:
             if process.group is not None:
                 process.group.limit(plan.memory_mb)
                 process.oom_kills_before = process.group.oom_kills()
+            channel, ready.channel = ready.channel, None
+            if channel is not None:
+                await serve_channel(process.session, channel)
             ready.start(self._spec(process), process.exit)
             return ready.keeper
         write_fd = process.write_fd
@@ -279,13 +283,10 @@ class ExecutionEnvironment:
             process.group = platform.memory.acquire(plan.memory_mb)
             process.oom_kills_before = process.group.oom_kills()
         network = self._network
-        return await zygote.spawn(
-            process.id,
-            self._spec(process),
-            write_fd,
-            process.exit,
-            network.fd if network else None,
-        )
+        fds = {"log": write_fd}
+        if network is not None:
+            fds["network"] = network.fd
+        return await zygote.spawn(process.id, self._spec(process), fds, process.exit)
 
     def _current_session(self) -> RuntimeSession:
         assert self._process is not None

@@ -132,8 +132,9 @@ class RuntimeSession:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, session: RuntimeSession) -> None:
+    def __init__(self, session: RuntimeSession, trusted: bool = False) -> None:
         self._session = session
+        self._trusted = trusted  # a connection gureum made itself: see `serve_channel`
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._url = b""
@@ -151,7 +152,7 @@ class _Connection(asyncio.Protocol):
         # uvloop's transports do not subclass asyncio.Transport; they have its methods.
         self._transport = cast(asyncio.Transport, transport)
         peers = self._session.peers
-        if peers is not None:
+        if peers is not None and not self._trusted:
             # Nothing sent is acted on until the peer is known to be the runtime. (Held rather
             # than only paused: uvloop delivers the first read even when paused right here.)
             self._held = []
@@ -346,3 +347,11 @@ async def serve_runtime_api(
     if sock is not None:
         return await loop.create_server(lambda: _Connection(current()), sock=sock)
     return await loop.create_server(lambda: _Connection(current()), "127.0.0.1", 0)
+
+
+async def serve_channel(session: RuntimeSession, sock: socket.socket) -> None:
+    """Serves one runtime process on a connection gureum made itself: one end of a socket pair
+    whose other end went only into that process's sandbox, before any code ran there. So there
+    is no one to check at the other end, and no connection to wait for."""
+    loop = asyncio.get_running_loop()
+    await loop.connect_accepted_socket(lambda: _Connection(session, trusted=True), sock=sock)

@@ -33,6 +33,7 @@ import itertools
 import json
 import logging
 import os
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
@@ -71,6 +72,9 @@ class ReadySandbox:
     group: MemoryGroup | None
     network: NetworkNamespace | None
     scratch: ScratchSpace | None
+    # gureum's end of the built-in runtime's connection to the Runtime API (its other end is in
+    # the sandbox); a runtime started as a program does not use it and connects over TCP.
+    channel: socket.socket | None = None
     ended: ExitStatus | None = None
     _on_end: Callable[[ReadySandbox], None] = field(default=lambda sandbox: None, repr=False)
 
@@ -235,10 +239,14 @@ class SandboxStock:
                 "tmp": str(sandbox.scratch.path),
                 "scratch_root": str(self._scratch.root),
             }
-            network_fd = sandbox.network.fd if sandbox.network is not None else None
-            sandbox.keeper = await zygote.spawn(
-                sandbox.id, spec, write_fd, sandbox.exit, network_fd, go_read
-            )
+            sandbox.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            fds = {"log": write_fd, "go": go_read, "runtime": theirs.fileno()}
+            if sandbox.network is not None:
+                fds["network"] = sandbox.network.fd
+            try:
+                sandbox.keeper = await zygote.spawn(sandbox.id, spec, fds, sandbox.exit)
+            finally:
+                theirs.close()
         except BaseException:
             self._release(sandbox)
             raise
@@ -269,6 +277,9 @@ class SandboxStock:
 
     def _release(self, sandbox: ReadySandbox) -> None:
         sandbox.close_go()
+        if sandbox.channel is not None:
+            sandbox.channel.close()
+            sandbox.channel = None
         if sandbox.log_fd >= 0:
             os.close(sandbox.log_fd)
             sandbox.log_fd = -1

@@ -139,29 +139,25 @@ class Zygote:
         self,
         environment_id: str,
         spec: dict[str, Any],
-        log_fd: int,
+        fds: dict[str, int],
         on_exit: ExitCallback,
-        network_fd: int | None = None,
-        go_fd: int | None = None,
     ) -> int:
-        """Forks an environment; `log_fd` becomes its stdout and stderr, and `network_fd` (a
-        network namespace) its network. Returns its keeper's pid.
-
-        With `go_fd` (a pipe's read end), a sandbox for no function yet (`spec` has no
-        function's part): it waits, confined, until the function's spec comes down the pipe.
-        """
+        """Forks an environment; returns its keeper's pid. `fds`, by name: `log` becomes its
+        stdout and stderr; `network` (a network namespace) its network; `go` (a pipe's read
+        end) makes it a sandbox prepared for no function yet, which waits, confined, until the
+        function's spec comes down the pipe; `runtime` is a connected socket its built-in
+        runtime speaks the Runtime API on."""
         await self.ensure_started()
         if self._socket is None:
             raise ZygoteError("the zygote is not running")
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._spawned[environment_id] = future
         self._on_exit[environment_id] = on_exit
-        op = "spawn" if go_fd is None else "prepare"
-        message = json.dumps({"op": op, "id": environment_id, "spec": spec}).encode()
-        fds = [log_fd, *([] if go_fd is None else [go_fd])]
-        fds += [] if network_fd is None else [network_fd]
+        op = "prepare" if "go" in fds else "spawn"
+        names = list(fds)
+        message = {"op": op, "id": environment_id, "spec": spec, "fds": names}
         try:
-            await self._send(message, fds)
+            await self._send(json.dumps(message).encode(), [fds[name] for name in names])
         except BaseException:
             self._spawned.pop(environment_id, None)
             self._on_exit.pop(environment_id, None)

@@ -24,6 +24,9 @@ from typing import Any
 
 Handler = Callable[[Any, Any], Any]
 
+# A descriptor of a connection to the Runtime API made by gureum (set by zygote.py when this
+# runtime runs in the process it forked); None: connect to AWS_LAMBDA_RUNTIME_API.
+CHANNEL: int | None = None
 _LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 _ERROR_INDENT = "\u00a0"
 # LoggingConfig.LogFormat=JSON: the platform sets AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL,
@@ -51,11 +54,13 @@ class RuntimeApi:
     are simple: a status line, a few headers, a Content-Length body.
     """
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, channel: int | None = None) -> None:
         host, _, port = address.rpartition(":")
         self._address = (host, int(port))
         self._host = address.encode()
         self._socket: socket.socket | None = None
+        if channel is not None:  # a connection gureum made for us (zygote.become_runtime)
+            self._socket = socket.socket(fileno=channel)
         self._buffer = b""
 
     def _connect(self) -> socket.socket:
@@ -375,7 +380,7 @@ def handle(api: RuntimeApi, handler: Handler, headers: dict[str, str], body: byt
 
 def main() -> None:
     """The runtime loop: init once, then serve invocations until the platform stops us."""
-    api = RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    api = RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"], CHANNEL)
     setup_logging()
     try:
         handler = load_handler(os.environ["_HANDLER"])

@@ -283,13 +283,31 @@ def drop_privileges(uid: int, gid: int) -> None:
     deny_user_namespaces()
 
 
-def become_runtime(spec: dict[str, Any], log_fd: int) -> None:
-    """The last steps in the environment's first process; never returns."""
+CHANNEL_FD = 3  # where the built-in runtime finds its connection to the Runtime API, if any
+
+
+def become_runtime(spec: dict[str, Any], log_fd: int, channel: int | None = None) -> None:
+    """The last steps in the environment's first process; never returns.
+
+    `channel`: a connection to the Runtime API that gureum made itself (a socket pair) for the
+    built-in Python runtime, which needs neither to connect nor to be checked (peers.py): no
+    other process ever had it. A runtime started as a program connects over TCP as on AWS.
+    """
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
-    os.closerange(3, 65536)
+    in_place = (
+        channel is not None
+        and not spec.get("argv")
+        and not spec["env"].get("AWS_LAMBDA_EXEC_WRAPPER")
+    )
+    if in_place and channel is not None:
+        os.dup2(channel, CHANNEL_FD)
+        os.closerange(CHANNEL_FD + 1, 65536)
+        runtime.CHANNEL = CHANNEL_FD
+    else:
+        os.closerange(3, 65536)
     if spec["isolate"]:
         drop_privileges(spec["uid"], spec["gid"])
     os.chdir(spec["cwd"])
@@ -390,14 +408,25 @@ def read_to_end(fd: int) -> bytes:
         chunks.append(chunk)
 
 
-def keeper(
-    spec: dict[str, Any], log_fd: int, network_fd: int | None, go_fd: int | None = None
-) -> None:
-    """The forked child of the zygote; never returns.
+def init(root: str, gate: int, log_fd: int, channel: int | None) -> None:
+    """The environment's first process (pid 1 of its namespace); never returns."""
+    die_with_parent()
+    # No function code runs before the environment is inside its memory group, and nothing at
+    # all before the keeper has mounted the function and says what to run.
+    opened = read_to_end(gate)
+    if not opened:
+        os._exit(SETUP_FAILED)
+    enter_root(root)
+    become_runtime(json.loads(opened), log_fd, channel)
 
-    With `go_fd` the sandbox is prepared for no function yet: the function's spec arrives on it,
-    from the server, once a cold start takes the sandbox from the stock.
+
+def keeper(spec: dict[str, Any], fds: dict[str, int]) -> None:
+    """The forked child of the zygote; never returns. `fds`: see `Zygote.spawn`.
+
+    With a `go` descriptor the sandbox is prepared for no function yet: the function's spec
+    arrives on it, from the server, once a cold start takes the sandbox from the stock.
     """
+    log_fd, network_fd, go_fd = fds["log"], fds.get("network"), fds.get("go")
     try:
         if network_fd is not None:
             # Before anything else: every process of the environment is made in its network.
@@ -410,7 +439,7 @@ def keeper(
         group_fds = [os.open(path, os.O_WRONLY) for path in spec["cgroups"]]
         if not spec["isolate"]:
             join_cgroups(group_fds, proc_fd, os.getpid())
-            become_runtime(spec, log_fd)
+            become_runtime(spec, log_fd, fds.get("runtime"))
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         root = build_root(spec)
         if go_fd is not None:  # a prepared sandbox's /tmp is known, and mounted, now
@@ -420,19 +449,14 @@ def keeper(
         gate_read, gate_write = os.pipe()
         child = os.fork()
         if child == 0:
-            die_with_parent()
             os.close(gate_write)
             if go_fd is not None:
                 os.close(go_fd)
-            # No function code runs before the environment is inside its memory group, and
-            # nothing at all before the keeper has mounted the function and says what to run.
-            opened = read_to_end(gate_read)
-            if not opened:
-                os._exit(SETUP_FAILED)
-            enter_root(root)
-            become_runtime(json.loads(opened), log_fd)
+            init(root, gate_read, log_fd, fds.get("runtime"))
         os.close(gate_read)
         os.close(log_fd)
+        if "runtime" in fds:
+            os.close(fds["runtime"])
         join_cgroups(group_fds, proc_fd, child)
         if go_fd is not None:
             started = read_to_end(go_fd)
@@ -471,16 +495,13 @@ class Zygote:
     def send(self, message: dict[str, Any]) -> None:
         self.control.send(json.dumps(message).encode())
 
-    def spawn(self, message: dict[str, Any], fds: list[int], prepared: bool = False) -> None:
-        """Forks a keeper. Descriptors: the log pipe, then (`prepared`: a sandbox that waits
-        for its function) the pipe its spec will come down, then the network namespace."""
-        log_fd, go_fd = fds[0], (fds[1] if prepared else None)
-        rest = fds[2:] if prepared else fds[1:]
-        network_fd = rest[0] if rest else None
+    def spawn(self, message: dict[str, Any], fds: list[int]) -> None:
+        """Forks a keeper with the descriptors the message names (see `keeper`)."""
+        named = {name: fds[index] for index, name in enumerate(message["fds"])}
         pid = os.fork()
         if pid == 0:
             self.control.close()
-            keeper(message["spec"], log_fd, network_fd, go_fd)
+            keeper(message["spec"], named)
         for fd in fds:
             os.close(fd)
         self.children[pid] = message["id"]
@@ -529,10 +550,8 @@ class Zygote:
                 if not data:
                     return
                 message = json.loads(data)
-                if message["op"] == "spawn":
+                if message["op"] in ("spawn", "prepare"):
                     self.spawn(message, fds)
-                elif message["op"] == "prepare":
-                    self.spawn(message, fds, prepared=True)
                 elif message["op"] == "kill":
                     self.kill(message)
 
