@@ -286,6 +286,27 @@ def drop_privileges(uid: int, gid: int) -> None:
 CHANNEL_FD = 3  # where the built-in runtime finds its connection to the Runtime API, if any
 
 
+_ATTACHED: list[bool] = []  # the process's output is the log pipe already (`attach`)
+
+
+def attach(log_fd: int) -> None:
+    """What a runtime process needs and no function decides: stdin from /dev/null, stdout and
+    stderr to the log pipe (line-buffered, so each line reaches the pipe before the response is
+    posted), the packages' paths under /var/lang, and an empty environment to fill."""
+    if _ATTACHED:
+        return
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    if RELOCATED:
+        enter_var_lang()
+    os.environ.clear()
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    _ATTACHED.append(True)
+
+
 def become_runtime(spec: dict[str, Any], log_fd: int, channel: int | None = None) -> None:
     """The last steps in the environment's first process; never returns.
 
@@ -293,10 +314,7 @@ def become_runtime(spec: dict[str, Any], log_fd: int, channel: int | None = None
     built-in Python runtime, which needs neither to connect nor to be checked (peers.py): no
     other process ever had it. A runtime started as a program connects over TCP as on AWS.
     """
-    null = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(log_fd, 1)
-    os.dup2(log_fd, 2)
+    attach(log_fd)
     in_place = (
         channel is not None
         and not spec.get("argv")
@@ -327,14 +345,8 @@ def become_runtime(spec: dict[str, Any], log_fd: int, channel: int | None = None
         except OSError as exc:
             sys.stderr.write(f"exec {argv[0]}: {exc.strerror}\n")
             os._exit(127)
-    os.environ.clear()
     os.environ.update(env)
-    if spec["isolate"]:
-        enter_var_lang()
     sys.path[:] = spec["sys_path"] + BASE_PATH
-    # Line-buffered, so each line reaches the log pipe before the response is posted.
-    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     try:
         runtime.main()
     except SystemExit as exc:
@@ -408,16 +420,31 @@ def read_to_end(fd: int) -> bytes:
         chunks.append(chunk)
 
 
-def init(root: str, gate: int, log_fd: int, channel: int | None) -> None:
-    """The environment's first process (pid 1 of its namespace); never returns."""
+def init(root: str, gate: int, fds: dict[str, int]) -> None:
+    """The environment's first process (pid 1 of its namespace); never returns.
+
+    It mounts the function itself, straight after the word to go: one process woken on the
+    cold-start path rather than two.
+    """
     die_with_parent()
-    # No function code runs before the environment is inside its memory group, and nothing at
-    # all before the keeper has mounted the function and says what to run.
+    log_fd, go_fd = fds["log"], fds.get("go")
+    # No function code runs before the environment is inside its memory group: the keeper
+    # opens the gate once it has moved this process there.
     opened = read_to_end(gate)
     if not opened:
         os._exit(SETUP_FAILED)
+    if go_fd is None:
+        spec = json.loads(opened)
+        mount_tmp(root, spec)
+    else:
+        attach(log_fd)  # while waiting for a function: nothing of it is needed
+        started = read_to_end(go_fd)
+        if not started:  # the server let the sandbox go unused
+            os._exit(SETUP_FAILED)
+        spec = json.loads(started)
+    mount_function(root, spec)
     enter_root(root)
-    become_runtime(json.loads(opened), log_fd, channel)
+    become_runtime(spec, log_fd, fds.get("runtime"))
 
 
 def keeper(spec: dict[str, Any], fds: dict[str, int]) -> None:
@@ -450,23 +477,14 @@ def keeper(spec: dict[str, Any], fds: dict[str, int]) -> None:
         child = os.fork()
         if child == 0:
             os.close(gate_write)
-            if go_fd is not None:
-                os.close(go_fd)
-            init(root, gate_read, log_fd, fds.get("runtime"))
+            init(root, gate_read, fds)
         os.close(gate_read)
-        os.close(log_fd)
-        if "runtime" in fds:
-            os.close(fds["runtime"])
+        for name in ("log", "go", "runtime"):
+            if name in fds:
+                os.close(fds[name])
         join_cgroups(group_fds, proc_fd, child)
-        if go_fd is not None:
-            started = read_to_end(go_fd)
-            if not started:  # the server let the sandbox go unused
-                os._exit(SETUP_FAILED)
-            spec = json.loads(started)
-        else:
-            mount_tmp(root, spec)
-        mount_function(root, spec)
-        os.write(gate_write, json.dumps(spec).encode())
+        # The gate: a spawned environment's spec, or a prepared one's word that it may wait.
+        os.write(gate_write, b"{}" if go_fd is not None else json.dumps(spec).encode())
         os.close(gate_write)
         mirror(child)
     except BaseException as exc:
