@@ -220,6 +220,7 @@ class Lambda(Assembly):
             "runtimes": self.catalog.available(),
             "fetchable_runtimes": self.catalog.addable(),
             "environments": self.pool.environment_count,
+            "readySandboxes": self.stock.count if self.stock is not None else 0,
         }
 
     def metrics_page(self) -> HttpResponse:

@@ -299,7 +299,13 @@ class Invoker:
         if launcher is None:
             raise InvalidParameterValue(self._catalog.unavailable(settings.runtime))
         loop = asyncio.get_running_loop()
-        code_dir = await loop.run_in_executor(self._executor, self._code.tree, version.code.blob)
+        # No worker thread when the tree is there already: on the cold-start path, handing work
+        # to a thread and back costs more than the work.
+        code_dir = self._code.made(version.code.blob)
+        if code_dir is None:
+            code_dir = await loop.run_in_executor(
+                self._executor, self._code.tree, version.code.blob
+            )
         layer_blobs = [layer.blob for layer in settings.layers]
         opt_dir = None
         if layer_blobs:

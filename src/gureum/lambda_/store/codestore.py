@@ -142,6 +142,12 @@ class CodeStore:
         staging.chmod(0o755)  # readable by the sandbox's unprivileged users
         return staging
 
+    def made(self, blob: str) -> Path | None:
+        """The archive's tree if it is extracted already (the usual case: `put` extracts it):
+        one stat, cheap enough for the event loop, where `tree` may unpack."""
+        target = self._trees / blob
+        return target if target.exists() else None
+
     def merged(self, blobs: list[str]) -> Path:
         """Several archives' trees overlaid in order into one (layers at /opt: later ones win).
 
