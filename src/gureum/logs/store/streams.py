@@ -29,6 +29,7 @@ from gureum.logs.domain.events import LogEvent
 STREAM_CAP = 16 * 1024 * 1024
 OPEN_STREAMS = 256
 FLUSH_INTERVAL = 0.02  # seconds
+PATHS_KEPT = 4096
 
 
 def _name(text: str) -> str:
@@ -51,6 +52,9 @@ class LogStore:
         self._dirty: set[Path] = set()  # open streams with buffered bytes
         # Environments write from the event loop, the Logs API from worker threads.
         self._lock = threading.RLock()
+        # Where each stream's file is: an invocation writes three lines or more, and building
+        # the path (quoting, pathlib) cost more than writing them.
+        self._paths: dict[tuple[str, str, str, str], Path] = {}
 
     def _handle(self, path: Path) -> BinaryIO:
         handle = self._open.pop(path, None)
@@ -116,8 +120,14 @@ class LogStore:
         events: Iterable[LogEvent],
         create: bool = False,
     ) -> None:
-        directory = self._group_dir(account, region, group)
-        path = directory / f"{_name(stream)}.jsonl"
+        key = (account, region, group, stream)
+        path = self._paths.get(key)
+        if path is None:
+            if len(self._paths) >= PATHS_KEPT:
+                self._paths.clear()
+            path = self._group_dir(account, region, group) / f"{_name(stream)}.jsonl"
+            self._paths[key] = path
+        directory = path.parent
         lines = "".join(
             json.dumps([e.timestamp, e.ingested or e.timestamp, e.message]) + "\n" for e in events
         ).encode()
