@@ -222,19 +222,23 @@ class _Connection(asyncio.Protocol):
             self._body.append(body)
 
     def on_message_complete(self) -> None:
+        # Handled now, before the parser reads on: a runtime may send its response and its next
+        # `next` in one write (ours does), and the response's headers and body are this
+        # connection's until the next message begins. Only `next` waits, in a task.
         method = self._parser.get_method()
-        self._task = asyncio.get_running_loop().create_task(self._handle(method, self._url))
+        path = self._url.split(b"?", 1)[0]
+        if method == b"GET" and path == PREFIX + b"/invocation/next":
+            self._task = asyncio.get_running_loop().create_task(self._next())
+        else:
+            self._handle(method, path)
 
     # requests ----------------------------------------------------------------------------
-    async def _handle(self, method: bytes, url: bytes) -> None:
-        path = url.split(b"?", 1)[0]
+    def _handle(self, method: bytes, path: bytes) -> None:
         if not path.startswith(PREFIX):
             self._reply(404, {"errorMessage": "Not found", "errorType": "NotFound"})
             return
         route = path[len(PREFIX) :]
-        if method == b"GET" and route == b"/invocation/next":
-            await self._next()
-        elif method == b"POST" and route == b"/init/error":
+        if method == b"POST" and route == b"/init/error":
             self._init_error()
         elif method == b"POST" and route.startswith(b"/invocation/"):
             request_id, _, action = route[len(b"/invocation/") :].partition(b"/")

@@ -59,6 +59,8 @@ class RuntimeApi:
         self._address = (host, int(port))
         self._host = address.encode()
         self._socket: socket.socket | None = None
+        self._held = b""  # answers not sent yet (`_hold`)
+        self._pending = 0  # how many replies to them are still to be read
         if channel is not None:  # a connection gureum made for us (zygote.become_runtime)
             self._socket = socket.socket(fileno=channel)
         self._buffer = b""
@@ -80,15 +82,30 @@ class RuntimeApi:
             self._buffer = b""
         return self._socket
 
-    def _call(
+    def _request(
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> bytes:
         lines = [f"{method} /2018-06-01/runtime{path} HTTP/1.1".encode(), b"Host: " + self._host]
         lines += [f"{name}: {value}".encode() for name, value in (headers or {}).items()]
         lines.append(b"Content-Length: %d" % len(body))
+        return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+    def _call(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Sends a request (after any answer held back, see `_hold`) and reads its reply."""
         connection = self._connect()
-        connection.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+        connection.sendall(self._held + self._request(method, path, body, headers))
+        self._held, pending, self._pending = b"", self._pending, 0
+        for _ in range(pending):  # their 202s: nothing to act on (nor did we before)
+            self._read(connection)
         return self._read(connection)
+
+    def _hold(self, request: bytes) -> None:
+        """Keeps an answer (`response`, `error`) to send with the next request, the `next` that
+        always follows it: one write and one wake-up of the platform instead of two."""
+        self._held += request
+        self._pending += 1
 
     def _read(self, connection: socket.socket) -> tuple[int, dict[str, str], bytes]:
         while b"\r\n\r\n" not in self._buffer:
@@ -120,11 +137,12 @@ class RuntimeApi:
         return headers, body
 
     def respond(self, request_id: str, body: bytes) -> None:
-        self._call("POST", f"/invocation/{request_id}/response", body)
+        self._hold(self._request("POST", f"/invocation/{request_id}/response", body))
 
     def fail(self, request_id: str, error: dict[str, Any]) -> None:
         headers = {"Lambda-Runtime-Function-Error-Type": str(error.get("errorType", "Unhandled"))}
-        self._call("POST", f"/invocation/{request_id}/error", json.dumps(error).encode(), headers)
+        document = json.dumps(error).encode()
+        self._hold(self._request("POST", f"/invocation/{request_id}/error", document, headers))
 
     def fail_init(self, error: dict[str, Any]) -> None:
         headers = {"Lambda-Runtime-Function-Error-Type": str(error.get("errorType", "Unhandled"))}
