@@ -273,9 +273,9 @@ class ExecutionEnvironment:
                 process.group.limit(plan.memory_mb)
                 process.oom_kills_before = process.group.oom_kills()
             channel, ready.channel = ready.channel, None
-            if channel is not None:
-                await serve_channel(process.session, channel)
             ready.start(self._spec(process), process.exit)
+            if channel is not None:  # after the word to go: what the runtime sends waits in it
+                await serve_channel(process.session, channel)
             return ready.keeper
         write_fd = process.write_fd
         assert write_fd is not None  # without a ready sandbox, the process made its log pipe

@@ -6,8 +6,9 @@ cannot fill the disk.
 
 An invocation appends three to five events from the event loop, so appends are buffered in the
 process and reach the file at most `FLUSH_INTERVAL` later (`flush_periodically`, a loop the Logs
-assembly owns), on a read of that stream, or at close: a `kill -9` loses at most that much of the
-newest lines, and no append pays a system call.
+assembly owns), on a read, or at close: a `kill -9` loses at most that much of the newest lines,
+and no append pays a system call. That holds for a stream's first lines too: its group's
+directory and its file are made at the flush, not on the cold start that wrote them.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class LogStore:
         self._open: OrderedDict[Path, BinaryIO] = OrderedDict()
         self._sizes: dict[Path, int] = {}  # of the open streams, buffered bytes included
         self._dirty: set[Path] = set()  # open streams with buffered bytes
+        self._pending: dict[Path, list[bytes]] = {}  # lines of streams whose file is not open
         # Environments write from the event loop, the Logs API from worker threads.
         self._lock = threading.RLock()
         # Where each stream's file is: an invocation writes three lines or more, and building
@@ -74,8 +76,14 @@ class LogStore:
         self._dirty.discard(path)
 
     def flush(self, path: Path | None = None) -> None:
-        """Writes what is buffered: of one stream, or of every one."""
+        """Writes what is buffered: of one stream, or of every one (making their files)."""
         with self._lock:
+            for pending in [path] if path is not None else list(self._pending):
+                lines = self._pending.pop(pending, None)
+                if lines is not None:
+                    if not pending.parent.is_dir():
+                        self._make_group(pending.parent)
+                    self._write(pending, b"".join(lines))
             for dirty in [path] if path is not None else list(self._dirty):
                 if dirty in self._dirty:
                     self._open[dirty].flush()
@@ -85,11 +93,12 @@ class LogStore:
         """Flushes every `interval` seconds until cancelled (the Logs assembly owns it)."""
         while True:
             await asyncio.sleep(interval)
-            if self._dirty:
+            if self._dirty or self._pending:
                 self.flush()
 
     def close(self) -> None:
         with self._lock:
+            self.flush()
             for path in list(self._open):
                 self._close(path)
             self._open.clear()
@@ -98,7 +107,10 @@ class LogStore:
         return self._root / _name(account) / _name(region) / _name(group)
 
     def create_group(self, account: str, region: str, group: str) -> None:
-        directory = self._group_dir(account, region, group)
+        self._make_group(self._group_dir(account, region, group))
+
+    @staticmethod
+    def _make_group(directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         created = directory / ".created"
         if not created.exists():
@@ -109,6 +121,8 @@ class LogStore:
         with self._lock:
             for path in [p for p in self._open if p.parent == directory]:
                 self._close(path)
+            for path in [p for p in self._pending if p.parent == directory]:
+                del self._pending[path]
             shutil.rmtree(directory, ignore_errors=True)
 
     def append(
@@ -127,22 +141,27 @@ class LogStore:
                 self._paths.clear()
             path = self._group_dir(account, region, group) / f"{_name(stream)}.jsonl"
             self._paths[key] = path
-        directory = path.parent
         lines = "".join(
             json.dumps([e.timestamp, e.ingested or e.timestamp, e.message]) + "\n" for e in events
         ).encode()
         if not lines and not create:
             return
         with self._lock:
-            if path not in self._open and not directory.is_dir():
-                self.create_group(account, region, group)
-            handle = self._handle(path)
-            handle.write(lines)
-            self._dirty.add(path)
-            self._sizes[path] += len(lines)
-            if self._sizes[path] > self._cap:
-                self._close(path)
-                self._trim(path)
+            if path in self._open:
+                self._write(path, lines)
+            else:  # its file is made at the next flush (this may be a cold start)
+                self._pending.setdefault(path, []).append(lines)
+            if create:
+                self.flush(path)
+
+    def _write(self, path: Path, lines: bytes) -> None:
+        handle = self._handle(path)
+        handle.write(lines)
+        self._dirty.add(path)
+        self._sizes[path] += len(lines)
+        if self._sizes[path] > self._cap:
+            self._close(path)
+            self._trim(path)
 
     @staticmethod
     def _trim(path: Path) -> None:
@@ -157,6 +176,7 @@ class LogStore:
 
     def groups(self, account: str, region: str) -> list[tuple[str, int]]:
         """(group name, creation time in ms) of every group, by name."""
+        self.flush()  # groups not on disk yet
         base = self._root / account / region
         if not base.is_dir():
             return []
@@ -172,11 +192,11 @@ class LogStore:
 
     def streams(self, account: str, region: str, group: str) -> list[tuple[str, int, int, int]]:
         """(stream, first event ms, last event ms, size) of every stream in a group."""
+        self.flush()
         directory = self._group_dir(account, region, group)
         if not directory.is_dir():
             return []
         result = []
-        self.flush()
         for path in directory.glob("*.jsonl"):
             events = list(self._read(path))
             first = events[0].timestamp if events else 0
@@ -185,9 +205,11 @@ class LogStore:
         return sorted(result)
 
     def has_group(self, account: str, region: str, group: str) -> bool:
+        self.flush()
         return self._group_dir(account, region, group).is_dir()
 
     def has_stream(self, account: str, region: str, group: str, stream: str) -> bool:
+        self.flush()
         return self._stream_path(account, region, group, stream).is_file()
 
     def _stream_path(self, account: str, region: str, group: str, stream: str) -> Path:
