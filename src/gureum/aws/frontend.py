@@ -95,7 +95,11 @@ class WireProtocol(Protocol):
         """The protocol's 400 for a request it cannot read (`reason` says why)."""
         ...
 
-    def render(self, operation: OperationModel, result: Mapping[str, Any]) -> HttpResponse: ...
+    def render(
+        self, operation: OperationModel, result: Mapping[str, Any], request_id: str = ""
+    ) -> HttpResponse:
+        """The operation's answer; `request_id` for the protocols that carry it in the body."""
+        ...
 
     def render_error(self, error: AwsError, request_id: str = "") -> HttpResponse: ...
 
@@ -115,6 +119,13 @@ class ServiceEndpoint:
     # How far X-Amz-Date may stray from now. The window is per service: Lambda answers
     # "Signature expired: ... (<now> - 5 min.)" (serverless/serverless#27), STS allows 15 minutes.
     signature_window: timedelta = timedelta(minutes=5)
+    # A service that speaks several protocols (CloudWatch: rpc-v2-cbor, json, query) picks the
+    # codec of each request with this; `protocol` is then the one for requests that name none.
+    choose: Callable[[HttpRequest], WireProtocol] | None = None
+
+    def protocol_for(self, request: HttpRequest) -> WireProtocol:
+        """The codec `request` is read and answered with."""
+        return self.protocol if self.choose is None else self.choose(request)
 
 
 def _signed_for(request: HttpRequest) -> str | None:
@@ -166,7 +177,7 @@ class Frontend:
                 errors = refusal.errors
             elif signed_for is not None:
                 service = self._services[signed_for]
-                errors = service.protocol
+                errors = service.protocol_for(request)
             if oversized:
                 raise self._too_large(request)
             scope = self._authenticate(request)
@@ -186,7 +197,8 @@ class Frontend:
             # Only a request's nesting drives gureum this deep: it is the caller's input that
             # cannot be read, AWS's 400, not a 500 that clients would retry (issue #20).
             log.warning("request %s nested too deeply", request_id, exc_info=True)
-            failure = service.protocol.parse_failure("Document nested too deeply to be read")
+            protocol = service.protocol_for(request)
+            failure = protocol.parse_failure("Document nested too deeply to be read")
             response = errors.render_error(failure, request_id)
         except Exception:
             log.exception("request %s failed unexpectedly", request_id)
@@ -207,7 +219,7 @@ class Frontend:
         """The 413 for a body past every limit, named after its operation when that is known."""
         try:
             service = self._services.get(sigv4.credential_scope(request).service, self._default)
-            operation = service.protocol.route(request).operation.name
+            operation = service.protocol_for(request).route(request).operation.name
         except (sigv4.SignatureFailure, AwsError):
             return RequestEntityTooLarge("Request entity too large")
         limit = service.body_limits.get(operation)
@@ -242,14 +254,15 @@ class Frontend:
     async def _dispatch(
         self, service: ServiceEndpoint, request: HttpRequest, context: CallContext
     ) -> HttpResponse:
-        routed = service.protocol.route(request)
+        protocol = service.protocol_for(request)
+        routed = protocol.route(request)
         operation = routed.operation
         limit = service.body_limits.get(operation.name)
         if limit is not None and len(request.body) > limit[0]:
             raise RequestEntityTooLarge(limit[1])
         # AWS validates before anything else, so an operation gureum lacks still answers a
         # malformed request with AWS's 400, not with 501.
-        params = self._parse(service, routed, request)
+        params = self._parse(service, protocol, routed, request)
         context = replace(context, operation=operation.name)
         handler = service.handlers.get(operation.name)
         if handler is None:
@@ -262,16 +275,20 @@ class Frontend:
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(self._executor, handler, context, params)
         assert isinstance(result, Mapping)
-        return service.protocol.render(operation, result)
+        return protocol.render(operation, result, context.request_id)
 
     def _parse(
-        self, service: ServiceEndpoint, routed: Routed, request: HttpRequest
+        self,
+        service: ServiceEndpoint,
+        protocol: WireProtocol,
+        routed: Routed,
+        request: HttpRequest,
     ) -> dict[str, Any]:
         """The request's members, checked against the model. Whatever the input, a failure here
         is the protocol's 400: the codecs map what they foresee, and anything they did not
         (a parser's ValueError, OverflowError or RecursionError) is still the caller's input."""
         try:
-            params = service.protocol.parse(routed, request)
+            params = protocol.parse(routed, request)
             if routed.operation.input_shape is not None:
                 exempt = service.unvalidated.get(routed.operation.name, frozenset())
                 validate(routed.operation.input_shape, params, exempt)
@@ -280,5 +297,5 @@ class Frontend:
             reason = f"Unreadable request: {type(exc).__name__}"
             if isinstance(exc, UnreadableDocument):
                 reason = exc.reason
-            raise service.protocol.parse_failure(reason) from None
+            raise protocol.parse_failure(reason) from None
         return params

@@ -56,7 +56,9 @@ class JsonProtocol:
         """Coral's answer to a body it cannot read (400 SerializationException)."""
         return JsonSerializationError(reason)
 
-    def render(self, operation: OperationModel, result: Mapping[str, Any]) -> HttpResponse:
+    def render(
+        self, operation: OperationModel, result: Mapping[str, Any], request_id: str = ""
+    ) -> HttpResponse:
         shape = operation.output_shape
         document = render_value(shape, result) if shape is not None else {}
         body = json.dumps(document, separators=(",", ":")).encode()

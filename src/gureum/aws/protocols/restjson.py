@@ -126,7 +126,9 @@ class RestJsonProtocol:
 
     # --- responses --------------------------------------------------------------------------
 
-    def render(self, operation: OperationModel, result: Mapping[str, Any]) -> HttpResponse:
+    def render(
+        self, operation: OperationModel, result: Mapping[str, Any], request_id: str = ""
+    ) -> HttpResponse:
         status = int(operation.http.get("responseCode", 200))
         headers: list[tuple[str, str]] = []
         shape = operation.output_shape
