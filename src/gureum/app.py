@@ -24,6 +24,7 @@ from gureum.aws.http import HttpResponse
 from gureum.aws.kernel import Assembly, Kernel
 from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import Clock, SystemClock
+from gureum.cloudwatch import assembly as cloudwatch
 from gureum.config import Settings
 from gureum.kms import assembly as kms
 from gureum.lambda_ import assembly as lambda_
@@ -60,10 +61,17 @@ class GureumApp:
         self.kms = kms.assemble(self.kernel)
         self.sqs = sqs.assemble(self.kernel)
         self.logs = logs.assemble(self.kernel)
+        self.cloudwatch = cloudwatch.assemble(self.kernel)
         self.lambda_ = lambda_.assemble(
             self.kernel, self.kms.keys, self.sqs.queues, self.logs.streams
         )
-        self.services: list[Assembly] = [self.kms, self.sqs, self.logs, self.lambda_]
+        self.services: list[Assembly] = [
+            self.kms,
+            self.sqs,
+            self.logs,
+            self.cloudwatch,
+            self.lambda_,
+        ]
         self.frontend = Frontend(
             {s.endpoint.signing_name: s.endpoint for s in self.services},
             AccountDirectory([DEFAULT_ACCESS_KEY]),

@@ -1,0 +1,1 @@
+"""Amazon CloudWatch metrics (signing name `monitoring`): custom and `AWS/Lambda` metrics."""

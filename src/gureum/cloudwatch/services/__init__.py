@@ -1,0 +1,1 @@
+"""CloudWatch's services: the metric service other services publish into."""

@@ -1,0 +1,1 @@
+"""CloudWatch's stores: one-minute points and alarms in SQLite."""
