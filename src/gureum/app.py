@@ -63,7 +63,7 @@ class GureumApp:
         self.logs = logs.assemble(self.kernel)
         self.cloudwatch = cloudwatch.assemble(self.kernel)
         self.lambda_ = lambda_.assemble(
-            self.kernel, self.kms.keys, self.sqs.queues, self.logs.streams
+            self.kernel, self.kms.keys, self.sqs.queues, self.logs.streams, self.cloudwatch.metrics
         )
         self.services: list[Assembly] = [
             self.kms,

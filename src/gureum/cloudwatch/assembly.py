@@ -73,7 +73,8 @@ def assemble(kernel: Kernel) -> CloudWatch:
         "json": JsonProtocol(model),
         "query": QueryProtocol(model),
     }
-    choice = ProtocolChoice(model, codecs, "smithy-rpc-v2-cbor")
+    # A request that names no protocol is answered in the one botocore speaks (json).
+    choice = ProtocolChoice(model, codecs, "json")
     endpoint = ServiceEndpoint(
         "monitoring", choice.default, CloudWatchApi(metrics).handlers(), choose=choice
     )

@@ -56,7 +56,7 @@ from gureum.lambda_.services.functions import FunctionService
 from gureum.lambda_.services.invoker import Invoker
 from gureum.lambda_.services.layers import LayerService
 from gureum.lambda_.services.metrics import CONTENT_TYPE as METRICS_TYPE
-from gureum.lambda_.services.metrics import LambdaMetrics
+from gureum.lambda_.services.metrics import LambdaMetrics, MetricPublisher
 from gureum.lambda_.services.settler import Settler
 from gureum.lambda_.services.vault import KmsEnvironmentVault
 from gureum.lambda_.store.codestore import CodeStore
@@ -183,6 +183,15 @@ class Lambda(Assembly):
         self._tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
         self._tasks.append(asyncio.create_task(self.scratch.refill(), name="scratch"))
         self._tasks.append(asyncio.create_task(self.networks.refill(), name="networks"))
+        self._tasks.append(asyncio.create_task(self._sample_concurrency(), name="gauges"))
+
+    async def _sample_concurrency(self) -> None:
+        """The concurrency gauges into CloudWatch once per second, scaled by --time-scale
+        (at most 20 times a real second, at least once)."""
+        interval = min(1.0, max(0.05, self.kernel.settings.scaled(1.0)))
+        while True:
+            await asyncio.sleep(interval)
+            self.metrics.sample_concurrency()
 
     def _load_reservations(self) -> list[tuple[str, str, str, int]]:
         with self.store.transaction() as tx:
@@ -244,7 +253,13 @@ class Lambda(Assembly):
         )
 
 
-def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSink) -> Lambda:
+def assemble(
+    kernel: Kernel,
+    keys: KeyService,
+    queues: QueueService,
+    logs: LogSink,
+    publisher: MetricPublisher | None = None,
+) -> Lambda:
     settings, clock, executor = kernel.settings, kernel.clock, kernel.executor
     data = settings.data_dir
     # Durable state: the control plane (variables sealed with KMS), code blobs, the settler.
@@ -264,7 +279,7 @@ def assemble(kernel: Kernel, keys: KeyService, queues: QueueService, logs: LogSi
         store, code, clock, changed=settler.wake_from_any_thread, reservation_changed=relay
     )
     # Execution: admission, sandboxes, the pool, the invoke paths (sync and async).
-    metrics = LambdaMetrics(ledger)
+    metrics = LambdaMetrics(ledger, publisher)
     admission = Admission(
         ledger,
         metrics,

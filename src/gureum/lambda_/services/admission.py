@@ -52,7 +52,7 @@ class Admission:
             self._check_rate(scope, function)
             lease = self.ledger.acquire(scope, function.id)
         except TooManyRequests:
-            self._metrics.throttle(function.region, function.name)
+            self._metrics.throttle(function.region, function.name, account=function.account)
             raise
         try:
             yield lease
@@ -92,5 +92,5 @@ class Admission:
         bucket, allowed = bucket.take(now)
         self._buckets[function.id] = bucket
         if not allowed:
-            self._metrics.throttle(function.region, function.name)
+            self._metrics.throttle(function.region, function.name, account=function.account)
             raise throttled(ThrottleReason.ACCOUNT)

@@ -242,7 +242,7 @@ class Delivery:
             return
         attempted = await self._attempt(event, now)
         if attempted is None:  # the function is gone: nothing left to deliver to
-            self._metrics.async_dropped(event.region, event.function_name)
+            self._metrics.async_dropped(event.region, event.function_name, account=event.account)
             await self._events.finish(event.id)
             return
         decision = decide(event.progress, attempted.attempt, policy, self._clock.now().timestamp())
@@ -264,7 +264,7 @@ class Delivery:
             condition = Condition.EVENT_AGE_EXCEEDED
             await self._handle(event, condition, event.progress, attempted, config)
         else:
-            self._metrics.async_dropped(event.region, event.function_name)
+            self._metrics.async_dropped(event.region, event.function_name, account=event.account)
         await self._events.finish(event.id)
 
     async def _config(self, event: QueuedEvent) -> EventInvokeConfig:
@@ -298,7 +298,10 @@ class Delivery:
         if target.function.reserved_concurrency == 0:
             return _Attempted(Attempt.ZERO_RESERVED, target, None)
         self._metrics.async_attempt(
-            event.region, event.function_name, (now - event.progress.accepted_at) * 1000
+            event.region,
+            event.function_name,
+            (now - event.progress.accepted_at) * 1000,
+            account=event.account,
         )
         try:
             check_invocable(target.version)
@@ -347,7 +350,7 @@ class Delivery:
             if config.on_success:
                 await self._send(event, config.on_success, body, sender, dead_letter=False)
             return
-        self._metrics.async_dropped(event.region, event.function_name)
+        self._metrics.async_dropped(event.region, event.function_name, account=event.account)
         dead_letter = target.version.settings.dead_letter_target
         if dead_letter:
             attributes = dead_letter_attributes(event.request_id, attempted.outcome, condition)
@@ -384,9 +387,13 @@ class Delivery:
         except Exception as exc:
             log.warning("event %s: delivery to %s failed: %s", event.request_id, arn, exc)
             if dead_letter:
-                self._metrics.dead_letter_error(event.region, event.function_name)
+                self._metrics.dead_letter_error(
+                    event.region, event.function_name, account=event.account
+                )
             else:
-                self._metrics.destination_failure(event.region, event.function_name)
+                self._metrics.destination_failure(
+                    event.region, event.function_name, account=event.account
+                )
 
     async def _invoke_destination(self, event: QueuedEvent, arn: str, body: str) -> None:
         ref = parse_function_name(arn)

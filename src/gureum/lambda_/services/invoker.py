@@ -263,7 +263,7 @@ class Invoker:
             now,
         )
         await self._events.accept(queued)
-        self._metrics.async_received(function.region, function.name)
+        self._metrics.async_received(function.region, function.name, account=function.account)
 
     async def run(self, target: Target, request: InvocationRequest) -> InvocationResult:
         """Runs one invocation under a concurrency lease (429 when there is none to be had)."""
@@ -286,7 +286,13 @@ class Invoker:
             async with self._pool.lease(slot, key, plan, scale) as environment:
                 result = await environment.invoke(request)
         self._metrics.invocation(
-            function.region, function.name, result.duration_ms, result.function_error
+            function.region,
+            function.name,
+            result.duration_ms,
+            result.function_error,
+            account=function.account,
+            invoked_arn=target.invoked_arn,
+            executed_version=version.version,
         )
         return result
 

@@ -1,13 +1,23 @@
-"""Lambda's CloudWatch metrics, exported for Prometheus at `GET /_gureum/metrics`.
+"""Lambda's CloudWatch metrics: published into CloudWatch (namespace `AWS/Lambda`) through the
+`MetricPublisher` port, and exported for Prometheus at `GET /_gureum/metrics`.
 
 Names and dimensions are AWS's (`Invocations`, `Throttles`, `ConcurrentExecutions`, ...,
-`FunctionName`), prefixed `aws_lambda_`, so a dashboard reads like the CloudWatch console.
-Counters count as they happen; concurrency gauges are read from the ledger at scrape time.
+`FunctionName`); for Prometheus they are prefixed `aws_lambda_`, so a dashboard reads like the
+CloudWatch console. Counters count as they happen; concurrency gauges are read from the ledger at
+scrape time for Prometheus, and sampled into CloudWatch by `sample_concurrency` (the Lambda
+assembly calls it once per scaled second), so their Maximum and Average are over those samples.
+
+CloudWatch gets each value under AWS's dimension sets (spec 6.5): `FunctionName`;
+`FunctionName` + `Resource` (`name:qualifier`, when the invocation named a qualifier);
+`FunctionName` + `Resource` + `ExecutedVersion` (through an alias, the version it ran); and none,
+the account's aggregate. Publishing only buffers in memory (the port's promise), so the invoke
+path pays a few dictionary updates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -17,6 +27,43 @@ from gureum.lambda_.domain.concurrency import ConcurrencyLedger
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LABELS = ("Region", "FunctionName")
+NAMESPACE = "AWS/Lambda"
+
+
+class MetricPublisher(Protocol):
+    """Where Lambda's metrics go (CloudWatch's metric service, filled in by the composition
+    root). `record` must not block: it buffers, and the publisher writes off the request path."""
+
+    def record(
+        self,
+        account: str,
+        region: str,
+        namespace: str,
+        name: str,
+        dimensions: Mapping[str, str],
+        value: float,
+        unit: str,
+    ) -> None: ...
+
+
+class _NoPublisher:
+    def record(
+        self,
+        account: str,
+        region: str,
+        namespace: str,
+        name: str,
+        dimensions: Mapping[str, str],
+        value: float,
+        unit: str,
+    ) -> None:
+        pass
+
+
+def _qualifier(invoked_arn: str) -> str | None:
+    """The qualifier an invocation named (`arn:aws:lambda:r:a:function:name:qualifier`)."""
+    parts = invoked_arn.split(":")
+    return parts[7] if len(parts) > 7 else None
 
 
 class _LedgerCollector(Collector):
@@ -54,8 +101,12 @@ class _LedgerCollector(Collector):
 class LambdaMetrics:
     """Counters updated as things happen; gauges read from the ledger at scrape time."""
 
-    def __init__(self, ledger: ConcurrencyLedger) -> None:
+    def __init__(self, ledger: ConcurrencyLedger, publisher: MetricPublisher | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._ledger = ledger
+        self._publisher: MetricPublisher = publisher or _NoPublisher()
+        # Functions running at the last sample: each gets one more sample (its 0) after.
+        self._sampled: set[tuple[str, str, str]] = set()
         self._names: dict[tuple[str, str, str], str] = {}
         self.registry.register(_LedgerCollector(ledger, self._names))
         self._invocations = Counter(
@@ -121,29 +172,109 @@ class LambdaMetrics:
     def known(self, account: str, region: str, function_id: str, name: str) -> None:
         self._names[(account, region, function_id)] = name
 
-    def invocation(self, region: str, name: str, duration_ms: float, failed: bool) -> None:
+    def _publish(
+        self,
+        account: str,
+        region: str,
+        function: str,
+        metric: str,
+        value: float,
+        unit: str = "Count",
+        invoked_arn: str = "",
+        executed_version: str | None = None,
+    ) -> None:
+        """`value` under each of AWS's dimension sets for an invocation of `function`."""
+        record = self._publisher.record
+        record(account, region, NAMESPACE, metric, {}, value, unit)
+        record(account, region, NAMESPACE, metric, {"FunctionName": function}, value, unit)
+        qualifier = _qualifier(invoked_arn)
+        if qualifier is None:
+            return
+        resource = {"FunctionName": function, "Resource": f"{function}:{qualifier}"}
+        record(account, region, NAMESPACE, metric, resource, value, unit)
+        if executed_version is not None and executed_version != qualifier:
+            executed = {**resource, "ExecutedVersion": executed_version}
+            record(account, region, NAMESPACE, metric, executed, value, unit)
+
+    def invocation(
+        self,
+        region: str,
+        name: str,
+        duration_ms: float,
+        failed: bool,
+        *,
+        account: str = "",
+        invoked_arn: str = "",
+        executed_version: str | None = None,
+    ) -> None:
         self._invocations.labels(region, name).inc()
         self._duration.labels(region, name).observe(duration_ms)
         if failed:
             self._errors.labels(region, name).inc()
+        where = (account, region, name)
+        self._publish(*where, "Invocations", 1.0, "Count", invoked_arn, executed_version)
+        self._publish(
+            *where, "Duration", duration_ms, "Milliseconds", invoked_arn, executed_version
+        )
+        self._publish(
+            *where, "Errors", 1.0 if failed else 0.0, "Count", invoked_arn, executed_version
+        )
 
-    def throttle(self, region: str, name: str) -> None:
+    def throttle(self, region: str, name: str, *, account: str = "") -> None:
         self._throttles.labels(region, name).inc()
+        self._publish(account, region, name, "Throttles", 1.0)
 
-    def async_received(self, region: str, name: str) -> None:
+    def async_received(self, region: str, name: str, *, account: str = "") -> None:
         self._async_received.labels(region, name).inc()
+        self._publish(account, region, name, "AsyncEventsReceived", 1.0)
 
-    def async_attempt(self, region: str, name: str, age_ms: float) -> None:
+    def async_attempt(self, region: str, name: str, age_ms: float, *, account: str = "") -> None:
         self._async_age.labels(region, name).observe(age_ms)
+        self._publish(account, region, name, "AsyncEventAge", age_ms, "Milliseconds")
 
-    def async_dropped(self, region: str, name: str) -> None:
+    def async_dropped(self, region: str, name: str, *, account: str = "") -> None:
         self._async_dropped.labels(region, name).inc()
+        self._publish(account, region, name, "AsyncEventsDropped", 1.0)
 
-    def destination_failure(self, region: str, name: str) -> None:
+    def destination_failure(self, region: str, name: str, *, account: str = "") -> None:
         self._destination_failures.labels(region, name).inc()
+        self._publish(account, region, name, "DestinationDeliveryFailures", 1.0)
 
-    def dead_letter_error(self, region: str, name: str) -> None:
+    def dead_letter_error(self, region: str, name: str, *, account: str = "") -> None:
         self._dead_letter_errors.labels(region, name).inc()
+        self._publish(account, region, name, "DeadLetterErrors", 1.0)
+
+    def sample_concurrency(self) -> None:
+        """One sample of the concurrency gauges into CloudWatch: the account's executions and
+        unreserved executions, and each function's while it runs (and once more at 0)."""
+        record = self._publisher.record
+        for scope in self._ledger.scopes():
+            account, region = scope
+            running = float(self._ledger.in_flight(scope))
+            unreserved = float(self._ledger.unreserved_in_flight(scope))
+            record(account, region, NAMESPACE, "ConcurrentExecutions", {}, running, "Count")
+            record(
+                account,
+                region,
+                NAMESPACE,
+                "UnreservedConcurrentExecutions",
+                {},
+                unreserved,
+                "Count",
+            )
+        by_name: dict[tuple[str, str, str], int] = {}
+        for (account, region, function_id), name in list(self._names.items()):
+            key = (account, region, name)
+            by_name[key] = by_name.get(key, 0) + self._ledger.in_flight(
+                (account, region), function_id
+            )
+        active = {key for key, running in by_name.items() if running > 0}
+        for key in active | self._sampled:
+            account, region, name = key
+            dimensions = {"FunctionName": name}
+            value = float(by_name.get(key, 0))
+            record(account, region, NAMESPACE, "ConcurrentExecutions", dimensions, value, "Count")
+        self._sampled = active
 
     def queue_depth(self, depth: int) -> None:
         self._queue_depth.set(depth)
