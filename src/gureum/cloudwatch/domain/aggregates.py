@@ -4,9 +4,12 @@ A point aggregates every value published for one metric, unit and minute on writ
 count, minimum, maximum, and a histogram for percentiles. The histogram has logarithmic buckets
 1% wide (bucket `+i` holds positive values near 1.01**i, `-i` negative ones, `0` zero), so it is
 bounded (about 4,200 buckets cover 1e-9 to 1e9 in magnitude, and it is sparse) and merges by
-adding counts, which is what a period of several minutes does. A percentile is therefore within
-about 1% of the exact value, and never outside [Minimum, Maximum]. Statistic sets
-(StatisticValues) carry no values, so they add to every statistic but the percentiles.
+adding counts, which is what a period of several minutes does. Up to `EXACT_VALUES` raw values
+are kept beside it, so a point (or a period) with few values answers exact percentiles; past
+that, a percentile is within about 1% of the exact value, and never outside [Minimum, Maximum].
+Statistic sets (StatisticValues) carry no values, so they add to every statistic but the
+percentiles. A percentile is the nearest rank: the smallest value with at least that share of
+the values at or below it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ _ZERO = "0"
 # pNN or pNN.NN (AWS allows up to two decimals): p50, p99, p99.9, p100.
 PERCENTILE = re.compile(r"p(\d{1,2}(?:\.\d{1,2})?|100(?:\.0{1,2})?)")
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+EXACT_VALUES = 256
 
 
 def bucket_of(value: float) -> str:
@@ -48,6 +52,8 @@ class Aggregate:
     minimum: float = math.inf
     maximum: float = -math.inf
     histogram: dict[str, float] = field(default_factory=dict)
+    # Every value while there are at most EXACT_VALUES of them; None once there were more.
+    values: list[float] | None = field(default_factory=list)
 
     def add(self, value: float, count: float = 1.0) -> None:
         """`count` occurrences of `value` (PutMetricData's Values and Counts)."""
@@ -57,6 +63,12 @@ class Aggregate:
         self.maximum = max(self.maximum, value)
         bucket = bucket_of(value)
         self.histogram[bucket] = self.histogram.get(bucket, 0.0) + count
+        if self.values is not None:
+            whole = count == int(count)
+            if whole and len(self.values) + count <= EXACT_VALUES:
+                self.values.extend([value] * int(count))
+            else:
+                self.values = None
 
     def add_set(self, count: float, total: float, minimum: float, maximum: float) -> None:
         """A statistic set (StatisticValues)."""
@@ -69,6 +81,12 @@ class Aggregate:
         self.add_set(other.count, other.sum, other.minimum, other.maximum)
         for bucket, count in other.histogram.items():
             self.histogram[bucket] = self.histogram.get(bucket, 0.0) + count
+        if self.values is None or other.values is None:
+            self.values = None
+        elif len(self.values) + len(other.values) <= EXACT_VALUES:
+            self.values.extend(other.values)
+        else:
+            self.values = None
 
     def statistic(self, name: str) -> float | None:
         """One of `STATISTICS`, or a pNN percentile (None when no value supports it)."""
@@ -91,6 +109,9 @@ class Aggregate:
         total = sum(self.histogram.values())
         if total <= 0:
             return None
+        if self.values is not None and len(self.values) == total:
+            ordered = sorted(self.values)
+            return ordered[max(0, math.ceil(len(ordered) * rank / 100.0) - 1)]
         wanted = total * rank / 100.0
         seen = 0.0
         for bucket in sorted(self.histogram, key=_value_of):

@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS points (
     series INTEGER NOT NULL REFERENCES series(id) ON DELETE CASCADE,
     start REAL NOT NULL, unit TEXT NOT NULL,
     sum REAL NOT NULL, count REAL NOT NULL, minimum REAL NOT NULL, maximum REAL NOT NULL,
-    histogram TEXT NOT NULL,
+    histogram TEXT NOT NULL, exact TEXT,
     PRIMARY KEY (series, start, unit));
 CREATE INDEX IF NOT EXISTS points_by_age ON points (start);
 CREATE TABLE IF NOT EXISTS alarms (
@@ -48,6 +48,13 @@ class PointKey:
     metric: MetricKey
     unit: str
     start: float
+
+
+def _aggregate(
+    total: float, count: float, low: float, high: float, histogram: str, exact: str | None
+) -> Aggregate:
+    values = None if exact is None else [float(v) for v in json.loads(exact)]
+    return Aggregate(total, count, low, high, json.loads(histogram), values)
 
 
 def _dimensions(metric: MetricKey) -> str:
@@ -79,16 +86,16 @@ class MetricStore:
                     (*identity, dimensions),
                 ).fetchone()
                 row = db.execute(
-                    "SELECT sum, count, minimum, maximum, histogram FROM points "
+                    "SELECT sum, count, minimum, maximum, histogram, exact FROM points "
                     "WHERE series = ? AND start = ? AND unit = ?",
                     (series, key.start, key.unit),
                 ).fetchone()
                 total = Aggregate()
                 if row is not None:
-                    total = Aggregate(row[0], row[1], row[2], row[3], json.loads(row[4]))
+                    total = _aggregate(*row)
                 total.merge(aggregate)
                 db.execute(
-                    "INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         series,
                         key.start,
@@ -98,22 +105,21 @@ class MetricStore:
                         total.minimum,
                         total.maximum,
                         json.dumps(total.histogram, separators=(",", ":")),
+                        None if total.values is None else json.dumps(total.values),
                     ),
                 )
 
     def points(self, account: str, region: str, metric: MetricKey, since: float) -> list[Point]:
         with self._db.transaction(counted=False) as db:
             rows = db.execute(
-                "SELECT p.start, p.unit, p.sum, p.count, p.minimum, p.maximum, p.histogram "
+                "SELECT p.start, p.unit, p.sum, p.count, p.minimum, p.maximum, p.histogram, "
+                "p.exact "
                 "FROM points p JOIN series s ON s.id = p.series WHERE s.account = ? "
                 "AND s.region = ? AND s.namespace = ? AND s.name = ? AND s.dimensions = ? "
                 "AND p.start >= ? ORDER BY p.start",
                 (account, region, metric.namespace, metric.name, _dimensions(metric), since),
             ).fetchall()
-        return [
-            Point(start, unit, Aggregate(total, count, low, high, json.loads(histogram)))
-            for start, unit, total, count, low, high, histogram in rows
-        ]
+        return [Point(start, unit, _aggregate(*row)) for start, unit, *row in rows]
 
     def metrics(
         self, account: str, region: str, namespace: str | None, name: str | None, since: float
