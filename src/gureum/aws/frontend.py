@@ -17,6 +17,7 @@ import inspect
 import logging
 import re
 import uuid
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
@@ -134,6 +135,28 @@ def _signed_for(request: HttpRequest) -> str | None:
         return sigv4.credential_scope(request).service
     except sigv4.SignatureFailure:
         return None
+
+
+# The most a compressed body may grow to: beyond any operation's own limit (Lambda's largest is
+# CreateFunction's 50 MB zip, never compressed by the SDKs).
+_INFLATED_CAP = 64 * 1024 * 1024
+
+
+def _decompressed(request: HttpRequest, protocol: WireProtocol) -> HttpRequest:
+    """`request` with its body inflated when the SDK gzipped it: botocore compresses operations
+    whose model asks for it (CloudWatch's PutMetricData past 10 KB) after signing the
+    compressed bytes, which the signature check has already seen."""
+    encoding = next((v for k, v in request.headers if k.lower() == "content-encoding"), "")
+    if encoding.strip().lower() != "gzip":
+        return request
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        body = inflater.decompress(request.body, _INFLATED_CAP)
+    except zlib.error:
+        raise protocol.parse_failure("The request body is not valid gzip") from None
+    if inflater.unconsumed_tail:
+        raise RequestEntityTooLarge("Request entity too large")
+    return replace(request, body=body)
 
 
 class NotImplementedOperation(AwsError):
@@ -262,6 +285,7 @@ class Frontend:
             raise RequestEntityTooLarge(limit[1])
         # AWS validates before anything else, so an operation gureum lacks still answers a
         # malformed request with AWS's 400, not with 501.
+        request = _decompressed(request, protocol)
         params = self._parse(service, protocol, routed, request)
         context = replace(context, operation=operation.name)
         handler = service.handlers.get(operation.name)

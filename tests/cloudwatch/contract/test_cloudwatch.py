@@ -1,0 +1,409 @@
+"""CloudWatch metrics against a real server, in each of the three protocols botocore's model
+lists: rpc-v2-cbor, json and query, each spoken by a real boto3 client, and the AWS CLI.
+
+botocore 1.44.8 picks json for CloudWatch (its order prefers json to rpc-v2-cbor), so the cbor
+and query clients are boto3 clients over a copy of botocore's own model that lists only that
+protocol: the serializer, the parser and the error handling are botocore's, unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.config import Config
+
+from tests.support.aws import aws_error
+from tests.support.server import GureumProcess
+
+NO_SANDBOX = ("--isolation", "none")
+PROTOCOLS = ["smithy-rpc-v2-cbor", "json", "query"]
+_numbers = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GureumProcess]:
+    process = GureumProcess(tmp_path_factory.mktemp("gureum-cw") / "data", *NO_SANDBOX).start()
+    yield process
+    process.stop()
+
+
+def speaking(server: GureumProcess, protocol: str, models: Path) -> Any:
+    """A boto3 CloudWatch client that speaks only `protocol`."""
+    loader = botocore.session.get_session().get_component("data_loader")
+    model = loader.load_service_model("cloudwatch", "service-2")
+    model["metadata"]["protocols"] = [protocol]
+    model["metadata"]["protocol"] = protocol
+    version = models / protocol / "cloudwatch" / model["metadata"]["apiVersion"]
+    version.mkdir(parents=True, exist_ok=True)
+    (version / "service-2.json").write_text(json.dumps(model))
+    session = botocore.session.get_session()
+    session.get_component("data_loader").search_paths.insert(0, str(models / protocol))
+    client = boto3.Session(botocore_session=session).client(
+        "cloudwatch",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    assert client.meta.service_model.resolved_protocol == protocol
+    return client
+
+
+@pytest.fixture(scope="module", params=PROTOCOLS)
+def cloudwatch(
+    request: pytest.FixtureRequest, server: GureumProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
+    return speaking(server, request.param, tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest) -> str:
+    return f"Test/{request.node.name[:60].replace('[', '-').replace(']', '')}-{next(_numbers)}"
+
+
+def minute_ago(minutes: int) -> datetime:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return now - timedelta(minutes=minutes)
+
+
+ROUTE = [{"Name": "Route", "Value": "/cart"}]
+
+
+def test_put_then_statistics_and_percentiles(cloudwatch: Any, namespace: str) -> None:
+    at = minute_ago(5)
+    cloudwatch.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": "Latency",
+                "Dimensions": ROUTE,
+                "Timestamp": at,
+                "Values": [1.0, 2.0, 3.0, 100.0],
+                "Counts": [1.0, 1.0, 1.0, 1.0],
+                "Unit": "Milliseconds",
+            },
+            {
+                "MetricName": "Latency",
+                "Dimensions": ROUTE,
+                "Timestamp": at + timedelta(minutes=1),
+                "StatisticValues": {"SampleCount": 2, "Sum": 10, "Minimum": 4, "Maximum": 6},
+                "Unit": "Milliseconds",
+            },
+        ],
+    )
+    answer = cloudwatch.get_metric_statistics(
+        Namespace=namespace,
+        MetricName="Latency",
+        Dimensions=ROUTE,
+        StartTime=at,
+        EndTime=at + timedelta(minutes=2),
+        Period=60,
+        Statistics=["SampleCount", "Sum", "Average", "Minimum", "Maximum"],
+        ExtendedStatistics=["p50", "p99"],
+    )
+    assert answer["Label"] == "Latency"
+    first, second = sorted(answer["Datapoints"], key=lambda point: point["Timestamp"])
+    assert first["Timestamp"] == at
+    assert first["Unit"] == "Milliseconds"
+    assert (first["SampleCount"], first["Sum"], first["Average"]) == (4.0, 106.0, 26.5)
+    assert (first["Minimum"], first["Maximum"]) == (1.0, 100.0)
+    assert first["ExtendedStatistics"] == {"p50": 2.0, "p99": 100.0}
+    assert (second["SampleCount"], second["Sum"], second["Maximum"]) == (2.0, 10.0, 6.0)
+    # A period of two minutes merges both points.
+    merged = cloudwatch.get_metric_statistics(
+        Namespace=namespace,
+        MetricName="Latency",
+        Dimensions=ROUTE,
+        StartTime=at,
+        EndTime=at + timedelta(minutes=2),
+        Period=120,
+        Statistics=["SampleCount", "Maximum"],
+    )["Datapoints"]
+    assert [(p["SampleCount"], p["Maximum"]) for p in merged] == [(6.0, 100.0)]
+
+
+def test_unit_filters_the_datapoints(cloudwatch: Any, namespace: str) -> None:
+    at = minute_ago(3)
+    cloudwatch.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {"MetricName": "Size", "Timestamp": at, "Value": 1.0, "Unit": "Bytes"},
+            {"MetricName": "Size", "Timestamp": at, "Value": 5.0, "Unit": "Kilobytes"},
+        ],
+    )
+    window = {"StartTime": at, "EndTime": at + timedelta(minutes=1), "Period": 60}
+    both = cloudwatch.get_metric_statistics(
+        Namespace=namespace, MetricName="Size", Statistics=["Sum"], **window
+    )["Datapoints"]
+    assert sorted((p["Unit"], p["Sum"]) for p in both) == [("Bytes", 1.0), ("Kilobytes", 5.0)]
+    kilobytes = cloudwatch.get_metric_statistics(
+        Namespace=namespace, MetricName="Size", Statistics=["Sum"], Unit="Kilobytes", **window
+    )["Datapoints"]
+    assert [(p["Unit"], p["Sum"]) for p in kilobytes] == [("Kilobytes", 5.0)]
+
+
+def test_get_metric_statistics_refusals(cloudwatch: Any, namespace: str) -> None:
+    at = minute_ago(10)
+    base = {"Namespace": namespace, "MetricName": "M", "Statistics": ["Sum"]}
+    with aws_error("InvalidParameterValue", 400, "The parameter Period must be a multiple of 60."):
+        cloudwatch.get_metric_statistics(
+            StartTime=at, EndTime=at + timedelta(minutes=5), Period=61, **base
+        )
+    with aws_error(
+        "InvalidParameterValue",
+        400,
+        "The parameter StartTime must be less than the parameter EndTime.",
+    ):
+        cloudwatch.get_metric_statistics(StartTime=at, EndTime=at, Period=60, **base)
+    with aws_error(
+        "InvalidParameterCombination",
+        400,
+        "You have requested up to 2,880 datapoints, which exceeds the limit of 1,440. You may "
+        "reduce the datapoints requested by increasing Period, or decreasing the time range.",
+    ):
+        cloudwatch.get_metric_statistics(
+            StartTime=at - timedelta(days=2), EndTime=at, Period=60, **base
+        )
+
+
+def test_put_refusals(cloudwatch: Any) -> None:
+    with aws_error(
+        "InvalidParameterValue", 400, "The value AWS/ for parameter Namespace is invalid."
+    ):
+        cloudwatch.put_metric_data(
+            Namespace="AWS/Lambda", MetricData=[{"MetricName": "Invocations", "Value": 1.0}]
+        )
+    with aws_error(
+        "InvalidParameterCombination",
+        400,
+        "The parameters MetricData.member.1.Value and MetricData.member.1.Values are mutually "
+        "exclusive and you have specified both.",
+    ):
+        cloudwatch.put_metric_data(
+            Namespace="Shop", MetricData=[{"MetricName": "M", "Value": 1.0, "Values": [2.0]}]
+        )
+
+
+def test_get_metric_data_pages_and_scans(cloudwatch: Any, namespace: str) -> None:
+    at = minute_ago(6)
+    cloudwatch.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {"MetricName": "Orders", "Timestamp": at + timedelta(minutes=i), "Value": float(i)}
+            for i in range(4)
+        ],
+    )
+    metric = {"Namespace": namespace, "MetricName": "Orders"}
+    queries = [
+        {"Id": "sum", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Sum"}},
+        {
+            "Id": "max",
+            "Label": "most",
+            "MetricStat": {"Metric": metric, "Period": 120, "Stat": "Maximum"},
+        },
+    ]
+    window = {"StartTime": at, "EndTime": at + timedelta(minutes=4)}
+    answer = cloudwatch.get_metric_data(MetricDataQueries=queries, **window)
+    by_id = {result["Id"]: result for result in answer["MetricDataResults"]}
+    assert by_id["sum"]["Values"] == [3.0, 2.0, 1.0, 0.0]  # newest first by default
+    assert by_id["sum"]["Timestamps"][0] == at + timedelta(minutes=3)
+    assert (by_id["max"]["Label"], by_id["max"]["Values"]) == ("most", [3.0, 1.0])
+    assert {r["StatusCode"] for r in answer["MetricDataResults"]} == {"Complete"}
+    assert "NextToken" not in answer
+
+    first = cloudwatch.get_metric_data(
+        MetricDataQueries=queries[:1], ScanBy="TimestampAscending", MaxDatapoints=3, **window
+    )
+    (result,) = first["MetricDataResults"]
+    assert (result["Values"], result["StatusCode"]) == ([0.0, 1.0, 2.0], "PartialData")
+    rest = cloudwatch.get_metric_data(
+        MetricDataQueries=queries[:1],
+        ScanBy="TimestampAscending",
+        MaxDatapoints=3,
+        NextToken=first["NextToken"],
+        **window,
+    )
+    assert rest["MetricDataResults"][0]["Values"] == [3.0]
+    assert "NextToken" not in rest
+
+
+def test_expressions_are_refused_clearly(cloudwatch: Any) -> None:
+    at = minute_ago(6)
+    with aws_error(
+        "ValidationError",
+        400,
+        "Error in expression 'e1': gureum runs MetricStat queries only; metric math and Metrics "
+        "Insights expressions are not supported.",
+    ):
+        cloudwatch.get_metric_data(
+            MetricDataQueries=[{"Id": "e1", "Expression": "SUM(METRICS())"}],
+            StartTime=at,
+            EndTime=at + timedelta(minutes=5),
+        )
+
+
+def test_list_metrics_filters(cloudwatch: Any, namespace: str) -> None:
+    cloudwatch.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {"MetricName": "A", "Value": 1.0, "Dimensions": ROUTE},
+            {"MetricName": "A", "Value": 1.0, "Dimensions": [{"Name": "Route", "Value": "/pay"}]},
+            {"MetricName": "B", "Value": 1.0},
+        ],
+    )
+    everything = cloudwatch.list_metrics(Namespace=namespace)["Metrics"]
+    assert len(everything) == 3
+    named = cloudwatch.list_metrics(Namespace=namespace, MetricName="A")["Metrics"]
+    assert {m["Dimensions"][0]["Value"] for m in named} == {"/cart", "/pay"}
+    cart = cloudwatch.list_metrics(Namespace=namespace, Dimensions=ROUTE)["Metrics"]
+    assert cart == [{"Namespace": namespace, "MetricName": "A", "Dimensions": ROUTE}]
+    with_route = cloudwatch.list_metrics(Namespace=namespace, Dimensions=[{"Name": "Route"}])
+    assert len(with_route["Metrics"]) == 2
+    recent = cloudwatch.list_metrics(Namespace=namespace, RecentlyActive="PT3H")["Metrics"]
+    assert len(recent) == 3
+
+
+def test_list_metrics_in_pages_of_500(server: GureumProcess, namespace: str) -> None:
+    cloudwatch = server.client("cloudwatch")
+    cloudwatch.put_metric_data(
+        Namespace=namespace,
+        MetricData=[{"MetricName": f"M{i:04d}", "Value": 1.0} for i in range(501)],
+    )
+    first = cloudwatch.list_metrics(Namespace=namespace)
+    assert len(first["Metrics"]) == 500
+    second = cloudwatch.list_metrics(Namespace=namespace, NextToken=first["NextToken"])
+    assert [m["MetricName"] for m in second["Metrics"]] == ["M0500"]
+    assert "NextToken" not in second
+    paginated = cloudwatch.get_paginator("list_metrics").paginate(Namespace=namespace)
+    assert sum(len(page["Metrics"]) for page in paginated) == 501
+
+
+def test_describe_alarms_is_empty_until_alarms_exist(cloudwatch: Any) -> None:
+    answer = cloudwatch.describe_alarms()
+    assert answer["MetricAlarms"] == []
+
+
+def test_points_survive_a_restart(tmp_path: Path) -> None:
+    process = GureumProcess(tmp_path / "data", *NO_SANDBOX).start()
+    at = minute_ago(2)
+    try:
+        process.client("cloudwatch").put_metric_data(
+            Namespace="Durable", MetricData=[{"MetricName": "M", "Value": 4.0, "Timestamp": at}]
+        )
+    finally:
+        process.stop()
+    process.start()
+    try:
+        answer = process.client("cloudwatch").get_metric_statistics(
+            Namespace="Durable",
+            MetricName="M",
+            StartTime=at,
+            EndTime=at + timedelta(minutes=1),
+            Period=60,
+            Statistics=["Sum"],
+        )
+    finally:
+        process.stop()
+    assert [p["Sum"] for p in answer["Datapoints"]] == [4.0]
+
+
+# --- the AWS CLI ---------------------------------------------------------------------------------
+
+AWS = Path(sys.executable).parent / "aws"
+
+
+def aws_cli(server: GureumProcess, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`aws --endpoint-url <gureum> cloudwatch ...`, isolated from the host's configuration."""
+    empty = home / "empty-aws-config"
+    empty.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=str(empty),
+        AWS_SHARED_CREDENTIALS_FILE=str(empty),
+        HOME=str(home),
+    )
+    command = [str(AWS), "--endpoint-url", server.url, "--output", "json", "cloudwatch", *args]
+    return subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_the_aws_cli_puts_and_reads_statistics(
+    server: GureumProcess, tmp_path: Path, namespace: str
+) -> None:
+    at = minute_ago(4)
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    put = aws_cli(
+        server,
+        tmp_path,
+        "put-metric-data",
+        "--namespace",
+        namespace,
+        "--metric-name",
+        "Orders",
+        "--value",
+        "3",
+        "--timestamp",
+        stamp,
+        "--unit",
+        "Count",
+    )
+    assert put.returncode == 0, put.stderr
+    end = (at + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    got = aws_cli(
+        server,
+        tmp_path,
+        "get-metric-statistics",
+        "--namespace",
+        namespace,
+        "--metric-name",
+        "Orders",
+        "--start-time",
+        stamp,
+        "--end-time",
+        end,
+        "--period",
+        "60",
+        "--statistics",
+        "Sum",
+        "Maximum",
+    )
+    assert got.returncode == 0, got.stderr
+    answer = json.loads(got.stdout)
+    assert answer["Label"] == "Orders"
+    assert [(p["Sum"], p["Maximum"], p["Unit"]) for p in answer["Datapoints"]] == [
+        (3.0, 3.0, "Count")
+    ]
+    refused = aws_cli(
+        server,
+        tmp_path,
+        "get-metric-statistics",
+        "--namespace",
+        namespace,
+        "--metric-name",
+        "Orders",
+        "--start-time",
+        stamp,
+        "--end-time",
+        end,
+        "--period",
+        "90",
+        "--statistics",
+        "Sum",
+    )
+    assert refused.returncode == 255  # awscli v1: a service error
+    assert "(InvalidParameterValue)" in refused.stderr
+    assert "The parameter Period must be a multiple of 60." in refused.stderr
