@@ -12,7 +12,6 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import fromstring
 
 import botocore
 import pytest
@@ -44,7 +43,6 @@ def failure(call: Callable[..., Any], **params: Any) -> dict[str, Any]:
         ("iam", "list_roles", "ListRoles", {}),
         ("sts", "get_caller_identity", "GetCallerIdentity", {}),
         ("dynamodb", "list_tables", "ListTables", {}),
-        ("cloudwatch", "list_metrics", "ListMetrics", {}),
         # Services botocore speaks Smithy RPC v2 CBOR to.
         ("eventbridgev2", "list_event_buses", "ListEventBuses", {}),
         ("cloudwatchomni", "list_access_grants", "ListAccessGrants", {}),
@@ -62,22 +60,6 @@ def test_boto3_reads_the_refusal(
     assert response["Error"]["Message"] == (
         f"gureum does not serve the {service} service (operation {operation}) yet."
     )
-
-
-def test_a_query_request_to_a_service_that_moved_to_json_is_answered_in_query(
-    server: GureumProcess,
-) -> None:
-    # CloudWatch's older SDKs still send query; botocore 1.44 sends json. Both read their own.
-    body = b"Action=ListMetrics&Version=2010-08-01"
-    reply = send(server.url, "POST", "/", body, headers=FORM, service="monitoring")
-    assert reply.status == 501
-    namespace = "{http://monitoring.amazonaws.com/doc/2010-08-01/}"
-    root = fromstring(reply.body)
-    assert root.findtext(f"{namespace}Error/{namespace}Code") == "NotImplemented"
-    assert root.findtext(f"{namespace}Error/{namespace}Message") == (
-        "gureum does not serve the cloudwatch service (operation ListMetrics) yet."
-    )
-    assert root.findtext(f"{namespace}RequestId") == reply.headers["x-amzn-requestid"]
 
 
 def test_a_bad_signature_for_an_unserved_service_is_read_too(server: GureumProcess) -> None:

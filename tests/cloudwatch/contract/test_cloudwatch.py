@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import fromstring
 
 import boto3
 import botocore.session
@@ -25,6 +26,7 @@ from botocore.config import Config
 
 from tests.support.aws import aws_error
 from tests.support.server import GureumProcess
+from tests.support.signing import send
 
 NO_SANDBOX = ("--isolation", "none")
 PROTOCOLS = ["smithy-rpc-v2-cbor", "json", "query"]
@@ -317,6 +319,51 @@ def test_points_survive_a_restart(tmp_path: Path) -> None:
     finally:
         process.stop()
     assert [p["Sum"] for p in answer["Datapoints"]] == [4.0]
+
+
+# --- raw requests: each form as an SDK of each generation sends it -----------------------------
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+XMLNS = "{http://monitoring.amazonaws.com/doc/2010-08-01/}"
+
+
+def test_a_raw_query_request_is_answered_in_query_xml(server: GureumProcess) -> None:
+    # CloudWatch's older SDKs still send query; they read the request id from the body.
+    body = b"Action=ListMetrics&Version=2010-08-01&Namespace=Nothing"
+    reply = send(server.url, "POST", "/", body, headers=FORM, service="monitoring")
+    assert reply.status == 200
+    root = fromstring(reply.body)
+    assert root.tag == f"{XMLNS}ListMetricsResponse"
+    assert root.find(f"{XMLNS}ListMetricsResult") is not None
+    request_id = root.findtext(f"{XMLNS}ResponseMetadata/{XMLNS}RequestId")
+    assert request_id == reply.headers["x-amzn-requestid"]
+    refused = send(
+        server.url,
+        "POST",
+        "/",
+        b"Action=PutMetricData&Version=2010-08-01&Namespace=AWS%2FX"
+        b"&MetricData.member.1.MetricName=M&MetricData.member.1.Value=1",
+        headers=FORM,
+        service="monitoring",
+    )
+    assert refused.status == 400
+    error = fromstring(refused.body)
+    assert error.findtext(f"{XMLNS}Error/{XMLNS}Code") == "InvalidParameterValue"
+    assert error.findtext(f"{XMLNS}Error/{XMLNS}Message") == (
+        "The value AWS/ for parameter Namespace is invalid."
+    )
+
+
+def test_a_raw_json_request_is_answered_in_json(server: GureumProcess) -> None:
+    headers = {
+        "X-Amz-Target": "GraniteServiceVersion20100801.ListMetrics",
+        "Content-Type": "application/x-amz-json-1.0",
+    }
+    reply = send(
+        server.url, "POST", "/", b'{"Namespace": "Nothing"}', headers=headers, service="monitoring"
+    )
+    assert reply.status == 200
+    assert reply.json() == {"Metrics": []}
 
 
 # --- the AWS CLI ---------------------------------------------------------------------------------
