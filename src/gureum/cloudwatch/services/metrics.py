@@ -1,12 +1,14 @@
 """The metric service: samples in, statistics out, points buffered in memory and written in
 batches.
 
-Other services publish through `record` (Lambda, on every invoke): it folds the value into the
-point it belongs to in an in-memory buffer, a few dictionary operations under a lock, and
-returns; `flush` writes the buffer to the store in one transaction, and the assembly's loop calls
-it every `FLUSH_INTERVAL` seconds off the request path, so a value is durable within about a
-second. Reads flush first, so they always see what was recorded before them. PutMetricData
-writes its own batch before answering, as AWS's 200 promises the data is accepted.
+Other services publish through `publish` (Lambda, on every invoke): it stamps the values with
+the time and appends them to a queue, one list append under a lock, and returns; `flush` folds
+the queue into one-minute points and writes them to the store in one transaction, and the
+assembly's loop calls it every `FLUSH_INTERVAL` seconds off the request path, so a value is
+durable within about a second. The queue is bounded (`MAX_PENDING` values; past it, new values
+are dropped and counted in the log, never blocking an invoke). Reads flush first, so they always
+see what was published before them. PutMetricData writes its own batch before answering, as
+AWS's 200 promises the data is accepted.
 
 Under `--time-scale` a point is one scaled minute (`Grid`), Periods are scaled the same way, and
 retention (15 days, AWS's for one-minute points) is scaled too; `max_points` bounds the file.
@@ -14,6 +16,7 @@ retention (15 days, AWS's for one-minute points) is scaled too; `max_points` bou
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -39,7 +42,11 @@ from gureum.cloudwatch.domain.queries import (
 )
 from gureum.cloudwatch.store.points import MetricStore, PointKey
 
+log = logging.getLogger("gureum.cloudwatch")
+# One value of one metric, as published: (name, dimensions, value, unit).
+Datum = tuple[str, Mapping[str, str], float, str]
 FLUSH_INTERVAL = 0.5
+MAX_PENDING = 1_000_000
 RETENTION = 15 * 24 * 3600.0
 MAX_POINTS = 2_000_000
 LIST_PAGE = 500
@@ -62,28 +69,23 @@ class MetricService:
         self._scale = time_scale
         self.grid = Grid(time_scale)
         self._lock = threading.Lock()
-        self._buffer: dict[PointKey, Aggregate] = {}
+        self._pending: list[tuple[str, str, str, float, Sequence[Datum]]] = []
+        self._queued = 0
+        self._dropped = 0
+        # What a failed write left, merged into the next.
+        self._unwritten: dict[PointKey, Aggregate] = {}
 
     # --- writing ------------------------------------------------------------------------------
 
-    def record(
-        self,
-        account: str,
-        region: str,
-        namespace: str,
-        name: str,
-        dimensions: Mapping[str, str],
-        value: float,
-        unit: str,
-    ) -> None:
-        """One value, now (the port other services publish through). Never blocks on I/O."""
-        at = self.grid.point_start(self._clock.now().timestamp())
-        key = PointKey(account, region, MetricKey.of(namespace, name, dimensions), unit, at)
+    def publish(self, account: str, region: str, namespace: str, data: Sequence[Datum]) -> None:
+        """Values measured now (the port other services publish through). Never blocks on I/O."""
+        at = self._clock.now().timestamp()
         with self._lock:
-            aggregate = self._buffer.get(key)
-            if aggregate is None:
-                aggregate = self._buffer[key] = Aggregate()
-            aggregate.add(value)
+            if self._queued + len(data) > MAX_PENDING:
+                self._dropped += len(data)
+                return
+            self._queued += len(data)
+            self._pending.append((account, region, namespace, at, data))
 
     def put(self, account: str, region: str, namespace: str, data: Sequence[Any]) -> None:
         """PutMetricData: every datum checked first, then all written (nothing half-put)."""
@@ -105,17 +107,41 @@ class MetricService:
             aggregate.add(value, count)
 
     def flush(self) -> None:
-        """Writes what `record` buffered. On failure the batch goes back into the buffer."""
+        """Folds what was published into points and writes them. On failure they are kept for
+        the next flush."""
         with self._lock:
-            batch, self._buffer = self._buffer, {}
+            pending, self._pending, self._queued = self._pending, [], 0
+            dropped, self._dropped = self._dropped, 0
+            batch, self._unwritten = self._unwritten, {}
+        if dropped:
+            log.warning("dropped %d metric values: the writer fell behind", dropped)
+        # Values are counted per point first (an invocation count is 1.0 every time), so each
+        # distinct value of a point is folded into its aggregate once.
+        counted: dict[tuple[Any, ...], dict[float, float]] = {}
+        for account, region, namespace, at, data in pending:
+            start = self.grid.point_start(at)
+            for name, dimensions, value, unit in data:
+                key = (account, region, namespace, name, tuple(dimensions.items()), unit, start)
+                values = counted.get(key)
+                if values is None:
+                    values = counted[key] = {}
+                values[value] = values.get(value, 0.0) + 1.0
+        for (account, region, namespace, name, pairs, unit, start), values in counted.items():
+            metric = MetricKey.of(namespace, name, dict(pairs))
+            aggregate = batch.setdefault(
+                PointKey(account, region, metric, unit, start), Aggregate()
+            )
+            for value, count in values.items():
+                aggregate.add(value, count)
         if not batch:
             return
         try:
             self._store.write(batch)
         except BaseException:
             with self._lock:
-                for key, aggregate in batch.items():
-                    self._buffer.setdefault(key, Aggregate()).merge(aggregate)
+                for point, unwritten in self._unwritten.items():
+                    batch.setdefault(point, Aggregate()).merge(unwritten)
+                self._unwritten = batch
             raise
 
     def expire(self) -> None:

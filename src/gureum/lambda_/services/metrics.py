@@ -16,7 +16,7 @@ path pays a few dictionary updates.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -30,33 +30,20 @@ _LABELS = ("Region", "FunctionName")
 NAMESPACE = "AWS/Lambda"
 
 
+# One value of one metric: (name, dimensions, value, unit).
+Datum = tuple[str, Mapping[str, str], float, str]
+
+
 class MetricPublisher(Protocol):
     """Where Lambda's metrics go (CloudWatch's metric service, filled in by the composition
-    root). `record` must not block: it buffers, and the publisher writes off the request path."""
+    root). `publish` must not block: it queues the values, stamped now, and the publisher
+    aggregates and writes them off the request path."""
 
-    def record(
-        self,
-        account: str,
-        region: str,
-        namespace: str,
-        name: str,
-        dimensions: Mapping[str, str],
-        value: float,
-        unit: str,
-    ) -> None: ...
+    def publish(self, account: str, region: str, namespace: str, data: Sequence[Datum]) -> None: ...
 
 
 class _NoPublisher:
-    def record(
-        self,
-        account: str,
-        region: str,
-        namespace: str,
-        name: str,
-        dimensions: Mapping[str, str],
-        value: float,
-        unit: str,
-    ) -> None:
+    def publish(self, account: str, region: str, namespace: str, data: Sequence[Datum]) -> None:
         pass
 
 
@@ -177,24 +164,21 @@ class LambdaMetrics:
         account: str,
         region: str,
         function: str,
-        metric: str,
-        value: float,
-        unit: str = "Count",
+        metrics: Sequence[tuple[str, float, str]],
         invoked_arn: str = "",
         executed_version: str | None = None,
     ) -> None:
-        """`value` under each of AWS's dimension sets for an invocation of `function`."""
-        record = self._publisher.record
-        record(account, region, NAMESPACE, metric, {}, value, unit)
-        record(account, region, NAMESPACE, metric, {"FunctionName": function}, value, unit)
+        """`metrics` (name, value, unit) of an invocation of `function`, each under every one of
+        AWS's dimension sets that applies, in one call to the publisher."""
+        sets: list[Mapping[str, str]] = [{}, {"FunctionName": function}]
         qualifier = _qualifier(invoked_arn)
-        if qualifier is None:
-            return
-        resource = {"FunctionName": function, "Resource": f"{function}:{qualifier}"}
-        record(account, region, NAMESPACE, metric, resource, value, unit)
-        if executed_version is not None and executed_version != qualifier:
-            executed = {**resource, "ExecutedVersion": executed_version}
-            record(account, region, NAMESPACE, metric, executed, value, unit)
+        if qualifier is not None:
+            resource = {"FunctionName": function, "Resource": f"{function}:{qualifier}"}
+            sets.append(resource)
+            if executed_version is not None and executed_version != qualifier:
+                sets.append({**resource, "ExecutedVersion": executed_version})
+        data = [(name, dims, value, unit) for name, value, unit in metrics for dims in sets]
+        self._publisher.publish(account, region, NAMESPACE, data)
 
     def invocation(
         self,
@@ -211,70 +195,63 @@ class LambdaMetrics:
         self._duration.labels(region, name).observe(duration_ms)
         if failed:
             self._errors.labels(region, name).inc()
-        where = (account, region, name)
-        self._publish(*where, "Invocations", 1.0, "Count", invoked_arn, executed_version)
-        self._publish(
-            *where, "Duration", duration_ms, "Milliseconds", invoked_arn, executed_version
+        metrics = (
+            ("Invocations", 1.0, "Count"),
+            ("Duration", duration_ms, "Milliseconds"),
+            ("Errors", 1.0 if failed else 0.0, "Count"),
         )
-        self._publish(
-            *where, "Errors", 1.0 if failed else 0.0, "Count", invoked_arn, executed_version
-        )
+        self._publish(account, region, name, metrics, invoked_arn, executed_version)
 
     def throttle(self, region: str, name: str, *, account: str = "") -> None:
         self._throttles.labels(region, name).inc()
-        self._publish(account, region, name, "Throttles", 1.0)
+        self._publish(account, region, name, (("Throttles", 1.0, "Count"),))
 
     def async_received(self, region: str, name: str, *, account: str = "") -> None:
         self._async_received.labels(region, name).inc()
-        self._publish(account, region, name, "AsyncEventsReceived", 1.0)
+        self._publish(account, region, name, (("AsyncEventsReceived", 1.0, "Count"),))
 
     def async_attempt(self, region: str, name: str, age_ms: float, *, account: str = "") -> None:
         self._async_age.labels(region, name).observe(age_ms)
-        self._publish(account, region, name, "AsyncEventAge", age_ms, "Milliseconds")
+        self._publish(account, region, name, (("AsyncEventAge", age_ms, "Milliseconds"),))
 
     def async_dropped(self, region: str, name: str, *, account: str = "") -> None:
         self._async_dropped.labels(region, name).inc()
-        self._publish(account, region, name, "AsyncEventsDropped", 1.0)
+        self._publish(account, region, name, (("AsyncEventsDropped", 1.0, "Count"),))
 
     def destination_failure(self, region: str, name: str, *, account: str = "") -> None:
         self._destination_failures.labels(region, name).inc()
-        self._publish(account, region, name, "DestinationDeliveryFailures", 1.0)
+        self._publish(account, region, name, (("DestinationDeliveryFailures", 1.0, "Count"),))
 
     def dead_letter_error(self, region: str, name: str, *, account: str = "") -> None:
         self._dead_letter_errors.labels(region, name).inc()
-        self._publish(account, region, name, "DeadLetterErrors", 1.0)
+        self._publish(account, region, name, (("DeadLetterErrors", 1.0, "Count"),))
 
     def sample_concurrency(self) -> None:
         """One sample of the concurrency gauges into CloudWatch: the account's executions and
         unreserved executions, and each function's while it runs (and once more at 0)."""
-        record = self._publisher.record
+        data: dict[tuple[str, str], list[Datum]] = {}
         for scope in self._ledger.scopes():
-            account, region = scope
             running = float(self._ledger.in_flight(scope))
             unreserved = float(self._ledger.unreserved_in_flight(scope))
-            record(account, region, NAMESPACE, "ConcurrentExecutions", {}, running, "Count")
-            record(
-                account,
-                region,
-                NAMESPACE,
-                "UnreservedConcurrentExecutions",
-                {},
-                unreserved,
-                "Count",
+            data.setdefault(scope, []).extend(
+                [
+                    ("ConcurrentExecutions", {}, running, "Count"),
+                    ("UnreservedConcurrentExecutions", {}, unreserved, "Count"),
+                ]
             )
         by_name: dict[tuple[str, str, str], int] = {}
         for (account, region, function_id), name in list(self._names.items()):
             key = (account, region, name)
-            by_name[key] = by_name.get(key, 0) + self._ledger.in_flight(
-                (account, region), function_id
-            )
+            in_flight = self._ledger.in_flight((account, region), function_id)
+            by_name[key] = by_name.get(key, 0) + in_flight
         active = {key for key, running in by_name.items() if running > 0}
-        for key in active | self._sampled:
-            account, region, name = key
-            dimensions = {"FunctionName": name}
-            value = float(by_name.get(key, 0))
-            record(account, region, NAMESPACE, "ConcurrentExecutions", dimensions, value, "Count")
+        for account, region, name in active | self._sampled:
+            value = float(by_name.get((account, region, name), 0))
+            datum: Datum = ("ConcurrentExecutions", {"FunctionName": name}, value, "Count")
+            data.setdefault((account, region), []).append(datum)
         self._sampled = active
+        for (account, region), sampled in data.items():
+            self._publisher.publish(account, region, NAMESPACE, sampled)
 
     def queue_depth(self, depth: int) -> None:
         self._queue_depth.set(depth)
