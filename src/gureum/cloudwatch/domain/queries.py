@@ -22,6 +22,7 @@ from gureum.cloudwatch.domain.errors import (
 MAX_DATAPOINTS = 1440
 HIGH_RESOLUTION = frozenset({1, 5, 10, 20, 30})
 MINUTE = 60.0
+_SLACK = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,9 @@ def bucketed(
     for point in points:
         if not start <= point.start < end or (unit is not None and point.unit != unit):
             continue
-        index = math.floor((point.start - start) / period)
+        # Epoch seconds near 2**31 carry about 0.2 us of error, which a scaled minute (0.6 s
+        # under --time-scale 0.01) would turn into the period before: allow a millionth.
+        index = math.floor((point.start - start) / period + _SLACK)
         key = (start + index * period, point.unit)
         buckets.setdefault(key, Aggregate()).merge(point.aggregate)
     return buckets

@@ -63,8 +63,17 @@ def _seconds(value: datetime) -> float:
 class MetricService:
     """Metrics of every account and Region, with one buffer in front of the store."""
 
-    def __init__(self, store: MetricStore, clock: Clock, time_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: MetricStore,
+        clock: Clock,
+        time_scale: float = 1.0,
+        max_pending: int = MAX_PENDING,
+        max_points: int = MAX_POINTS,
+    ) -> None:
         self._store = store
+        self._max_pending = max_pending
+        self._max_points = max_points
         self._clock = clock
         self._scale = time_scale
         self.grid = Grid(time_scale)
@@ -81,7 +90,7 @@ class MetricService:
         """Values measured now (the port other services publish through). Never blocks on I/O."""
         at = self._clock.now().timestamp()
         with self._lock:
-            if self._queued + len(data) > MAX_PENDING:
+            if self._queued + len(data) > self._max_pending:
                 self._dropped += len(data)
                 return
             self._queued += len(data)
@@ -146,7 +155,7 @@ class MetricService:
 
     def expire(self) -> None:
         now = self._clock.now().timestamp()
-        self._store.expire(now - RETENTION * self._scale, MAX_POINTS)
+        self._store.expire(now - RETENTION * self._scale, self._max_points)
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -1,0 +1,152 @@
+"""The metric service over its real SQLite store and a ManualClock: published values wait in
+memory until a flush, reads flush first, a failed write loses nothing, the queue is bounded,
+retention drops old points (scaled) and the oldest past the cap, and points are durable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gureum.clock import ManualClock
+from gureum.cloudwatch.domain.aggregates import Aggregate
+from gureum.cloudwatch.domain.metrics import MetricKey
+from gureum.cloudwatch.services.metrics import RETENTION, MetricService
+from gureum.cloudwatch.store.points import MetricStore, PointKey
+
+START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+ACCOUNT, REGION = "000000000000", "us-east-1"
+ORDERS = MetricKey("Shop", "Orders")
+
+
+class FailingOnce(MetricStore):
+    """The real store, whose next write fails (a full disk, say)."""
+
+    fail = True
+
+    def write(self, batch: Mapping[PointKey, Aggregate]) -> None:
+        if self.fail:
+            self.fail = False
+            raise OSError("disk full")
+        super().write(batch)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[FailingOnce]:
+    store = FailingOnce(tmp_path / "metrics.sqlite3")
+    store.fail = False
+    yield store
+    store.close()
+
+
+def publish(service: MetricService, value: float, name: str = "Orders") -> None:
+    service.publish(ACCOUNT, REGION, "Shop", [(name, {}, value, "Count")])
+
+
+def stored(store: MetricStore, metric: MetricKey = ORDERS) -> list[tuple[float, float]]:
+    points = store.points(ACCOUNT, REGION, metric, 0.0)
+    return [(point.start, point.aggregate.sum) for point in points]
+
+
+def sums(service: MetricService, minutes: int = 10, period: int = 60) -> list[tuple[Any, float]]:
+    answer = service.statistics(
+        ACCOUNT,
+        REGION,
+        {
+            "Namespace": "Shop",
+            "MetricName": "Orders",
+            "StartTime": START,
+            "EndTime": START + timedelta(minutes=minutes),
+            "Period": period,
+            "Statistics": ["Sum"],
+        },
+    )
+    return [(p["Timestamp"], p["Sum"]) for p in answer["Datapoints"]]
+
+
+def test_published_values_wait_for_a_flush_and_reads_flush(
+    store: MetricStore, clock: ManualClock
+) -> None:
+    service = MetricService(store, clock)
+    publish(service, 1.0)
+    clock.advance(30)
+    publish(service, 2.0)
+    clock.advance(60)
+    publish(service, 4.0)
+    assert stored(store) == []
+    at = START.timestamp()
+    assert sums(service) == [(at, 3.0), (at + 60, 4.0)]
+    assert stored(store) == [(at, 3.0), (at + 60, 4.0)]
+
+
+def test_a_failed_write_keeps_its_points_for_the_next(
+    store: FailingOnce, clock: ManualClock
+) -> None:
+    service = MetricService(store, clock)
+    publish(service, 1.0)
+    store.fail = True
+    with pytest.raises(OSError, match="disk full"):
+        service.flush()
+    publish(service, 2.0)
+    service.flush()
+    assert stored(store) == [(START.timestamp(), 3.0)]
+
+
+def test_the_queue_is_bounded(store: MetricStore, clock: ManualClock) -> None:
+    service = MetricService(store, clock, max_pending=2)
+    for value in (1.0, 2.0, 4.0):
+        publish(service, value)
+    assert sums(service) == [(START.timestamp(), 3.0)]
+
+
+def test_under_time_scale_a_point_is_a_scaled_minute(
+    store: MetricStore, clock: ManualClock
+) -> None:
+    service = MetricService(store, clock, time_scale=0.01)  # a minute is 0.6 seconds
+    publish(service, 1.0)
+    clock.advance(0.7)
+    publish(service, 2.0)
+    at = START.timestamp()
+    assert sums(service, minutes=1) == [(at, 1.0), (pytest.approx(at + 0.6), 2.0)]
+
+
+def test_retention_is_scaled_and_forgets_the_metric(store: MetricStore, clock: ManualClock) -> None:
+    service = MetricService(store, clock, time_scale=0.001)
+    publish(service, 1.0)
+    service.flush()
+    clock.advance(RETENTION * 0.001 + 1)
+    service.expire()
+    assert stored(store) == []
+    assert service.list_metrics(ACCOUNT, REGION, {"Namespace": "Shop"})["Metrics"] == []
+
+
+def test_past_the_cap_the_oldest_points_go_first(store: MetricStore, clock: ManualClock) -> None:
+    service = MetricService(store, clock, max_points=2)
+    for value in (1.0, 2.0, 4.0):
+        publish(service, value)
+        clock.advance(60)
+    service.flush()
+    service.expire()
+    at = START.timestamp()
+    assert stored(store) == [(at + 60, 2.0), (at + 120, 4.0)]
+
+
+def test_points_outlive_the_store(tmp_path: Path, clock: ManualClock) -> None:
+    path = tmp_path / "metrics.sqlite3"
+    service = MetricService(MetricStore(path), clock)
+    publish(service, 5.0)
+    service.flush()
+    service.close()
+    again = MetricStore(path)
+    try:
+        assert stored(again) == [(START.timestamp(), 5.0)]
+    finally:
+        again.close()
