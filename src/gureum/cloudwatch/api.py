@@ -25,6 +25,8 @@ class CloudWatchApi:
             "GetMetricData": self.get_metric_data,
             "ListMetrics": self.list_metrics,
             "DescribeAlarms": self.describe_alarms,
+            "PutMetricAlarm": self.put_metric_alarm,
+            "DeleteAlarms": self.delete_alarms,
         }
 
     def put_metric_data(self, context: CallContext, params: Params) -> Result:
@@ -44,3 +46,11 @@ class CloudWatchApi:
 
     def describe_alarms(self, context: CallContext, params: Params) -> Result:
         return self._metrics.alarms(context.account_id, context.region, params)
+
+    def put_metric_alarm(self, context: CallContext, params: Params) -> Result:
+        self._metrics.put_alarm(context.account_id, context.region, params)
+        return {}
+
+    def delete_alarms(self, context: CallContext, params: Params) -> Result:
+        self._metrics.delete_alarms(context.account_id, context.region, params["AlarmNames"])
+        return {}

@@ -292,9 +292,42 @@ def test_list_metrics_in_pages_of_500(server: GureumProcess, namespace: str) -> 
     assert sum(len(page["Metrics"]) for page in paginated) == 501
 
 
-def test_describe_alarms_is_empty_until_alarms_exist(cloudwatch: Any) -> None:
-    answer = cloudwatch.describe_alarms()
-    assert answer["MetricAlarms"] == []
+def test_alarms_put_described_replaced_and_deleted(cloudwatch: Any, namespace: str) -> None:
+    prefix = namespace.replace("/", "-")
+    assert cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"] == []
+    alarm = {
+        "AlarmName": f"{prefix}-high",
+        "Namespace": namespace,
+        "MetricName": "Latency",
+        "Dimensions": ROUTE,
+        "Statistic": "Average",
+        "Period": 60,
+        "EvaluationPeriods": 3,
+        "Threshold": 0.7,
+        "ComparisonOperator": "GreaterThanThreshold",
+    }
+    cloudwatch.put_metric_alarm(**alarm)
+    (described,) = cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+    assert described["AlarmArn"] == f"arn:aws:cloudwatch:us-east-1:000000000000:alarm:{prefix}-high"
+    assert (described["StateValue"], described["StateReason"]) == (
+        "INSUFFICIENT_DATA",
+        "Unchecked: Initial alarm creation",
+    )
+    assert (described["Threshold"], described["Dimensions"]) == (0.7, ROUTE)
+    assert described["ActionsEnabled"] is True
+    assert isinstance(described["StateUpdatedTimestamp"], datetime)
+    cloudwatch.put_metric_alarm(**{**alarm, "Threshold": 0.9})
+    (replaced,) = cloudwatch.describe_alarms(AlarmNames=[f"{prefix}-high"])["MetricAlarms"]
+    assert replaced["Threshold"] == 0.9
+    assert replaced["StateUpdatedTimestamp"] == described["StateUpdatedTimestamp"]
+    by_state = cloudwatch.describe_alarms(AlarmNamePrefix=prefix, StateValue="ALARM")
+    assert by_state["MetricAlarms"] == []
+    with aws_error(
+        "InvalidParameterValue", 400, "The parameter Period must be 10, 20, 30 or a multiple of 60."
+    ):
+        cloudwatch.put_metric_alarm(**{**alarm, "AlarmName": f"{prefix}-bad", "Period": 45})
+    cloudwatch.delete_alarms(AlarmNames=[f"{prefix}-high", f"{prefix}-never"])
+    assert cloudwatch.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"] == []
 
 
 def test_points_survive_a_restart(tmp_path: Path) -> None:

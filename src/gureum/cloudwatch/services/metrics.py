@@ -24,6 +24,7 @@ from typing import Any
 
 from gureum.clock import Clock
 from gureum.cloudwatch.domain.aggregates import Aggregate
+from gureum.cloudwatch.domain.alarms import metric_alarm
 from gureum.cloudwatch.domain.metric_data import (
     DEFAULT_MAX_DATAPOINTS,
     Series,
@@ -50,6 +51,7 @@ MAX_PENDING = 1_000_000
 RETENTION = 15 * 24 * 3600.0
 MAX_POINTS = 2_000_000
 LIST_PAGE = 500
+ALARM_PAGE = 50
 # RecentlyActive=PT3H: metrics with a point in the last three hours.
 RECENT = 3 * 3600.0
 # ListMetrics lists metrics with data in the past two weeks.
@@ -233,18 +235,43 @@ class MetricService:
         }
 
     def alarms(self, account: str, region: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """DescribeAlarms over the stored metric alarms."""
+        """DescribeAlarms over the stored metric alarms, in name order, paged."""
         names = set(params.get("AlarmNames") or ())
         prefix = params.get("AlarmNamePrefix") or ""
         state = params.get("StateValue")
+        types = params.get("AlarmTypes") or ["MetricAlarm"]
         chosen = [
             alarm
             for alarm in self._store.alarms(account, region)
             if (not names or alarm["AlarmName"] in names)
             and alarm["AlarmName"].startswith(prefix)
             and (state is None or alarm.get("StateValue") == state)
+            and "MetricAlarm" in types
         ]
-        return {"MetricAlarms": chosen, "CompositeAlarms": []}
+        offset = token_offset(params.get("NextToken"))
+        size = params.get("MaxRecords") or ALARM_PAGE
+        more = offset + size < len(chosen)
+        return {
+            "MetricAlarms": chosen[offset : offset + size],
+            "CompositeAlarms": [],
+            "NextToken": next_token(offset + size) if more else None,
+        }
+
+    def put_alarm(self, account: str, region: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """PutMetricAlarm: creates the alarm, or replaces its configuration. Other services
+        (Application Auto Scaling's target tracking) create theirs through this too."""
+        now = self._clock.now().timestamp()
+        name = params["AlarmName"]
+        previous = next(
+            (a for a in self._store.alarms(account, region) if a["AlarmName"] == name), None
+        )
+        alarm = metric_alarm(params, account, region, now, previous)
+        self._store.put_alarm(account, region, name, alarm)
+        return alarm
+
+    def delete_alarms(self, account: str, region: str, names: Sequence[str]) -> None:
+        """DeleteAlarms: a name with no alarm is no error, as on AWS."""
+        self._store.delete_alarms(account, region, names)
 
     def close(self) -> None:
         self._store.close()
