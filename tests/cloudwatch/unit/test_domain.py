@@ -269,6 +269,18 @@ PUT_REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
 ]
 
 
+def test_at_most_1000_metric_data_and_at_least_one() -> None:
+    with pytest.raises(AwsError) as raised:
+        put(*[{"MetricName": "M", "Value": 1.0}] * 1001)
+    assert (
+        raised.value.message == "The collection MetricData must not contain more than 1000 items."
+    )
+    with pytest.raises(AwsError) as raised:
+        put()
+    assert raised.value.message == "The parameter MetricData is required."
+    assert len(put(*[{"MetricName": "M", "Value": 1.0}] * 1000)) == 1000
+
+
 @pytest.mark.parametrize(("namespace", "datum", "code", "message"), PUT_REFUSALS)
 def test_put_metric_data_refusals(
     namespace: str, datum: dict[str, Any], code: str, message: str
@@ -326,6 +338,10 @@ def query(query_id: str = "m1", **change: Any) -> dict[str, Any]:
             "Metrics Insights expressions are not supported.",
         ),
         ([{"Id": "m1"}], "Query 'm1' must specify either MetricStat or Expression."),
+        (
+            [query(f"m{i}") for i in range(501)],
+            "The collection MetricDataQueries must not contain more than 500 items.",
+        ),
         (
             [{"Id": "m1", "MetricStat": {"Metric": METRIC, "Period": 60, "Stat": "Mean"}}],
             "The value Mean for parameter MetricDataQueries.member.1.MetricStat.Stat is invalid.",

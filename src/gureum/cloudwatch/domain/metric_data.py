@@ -19,6 +19,7 @@ from gureum.cloudwatch.domain.errors import InvalidNextToken, MetricQueryInvalid
 from gureum.cloudwatch.domain.queries import check_period
 
 DEFAULT_MAX_DATAPOINTS = 100_800
+MAX_QUERIES = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,10 @@ class MetricQuery:
 
 def metric_queries(wire: Sequence[Mapping[str, Any]]) -> list[MetricQuery]:
     """The queries of a request, or AWS's refusal of the first that cannot run."""
+    if len(wire) > MAX_QUERIES:
+        raise MetricQueryInvalid(
+            f"The collection MetricDataQueries must not contain more than {MAX_QUERIES} items."
+        )
     seen: set[str] = set()
     queries = []
     for index, query in enumerate(wire, 1):

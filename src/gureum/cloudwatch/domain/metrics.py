@@ -23,6 +23,7 @@ from gureum.cloudwatch.domain.errors import (
 Dimensions = tuple[tuple[str, str], ...]
 NONE_UNIT = "None"
 MAX_VALUES = 150
+MAX_DATA = 1000
 # AWS rejects values outside +-2^360 (and NaN, and the infinities).
 _LIMIT = 2.0**360
 _PAST = 14 * 24 * 3600.0
@@ -125,6 +126,12 @@ def samples_from(
     """PutMetricData's request as samples, or the first of AWS's refusals (nothing half-put)."""
     if namespace.startswith("AWS/"):
         raise InvalidParameterValue("The value AWS/ for parameter Namespace is invalid.")
+    if not metric_data:
+        raise MissingParameter("The parameter MetricData is required.")
+    if len(metric_data) > MAX_DATA:
+        raise InvalidParameterValue(
+            f"The collection MetricData must not contain more than {MAX_DATA} items."
+        )
     samples = []
     for index, datum in enumerate(metric_data, 1):
         where = f"MetricData.member.{index}"
