@@ -150,3 +150,30 @@ def test_points_outlive_the_store(tmp_path: Path, clock: ManualClock) -> None:
         assert stored(again) == [(START.timestamp(), 5.0)]
     finally:
         again.close()
+
+
+def test_a_start_time_inside_a_minute_reads_from_that_minute(
+    store: MetricStore, clock: ManualClock
+) -> None:
+    service = MetricService(store, clock)
+    clock.advance(10)
+    publish(service, 1.0)
+    clock.advance(60)
+    publish(service, 2.0)
+    answer = service.statistics(
+        ACCOUNT,
+        REGION,
+        {
+            "Namespace": "Shop",
+            "MetricName": "Orders",
+            "StartTime": START + timedelta(seconds=30),
+            "EndTime": START + timedelta(minutes=2),
+            "Period": 60,
+            "Statistics": ["Sum"],
+        },
+    )
+    at = START.timestamp()
+    assert [(p["Timestamp"], p["Sum"]) for p in answer["Datapoints"]] == [
+        (at, 1.0),
+        (at + 60, 2.0),
+    ]

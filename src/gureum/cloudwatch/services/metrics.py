@@ -58,6 +58,11 @@ RECENT = 3 * 3600.0
 LISTED = 14 * 24 * 3600.0
 
 
+# AWS rounds a recent StartTime down to its minute, so datapoints fall on whole minutes
+# (`12:00:30` reads from `12:00`); the slack keeps a start already on a minute where it is.
+_SLACK = 1e-6
+
+
 def _seconds(value: datetime) -> float:
     return value.timestamp()
 
@@ -172,8 +177,9 @@ class MetricService:
         metric = MetricKey.of(
             params["Namespace"], params["MetricName"], dimensions_of(params.get("Dimensions"))
         )
+        start = self.grid.point_start(start + _SLACK)
         self.flush()
-        points = self._store.points(account, region, metric, start - self.grid.width)
+        points = self._store.points(account, region, metric, start)
         buckets = bucketed(points, start, end, self.grid.seconds(period), params.get("Unit"))
         return {
             "Label": metric.name,
@@ -187,6 +193,7 @@ class MetricService:
         queries = metric_queries(params["MetricDataQueries"])
         offset = token_offset(params.get("NextToken"))
         descending = params.get("ScanBy", "TimestampDescending") == "TimestampDescending"
+        start = self.grid.point_start(start + _SLACK)
         self.flush()
         answers = []
         for query in queries:
@@ -197,7 +204,7 @@ class MetricService:
                 query.metric["MetricName"],
                 dimensions_of(query.metric.get("Dimensions")),
             )
-            points = self._store.points(account, region, metric, start - self.grid.width)
+            points = self._store.points(account, region, metric, start)
             period = self.grid.seconds(query.period)
             merged: dict[float, Aggregate] = {}
             for (at, _unit), aggregate in bucketed(points, start, end, period, query.unit).items():
