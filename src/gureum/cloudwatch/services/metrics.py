@@ -68,7 +68,13 @@ def _seconds(value: datetime) -> float:
 
 
 class MetricService:
-    """Metrics of every account and Region, with one buffer in front of the store."""
+    """Metrics of every account and Region, with one queue in front of the store.
+
+    Invariants: a published value is in exactly one place (the queue, the batch a failed write
+    left, or the store) until retention drops it; every read flushes first, so it sees every
+    value published before it; PutMetricData and PutMetricAlarm reach the disk before they
+    return. Thread-safe: the queue is behind a lock, the store serialises its writers.
+    """
 
     def __init__(
         self,
