@@ -1,9 +1,10 @@
 """CloudWatch metrics against a real server, in each of the three protocols botocore's model
-lists: rpc-v2-cbor, json and query, each spoken by a real boto3 client, and the AWS CLI.
+lists: rpc-v2-cbor, json and query, each spoken by a real boto3 client and by the AWS CLI.
 
 botocore 1.44.8 picks json for CloudWatch (its order prefers json to rpc-v2-cbor), so the cbor
-and query clients are boto3 clients over a copy of botocore's own model that lists only that
-protocol: the serializer, the parser and the error handling are botocore's, unchanged.
+and query clients run over a copy of botocore's own model that lists only that protocol (for
+the CLI, through `AWS_DATA_PATH`): the serializer, the parser and the error handling are
+botocore's, unchanged.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GureumProcess]:
     process.stop()
 
 
-def speaking(server: GureumProcess, protocol: str, models: Path) -> Any:
-    """A boto3 CloudWatch client that speaks only `protocol`."""
+def model_speaking(protocol: str, models: Path) -> Path:
+    """A data directory for botocore (`AWS_DATA_PATH`) whose CloudWatch speaks only `protocol`."""
     loader = botocore.session.get_session().get_component("data_loader")
     model = loader.load_service_model("cloudwatch", "service-2")
     model["metadata"]["protocols"] = [protocol]
@@ -49,8 +50,14 @@ def speaking(server: GureumProcess, protocol: str, models: Path) -> Any:
     version = models / protocol / "cloudwatch" / model["metadata"]["apiVersion"]
     version.mkdir(parents=True, exist_ok=True)
     (version / "service-2.json").write_text(json.dumps(model))
+    return models / protocol
+
+
+def speaking(server: GureumProcess, protocol: str, models: Path) -> Any:
+    """A boto3 CloudWatch client that speaks only `protocol`."""
     session = botocore.session.get_session()
-    session.get_component("data_loader").search_paths.insert(0, str(models / protocol))
+    data_path = model_speaking(protocol, models)
+    session.get_component("data_loader").search_paths.insert(0, str(data_path))
     client = boto3.Session(botocore_session=session).client(
         "cloudwatch",
         endpoint_url=server.url,
@@ -404,8 +411,11 @@ def test_a_raw_json_request_is_answered_in_json(server: GureumProcess) -> None:
 AWS = Path(sys.executable).parent / "aws"
 
 
-def aws_cli(server: GureumProcess, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`aws --endpoint-url <gureum> cloudwatch ...`, isolated from the host's configuration."""
+def aws_cli(
+    server: GureumProcess, home: Path, data_path: Path | None, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`aws --endpoint-url <gureum> cloudwatch ...`, isolated from the host's configuration;
+    with `data_path`, over the models found there first (AWS_DATA_PATH)."""
     empty = home / "empty-aws-config"
     empty.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -417,18 +427,23 @@ def aws_cli(server: GureumProcess, home: Path, *args: str) -> subprocess.Complet
         AWS_SHARED_CREDENTIALS_FILE=str(empty),
         HOME=str(home),
     )
+    if data_path is not None:
+        env["AWS_DATA_PATH"] = str(data_path)
     command = [str(AWS), "--endpoint-url", server.url, "--output", "json", "cloudwatch", *args]
     return subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=60)
 
 
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_the_aws_cli_puts_and_reads_statistics(
-    server: GureumProcess, tmp_path: Path, namespace: str
+    server: GureumProcess, tmp_path: Path, namespace: str, protocol: str
 ) -> None:
+    data_path = model_speaking(protocol, tmp_path / "models")
     at = minute_ago(4)
     stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
     put = aws_cli(
         server,
         tmp_path,
+        data_path,
         "put-metric-data",
         "--namespace",
         namespace,
@@ -446,6 +461,7 @@ def test_the_aws_cli_puts_and_reads_statistics(
     got = aws_cli(
         server,
         tmp_path,
+        data_path,
         "get-metric-statistics",
         "--namespace",
         namespace,
@@ -470,6 +486,7 @@ def test_the_aws_cli_puts_and_reads_statistics(
     refused = aws_cli(
         server,
         tmp_path,
+        data_path,
         "get-metric-statistics",
         "--namespace",
         namespace,
