@@ -1,10 +1,10 @@
 """The XML protocols' error bodies (query, ec2, rest-xml), and the `Action` that names a query
 or ec2 operation.
 
-gureum serves no service that speaks XML yet; these answer for the ones it does not (IAM and STS
-speak query, EC2 its own dialect of it, S3 rest-xml) so that their SDKs read the error's code and
-message instead of failing to parse a JSON body. The full codecs for those protocols belong beside
-these, and reuse them.
+They answer for the services gureum does not serve (IAM and STS speak query, EC2 its own
+dialect of it, S3 rest-xml) so that their SDKs read the error's code and message instead of
+failing to parse a JSON body, and for the one it serves in query (CloudWatch's older clients):
+the full query codec (`query.QueryProtocol`) renders its errors with `QueryErrors`.
 
 Each shape is what botocore's parser for the protocol reads (botocore/parsers.py):
 - query, `QueryParser`: `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>`;
