@@ -27,6 +27,8 @@ class CloudWatchApi:
             "DescribeAlarms": self.describe_alarms,
             "PutMetricAlarm": self.put_metric_alarm,
             "DeleteAlarms": self.delete_alarms,
+            "SetAlarmState": self.set_alarm_state,
+            "DescribeAlarmsForMetric": self.describe_alarms_for_metric,
         }
 
     def put_metric_data(self, context: CallContext, params: Params) -> Result:
@@ -54,3 +56,10 @@ class CloudWatchApi:
     def delete_alarms(self, context: CallContext, params: Params) -> Result:
         self._metrics.delete_alarms(context.account_id, context.region, params["AlarmNames"])
         return {}
+
+    def set_alarm_state(self, context: CallContext, params: Params) -> Result:
+        self._metrics.set_alarm_state(context.account_id, context.region, params)
+        return {}
+
+    def describe_alarms_for_metric(self, context: CallContext, params: Params) -> Result:
+        return self._metrics.alarms_for_metric(context.account_id, context.region, params)

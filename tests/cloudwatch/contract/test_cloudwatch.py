@@ -329,6 +329,31 @@ def test_alarms_put_described_replaced_and_deleted(cloudwatch: Any, namespace: s
     assert replaced["StateUpdatedTimestamp"] == described["StateUpdatedTimestamp"]
     by_state = cloudwatch.describe_alarms(AlarmNamePrefix=prefix, StateValue="ALARM")
     assert by_state["MetricAlarms"] == []
+    cloudwatch.set_alarm_state(
+        AlarmName=f"{prefix}-high",
+        StateValue="ALARM",
+        StateReason="Threshold Crossed",
+        StateReasonData='{"version": "1.0"}',
+    )
+    (alarming,) = cloudwatch.describe_alarms(AlarmNamePrefix=prefix, StateValue="ALARM")[
+        "MetricAlarms"
+    ]
+    assert (alarming["StateReason"], alarming["StateReasonData"]) == (
+        "Threshold Crossed",
+        '{"version": "1.0"}',
+    )
+    (for_metric,) = cloudwatch.describe_alarms_for_metric(
+        Namespace=namespace, MetricName="Latency", Dimensions=ROUTE
+    )["MetricAlarms"]
+    assert for_metric["AlarmName"] == f"{prefix}-high"
+    other = cloudwatch.describe_alarms_for_metric(
+        Namespace=namespace, MetricName="Latency", Statistic="Maximum"
+    )
+    assert other["MetricAlarms"] == []
+    with aws_error("ResourceNotFound", 404, f"Alarm {prefix}-never not found"):
+        cloudwatch.set_alarm_state(
+            AlarmName=f"{prefix}-never", StateValue="OK", StateReason="testing"
+        )
     with aws_error(
         "InvalidParameterValue", 400, "The parameter Period must be 10, 20, 30 or a multiple of 60."
     ):

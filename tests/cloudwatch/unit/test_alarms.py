@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gureum.aws.errors import AwsError
-from gureum.cloudwatch.domain.alarms import INITIAL_REASON, metric_alarm
+from gureum.cloudwatch.domain.alarms import INITIAL_REASON, for_metric, metric_alarm, with_state
 
 ALARM: dict[str, Any] = {
     "AlarmName": "high",
@@ -102,3 +102,40 @@ def test_an_alarm_on_metric_math_needs_no_metric_name() -> None:
         metric_alarm(params, "000000000000", "us-east-1", 1.0, None)["Metrics"]
         == (params["Metrics"])
     )
+
+
+def test_a_state_change_is_a_transition_and_the_same_state_is_not() -> None:
+    alarm = metric_alarm(ALARM, "000000000000", "us-east-1", 10.0, None)
+    alarming = with_state(alarm, "ALARM", "Threshold Crossed", '{"a": 1}', 20.0)
+    assert (alarming["StateTransitionedTimestamp"], alarming["StateUpdatedTimestamp"]) == (
+        20.0,
+        20.0,
+    )
+    again = with_state(alarming, "ALARM", "still", None, 30.0)
+    assert (again["StateTransitionedTimestamp"], again["StateUpdatedTimestamp"]) == (20.0, 30.0)
+    assert "StateReasonData" not in again
+
+
+def test_state_reason_data_must_be_json() -> None:
+    alarm = metric_alarm(ALARM, "000000000000", "us-east-1", 10.0, None)
+    with pytest.raises(AwsError) as raised:
+        with_state(alarm, "OK", "r", "{not json", 20.0)
+    assert raised.value.code == "InvalidFormatFault"
+
+
+@pytest.mark.parametrize(
+    ("filters", "selected"),
+    [
+        ({}, True),
+        ({"Statistic": "Average"}, True),
+        ({"Statistic": "Maximum"}, False),
+        ({"Period": 300}, False),
+        ({"Dimensions": []}, True),
+        ({"Dimensions": [{"Name": "FunctionName", "Value": "f"}]}, False),
+        ({"MetricName": "Invocations"}, False),
+    ],
+)
+def test_alarms_for_a_metric(filters: dict[str, Any], selected: bool) -> None:
+    alarm = metric_alarm(ALARM, "000000000000", "us-east-1", 10.0, None)
+    params = {"Namespace": ALARM["Namespace"], "MetricName": ALARM["MetricName"], **filters}
+    assert for_metric(alarm, params) is selected

@@ -351,7 +351,7 @@ def query(query_id: str = "m1", **change: Any) -> dict[str, Any]:
 def test_metric_data_refusals(queries: list[dict[str, Any]], message: str) -> None:
     with pytest.raises(AwsError) as raised:
         metric_queries(queries)
-    assert (raised.value.code, raised.value.message) == ("ValidationError", message)
+    assert (raised.value.code, raised.value.message) == ("ValidationException", message)
 
 
 def test_a_query_is_labelled_by_its_metric_unless_labelled() -> None:

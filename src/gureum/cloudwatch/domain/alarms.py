@@ -9,11 +9,13 @@ Scaling's target tracking will (issue #12), through the metric service.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from gureum.cloudwatch.domain.aggregates import PERCENTILE
 from gureum.cloudwatch.domain.errors import (
+    InvalidFormat,
     InvalidParameterCombination,
     InvalidParameterValue,
     MissingParameter,
@@ -121,3 +123,42 @@ def metric_alarm(
             StateTransitionedTimestamp=now,
         )
     return alarm
+
+
+def with_state(
+    alarm: Mapping[str, Any], state: str, reason: str, reason_data: str | None, now: float
+) -> dict[str, Any]:
+    """SetAlarmState: `alarm` in `state` from `now` (a transition only when the state changes).
+    StateReasonData must be a JSON document, as AWS requires."""
+    if reason_data is not None:
+        try:
+            json.loads(reason_data)
+        except ValueError:
+            raise InvalidFormat("The StateReasonData must be a valid JSON document.") from None
+    updated = dict(alarm)
+    if alarm.get("StateValue") != state:
+        updated["StateTransitionedTimestamp"] = now
+    updated.update(StateValue=state, StateReason=reason, StateUpdatedTimestamp=now)
+    if reason_data is not None:
+        updated["StateReasonData"] = reason_data
+    else:
+        updated.pop("StateReasonData", None)
+    return updated
+
+
+def for_metric(alarm: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+    """Whether DescribeAlarmsForMetric's filters (metric, and any of statistic, period, unit,
+    dimensions it names) select `alarm`."""
+    if (alarm.get("Namespace"), alarm.get("MetricName")) != (
+        params["Namespace"],
+        params["MetricName"],
+    ):
+        return False
+    for member in ("Statistic", "ExtendedStatistic", "Period", "Unit"):
+        if member in params and alarm.get(member) != params[member]:
+            return False
+    if "Dimensions" in params:
+        wanted = sorted((d["Name"], d["Value"]) for d in params["Dimensions"])
+        have = sorted((d["Name"], d["Value"]) for d in alarm.get("Dimensions", []))
+        return wanted == have
+    return True

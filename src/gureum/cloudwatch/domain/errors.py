@@ -23,6 +23,16 @@ class InvalidNextToken(ClientError):
 
 
 class MetricQueryInvalid(ClientError):
-    """GetMetricData's answer to a query it cannot run (AWS: `ValidationError`, 400)."""
+    """GetMetricData's answer to a query it cannot run: the model's ValidationException, which
+    goes on the wire as `ValidationError` (400)."""
 
-    code = "ValidationError"
+    code = "ValidationException"
+
+
+class AlarmNotFound(ClientError):
+    code = "ResourceNotFound"
+    status = 404
+
+
+class InvalidFormat(ClientError):
+    code = "InvalidFormatFault"

@@ -24,7 +24,8 @@ from typing import Any
 
 from gureum.clock import Clock
 from gureum.cloudwatch.domain.aggregates import Aggregate
-from gureum.cloudwatch.domain.alarms import metric_alarm
+from gureum.cloudwatch.domain.alarms import for_metric, metric_alarm, with_state
+from gureum.cloudwatch.domain.errors import AlarmNotFound
 from gureum.cloudwatch.domain.metric_data import (
     DEFAULT_MAX_DATAPOINTS,
     Series,
@@ -281,6 +282,26 @@ class MetricService:
         alarm = metric_alarm(params, account, region, now, previous)
         self._store.put_alarm(account, region, name, alarm)
         return alarm
+
+    def set_alarm_state(self, account: str, region: str, params: Mapping[str, Any]) -> None:
+        """SetAlarmState (and how an alarm evaluator records what it decided)."""
+        name = params["AlarmName"]
+        alarm = next(
+            (a for a in self._store.alarms(account, region) if a["AlarmName"] == name), None
+        )
+        if alarm is None:
+            raise AlarmNotFound(f"Alarm {name} not found")
+        now = self._clock.now().timestamp()
+        state, reason = params["StateValue"], params["StateReason"]
+        updated = with_state(alarm, state, reason, params.get("StateReasonData"), now)
+        self._store.put_alarm(account, region, name, updated)
+
+    def alarms_for_metric(
+        self, account: str, region: str, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """DescribeAlarmsForMetric."""
+        alarms = self._store.alarms(account, region)
+        return {"MetricAlarms": [a for a in alarms if for_metric(a, params)]}
 
     def delete_alarms(self, account: str, region: str, names: Sequence[str]) -> None:
         """DeleteAlarms: a name with no alarm is no error, as on AWS."""
