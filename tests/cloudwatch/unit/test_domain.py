@@ -87,10 +87,19 @@ def test_merging_points_adds_them_up() -> None:
 
 def test_merging_past_the_bound_drops_the_exact_values_only() -> None:
     half = EXACT_VALUES // 2 + 1
-    total = merged([aggregate_of(*[1.0] * half), aggregate_of(*[2.0] * half)])
+    low = aggregate_of(*[float(v) for v in range(1, half + 1)])
+    high = aggregate_of(*[float(v) for v in range(1000, 1000 + half)])
+    total = merged([low, high])
     assert total.values is None
     assert total.count == 2 * half
-    assert total.statistic("p99") == pytest.approx(2.0, rel=0.01)
+    assert total.statistic("p99") == pytest.approx(1000.0 + half - 1, rel=0.01)
+
+
+def test_repeated_values_stay_exact_however_many() -> None:
+    aggregate = aggregate_of(*[1.0] * 10_000, 2.0)
+    assert aggregate.values == {1.0: 10_000.0, 2.0: 1.0}
+    assert aggregate.statistic("p100") == 2.0
+    assert aggregate.statistic("p99.99") == 1.0
 
 
 def test_a_statistic_set_counts_for_everything_but_percentiles() -> None:

@@ -4,9 +4,11 @@ A point aggregates every value published for one metric, unit and minute on writ
 count, minimum, maximum, and a histogram for percentiles. The histogram has logarithmic buckets
 1% wide (bucket `+i` holds positive values near 1.01**i, `-i` negative ones, `0` zero), so it is
 bounded (about 4,200 buckets cover 1e-9 to 1e9 in magnitude, and it is sparse) and merges by
-adding counts, which is what a period of several minutes does. Up to `EXACT_VALUES` raw values
-are kept beside it, so a point (or a period) with few values answers exact percentiles; past
-that, a percentile is within about 1% of the exact value, and never outside [Minimum, Maximum].
+adding counts, which is what a period of several minutes does. Beside it, the exact values are
+kept with their counts while there are at most `EXACT_VALUES` distinct ones (an invocation
+count is one value however many invocations), so a point (or a period) with few distinct values
+answers exact percentiles; past that, a percentile is within about 1% of the exact value, and
+never outside [Minimum, Maximum].
 Statistic sets (StatisticValues) carry no values, so they add to every statistic but the
 percentiles. A percentile is the nearest rank: the smallest value with at least that share of
 the values at or below it.
@@ -25,7 +27,7 @@ _ZERO = "0"
 # pNN or pNN.NN (AWS allows up to two decimals): p50, p99, p99.9, p100.
 PERCENTILE = re.compile(r"p(\d{1,2}(?:\.\d{1,2})?|100(?:\.0{1,2})?)")
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
-EXACT_VALUES = 256
+EXACT_VALUES = 100
 
 
 def bucket_of(value: float) -> str:
@@ -52,8 +54,9 @@ class Aggregate:
     minimum: float = math.inf
     maximum: float = -math.inf
     histogram: dict[str, float] = field(default_factory=dict)
-    # Every value while there are at most EXACT_VALUES of them; None once there were more.
-    values: list[float] | None = field(default_factory=list)
+    # Each value and its count while there are at most EXACT_VALUES distinct values; None
+    # once there were more.
+    values: dict[float, float] | None = field(default_factory=dict)
 
     def add(self, value: float, count: float = 1.0) -> None:
         """`count` occurrences of `value` (PutMetricData's Values and Counts)."""
@@ -64,10 +67,8 @@ class Aggregate:
         bucket = bucket_of(value)
         self.histogram[bucket] = self.histogram.get(bucket, 0.0) + count
         if self.values is not None:
-            whole = count == int(count)
-            if whole and len(self.values) + count <= EXACT_VALUES:
-                self.values.extend([value] * int(count))
-            else:
+            self.values[value] = self.values.get(value, 0.0) + count
+            if len(self.values) > EXACT_VALUES:
                 self.values = None
 
     def add_set(self, count: float, total: float, minimum: float, maximum: float) -> None:
@@ -83,9 +84,10 @@ class Aggregate:
             self.histogram[bucket] = self.histogram.get(bucket, 0.0) + count
         if self.values is None or other.values is None:
             self.values = None
-        elif len(self.values) + len(other.values) <= EXACT_VALUES:
-            self.values.extend(other.values)
-        else:
+            return
+        for value, count in other.values.items():
+            self.values[value] = self.values.get(value, 0.0) + count
+        if len(self.values) > EXACT_VALUES:
             self.values = None
 
     def statistic(self, name: str) -> float | None:
@@ -109,10 +111,14 @@ class Aggregate:
         total = sum(self.histogram.values())
         if total <= 0:
             return None
-        if self.values is not None and len(self.values) == total:
-            ordered = sorted(self.values)
-            return ordered[max(0, math.ceil(len(ordered) * rank / 100.0) - 1)]
         wanted = total * rank / 100.0
+        if self.values is not None:
+            seen = 0.0
+            for value in sorted(self.values):
+                seen += self.values[value]
+                if seen >= wanted and seen > 0:
+                    return value
+            return self.maximum
         seen = 0.0
         for bucket in sorted(self.histogram, key=_value_of):
             seen += self.histogram[bucket]

@@ -50,7 +50,8 @@ Datum = tuple[str, Mapping[str, str], float, str]
 FLUSH_INTERVAL = 0.5
 MAX_PENDING = 1_000_000
 RETENTION = 15 * 24 * 3600.0
-MAX_POINTS = 2_000_000
+# About 0.5 KB a point on disk (less for counts), so at most about half a GB of points.
+MAX_POINTS = 1_000_000
 LIST_PAGE = 500
 ALARM_PAGE = 50
 # RecentlyActive=PT3H: metrics with a point in the last three hours.

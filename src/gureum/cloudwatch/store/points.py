@@ -53,7 +53,7 @@ class PointKey:
 def _aggregate(
     total: float, count: float, low: float, high: float, histogram: str, exact: str | None
 ) -> Aggregate:
-    values = None if exact is None else [float(v) for v in json.loads(exact)]
+    values = None if exact is None else {float(v): float(c) for v, c in json.loads(exact)}
     return Aggregate(total, count, low, high, json.loads(histogram), values)
 
 
@@ -105,7 +105,7 @@ class MetricStore:
                         total.minimum,
                         total.maximum,
                         json.dumps(total.histogram, separators=(",", ":")),
-                        None if total.values is None else json.dumps(total.values),
+                        None if total.values is None else json.dumps(list(total.values.items())),
                     ),
                 )
 
