@@ -68,7 +68,7 @@ class ReadySandbox:
     kind: Kind
     keeper: int
     log_fd: int  # the read end of its stdout and stderr
-    go_fd: int  # the write end of the pipe its keeper waits on for the function's spec
+    go_fd: int  # the write end of the pipe its first process waits on for the function's spec
     group: MemoryGroup | None
     network: NetworkNamespace | None
     scratch: ScratchSpace | None
@@ -84,8 +84,8 @@ class ReadySandbox:
         self._on_end(self)
 
     def start(self, spec: dict[str, object], on_exit: ExitCallback) -> None:
-        """Gives the sandbox its function: straight to its keeper, with no hop through the
-        zygote. A spec is a few kilobytes (AWS caps a function's variables at 4 KB), well
+        """Gives the sandbox its function: straight to its first process, with no hop through
+        the zygote. A spec is a few kilobytes (AWS caps a function's variables at 4 KB), well
         within a pipe's buffer, so the write never blocks."""
         try:
             if not self.zygote.rebind(self.id, on_exit):

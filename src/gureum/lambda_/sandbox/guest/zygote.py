@@ -3,27 +3,26 @@
 gureum starts one zygote per interpreter (`python3.X -I -S zygote.py FD [--var-lang]`, FD being
 its control socket; --var-lang when environments are sandboxed: see `relocate`). It imports the
 built-in runtime once, freezes its heap, and then serves requests over a SOCK_SEQPACKET socket:
-`spawn` (a JSON spec plus the log pipe's write end), `kill`; it answers `spawned` and, when a
-child ends, `exited` with the status as Go's os/exec prints it (which is
-what AWS's `Runtime.ExitError` messages quote).
+`spawn` and `prepare` (a JSON spec plus named descriptors: the log pipe's write end, a network
+namespace, ...), `kill`; it answers `spawned` and, when a child ends, `exited` with the status as
+Go's os/exec prints it (which is what AWS's `Runtime.ExitError` messages quote).
 
-Each spawned environment, when isolation is on, is built like this:
+Each environment, when isolation is on, is built like this:
 
     zygote ── fork ──> keeper: join the environment's network namespace (made by the server),
                        unshare(mount, pid, ipc, uts), build a new root
                          └── fork ──> init (pid 1): waits on its gate
-                       keeper: move init into its cgroups, mount the function's directories
-                       into the root, then open the gate with the function's spec
-                                      init: mount /proc, pivot_root, drop to an unprivileged
+                       keeper: move init into its cgroups, then open the gate
+                                      init: mount the function's directories and /tmp into the
+                                      root, mount /proc, pivot_root, drop to an unprivileged
                                       uid, then exec the runtime or run the built-in Python
                                       runtime in place
 
-`prepare` does everything up to the gate ahead of time, for no function yet: the sandbox then
-waits in gureum's stock (sandbox/stock.py) until a cold start writes the function's spec down a
-pipe straight to the keeper, and only the mounts and what follows the gate are left on the
-cold-start path. The slow
-part above all is the cgroup move: the first one after a quiet spell waits out an RCU grace
-period (10-25 ms on this kernel).
+`spawn` sends the function's spec through the gate. `prepare` builds a sandbox for no function
+yet: it waits in gureum's stock (sandbox/stock.py), its /tmp already mounted, until a cold start
+writes the function's spec down a pipe straight to init, and only init's steps are left on the
+cold-start path. The slow part above all is the cgroup move: the first one after a quiet spell
+waits out an RCU grace period (10-25 ms on this kernel).
 
 The keeper mirrors init's exit status; every process holds PR_SET_PDEATHSIG so nothing outlives
 the server. Like runtime.py, this file runs under any Python 3.9+ and imports nothing of gureum.
