@@ -320,7 +320,7 @@ def become_runtime(spec: dict[str, Any], log_fd: int, channel: int | None = None
         and not spec["env"].get("AWS_LAMBDA_EXEC_WRAPPER")
     )
     if in_place and channel is not None:
-        os.dup2(channel, CHANNEL_FD)
+        os.dup2(channel, CHANNEL_FD, inheritable=False)  # the runtime's, not its children's
         os.closerange(CHANNEL_FD + 1, 65536)
         runtime.CHANNEL = CHANNEL_FD
     else:
