@@ -345,6 +345,7 @@ def assemble(
         clock,
         limits,
         invoker,
+        executor,
     )
     async_api = AsyncApi(EventConfigService(ports), invoker)
     endpoint = ServiceEndpoint(

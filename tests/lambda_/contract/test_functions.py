@@ -763,3 +763,21 @@ def test_changes_while_pending_or_updating_are_conflicts(slow_server: GureumProc
     settled = client.get_function_configuration(FunctionName=name)
     assert settled["Timeout"] == 10
     assert settled["LastUpdateStatus"] == "Successful"
+
+
+def test_get_function_shows_every_change_at_once(
+    lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
+) -> None:
+    # GetFunction answers from what it read last while nothing has been committed since: every
+    # commit (an update, the settler's Pending -> Active, a tag) must show on the very next call.
+    make_function()
+    for timeout in range(3, 13):
+        lambda_client.update_function_configuration(FunctionName=function_name, Timeout=timeout)
+        shown = lambda_client.get_function(FunctionName=function_name)["Configuration"]
+        assert shown["Timeout"] == timeout
+    arn = lambda_client.get_function(FunctionName=function_name)["Configuration"]["FunctionArn"]
+    lambda_client.tag_resource(Resource=arn, Tags={"team": "blue"})
+    assert lambda_client.get_function(FunctionName=function_name)["Tags"] == {"team": "blue"}
+    lambda_client.delete_function(FunctionName=function_name)
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.get_function(FunctionName=function_name)

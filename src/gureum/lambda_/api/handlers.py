@@ -6,7 +6,9 @@ handler only names the function, calls a service and shapes the answer.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any
 
@@ -62,6 +64,7 @@ class LambdaApi:
         clock: Clock,
         limits: Limits,
         invoker: Invoker,
+        executor: Executor,
     ) -> None:
         self._functions = functions
         self._aliases = aliases
@@ -70,6 +73,7 @@ class LambdaApi:
         self._clock = clock
         self._limits = limits
         self._invoker = invoker
+        self._executor = executor  # the store's reads and writes block: off the event loop
 
     def handlers(self) -> Mapping[str, Handler]:
         return {
@@ -122,8 +126,12 @@ class LambdaApi:
         )
         return render.configuration(view)
 
-    def get_function(self, ctx: CallContext, params: Params) -> Result:
-        view = self._functions.get(caller(ctx), function_ref(ctx, params))
+    async def get_function(self, ctx: CallContext, params: Params) -> Result:
+        who, ref = caller(ctx), function_ref(ctx, params)
+        view = self._functions.cached(who, ref)
+        if view is None:
+            loop = asyncio.get_running_loop()
+            view = await loop.run_in_executor(self._executor, self._functions.get, who, ref)
         location = self._links.url(ctx.endpoint, view.version.code.blob, self._clock.now())
         result: Result = {
             "Configuration": render.configuration(view),

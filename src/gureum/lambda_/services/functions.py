@@ -46,6 +46,8 @@ S3_UNSUPPORTED = (
     "in ZipFile instead."
 )
 
+VIEWS_KEPT = 4096
+
 
 @dataclass(frozen=True, slots=True)
 class VersionView:
@@ -155,6 +157,10 @@ class FunctionService:
     def __init__(self, ports: Ports, runtimes: RuntimeOffer) -> None:
         self._ports = ports
         self._runtimes = runtimes
+        # What `get` read last, by (account, region, name, qualifier), with the store's
+        # generation then: GetFunction is the busiest read, and handing it to a worker thread
+        # and back costs more than the read itself.
+        self._views: dict[tuple[str, str, str, str | None], tuple[int, VersionView]] = {}
 
     # --- packages and settings ----------------------------------------------------------
 
@@ -297,6 +303,7 @@ class FunctionService:
         return view
 
     def get(self, caller: Caller, ref: FunctionRef) -> VersionView:
+        generation = self._ports.store.generation  # before the read: a later commit misses
         with self._ports.store.transaction() as tx:
             function = tx.get_function(caller.account, caller.region, ref.name)
             if function is None:
@@ -304,7 +311,24 @@ class FunctionService:
                 raise not_found(
                     function_arn(caller.region, caller.account, ref.name, ref.qualifier)
                 )
-            return resolve_version(tx, function, ref.qualifier)
+            view = resolve_version(tx, function, ref.qualifier)
+        # Sealed variables show as their key allows now, and a key's state is not in this store.
+        if view.version.settings.environment_sealed is None:
+            if len(self._views) >= VIEWS_KEPT:
+                self._views.clear()
+            self._views[(caller.account, caller.region, ref.name, ref.qualifier)] = (
+                generation,
+                view,
+            )
+        return view
+
+    def cached(self, caller: Caller, ref: FunctionRef) -> VersionView | None:
+        """What `get` would answer, when nothing was committed since it last read it. No I/O:
+        for the event loop, which then needs no worker thread."""
+        hit = self._views.get((caller.account, caller.region, ref.name, ref.qualifier))
+        if hit is not None and hit[0] == self._ports.store.generation:
+            return hit[1]
+        return None
 
     def list_functions(
         self, caller: Caller, marker: str | None, max_items: int | None, all_versions: bool
