@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -167,6 +168,24 @@ def test_custom_runtime_has_no_execution_env(
         Runtime="provided.al2023", Handler="x", Code={"ZipFile": bootstrap_package(script)}
     )
     assert invoke(lambda_client, function_name, {}).json()["env"] == "unset"
+
+
+def test_custom_runtime_starts_with_no_signal_ignored(
+    lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
+) -> None:
+    # gureum's sandboxes are forked from Python, which ignores SIGPIPE and SIGXFSZ, and ignored
+    # signals survive exec; a runtime must start with the defaults. (bash as pid 1 ignores
+    # SIGQUIT itself: the mask is checked for Python's two only.)
+    script = CURL_BOOTSTRAP.replace(
+        '\\"handler\\": \\"$_HANDLER\\"',
+        '\\"ignored\\": \\"$(grep SigIgn /proc/$$/status | cut -f2)\\"',
+    )
+    assert script != CURL_BOOTSTRAP
+    make_function(
+        Runtime="provided.al2023", Handler="x", Code={"ZipFile": bootstrap_package(script)}
+    )
+    ignored = int(invoke(lambda_client, function_name, {}).json()["ignored"], 16)
+    assert ignored & (1 << (signal.SIGPIPE - 1) | 1 << (signal.SIGXFSZ - 1)) == 0
 
 
 # --- layers for Python ---------------------------------------------------------------------------

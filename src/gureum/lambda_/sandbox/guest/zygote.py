@@ -339,6 +339,11 @@ def become_runtime(spec: dict[str, Any], log_fd: int, channel: int | None = None
             env = {**env, "PYTHONPATH": ":".join(spec["sys_path"])}
         argv = [wrapper, *argv]
     if argv:
+        # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec: a
+        # runtime started as a program gets the defaults any new process has (`yes | head` in a
+        # bootstrap ends by SIGPIPE, as on AWS), as subprocess's restore_signals gives.
+        for number in (signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(number, signal.SIG_DFL)
         try:
             os.execve(argv[0], argv, env)
         except OSError as exc:
