@@ -8,8 +8,10 @@ program (`bootstrap.py`), for the wrapper scripts that AWS_LAMBDA_EXEC_WRAPPER n
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -46,16 +48,31 @@ def prepare_runtime_dir(parent: Path) -> Path:
             if source is None:
                 continue
             if source.is_dir():
-                shutil.copytree(source, staging / source.name, ignore=_no_bytecode)
+                shutil.copytree(
+                    source, staging / source.name, ignore=_no_bytecode, copy_function=_share
+                )
             else:
-                shutil.copy2(source, staging / source.name)
+                _share(str(source), str(staging / source.name))
         for path in [staging, *staging.rglob("*")]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
+            if path.is_dir():
+                path.chmod(0o755)
         staging.rename(target)
     for source, name in ((node_runtime, "node_runtime.js"), (python_runtime, "bootstrap.py")):
         shutil.copy2(source, target / name)
         (target / name).chmod(0o644)
     return target
+
+
+def _share(source: str, target: str) -> None:
+    """A hard link to the installed file when everyone may read it (no copy: a server's start
+    made 33 MB of copies, and tests start many), else a copy made readable to everyone (the
+    sandboxes' users). A link's mode is the installed file's own, never changed here."""
+    if os.stat(source).st_mode & 0o044 == 0o044:
+        with contextlib.suppress(OSError):  # another file system, say: copy
+            os.link(source, target)
+            return
+    shutil.copy2(source, target)
+    os.chmod(target, 0o644)
 
 
 def _no_bytecode(directory: str, names: list[str]) -> list[str]:
