@@ -172,11 +172,8 @@ class Lambda(Assembly):
         log.info("runtimes: %s", ", ".join(self.catalog.available()) or "none")
         if addable := self.catalog.addable():
             log.info("runtimes fetched on first use: %s", ", ".join(addable))
-        executables = self.catalog.zygote_executables()
-        await self.zygotes.start(executables)
+        await self.zygotes.start(self.catalog.zygote_executables())
         if self.stock is not None:
-            for executable in executables:
-                self.stock.use(executable)
             self._tasks.append(asyncio.create_task(self.stock.refill(), name="stock"))
         self._tasks.append(asyncio.create_task(self.settler.run(), name="settler"))
         self._tasks.append(asyncio.create_task(self.pool.reap(), name="reaper"))
@@ -297,6 +294,15 @@ def assemble(
     # Sandboxes built ahead of cold starts need namespaces; without them there is little to
     # build ahead (a process is forked on the spot).
     stock = SandboxStock(zygotes, sandbox_root, scratch, memory, networks) if isolate else None
+    if stock is not None:
+        # A function just created or changed is about to be invoked: a sandbox of its kind gets
+        # ready meanwhile (after that the stock follows the cold starts themselves).
+        def ready_for(runtime: str, tmp_mb: int) -> None:
+            launcher = catalog.launcher(runtime)
+            if launcher is not None:
+                stock.use(launcher.zygote, tmp_mb)
+
+        settler.on_settled = ready_for
     platform = Platform(
         zygote_for=zygotes,
         scratch=scratch,

@@ -17,8 +17,8 @@ waits out an RCU grace period, 10-25 ms on the CI machine, which a user who invo
 met on every cold start.
 
 How many: per kind (zygote and /tmp size), as many as were asked for in the last `window`
-seconds (the recent cold-start rate), at least one once the kind is in use and at most
-`per_kind`;
+seconds (the recent cold-start rate), at least one once the kind is in use (a version of it
+became Active, or a cold start asked for one) and at most `per_kind`;
 `total` bounds them all, so the stock's memory stays bounded (each waits as two small forked
 processes, a network namespace and a memory group). Taking one wakes the refill, which prepares
 the next off the request path. A sandbox that cannot be prepared is logged, and the refill

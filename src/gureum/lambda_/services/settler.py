@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Protocol
@@ -87,6 +88,10 @@ class Settler:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._incomplete = False  # the last round left a version it should have moved
+        # Told, on the event loop, the (runtime, /tmp MB) of every version that became Active:
+        # the sandbox stock gets one ready for its first invocation.
+        self.on_settled: Callable[[str, int], None] = lambda runtime, tmp_mb: None
+        self._settled: list[tuple[str, int]] = []
 
     def wake_from_any_thread(self) -> None:
         loop = self._loop
@@ -108,6 +113,9 @@ class Settler:
             except Exception:
                 log.exception("a settling round failed; it is tried again")
                 self._incomplete = True
+            settled, self._settled = self._settled, []
+            for runtime, tmp_mb in dict.fromkeys(settled):
+                self.on_settled(runtime, tmp_mb)
             # What is left is tried again without waiting for a change that may never come,
             # less and less often.
             retry = min(retry * 2, RETRY_CAP) if retry else RETRY_FIRST
@@ -155,6 +163,9 @@ class Settler:
                 return 0  # changed meanwhile; the next round takes the newer state
             if failure is None:
                 finished = settle(stored, new_revision)
+                settings = finished.settings
+                if settings.runtime is not None:
+                    self._settled.append((settings.runtime, settings.ephemeral_storage))
             else:
                 finished = fail(stored, *failure, new_revision)
             if is_latest:  # the function record says which `$LATEST` invocations run
