@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,8 +38,15 @@ def _type_error(shape: Shape, value: object) -> UnreadableDocument:
     )
 
 
-def parse_value(shape: Shape, value: object) -> Any:
-    """Turns one JSON value into the Python value of `shape`.
+Scalar = Callable[[Shape, object], Any]
+Mismatch = Callable[[Shape, object], UnreadableDocument]
+
+
+def parse_value(
+    shape: Shape, value: object, scalar: Scalar | None = None, mismatch: Mismatch = _type_error
+) -> Any:
+    """Turns one decoded value (JSON's; CBOR's with its own `scalar` and `mismatch`) into the
+    Python value of `shape`.
 
     Raises UnreadableDocument, which each protocol turns into its own AWS error.
     """
@@ -48,22 +55,22 @@ def parse_value(shape: Shape, value: object) -> Any:
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
-            raise _type_error(shape, value)
+            raise mismatch(shape, value)
         members = shape.members
         return {
-            name: parse_value(members[name], item)
+            name: parse_value(members[name], item, scalar, mismatch)
             for name, item in value.items()
             if name in members and item is not None
         }
     if kind == "list":
         if not isinstance(value, list):
-            raise _type_error(shape, value)
-        return [parse_value(shape.member, item) for item in value]
+            raise mismatch(shape, value)
+        return [parse_value(shape.member, item, scalar, mismatch) for item in value]
     if kind == "map":
         if not isinstance(value, dict):
-            raise _type_error(shape, value)
-        return {str(k): parse_value(shape.value, v) for k, v in value.items()}
-    return parse_scalar(shape, value)
+            raise mismatch(shape, value)
+        return {str(k): parse_value(shape.value, v, scalar, mismatch) for k, v in value.items()}
+    return (scalar or parse_scalar)(shape, value)
 
 
 def parse_scalar(shape: Shape, value: object) -> Any:

@@ -28,7 +28,7 @@ from gureum.aws.documents import UnreadableDocument
 from gureum.aws.errors import AwsError, ClientError, UnknownOperation
 from gureum.aws.http import HttpResponse
 from gureum.aws.protocols.routes import Routed
-from gureum.aws.shapes import parse_scalar
+from gureum.aws.shapes import parse_scalar, parse_value
 from gureum.aws.sigv4 import HttpRequest
 
 _PATH = re.compile(r"/service/(?P<service>[^/]+)/operation/(?P<operation>[^/]+)")
@@ -101,26 +101,12 @@ def _unreadable(shape: Shape, value: object) -> UnreadableDocument:
 
 def parse_cbor(shape: Shape, value: object) -> Any:
     """One decoded CBOR value as the Python value of `shape` (bytes, datetime, int, float...)."""
-    if value is None:
-        return None
+    return parse_value(shape, value, _cbor_scalar, _unreadable)
+
+
+def _cbor_scalar(shape: Shape, value: object) -> Any:
+    """CBOR's own scalars: byte strings, tagged epoch timestamps, and floats JSON cannot say."""
     kind = shape.type_name
-    if kind == "structure":
-        if not isinstance(value, dict):
-            raise _unreadable(shape, value)
-        members = shape.members
-        return {
-            name: parse_cbor(members[name], item)
-            for name, item in value.items()
-            if name in members and item is not None
-        }
-    if kind == "list":
-        if not isinstance(value, list):
-            raise _unreadable(shape, value)
-        return [parse_cbor(shape.member, item) for item in value]
-    if kind == "map":
-        if not isinstance(value, dict):
-            raise _unreadable(shape, value)
-        return {str(k): parse_cbor(shape.value, v) for k, v in value.items()}
     if kind == "blob":
         if not isinstance(value, bytes):
             raise _unreadable(shape, value)
