@@ -24,6 +24,7 @@ from gureum.aws.sigv4 import HttpRequest
 from gureum.kms.services.keys import KeyService
 from gureum.lambda_.api.asynchronous import AsyncApi
 from gureum.lambda_.api.handlers import LambdaApi
+from gureum.lambda_.api.provisioned import ProvisionedApi
 from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
 from gureum.lambda_.sandbox.catalog import RuntimeCatalog
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
@@ -57,6 +58,8 @@ from gureum.lambda_.services.invoker import Invoker
 from gureum.lambda_.services.layers import LayerService
 from gureum.lambda_.services.metrics import CONTENT_TYPE as METRICS_TYPE
 from gureum.lambda_.services.metrics import LambdaMetrics, MetricPublisher
+from gureum.lambda_.services.provisioned import ProvisionedConcurrencyService
+from gureum.lambda_.services.provisioner import Provisioner
 from gureum.lambda_.services.settler import Settler
 from gureum.lambda_.services.vault import KmsEnvironmentVault
 from gureum.lambda_.store.codestore import CodeStore
@@ -129,6 +132,7 @@ class Lambda(Assembly):
     invoker: Invoker
     delivery: Delivery
     relay: _LedgerRelay
+    provisioner: Provisioner
     endpoint: ServiceEndpoint
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -173,6 +177,7 @@ class Lambda(Assembly):
         if addable := self.catalog.addable():
             log.info("runtimes fetched on first use: %s", ", ".join(addable))
         await self.zygotes.start(self.catalog.zygote_executables())
+        await self.provisioner.start()
         if self.stock is not None:
             self._tasks.append(asyncio.create_task(self.stock.refill(), name="stock"))
         self._tasks.append(asyncio.create_task(self.settler.run(), name="settler"))
@@ -181,6 +186,7 @@ class Lambda(Assembly):
         self._tasks.append(asyncio.create_task(self.scratch.refill(), name="scratch"))
         self._tasks.append(asyncio.create_task(self.networks.refill(), name="networks"))
         self._tasks.append(asyncio.create_task(self._sample_concurrency(), name="gauges"))
+        self._tasks.append(asyncio.create_task(self.provisioner.run(), name="provisioner"))
 
     async def _sample_concurrency(self) -> None:
         """The concurrency gauges into CloudWatch once per second, scaled by --time-scale
@@ -342,6 +348,12 @@ def assemble(
         store, invoker, queues, events, executor, clock, settings.time_scale, metrics
     )
     events.on_commit = delivery.wake
+    # Provisioned concurrency: environments started ahead of invocations, paced and durable.
+    provisioner = Provisioner(
+        store, executor, pool, invoker, ledger, clock.monotonic, settings.time_scale
+    )
+    invoker.owner_of = provisioner.qualifier_of
+    metrics.watch_provisioned(provisioner.usage)
     # The wire adapter.
     lambda_api = LambdaApi(
         FunctionService(ports, catalog),
@@ -354,10 +366,13 @@ def assemble(
         executor,
     )
     async_api = AsyncApi(EventConfigService(ports), invoker)
+    provisioned_api = ProvisionedApi(
+        ProvisionedConcurrencyService(ports, limits, provisioner.changed)
+    )
     endpoint = ServiceEndpoint(
         "lambda",
         RestJsonProtocol(kernel.model("lambda"), "application/json"),
-        {**lambda_api.handlers(), **async_api.handlers()},
+        {**lambda_api.handlers(), **async_api.handlers(), **provisioned_api.handlers()},
         {
             "CreateFunction": (
                 CREATE_FUNCTION_LIMIT,
@@ -389,5 +404,6 @@ def assemble(
         invoker,
         delivery,
         relay,
+        provisioner,
         endpoint,
     )

@@ -394,7 +394,7 @@ class LambdaApi:
 
     def get_account_settings(self, ctx: CallContext, params: Params) -> Result:
         code_size, function_count = self._functions.usage(caller(ctx))
-        reserved = self._functions.reserved_total(caller(ctx))
+        reserved = self._functions.claimed_total(caller(ctx))
         return {
             "AccountLimit": {
                 "TotalCodeSize": TOTAL_CODE_SIZE,

@@ -7,7 +7,13 @@ execution; it is granted or refused here and nowhere else, and must be given bac
 
 The pools a lease is drawn from, in order (provisioned concurrency slots in first):
 
-    provisioned (per version, later) -> reserved (per function) -> unreserved (per account)
+    provisioned (per version) -> reserved (per function) -> unreserved (per account)
+
+Provisioned concurrency is claimed as soon as it is configured (spec 4.4, 6.3): inside a
+function's reservation it leaves reserved - provisioned for on-demand executions (so with
+reserved == Σ provisioned, `$LATEST` is throttled); for a function without one it comes out of
+the unreserved pool. An execution on a provisioned environment takes a lease of its own pool,
+bounded by the environments themselves, and is counted in flight like any other.
 
 No I/O, no clock: time for the scaling-rate bucket comes in as an argument. The ledger is a
 plain object mutated under the event loop's single thread; every decision is a pure function.
@@ -96,11 +102,20 @@ def choose_pool(
     function_in_flight: int,
     reserved_total: int,
     unreserved_in_flight: int,
+    provisioned: int = 0,
+    unreserved_provisioned: int = 0,
 ) -> Pool | ThrottleReason:
-    """Where one more execution of a function may come from, or why it may not."""
+    """Where one more on-demand execution of a function may come from, or why it may not.
+
+    `function_in_flight` and `unreserved_in_flight` count on-demand executions only;
+    `provisioned` is the function's provisioned concurrency, `unreserved_provisioned` that of
+    every function without a reservation (both claimed whether in use or not).
+    """
     if reserved is not None:
-        return Pool.RESERVED if function_in_flight < reserved else ThrottleReason.RESERVED
-    if unreserved_in_flight < limits.account - reserved_total:
+        if function_in_flight < reserved - provisioned:
+            return Pool.RESERVED
+        return ThrottleReason.RESERVED
+    if unreserved_in_flight < limits.account - reserved_total - unreserved_provisioned:
         return Pool.UNRESERVED
     return ThrottleReason.ACCOUNT
 
@@ -109,16 +124,29 @@ def choose_pool(
 class _Scope:
     reservations: dict[str, int] = field(default_factory=dict)
     in_flight: Counter[str] = field(default_factory=Counter)
+    provisioned: dict[str, int] = field(default_factory=dict)  # function id -> Σ configured
+    provisioned_in_flight: Counter[str] = field(default_factory=Counter)
 
     @property
     def reserved_total(self) -> int:
         return sum(self.reservations.values())
 
     @property
+    def unreserved_provisioned(self) -> int:
+        return sum(n for fid, n in self.provisioned.items() if fid not in self.reservations)
+
+    def on_demand(self, function_id: str) -> int:
+        return self.in_flight[function_id] - self.provisioned_in_flight[function_id]
+
+    @property
     def unreserved_in_flight(self) -> int:
-        """Executions of functions that have no reservation *now*: when a reservation goes
-        away, that function's running executions count against the account from then on."""
-        return sum(n for fid, n in self.in_flight.items() if fid not in self.reservations)
+        """On-demand executions of functions that have no reservation *now*: when a reservation
+        goes away, that function's running executions count against the account from then on."""
+        return sum(
+            n - self.provisioned_in_flight[fid]
+            for fid, n in self.in_flight.items()
+            if fid not in self.reservations
+        )
 
 
 class ConcurrencyLedger:
@@ -150,23 +178,47 @@ class ConcurrencyLedger:
         return self._scope(scope).reserved_total
 
     def unreserved_capacity(self, scope: tuple[str, str]) -> int:
-        return self.limits.account - self.reserved_total(scope)
+        state = self._scope(scope)
+        return self.limits.account - state.reserved_total - state.unreserved_provisioned
+
+    def provision(self, scope: tuple[str, str], function_id: str, total: int) -> None:
+        """Records a function's provisioned concurrency (Σ of its configurations; 0: none)."""
+        provisioned = self._scope(scope).provisioned
+        if total:
+            provisioned[function_id] = total
+        else:
+            provisioned.pop(function_id, None)
+
+    def provisioned(self, scope: tuple[str, str], function_id: str) -> int:
+        return self._scope(scope).provisioned.get(function_id, 0)
 
     # leases --------------------------------------------------------------------------------
 
     def acquire(self, scope: tuple[str, str], function_id: str) -> Lease:
-        """A lease for one execution, or AWS's 429 with the reason."""
+        """A lease for one on-demand execution, or AWS's 429 with the reason."""
         state = self._scope(scope)
         decision = choose_pool(
             self.limits,
             state.reservations.get(function_id),
-            state.in_flight[function_id],
+            state.on_demand(function_id),
             state.reserved_total,
             state.unreserved_in_flight,
+            state.provisioned.get(function_id, 0),
+            state.unreserved_provisioned,
         )
         if isinstance(decision, ThrottleReason):
             raise throttled(decision)
-        lease = Lease(next(self._ids), scope, function_id, decision)
+        return self._grant(state, scope, function_id, decision)
+
+    def acquire_provisioned(self, scope: tuple[str, str], function_id: str) -> Lease:
+        """A lease for one execution on a free provisioned environment: never refused, the
+        environments themselves are the limit, and their concurrency is already claimed."""
+        state = self._scope(scope)
+        state.provisioned_in_flight[function_id] += 1
+        return self._grant(state, scope, function_id, Pool.PROVISIONED)
+
+    def _grant(self, state: _Scope, scope: tuple[str, str], function_id: str, pool: Pool) -> Lease:
+        lease = Lease(next(self._ids), scope, function_id, pool)
         state.in_flight[function_id] += 1
         self._leases[lease.id] = lease
         return lease
@@ -179,6 +231,10 @@ class ConcurrencyLedger:
         state.in_flight[lease.function_id] -= 1
         if state.in_flight[lease.function_id] == 0:
             del state.in_flight[lease.function_id]
+        if lease.pool is Pool.PROVISIONED:
+            state.provisioned_in_flight[lease.function_id] -= 1
+            if state.provisioned_in_flight[lease.function_id] == 0:
+                del state.provisioned_in_flight[lease.function_id]
 
     # visibility ----------------------------------------------------------------------------
 

@@ -19,6 +19,11 @@ class ResourceConflict(ClientError):
     status = 409
 
 
+class ProvisionedConcurrencyConfigNotFound(ClientError):
+    code = "ProvisionedConcurrencyConfigNotFoundException"
+    status = 404
+
+
 class PreconditionFailed(ClientError):
     code = "PreconditionFailedException"
     status = 412

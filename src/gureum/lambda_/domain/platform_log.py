@@ -25,14 +25,18 @@ class PlatformLine:
 
 
 def init_start(
-    runtime_version: str, runtime_version_arn: str, function_name: str, version: str
+    runtime_version: str,
+    runtime_version_arn: str,
+    function_name: str,
+    version: str,
+    initialization_type: str = "on-demand",
 ) -> PlatformLine:
     return PlatformLine(
         f"INIT_START Runtime Version: {runtime_version}\t"
         f"Runtime Version ARN: {runtime_version_arn}\n",
         "platform.initStart",
         {
-            "initializationType": "on-demand",
+            "initializationType": initialization_type,
             "phase": "init",
             "runtimeVersion": runtime_version,
             "runtimeVersionArn": runtime_version_arn,
@@ -42,11 +46,18 @@ def init_start(
     )
 
 
-def init_report(init_ms: float, status: str, error_type: str | None = None) -> PlatformLine:
-    """Init failed (`error`, with the error type) or timed out (`timeout`)."""
+def init_report(
+    init_ms: float,
+    status: str,
+    error_type: str | None = None,
+    initialization_type: str = "on-demand",
+) -> PlatformLine:
+    """Init failed (`error`, with the error type) or timed out (`timeout`), or, for an Init run
+    ahead of any invocation (provisioned concurrency), `success`: AWS always reports that one
+    (spec 6.2); its text follows the failure lines' shape and the Telemetry API's `status`."""
     text = f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: {status}"
     record: dict[str, object] = {
-        "initializationType": "on-demand",
+        "initializationType": initialization_type,
         "phase": "init",
         "status": status,
         "metrics": {"durationMs": round(init_ms, 3)},

@@ -108,6 +108,9 @@ class LaunchPlan:
     # The runtime's language tree (a fetched Node.js, a Python's prefix), at /var/lang as on AWS.
     lang: Path | None = None
     logging: LogSettings = field(default_factory=LogSettings)
+    # AWS_LAMBDA_INITIALIZATION_TYPE: "provisioned-concurrency" for environments initialised
+    # ahead of any invocation, immutable for the environment's life (spec 3.2).
+    initialization_type: str = "on-demand"
 
 
 class LogSink(Protocol):
@@ -306,6 +309,7 @@ class ExecutionEnvironment:
                 plan.runtime_version_arn,
                 plan.function_name,
                 plan.version,
+                plan.initialization_type,
             )
             self._platform_line(line, tail=False)
         process = await self._spawn()
@@ -319,6 +323,27 @@ class ExecutionEnvironment:
         if process.exited in done:
             return process.exited.result()
         return INIT_TIMED_OUT
+
+    async def initialize(self, limit: float) -> bool:
+        """Runs Init ahead of any invocation (provisioned concurrency), reported with
+        INIT_REPORT either way (spec 6.2). True when the runtime waits for work; False when Init
+        failed or timed out (the caller retires the environment)."""
+        self._initialized = True
+        began = time.monotonic()
+        ending = await self._init(limit)
+        init_ms = (time.monotonic() - began) * 1000
+        kind = self.plan.initialization_type
+        if ending is None:
+            self._platform_line(platform_log.init_report(init_ms, "success", None, kind), False)
+            self.last_used = time.monotonic()
+            return True
+        if ending is INIT_TIMED_OUT:
+            line = platform_log.init_report(init_ms, "timeout", None, kind)
+        else:
+            error = ending.error_type if isinstance(ending, Outcome) else exit_error(ending)
+            line = platform_log.init_report(init_ms, "error", error, kind)
+        self._platform_line(line, False)
+        return False
 
     def abandon(self) -> None:
         """The caller gave up on the running invocation (client gone, server stopping)."""
@@ -415,7 +440,7 @@ class ExecutionEnvironment:
                 "AWS_LAMBDA_LOG_GROUP_NAME": plan.log_group,
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
                 "AWS_LAMBDA_RUNTIME_API": self._address,
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": plan.initialization_type,
                 "LAMBDA_TASK_ROOT": task,
                 "LAMBDA_RUNTIME_DIR": runtime_dir,
                 "AWS_ACCESS_KEY_ID": key,

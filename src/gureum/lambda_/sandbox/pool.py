@@ -7,6 +7,11 @@ was abandoned half-way (the client went away, the server is stopping). The reape
 environments idle longer than the keep-alive, and every environment of a key that is no longer
 current. One environment that fails to retire is logged and left out, never the end of the
 reaper: its uid is not handed out again, since its process may still be running.
+
+Provisioned environments (spec 6.3) live apart, per version slot: started and initialised ahead
+of any invocation by the provisioner, never reaped for idleness, handed out only once their
+slot is serving (its configuration READY), and retired when they crash or time out, after which
+`on_lost` tells the provisioner to start a replacement.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field, replace
 
 from gureum.lambda_.domain.errors import TooManyRequests
 from gureum.lambda_.sandbox.environment import (
@@ -28,6 +34,25 @@ from gureum.lambda_.sandbox.environment import (
 from gureum.lambda_.sandbox.uids import UidLease, UidLeases
 
 log = logging.getLogger("gureum.pool")
+
+PROVISIONED_TYPE = "provisioned-concurrency"
+# AWS's Init limit for provisioned environments: 130 seconds or the function's timeout,
+# whichever is higher (spec 6.1).
+PROVISIONED_INIT_LIMIT = 130.0
+
+
+@dataclass(eq=False)
+class _Provisioned:
+    """One version slot's provisioned environments."""
+
+    idle: list[ExecutionEnvironment] = field(default_factory=list)
+    busy: set[ExecutionEnvironment] = field(default_factory=set)
+    serving: bool = False
+    limit: int | None = None  # after a decrease: busy environments beyond it go when done
+
+    @property
+    def count(self) -> int:
+        return len(self.idle) + len(self.busy)
 
 
 class EnvironmentPool:
@@ -54,10 +79,110 @@ class EnvironmentPool:
         self._uids = uids
         self._uid_leases: dict[ExecutionEnvironment, UidLease] = {}
         self._retiring: set[asyncio.Task[None]] = set()
+        self._provisioned: dict[str, _Provisioned] = {}
+        # Called with a slot whose provisioned environment was lost (crash, timeout).
+        self.on_lost: Callable[[str], None] = lambda slot: None
 
     @property
     def environment_count(self) -> int:
-        return len(self._busy) + sum(len(idle) for idle in self._idle.values())
+        provisioned = sum(group.count for group in self._provisioned.values())
+        return len(self._busy) + sum(len(idle) for idle in self._idle.values()) + provisioned
+
+    # --- provisioned environments -------------------------------------------------------------
+
+    async def provision_one(self, slot: str, key: str, plan: LaunchPlan) -> bool:
+        """Starts one provisioned environment of `slot` and runs its Init now; False (and the
+        environment retired) when Init failed, or no uid was free."""
+        uid = self._uids.acquire()
+        if uid is None:
+            return False
+        plan = replace(plan, initialization_type=PROVISIONED_TYPE)
+        try:
+            environment = self._make(plan, self._platform, uid.uid)
+        except BaseException:
+            uid.release()
+            raise
+        environment.key = key
+        self._uid_leases[environment] = uid
+        limit = max(PROVISIONED_INIT_LIMIT, float(plan.timeout_s))
+        try:
+            ready = await environment.initialize(limit)
+        except BaseException:
+            self._retire(environment)
+            raise
+        if not ready:
+            self._retire(environment)
+            return False
+        group = self._provisioned.setdefault(slot, _Provisioned())
+        group.idle.append(environment)
+        group.limit = None
+        return True
+
+    def provisioned_count(self, slot: str) -> int:
+        group = self._provisioned.get(slot)
+        return group.count if group is not None else 0
+
+    def provisioned_usage(self, slot: str) -> tuple[int, int]:
+        """(environments of `slot` running an invocation, environments of `slot`)."""
+        group = self._provisioned.get(slot)
+        return (len(group.busy), group.count) if group is not None else (0, 0)
+
+    def provisioned_slots(self) -> list[str]:
+        return list(self._provisioned)
+
+    def serve(self, slot: str, serving: bool) -> None:
+        """Opens (or closes) a slot's provisioned environments to invocations."""
+        group = self._provisioned.get(slot)
+        if group is not None:
+            group.serving = serving
+
+    def serving(self, slot: str) -> bool:
+        group = self._provisioned.get(slot)
+        return group is not None and group.serving
+
+    def deprovision(self, slot: str, keep: int = 0) -> None:
+        """Retires a slot's provisioned environments beyond `keep`: idle ones now, busy ones
+        when their invocation ends."""
+        group = self._provisioned.get(slot)
+        if group is None:
+            return
+        if keep == 0:
+            del self._provisioned[slot]  # busy ones are retired when given back
+        while group.count > keep and group.idle:
+            self._retire(group.idle.pop(0))
+        group.limit = keep
+
+    @contextmanager
+    def provisioned(self, slot: str, key: str) -> Iterator[ExecutionEnvironment | None]:
+        """A free provisioned environment of `slot` for one invocation, or None (spill over to
+        on-demand). Given back on every path; one that crashed or timed out is retired and
+        reported lost, so that the provisioner replaces it."""
+        group = self._provisioned.get(slot)
+        environment = None
+        if group is not None and group.serving:
+            for candidate in reversed(group.idle):
+                if candidate.key == key:
+                    environment = candidate
+                    break
+        if environment is None or group is None:
+            yield None
+            return
+        group.idle.remove(environment)
+        group.busy.add(environment)
+        try:
+            yield environment
+        finally:
+            group.busy.discard(environment)
+            if environment.state is EnvironmentState.BUSY:
+                environment.abandon()
+            over = group.limit is not None and group.count >= group.limit
+            if self._provisioned.get(slot) is not group or over:  # deprovisioned meanwhile
+                self._retire(environment)
+            elif environment.state is not EnvironmentState.READY:
+                self._retire(environment)
+                self.on_lost(slot)
+            else:
+                group.idle.append(environment)
 
     @asynccontextmanager
     async def lease(
@@ -166,5 +291,9 @@ class EnvironmentPool:
         self._idle.clear()
         for environment in list(self._busy):
             self._retire(environment)
+        for group in self._provisioned.values():
+            for environment in [*group.idle, *group.busy]:
+                self._retire(environment)
+        self._provisioned.clear()
         with contextlib.suppress(Exception):
             await asyncio.gather(*self._retiring, return_exceptions=True)

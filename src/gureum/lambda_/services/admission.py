@@ -59,6 +59,18 @@ class Admission:
         finally:
             self.ledger.release(lease)
 
+    @contextmanager
+    def provisioned_lease(self, function: Function) -> Iterator[Lease]:
+        """A lease on a provisioned environment: its concurrency is claimed already, so it is
+        never refused; it is counted in flight like any other (spec 6.3)."""
+        scope = (function.account, function.region)
+        self._metrics.known(function.account, function.region, function.id, function.name)
+        lease = self.ledger.acquire_provisioned(scope, function.id)
+        try:
+            yield lease
+        finally:
+            self.ledger.release(lease)
+
     def _check_rate(self, scope: tuple[str, str], function: Function) -> None:
         """Spends one request of the function's and the account's invocation rates, or
         throttles (spec 4.1, 4.4): 10 x concurrency at function and at account level."""

@@ -33,6 +33,7 @@ from gureum.lambda_.domain.functions import (
 from gureum.lambda_.domain.layers import MAX_LAYERS
 from gureum.lambda_.domain.lifecycle import CREATED, ensure_mutable
 from gureum.lambda_.domain.packages import BAD_ZIP, TOO_LARGE_UNZIPPED, UNZIPPED_LIMIT, inspect_zip
+from gureum.lambda_.domain.provisioned import check_reserved_above_provisioned
 from gureum.lambda_.domain.runtimes import check_runtime
 from gureum.lambda_.domain.variables import check_variables
 from gureum.lambda_.services.context import Caller, Ports
@@ -528,8 +529,13 @@ class FunctionService:
             if function is None:
                 arn = function_arn(caller.region, caller.account, ref.name, LATEST)
                 raise not_found(arn)
+            # Provisioned concurrency of functions without a reservation is claimed from the
+            # unreserved pool too (spec 4.2), and a reservation holds its own (spec 4.3).
             others = tx.reserved_total(caller.account, caller.region, function.id)
+            others += tx.unreserved_provisioned(caller.account, caller.region, function.id)
             check_reservation(limits, others, value)
+            provisioned = sum(c.requested for c in tx.list_provisioned(function))
+            check_reserved_above_provisioned(value, provisioned)
             tx.put_function(replace(function, reserved_concurrency=value))
         self._ports.reservation_changed((caller.account, caller.region), function.id, value)
         return value
@@ -546,9 +552,12 @@ class FunctionService:
             tx.put_function(replace(function, reserved_concurrency=None))
         self._ports.reservation_changed((caller.account, caller.region), function.id, None)
 
-    def reserved_total(self, caller: Caller) -> int:
+    def claimed_total(self, caller: Caller) -> int:
+        """Σ reserved concurrency, plus the provisioned concurrency of functions without a
+        reservation: what the unreserved pool loses (spec 4.2)."""
         with self._ports.store.transaction() as tx:
-            return tx.reserved_total(caller.account, caller.region, "")
+            reserved = tx.reserved_total(caller.account, caller.region, "")
+            return reserved + tx.unreserved_provisioned(caller.account, caller.region, "")
 
     # --- tags -----------------------------------------------------------------------------
 

@@ -123,6 +123,12 @@ def resolve_target(
     return Target(function, version, arn)
 
 
+def slot_of(function: Function, version: FunctionVersion) -> tuple[str, str]:
+    """The pool's slot of a version, and its key (which changes with the version's revision)."""
+    slot = f"{function.id}:{version.version}"
+    return slot, f"{slot}#{version.revision_id}"
+
+
 def check_invocable(version: FunctionVersion) -> None:
     state = version.lifecycle.state
     if state is not State.ACTIVE:
@@ -167,6 +173,9 @@ class Invoker:
         # Launch plans by version revision: a warm invoke should not unpack or look up anything.
         self._plans: dict[str, LaunchPlan] = {}
         self._targets: dict[tuple[str, str, str, str | None], tuple[int, Target]] = {}
+        # The qualifier (version or alias) whose provisioned concurrency serves a slot, for
+        # the provisioned metrics' Resource; the provisioner fills it in.
+        self.owner_of: Callable[[str], str | None] = lambda slot: None
 
     def target(self, caller: Caller, ref: FunctionRef) -> Target:
         """The version to run. Cached until the store changes, except through an alias
@@ -266,10 +275,32 @@ class Invoker:
         self._metrics.async_received(function.region, function.name, account=function.account)
 
     async def run(self, target: Target, request: InvocationRequest) -> InvocationResult:
-        """Runs one invocation under a concurrency lease (429 when there is none to be had)."""
+        """Runs one invocation: on a free provisioned environment of the version if there is
+        one, else on demand under a concurrency lease (429 when there is none to be had),
+        counted as spillover when the version has provisioned concurrency (spec 6.3)."""
         function, version = target.function, target.version
-        slot = f"{function.id}:{version.version}"
-        key = f"{slot}#{version.revision_id}"
+        slot, key = slot_of(function, version)
+        with self._pool.provisioned(slot, key) as provisioned:
+            if provisioned is not None:
+                with self._admission.provisioned_lease(function):
+                    resource = f"{function.name}:{self.owner_of(slot) or version.version}"
+                    self._metrics.provisioned_invocation(function.region, function.name, resource)
+                    result = await provisioned.invoke(request)
+                self._metrics.invocation(
+                    function.region, function.name, result.duration_ms, result.function_error
+                )
+                return result
+        spilled = self._pool.serving(slot)
+        result = await self._on_demand(target, request, slot, key)
+        if spilled:  # not when throttled: that was no invocation
+            resource = f"{function.name}:{self.owner_of(slot) or version.version}"
+            self._metrics.spillover(function.region, function.name, resource)
+        return result
+
+    async def _on_demand(
+        self, target: Target, request: InvocationRequest, slot: str, key: str
+    ) -> InvocationResult:
+        function, version = target.function, target.version
         with self._admission.lease(function):
             plan = self._plans.get(key) or await self._plan(target)
             if len(self._plans) >= PLAN_CACHE:
@@ -295,6 +326,10 @@ class Invoker:
             executed_version=version.version,
         )
         return result
+
+    async def plan(self, target: Target) -> LaunchPlan:
+        """The launch plan of a version (the provisioner starts environments with it)."""
+        return await self._plan(target)
 
     async def _plan(self, target: Target) -> LaunchPlan:
         function, version = target.function, target.version

@@ -12,11 +12,17 @@ CloudWatch gets each value under AWS's dimension sets (spec 6.5): `FunctionName`
 `FunctionName` + `Resource` + `ExecutedVersion` (through an alias, the version it ran); and none,
 the account's aggregate. Publishing only buffers in memory (the port's promise), so the invoke
 path pays a few dictionary updates.
+
+Provisioned concurrency (spec 6.5) adds `Resource` (`FunctionName:Qualifier`, the version or
+alias whose configuration it is): ProvisionedConcurrencyInvocations and
+ProvisionedConcurrencySpilloverInvocations count as they happen; ProvisionedConcurrentExecutions
+(environments in use) and ProvisionedConcurrencyUtilization (in use / allocated) are read at
+scrape time from the provisioner's usage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -51,6 +57,33 @@ def _qualifier(invoked_arn: str) -> str | None:
     """The qualifier an invocation named (`arn:aws:lambda:r:a:function:name:qualifier`)."""
     parts = invoked_arn.split(":")
     return parts[7] if len(parts) > 7 else None
+
+
+_RESOURCE_LABELS = ("Region", "FunctionName", "Resource")
+# (region, function name, resource, environments in use, allocated) per READY configuration.
+ProvisionedUsage = Callable[[], list[tuple[str, str, str, int, int]]]
+
+
+class _ProvisionedCollector(Collector):
+    def __init__(self) -> None:
+        self.usage: ProvisionedUsage = list
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        executions = GaugeMetricFamily(
+            "aws_lambda_ProvisionedConcurrentExecutions",
+            "Provisioned environments running an invocation now",
+            labels=list(_RESOURCE_LABELS),
+        )
+        utilization = GaugeMetricFamily(
+            "aws_lambda_ProvisionedConcurrencyUtilization",
+            "Provisioned environments in use divided by those allocated",
+            labels=list(_RESOURCE_LABELS),
+        )
+        for region, name, resource, in_use, allocated in self.usage():
+            executions.add_metric([region, name, resource], in_use)
+            utilization.add_metric([region, name, resource], in_use / allocated if allocated else 0)
+        yield executions
+        yield utilization
 
 
 class _LedgerCollector(Collector):
@@ -96,6 +129,20 @@ class LambdaMetrics:
         self._sampled: set[tuple[str, str, str]] = set()
         self._names: dict[tuple[str, str, str], str] = {}
         self.registry.register(_LedgerCollector(ledger, self._names))
+        self._provisioned = _ProvisionedCollector()
+        self.registry.register(self._provisioned)
+        self._provisioned_invocations = Counter(
+            "aws_lambda_ProvisionedConcurrencyInvocations",
+            "Invocations run on provisioned environments",
+            _RESOURCE_LABELS,
+            registry=self.registry,
+        )
+        self._spillover = Counter(
+            "aws_lambda_ProvisionedConcurrencySpilloverInvocations",
+            "Invocations run on demand while every provisioned environment was in use",
+            _RESOURCE_LABELS,
+            registry=self.registry,
+        )
         self._invocations = Counter(
             "aws_lambda_Invocations", "Invocations run", _LABELS, registry=self.registry
         )
@@ -201,6 +248,16 @@ class LambdaMetrics:
             ("Errors", 1.0 if failed else 0.0, "Count"),
         )
         self._publish(account, region, name, metrics, invoked_arn, executed_version)
+
+    def watch_provisioned(self, usage: ProvisionedUsage) -> None:
+        """Where the provisioned gauges are read from at scrape time (the provisioner)."""
+        self._provisioned.usage = usage
+
+    def provisioned_invocation(self, region: str, name: str, resource: str) -> None:
+        self._provisioned_invocations.labels(region, name, resource).inc()
+
+    def spillover(self, region: str, name: str, resource: str) -> None:
+        self._spillover.labels(region, name, resource).inc()
 
     def throttle(self, region: str, name: str, *, account: str = "") -> None:
         self._throttles.labels(region, name).inc()

@@ -16,6 +16,7 @@ from gureum.lambda_.domain.aliases import Alias
 from gureum.lambda_.domain.event_configs import EventInvokeConfig
 from gureum.lambda_.domain.functions import Function, FunctionVersion
 from gureum.lambda_.domain.layers import LayerVersion
+from gureum.lambda_.domain.provisioned import ProvisionedConfig
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 
 
@@ -106,6 +107,26 @@ class Transaction(Protocol):
     def delete_event_config(self, function: Function, qualifier: str) -> None: ...
 
     def list_event_configs(self, function: Function) -> list[tuple[str, EventInvokeConfig]]: ...
+
+    # provisioned concurrency (per qualifier: a version or an alias) ---------------------------
+    def get_provisioned(self, function: Function, qualifier: str) -> ProvisionedConfig | None: ...
+
+    def put_provisioned(self, function: Function, config: ProvisionedConfig) -> None: ...
+
+    def delete_provisioned(self, function: Function, qualifier: str) -> None: ...
+
+    def list_provisioned(self, function: Function) -> list[ProvisionedConfig]:
+        """The function's configurations, by qualifier."""
+
+    def all_provisioned(self) -> list[tuple[Function, ProvisionedConfig]]:
+        """Every configuration of every function, for the allocator (and after a restart)."""
+
+    def provisioned_totals(self) -> list[tuple[str, str, str, int]]:
+        """(account, region, function id, Σ requested) of every function with a configuration."""
+
+    def unreserved_provisioned(self, account: str, region: str, excluding: str) -> int:
+        """Σ requested provisioned concurrency of the scope's functions without a reservation,
+        other than `excluding` (an id)."""
 
     # the asynchronous event queue ---------------------------------------------------------
     def enqueue(self, events: list[QueuedEvent]) -> None: ...

@@ -22,6 +22,7 @@ from gureum.lambda_.domain.arns import LATEST
 from gureum.lambda_.domain.event_configs import EventInvokeConfig
 from gureum.lambda_.domain.functions import Function, FunctionVersion
 from gureum.lambda_.domain.layers import LayerVersion
+from gureum.lambda_.domain.provisioned import ProvisionedConfig, ProvisionedStatus
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.store import records
 from gureum.lambda_.store.ports import EnvironmentVault
@@ -40,6 +41,10 @@ CREATE TABLE IF NOT EXISTS aliases (
 CREATE TABLE IF NOT EXISTS event_configs (
     function_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
     qualifier TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (function_id, qualifier));
+CREATE TABLE IF NOT EXISTS provisioned_configs (
+    function_id TEXT NOT NULL REFERENCES functions(id) ON DELETE CASCADE,
+    qualifier TEXT NOT NULL, requested INTEGER NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (function_id, qualifier));
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT NOT NULL, account TEXT NOT NULL,
     region TEXT NOT NULL, function_name TEXT NOT NULL, qualifier TEXT, payload BLOB NOT NULL,
@@ -206,6 +211,7 @@ class SqliteTransaction:
         self._db.execute(
             "DELETE FROM versions WHERE function_id = ? AND number = ?", (function.id, int(version))
         )
+        self.delete_provisioned(function, version)
 
     def list_versions(self, function: Function, after: int, limit: int) -> list[FunctionVersion]:
         rows = self._rows(
@@ -246,6 +252,7 @@ class SqliteTransaction:
             "DELETE FROM aliases WHERE function_id = ? AND name = ?", (function.id, name)
         )
         self.delete_event_config(function, name)
+        self.delete_provisioned(function, name)  # spec 6.3: the alias's configuration goes too
 
     def list_aliases(self, function: Function) -> list[Alias]:
         rows = self._rows(
@@ -409,6 +416,61 @@ class SqliteTransaction:
         )
         return [(q, EventInvokeConfig(**json.loads(doc))) for q, doc in rows]
 
+    # provisioned concurrency ----------------------------------------------------------------
+
+    def get_provisioned(self, function: Function, qualifier: str) -> ProvisionedConfig | None:
+        rows = self._rows(
+            "SELECT doc FROM provisioned_configs WHERE function_id = ? AND qualifier = ?",
+            function.id,
+            qualifier,
+        )
+        return _provisioned(rows[0][0]) if rows else None
+
+    def put_provisioned(self, function: Function, config: ProvisionedConfig) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO provisioned_configs (function_id, qualifier, requested, doc) "
+            "VALUES (?, ?, ?, ?)",
+            (function.id, config.qualifier, config.requested, records.dump(asdict(config))),
+        )
+
+    def delete_provisioned(self, function: Function, qualifier: str) -> None:
+        self._db.execute(
+            "DELETE FROM provisioned_configs WHERE function_id = ? AND qualifier = ?",
+            (function.id, qualifier),
+        )
+
+    def list_provisioned(self, function: Function) -> list[ProvisionedConfig]:
+        rows = self._rows(
+            "SELECT doc FROM provisioned_configs WHERE function_id = ? ORDER BY qualifier",
+            function.id,
+        )
+        return [_provisioned(row[0]) for row in rows]
+
+    def all_provisioned(self) -> list[tuple[Function, ProvisionedConfig]]:
+        rows = self._rows(
+            f"SELECT {_FUNCTION_COLUMNS}, p.doc {_FUNCTION_FROM}"
+            "JOIN provisioned_configs p ON p.function_id = f.id ORDER BY f.id, p.qualifier"
+        )
+        return [(self._function(row[:7]), _provisioned(row[7])) for row in rows]
+
+    def provisioned_totals(self) -> list[tuple[str, str, str, int]]:
+        rows = self._rows(
+            "SELECT f.account, f.region, f.id, SUM(p.requested) FROM provisioned_configs p "
+            "JOIN functions f ON f.id = p.function_id GROUP BY f.id"
+        )
+        return [(account, region, row_id, int(total)) for account, region, row_id, total in rows]
+
+    def unreserved_provisioned(self, account: str, region: str, excluding: str) -> int:
+        rows = self._rows(
+            "SELECT COALESCE(SUM(p.requested), 0) FROM provisioned_configs p "
+            "JOIN functions f ON f.id = p.function_id WHERE f.account = ? AND f.region = ? "
+            "AND f.id != ? AND json_extract(f.doc, '$.reserved_concurrency') IS NULL",
+            account,
+            region,
+            excluding,
+        )
+        return int(rows[0][0])
+
     # the asynchronous event queue -------------------------------------------------------------
 
     def enqueue(self, events: list[QueuedEvent]) -> None:
@@ -467,3 +529,9 @@ def _event(row: Any) -> QueuedEvent:
     return QueuedEvent(
         request_id, account, region, name, qualifier, bytes(payload), progress, due, row_id
     )
+
+
+def _provisioned(document: str) -> ProvisionedConfig:
+    values = json.loads(document)
+    values["status"] = ProvisionedStatus(values["status"])
+    return ProvisionedConfig(**values)
