@@ -1,0 +1,416 @@
+"""Provisioned concurrency over the wire (spec 6.3, 4.4, 6.5; issue 12 items 1-3).
+
+The API with AWS's exact codes and messages, then real allocation: environments initialised
+ahead of any invocation (`AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`, INIT_START and
+INIT_REPORT in their streams), READY only when all are up, FAILED when Init fails, routing to
+them first and spilling over to on-demand, the ledger and the Prometheus counters. Waits for
+READY poll with a deadline; nothing sleeps to assert.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.functions import (
+    WAIT,
+    create,
+    error_of,
+    function_arn,
+    invoke,
+)
+from tests.support.packages import zip_of
+from tests.support.server import GureumProcess
+
+HANDLER = """\
+import os
+import time
+import uuid
+
+ENVIRONMENT = uuid.uuid4().hex
+if os.environ.get("FAIL_INIT"):
+    raise RuntimeError("init failed on purpose")
+
+
+def handler(event, context):
+    if event.get("mode") == "exit":
+        os._exit(1)
+    time.sleep(event.get("sleep", 0))
+    return {
+        "type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"],
+        "environment": ENVIRONMENT,
+        "version": context.function_version,
+    }
+"""
+CODE = zip_of({"index.py": HANDLER})
+READY_WITHIN = 60.0
+UNPUBLISHED = "Provisioned Concurrency Configs cannot be applied to unpublished function versions."
+NOT_ALIAS_OR_VERSION = "The function resource provided must be an alias or a published version."
+ALIAS_ON_PROVISIONED = (
+    "Alias can't be used for Provisioned Concurrency configuration on an already Provisioned "
+    "version"
+)
+VERSION_UNDER_ALIAS = "Version is pointed by a Provisioned Concurrency alias"
+ABOVE_RESERVED = (
+    "Requested Provisioned Concurrency should not be greater than the "
+    "reservedConcurrentExecution for function"
+)
+RESERVED_REASON = "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+
+def published(client: Any, name: str, variables: dict[str, str] | None = None) -> str:
+    if variables is not None:
+        client.update_function_configuration(
+            FunctionName=name, Environment={"Variables": variables}
+        )
+        client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAIT)
+    version: str = client.publish_version(FunctionName=name)["Version"]
+    client.get_waiter("published_version_active").wait(
+        FunctionName=name, Qualifier=version, WaiterConfig=WAIT
+    )
+    return version
+
+
+def new_function(client: Any, name: str, **params: Any) -> str:
+    """A function with one published version; returns the version."""
+    create(client, name, Code={"ZipFile": CODE}, **params)
+    return published(client, name)
+
+
+def wait_status(
+    client: Any, name: str, qualifier: str, want: str, within: float = READY_WITHIN
+) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while True:
+        config: dict[str, Any] = client.get_provisioned_concurrency_config(
+            FunctionName=name, Qualifier=qualifier
+        )
+        if config["Status"] == want:
+            return config
+        assert config["Status"] == "IN_PROGRESS", config
+        assert time.monotonic() < deadline, f"still {config['Status']} after {within} s"
+        time.sleep(0.1)
+
+
+def metric(server: GureumProcess, name: str, **labels: str) -> float:
+    with urllib.request.urlopen(f"{server.url}/_gureum/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name != name:
+                continue
+            if all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def stream_lines(server: GureumProcess, name: str) -> list[list[str]]:
+    logs = server.client("logs")
+    group = f"/aws/lambda/{name}"
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    found = []
+    for stream in streams:
+        events = logs.get_log_events(
+            logGroupName=group, logStreamName=stream["logStreamName"], startFromHead=True
+        )["events"]
+        found.append([event["message"] for event in events])
+    return found
+
+
+# --- the API: every rule and message of spec 6.3 ---------------------------------------------
+
+
+def test_latest_is_refused_with_two_messages(lambda_client: Any, function_name: str) -> None:
+    new_function(lambda_client, function_name)
+    put = lambda_client.put_provisioned_concurrency_config
+    assert error_of(
+        put, FunctionName=function_name, Qualifier="$LATEST", ProvisionedConcurrentExecutions=1
+    ) == (400, "InvalidParameterValueException", UNPUBLISHED)
+    for call in (
+        lambda_client.get_provisioned_concurrency_config,
+        lambda_client.delete_provisioned_concurrency_config,
+    ):
+        assert error_of(call, FunctionName=function_name, Qualifier="$LATEST") == (
+            400,
+            "InvalidParameterValueException",
+            NOT_ALIAS_OR_VERSION,
+        )
+
+
+def test_zero_is_a_validation_error(
+    server: GureumProcess, lambda_client: Any, function_name: str
+) -> None:
+    version = new_function(lambda_client, function_name)
+    unchecked = server.client(
+        config=Config(parameter_validation=False, retries={"total_max_attempts": 1})
+    )
+    assert error_of(
+        unchecked.put_provisioned_concurrency_config,
+        FunctionName=function_name,
+        Qualifier=version,
+        ProvisionedConcurrentExecutions=0,
+    ) == (
+        400,
+        "ValidationException",
+        "1 validation error detected: Value '0' at 'provisionedConcurrentExecutions' failed to "
+        "satisfy constraint: Member must have value greater than or equal to 1",
+    )
+
+
+def test_missing_version_alias_and_function(lambda_client: Any, function_name: str) -> None:
+    new_function(lambda_client, function_name)
+    put = lambda_client.put_provisioned_concurrency_config
+    get = lambda_client.get_provisioned_concurrency_config
+    cases = [
+        (function_name, "10", f"Function not found: {function_arn(function_name, '10')}"),
+        (
+            function_name,
+            "noalias",
+            f"Cannot find alias arn: {function_arn(function_name, 'noalias')}",
+        ),
+        ("doesnotexist", "1", f"Function not found: {function_arn('doesnotexist', '1')}"),
+        (
+            "doesnotexist",
+            "noalias",
+            f"Cannot find alias arn: {function_arn('doesnotexist', 'noalias')}",
+        ),
+    ]
+    for name, qualifier, message in cases:
+        want = (404, "ResourceNotFoundException", message)
+        assert (
+            error_of(put, FunctionName=name, Qualifier=qualifier, ProvisionedConcurrentExecutions=1)
+            == want
+        )
+        assert error_of(get, FunctionName=name, Qualifier=qualifier) == want
+    assert error_of(
+        lambda_client.list_provisioned_concurrency_configs, FunctionName="doesnotexist"
+    ) == (404, "ResourceNotFoundException", f"Function not found: {function_arn('doesnotexist')}")
+
+
+def test_no_config_get_list_delete(lambda_client: Any, function_name: str) -> None:
+    version = new_function(lambda_client, function_name)
+    assert error_of(
+        lambda_client.get_provisioned_concurrency_config,
+        FunctionName=function_name,
+        Qualifier=version,
+    ) == (
+        404,
+        "ProvisionedConcurrencyConfigNotFoundException",
+        "No Provisioned Concurrency Config found for this function",
+    )
+    listed = lambda_client.list_provisioned_concurrency_configs(FunctionName=function_name)
+    assert listed["ProvisionedConcurrencyConfigs"] == []
+    deleted = lambda_client.delete_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier=version
+    )
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+
+
+def test_one_config_per_version(lambda_client: Any, function_name: str) -> None:
+    version = new_function(lambda_client, function_name)
+    for alias in ("live", "other"):
+        lambda_client.create_alias(FunctionName=function_name, Name=alias, FunctionVersion=version)
+    put = lambda_client.put_provisioned_concurrency_config
+    put(FunctionName=function_name, Qualifier="live", ProvisionedConcurrentExecutions=1)
+    assert error_of(
+        put, FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=1
+    ) == (409, "ResourceConflictException", VERSION_UNDER_ALIAS)
+    assert error_of(
+        put, FunctionName=function_name, Qualifier="other", ProvisionedConcurrentExecutions=1
+    ) == (409, "ResourceConflictException", ALIAS_ON_PROVISIONED)
+    lambda_client.delete_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier="live"
+    )
+    put(FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=1)
+    assert error_of(
+        put, FunctionName=function_name, Qualifier="live", ProvisionedConcurrentExecutions=1
+    ) == (409, "ResourceConflictException", ALIAS_ON_PROVISIONED)
+    # A refused Put left nothing behind.
+    listed = lambda_client.list_provisioned_concurrency_configs(FunctionName=function_name)
+    arns = [c["FunctionArn"] for c in listed["ProvisionedConcurrencyConfigs"]]
+    assert arns == [function_arn(function_name, version)]
+    lambda_client.delete_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier=version
+    )
+
+
+def test_list_is_paged(lambda_client: Any, function_name: str) -> None:
+    create(lambda_client, function_name, Code={"ZipFile": CODE})
+    versions = [published(lambda_client, function_name, {"NUMBER": str(n)}) for n in range(3)]
+    for version in versions:
+        lambda_client.put_provisioned_concurrency_config(
+            FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=1
+        )
+    first = lambda_client.list_provisioned_concurrency_configs(
+        FunctionName=function_name, MaxItems=2
+    )
+    assert len(first["ProvisionedConcurrencyConfigs"]) == 2
+    rest = lambda_client.list_provisioned_concurrency_configs(
+        FunctionName=function_name, Marker=first["NextMarker"]
+    )
+    assert "NextMarker" not in rest
+    paginator = lambda_client.get_paginator("list_provisioned_concurrency_configs")
+    arns = [
+        c["FunctionArn"]
+        for page in paginator.paginate(FunctionName=function_name, PaginationConfig={"PageSize": 1})
+        for c in page["ProvisionedConcurrencyConfigs"]
+    ]
+    assert arns == [function_arn(function_name, v) for v in versions]
+    item = first["ProvisionedConcurrencyConfigs"][0]
+    assert set(item) == {
+        "FunctionArn",
+        "RequestedProvisionedConcurrentExecutions",
+        "AvailableProvisionedConcurrentExecutions",
+        "AllocatedProvisionedConcurrentExecutions",
+        "Status",
+        "LastModified",
+    }
+    lambda_client.delete_function(FunctionName=function_name)
+
+
+def test_reserved_concurrency_bounds_provisioned(lambda_client: Any, function_name: str) -> None:
+    version = new_function(lambda_client, function_name)
+    lambda_client.put_function_concurrency(
+        FunctionName=function_name, ReservedConcurrentExecutions=1
+    )
+    put = lambda_client.put_provisioned_concurrency_config
+    assert error_of(
+        put, FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=2
+    ) == (400, "InvalidParameterValueException", ABOVE_RESERVED)
+    put(FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=1)
+    assert error_of(
+        lambda_client.put_function_concurrency,
+        FunctionName=function_name,
+        ReservedConcurrentExecutions=0,
+    ) == (
+        400,
+        "InvalidParameterValueException",
+        " ReservedConcurrentExecutions  0 should not be lower than function's total provisioned "
+        "concurrency [1].",
+    )
+    wait_status(lambda_client, function_name, version, "READY")
+    # Σ provisioned == reserved: $LATEST can never run, the provisioned version still does.
+    with pytest.raises(ClientError) as caught:
+        lambda_client.invoke(FunctionName=function_name, Payload=b"{}")
+    assert caught.value.response["Reason"] == RESERVED_REASON
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    ran = invoke(lambda_client, function_name, {}, Qualifier=version)
+    assert ran.json()["type"] == "provisioned-concurrency"
+    lambda_client.delete_function(FunctionName=function_name)
+
+
+# --- real allocation -------------------------------------------------------------------------
+
+
+def test_put_allocates_environments_initialised_ahead(
+    server: GureumProcess, lambda_client: Any, function_name: str
+) -> None:
+    version = new_function(lambda_client, function_name)
+    answer = lambda_client.put_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=2
+    )
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert answer["Status"] == "IN_PROGRESS"
+    assert answer["AllocatedProvisionedConcurrentExecutions"] == 0
+    assert answer["AvailableProvisionedConcurrentExecutions"] == 0
+    assert answer["RequestedProvisionedConcurrentExecutions"] == 2
+    config = wait_status(lambda_client, function_name, version, "READY")
+    assert config["AllocatedProvisionedConcurrentExecutions"] == 2
+    assert config["AvailableProvisionedConcurrentExecutions"] == 2
+    assert "StatusReason" not in config
+    # Both environments ran Init before anything invoked them.
+    streams = stream_lines(server, function_name)
+    assert len(streams) == 2
+    for lines in streams:
+        assert lines[0].startswith("INIT_START Runtime Version: python:3.12")
+        assert lines[1].startswith("INIT_REPORT Init Duration: ")
+        assert "\tPhase: init\tStatus: success" in lines[1]
+    ran = invoke(lambda_client, function_name, {}, Qualifier=version, LogType="Tail")
+    assert ran.json()["type"] == "provisioned-concurrency"
+    assert ran.log is not None
+    report = [line for line in ran.log.splitlines() if line.startswith("REPORT")]
+    assert len(report) == 1
+    assert "Init Duration" not in report[0]
+    # $LATEST is not provisioned: on demand.
+    assert invoke(lambda_client, function_name, {}).json()["type"] == "on-demand"
+    lambda_client.delete_function(FunctionName=function_name)
+
+
+def test_spillover_and_metrics(
+    server: GureumProcess, lambda_client: Any, function_name: str
+) -> None:
+    version = new_function(lambda_client, function_name)
+    lambda_client.put_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=1
+    )
+    wait_status(lambda_client, function_name, version, "READY")
+    resource = f"{function_name}:{version}"
+    labels = {"FunctionName": function_name, "Resource": resource}
+    barrier = threading.Barrier(3)
+
+    def call(_: int) -> str:
+        barrier.wait()
+        kind: str = invoke(lambda_client, function_name, {"sleep": 1.0}, Qualifier=version).json()[
+            "type"
+        ]
+        return kind
+
+    with ThreadPoolExecutor(3) as pool:
+        kinds = sorted(pool.map(call, range(3)))
+    assert kinds == ["on-demand", "on-demand", "provisioned-concurrency"]
+    assert metric(server, "aws_lambda_ProvisionedConcurrencyInvocations_total", **labels) == 1
+    assert (
+        metric(server, "aws_lambda_ProvisionedConcurrencySpilloverInvocations_total", **labels) == 2
+    )
+    assert metric(server, "aws_lambda_ProvisionedConcurrencyUtilization", **labels) == 0
+    assert metric(server, "aws_lambda_ProvisionedConcurrentExecutions", **labels) == 0
+    lambda_client.delete_function(FunctionName=function_name)
+
+
+def test_init_failure_fails_without_retrying(
+    server: GureumProcess, lambda_client: Any, function_name: str
+) -> None:
+    create(lambda_client, function_name, Code={"ZipFile": CODE})
+    version = published(lambda_client, function_name, {"FAIL_INIT": "1"})
+    lambda_client.put_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=2
+    )
+    config = wait_status(lambda_client, function_name, version, "FAILED")
+    assert config["StatusReason"] == "FUNCTION_ERROR_INIT_FAILURE"
+    assert config["AllocatedProvisionedConcurrentExecutions"] == 0
+    inits = init_starts(server, function_name)
+    # Another change to the store makes the provisioner look again: it must not retry.
+    lambda_client.update_function_configuration(FunctionName=function_name, Description="x")
+    lambda_client.get_waiter("function_updated_v2").wait(
+        FunctionName=function_name, WaiterConfig=WAIT
+    )
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        now = init_starts(server, function_name)
+        assert now == inits
+        time.sleep(0.2)
+    assert error_lines(server, function_name)
+    lambda_client.delete_function(FunctionName=function_name)
+
+
+def init_starts(server: GureumProcess, name: str) -> int:
+    lines = [line for lines in stream_lines(server, name) for line in lines]
+    return sum(1 for line in lines if line.startswith("INIT_START"))
+
+
+def error_lines(server: GureumProcess, name: str) -> list[str]:
+    return [
+        line
+        for lines in stream_lines(server, name)
+        for line in lines
+        if line.startswith("INIT_REPORT") and "Status: error" in line
+    ]
