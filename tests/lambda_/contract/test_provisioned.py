@@ -12,7 +12,9 @@ from __future__ import annotations
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -414,3 +416,220 @@ def error_lines(server: GureumProcess, name: str) -> list[str]:
         for line in lines
         if line.startswith("INIT_REPORT") and "Status: error" in line
     ]
+
+
+# --- aliases ---------------------------------------------------------------------------------
+
+
+def test_alias_config_follows_the_alias(lambda_client: Any, function_name: str) -> None:
+    create(lambda_client, function_name, Code={"ZipFile": CODE})
+    first = published(lambda_client, function_name, {"RELEASE": "1"})
+    second = published(lambda_client, function_name, {"RELEASE": "2"})
+    lambda_client.create_alias(FunctionName=function_name, Name="live", FunctionVersion=first)
+    lambda_client.put_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier="live", ProvisionedConcurrentExecutions=1
+    )
+    wait_status(lambda_client, function_name, "live", "READY")
+    ran = invoke(lambda_client, function_name, {}, Qualifier="live").json()
+    assert (ran["type"], ran["version"]) == ("provisioned-concurrency", first)
+    # The version itself is covered through the alias: its own invocations use it too.
+    assert invoke(lambda_client, function_name, {}, Qualifier=first).json()["type"] == (
+        "provisioned-concurrency"
+    )
+    # Moving the alias moves the environments: the new version's are initialised ahead.
+    lambda_client.update_alias(FunctionName=function_name, Name="live", FunctionVersion=second)
+    deadline = time.monotonic() + READY_WITHIN
+    while True:
+        ran = invoke(lambda_client, function_name, {}, Qualifier="live").json()
+        status = lambda_client.get_provisioned_concurrency_config(
+            FunctionName=function_name, Qualifier="live"
+        )["Status"]
+        if ran["type"] == "provisioned-concurrency" and status == "READY":
+            break
+        assert time.monotonic() < deadline, (ran, status)
+        time.sleep(0.1)
+    assert ran["version"] == second
+    assert invoke(lambda_client, function_name, {}, Qualifier=first).json()["type"] == "on-demand"
+    # Deleting the alias deletes its configuration.
+    lambda_client.delete_alias(FunctionName=function_name, Name="live")
+    assert error_of(
+        lambda_client.get_provisioned_concurrency_config,
+        FunctionName=function_name,
+        Qualifier="live",
+    ) == (
+        404,
+        "ResourceNotFoundException",
+        f"Cannot find alias arn: {function_arn(function_name, 'live')}",
+    )
+    listed = lambda_client.list_provisioned_concurrency_configs(FunctionName=function_name)
+    assert listed["ProvisionedConcurrencyConfigs"] == []
+    lambda_client.delete_function(FunctionName=function_name)
+
+
+def test_weighted_alias_splits_environments(lambda_client: Any, function_name: str) -> None:
+    create(lambda_client, function_name, Code={"ZipFile": CODE})
+    first = published(lambda_client, function_name, {"RELEASE": "1"})
+    second = published(lambda_client, function_name, {"RELEASE": "2"})
+    lambda_client.create_alias(
+        FunctionName=function_name,
+        Name="canary",
+        FunctionVersion=first,
+        RoutingConfig={"AdditionalVersionWeights": {second: 0.5}},
+    )
+    # Either version may be the one a weighted alias runs: neither may take its own config.
+    put = lambda_client.put_provisioned_concurrency_config
+    put(FunctionName=function_name, Qualifier="canary", ProvisionedConcurrentExecutions=2)
+    for version in (first, second):
+        assert error_of(
+            put, FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=1
+        ) == (409, "ResourceConflictException", VERSION_UNDER_ALIAS)
+    wait_status(lambda_client, function_name, "canary", "READY")
+    # One environment each: sequential invocations of either version all run provisioned.
+    for version in (first, second):
+        ran = invoke(lambda_client, function_name, {}, Qualifier=version).json()
+        assert (ran["type"], ran["version"]) == ("provisioned-concurrency", version)
+    lambda_client.delete_function(FunctionName=function_name)
+
+
+# --- environments that die are replaced ------------------------------------------------------
+
+
+def test_crashed_environment_is_replaced(lambda_client: Any, function_name: str) -> None:
+    version = new_function(lambda_client, function_name)
+    lambda_client.put_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=1
+    )
+    wait_status(lambda_client, function_name, version, "READY")
+    before = invoke(lambda_client, function_name, {}, Qualifier=version).json()
+    assert before["type"] == "provisioned-concurrency"
+    crashed = invoke(lambda_client, function_name, {"mode": "exit"}, Qualifier=version)
+    assert crashed.function_error == "Unhandled"
+    deadline = time.monotonic() + READY_WITHIN
+    while True:
+        after = invoke(lambda_client, function_name, {}, Qualifier=version).json()
+        if after["type"] == "provisioned-concurrency":
+            break
+        assert time.monotonic() < deadline, "the crashed environment was not replaced"
+        time.sleep(0.1)
+    assert after["environment"] != before["environment"]
+    config = lambda_client.get_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier=version
+    )
+    assert (config["Status"], config["AllocatedProvisionedConcurrentExecutions"]) == ("READY", 1)
+    lambda_client.delete_function(FunctionName=function_name)
+
+
+def test_delete_deallocates(server: GureumProcess, lambda_client: Any, function_name: str) -> None:
+    version = new_function(lambda_client, function_name)
+    lambda_client.put_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=1
+    )
+    wait_status(lambda_client, function_name, version, "READY")
+    deleted = lambda_client.delete_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier=version
+    )
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+    deadline = time.monotonic() + READY_WITHIN
+    while invoke(lambda_client, function_name, {}, Qualifier=version).json()["type"] != "on-demand":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    lambda_client.delete_function(FunctionName=function_name)
+
+
+# --- the account: private servers with small limits ------------------------------------------
+
+# Admission and the ledger sit above the sandbox: these servers need no isolation (and must not
+# sweep the session server's cgroups, see test_concurrency.py).
+UNSANDBOXED = ("--isolation", "none")
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GureumProcess]:
+    data = tmp_path_factory.mktemp("provisioned-small") / "data"
+    limits = ("--account-concurrency", "20", "--unreserved-minimum", "5")
+    process = GureumProcess(data, *UNSANDBOXED, *limits).start()
+    yield process
+    process.stop()
+
+
+def test_unreserved_pool_rules(small: GureumProcess) -> None:
+    client = small.client()
+    version = new_function(client, "pc-account")
+    put = client.put_provisioned_concurrency_config
+    assert error_of(
+        put, FunctionName="pc-account", Qualifier=version, ProvisionedConcurrentExecutions=21
+    ) == (
+        400,
+        "InvalidParameterValueException",
+        "Specified ConcurrentExecutions for function is greater than account's unreserved "
+        "concurrency [20].",
+    )
+    assert error_of(
+        put, FunctionName="pc-account", Qualifier=version, ProvisionedConcurrentExecutions=16
+    ) == (
+        400,
+        "InvalidParameterValueException",
+        "Specified ConcurrentExecutions for function decreases account's "
+        "UnreservedConcurrentExecution below its minimum value of [5].",
+    )
+    assert (
+        client.list_provisioned_concurrency_configs(FunctionName="pc-account")[
+            "ProvisionedConcurrencyConfigs"
+        ]
+        == []
+    )
+    put(FunctionName="pc-account", Qualifier=version, ProvisionedConcurrentExecutions=3)
+    limit = client.get_account_settings()["AccountLimit"]
+    assert (limit["ConcurrentExecutions"], limit["UnreservedConcurrentExecutions"]) == (20, 17)
+    # Another function may reserve only what the provisioned concurrency left.
+    new_function(client, "pc-other")
+    assert error_of(
+        client.put_function_concurrency, FunctionName="pc-other", ReservedConcurrentExecutions=13
+    ) == (
+        400,
+        "InvalidParameterValueException",
+        "Specified ReservedConcurrentExecutions for function decreases account's "
+        "UnreservedConcurrentExecution below its minimum value of [5].",
+    )
+    client.put_function_concurrency(FunctionName="pc-other", ReservedConcurrentExecutions=12)
+    # A reservation holds its function's provisioned concurrency: 20 - 12 - 3 leaves 5.
+    assert client.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == 5
+    client.put_function_concurrency(FunctionName="pc-account", ReservedConcurrentExecutions=3)
+    limit = client.get_account_settings()["AccountLimit"]
+    assert limit["UnreservedConcurrentExecutions"] == 5
+    # GetFunctionConcurrency shows the reservation alone, provisioned or not.
+    got = client.get_function_concurrency(FunctionName="pc-account")
+    got.pop("ResponseMetadata")
+    assert got == {"ReservedConcurrentExecutions": 3}
+    for name in ("pc-account", "pc-other"):
+        client.delete_function(FunctionName=name)
+
+
+# --- durable: a restart allocates again ------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_configs_survive_a_restart(tmp_path: Path, how: str) -> None:
+    process = GureumProcess(tmp_path / "data", *UNSANDBOXED).start()
+    try:
+        client = process.client()
+        version = new_function(client, "durable")
+        client.put_provisioned_concurrency_config(
+            FunctionName="durable", Qualifier=version, ProvisionedConcurrentExecutions=2
+        )
+        wait_status(client, "durable", version, "READY")
+        process.stop() if how == "stop" else process.kill()
+        process.start()
+        client = process.client()
+        config = client.get_provisioned_concurrency_config(
+            FunctionName="durable", Qualifier=version
+        )
+        assert config["RequestedProvisionedConcurrentExecutions"] == 2
+        assert config["Status"] in {"IN_PROGRESS", "READY"}
+        config = wait_status(client, "durable", version, "READY")
+        assert config["AllocatedProvisionedConcurrentExecutions"] == 2
+        ran = invoke(client, "durable", {}, Qualifier=version).json()
+        assert ran["type"] == "provisioned-concurrency"
+    finally:
+        if process.process is not None:
+            process.stop()

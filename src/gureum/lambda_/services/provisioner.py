@@ -170,14 +170,16 @@ class Provisioner:
     async def run(self) -> None:
         """Reconciles until cancelled; its jobs are cancelled with it."""
         assert self._wake is not None
+        woken = True
         try:
             while True:
                 try:
-                    await self._reconcile()
+                    await self._reconcile(woken)
                 except Exception:
                     log.exception("a provisioning round failed; trying again at the next one")
+                woken = False
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                    woken = await asyncio.wait_for(self._wake.wait(), self._poll)
                 self._wake.clear()
         finally:
             jobs = list(self._jobs.values())
@@ -185,9 +187,9 @@ class Provisioner:
                 job.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
 
-    async def _reconcile(self) -> None:
+    async def _reconcile(self, woken: bool) -> None:
+        """One round; skipped when nothing woke it and the store did not change."""
         assert self._loop is not None
-        woken = self._wake is not None and self._wake.is_set()
         if not woken and self._store.generation == self._generation:
             return
         self._generation = self._store.generation
