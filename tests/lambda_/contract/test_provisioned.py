@@ -633,3 +633,34 @@ def test_configs_survive_a_restart(tmp_path: Path, how: str) -> None:
     finally:
         if process.process is not None:
             process.stop()
+
+
+def test_environments_are_recycled_without_dropping_below(tmp_path: Path) -> None:
+    """4 hours at --time-scale 0.0005 is 7.2 seconds: the environment is replaced by a new one,
+    initialised first, and every invocation meanwhile runs provisioned."""
+    process = GureumProcess(tmp_path / "data", *UNSANDBOXED, "--time-scale", "0.0005").start()
+    try:
+        client = process.client()
+        version = new_function(client, "recycled")
+        client.put_provisioned_concurrency_config(
+            FunctionName="recycled", Qualifier=version, ProvisionedConcurrentExecutions=1
+        )
+        wait_status(client, "recycled", version, "READY")
+        first = invoke(client, "recycled", {}, Qualifier=version).json()["environment"]
+        deadline = time.monotonic() + READY_WITHIN
+        while True:
+            ran = invoke(client, "recycled", {}, Qualifier=version).json()
+            assert ran["type"] == "provisioned-concurrency"
+            if ran["environment"] != first:
+                break
+            assert time.monotonic() < deadline, "the environment was never recycled"
+            time.sleep(0.2)
+        config = client.get_provisioned_concurrency_config(
+            FunctionName="recycled", Qualifier=version
+        )
+        assert (config["Status"], config["AllocatedProvisionedConcurrentExecutions"]) == (
+            "READY",
+            1,
+        )
+    finally:
+        process.stop()

@@ -49,6 +49,7 @@ class _Provisioned:
     busy: set[ExecutionEnvironment] = field(default_factory=set)
     serving: bool = False
     limit: int | None = None  # after a decrease: busy environments beyond it go when done
+    born: dict[ExecutionEnvironment, float] = field(default_factory=dict)  # monotonic
 
     @property
     def count(self) -> int:
@@ -115,8 +116,28 @@ class EnvironmentPool:
             return False
         group = self._provisioned.setdefault(slot, _Provisioned())
         group.idle.append(environment)
+        group.born[environment] = time.monotonic()
         group.limit = None
         return True
+
+    def oldest(self, slot: str) -> float | None:
+        """When the oldest provisioned environment of `slot` was started (monotonic)."""
+        group = self._provisioned.get(slot)
+        return min(group.born.values(), default=None) if group is not None else None
+
+    def recycle_oldest(self, slot: str) -> None:
+        """Retires the oldest idle provisioned environment of `slot` (its replacement is up
+        already), or, when every one is busy, the first whose invocation ends."""
+        group = self._provisioned.get(slot)
+        if group is None or not group.born:
+            return
+        oldest = min(group.born, key=group.born.__getitem__)
+        if oldest in group.idle:
+            group.idle.remove(oldest)
+            del group.born[oldest]
+            self._retire(oldest)
+        else:
+            group.limit = group.count - 1
 
     def provisioned_count(self, slot: str) -> int:
         group = self._provisioned.get(slot)
@@ -149,7 +170,9 @@ class EnvironmentPool:
         if keep == 0:
             del self._provisioned[slot]  # busy ones are retired when given back
         while group.count > keep and group.idle:
-            self._retire(group.idle.pop(0))
+            environment = group.idle.pop(0)
+            group.born.pop(environment, None)
+            self._retire(environment)
         group.limit = keep
 
     @contextmanager
@@ -177,8 +200,10 @@ class EnvironmentPool:
                 environment.abandon()
             over = group.limit is not None and group.count >= group.limit
             if self._provisioned.get(slot) is not group or over:  # deprovisioned meanwhile
+                group.born.pop(environment, None)
                 self._retire(environment)
             elif environment.state is not EnvironmentState.READY:
+                group.born.pop(environment, None)
                 self._retire(environment)
                 self.on_lost(slot)
             else:

@@ -13,6 +13,10 @@ alias moved or deleted, a version or function deleted), looked at every `poll` s
 * An environment lost to a crash or a timeout is replaced by the next round (the pool reports
   it); slots no configuration asks for any more are deprovisioned (an alias moved: the old
   version's go, the new one's come, IN_PROGRESS until they are up).
+* Environments are recycled every few hours (AWS: "every few hours", spec 6.1; here 4 hours,
+  scaled by --time-scale): a replacement is initialised first, then the old one retired, so a
+  READY configuration never has fewer than its allocation. A replacement whose Init fails
+  leaves the old environment in place until the next period.
 * After a restart, every configuration that was READY or IN_PROGRESS is IN_PROGRESS again and
   allocated afresh.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -40,6 +45,11 @@ from gureum.lambda_.services.invoker import Invoker, Target, slot_of
 from gureum.lambda_.store.ports import Store, Transaction
 
 log = logging.getLogger("gureum.provisioner")
+
+# AWS recycles provisioned environments "every few hours" (spec 6.1, 6.3).
+RECYCLE_AFTER = 4 * 3600.0
+# The shortest pause between two rounds, whatever --time-scale says (no busy loop).
+MIN_POLL = 0.05
 
 # Environments started at once by one job: a host forks them, a burst of Inits must not starve
 # the invocations already running.
@@ -106,7 +116,9 @@ class Provisioner:
         self._monotonic = monotonic
         capacity, period = ALLOCATION_RATE
         self._rate = (capacity, period * time_scale)
-        self._poll = poll * time_scale
+        self._poll = max(poll * time_scale, MIN_POLL)
+        self._recycle_after = RECYCLE_AFTER * time_scale
+        self._recycle_blocked: dict[str, float] = {}  # slot -> not before (monotonic)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._jobs: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -190,6 +202,7 @@ class Provisioner:
     async def _reconcile(self, woken: bool) -> None:
         """One round; skipped when nothing woke it and the store did not change."""
         assert self._loop is not None
+        self._recycle_due()
         if not woken and self._store.generation == self._generation:
             return
         self._generation = self._store.generation
@@ -213,6 +226,37 @@ class Provisioner:
         keys = {a.key for a in allocations}
         for key in [k for k in self._served if k not in keys]:
             del self._served[key]
+
+    def _recycle_due(self) -> None:
+        """Starts a recycling job for each serving slot whose oldest environment is due."""
+        now = self._monotonic()
+        for allocation in self._last:
+            if allocation.key in self._jobs or self._served.get(allocation.key) is None:
+                continue
+            for slot in allocation.shape:
+                born = self._pool.oldest(slot)
+                if born is None or now - born < self._recycle_after:
+                    continue
+                if self._recycle_blocked.get(slot, 0.0) > now:
+                    continue
+                job = asyncio.create_task(self._recycle(allocation, slot), name="recycle")
+                self._jobs[allocation.key] = job
+                job.add_done_callback(functools.partial(self._finished, allocation.key))
+                break
+
+    async def _recycle(self, allocation: Allocation, slot: str) -> None:
+        for version, _ in allocation.versions:
+            found, key = slot_of(allocation.function, version)
+            if found != slot:
+                continue
+            arn = allocation.function.version_arn(version.version)
+            if await self._start_all(
+                allocation.function.id, [(slot, key, Target(allocation.function, version, arn))]
+            ):
+                self._pool.recycle_oldest(slot)
+            else:
+                log.warning("a provisioned environment of %s could not be recycled", slot)
+                self._recycle_blocked[slot] = self._monotonic() + self._recycle_after
 
     def _read(self) -> list[Allocation]:
         with self._store.transaction() as tx:
@@ -247,10 +291,13 @@ class Provisioner:
             return
         job = asyncio.create_task(self._allocate(allocation), name="provision")
         self._jobs[allocation.key] = job
-        job.add_done_callback(lambda _: self._done(allocation.key))
+        job.add_done_callback(functools.partial(self._finished, allocation.key))
 
-    def _done(self, key: tuple[str, str]) -> None:
-        self._jobs.pop(key, None)
+    def _finished(self, key: tuple[str, str], job: asyncio.Task[None]) -> None:
+        if self._jobs.get(key) is job:
+            del self._jobs[key]
+        if not job.cancelled() and (error := job.exception()) is not None:
+            log.error("provisioning %s failed", key, exc_info=error)
         self.wake()
 
     async def _allocate(self, allocation: Allocation) -> None:
