@@ -23,6 +23,7 @@ from gureum.lambda_.domain.errors import (
 from gureum.lambda_.domain.provisioned import (
     ABOVE_RESERVED,
     ALIAS_ON_PROVISIONED_VERSION,
+    ALLOCATION_RATE,
     INIT_FAILURE,
     VERSION_UNDER_ALIAS,
     AccountRoom,
@@ -31,6 +32,7 @@ from gureum.lambda_.domain.provisioned import (
     check_coverage,
     check_reserved_above_provisioned,
     check_room,
+    pace,
     split,
 )
 
@@ -245,3 +247,19 @@ def test_unreserved_provisioned_shrinks_the_pool() -> None:
     assert ledger.unreserved_capacity(HERE) == 6
     ledger.provision(HERE, "f", 0)
     assert ledger.provisioned(HERE, "f") == 0
+
+
+# --- pacing: 6,000 environments a minute per function, scaled ----------------------------------
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.01])
+def test_allocation_is_paced(scale: float) -> None:
+    rate = (ALLOCATION_RATE[0], ALLOCATION_RATE[1] * scale)
+    bucket, now = None, 0.0
+    for _ in range(6000):  # a full minute's worth at once
+        bucket, wait = pace(bucket, rate, now)
+        assert wait == 0
+    bucket, wait = pace(bucket, rate, now)
+    assert wait == pytest.approx(0.01 * scale)  # one more every 60/6000 s
+    bucket, wait = pace(bucket, rate, now + wait)
+    assert wait == 0

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from gureum.lambda_.domain.concurrency import TokenBucket
 from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceConflict
 
 INIT_FAILURE = "FUNCTION_ERROR_INIT_FAILURE"
@@ -78,6 +79,19 @@ class ProvisionedConfig:
 
     def failed(self) -> ProvisionedConfig:
         return self._move(ProvisionedStatus.FAILED, 0, INIT_FAILURE)
+
+
+def pace(
+    bucket: TokenBucket | None, rate: tuple[int, float], now: float
+) -> tuple[TokenBucket, float]:
+    """One environment's share of the allocation rate (`rate`: environments per period, AWS's
+    6,000 a minute scaled by --time-scale): the bucket after it, and 0 when it may start now,
+    else the seconds to wait before asking again."""
+    capacity, period = rate
+    if bucket is None or (bucket.capacity, bucket.period) != (capacity, period):
+        bucket = TokenBucket.full(capacity, period, now)
+    bucket, allowed = bucket.take(now)
+    return bucket, 0.0 if allowed else period / capacity
 
 
 def split(requested: int, primary: str, weights: Mapping[str, float]) -> dict[str, int]:

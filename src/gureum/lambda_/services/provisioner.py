@@ -38,6 +38,7 @@ from gureum.lambda_.domain.provisioned import (
     ALLOCATION_RATE,
     ProvisionedConfig,
     ProvisionedStatus,
+    pace,
     split,
 )
 from gureum.lambda_.sandbox.pool import EnvironmentPool
@@ -358,15 +359,13 @@ class Provisioner:
 
     async def _paced(self, function_id: str) -> None:
         """One environment's share of AWS's allocation rate (6,000 a minute per function)."""
-        capacity, period = self._rate
         while True:
-            now = self._monotonic()
-            bucket = self._buckets.get(function_id) or TokenBucket.full(capacity, period, now)
-            bucket, allowed = bucket.take(now)
+            bucket = self._buckets.get(function_id)
+            bucket, wait = pace(bucket, self._rate, self._monotonic())
             self._buckets[function_id] = bucket
-            if allowed:
+            if not wait:
                 return
-            await asyncio.sleep(period / capacity)
+            await asyncio.sleep(wait)
 
     async def _record(
         self, allocation: Allocation, move: Callable[[ProvisionedConfig], ProvisionedConfig]
