@@ -151,8 +151,3 @@ class ProvisionedConcurrencyService:
         more = len(remaining) > limit
         views = [ProvisionedView(function, c) for c in page]
         return Page(views, page[-1].qualifier if more else None)
-
-    def totals(self, caller: Caller) -> int:
-        """Σ provisioned concurrency of the scope's functions without a reservation."""
-        with self._ports.store.transaction() as tx:
-            return tx.unreserved_provisioned(caller.account, caller.region, "")

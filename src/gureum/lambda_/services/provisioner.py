@@ -169,16 +169,19 @@ class Provisioner:
     # --- the loop -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """After a restart nothing is allocated: READY configurations are IN_PROGRESS again."""
+        """After a restart nothing is allocated: READY configurations are IN_PROGRESS again.
+        The ledger has every function's provisioned total before the first invocation."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        await self._loop.run_in_executor(self._executor, self._restarted)
+        self._last = await self._loop.run_in_executor(self._executor, self._restarted)
+        self._account(self._last)
 
-    def _restarted(self) -> None:
+    def _restarted(self) -> list[Allocation]:
         with self._store.transaction() as tx:
             for function, config in tx.all_provisioned():
                 if config.status is ProvisionedStatus.READY:
                     tx.put_provisioned(function, config.allocating())
+            return _allocations(tx)
 
     async def run(self) -> None:
         """Reconciles until cancelled; its jobs are cancelled with it."""
