@@ -9,6 +9,7 @@ READY poll with a deadline; nothing sleeps to assert.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import urllib.request
@@ -367,7 +368,14 @@ def test_spillover_and_metrics(
         return kind
 
     with ThreadPoolExecutor(3) as pool:
-        kinds = sorted(pool.map(call, range(3)))
+        running = pool.map(call, range(3))
+        # While the provisioned environment runs, the gauges say so.
+        deadline = time.monotonic() + 5.0
+        while metric(server, "aws_lambda_ProvisionedConcurrentExecutions", **labels) != 1:
+            assert time.monotonic() < deadline, "the provisioned execution never showed"
+            time.sleep(0.05)
+        assert metric(server, "aws_lambda_ProvisionedConcurrencyUtilization", **labels) == 1.0
+        kinds = sorted(running)
     assert kinds == ["on-demand", "on-demand", "provisioned-concurrency"]
     assert metric(server, "aws_lambda_ProvisionedConcurrencyInvocations_total", **labels) == 1
     assert (
@@ -375,6 +383,24 @@ def test_spillover_and_metrics(
     )
     assert metric(server, "aws_lambda_ProvisionedConcurrencyUtilization", **labels) == 0
     assert metric(server, "aws_lambda_ProvisionedConcurrentExecutions", **labels) == 0
+    lambda_client.delete_function(FunctionName=function_name)
+
+
+def test_json_platform_records_name_the_initialization_type(
+    server: GureumProcess, lambda_client: Any, function_name: str
+) -> None:
+    version = new_function(lambda_client, function_name, LoggingConfig={"LogFormat": "JSON"})
+    lambda_client.put_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=1
+    )
+    wait_status(lambda_client, function_name, version, "READY")
+    [lines] = stream_lines(server, function_name)
+    start, report = (json.loads(line) for line in lines[:2])
+    assert start["type"] == "platform.initStart"
+    assert start["record"]["initializationType"] == "provisioned-concurrency"
+    assert report["type"] == "platform.initReport"
+    assert report["record"]["initializationType"] == "provisioned-concurrency"
+    assert report["record"]["status"] == "success"
     lambda_client.delete_function(FunctionName=function_name)
 
 
