@@ -386,6 +386,36 @@ def test_spillover_and_metrics(
     lambda_client.delete_function(FunctionName=function_name)
 
 
+def test_spillover_is_limited_by_reserved_minus_provisioned(
+    lambda_client: Any, function_name: str
+) -> None:
+    version = new_function(lambda_client, function_name)
+    lambda_client.put_function_concurrency(
+        FunctionName=function_name, ReservedConcurrentExecutions=2
+    )
+    lambda_client.put_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=1
+    )
+    wait_status(lambda_client, function_name, version, "READY")
+    barrier = threading.Barrier(3)
+
+    def call(_: int) -> str:
+        barrier.wait()
+        try:
+            ran = invoke(lambda_client, function_name, {"sleep": 1.0}, Qualifier=version)
+        except ClientError as error:
+            reason: str = error.response["Reason"]
+            return reason
+        kind: str = ran.json()["type"]
+        return kind
+
+    with ThreadPoolExecutor(3) as pool:
+        outcomes = sorted(pool.map(call, range(3)))
+    # One provisioned, one on demand (reserved 2 - provisioned 1), the third refused.
+    assert outcomes == sorted(["on-demand", "provisioned-concurrency", RESERVED_REASON])
+    lambda_client.delete_function(FunctionName=function_name)
+
+
 def test_json_platform_records_name_the_initialization_type(
     server: GureumProcess, lambda_client: Any, function_name: str
 ) -> None:
