@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.functions import (
+    ACCOUNT,
     WAIT,
     create,
     error_of,
@@ -718,5 +719,31 @@ def test_environments_are_recycled_without_dropping_below(tmp_path: Path) -> Non
             "READY",
             1,
         )
+    finally:
+        process.stop()
+
+
+def test_a_pending_version_is_allocated_once_active(tmp_path: Path) -> None:
+    """Settling gives a version a new revision: environments started before would never
+    serve it. The configuration waits for the version, then its environments serve."""
+    process = GureumProcess(tmp_path / "data", *UNSANDBOXED, "--settle-delay", "1").start()
+    try:
+        client = process.client()
+        created = client.create_function(
+            FunctionName="pending",
+            Runtime="python3.12",
+            Role=f"arn:aws:iam::{ACCOUNT}:role/lambda-role",
+            Handler="index.handler",
+            Code={"ZipFile": CODE},
+            Publish=True,
+        )
+        version = created["Version"]
+        assert (version, created["State"]) == ("1", "Pending")
+        client.put_provisioned_concurrency_config(
+            FunctionName="pending", Qualifier=version, ProvisionedConcurrentExecutions=1
+        )
+        wait_status(client, "pending", version, "READY")
+        ran = invoke(client, "pending", {}, Qualifier=version).json()
+        assert ran["type"] == "provisioned-concurrency"
     finally:
         process.stop()

@@ -50,6 +50,7 @@ class _Provisioned:
     serving: bool = False
     limit: int | None = None  # after a decrease: busy environments beyond it go when done
     born: dict[ExecutionEnvironment, float] = field(default_factory=dict)  # monotonic
+    key: str = ""  # the version's key they serve; one with another is retired when free
 
     @property
     def count(self) -> int:
@@ -114,7 +115,7 @@ class EnvironmentPool:
         if not ready:
             self._retire(environment)
             return False
-        group = self._provisioned.setdefault(slot, _Provisioned())
+        group = self._provisioned.setdefault(slot, _Provisioned(key=key))
         group.idle.append(environment)
         group.born[environment] = time.monotonic()
         group.limit = None
@@ -142,6 +143,18 @@ class EnvironmentPool:
     def provisioned_count(self, slot: str) -> int:
         group = self._provisioned.get(slot)
         return group.count if group is not None else 0
+
+    def rekey(self, slot: str, key: str) -> None:
+        """The slot's version has a new key (its revision changed, as when it settled):
+        environments started for the old one go, idle ones now, busy ones when done."""
+        group = self._provisioned.get(slot)
+        if group is None or group.key == key:
+            return
+        group.key = key
+        for environment in [e for e in group.idle if e.key != key]:
+            group.idle.remove(environment)
+            group.born.pop(environment, None)
+            self._retire(environment)
 
     def provisioned_usage(self, slot: str) -> tuple[int, int]:
         """(environments of `slot` running an invocation, environments of `slot`)."""
@@ -202,7 +215,7 @@ class EnvironmentPool:
             if self._provisioned.get(slot) is not group or over:  # deprovisioned meanwhile
                 group.born.pop(environment, None)
                 self._retire(environment)
-            elif environment.state is not EnvironmentState.READY:
+            elif environment.state is not EnvironmentState.READY or environment.key != group.key:
                 group.born.pop(environment, None)
                 self._retire(environment)
                 self.on_lost(slot)

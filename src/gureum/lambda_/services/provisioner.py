@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from gureum.lambda_.domain.arns import is_version_number
 from gureum.lambda_.domain.concurrency import ConcurrencyLedger, TokenBucket
 from gureum.lambda_.domain.functions import Function, FunctionVersion
+from gureum.lambda_.domain.lifecycle import State
 from gureum.lambda_.domain.provisioned import (
     ALLOCATION_RATE,
     ProvisionedConfig,
@@ -285,7 +286,13 @@ class Provisioner:
         return all(self._pool.provisioned_count(slot) == n for slot, n in allocation.shape.items())
 
     def _plan(self, allocation: Allocation) -> None:
-        """Starts a job for a configuration that lacks environments (or must say READY)."""
+        """Starts a job for a configuration that lacks environments (or must say READY).
+        Not before its versions are Active: settling gives a version a new revision, and
+        environments of the old one would never serve it."""
+        if any(v.lifecycle.state is not State.ACTIVE for v, _ in allocation.versions):
+            return
+        for version, _ in allocation.versions:
+            self._pool.rekey(*slot_of(allocation.function, version))
         shape = allocation.shape
         for slot, count in shape.items():
             if self._pool.provisioned_count(slot) > count:
