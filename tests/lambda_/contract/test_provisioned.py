@@ -523,6 +523,30 @@ def test_alias_config_follows_the_alias(lambda_client: Any, function_name: str) 
     lambda_client.delete_function(FunctionName=function_name)
 
 
+def test_an_alias_with_a_config_keeps_its_rules(lambda_client: Any, function_name: str) -> None:
+    create(lambda_client, function_name, Code={"ZipFile": CODE})
+    first = published(lambda_client, function_name, {"RELEASE": "1"})
+    second = published(lambda_client, function_name, {"RELEASE": "2"})
+    lambda_client.create_alias(FunctionName=function_name, Name="live", FunctionVersion=first)
+    put = lambda_client.put_provisioned_concurrency_config
+    put(FunctionName=function_name, Qualifier="live", ProvisionedConcurrentExecutions=1)
+    put(FunctionName=function_name, Qualifier=second, ProvisionedConcurrentExecutions=1)
+    update = lambda_client.update_alias
+    assert error_of(update, FunctionName=function_name, Name="live", FunctionVersion=second) == (
+        409,
+        "ResourceConflictException",
+        ALIAS_ON_PROVISIONED,
+    )
+    assert error_of(update, FunctionName=function_name, Name="live", FunctionVersion="$LATEST") == (
+        400,
+        "InvalidParameterValueException",
+        UNPUBLISHED,
+    )
+    alias = lambda_client.get_alias(FunctionName=function_name, Name="live")
+    assert alias["FunctionVersion"] == first
+    lambda_client.delete_function(FunctionName=function_name)
+
+
 def test_weighted_alias_splits_environments(lambda_client: Any, function_name: str) -> None:
     create(lambda_client, function_name, Code={"ZipFile": CODE})
     first = published(lambda_client, function_name, {"RELEASE": "1"})

@@ -7,10 +7,16 @@ from dataclasses import replace
 
 from gureum.lambda_.domain.aliases import Alias, check_routing
 from gureum.lambda_.domain.arns import LATEST, FunctionRef, function_arn, is_version_number
-from gureum.lambda_.domain.errors import ResourceConflict, ResourceNotFound
+from gureum.lambda_.domain.errors import (
+    InvalidParameterValue,
+    ResourceConflict,
+    ResourceNotFound,
+)
 from gureum.lambda_.domain.functions import Function, FunctionVersion, check_revision
+from gureum.lambda_.domain.provisioned import UNPUBLISHED, check_coverage
 from gureum.lambda_.services.context import Caller, Ports
 from gureum.lambda_.services.functions import PAGE_LIMIT, Page, not_found, require_function
+from gureum.lambda_.services.provisioned import versions_of
 from gureum.lambda_.store.ports import Transaction
 
 
@@ -84,8 +90,24 @@ class AliasService:
                 revision_id=self._ports.new_id(),
             )
             self._check(tx, function, alias.function_version, alias.weights)
+            if tx.get_provisioned(function, name) is not None:
+                self._check_provisioned(tx, function, alias)
             tx.put_alias(function, alias)
         return function, alias
+
+    @staticmethod
+    def _check_provisioned(tx: Transaction, function: Function, alias: Alias) -> None:
+        """An alias with provisioned concurrency keeps the rules of its Put (spec 6.3): no
+        `$LATEST`, and no version another configuration already covers."""
+        versions = {alias.function_version, *alias.weights}
+        if LATEST in versions:
+            raise InvalidParameterValue(UNPUBLISHED)
+        covered_by: dict[str, str] = {}
+        for config in tx.list_provisioned(function):
+            if config.qualifier != alias.name:
+                for version in versions_of(tx, function, config.qualifier) or {}:
+                    covered_by[version] = config.qualifier
+        check_coverage(alias.name, True, frozenset(versions), covered_by)
 
     def delete(self, caller: Caller, ref: FunctionRef, name: str) -> None:
         with self._ports.store.transaction() as tx:

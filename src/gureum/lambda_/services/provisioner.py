@@ -217,6 +217,10 @@ class Provisioner:
         wanted: set[str] = set()
         owners: dict[str, tuple[Function, str]] = {}
         for allocation in allocations:
+            if any(slot in owners for slot in allocation.shape):
+                # The API keeps one configuration per version; never let two fight over one.
+                log.error("two provisioned configurations cover one version: %s", allocation.key)
+                continue
             for slot in allocation.shape:
                 owners[slot] = (allocation.function, allocation.config.qualifier)
             if allocation.config.status is ProvisionedStatus.FAILED:
