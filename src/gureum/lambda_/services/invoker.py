@@ -280,21 +280,21 @@ class Invoker:
         counted as spillover when the version has provisioned concurrency (spec 6.3)."""
         function, version = target.function, target.version
         slot, key = slot_of(function, version)
+        if not self._pool.serving(slot):  # the usual case: no provisioned concurrency here
+            return await self._on_demand(target, request, slot, key)
+        resource = f"{function.name}:{self.owner_of(slot) or version.version}"
         with self._pool.provisioned(slot, key) as provisioned:
             if provisioned is not None:
                 with self._admission.provisioned_lease(function):
-                    resource = f"{function.name}:{self.owner_of(slot) or version.version}"
                     self._metrics.provisioned_invocation(function.region, function.name, resource)
                     result = await provisioned.invoke(request)
                 self._metrics.invocation(
                     function.region, function.name, result.duration_ms, result.function_error
                 )
                 return result
-        spilled = self._pool.serving(slot)
         result = await self._on_demand(target, request, slot, key)
-        if spilled:  # not when throttled: that was no invocation
-            resource = f"{function.name}:{self.owner_of(slot) or version.version}"
-            self._metrics.spillover(function.region, function.name, resource)
+        # All in use: spillover (counted once it ran; a throttled request was no invocation).
+        self._metrics.spillover(function.region, function.name, resource)
         return result
 
     async def _on_demand(
