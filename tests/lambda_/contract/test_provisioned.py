@@ -42,6 +42,8 @@ import uuid
 ENVIRONMENT = uuid.uuid4().hex
 if os.environ.get("FAIL_INIT"):
     raise RuntimeError("init failed on purpose")
+if os.path.exists(os.environ.get("FAIL_INIT_IF", "/nonexistent")):
+    raise RuntimeError("init failed: the flag file is there")
 
 
 def handler(event, context):
@@ -769,5 +771,46 @@ def test_a_pending_version_is_allocated_once_active(tmp_path: Path) -> None:
         wait_status(client, "pending", version, "READY")
         ran = invoke(client, "pending", {}, Qualifier=version).json()
         assert ran["type"] == "provisioned-concurrency"
+    finally:
+        process.stop()
+
+
+def test_a_failing_replacement_keeps_ready_and_backs_off(tmp_path: Path) -> None:
+    """The environment crashes and its replacement's Init fails (a flag file on the host: the
+    server runs functions unsandboxed): the configuration stays READY, the replacement is tried
+    again after a back-off (30 s scaled to 0.3 s), not in a loop, and succeeds once Init can."""
+    flag = tmp_path / "fail-init"
+    process = GureumProcess(tmp_path / "data", *UNSANDBOXED, "--time-scale", "0.01").start()
+    try:
+        client = process.client()
+        create(client, "replaced", Code={"ZipFile": CODE})
+        version = published(client, "replaced", {"FAIL_INIT_IF": str(flag)})
+        client.put_provisioned_concurrency_config(
+            FunctionName="replaced", Qualifier=version, ProvisionedConcurrentExecutions=1
+        )
+        wait_status(client, "replaced", version, "READY")
+        flag.touch()
+        crashed = invoke(client, "replaced", {"mode": "exit"}, Qualifier=version)
+        assert crashed.function_error == "Unhandled"
+        deadline = time.monotonic() + READY_WITHIN
+        while not error_lines(process, "replaced"):
+            assert time.monotonic() < deadline, "no replacement was tried"
+            time.sleep(0.05)
+        began, tried = time.monotonic(), len(error_lines(process, "replaced"))
+        while time.monotonic() - began < 1.5:
+            config = client.get_provisioned_concurrency_config(
+                FunctionName="replaced", Qualifier=version
+            )
+            assert config["Status"] == "READY"
+            time.sleep(0.1)
+        retries = len(error_lines(process, "replaced")) - tried
+        assert 1 <= retries <= 6, f"{retries} tries in 1.5 s with a 0.3 s back-off"
+        flag.unlink()
+        deadline = time.monotonic() + READY_WITHIN
+        while invoke(client, "replaced", {}, Qualifier=version).json()["type"] != (
+            "provisioned-concurrency"
+        ):
+            assert time.monotonic() < deadline, "the replacement never came"
+            time.sleep(0.1)
     finally:
         process.stop()

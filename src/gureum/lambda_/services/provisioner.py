@@ -11,7 +11,9 @@ alias moved or deleted, a version or function deleted), looked at every `poll` s
 * An Init that fails makes it FAILED (FUNCTION_ERROR_INIT_FAILURE, 0 allocated), with its
   environments retired; it is not tried again until a new Put (no hot loop of failing Inits).
 * An environment lost to a crash or a timeout is replaced by the next round (the pool reports
-  it); slots no configuration asks for any more are deprovisioned (an alias moved: the old
+  it). A READY configuration whose replacement fails Init stays READY with the environments it
+  has, and tries again after a back-off (30 seconds, scaled), never in a loop.
+* Slots no configuration asks for any more are deprovisioned (an alias moved: the old
   version's go, the new one's come, IN_PROGRESS until they are up).
 * Environments are recycled every few hours (AWS: "every few hours", spec 6.1; here 4 hours,
   scaled by --time-scale): a replacement is initialised first, then the old one retired, so a
@@ -50,6 +52,8 @@ log = logging.getLogger("gureum.provisioner")
 
 # AWS recycles provisioned environments "every few hours" (spec 6.1, 6.3).
 RECYCLE_AFTER = 4 * 3600.0
+# A failed replacement of a READY configuration's environment is tried again after this.
+REPLACE_BACKOFF = 30.0
 # The shortest pause between two rounds, whatever --time-scale says (no busy loop).
 MIN_POLL = 0.05
 
@@ -121,6 +125,8 @@ class Provisioner:
         self._poll = max(poll * time_scale, MIN_POLL)
         self._recycle_after = RECYCLE_AFTER * time_scale
         self._recycle_blocked: dict[str, float] = {}  # slot -> not before (monotonic)
+        self._backoff = max(REPLACE_BACKOFF * time_scale, MIN_POLL)
+        self._retry_at: dict[tuple[str, str], float] = {}  # configuration -> not before
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._jobs: dict[tuple[str, str], asyncio.Task[None]] = {}
@@ -208,7 +214,9 @@ class Provisioner:
         """One round; skipped when nothing woke it and the store did not change."""
         assert self._loop is not None
         self._recycle_due()
-        if not woken and self._store.generation == self._generation:
+        now = self._monotonic()
+        retry = any(at <= now for at in self._retry_at.values())
+        if not woken and not retry and self._store.generation == self._generation:
             return
         self._generation = self._store.generation
         allocations = await self._loop.run_in_executor(self._executor, self._read)
@@ -295,6 +303,9 @@ class Provisioner:
         environments of the old one would never serve it."""
         if any(v.lifecycle.state is not State.ACTIVE for v, _ in allocation.versions):
             return
+        if self._retry_at.get(allocation.key, 0.0) > self._monotonic():
+            return
+        self._retry_at.pop(allocation.key, None)
         for version, _ in allocation.versions:
             self._pool.rekey(*slot_of(allocation.function, version))
         shape = allocation.shape
@@ -332,6 +343,15 @@ class Provisioner:
             for _ in range(count - self._pool.provisioned_count(slot)):
                 starts.append((slot, key, target))
         ok = await self._start_all(allocation.function.id, starts)
+        if not ok and ready:
+            # Replacing a lost environment: keep serving with those still up, try later.
+            self._retry_at[allocation.key] = self._monotonic() + self._backoff
+            log.warning(
+                "a provisioned environment of %s:%s could not be replaced: its Init failed",
+                allocation.function.name,
+                allocation.config.qualifier,
+            )
+            return
         if not ok:
             for slot in shape:
                 self._pool.deprovision(slot)
