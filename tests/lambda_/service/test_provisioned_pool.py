@@ -182,3 +182,26 @@ def test_deprovisioned_mid_invocation_and_recycled_oldest_first(
         await pool.close()
 
     asyncio.run(scenario())
+
+
+def test_an_allocation_in_progress_is_held_back(platform: Platform, tmp_path: Path) -> None:
+    """An increase of a serving slot: the new environments serve only once all are up."""
+
+    async def scenario() -> None:
+        pool = pool_of(platform, tmp_path)
+        assert await pool.provision_one(SLOT, KEY, plan("f", tmp_path))
+        pool.serve(SLOT, True)
+        assert await pool.provision_one(SLOT, KEY, plan("f", tmp_path), hold=True)
+        first, held = PresetEnvironment.made
+        assert pool.provisioned_count(SLOT) == 2
+        assert pool.provisioned_usage(SLOT) == (0, 1)
+        with pool.provisioned(SLOT, KEY) as one:
+            assert one is first
+            with pool.provisioned(SLOT, KEY) as other:
+                assert other is None  # the held one is not handed out
+        pool.serve(SLOT, True)
+        with pool.provisioned(SLOT, KEY) as one, pool.provisioned(SLOT, KEY) as other:
+            assert {one, other} == {first, held}
+        await pool.close()
+
+    asyncio.run(scenario())

@@ -47,6 +47,8 @@ class _Provisioned:
 
     idle: list[ExecutionEnvironment] = field(default_factory=list)
     busy: set[ExecutionEnvironment] = field(default_factory=set)
+    # Initialised for an allocation still in progress: not handed out before it completes.
+    held: list[ExecutionEnvironment] = field(default_factory=list)
     serving: bool = False
     limit: int | None = None  # after a decrease: busy environments beyond it go when done
     born: dict[ExecutionEnvironment, float] = field(default_factory=dict)  # monotonic
@@ -54,7 +56,15 @@ class _Provisioned:
 
     @property
     def count(self) -> int:
-        return len(self.idle) + len(self.busy)
+        return len(self.idle) + len(self.busy) + len(self.held)
+
+    def take_free(self, environment: ExecutionEnvironment) -> bool:
+        """Removes a free (idle or held) environment; False when it is busy."""
+        for free in (self.idle, self.held):
+            if environment in free:
+                free.remove(environment)
+                return True
+        return False
 
 
 class EnvironmentPool:
@@ -92,9 +102,13 @@ class EnvironmentPool:
 
     # --- provisioned environments -------------------------------------------------------------
 
-    async def provision_one(self, slot: str, key: str, plan: LaunchPlan) -> bool:
+    async def provision_one(
+        self, slot: str, key: str, plan: LaunchPlan, hold: bool = False
+    ) -> bool:
         """Starts one provisioned environment of `slot` and runs its Init now; False (and the
-        environment retired) when Init failed, or no uid was free."""
+        environment retired) when Init failed, or no uid was free. `hold`: part of an
+        allocation in progress, kept from invocations until `serve` (spec 6.3: none of them is
+        accessible before Lambda finishes allocating them all)."""
         uid = self._uids.acquire()
         if uid is None:
             return False
@@ -116,7 +130,7 @@ class EnvironmentPool:
             self._retire(environment)
             return False
         group = self._provisioned.setdefault(slot, _Provisioned(key=key))
-        group.idle.append(environment)
+        (group.held if hold else group.idle).append(environment)
         group.born[environment] = time.monotonic()
         group.limit = None
         return True
@@ -133,8 +147,7 @@ class EnvironmentPool:
         if group is None or not group.born:
             return
         oldest = min(group.born, key=group.born.__getitem__)
-        if oldest in group.idle:
-            group.idle.remove(oldest)
+        if group.take_free(oldest):
             del group.born[oldest]
             self._retire(oldest)
         else:
@@ -151,24 +164,30 @@ class EnvironmentPool:
         if group is None or group.key == key:
             return
         group.key = key
-        for environment in [e for e in group.idle if e.key != key]:
-            group.idle.remove(environment)
+        for environment in [e for e in [*group.idle, *group.held] if e.key != key]:
+            group.take_free(environment)
             group.born.pop(environment, None)
             self._retire(environment)
 
     def provisioned_usage(self, slot: str) -> tuple[int, int]:
-        """(environments of `slot` running an invocation, environments of `slot`)."""
+        """(environments of `slot` running an invocation, environments of `slot` that serve)."""
         group = self._provisioned.get(slot)
-        return (len(group.busy), group.count) if group is not None else (0, 0)
+        if group is None:
+            return 0, 0
+        return len(group.busy), group.count - len(group.held)
 
     def provisioned_slots(self) -> list[str]:
         return list(self._provisioned)
 
     def serve(self, slot: str, serving: bool) -> None:
-        """Opens (or closes) a slot's provisioned environments to invocations."""
+        """Opens (or closes) a slot's provisioned environments to invocations; opening hands
+        out the held ones too."""
         group = self._provisioned.get(slot)
         if group is not None:
             group.serving = serving
+            if serving:
+                group.idle.extend(group.held)
+                group.held.clear()
 
     def serving(self, slot: str) -> bool:
         group = self._provisioned.get(slot)
@@ -182,8 +201,8 @@ class EnvironmentPool:
             return
         if keep == 0:
             del self._provisioned[slot]  # busy ones are retired when given back
-        while group.count > keep and group.idle:
-            environment = group.idle.pop(0)
+        while group.count > keep and (group.held or group.idle):
+            environment = (group.held or group.idle).pop(0)
             group.born.pop(environment, None)
             self._retire(environment)
         group.limit = keep
@@ -330,7 +349,7 @@ class EnvironmentPool:
         for environment in list(self._busy):
             self._retire(environment)
         for group in self._provisioned.values():
-            for environment in [*group.idle, *group.busy]:
+            for environment in [*group.idle, *group.busy, *group.held]:
                 self._retire(environment)
         self._provisioned.clear()
         with contextlib.suppress(Exception):

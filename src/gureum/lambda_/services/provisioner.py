@@ -200,9 +200,12 @@ class Provisioner:
                     await self._reconcile(woken)
                 except Exception:
                     log.exception("a provisioning round failed; trying again at the next one")
-                woken = False
                 with contextlib.suppress(TimeoutError):
-                    woken = await asyncio.wait_for(self._wake.wait(), self._poll)
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                # Read from the event itself: wait_for may time out although the event was set
+                # at the same moment, and a wake must never be lost (it may be the only news
+                # of a lost environment).
+                woken = self._wake.is_set()
                 self._wake.clear()
         finally:
             jobs = list(self._jobs.values())
@@ -342,7 +345,8 @@ class Provisioner:
             target = Target(allocation.function, version, arn)
             for _ in range(count - self._pool.provisioned_count(slot)):
                 starts.append((slot, key, target))
-        ok = await self._start_all(allocation.function.id, starts)
+        # A new allocation is held back until complete; a replacement serves at once.
+        ok = await self._start_all(allocation.function.id, starts, hold=not ready)
         if not ok and ready:
             # Replacing a lost environment: keep serving with those still up, try later.
             self._retry_at[allocation.key] = self._monotonic() + self._backoff
@@ -369,7 +373,9 @@ class Provisioner:
         if not ready:
             await self._record(allocation, ProvisionedConfig.ready)
 
-    async def _start_all(self, function_id: str, starts: list[tuple[str, str, Target]]) -> bool:
+    async def _start_all(
+        self, function_id: str, starts: list[tuple[str, str, Target]], hold: bool = False
+    ) -> bool:
         gate = asyncio.Semaphore(STARTS_AT_ONCE)
         failed = asyncio.Event()
 
@@ -379,7 +385,7 @@ class Provisioner:
                     return
                 await self._paced(function_id)
                 plan = await self._invoker.plan(target)
-                if not await self._pool.provision_one(slot, key, plan):
+                if not await self._pool.provision_one(slot, key, plan, hold):
                     failed.set()
 
         results = await asyncio.gather(*(start(*s) for s in starts), return_exceptions=True)
