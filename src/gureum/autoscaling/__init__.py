@@ -1,0 +1,1 @@
+"""Application Auto Scaling for Lambda provisioned concurrency (spec 6.4)."""
