@@ -22,6 +22,8 @@ from gureum.aws.catalog import ServiceCatalog
 from gureum.aws.frontend import Frontend
 from gureum.aws.http import HttpResponse
 from gureum.aws.kernel import Assembly, Kernel
+from gureum.autoscaling import assembly as autoscaling
+from gureum.autoscaling.services.fakes import InMemoryCapacity
 from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import Clock, SystemClock
 from gureum.cloudwatch import assembly as cloudwatch
@@ -72,6 +74,14 @@ class GureumApp:
             self.cloudwatch,
             self.lambda_,
         ]
+        # TODO(#12): fill the capacity port with Lambda's provisioned concurrency once it is on
+        # main; until then Application Auto Scaling is served only over the in-memory fake.
+        self.autoscaling: autoscaling.AutoScaling | None = None
+        if settings.autoscaling_capacity == "memory":
+            self.autoscaling = autoscaling.assemble(
+                self.kernel, self.cloudwatch.metrics, InMemoryCapacity()
+            )
+            self.services.append(self.autoscaling)
         self.frontend = Frontend(
             {s.endpoint.signing_name: s.endpoint for s in self.services},
             AccountDirectory([DEFAULT_ACCESS_KEY]),

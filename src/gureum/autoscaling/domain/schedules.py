@@ -30,7 +30,7 @@ _MONTH_NAMES = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC"
 _MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_NAMES.split(" "))}
 _DAYS = {d: i + 1 for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}
 # (lowest, highest, names) of each cron field, in order.
-_FIELDS = (
+_FIELDS: tuple[tuple[int, int, dict[str, int]], ...] = (
     (0, 59, {}),
     (0, 23, {}),
     (1, 31, {}),
@@ -159,7 +159,8 @@ def parse_schedule(expression: str) -> Schedule:
     """PutScheduledAction's Schedule, or AWS's ValidationException."""
     if (at := _AT.fullmatch(expression)) is not None:
         try:
-            moment = datetime(*(int(group) for group in at.groups()))  # local, in the action's zone
+            year, month, day, hour, minute, second = (int(group) for group in at.groups())
+            moment = datetime(year, month, day, hour, minute, second)  # local, in the action's zone
         except ValueError:
             raise _invalid(expression) from None
         return Schedule(expression, at=moment)
