@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from gureum.autoscaling.domain.errors import Invalid
 from gureum.autoscaling.services.changes import CapacityChanges
 from gureum.autoscaling.services.cloudwatch import CloudWatchAlarms, CloudWatchUtilization
 from gureum.autoscaling.services.fakes import InMemoryCapacity
@@ -294,3 +295,42 @@ def test_deregistering_deletes_the_policy_alarms(world: World) -> None:
         "ScalingPolicies": [],
         "NextToken": None,
     }
+
+
+def test_a_changed_schedule_counts_from_now(world: World) -> None:
+    """Changing an action's schedule never fires the times the new schedule had before now."""
+    register(world, low=1, high=10)
+    action = {**TARGET, "ScheduledActionName": "a", "ScalableTargetAction": {"MinCapacity": 4}}
+    world.scaling.put_action(ACCOUNT, REGION, {**action, "Schedule": "rate(1 day)"})
+    world.clock.advance(3 * 3600)
+    world.scaler.tick()
+    world.scaling.put_action(ACCOUNT, REGION, {**action, "Schedule": "rate(1 hour)"})
+    world.scaler.tick()
+    assert world.current() == 1
+    world.clock.advance(3600)
+    world.scaler.tick()
+    assert world.current() == 4
+
+
+def test_registering_a_missing_qualifier_is_refused(tmp_path: Path) -> None:
+    existing = [(ACCOUNT, REGION, "f", "live")]
+    world = build(tmp_path, ManualClock(START), InMemoryCapacity(existing))
+    with pytest.raises(Invalid) as caught:
+        register(world)
+    assert caught.value.message == (
+        "Unable to register scalable target function:f:prod: Function not found: "
+        "arn:aws:lambda:us-east-1:000000000000:function:f:prod"
+    )
+    assert world.scaling.describe_targets(ACCOUNT, REGION, {"ServiceNamespace": "lambda"}) == {
+        "ScalableTargets": [],
+        "NextToken": None,
+    }
+    world.store.close()
+
+
+def test_a_lower_max_brings_capacity_down(world: World) -> None:
+    register(world, low=1, high=10)
+    world.capacity.set(ACCOUNT, REGION, "f", "prod", 8)
+    world.scaling.register(ACCOUNT, REGION, {**TARGET, "MaxCapacity": 5})
+    assert world.current() == 5
+    assert world.activities()[0]["Cause"] == "maximum capacity was set to 5"

@@ -15,8 +15,9 @@ from gureum.autoscaling.domain.targets import DIMENSION, NAMESPACE, TargetKey
 @dataclass(frozen=True, slots=True)
 class ScheduledAction:
     """Invariants: the schedule parses; min <= max when both are set; start < end when both
-    are set. `last_fired` is when it last fired (epoch seconds), so it never fires twice for
-    one time, across restarts too."""
+    are set. `last_fired` is when it last fired, or when its schedule last changed (epoch
+    seconds): the next firing is sought after it, so one time never fires twice, across
+    restarts too."""
 
     key: TargetKey
     name: str
@@ -84,7 +85,8 @@ def scheduled_action(
     changes: dict[str, Any] = {}
     if params.get("Schedule") is not None:
         changes["schedule"] = params["Schedule"]
-        changes["last_fired"] = None  # a new schedule fires at its own times
+        # A new schedule fires at its own times from now on, never at those already past.
+        changes["last_fired"] = now if existing is not None else None
     if params.get("Timezone") is not None:
         changes["timezone"] = params["Timezone"]
     if params.get("StartTime") is not None:
