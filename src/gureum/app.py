@@ -17,13 +17,13 @@ from typing import Any
 import botocore.session
 
 from gureum import __version__
+from gureum.autoscaling import assembly as autoscaling
+from gureum.autoscaling.services.fakes import InMemoryCapacity
 from gureum.aws.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
 from gureum.aws.catalog import ServiceCatalog
 from gureum.aws.frontend import Frontend
 from gureum.aws.http import HttpResponse
 from gureum.aws.kernel import Assembly, Kernel
-from gureum.autoscaling import assembly as autoscaling
-from gureum.autoscaling.services.fakes import InMemoryCapacity
 from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import Clock, SystemClock
 from gureum.cloudwatch import assembly as cloudwatch
