@@ -8,6 +8,7 @@ for the environments to be READY (AWS's activity does, through its own polling o
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from dataclasses import replace
 
@@ -28,10 +29,16 @@ log = logging.getLogger("gureum.autoscaling")
 
 
 class CapacityChanges:
+    """Capacity changes and their activities. `guard` is held by whoever reads a target,
+    decides and writes it back (an API call, one target of a scaler tick), so a
+    RegisterScalableTarget never interleaves with a scheduled action rewriting the same
+    target's min and max."""
+
     def __init__(self, store: ScalingStore, capacity: ProvisionedCapacity, clock: Clock) -> None:
         self._store = store
         self._capacity = capacity
         self._clock = clock
+        self.guard = threading.RLock()
 
     def record(self, key: TargetKey, description: str, cause: str, message: str) -> None:
         """An activity that needs no call to Lambda (a scheduled action's new min and max)."""

@@ -72,7 +72,8 @@ class Scaler:
     def tick(self) -> None:
         for target in self._store.targets():
             try:
-                self._scale(target)
+                with self._changes.guard:
+                    self._scale(target)
             except Exception:
                 # One target's failure (Lambda or CloudWatch refusing) never stops the others.
                 log.exception("scaling %s failed", target.key.resource_id)

@@ -98,31 +98,33 @@ class ScalingService:
     # --- scalable targets ---------------------------------------------------------------------
 
     def register(self, account: str, region: str, params: Params) -> Params:
-        key = self._key(account, region, params)
-        try:
-            current = self._capacity.get(account, region, key.function, key.qualifier)
-        except AwsError as error:
-            # The resource must exist in Lambda: its own message says what is missing.
-            raise Invalid(
-                f"Unable to register scalable target {key.resource_id}: {error.message}"
-            ) from None
-        now = self._clock.now().timestamp()
-        target = registered(key, self._store.target(key), params, uuid.uuid4().hex, now)
-        self._store.put_target(target)
-        have = current or 0
-        wanted = target.clamp(have)
-        if wanted != have:
-            cause = minimum_cause(wanted) if wanted > have else maximum_cause(wanted)
-            self._changes.change(key, wanted, cause, None)
-        return {"ScalableTargetARN": target.arn}
+        with self._changes.guard:
+            key = self._key(account, region, params)
+            try:
+                current = self._capacity.get(account, region, key.function, key.qualifier)
+            except AwsError as error:
+                # The resource must exist in Lambda: its own message says what is missing.
+                raise Invalid(
+                    f"Unable to register scalable target {key.resource_id}: {error.message}"
+                ) from None
+            now = self._clock.now().timestamp()
+            target = registered(key, self._store.target(key), params, uuid.uuid4().hex, now)
+            self._store.put_target(target)
+            have = current or 0
+            wanted = target.clamp(have)
+            if wanted != have:
+                cause = minimum_cause(wanted) if wanted > have else maximum_cause(wanted)
+                self._changes.change(key, wanted, cause, None)
+            return {"ScalableTargetARN": target.arn}
 
     def deregister(self, account: str, region: str, params: Params) -> None:
         """Deletes the target, its policies (and their alarms) and its scheduled actions. The
         provisioned concurrency stays as it is, as on AWS."""
-        key = self._key(account, region, params)
-        self._target(key)
-        for policy in self._store.delete_target(key):
-            self._alarms.delete(account, region, [policy.high_alarm, policy.low_alarm])
+        with self._changes.guard:
+            key = self._key(account, region, params)
+            self._target(key)
+            for policy in self._store.delete_target(key):
+                self._alarms.delete(account, region, [policy.high_alarm, policy.low_alarm])
 
     def describe_targets(self, account: str, region: str, params: Params) -> Params:
         wanted = set(params.get("ResourceIds") or ())
@@ -136,35 +138,36 @@ class ScalingService:
     # --- scaling policies ---------------------------------------------------------------------
 
     def put_policy(self, account: str, region: str, params: Params) -> Params:
-        key = self._key(account, region, params)
-        self._target(key)
-        config = target_tracking(params)
-        name = params["PolicyName"]
-        existing = next((p for p in self._store.policies(key) if p.name == name), None)
-        if existing is None:
-            policy = ScalingPolicy(
-                key,
-                name,
-                str(uuid.uuid4()),
-                str(uuid.uuid4()),
-                str(uuid.uuid4()),
-                config,
-                self._clock.now().timestamp(),
-            )
-        else:
-            policy = ScalingPolicy(
-                key,
-                name,
-                existing.policy_id,
-                existing.high_id,
-                existing.low_id,
-                config,
-                existing.created,
-            )
-        for definition in policy.alarm_definitions():
-            self._alarms.put(account, region, definition)
-        self._store.put_policy(policy)
-        return {"PolicyARN": policy.arn, "Alarms": policy.alarms()}
+        with self._changes.guard:
+            key = self._key(account, region, params)
+            self._target(key)
+            config = target_tracking(params)
+            name = params["PolicyName"]
+            existing = next((p for p in self._store.policies(key) if p.name == name), None)
+            if existing is None:
+                policy = ScalingPolicy(
+                    key,
+                    name,
+                    str(uuid.uuid4()),
+                    str(uuid.uuid4()),
+                    str(uuid.uuid4()),
+                    config,
+                    self._clock.now().timestamp(),
+                )
+            else:
+                policy = ScalingPolicy(
+                    key,
+                    name,
+                    existing.policy_id,
+                    existing.high_id,
+                    existing.low_id,
+                    config,
+                    existing.created,
+                )
+            for definition in policy.alarm_definitions():
+                self._alarms.put(account, region, definition)
+            self._store.put_policy(policy)
+            return {"PolicyARN": policy.arn, "Alarms": policy.alarms()}
 
     def describe_policies(self, account: str, region: str, params: Params) -> Params:
         names = set(params.get("PolicyNames") or ())
@@ -179,25 +182,27 @@ class ScalingService:
         return page(policies, params, ScalingPolicy.wire, "ScalingPolicies")
 
     def delete_policy(self, account: str, region: str, params: Params) -> None:
-        key = self._key(account, region, params)
-        name = params["PolicyName"]
-        policy = next((p for p in self._store.policies(key) if p.name == name), None)
-        if policy is None:
-            raise no_policy(key, name)
-        self._store.delete_policy(key, name)
-        self._alarms.delete(account, region, [policy.high_alarm, policy.low_alarm])
+        with self._changes.guard:
+            key = self._key(account, region, params)
+            name = params["PolicyName"]
+            policy = next((p for p in self._store.policies(key) if p.name == name), None)
+            if policy is None:
+                raise no_policy(key, name)
+            self._store.delete_policy(key, name)
+            self._alarms.delete(account, region, [policy.high_alarm, policy.low_alarm])
 
     # --- scheduled actions --------------------------------------------------------------------
 
     def put_action(self, account: str, region: str, params: Params) -> None:
-        key = self._key(account, region, params)
-        self._target(key)
-        name = params["ScheduledActionName"]
-        existing = next((a for a in self._store.actions(key) if a.name == name), None)
-        now = self._clock.now().timestamp()
-        action = scheduled_action(key, existing, params, str(uuid.uuid4()), now)
-        zone(action.timezone)
-        self._store.put_action(action)
+        with self._changes.guard:
+            key = self._key(account, region, params)
+            self._target(key)
+            name = params["ScheduledActionName"]
+            existing = next((a for a in self._store.actions(key) if a.name == name), None)
+            now = self._clock.now().timestamp()
+            action = scheduled_action(key, existing, params, str(uuid.uuid4()), now)
+            zone(action.timezone)
+            self._store.put_action(action)
 
     def describe_actions(self, account: str, region: str, params: Params) -> Params:
         names = set(params.get("ScheduledActionNames") or ())
@@ -212,11 +217,12 @@ class ScalingService:
         return page(actions, params, ScheduledAction.wire, "ScheduledActions")
 
     def delete_action(self, account: str, region: str, params: Params) -> None:
-        key = self._key(account, region, params)
-        name = params["ScheduledActionName"]
-        if not any(a.name == name for a in self._store.actions(key)):
-            raise no_action(key, name)
-        self._store.delete_action(key, name)
+        with self._changes.guard:
+            key = self._key(account, region, params)
+            name = params["ScheduledActionName"]
+            if not any(a.name == name for a in self._store.actions(key)):
+                raise no_action(key, name)
+            self._store.delete_action(key, name)
 
     # --- activities ---------------------------------------------------------------------------
 
