@@ -334,3 +334,28 @@ def test_a_lower_max_brings_capacity_down(world: World) -> None:
     world.scaling.register(ACCOUNT, REGION, {**TARGET, "MaxCapacity": 5})
     assert world.current() == 5
     assert world.activities()[0]["Cause"] == "maximum capacity was set to 5"
+
+
+def test_suspended_scheduled_scaling_holds_actions_until_resumed(world: World) -> None:
+    register(world, low=1, high=10)
+    world.scaling.register(
+        ACCOUNT, REGION, {**TARGET, "SuspendedState": {"ScheduledScalingSuspended": True}}
+    )
+    world.scaling.put_action(
+        ACCOUNT,
+        REGION,
+        {
+            **TARGET,
+            "ScheduledActionName": "a",
+            "Schedule": "rate(1 minute)",
+            "ScalableTargetAction": {"MinCapacity": 3},
+        },
+    )
+    world.clock.advance(120)
+    world.scaler.tick()
+    assert world.current() == 1
+    world.scaling.register(
+        ACCOUNT, REGION, {**TARGET, "SuspendedState": {"ScheduledScalingSuspended": False}}
+    )
+    world.scaler.tick()
+    assert world.current() == 3
