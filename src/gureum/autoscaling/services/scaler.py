@@ -3,11 +3,12 @@ decisions of every target with a policy. The assembly's loop calls it every `int
 seconds on a worker thread (its owner cancels it on shutdown); tests call it by hand under a
 `ManualClock`.
 
-What it reads each tick, for each target with a policy: the Average utilization of the last
-15 completed one-minute periods (scaled) from CloudWatch, the periods before the target's last
-capacity change left out (`domain.scaling`); the current capacity from Lambda. The two alarms'
-states follow what the decision saw (ALARM, OK, or INSUFFICIENT_DATA while periods are
-missing), written to CloudWatch only when they change.
+What it reads once per completed period, for each target with a policy: the Average
+utilization of the last 15 completed one-minute periods (scaled) from CloudWatch, the periods
+before the target's last capacity change left out (`domain.scaling`); the current capacity from
+Lambda. The two alarms' states follow what the decision saw (ALARM, OK, or INSUFFICIENT_DATA
+while periods are missing), written to CloudWatch only when they change. A capacity Lambda
+refuses is a Failed activity, tried again at the next period, never in a hot loop.
 
 Scheduled actions: the next firing after the last one (or the creation) is due when it is at or
 before now, within StartTime and EndTime; one that was due while the server was down fires
@@ -28,7 +29,7 @@ from gureum.autoscaling.domain.activities import alarm_cause, scheduled_cause
 from gureum.autoscaling.domain.policies import HIGH_PERIODS, LOW_PERIODS, LOW_RATIO, ScalingPolicy
 from gureum.autoscaling.domain.scaling import Decision, combined, decide
 from gureum.autoscaling.domain.schedules import parse_schedule
-from gureum.autoscaling.domain.targets import ScalableTarget
+from gureum.autoscaling.domain.targets import ScalableTarget, TargetKey
 from gureum.autoscaling.services.changes import CapacityChanges
 from gureum.autoscaling.services.ports import AlarmWriter, ProvisionedCapacity, UtilizationReader
 from gureum.autoscaling.services.scaling import zone
@@ -65,6 +66,9 @@ class Scaler:
         self._time_scale = time_scale
         # The alarm states last written, so CloudWatch is written only on a change.
         self._states: dict[tuple[str, str, str], str] = {}
+        # The end of the last period each target was evaluated through: once per period, as
+        # CloudWatch evaluates an alarm once per period.
+        self._evaluated: dict[TargetKey, float] = {}
 
     def interval(self) -> float:
         return self._utilization.period() / TICKS_PER_PERIOD
@@ -128,6 +132,9 @@ class Scaler:
         now = self._clock.now().timestamp()
         width = self._utilization.period()
         end = math.floor(now / width) * width
+        if self._evaluated.get(key) == end:
+            return  # no period has completed since this target was last evaluated
+        self._evaluated[key] = end
         start = end - LOW_PERIODS * width
         averages = self._utilization.averages(
             key.account, key.region, key.function, key.qualifier, start, LOW_PERIODS
@@ -151,8 +158,7 @@ class Scaler:
         decision = combined(decisions)
         if decision is None:
             return
-        policy = policies[decisions.index(decision)] if decision in decisions else policies[0]
-        self._apply(policy, decision)
+        self._apply(policies[decisions.index(decision)], decision)
 
     def _apply(self, policy: ScalingPolicy, decision: Decision) -> None:
         alarm = policy.high_alarm if decision.direction == "out" else policy.low_alarm
