@@ -211,6 +211,12 @@ def test_a_capacity_lambda_refuses_is_a_failed_activity(tmp_path: Path) -> None:
         "Failed to set desired concurrency to 4. Reason: Requested Provisioned Concurrency "
         "should not be greater than the reservedConcurrentExecution for function"
     )
+    # tried again at the next period, not on every tick
+    for _ in range(5):
+        world.scaler.tick()
+    assert [a["StatusCode"] for a in world.activities()].count("Failed") == 1
+    world.minute(1.0)
+    assert [a["StatusCode"] for a in world.activities()].count("Failed") == 2
     world.store.close()
 
 
