@@ -18,7 +18,6 @@ import botocore.session
 
 from gureum import __version__
 from gureum.autoscaling import assembly as autoscaling
-from gureum.autoscaling.services.fakes import InMemoryCapacity
 from gureum.aws.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
 from gureum.aws.catalog import ServiceCatalog
 from gureum.aws.frontend import Frontend
@@ -31,6 +30,10 @@ from gureum.config import Settings
 from gureum.kms import assembly as kms
 from gureum.lambda_ import assembly as lambda_
 from gureum.lambda_.assembly import CREATE_FUNCTION_LIMIT
+from gureum.lambda_.domain.arns import FunctionRef
+from gureum.lambda_.domain.errors import ProvisionedConcurrencyConfigNotFound
+from gureum.lambda_.services.context import Caller
+from gureum.lambda_.services.provisioned import ProvisionedConcurrencyService
 from gureum.logs import assembly as logs
 from gureum.sqs import assembly as sqs
 
@@ -74,14 +77,11 @@ class GureumApp:
             self.cloudwatch,
             self.lambda_,
         ]
-        # TODO(#12): fill the capacity port with Lambda's provisioned concurrency once it is on
-        # main; until then Application Auto Scaling is served only over the in-memory fake.
-        self.autoscaling: autoscaling.AutoScaling | None = None
-        if settings.autoscaling_capacity == "memory":
-            self.autoscaling = autoscaling.assemble(
-                self.kernel, self.cloudwatch.metrics, InMemoryCapacity()
-            )
-            self.services.append(self.autoscaling)
+        # Application Auto Scaling changes Lambda's provisioned concurrency through its port.
+        self.autoscaling = autoscaling.assemble(
+            self.kernel, self.cloudwatch.metrics, LambdaCapacity(self.lambda_.provisioned)
+        )
+        self.services.append(self.autoscaling)
         self.frontend = Frontend(
             {s.endpoint.signing_name: s.endpoint for s in self.services},
             AccountDirectory([DEFAULT_ACCESS_KEY]),
@@ -171,6 +171,29 @@ class GureumApp:
         if download is not None:
             return download
         return HttpResponse(404, json_type, b'{"message":"Not Found"}')
+
+
+class LambdaCapacity:
+    """Application Auto Scaling's `ProvisionedCapacity`, over Lambda's provisioned concurrency
+    (the one place the two meet: neither package imports the other). Lambda's errors pass
+    through: the scaler records their message in a Failed activity."""
+
+    def __init__(self, service: ProvisionedConcurrencyService) -> None:
+        self._service = service
+
+    def get(self, account: str, region: str, function: str, qualifier: str) -> int | None:
+        try:
+            view = self._service.get(Caller(account, region), FunctionRef(function, qualifier))
+        except ProvisionedConcurrencyConfigNotFound:
+            return None
+        return view.config.requested
+
+    def set(self, account: str, region: str, function: str, qualifier: str, capacity: int) -> None:
+        caller, ref = Caller(account, region), FunctionRef(function, qualifier)
+        if capacity == 0:  # Lambda has no configuration of zero: none at all
+            self._service.delete(caller, ref)
+        else:
+            self._service.put(caller, ref, capacity)
 
 
 class ClientDisconnected(Exception):

@@ -46,7 +46,6 @@ OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("isolation", str, "namespaces, none, or auto (namespaces when the machine allows them)"),
     ("kms-root-key-file", Path, "the key encrypting KMS key material (default DATA_DIR/root.key)"),
     ("log-level", str, "debug, info, warning or error"),
-    ("autoscaling-capacity", str, "off, or memory: serve Application Auto Scaling over a fake"),
 )
 
 
@@ -88,11 +87,6 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if values["isolation"] not in ("auto", "namespaces", "none"):
         raise SystemExit(
             f"gureum: --isolation must be auto, namespaces or none, not {values['isolation']}"
-        )
-    if values["autoscaling_capacity"] not in ("off", "memory"):
-        raise SystemExit(
-            "gureum: --autoscaling-capacity must be off or memory, "
-            f"not {values['autoscaling_capacity']}"
         )
     values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
     return Settings(**values)

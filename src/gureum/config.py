@@ -36,10 +36,6 @@ class Settings:
     # "auto" (namespaces when the machine allows them), "namespaces" (required) or "none".
     isolation: str = "auto"
     log_level: str = "info"
-    # What Application Auto Scaling scales: "off" (not served until Lambda's provisioned
-    # concurrency is wired into it, issue #12) or "memory" (an in-memory capacity that starts
-    # no environment: for tests and demos of the scaler).
-    autoscaling_capacity: str = "off"
 
     @property
     def scaling_scaled_period(self) -> float:

@@ -133,6 +133,9 @@ class Lambda(Assembly):
     delivery: Delivery
     relay: _LedgerRelay
     provisioner: Provisioner
+    # Provisioned concurrency as other services use it (Application Auto Scaling, through the
+    # composition root).
+    provisioned: ProvisionedConcurrencyService
     endpoint: ServiceEndpoint
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -366,9 +369,8 @@ def assemble(
         executor,
     )
     async_api = AsyncApi(EventConfigService(ports), invoker)
-    provisioned_api = ProvisionedApi(
-        ProvisionedConcurrencyService(ports, limits, provisioner.changed)
-    )
+    provisioned = ProvisionedConcurrencyService(ports, limits, provisioner.changed)
+    provisioned_api = ProvisionedApi(provisioned)
     endpoint = ServiceEndpoint(
         "lambda",
         RestJsonProtocol(kernel.model("lambda"), "application/json"),
@@ -405,5 +407,6 @@ def assemble(
         delivery,
         relay,
         provisioner,
+        provisioned,
         endpoint,
     )

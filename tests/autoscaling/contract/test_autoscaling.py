@@ -1,8 +1,7 @@
-"""Application Auto Scaling against a real server (`--autoscaling-capacity memory`: the shipped
-in-memory capacity stands for Lambda's provisioned concurrency until it is wired in), driven by
-boto3's `application-autoscaling` client and the AWS CLI: every operation, AWS's errors, the
-target tracking alarms in CloudWatch, scheduled actions firing under --time-scale, and
-durability across a restart."""
+"""Application Auto Scaling against a real server, scaling real functions' provisioned
+concurrency, driven by boto3's `application-autoscaling` client and the AWS CLI: every
+operation, AWS's errors, the target tracking alarms in CloudWatch, scheduled actions firing under
+--time-scale, and durability across a restart."""
 
 from __future__ import annotations
 
@@ -21,12 +20,15 @@ from typing import Any
 import pytest
 
 from tests.support.aws import aws_error
+from tests.support.functions import WAIT, create
+from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 
-OPTIONS = ("--isolation", "none", "--autoscaling-capacity", "memory", "--time-scale", "0.01")
+OPTIONS = ("--isolation", "none", "--time-scale", "0.01")
 DIMENSION = "lambda:function:ProvisionedConcurrency"
 METRIC = {"PredefinedMetricType": "LambdaProvisionedConcurrencyUtilization"}
 _numbers = itertools.count()
+HANDLER = "def handler(event, context):\n    return 'ok'\n"
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +48,28 @@ def cloudwatch(server: GureumProcess) -> Any:
     return server.client("cloudwatch")
 
 
+@pytest.fixture(scope="module")
+def functions(server: GureumProcess) -> Any:
+    return server.client("lambda")
+
+
+def published(functions: Any, name: str, *aliases: str) -> None:
+    """A function with version 1 published and `aliases` pointing to it: what provisioned
+    concurrency, and so a scalable target, is for."""
+    create(functions, name, Code={"ZipFile": zip_of({"index.py": HANDLER})})
+    version = functions.publish_version(FunctionName=name)["Version"]
+    functions.get_waiter("published_version_active").wait(
+        FunctionName=name, Qualifier=version, WaiterConfig=WAIT
+    )
+    for alias in aliases:
+        functions.create_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+
+
 @pytest.fixture
-def resource() -> str:
-    return f"function:fn-{next(_numbers)}-{os.getpid()}:prod"
+def resource(functions: Any) -> str:
+    name = f"fn-{next(_numbers)}-{os.getpid()}"
+    published(functions, name, "prod")
+    return f"function:{name}:prod"
 
 
 def target(resource: str) -> dict[str, str]:
@@ -133,8 +154,10 @@ def test_register_describe_and_deregister(scaling: Any, resource: str) -> None:
         scaling.deregister_scalable_target(**target(resource))
 
 
-def test_describe_pages(scaling: Any) -> None:
-    resources = [f"function:paged-{os.getpid()}:v{i}" for i in range(3)]
+def test_describe_pages(scaling: Any, functions: Any) -> None:
+    name = f"paged-{os.getpid()}"
+    published(functions, name, "v0", "v1", "v2")
+    resources = [f"function:{name}:v{i}" for i in range(3)]
     for resource in resources:
         scaling.register_scalable_target(**target(resource), MinCapacity=0, MaxCapacity=1)
     first = scaling.describe_scalable_targets(
@@ -460,6 +483,7 @@ def test_everything_survives_a_restart(tmp_path: Path) -> None:
     process = GureumProcess(tmp_path / "data", *OPTIONS).start()
     try:
         scaling = process.client("application-autoscaling")
+        published(process.client("lambda"), "durable", "live")
         resource = "function:durable:live"
         scaling.register_scalable_target(**target(resource), MinCapacity=1, MaxCapacity=4)
         policy = scaling.put_scaling_policy(**target(resource), PolicyName="p", **track())

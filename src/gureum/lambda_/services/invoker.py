@@ -286,15 +286,23 @@ class Invoker:
         with self._pool.provisioned(slot, key) as provisioned:
             if provisioned is not None:
                 with self._admission.provisioned_lease(function):
-                    self._metrics.provisioned_invocation(function.region, function.name, resource)
+                    self._metrics.provisioned_invocation(
+                        function.region, function.name, resource, account=function.account
+                    )
                     result = await provisioned.invoke(request)
                 self._metrics.invocation(
-                    function.region, function.name, result.duration_ms, result.function_error
+                    function.region,
+                    function.name,
+                    result.duration_ms,
+                    result.function_error,
+                    account=function.account,
+                    invoked_arn=target.invoked_arn,
+                    executed_version=version.version,
                 )
                 return result
         result = await self._on_demand(target, request, slot, key)
         # All in use: spillover (counted once it ran; a throttled request was no invocation).
-        self._metrics.spillover(function.region, function.name, resource)
+        self._metrics.spillover(function.region, function.name, resource, account=function.account)
         return result
 
     async def _on_demand(

@@ -60,8 +60,9 @@ def _qualifier(invoked_arn: str) -> str | None:
 
 
 _RESOURCE_LABELS = ("Region", "FunctionName", "Resource")
-# (region, function name, resource, environments in use, allocated) per READY configuration.
-ProvisionedUsage = Callable[[], list[tuple[str, str, str, int, int]]]
+# (account, region, function name, resource, environments in use, allocated) per READY
+# configuration.
+ProvisionedUsage = Callable[[], list[tuple[str, str, str, str, int, int]]]
 
 
 class _ProvisionedCollector(Collector):
@@ -79,7 +80,7 @@ class _ProvisionedCollector(Collector):
             "Provisioned environments in use divided by those allocated",
             labels=list(_RESOURCE_LABELS),
         )
-        for region, name, resource, in_use, allocated in self.usage():
+        for _, region, name, resource, in_use, allocated in self.usage():
             executions.add_metric([region, name, resource], in_use)
             utilization.add_metric([region, name, resource], in_use / allocated if allocated else 0)
         yield executions
@@ -253,11 +254,27 @@ class LambdaMetrics:
         """Where the provisioned gauges are read from at scrape time (the provisioner)."""
         self._provisioned.usage = usage
 
-    def provisioned_invocation(self, region: str, name: str, resource: str) -> None:
+    def provisioned_invocation(
+        self, region: str, name: str, resource: str, *, account: str = ""
+    ) -> None:
         self._provisioned_invocations.labels(region, name, resource).inc()
+        self._publish_provisioned(
+            account, region, name, resource, "ProvisionedConcurrencyInvocations"
+        )
 
-    def spillover(self, region: str, name: str, resource: str) -> None:
+    def spillover(self, region: str, name: str, resource: str, *, account: str = "") -> None:
         self._spillover.labels(region, name, resource).inc()
+        metric = "ProvisionedConcurrencySpilloverInvocations"
+        self._publish_provisioned(account, region, name, resource, metric)
+
+    def _publish_provisioned(
+        self, account: str, region: str, name: str, resource: str, metric: str
+    ) -> None:
+        data: list[Datum] = [
+            (metric, dims, 1.0, "Count")
+            for dims in ({}, {"FunctionName": name}, {"FunctionName": name, "Resource": resource})
+        ]
+        self._publisher.publish(account, region, NAMESPACE, data)
 
     def throttle(self, region: str, name: str, *, account: str = "") -> None:
         self._throttles.labels(region, name).inc()
@@ -307,6 +324,18 @@ class LambdaMetrics:
             datum: Datum = ("ConcurrentExecutions", {"FunctionName": name}, value, "Count")
             data.setdefault((account, region), []).append(datum)
         self._sampled = active
+        # Every configuration whose environments serve, idle or not: an idle one reads 0, so
+        # target tracking can scale it in (gureum's choice; AWS's emission when idle is not
+        # documented).
+        for account, region, name, resource, in_use, allocated in self._provisioned.usage():
+            dims = {"FunctionName": name, "Resource": resource}
+            share = in_use / allocated if allocated else 0.0
+            data.setdefault((account, region), []).extend(
+                [
+                    ("ProvisionedConcurrentExecutions", dims, float(in_use), "Count"),
+                    ("ProvisionedConcurrencyUtilization", dims, share, "None"),
+                ]
+            )
         for (account, region), sampled in data.items():
             self._publisher.publish(account, region, NAMESPACE, sampled)
 

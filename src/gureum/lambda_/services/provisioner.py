@@ -159,15 +159,20 @@ class Provisioner:
         owner = self._owners.get(slot)
         return owner[1] if owner is not None else None
 
-    def usage(self) -> list[tuple[str, str, str, int, int]]:
-        """(region, function name, resource, environments in use, allocated) per configuration
-        whose environments serve (the metrics' provisioned gauges)."""
-        found: dict[tuple[str, str, str], list[int]] = {}
+    def usage(self) -> list[tuple[str, str, str, str, int, int]]:
+        """(account, region, function name, resource, environments in use, allocated) per
+        configuration whose environments serve (the metrics' provisioned gauges)."""
+        found: dict[tuple[str, str, str, str], list[int]] = {}
         for slot, (function, qualifier) in self._owners.items():
             if not self._pool.serving(slot):
                 continue
             busy, count = self._pool.provisioned_usage(slot)
-            key = (function.region, function.name, f"{function.name}:{qualifier}")
+            key = (
+                function.account,
+                function.region,
+                function.name,
+                f"{function.name}:{qualifier}",
+            )
             totals = found.setdefault(key, [0, 0])
             totals[0] += busy
             totals[1] += count
