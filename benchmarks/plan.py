@@ -33,6 +33,9 @@ class Plan:
     control_cap: float
     boto3_count: int
     boto3_cap: float
+    provisioned_count: int  # aliases with one provisioned environment, each invoked once
+    provisioned_many: int  # environments of the large allocation timed to READY
+    idle_window: float  # seconds the server's CPU is read while they sit idle
 
 
 QUICK = Plan(
@@ -58,6 +61,9 @@ QUICK = Plan(
     control_cap=10.0,
     boto3_count=200,
     boto3_cap=4.0,
+    provisioned_count=10,
+    provisioned_many=30,
+    idle_window=2.0,
 )
 
 FULL = Plan(
@@ -83,4 +89,7 @@ FULL = Plan(
     control_cap=30.0,
     boto3_count=2000,
     boto3_cap=15.0,
+    provisioned_count=30,
+    provisioned_many=100,
+    idle_window=5.0,
 )

@@ -70,6 +70,25 @@ ROWS: tuple[tuple[str, str, str, str, str], ...] = (
     ("cp_get", "GetFunction, sequential", "/s", "higher", ""),
     ("boto3_p50", "warm invoke latency via boto3, p50", "ms", "lower", ""),
     ("boto3_p99", "warm invoke latency via boto3, p99", "ms", "lower", ""),
+    (
+        "pc_first_p50",
+        "provisioned: first invoke, p50",
+        "ms",
+        "lower",
+        "floor: its warm p50",
+    ),
+    ("pc_first_p99", "provisioned: first invoke, p99", "ms", "lower", "floor: its warm p99"),
+    (
+        "pc_warm_after_pause_p50",
+        "provisioned: the same, invoked again (warm), p50",
+        "ms",
+        "lower",
+        "floor: its warm p50",
+    ),
+    ("pc_ready_10", "provisioned: Put to READY, 10 environments", "s", "lower", ""),
+    ("pc_ready_many", "provisioned: Put to READY, N environments", "s", "lower", ""),
+    ("pc_idle_cpu", "provisioned: server CPU with N idle", "%", "lower", ""),
+    ("pc_idle_mem", "provisioned: memory per idle environment (PSS)", "MB", "lower", ""),
 )
 
 
@@ -135,4 +154,13 @@ WORKLOAD_ROWS: dict[str, tuple[str, ...]] = {
     "scale": ("scale_time", "scale_envs", "scale_env_mb", "scale_all_mb", "scale_server_mb"),
     "control": ("cp_create", "cp_publish", "cp_get"),
     "boto3": ("boto3_p50", "boto3_p99"),
+    "provisioned": (
+        "pc_first_p50",
+        "pc_first_p99",
+        "pc_warm_after_pause_p50",
+        "pc_ready_10",
+        "pc_ready_many",
+        "pc_idle_cpu",
+        "pc_idle_mem",
+    ),
 }

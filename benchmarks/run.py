@@ -31,6 +31,7 @@ from benchmarks.page import chart, machine, page
 from benchmarks.peers import MiniStack, PeerUnavailable, ServerlessOffline
 from benchmarks.plan import FULL, QUICK, Plan
 from benchmarks.processes import Supervisor
+from benchmarks.provisioned import provisioned
 from benchmarks.report import plain, write_json
 from benchmarks.results import WORKLOAD_ROWS, Results
 from benchmarks.targets import Floor, Gureum, RawFloor, Target, Workloads
@@ -109,16 +110,27 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
     with started(floor, supervisor, results):
         common(floor, results, plan)
         attempt(results, floor, "control", lambda: sequential.control_plane(floor, results, plan))
-    cold_rows = ("cold_p50", "cold_p99", "cold_iso_p50", "cold_iso_p99")
-    for key, source in zip(cold_rows, ("warm_p50", "warm_p99") * 2, strict=True):
+    cold_rows = (
+        "cold_p50",
+        "cold_p99",
+        "cold_iso_p50",
+        "cold_iso_p99",
+        "pc_first_p50",
+        "pc_first_p99",
+        "pc_warm_after_pause_p50",
+    )
+    sources = ("warm_p50", "warm_p99") * 3 + ("warm_p50",)
+    for key, source in zip(cold_rows, sources, strict=True):
         results.set(key, "floor", results.value(source, "floor"), "floor: its warm latency")
     results.set("scale_time", "floor", plan.scale_sleep, "floor: the handler's sleep (ideal)")
+    for key in ("pc_ready_10", "pc_ready_many", "pc_idle_cpu", "pc_idle_mem"):
+        results.explain((key,), "floor", "cannot: a do-nothing server has no functions to start")
     raw = RawFloor(free_ports(), workdir)
     with started(raw, supervisor, results):
         attempt(results, raw, "warm", lambda: sequential.warm_latency(raw, "f", results, plan))
         attempt(results, raw, "throughput", lambda: concurrent.throughput(raw, "f", results, plan))
     note = "not run: the raw floor is shown for warm latency and throughput only"
-    for workload in ("cold", "async", "scale", "control", "boto3"):
+    for workload in ("cold", "async", "scale", "control", "boto3", "provisioned"):
         results.explain(WORKLOAD_ROWS[workload], raw.name, note)
 
 
@@ -137,6 +149,7 @@ def run_full_set(target: Target, supervisor: Supervisor, results: Results, plan:
         )
         common(target, results, plan)
         attempt(results, target, "control", lambda: sequential.control_plane(target, results, plan))
+        attempt(results, target, "provisioned", lambda: provisioned(target, results, plan))
 
 
 def run_scale(
