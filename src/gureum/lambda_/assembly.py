@@ -156,7 +156,6 @@ class Lambda(Assembly):
         self.networks.start()
         if self.memory is not None:
             self.memory.sweep()
-            await self.memory.warm()
         log.info("isolation: %s (%s)", self.isolation.mode.value, self.isolation.reason)
         if not self.scratch.sized:
             log.warning(
@@ -179,7 +178,12 @@ class Lambda(Assembly):
         log.info("runtimes: %s", ", ".join(self.catalog.available()) or "none")
         if addable := self.catalog.addable():
             log.info("runtimes fetched on first use: %s", ", ".join(addable))
-        await self.zygotes.start(self.catalog.zygote_executables())
+        executables = self.catalog.zygote_executables()
+        await self.zygotes.start(executables)
+        if self.memory is not None and executables:
+            # Memory groups are warmed by a child of a zygote (the smallest process at hand).
+            self.memory.joiner = self.zygotes(min(executables)).join
+            await self.memory.warm()
         await self.provisioner.start()
         if self.stock is not None:
             self._tasks.append(asyncio.create_task(self.stock.refill(), name="stock"))

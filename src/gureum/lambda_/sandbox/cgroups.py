@@ -8,7 +8,9 @@ runtime into it before any function code runs, so everything it starts is counte
 Why groups are pooled: the first process to join a new group pays the kernel's set-up of that
 group (about 12-25 ms on cgroup v1, measured here); joining a group that has had a member before
 costs 0.3 ms. So groups are recycled when their process ends, and new ones are "warmed" ahead
-of need by a throwaway process that joins and exits, off the invocation path.
+of need by a throwaway process that joins and exits, off the invocation path: a child of a
+zygote (`joiner`), never a fork of the server, which would stall its event loop for
+milliseconds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import itertools
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 log = logging.getLogger("gureum.cgroups")
@@ -114,6 +117,8 @@ class MemoryGroups:
         self._names = itertools.count()
         self._warming: asyncio.Task[None] | None = None
         self._prefix = "g"
+        # Forks a throwaway process into groups (a zygote's `join`), set by the assembly.
+        self.joiner: Callable[[list[str]], Awaitable[bool]] | None = None
 
     @classmethod
     def detect(cls, name: str = "gureum") -> MemoryGroups | None:
@@ -193,13 +198,12 @@ class MemoryGroups:
                 self._warming = asyncio.get_running_loop().create_task(self.warm())
 
     async def warm(self, target: int = WARM_TARGET) -> None:
-        """Creates groups until `target` are free, each joined once by a throwaway process."""
-        while len(self._free) < target:
+        """Creates groups until `target` are free, each joined once by a throwaway process
+        (without a `joiner`, none is warmed: they are made and joined on first use)."""
+        while self.joiner is not None and len(self._free) < target:
             group = await asyncio.to_thread(self._new)  # see acquire_off_loop
-            process = await asyncio.create_subprocess_exec(
-                "/bin/sh", "-c", 'echo 0 > "$1"', "sh", group.procs
-            )
-            await process.wait()
+            if not await self.joiner([group.procs]):
+                log.warning("could not warm memory group %s; it is used cold", group.path)
             self._free.append(group)
 
     def sweep(self) -> None:

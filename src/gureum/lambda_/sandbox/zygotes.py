@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -56,6 +57,7 @@ class Zygote:
         self._on_exit: dict[str, ExitCallback] = {}
         self._ready: asyncio.Future[dict[str, Any]] | None = None
         self._starting = asyncio.Lock()
+        self._joins = itertools.count()
 
     async def ensure_started(self) -> None:
         async with self._starting:
@@ -164,6 +166,32 @@ class Zygote:
             raise
         return await future
 
+    async def join(self, groups: list[str]) -> bool:
+        """A throwaway child of the zygote joins `groups` (their `cgroup.procs`) and exits;
+        whether it did. Warms the groups without forking the server."""
+        await self.ensure_started()
+        if self._socket is None:
+            raise ZygoteError("the zygote is not running")
+        loop = asyncio.get_running_loop()
+        joiner = f"join-{next(self._joins)}"
+        spawned: asyncio.Future[int] = loop.create_future()
+        ended: asyncio.Future[ExitStatus] = loop.create_future()
+        self._spawned[joiner] = spawned
+
+        def exited(status: ExitStatus) -> None:
+            if not ended.done():
+                ended.set_result(status)
+
+        self._on_exit[joiner] = exited
+        try:
+            message = {"op": "join", "id": joiner, "cgroups": groups}
+            await self._send(json.dumps(message).encode(), [])
+            await spawned
+            return (await ended).code == 0
+        finally:
+            self._spawned.pop(joiner, None)
+            self._on_exit.pop(joiner, None)
+
     def rebind(self, environment_id: str, on_exit: ExitCallback) -> bool:
         """From now on the environment's end is told to `on_exit`; False if it has ended."""
         if environment_id not in self._on_exit:
@@ -177,7 +205,10 @@ class Zygote:
             if self._socket is None:
                 raise ZygoteError("the zygote is not running")
             try:
-                socket.send_fds(self._socket, [message], fds)
+                if fds:
+                    socket.send_fds(self._socket, [message], fds)
+                else:
+                    self._socket.send(message)
                 return
             except BlockingIOError:
                 await asyncio.sleep(0.001)

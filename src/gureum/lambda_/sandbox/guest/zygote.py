@@ -4,8 +4,9 @@ gureum starts one zygote per interpreter (`python3.X -I -S zygote.py FD [--var-l
 its control socket; --var-lang when environments are sandboxed: see `relocate`). It imports the
 built-in runtime once, freezes its heap, and then serves requests over a SOCK_SEQPACKET socket:
 `spawn` and `prepare` (a JSON spec plus named descriptors: the log pipe's write end, a network
-namespace, ...), `kill`; it answers `spawned` and, when a child ends, `exited` with the status as
-Go's os/exec prints it (which is what AWS's `Runtime.ExitError` messages quote).
+namespace, ...), `join` (a throwaway child joins memory groups, which warms them), `kill`; it
+answers `spawned` and, when a child ends, `exited` with the status as Go's os/exec prints it
+(which is what AWS's `Runtime.ExitError` messages quote).
 
 Each environment, when isolation is on, is built like this:
 
@@ -530,6 +531,24 @@ class Zygote:
         self.by_id[message["id"]] = pid
         self.send({"op": "spawned", "id": message["id"], "pid": pid})
 
+    def join(self, message: dict[str, Any]) -> None:
+        """Forks a child that joins the cgroups named (their `cgroup.procs`) and exits: the
+        first process to join a group pays the kernel's set-up of it, and this one is small
+        (forked from here, not from the server)."""
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                for path in message["cgroups"]:
+                    with open(path, "w") as procs:
+                        procs.write(str(os.getpid()))
+            except BaseException:
+                code = 1
+            os._exit(code)
+        self.children[pid] = message["id"]
+        self.by_id[message["id"]] = pid
+        self.send({"op": "spawned", "id": message["id"], "pid": pid})
+
     def kill(self, message: dict[str, Any]) -> None:
         pid = self.by_id.get(message["id"])
         if pid is not None:
@@ -574,6 +593,8 @@ class Zygote:
                 message = json.loads(data)
                 if message["op"] in ("spawn", "prepare"):
                     self.spawn(message, fds)
+                elif message["op"] == "join":
+                    self.join(message)
                 elif message["op"] == "kill":
                     self.kill(message)
 
