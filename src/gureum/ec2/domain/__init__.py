@@ -1,0 +1,2 @@
+"""EC2's pure core: CIDR math, VPCs, subnets, security groups and their rules, route
+tables, zones, tags and filters."""

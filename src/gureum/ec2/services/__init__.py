@@ -1,0 +1,1 @@
+"""EC2's services: the network service other services read (EFS mount targets, Lambda VpcConfig)."""

@@ -1,0 +1,361 @@
+"""The network service: EC2's VPCs, subnets, security groups, route tables and tags per account
+and Region, durable in SQLite, and what other services read of them.
+
+EFS (mount targets) and Lambda (VpcConfig) call `subnets`, `security_groups` and `vpc` to check
+what a request names, and `rules.allows` (pure, in the domain) to decide whether NFS reaches a mount
+target. They tell EC2 what they hold through a `Holder` (`register`), so that deleting a subnet or a
+group they use is a `DependencyViolation`, as it is in AWS while a network interface is in it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from gureum.ec2.domain import filters, groups, tags, vpcs
+from gureum.ec2.domain.errors import (
+    GroupNotFound,
+    InvalidParameterValue,
+    RouteTableNotFound,
+    SubnetNotFound,
+    VpcNotFound,
+)
+from gureum.ec2.domain.filters import Attributes, Filter, PageRequest
+from gureum.ec2.domain.network import (
+    Network,
+    RouteTable,
+    SecurityGroup,
+    Subnet,
+    Tags,
+    Vpc,
+    arn,
+)
+from gureum.ec2.domain.rules import Permission, Rule
+from gureum.ec2.domain.tags import TagDescription, TagSpecification
+from gureum.ec2.domain.zones import Zone, zone_for, zones
+from gureum.ec2.store.network import NetworkStore
+
+T = TypeVar("T")
+_ROUTE_TABLE_PAGE = 100
+
+
+class Holder(Protocol):
+    """Another service that holds network resources (EFS's mount targets, Lambda's interfaces)."""
+
+    def held(self, account: str, region: str, resource_ids: Collection[str]) -> Collection[str]:
+        """Which of `resource_ids` (subnets, security groups) it uses now."""
+        ...
+
+
+def new_id(kind: str) -> str:
+    """An id as AWS makes them: the kind's prefix and 17 hex digits."""
+    return f"{kind}-{secrets.token_hex(9)[:17]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What a Describe asks for: ids (or names), filters and a page."""
+
+    ids: Sequence[str] = ()
+    filters: Sequence[Filter] = ()
+    page: PageRequest = field(default_factory=PageRequest)
+
+
+def _select(
+    items: dict[str, T],
+    query: Query,
+    missing: Callable[[str], Exception],
+    attributes: Callable[[T], Attributes],
+    tags_of: Callable[[T], Tags],
+    ids_named: str,
+) -> tuple[list[T], str | None]:
+    for wanted in query.ids:
+        if wanted not in items:
+            raise missing(wanted)
+    chosen = [items[i] for i in dict.fromkeys(query.ids)] if query.ids else list(items.values())
+    kept = [x for x in chosen if filters.matches(query.filters, attributes(x), tags_of(x))]
+    return filters.page(kept, query.page, ids_named if query.ids else "")
+
+
+class NetworkService:
+    """EC2's network model, one per server; thread-safe (the store serialises changes)."""
+
+    def __init__(self, store: NetworkStore, make_id: Callable[[str], str] = new_id) -> None:
+        self._store = store
+        self._new_id = make_id
+        self._holders: list[Holder] = []
+
+    def register(self, holder: Holder) -> None:
+        self._holders.append(holder)
+
+    def _held(self, account: str, region: str, resource_id: str) -> Collection[str]:
+        return {r for h in self._holders for r in h.held(account, region, [resource_id])}
+
+    # --- what other services read ------------------------------------------------------------
+
+    def vpc(self, account: str, region: str, vpc_id: str) -> Vpc:
+        return self._store.read(account, region).vpc(vpc_id)
+
+    def subnets(self, account: str, region: str, ids: Sequence[str]) -> list[Subnet]:
+        """The subnets named, in order; InvalidSubnetID.NotFound for one that does not exist."""
+        network = self._store.read(account, region)
+        return [network.subnet(i) for i in ids]
+
+    def security_groups(self, account: str, region: str, ids: Sequence[str]) -> list[SecurityGroup]:
+        """The groups named, in order; InvalidGroup.NotFound for one that does not exist."""
+        network = self._store.read(account, region)
+        return [network.group(i) for i in ids]
+
+    def network(self, account: str, region: str) -> Network:
+        return self._store.read(account, region)
+
+    # --- VPCs ----------------------------------------------------------------------------------
+
+    def create_vpc(
+        self, account: str, region: str, cidr: str | None, specs: Sequence[TagSpecification]
+    ) -> Vpc:
+        if cidr is None:
+            raise InvalidParameterValue(
+                "Either 'cidrBlock' or 'ipv4IpamPoolId' should be provided."
+            )
+        wanted = tags.tags_for(specs, "vpc")
+        return self._store.update(
+            account, region, lambda n: vpcs.create_vpc(n, self._new_id, cidr, wanted)
+        )
+
+    def delete_vpc(self, account: str, region: str, vpc_id: str) -> None:
+        self._store.update(account, region, lambda n: (vpcs.delete_vpc(n, vpc_id), None))
+
+    def describe_vpcs(
+        self, account: str, region: str, query: Query
+    ) -> tuple[list[Vpc], str | None]:
+        network = self._store.read(account, region)
+        return _select(
+            dict(network.vpcs),
+            query,
+            VpcNotFound,
+            lambda v: filters.vpc_attributes(v, account),
+            lambda v: v.tags,
+            "vpcIds",
+        )
+
+    # --- subnets -------------------------------------------------------------------------------
+
+    def create_subnet(
+        self,
+        account: str,
+        region: str,
+        vpc_id: str,
+        cidr: str | None,
+        zone: tuple[str | None, str | None],
+        specs: Sequence[TagSpecification],
+    ) -> Subnet:
+        wanted = tags.tags_for(specs, "subnet")
+        place = zone_for(region, *zone)
+        return self._store.update(
+            account,
+            region,
+            lambda n: vpcs.create_subnet(n, self._new_id, vpc_id, cidr, place, wanted),
+        )
+
+    def delete_subnet(self, account: str, region: str, subnet_id: str) -> None:
+        held = self._held(account, region, subnet_id)
+        self._store.update(
+            account, region, lambda n: (vpcs.delete_subnet(n, subnet_id, held), None)
+        )
+
+    def describe_subnets(
+        self, account: str, region: str, query: Query
+    ) -> tuple[list[Subnet], str | None]:
+        network = self._store.read(account, region)
+        return _select(
+            dict(network.subnets),
+            query,
+            SubnetNotFound,
+            lambda s: filters.subnet_attributes(s, account, arn(region, account, "subnet", s.id)),
+            lambda s: s.tags,
+            "subnetIds",
+        )
+
+    # --- security groups -----------------------------------------------------------------------
+
+    def create_group(
+        self,
+        account: str,
+        region: str,
+        vpc_id: str | None,
+        name: str,
+        description: str,
+        specs: Sequence[TagSpecification],
+    ) -> SecurityGroup:
+        wanted = tags.tags_for(specs, "security-group")
+        return self._store.update(
+            account,
+            region,
+            lambda n: groups.create_group(n, self._new_id, vpc_id, name, description, wanted),
+        )
+
+    def group_id(self, account: str, region: str, group_id: str | None, name: str | None) -> str:
+        """The id of the group a request names by id or (with no default VPC here, uniquely
+        across the VPCs) by name."""
+        if group_id is not None:
+            return group_id
+        if name is None:
+            raise InvalidParameterValue(
+                "The request must contain the parameter groupName or groupId"
+            )
+        network = self._store.read(account, region)
+        found = [g.id for g in network.groups.values() if g.name == name]
+        if len(found) != 1:
+            raise GroupNotFound(name)
+        return found[0]
+
+    def delete_group(self, account: str, region: str, group_id: str) -> None:
+        held = self._held(account, region, group_id)
+        self._store.update(
+            account, region, lambda n: (groups.delete_group(n, group_id, held), None)
+        )
+
+    def describe_groups(
+        self, account: str, region: str, query: Query, names: Sequence[str] = ()
+    ) -> tuple[list[SecurityGroup], str | None]:
+        network = self._store.read(account, region)
+        ids = [*query.ids, *(self.group_id(account, region, None, n) for n in names)]
+        return _select(
+            dict(network.groups),
+            Query(ids, query.filters, query.page),
+            GroupNotFound,
+            lambda g: filters.group_attributes(g, account),
+            lambda g: g.tags,
+            "groupIds",
+        )
+
+    def authorize(
+        self,
+        account: str,
+        region: str,
+        group_id: str,
+        permissions: Sequence[Permission],
+        *,
+        egress: bool,
+    ) -> tuple[Rule, ...]:
+        return self._store.update(
+            account,
+            region,
+            lambda n: groups.authorize(n, self._new_id, group_id, permissions, egress=egress),
+        )
+
+    def revoke(
+        self,
+        account: str,
+        region: str,
+        group_id: str,
+        permissions: Sequence[Permission],
+        *,
+        egress: bool,
+    ) -> tuple[Rule, ...]:
+        return self._store.update(
+            account,
+            region,
+            lambda n: groups.revoke(n, group_id, permissions, egress=egress),
+        )
+
+    # --- route tables --------------------------------------------------------------------------
+
+    def describe_route_tables(
+        self, account: str, region: str, query: Query
+    ) -> tuple[list[RouteTable], str | None]:
+        network = self._store.read(account, region)
+        paged = Query(
+            query.ids,
+            query.filters,
+            PageRequest(query.page.max_results, query.page.token, _ROUTE_TABLE_PAGE),
+        )
+        return _select(
+            dict(network.route_tables),
+            paged,
+            RouteTableNotFound,
+            lambda t: filters.route_table_attributes(t, account),
+            lambda t: t.tags,
+            "routeTableIds",
+        )
+
+    def create_route(
+        self,
+        account: str,
+        region: str,
+        table_id: str,
+        destination: str | None,
+        targets: dict[str, str | None],
+    ) -> None:
+        self._store.update(
+            account, region, lambda n: (vpcs.create_route(n, table_id, destination, targets), None)
+        )
+
+    def delete_route(
+        self, account: str, region: str, table_id: str, destination: str | None
+    ) -> None:
+        self._store.update(
+            account, region, lambda n: (vpcs.delete_route(n, table_id, destination), None)
+        )
+
+    # --- zones and tags ------------------------------------------------------------------------
+
+    def zones(
+        self, region: str, names: Sequence[str], ids: Sequence[str], wanted: Sequence[Filter]
+    ) -> list[Zone]:
+        known = zones(region)
+        for name in names:
+            if name not in {z.name for z in known}:
+                raise InvalidParameterValue(f"Invalid availability zone: [{name}]")
+        for zone_id in ids:
+            if zone_id not in {z.id for z in known}:
+                raise InvalidParameterValue(f"Invalid availability zone ID: [{zone_id}]")
+        return [
+            z
+            for z in known
+            if (not names or z.name in names)
+            and (not ids or z.id in ids)
+            and filters.matches(wanted, filters.zone_attributes(z))
+        ]
+
+    def create_tags(self, account: str, region: str, ids: Sequence[str], added: Tags) -> None:
+        self._store.update(
+            account,
+            region,
+            lambda n: (tags.retag(n, ids, lambda t: tags.with_tags(t, added)), None),
+        )
+
+    def delete_tags(
+        self,
+        account: str,
+        region: str,
+        ids: Sequence[str],
+        removed: Sequence[tuple[str, str | None]],
+    ) -> None:
+        self._store.update(
+            account,
+            region,
+            lambda n: (tags.retag(n, ids, lambda t: tags.without_tags(t, removed)), None),
+        )
+
+    def describe_tags(
+        self, account: str, region: str, query: Query
+    ) -> tuple[list[TagDescription], str | None]:
+        described = tags.described(self._store.read(account, region))
+        kept = [
+            d
+            for d in described
+            if filters.matches(
+                query.filters,
+                {
+                    "resource-id": [d.resource_id],
+                    "resource-type": [d.resource_type],
+                    "key": [d.key],
+                    "value": [d.value],
+                },
+            )
+        ]
+        return filters.page(kept, query.page)

@@ -1,0 +1,1 @@
+"""EC2's store: the network of each account and Region in SQLite."""

@@ -1,0 +1,121 @@
+"""The networks' store: one SQLite file, a row per resource (VPC, subnet, security group, route
+table) of an account and Region, its value as JSON.
+
+`update` reads a network, applies a pure change to it and writes back what changed, all in one
+transaction (`BEGIN IMMEDIATE`): two requests never interleave their read and write, and a change
+that raises writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gureum.aws.sqlite import Database
+from gureum.ec2.domain.network import Network, Route, RouteTable, SecurityGroup, Subnet, Vpc
+from gureum.ec2.domain.rules import Peer, Rule
+from gureum.ec2.domain.zones import Zone
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL, region TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL,
+    document TEXT NOT NULL,
+    UNIQUE (account, region, id));
+"""
+T = TypeVar("T")
+Resource = Vpc | Subnet | SecurityGroup | RouteTable
+
+
+def _tags(document: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((key, value) for key, value in document["tags"])
+
+
+def _rule(document: dict[str, Any]) -> Rule:
+    return Rule(**{**document, "peer": Peer(**document["peer"])})
+
+
+def _load(kind: str, document: dict[str, Any]) -> Resource:
+    if kind == "vpc":
+        return Vpc(**{**document, "tags": _tags(document)})
+    if kind == "subnet":
+        return Subnet(**{**document, "zone": Zone(**document["zone"]), "tags": _tags(document)})
+    if kind == "security-group":
+        return SecurityGroup(
+            **{
+                **document,
+                "ingress": tuple(_rule(r) for r in document["ingress"]),
+                "egress": tuple(_rule(r) for r in document["egress"]),
+                "tags": _tags(document),
+            }
+        )
+    routes = tuple(Route(**r) for r in document["routes"])
+    return RouteTable(**{**document, "routes": routes, "tags": _tags(document)})
+
+
+def _resources(network: Network) -> dict[str, tuple[str, Resource]]:
+    return {
+        **{k: ("vpc", v) for k, v in network.vpcs.items()},
+        **{k: ("subnet", v) for k, v in network.subnets.items()},
+        **{k: ("security-group", v) for k, v in network.groups.items()},
+        **{k: ("route-table", v) for k, v in network.route_tables.items()},
+    }
+
+
+class NetworkStore:
+    """Networks by account and Region, in SQLite; thread-safe (one writer at a time)."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = Database(path, SCHEMA)
+
+    def read(self, account: str, region: str) -> Network:
+        # In a transaction of its own: the connection is shared, and a read must not see
+        # another thread's change half made.
+        with self._db.transaction(counted=False):
+            return self._read(account, region)
+
+    def _read(self, account: str, region: str) -> Network:
+        rows = self._db.connection.execute(
+            "SELECT kind, document FROM resources WHERE account = ? AND region = ? ORDER BY seq",
+            (account, region),
+        ).fetchall()
+        found: dict[str, dict[str, Any]] = {
+            "vpc": {},
+            "subnet": {},
+            "security-group": {},
+            "route-table": {},
+        }
+        for kind, document in rows:
+            resource = _load(kind, json.loads(document))
+            found[kind][resource.id] = resource
+        return Network(found["vpc"], found["subnet"], found["security-group"], found["route-table"])
+
+    def update(
+        self, account: str, region: str, change: Callable[[Network], tuple[Network, T]]
+    ) -> T:
+        """Applies `change` to the stored network and writes what it changed, atomically."""
+        with self._db.transaction() as db:
+            before = self._read(account, region)
+            after, result = change(before)
+            old, new = _resources(before), _resources(after)
+            for gone in old.keys() - new.keys():
+                db.execute(
+                    "DELETE FROM resources WHERE account = ? AND region = ? AND id = ?",
+                    (account, region, gone),
+                )
+            for resource_id, (kind, resource) in new.items():
+                if old.get(resource_id) == (kind, resource):
+                    continue
+                db.execute(
+                    "INSERT INTO resources (account, region, id, kind, document) "
+                    "VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (account, region, id) DO UPDATE SET document = excluded.document",
+                    (account, region, resource_id, kind, json.dumps(asdict(resource))),
+                )
+        return result
+
+    def close(self) -> None:
+        self._db.close()
