@@ -27,6 +27,7 @@ from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import Clock, SystemClock
 from gureum.cloudwatch import assembly as cloudwatch
 from gureum.config import Settings
+from gureum.ec2 import assembly as ec2
 from gureum.kms import assembly as kms
 from gureum.lambda_ import assembly as lambda_
 from gureum.lambda_.assembly import CREATE_FUNCTION_LIMIT
@@ -67,6 +68,7 @@ class GureumApp:
         self.sqs = sqs.assemble(self.kernel)
         self.logs = logs.assemble(self.kernel)
         self.cloudwatch = cloudwatch.assemble(self.kernel)
+        self.ec2 = ec2.assemble(self.kernel)
         self.lambda_ = lambda_.assemble(
             self.kernel, self.kms.keys, self.sqs.queues, self.logs.streams, self.cloudwatch.metrics
         )
@@ -75,6 +77,7 @@ class GureumApp:
             self.sqs,
             self.logs,
             self.cloudwatch,
+            self.ec2,
             self.lambda_,
         ]
         # Application Auto Scaling changes Lambda's provisioned concurrency through its port.

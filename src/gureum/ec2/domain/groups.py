@@ -18,6 +18,7 @@ from gureum.ec2.domain.errors import (
     GroupDuplicate,
     GroupNotFound,
     InvalidParameterValue,
+    MissingParameter,
     PermissionDuplicate,
     PermissionNotFound,
     VpcIdNotSpecified,
@@ -131,3 +132,16 @@ def revoke(
     kept = tuple(rule for rule in current if rule.key not in keys)
     updated = replace(group, egress=kept) if egress else replace(group, ingress=kept)
     return replace(network, groups={**network.groups, group_id: updated}), removed
+
+
+def resolve(network: Network, group_id: str | None, name: str | None) -> str:
+    """The id of the group a request names by id or by name. AWS looks a name up in the default
+    VPC; gureum makes none, so a name must be unique across the account's VPCs."""
+    if group_id is not None:
+        return network.group(group_id).id
+    if name is None:
+        raise MissingParameter("The request must contain the parameter groupName or groupId")
+    found = [g.id for g in network.groups.values() if g.name == name]
+    if len(found) != 1:
+        raise GroupNotFound(name)
+    return found[0]

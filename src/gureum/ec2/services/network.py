@@ -38,6 +38,8 @@ from gureum.ec2.domain.zones import Zone, zone_for, zones
 from gureum.ec2.store.network import NetworkStore
 
 T = TypeVar("T")
+# A security group as a request names it: by id, or by name.
+GroupRef = tuple[str | None, str | None]
 _ROUTE_TABLE_PAGE = 100
 
 
@@ -197,32 +199,23 @@ class NetworkService:
             lambda n: groups.create_group(n, self._new_id, vpc_id, name, description, wanted),
         )
 
-    def group_id(self, account: str, region: str, group_id: str | None, name: str | None) -> str:
-        """The id of the group a request names by id or (with no default VPC here, uniquely
-        across the VPCs) by name."""
-        if group_id is not None:
-            return group_id
-        if name is None:
-            raise InvalidParameterValue(
-                "The request must contain the parameter groupName or groupId"
-            )
-        network = self._store.read(account, region)
-        found = [g.id for g in network.groups.values() if g.name == name]
-        if len(found) != 1:
-            raise GroupNotFound(name)
-        return found[0]
+    def delete_group(
+        self, account: str, region: str, group_id: str | None, name: str | None
+    ) -> str:
+        """Deletes the group named by id or name; returns its id."""
 
-    def delete_group(self, account: str, region: str, group_id: str) -> None:
-        held = self._held(account, region, group_id)
-        self._store.update(
-            account, region, lambda n: (groups.delete_group(n, group_id, held), None)
-        )
+        def change(network: Network) -> tuple[Network, str]:
+            resolved = groups.resolve(network, group_id, name)
+            held = self._held(account, region, resolved)
+            return groups.delete_group(network, resolved, held), resolved
+
+        return self._store.update(account, region, change)
 
     def describe_groups(
         self, account: str, region: str, query: Query, names: Sequence[str] = ()
     ) -> tuple[list[SecurityGroup], str | None]:
         network = self._store.read(account, region)
-        ids = [*query.ids, *(self.group_id(account, region, None, n) for n in names)]
+        ids = [*query.ids, *(groups.resolve(network, None, n) for n in names)]
         return _select(
             dict(network.groups),
             Query(ids, query.filters, query.page),
@@ -236,31 +229,39 @@ class NetworkService:
         self,
         account: str,
         region: str,
-        group_id: str,
+        group: GroupRef,
         permissions: Sequence[Permission],
         *,
         egress: bool,
-    ) -> tuple[Rule, ...]:
-        return self._store.update(
-            account,
-            region,
-            lambda n: groups.authorize(n, self._new_id, group_id, permissions, egress=egress),
-        )
+    ) -> tuple[str, tuple[Rule, ...]]:
+        """Adds rules to the group named by id or name; returns its id and the rules added."""
+
+        def change(network: Network) -> tuple[Network, tuple[str, tuple[Rule, ...]]]:
+            group_id = groups.resolve(network, *group)
+            changed, added = groups.authorize(
+                network, self._new_id, group_id, permissions, egress=egress
+            )
+            return changed, (group_id, added)
+
+        return self._store.update(account, region, change)
 
     def revoke(
         self,
         account: str,
         region: str,
-        group_id: str,
+        group: GroupRef,
         permissions: Sequence[Permission],
         *,
         egress: bool,
-    ) -> tuple[Rule, ...]:
-        return self._store.update(
-            account,
-            region,
-            lambda n: groups.revoke(n, group_id, permissions, egress=egress),
-        )
+    ) -> tuple[str, tuple[Rule, ...]]:
+        """Removes rules from the group named by id or name; returns its id and those removed."""
+
+        def change(network: Network) -> tuple[Network, tuple[str, tuple[Rule, ...]]]:
+            group_id = groups.resolve(network, *group)
+            changed, removed = groups.revoke(network, group_id, permissions, egress=egress)
+            return changed, (group_id, removed)
+
+        return self._store.update(account, region, change)
 
     # --- route tables --------------------------------------------------------------------------
 

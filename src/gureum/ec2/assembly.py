@@ -1,0 +1,34 @@
+"""EC2, built from the kernel: the network service (EFS and Lambda read it) and its endpoint in
+the ec2 protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gureum.aws.frontend import ServiceEndpoint
+from gureum.aws.kernel import Assembly, Kernel
+from gureum.aws.protocols.ec2 import Ec2Protocol
+from gureum.ec2.api.handlers import PAGED, Ec2Api
+from gureum.ec2.services.network import NetworkService
+from gureum.ec2.store.network import NetworkStore
+
+
+@dataclass(eq=False)
+class Ec2(Assembly):
+    network: NetworkService
+    endpoint: ServiceEndpoint
+    store: NetworkStore
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def assemble(kernel: Kernel) -> Ec2:
+    store = NetworkStore(kernel.settings.data_dir / "ec2.sqlite3")
+    network = NetworkService(store)
+    # EC2 bounds MaxResults with its own InvalidParameterValue, not the model's ValidationException.
+    unvalidated = {operation: frozenset({"MaxResults"}) for operation in PAGED}
+    endpoint = ServiceEndpoint(
+        "ec2", Ec2Protocol(kernel.model("ec2")), Ec2Api(network).handlers(), unvalidated=unvalidated
+    )
+    return Ec2(network, endpoint, store)
