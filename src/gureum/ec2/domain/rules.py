@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from ipaddress import ip_address, ip_network
+from ipaddress import ip_network
 from typing import Protocol
 
 from gureum.ec2.domain.cidr import rule_block
@@ -23,6 +23,7 @@ from gureum.ec2.domain.errors import InvalidParameterValue
 ALL = "-1"
 NFS_PORT = 2049
 EVERYWHERE = "0.0.0.0/0"
+IPV4 = 4
 _NAMED = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "icmpv6": "icmpv6", "-1": ALL, "all": ALL}
 _NUMBERED = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 _PORTED = frozenset({"tcp", "udp"})
@@ -151,13 +152,20 @@ def duplicate_message(rule: Rule) -> str:
     return f'the specified rule "peer: {rule.peer}, {traffic}, ALLOW" already exists'
 
 
-def _peer_matches(peer: Peer, groups: Sequence[str], address: str | None) -> bool:
+def _peer_matches(peer: Peer, groups: Sequence[str], where: str | None) -> bool:
+    """Whether `peer` covers the other side: one of its `groups`, or its place `where` (an
+    address, or a block such as a subnet when the exact address is not known: all of it must be
+    covered). With no place known, only a rule for every IPv4 address covers it: hosts here have
+    IPv4 addresses."""
     if peer.group_id is not None:
         return peer.group_id in groups
-    if address is None or peer.cidr is None:
+    if peer.cidr is None:
         return False
-    network, host = ip_network(peer.cidr), ip_address(address)
-    return host.version == network.version and host in network
+    network = ip_network(peer.cidr)
+    if where is None:
+        return network.version == IPV4 and network.prefixlen == 0
+    place = ip_network(where, strict=False)
+    return place.version == network.version and place.subnet_of(network)  # type: ignore[arg-type]
 
 
 def _any_rule(
@@ -180,7 +188,8 @@ def allows(
     """Whether a client in `groups_from` (at `address_from`) may open `protocol` `port` on a
     server in `groups_to` (at `address_to`): some group of the client's allows it out to the
     server (by its address or one of its groups) and some group of the server's allows it in from
-    the client. Without an address, only group references can match the other side."""
+    the client. An address may be a block (the client's subnet, when its interface's address is
+    not known): a CIDR rule must then cover all of it."""
     ids_from = [group.id for group in groups_from]
     ids_to = [group.id for group in groups_to]
     out = _any_rule((r for g in groups_from for r in g.egress), protocol, port, ids_to, address_to)
