@@ -1,0 +1,111 @@
+"""The network service over its real SQLite store: what EFS and Lambda will read of it, the
+resources they hold, accounts and Regions kept apart, and changes that are whole or absent."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from pathlib import Path
+
+import pytest
+
+from gureum.aws.errors import AwsError
+from gureum.ec2.domain.rules import Permission, allows
+from gureum.ec2.services.network import NetworkService, Query
+from gureum.ec2.store.network import NetworkStore
+
+ACCOUNT, OTHER = "111111111111", "222222222222"
+REGION = "eu-west-1"
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    return tmp_path / "ec2.sqlite3"
+
+
+@pytest.fixture
+def service(store_path: Path) -> Iterator[NetworkService]:
+    store = NetworkStore(store_path)
+    yield NetworkService(store)
+    store.close()
+
+
+class MountTargets:
+    """A holder, as EFS will be one: the subnets and groups its mount targets use."""
+
+    def __init__(self) -> None:
+        self.holding: set[str] = set()
+
+    def held(self, account: str, region: str, resource_ids: Collection[str]) -> Collection[str]:
+        return self.holding & set(resource_ids) if account == ACCOUNT else set()
+
+
+def test_what_efs_and_lambda_read(service: NetworkService) -> None:
+    vpc = service.create_vpc(ACCOUNT, REGION, "10.0.0.0/16", [])
+    subnet = service.create_subnet(ACCOUNT, REGION, vpc.id, "10.0.1.0/24", (None, "euw1-az2"), [])
+    target = service.create_group(ACCOUNT, REGION, vpc.id, "mount-target", "nfs", [])
+    client = service.create_group(ACCOUNT, REGION, vpc.id, "function", "fn", [])
+    assert [s.zone.name for s in service.subnets(ACCOUNT, REGION, [subnet.id])] == ["eu-west-1b"]
+    with pytest.raises(AwsError) as missing:
+        service.subnets(ACCOUNT, REGION, [subnet.id, "subnet-00000000000000000"])
+    assert missing.value.code == "InvalidSubnetID.NotFound"
+    groups = service.security_groups
+    assert not allows(groups(ACCOUNT, REGION, [client.id]), groups(ACCOUNT, REGION, [target.id]))
+    nfs = Permission("tcp", 2049, 2049, groups=((client.id, ""),))
+    service.authorize(ACCOUNT, REGION, (target.id, None), [nfs], egress=False)
+    assert allows(groups(ACCOUNT, REGION, [client.id]), groups(ACCOUNT, REGION, [target.id]))
+    assert service.vpc(ACCOUNT, REGION, vpc.id) == vpc
+
+
+def test_held_subnets_and_groups_cannot_be_deleted(service: NetworkService) -> None:
+    holder = MountTargets()
+    service.register(holder)
+    vpc = service.create_vpc(ACCOUNT, REGION, "10.0.0.0/16", [])
+    subnet = service.create_subnet(ACCOUNT, REGION, vpc.id, "10.0.1.0/24", (None, None), [])
+    group = service.create_group(ACCOUNT, REGION, vpc.id, "g", "d", [])
+    holder.holding = {subnet.id, group.id}
+    for delete in (
+        lambda: service.delete_subnet(ACCOUNT, REGION, subnet.id),
+        lambda: service.delete_group(ACCOUNT, REGION, group.id, None),
+    ):
+        with pytest.raises(AwsError) as refused:
+            delete()
+        assert refused.value.code == "DependencyViolation"
+    holder.holding = set()
+    service.delete_subnet(ACCOUNT, REGION, subnet.id)
+    assert service.delete_group(ACCOUNT, REGION, None, "g") == group.id
+
+
+def test_accounts_and_regions_are_apart(service: NetworkService) -> None:
+    mine = service.create_vpc(ACCOUNT, REGION, "10.0.0.0/16", [])
+    service.create_vpc(OTHER, REGION, "10.0.0.0/16", [])
+    service.create_vpc(ACCOUNT, "us-east-1", "10.0.0.0/16", [])
+    found, _ = service.describe_vpcs(ACCOUNT, REGION, Query())
+    assert [v.id for v in found] == [mine.id]
+    with pytest.raises(AwsError) as missing:
+        service.describe_vpcs(OTHER, REGION, Query(ids=[mine.id]))
+    assert missing.value.code == "InvalidVpcID.NotFound"
+
+
+def test_a_refused_change_writes_nothing(service: NetworkService) -> None:
+    vpc = service.create_vpc(ACCOUNT, REGION, "10.0.0.0/16", [])
+    group = service.create_group(ACCOUNT, REGION, vpc.id, "g", "d", [])
+    good = Permission("tcp", 22, 22, cidrs=(("10.0.0.0/8", ""),))
+    bad = Permission("tcp", 23, 23, groups=(("sg-00000000000000000", ""),))
+    with pytest.raises(AwsError):
+        service.authorize(ACCOUNT, REGION, (group.id, None), [good, bad], egress=False)
+    assert service.security_groups(ACCOUNT, REGION, [group.id])[0].ingress == ()
+
+
+def test_the_network_is_on_disk(service: NetworkService, store_path: Path) -> None:
+    vpc = service.create_vpc(ACCOUNT, REGION, "10.0.0.0/16", [])
+    subnet = service.create_subnet(ACCOUNT, REGION, vpc.id, "10.0.1.0/24", (None, None), [])
+    group = service.create_group(ACCOUNT, REGION, vpc.id, "g", "d", [])
+    nfs = Permission("tcp", 2049, 2049, cidrs=(("10.0.1.0/24", "fn"),))
+    service.authorize(ACCOUNT, REGION, (group.id, None), [nfs], egress=False)
+    service.create_tags(ACCOUNT, REGION, [subnet.id], (("Name", "a"),))
+    before = service.network(ACCOUNT, REGION)
+    reopened = NetworkStore(store_path)
+    try:
+        assert reopened.read(ACCOUNT, REGION) == before
+    finally:
+        reopened.close()
