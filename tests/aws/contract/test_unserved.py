@@ -37,7 +37,6 @@ def failure(call: Callable[..., Any], **params: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("service", "call", "operation", "params"),
     [
-        ("ec2", "describe_vpcs", "DescribeVpcs", {}),
         ("s3", "list_buckets", "ListBuckets", {}),
         ("s3", "get_object", "GetObject", {"Bucket": "bucket", "Key": "a/key.txt"}),
         ("iam", "list_roles", "ListRoles", {}),
@@ -63,8 +62,8 @@ def test_boto3_reads_the_refusal(
 
 
 def test_a_bad_signature_for_an_unserved_service_is_read_too(server: GureumProcess) -> None:
-    client = server.client("ec2", aws_secret_access_key="not-the-secret")
-    response = failure(client.describe_vpcs)
+    client = server.client("iam", aws_secret_access_key="not-the-secret")
+    response = failure(client.list_roles)
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert response["Error"]["Code"] == "InvalidSignatureException"
 
@@ -106,6 +105,19 @@ def test_an_unserved_operation_of_a_served_json_service_is_read(server: GureumPr
     )
 
 
+def test_an_unserved_operation_of_ec2_is_read_in_ec2s_error_shape(server: GureumProcess) -> None:
+    # EC2 is served (its network model) but not its instances.
+    ec2 = server.client("ec2", config=RETRYING)
+    response = failure(ec2.describe_instances)
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert response["ResponseMetadata"]["RetryAttempts"] == 0
+    assert response["ResponseMetadata"]["RequestId"]
+    assert response["Error"]["Code"] == "NotImplementedException"
+    assert response["Error"]["Message"] == (
+        "gureum does not implement the DescribeInstances operation yet."
+    )
+
+
 def test_the_aws_cli_shows_the_code_and_message(server: GureumProcess, tmp_path: Path) -> None:
     empty = tmp_path / "empty-aws-config"
     empty.write_text("")
@@ -118,10 +130,10 @@ def test_the_aws_cli_shows_the_code_and_message(server: GureumProcess, tmp_path:
         AWS_SHARED_CREDENTIALS_FILE=str(empty),
         HOME=str(tmp_path),
     )
-    command = [str(AWS), "--endpoint-url", server.url, "ec2", "describe-vpcs"]
+    command = [str(AWS), "--endpoint-url", server.url, "iam", "list-roles"]
     done = subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode != 0
     assert (
-        "An error occurred (NotImplemented) when calling the DescribeVpcs operation: "
-        "gureum does not serve the ec2 service (operation DescribeVpcs) yet." in done.stderr
+        "An error occurred (NotImplemented) when calling the ListRoles operation: "
+        "gureum does not serve the iam service (operation ListRoles) yet." in done.stderr
     ), done.stderr
