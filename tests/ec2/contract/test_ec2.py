@@ -327,6 +327,19 @@ def test_raw_requests_and_their_errors(server: GureumProcess) -> None:
     assert zone.findtext(f"{XMLNS}zoneId") == "use1-az1"
 
 
+def test_tag_specifications_name_what_the_operation_makes(ec2: Any) -> None:
+    for kind in ("subnet", "no-such-type"):
+        with aws_error(
+            "InvalidParameterValue",
+            400,
+            f"'{kind}' is not a valid taggable resource type for this operation.",
+        ):
+            ec2.create_vpc(
+                CidrBlock="10.0.0.0/16",
+                TagSpecifications=[{"ResourceType": kind, "Tags": [{"Key": "k", "Value": "v"}]}],
+            )
+
+
 def test_dry_run(ec2: Any) -> None:
     with aws_error("DryRunOperation", 412, "Request would have succeeded, but DryRun flag is set."):
         ec2.create_vpc(CidrBlock="10.0.0.0/16", DryRun=True)

@@ -26,6 +26,8 @@ Operation = Callable[[CallContext, Params], Result]
 
 # The Describe operations whose MaxResults EC2 bounds with its own message, not the model's.
 PAGED = ("DescribeVpcs", "DescribeSubnets", "DescribeSecurityGroups", "DescribeRouteTables")
+# The operations that tag what they make (TagSpecifications), checked here.
+TAGGED = ("CreateVpc", "CreateSubnet", "CreateSecurityGroup")
 
 
 def _tags(items: list[Mapping[str, Any]] | None) -> Tags:
