@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from functools import partial
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
@@ -83,6 +83,29 @@ def test_subnet_blocks(block: str, others: list[str], code: str | None) -> None:
 )
 def test_five_addresses_of_each_subnet_are_aws(block: str, count: int) -> None:
     assert cidr.available_addresses(IPv4Network(block)) == count
+
+
+@pytest.mark.parametrize(
+    ("taken", "expected"),
+    [
+        ([], "10.0.1.4"),
+        (["10.0.1.4", "10.0.1.5"], "10.0.1.6"),
+        ([f"10.0.1.{n}" for n in range(4, 15)], None),
+    ],
+)
+def test_a_new_interface_takes_the_lowest_free_address(
+    taken: list[str], expected: str | None
+) -> None:
+    found = cidr.free_address(IPv4Network("10.0.1.0/28"), taken)
+    assert (None if found is None else str(found)) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "kept"),
+    [("10.0.1.0", True), ("10.0.1.3", True), ("10.0.1.4", False), ("10.0.1.255", True)],
+)
+def test_aws_keeps_five_addresses(address: str, kept: bool) -> None:
+    assert cidr.reserved(IPv4Network("10.0.1.0/24"), IPv4Address(address)) is kept
 
 
 # --- zones ---------------------------------------------------------------------------------------

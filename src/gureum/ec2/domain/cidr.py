@@ -68,6 +68,24 @@ def available_addresses(block: IPv4Network) -> int:
     return block.num_addresses - RESERVED_PER_SUBNET
 
 
+def reserved(block: IPv4Network, address: IPv4Address) -> bool:
+    """Whether `address` is one of the five AWS keeps in `block` (the first four, the last)."""
+    offset = int(address) - int(block.network_address)
+    return offset < RESERVED_PER_SUBNET - 1 or address == block.broadcast_address
+
+
+def free_address(block: IPv4Network, taken: Iterable[str]) -> IPv4Address | None:
+    """The lowest address of a subnet nobody holds (what a new network interface, such as a
+    mount target's, is given), or None when the subnet is full."""
+    held = {IPv4Address(a) for a in taken}
+    first = int(block.network_address) + RESERVED_PER_SUBNET - 1
+    for number in range(first, int(block.broadcast_address)):
+        candidate = IPv4Address(number)
+        if candidate not in held:
+            return candidate
+    return None
+
+
 def rule_block(text: str) -> IPv4Network | IPv6Network:
     """A security group rule's peer block (IPv4 or IPv6, any size)."""
     try:
