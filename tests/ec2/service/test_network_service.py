@@ -34,9 +34,13 @@ class MountTargets:
 
     def __init__(self) -> None:
         self.holding: set[str] = set()
+        self.interfaces: dict[str, set[str]] = {}
 
     def held(self, account: str, region: str, resource_ids: Collection[str]) -> Collection[str]:
         return self.holding & set(resource_ids) if account == ACCOUNT else set()
+
+    def addresses(self, account: str, region: str, subnet_id: str) -> Collection[str]:
+        return self.interfaces.get(subnet_id, set()) if account == ACCOUNT else set()
 
 
 def test_what_efs_and_lambda_read(service: NetworkService) -> None:
@@ -73,6 +77,25 @@ def test_held_subnets_and_groups_cannot_be_deleted(service: NetworkService) -> N
     holder.holding = set()
     service.delete_subnet(ACCOUNT, REGION, subnet.id)
     assert service.delete_group(ACCOUNT, REGION, None, "g") == group.id
+
+
+def test_interfaces_take_addresses_of_their_subnet(service: NetworkService) -> None:
+    holder = MountTargets()
+    service.register(holder)
+    vpc = service.create_vpc(ACCOUNT, REGION, "10.0.0.0/16", [])
+    subnet = service.create_subnet(ACCOUNT, REGION, vpc.id, "10.0.1.0/28", (None, None), [])
+    taken: set[str] = set()
+    holder.interfaces[subnet.id] = taken
+    for _ in range(11):
+        taken.add(service.free_address(ACCOUNT, REGION, subnet.id))
+    assert sorted(taken, key=lambda a: int(a.rsplit(".", 1)[1]))[0] == "10.0.1.4"
+    [(described, available)], _ = service.describe_subnets(ACCOUNT, REGION, Query(ids=[subnet.id]))
+    assert (described, available) == (subnet, 0)
+    with pytest.raises(AwsError) as full:
+        service.free_address(ACCOUNT, REGION, subnet.id)
+    assert full.value.code == "InsufficientFreeAddressesInSubnet"
+    taken.discard("10.0.1.7")
+    assert service.free_address(ACCOUNT, REGION, subnet.id) == "10.0.1.7"
 
 
 def test_accounts_and_regions_are_apart(service: NetworkService) -> None:

@@ -150,7 +150,8 @@ class Ec2Api:
     def describe_subnets(self, context: CallContext, params: Params) -> Result:
         account, region = context.account_id, context.region
         found, token = self._network.describe_subnets(account, region, _query(params, "SubnetIds"))
-        return render.paged("Subnets", [render.subnet(s, account, region) for s in found], token)
+        rendered = [render.subnet(s, account, region, available) for s, available in found]
+        return render.paged("Subnets", rendered, token)
 
     def delete_subnet(self, context: CallContext, params: Params) -> Result:
         self._network.delete_subnet(context.account_id, context.region, params["SubnetId"])

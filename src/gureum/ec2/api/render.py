@@ -42,7 +42,9 @@ def vpc(value: Vpc, account: str, state: str = "available") -> Wire:
     }
 
 
-def subnet(value: Subnet, account: str, region: str) -> Wire:
+def subnet(value: Subnet, account: str, region: str, available: int | None = None) -> Wire:
+    """A subnet; `available`: its free addresses when interfaces hold some (all but AWS's five
+    when None)."""
     return {
         "SubnetId": value.id,
         "SubnetArn": arn(region, account, "subnet", value.id),
@@ -50,7 +52,9 @@ def subnet(value: Subnet, account: str, region: str) -> Wire:
         "CidrBlock": value.cidr,
         "AvailabilityZone": value.zone.name,
         "AvailabilityZoneId": value.zone.id,
-        "AvailableIpAddressCount": available_addresses(value.block),
+        "AvailableIpAddressCount": (
+            available_addresses(value.block) if available is None else available
+        ),
         "State": "available",
         "OwnerId": account,
         "DefaultForAz": False,

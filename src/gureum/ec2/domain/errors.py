@@ -140,3 +140,7 @@ class InvalidId(ClientError):
 
 class VpcIdNotSpecified(ClientError):
     code = "VPCIdNotSpecified"
+
+
+class InsufficientFreeAddresses(ClientError):
+    code = "InsufficientFreeAddressesInSubnet"

@@ -16,7 +16,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from gureum.ec2.domain.cidr import available_addresses
 from gureum.ec2.domain.errors import (
     InvalidNextToken,
     InvalidParameterCombination,
@@ -80,7 +79,7 @@ def vpc_attributes(vpc: Vpc, owner: str) -> Attributes:
     }
 
 
-def subnet_attributes(subnet: Subnet, owner: str, arn: str) -> Attributes:
+def subnet_attributes(subnet: Subnet, owner: str, arn: str, available: int) -> Attributes:
     return {
         "subnet-id": [subnet.id],
         "vpc-id": [subnet.vpc_id],
@@ -91,7 +90,7 @@ def subnet_attributes(subnet: Subnet, owner: str, arn: str) -> Attributes:
         "availabilityZone": [subnet.zone.name],
         "availability-zone-id": [subnet.zone.id],
         "availabilityZoneId": [subnet.zone.id],
-        "available-ip-address-count": [str(available_addresses(subnet.block))],
+        "available-ip-address-count": [str(available)],
         "default-for-az": ["false"],
         "defaultForAz": ["false"],
         "map-public-ip-on-launch": ["false"],

@@ -14,9 +14,10 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from gureum.ec2.domain import filters, groups, tags, vpcs
+from gureum.ec2.domain import cidr, filters, groups, tags, vpcs
 from gureum.ec2.domain.errors import (
     GroupNotFound,
+    InsufficientFreeAddresses,
     InvalidParameterValue,
     RouteTableNotFound,
     SubnetNotFound,
@@ -48,6 +49,10 @@ class Holder(Protocol):
 
     def held(self, account: str, region: str, resource_ids: Collection[str]) -> Collection[str]:
         """Which of `resource_ids` (subnets, security groups) it uses now."""
+        ...
+
+    def addresses(self, account: str, region: str, subnet_id: str) -> Collection[str]:
+        """The addresses its interfaces hold in the subnet."""
         ...
 
 
@@ -94,6 +99,22 @@ class NetworkService:
 
     def _held(self, account: str, region: str, resource_id: str) -> Collection[str]:
         return {r for h in self._holders for r in h.held(account, region, [resource_id])}
+
+    def _taken(self, account: str, region: str, subnet_id: str) -> set[str]:
+        return {a for h in self._holders for a in h.addresses(account, region, subnet_id)}
+
+    def _available(self, account: str, region: str, subnet: Subnet) -> int:
+        return cidr.available_addresses(subnet.block) - len(self._taken(account, region, subnet.id))
+
+    def free_address(self, account: str, region: str, subnet_id: str) -> str:
+        """An address of the subnet no holder holds, for a new interface (a mount target's)."""
+        subnet = self._store.read(account, region).subnet(subnet_id)
+        found = cidr.free_address(subnet.block, self._taken(account, region, subnet_id))
+        if found is None:
+            raise InsufficientFreeAddresses(
+                "The specified subnet does not have enough free addresses to satisfy the request."
+            )
+        return str(found)
 
     # --- what other services read ------------------------------------------------------------
 
@@ -170,14 +191,18 @@ class NetworkService:
 
     def describe_subnets(
         self, account: str, region: str, query: Query
-    ) -> tuple[list[Subnet], str | None]:
+    ) -> tuple[list[tuple[Subnet, int]], str | None]:
+        """The subnets asked for, each with its count of available addresses."""
         network = self._store.read(account, region)
+        counted = {i: (s, self._available(account, region, s)) for i, s in network.subnets.items()}
         return _select(
-            dict(network.subnets),
+            counted,
             query,
             SubnetNotFound,
-            lambda s: filters.subnet_attributes(s, account, arn(region, account, "subnet", s.id)),
-            lambda s: s.tags,
+            lambda c: filters.subnet_attributes(
+                c[0], account, arn(region, account, "subnet", c[0].id), c[1]
+            ),
+            lambda c: c[0].tags,
             "subnetIds",
         )
 
