@@ -14,7 +14,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from gureum.ec2.domain import cidr, filters, groups, tags, vpcs
+from gureum.ec2.domain import filters, groups, tags, vpcs
+from gureum.ec2.domain.cidr import available_addresses, free_address
 from gureum.ec2.domain.errors import (
     GroupNotFound,
     InsufficientFreeAddresses,
@@ -104,12 +105,12 @@ class NetworkService:
         return {a for h in self._holders for a in h.addresses(account, region, subnet_id)}
 
     def _available(self, account: str, region: str, subnet: Subnet) -> int:
-        return cidr.available_addresses(subnet.block) - len(self._taken(account, region, subnet.id))
+        return available_addresses(subnet.block) - len(self._taken(account, region, subnet.id))
 
     def free_address(self, account: str, region: str, subnet_id: str) -> str:
         """An address of the subnet no holder holds, for a new interface (a mount target's)."""
         subnet = self._store.read(account, region).subnet(subnet_id)
-        found = cidr.free_address(subnet.block, self._taken(account, region, subnet_id))
+        found = free_address(subnet.block, self._taken(account, region, subnet_id))
         if found is None:
             raise InsufficientFreeAddresses(
                 "The specified subnet does not have enough free addresses to satisfy the request."
