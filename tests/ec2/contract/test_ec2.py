@@ -221,7 +221,9 @@ def test_security_group_rules(ec2: Any, vpc: str) -> None:
     ):
         ec2.describe_security_groups(GroupIds=["sg-0000000000000000f"])
     ec2.delete_security_group(GroupId=group_id)
-    ec2.delete_security_group(GroupName="fn")
+    with aws_error("VPCIdNotSpecified", 400):
+        ec2.delete_security_group(GroupName="fn")
+    ec2.delete_security_group(GroupId=client["GroupId"])
     ec2.delete_vpc(VpcId=vpc)
 
 

@@ -76,7 +76,7 @@ def test_held_subnets_and_groups_cannot_be_deleted(service: NetworkService) -> N
         assert refused.value.code == "DependencyViolation"
     holder.holding = set()
     service.delete_subnet(ACCOUNT, REGION, subnet.id)
-    assert service.delete_group(ACCOUNT, REGION, None, "g") == group.id
+    assert service.delete_group(ACCOUNT, REGION, group.id, None) == group.id
 
 
 def test_interfaces_take_addresses_of_their_subnet(service: NetworkService) -> None:

@@ -221,8 +221,14 @@ def test_groups_are_named_once_per_vpc() -> None:
     ]
     for vpc, name, code in cases:
         assert code_of(partial(groups.create_group, made, new_id, vpc, name, "d"))[0] == code
-    assert groups.resolve(made, None, "web") == group.id
-    assert code_of(lambda: groups.resolve(made, None, "nope"))[0] == "InvalidGroup.NotFound"
+    assert groups.resolve(made, group.id, None) == group.id
+    assert code_of(lambda: groups.resolve(made, "sg-0", None))[0] == "InvalidGroup.NotFound"
+    # A name alone is looked up in the default VPC, which gureum does not make.
+    assert code_of(lambda: groups.resolve(made, None, "web")) == (
+        "VPCIdNotSpecified",
+        "No default VPC for this user. GroupName is only supported for EC2-Classic and default "
+        "VPC.",
+    )
 
 
 NFS = Permission("tcp", 2049, 2049, cidrs=(("10.0.0.0/24", ""),))

@@ -135,13 +135,13 @@ def revoke(
 
 
 def resolve(network: Network, group_id: str | None, name: str | None) -> str:
-    """The id of the group a request names by id or by name. AWS looks a name up in the default
-    VPC; gureum makes none, so a name must be unique across the account's VPCs."""
+    """The id of the group a request names. AWS finds a group by name only in the default VPC
+    (or EC2-Classic); gureum makes no default VPC, so a name alone is refused as AWS refuses it
+    in an account without one."""
     if group_id is not None:
         return network.group(group_id).id
     if name is None:
         raise MissingParameter("The request must contain the parameter groupName or groupId")
-    found = [g.id for g in network.groups.values() if g.name == name]
-    if len(found) != 1:
-        raise GroupNotFound(name)
-    return found[0]
+    raise VpcIdNotSpecified(
+        "No default VPC for this user. GroupName is only supported for EC2-Classic and default VPC."
+    )
