@@ -89,6 +89,14 @@ def test_a_missing_required_member_is_missing_parameter_by_its_wire_name() -> No
     assert raised.value.message == "The request must contain the parameter GroupDescription"
 
 
+def test_a_list_item_without_members_is_an_empty_structure() -> None:
+    body = b"Action=DescribeVpcs&Version=2016-11-15&Filter.1=10.0.0.0%2F16"
+    request = HttpRequest(
+        "POST", "/", "", [("Content-Type", "application/x-www-form-urlencoded")], body
+    )
+    assert CODEC.parse(CODEC.route(request), request) == {"Filters": [{}]}
+
+
 def test_an_unknown_action_is_invalid_action() -> None:
     body = b"Action=LaunchRockets&Version=2016-11-15"
     headers = [("Content-Type", "application/x-www-form-urlencoded")]

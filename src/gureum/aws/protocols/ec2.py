@@ -122,7 +122,9 @@ def _parse(shape: Shape, form: Mapping[str, str], prefix: str) -> Any:
         items = []
         index = 1
         while _present(form, f"{prefix}.{index}"):
-            items.append(_parse(shape.member, form, f"{prefix}.{index}"))
+            item = _parse(shape.member, form, f"{prefix}.{index}")
+            # An item sent with none of its structure's members (`Filter.1=x`) is an empty one.
+            items.append({} if item is None and shape.member.type_name == "structure" else item)
             index += 1
         return items or None
     if kind == "map":
