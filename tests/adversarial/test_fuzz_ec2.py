@@ -112,3 +112,71 @@ def test_any_form_is_parsed_and_answered_or_refused(
             assert isinstance(result, dict)
     finally:
         store.close()
+
+
+PERMISSIONS = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "IpProtocol": st.sampled_from(["tcp", "udp", "icmp", "-1", "6", "300", "x", ""]),
+            "FromPort": st.integers(-2, 70000),
+            "ToPort": st.integers(-2, 70000),
+            "IpRanges": st.lists(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "CidrIp": st.sampled_from(
+                            ["0.0.0.0/0", "10.0.0.0/8", "10.0.0.1/8", "::/0", "x"]
+                        ),
+                        "Description": st.text(max_size=4),
+                    },
+                ),
+                max_size=2,
+            ),
+            "UserIdGroupPairs": st.lists(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "GroupId": st.sampled_from([*MADE, "sg-0"]),
+                        "GroupName": st.sampled_from(["default", "nope"]),
+                    },
+                ),
+                max_size=2,
+            ),
+        },
+    ),
+    max_size=3,
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    operation=st.sampled_from(
+        [
+            "AuthorizeSecurityGroupIngress",
+            "AuthorizeSecurityGroupEgress",
+            "RevokeSecurityGroupIngress",
+            "RevokeSecurityGroupEgress",
+        ]
+    ),
+    permissions=PERMISSIONS,
+)
+def test_any_permissions_are_applied_or_refused(
+    tmp_path: Path, operation: str, permissions: list[dict[str, Any]]
+) -> None:
+    store = NetworkStore(tmp_path / "ec2.sqlite3")
+    try:
+        numbers = itertools.count(1)
+        network = NetworkService(store, lambda kind: f"{kind}-{next(numbers):017x}")
+        network.create_vpc("000000000000", "us-east-1", "10.0.0.0/16", [])
+        handlers = Ec2Api(network).handlers()
+        context = CallContext("000000000000", "us-east-1", f"r{next(_contexts)}", "")
+        params = {"GroupId": MADE[2], "IpPermissions": permissions}
+        with contextlib.suppress(AwsError):
+            result = handlers[operation](context, params)
+            assert isinstance(result, dict)
+            assert result["Return"] is True
+    finally:
+        store.close()
