@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,6 +28,10 @@ from gureum.clock import Clock, SystemClock
 from gureum.cloudwatch import assembly as cloudwatch
 from gureum.config import Settings
 from gureum.ec2 import assembly as ec2
+from gureum.ec2.domain.errors import SubnetNotFound
+from gureum.ec2.services.network import NetworkService
+from gureum.efs import assembly as efs
+from gureum.efs.domain.mount_targets import Subnet as EfsSubnet
 from gureum.kms import assembly as kms
 from gureum.lambda_ import assembly as lambda_
 from gureum.lambda_.assembly import CREATE_FUNCTION_LIMIT
@@ -69,6 +73,10 @@ class GureumApp:
         self.logs = logs.assemble(self.kernel)
         self.cloudwatch = cloudwatch.assemble(self.kernel)
         self.ec2 = ec2.assemble(self.kernel)
+        # EFS reads subnets and security groups from EC2 through its own port, and tells EC2
+        # which of them its mount targets hold.
+        self.efs = efs.assemble(self.kernel, Ec2Network(self.ec2.network))
+        self.ec2.network.register(self.efs.mount_targets)
         self.lambda_ = lambda_.assemble(
             self.kernel, self.kms.keys, self.sqs.queues, self.logs.streams, self.cloudwatch.metrics
         )
@@ -78,6 +86,7 @@ class GureumApp:
             self.logs,
             self.cloudwatch,
             self.ec2,
+            self.efs,
             self.lambda_,
         ]
         # Application Auto Scaling changes Lambda's provisioned concurrency through its port.
@@ -197,6 +206,33 @@ class LambdaCapacity:
             self._service.delete(caller, ref)
         else:
             self._service.put(caller, ref, capacity)
+
+
+class Ec2Network:
+    """EFS's `NetworkModel`, over EC2's network service: the subnets, groups and default groups
+    mount targets are placed with (neither package imports the other)."""
+
+    def __init__(self, network: NetworkService) -> None:
+        self._network = network
+
+    def subnet(self, account: str, region: str, subnet_id: str) -> EfsSubnet | None:
+        try:
+            (found,) = self._network.subnets(account, region, [subnet_id])
+        except SubnetNotFound:
+            return None
+        zone = found.zone
+        return EfsSubnet(found.id, found.vpc_id, zone.name, zone.id, found.cidr)
+
+    def security_groups(
+        self, account: str, region: str, group_ids: Sequence[str]
+    ) -> Mapping[str, str]:
+        groups = self._network.network(account, region).groups
+        return {g: groups[g].vpc_id for g in group_ids if g in groups}
+
+    def default_group(self, account: str, region: str, vpc_id: str) -> str | None:
+        network = self._network.network(account, region)
+        found = [g.id for g in network.groups_of(vpc_id) if g.name == "default"]
+        return found[0] if found else None
 
 
 class ClientDisconnected(Exception):

@@ -1,0 +1,1 @@
+"""Amazon EFS: file systems, mount targets, access points and file system policies."""

@@ -1,0 +1,44 @@
+"""EFS, built from the kernel and a network model: its services (Lambda's mounting uses the file
+system and access point services) and its rest-json endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gureum.aws.frontend import ServiceEndpoint
+from gureum.aws.kernel import Assembly, Kernel
+from gureum.aws.protocols.restjson import RestJsonProtocol
+from gureum.efs.api import EfsApi
+from gureum.efs.services.access_points import AccessPointService
+from gureum.efs.services.file_systems import FileSystemService
+from gureum.efs.services.mount_targets import MountTargetService
+from gureum.efs.services.network import NetworkModel
+from gureum.efs.store.records import EfsStore
+from gureum.efs.store.trees import FileSystemTrees
+
+
+@dataclass(eq=False)
+class Efs(Assembly):
+    file_systems: FileSystemService
+    mount_targets: MountTargetService
+    access_points: AccessPointService
+    endpoint: ServiceEndpoint
+    store: EfsStore
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def assemble(kernel: Kernel, network: NetworkModel) -> Efs:
+    settings = kernel.settings
+    store = EfsStore(settings.data_dir / "efs.sqlite3")
+    trees = FileSystemTrees(settings.data_dir / "efs")
+    clock, scale = kernel.clock, settings.time_scale
+    file_systems = FileSystemService(store, trees, clock, scale)
+    mount_targets = MountTargetService(store, network, clock, scale)
+    access_points = AccessPointService(store, trees, clock)
+    api = EfsApi(file_systems, mount_targets, access_points, clock.now)
+    endpoint = ServiceEndpoint(
+        "elasticfilesystem", RestJsonProtocol(kernel.model("efs")), api.handlers()
+    )
+    return Efs(file_systems, mount_targets, access_points, endpoint, store)

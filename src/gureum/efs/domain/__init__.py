@@ -1,0 +1,1 @@
+"""EFS's pure core: values, rules, lifecycles and errors."""

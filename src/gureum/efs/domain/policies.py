@@ -1,0 +1,64 @@
+"""File system policies: EFS's resource policy, checked when put and evaluated for clients.
+
+A client (an NFS client, or a Lambda function's execution role) mounting a file system asks for
+three actions: `elasticfilesystem:ClientMount` (to mount at all), `ClientWrite` (else the mount
+is read-only) and `ClientRootAccess` (else uid 0 is squashed), with the condition keys
+`elasticfilesystem:AccessPointArn` and `elasticfilesystem:AccessedViaMountTarget`. Without a
+policy every client that can reach a mount target gets all three, AWS's default
+(https://docs.aws.amazon.com/efs/latest/ug/iam-access-control-nfs-efs.html).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gureum.aws.policy import Decision, Policy, PolicyError, PolicyRequest, evaluate, parse_policy
+from gureum.efs.domain.errors import InvalidPolicy
+
+MOUNT = "elasticfilesystem:ClientMount"
+WRITE = "elasticfilesystem:ClientWrite"
+ROOT = "elasticfilesystem:ClientRootAccess"
+ACCESS_POINT_KEY = "elasticfilesystem:AccessPointArn"
+VIA_MOUNT_TARGET_KEY = "elasticfilesystem:AccessedViaMountTarget"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAccess:
+    mount: bool
+    write: bool
+    root: bool
+
+
+FULL_ACCESS = ClientAccess(True, True, True)
+
+
+def checked_policy(text: str) -> Policy:
+    """The policy `text` is, or InvalidPolicyException with what is wrong."""
+    try:
+        return parse_policy(text)
+    except PolicyError as exc:
+        raise InvalidPolicy(f"Policy is invalid: {exc}") from None
+
+
+def client_access(
+    policy_text: str | None,
+    file_system_arn: str,
+    principal_arn: str,
+    access_point_arn: str | None,
+    via_mount_target: bool = True,
+) -> ClientAccess:
+    """What `principal_arn` may do through a mount of the file system."""
+    if policy_text is None:
+        return FULL_ACCESS
+    policy = parse_policy(text=policy_text)
+    context: dict[str, str | bool] = {VIA_MOUNT_TARGET_KEY: via_mount_target}
+    if access_point_arn is not None:
+        context[ACCESS_POINT_KEY] = access_point_arn
+
+    def allowed(action: str) -> bool:
+        request = PolicyRequest(action, file_system_arn, principal_arn, context)
+        return evaluate([policy], request) is Decision.ALLOW
+
+    mount = allowed(MOUNT)
+    # Writing and root access come with a mount, never without one.
+    return ClientAccess(mount, mount and allowed(WRITE), mount and allowed(ROOT))

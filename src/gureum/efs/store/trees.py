@@ -1,0 +1,97 @@
+"""Each file system's data: a directory tree under `<data>/efs/<fs-id>/`, made with the file
+system and removed with it, and the access points' root directories inside it.
+
+An access point's root is reached by walking its path one component at a time from the file
+system's directory with `openat(..., O_NOFOLLOW | O_DIRECTORY)`: a component that is a symbolic
+link (relative, absolute, or swapped in between two steps) fails the walk instead of being
+followed, so no root can lead outside the file system's tree. What the walk ends on is held as a
+file descriptor, and its path is checked once more against the tree it must stay in.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+
+from gureum.efs.domain.access_points import RootDirectory
+from gureum.efs.domain.errors import MountRefused
+
+_WALK = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class FileSystemTrees:
+    """The directories of every file system, under one root (`<data>/efs`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path_of(self, file_system_id: str) -> Path:
+        return self.root / file_system_id
+
+    def create(self, file_system_id: str) -> None:
+        # 0755 root:root, as a new EFS file system's root directory is.
+        path = self.path_of(file_system_id)
+        path.mkdir(mode=0o755, exist_ok=True)
+        os.chmod(path, 0o755)
+
+    def remove(self, file_system_id: str) -> None:
+        shutil.rmtree(self.path_of(file_system_id), ignore_errors=True)
+
+    def open_root(self, file_system_id: str, root: RootDirectory) -> int:
+        """A descriptor of the access point's root directory, made with its CreationInfo when
+        missing; `MountRefused` when it is missing without CreationInfo, is not a directory,
+        or a component of its path is a symbolic link."""
+        try:
+            fd = os.open(self.path_of(file_system_id), _WALK)
+        except OSError:
+            raise MountRefused(f"The file system {file_system_id} has no data.") from None
+        try:
+            for name in root.components:
+                fd = self._step(fd, name, root)
+            return fd
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _step(self, parent: int, name: str, root: RootDirectory) -> int:
+        """Opens `name` under `parent` (closing `parent`), creating it with the root's
+        CreationInfo when missing (every missing component of the path, as EFS does)."""
+        path = root.path
+        try:
+            try:
+                return os.open(name, _WALK, dir_fd=parent)
+            except FileNotFoundError:
+                info = root.creation_info
+                if info is None:
+                    raise MountRefused(
+                        f"The access point's root directory {path} does not exist."
+                    ) from None
+                try:
+                    os.mkdir(name, 0o700, dir_fd=parent)
+                except FileExistsError:
+                    # Made meanwhile (a concurrent mount): open what is there, as it is.
+                    return os.open(name, _WALK, dir_fd=parent)
+                fd = os.open(name, _WALK, dir_fd=parent)
+                # Owner and mode on the descriptor, never by path: nothing can be swapped in.
+                os.fchown(fd, info.owner_uid, info.owner_gid)
+                os.fchmod(fd, info.mode)
+                return fd
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise MountRefused(
+                        f"The access point's root directory {path} is not a directory."
+                    ) from None
+                raise
+        finally:
+            os.close(parent)
+
+    def resolved(self, file_system_id: str, fd: int) -> Path:
+        """The path of the directory open as `fd`, checked to lie inside the file system."""
+        real = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        tree = self.path_of(file_system_id).resolve()
+        if real != tree and tree not in real.parents:
+            raise MountRefused("The access point's root directory is outside its file system.")
+        return real
