@@ -48,13 +48,9 @@ class FileSystemTrees:
             fd = os.open(self.path_of(file_system_id), _WALK)
         except OSError:
             raise MountRefused(f"The file system {file_system_id} has no data.") from None
-        try:
-            for name in root.components:
-                fd = self._step(fd, name, root)
-            return fd
-        except BaseException:
-            os.close(fd)
-            raise
+        for name in root.components:
+            fd = self._step(fd, name, root)  # closes the parent, even when it raises
+        return fd
 
     def _step(self, parent: int, name: str, root: RootDirectory) -> int:
         """Opens `name` under `parent` (closing `parent`), creating it with the root's

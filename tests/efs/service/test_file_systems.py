@@ -1,0 +1,164 @@
+"""File systems over the real store: tokens, lifecycle, data directories, policies, tags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gureum.clock import ManualClock
+from gureum.efs.domain import resources
+from gureum.efs.domain.errors import (
+    AccessPointNotFound,
+    FileSystemAlreadyExists,
+    FileSystemInUse,
+    FileSystemNotFound,
+    IncorrectFileSystemLifeCycleState,
+    InvalidPolicy,
+    PolicyNotFound,
+)
+from gureum.efs.domain.file_systems import LifeCycleState, file_system_spec
+from gureum.efs.domain.policies import FULL_ACCESS, ClientAccess
+from gureum.efs.domain.resources import Kind
+from gureum.efs.services.fakes import InMemoryNetwork
+from tests.efs.service.conftest import ACCOUNT, REGION, SUBNET_A, Efs, build
+
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/fn"
+
+
+def test_a_creation_token_makes_one_file_system(efs: Efs) -> None:
+    fs = efs.file_systems.create(ACCOUNT, REGION, file_system_spec("token"))
+    with pytest.raises(FileSystemAlreadyExists) as caught:
+        efs.file_systems.create(ACCOUNT, REGION, file_system_spec("token"))
+    assert caught.value.fields["FileSystemId"] == fs.file_system_id
+    assert caught.value.status == 409
+    # The refused create left no directory behind.
+    assert [p.name for p in efs.trees.root.iterdir()] == [fs.file_system_id]
+    # Another account or region may use the same token.
+    efs.file_systems.create("444455556666", REGION, file_system_spec("token"))
+    efs.file_systems.create(ACCOUNT, "eu-west-1", file_system_spec("token"))
+
+
+def test_a_file_system_is_creating_then_available(efs: Efs) -> None:
+    fs = efs.file_systems.create(ACCOUNT, REGION, file_system_spec("t"))
+    assert fs.state(efs.clock.now()) is LifeCycleState.CREATING
+    with pytest.raises(IncorrectFileSystemLifeCycleState):
+        efs.mount_targets.create(ACCOUNT, REGION, fs.file_system_id, SUBNET_A.subnet_id)
+    efs.clock.advance(1)
+    assert efs.file_systems.get(ACCOUNT, REGION, fs.file_system_id).state(efs.clock.now()) is (
+        LifeCycleState.AVAILABLE
+    )
+
+
+def test_the_creating_delay_is_scaled(tmp_path: Path) -> None:
+    clock = ManualClock()
+    efs = build(tmp_path, clock, InMemoryNetwork())
+    scaled = type(efs.file_systems)(efs.store, efs.trees, clock, 0.1)
+    fs = scaled.create(ACCOUNT, REGION, file_system_spec("t"))
+    clock.advance(0.1)
+    assert fs.state(clock.now()) is LifeCycleState.AVAILABLE
+    efs.store.close()
+
+
+def test_each_file_system_has_a_directory_until_it_is_deleted(efs: Efs) -> None:
+    fs = efs.file_system()
+    directory = efs.trees.path_of(fs.file_system_id)
+    assert directory.is_dir()
+    (directory / "kept.txt").write_text("data")
+    efs.file_systems.delete(ACCOUNT, REGION, fs.file_system_id)
+    assert not directory.exists()
+    with pytest.raises(FileSystemNotFound):
+        efs.file_systems.get(ACCOUNT, REGION, fs.file_system_id)
+
+
+def test_a_file_system_with_mount_targets_cannot_be_deleted(efs: Efs) -> None:
+    fs = efs.file_system()
+    target = efs.mount_targets.create(ACCOUNT, REGION, fs.file_system_id, SUBNET_A.subnet_id)
+    with pytest.raises(FileSystemInUse):
+        efs.file_systems.delete(ACCOUNT, REGION, fs.file_system_id)
+    efs.mount_targets.delete(ACCOUNT, REGION, target.mount_target_id)
+    efs.file_systems.delete(ACCOUNT, REGION, fs.file_system_id)
+
+
+def test_describe_pages_and_counts_mount_targets(efs: Efs) -> None:
+    made = sorted(efs.file_system(f"t{i}").file_system_id for i in range(5))
+    efs.mount_targets.create(ACCOUNT, REGION, made[0], SUBNET_A.subnet_id)
+    seen: list[str] = []
+    marker = None
+    while True:
+        found, marker = efs.file_systems.describe(ACCOUNT, REGION, marker=marker, max_items=2)
+        seen += [fs.file_system_id for fs, _ in found]
+        if marker is None:
+            break
+    assert seen == made
+    found, _ = efs.file_systems.describe(ACCOUNT, REGION, file_system=made[0])
+    assert [count for _, count in found] == [1]
+    found, _ = efs.file_systems.describe(ACCOUNT, REGION, creation_token="t3")
+    assert len(found) == 1
+    assert found[0][0].spec.creation_token == "t3"
+    assert efs.file_systems.describe(ACCOUNT, REGION, creation_token="none") == ([], None)
+
+
+def test_policies(efs: Efs) -> None:
+    fs = efs.file_system()
+    with pytest.raises(PolicyNotFound):
+        efs.file_systems.policy(ACCOUNT, REGION, fs.file_system_id)
+    assert efs.file_systems.client_access(ACCOUNT, REGION, fs.file_system_id, ROLE, None) == (
+        FULL_ACCESS
+    )
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": ROLE},
+                    "Action": "elasticfilesystem:ClientMount",
+                }
+            ],
+        }
+    )
+    efs.file_systems.put_policy(ACCOUNT, REGION, fs.file_system_id, policy)
+    assert efs.file_systems.policy(ACCOUNT, REGION, fs.file_system_id)[1] == policy
+    assert efs.file_systems.client_access(
+        ACCOUNT, REGION, fs.file_system_id, ROLE, None
+    ) == ClientAccess(True, False, False)
+    stranger = f"arn:aws:iam::{ACCOUNT}:role/stranger"
+    assert not efs.file_systems.client_access(
+        ACCOUNT, REGION, fs.file_system_id, stranger, None
+    ).mount
+    with pytest.raises(InvalidPolicy):
+        efs.file_systems.put_policy(ACCOUNT, REGION, fs.file_system_id, "{not json")
+    efs.file_systems.delete_policy(ACCOUNT, REGION, fs.file_system_id)
+    with pytest.raises(PolicyNotFound):
+        efs.file_systems.policy(ACCOUNT, REGION, fs.file_system_id)
+
+
+def test_tags_of_file_systems_and_access_points(efs: Efs) -> None:
+    fs = efs.file_system()
+    fs_arn = resources.arn(REGION, ACCOUNT, Kind.FILE_SYSTEM, fs.file_system_id)
+    efs.file_systems.tag(ACCOUNT, REGION, fs_arn, {"Name": "data", "team": "a"})
+    efs.file_systems.untag(ACCOUNT, REGION, fs.file_system_id, ["team"])
+    assert efs.file_systems.tags(ACCOUNT, REGION, fs.file_system_id) == {"Name": "data"}
+    assert efs.file_systems.get(ACCOUNT, REGION, fs.file_system_id).name == "data"
+    with pytest.raises(AccessPointNotFound):
+        efs.file_systems.tags(ACCOUNT, REGION, "fsap-0123456789abcdef0")
+    with pytest.raises(FileSystemNotFound):
+        efs.file_systems.tag(ACCOUNT, REGION, "fs-0123456789abcdef0", {"a": "b"})
+
+
+def test_everything_survives_a_reopen(tmp_path: Path, network: InMemoryNetwork) -> None:
+    clock = ManualClock()
+    first = build(tmp_path, clock, network)
+    fs = first.file_systems.create(ACCOUNT, REGION, file_system_spec("t", tags={"Name": "n"}))
+    clock.advance(1)
+    target = first.mount_targets.create(ACCOUNT, REGION, fs.file_system_id, SUBNET_A.subnet_id)
+    first.store.close()
+    second = build(tmp_path, clock, network)
+    assert second.file_systems.get(ACCOUNT, REGION, fs.file_system_id) == fs
+    found, _ = second.mount_targets.describe(
+        ACCOUNT, REGION, mount_target_id=target.mount_target_id
+    )
+    assert found == [target]
+    second.store.close()
