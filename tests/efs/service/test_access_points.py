@@ -45,13 +45,23 @@ def test_a_client_token_makes_one_access_point(efs: Efs) -> None:
     first = efs.access_points.create(ACCOUNT, REGION, spec)
     assert first.access_point_id.startswith("fsap-")
     assert len(first.access_point_id) == len("fsap-") + 17
-    # A retry is answered with the same access point.
-    assert efs.access_points.create(ACCOUNT, REGION, spec) == first
-    other = AccessPointSpec("c", fs.file_system_id, USER, RootDirectory("/b", CREATION))
-    with pytest.raises(AccessPointAlreadyExists) as caught:
-        efs.access_points.create(ACCOUNT, REGION, other)
-    assert caught.value.fields["AccessPointId"] == first.access_point_id
+    # A retry, the same request with another root, or the same token on another file system of
+    # the account: AccessPointAlreadyExists naming the first, as AWS answers.
+    other_fs = efs.file_system("other")
+    for again in (
+        spec,
+        AccessPointSpec("c", fs.file_system_id, USER, RootDirectory("/b", CREATION)),
+        AccessPointSpec("c", other_fs.file_system_id),
+    ):
+        with pytest.raises(AccessPointAlreadyExists) as caught:
+            efs.access_points.create(ACCOUNT, REGION, again)
+        assert caught.value.fields["AccessPointId"] == first.access_point_id
+        assert caught.value.status == 409
     assert len(efs.access_points.describe(ACCOUNT, REGION)[0]) == 1
+    # Tokens are the account's and region's own.
+    theirs = efs.file_systems.create("444455556666", REGION, file_system_spec("t"))
+    efs.clock.advance(1)
+    efs.access_points.create("444455556666", REGION, AccessPointSpec("c", theirs.file_system_id))
 
 
 def test_access_points_need_an_available_file_system(efs: Efs) -> None:

@@ -58,8 +58,10 @@ class AccessPointService:
         self._draw = draw
 
     def create(self, account: str, region: str, spec: AccessPointSpec) -> AccessPoint:
-        """A new access point; the same client token with the same request answers the access
-        point it made (a retry), with a different request AccessPointAlreadyExists."""
+        """A new access point. A client token already used in the account and region (for any
+        file system) is AccessPointAlreadyExists naming the access point it made, whatever the
+        rest of the request: that is AWS's answer to a retried create too (aws/aws-cli#6198,
+        kubernetes-sigs/aws-efs-csi-driver#1170), so a retry never makes a second one."""
         with self._store.write() as records:
             fs = file_system_named(records, account, region, spec.file_system_id)
             fs.require_available(self._clock.now())
@@ -70,10 +72,8 @@ class AccessPointService:
                 spec.root_directory,
                 spec.tags,
             )
-            existing = records.access_point_by_token(fs.file_system_id, spec.client_token)
+            existing = records.access_point_by_token(account, region, spec.client_token)
             if existing is not None:
-                if existing.spec == spec:
-                    return existing
                 raise AccessPointAlreadyExists(existing.access_point_id, spec.client_token)
             if records.count_access_points(fs.file_system_id) >= MAX_ACCESS_POINTS:
                 raise AccessPointLimitExceeded(

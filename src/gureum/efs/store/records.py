@@ -3,7 +3,7 @@ access point, each a JSON document beside the columns it is looked up by.
 
 Durability as every store over `gureum.aws.sqlite`: each change is on disk before the request
 that made it is answered. Uniqueness rules that must hold under concurrent requests (one
-creation token per account and region, one client token per file system, one mount target per
+creation token per account and region, one client token per account and region, one mount target per
 AZ) are checked inside the writing transaction by the service, which runs its check-then-insert
 through `transaction()`.
 """
@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS access_points (
     file_system TEXT NOT NULL REFERENCES file_systems(id), token TEXT NOT NULL,
     document TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS access_points_of ON access_points (file_system);
+CREATE INDEX IF NOT EXISTS access_points_by_token ON access_points (account, region, token);
 """
 
 
@@ -260,9 +261,9 @@ class Records:
         ).fetchone()
         return None if row is None else _access_point(row)
 
-    def access_point_by_token(self, file_system_id: str, token: str) -> AccessPoint | None:
+    def access_point_by_token(self, account: str, region: str, token: str) -> AccessPoint | None:
         row = self._db.execute(
-            f"{_AP} WHERE file_system = ? AND token = ?", (file_system_id, token)
+            f"{_AP} WHERE account = ? AND region = ? AND token = ?", (account, region, token)
         ).fetchone()
         return None if row is None else _access_point(row)
 
