@@ -51,8 +51,9 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class PolicyRequest:
-    """What is being asked: who (`principal`, an ARN, for resource policies), to do what to
-    which resource, with the request's condition keys (names in any case)."""
+    """What is being asked: who (`principal`, for resource policies: an IAM or STS ARN, or
+    `Service:<name>` for a service principal such as `Service:lambda.amazonaws.com`), to do what
+    to which resource, with the request's condition keys (names in any case)."""
 
     action: str
     resource: str

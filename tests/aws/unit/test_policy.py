@@ -96,6 +96,9 @@ PRINCIPALS = [
     ({"AWS": ROLE}, None, IMPLICIT),
     ({"AWS": ROLE}, "arn:aws:sts::111122223333:assumed-role/app/session-1", ALLOW),
     ({"AWS": ROLE}, "arn:aws:sts::111122223333:assumed-role/application/s", IMPLICIT),
+    ({"Service": "lambda.amazonaws.com"}, "Service:lambda.amazonaws.com", ALLOW),
+    ({"Service": "lambda.amazonaws.com"}, "Service:s3.amazonaws.com", IMPLICIT),
+    ({"Service": "lambda.amazonaws.com"}, ROLE, IMPLICIT),
 ]
 
 

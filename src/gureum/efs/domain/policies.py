@@ -10,7 +10,7 @@ policy every client that can reach a mount target gets all three, AWS's default
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gureum.aws.policy import Decision, Policy, PolicyError, PolicyRequest, evaluate, parse_policy
 from gureum.efs.domain.errors import InvalidPolicy
@@ -22,8 +22,9 @@ ACCESS_POINT_KEY = "elasticfilesystem:AccessPointArn"
 VIA_MOUNT_TARGET_KEY = "elasticfilesystem:AccessedViaMountTarget"
 
 
-@dataclass(frozen=True, slots=True)
-class ClientAccess:
+class ClientAccess(NamedTuple):
+    """What a client may do through a mount; a tuple, so `mount, write, root = ...` reads it."""
+
     mount: bool
     write: bool
     root: bool
