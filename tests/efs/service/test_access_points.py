@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -133,19 +134,23 @@ def test_a_missing_root_without_creation_info_cannot_be_mounted(efs: Efs) -> Non
     assert not (efs.trees.path_of(fs.file_system_id) / "absent").exists()
 
 
-@pytest.mark.parametrize("target", ["/etc", "../../..", "..", "/"])
+@pytest.mark.parametrize("target", ["ABSOLUTE", "../../..", "../..", ".."])
 def test_a_symbolic_link_on_the_way_is_never_followed(
     efs: Efs, target: str, tmp_path: Path
 ) -> None:
+    # The targets are all under tmp_path (never /etc or /): were a regression to follow the
+    # link, what it made would land in the test's own directory, which the test then checks.
+    outside = tmp_path / "outside"
+    outside.mkdir()
     fs = efs.file_system()
     tree = efs.trees.path_of(fs.file_system_id)
-    (tree / "link").symlink_to(target)
-    for path in ("/link", "/link/below", "/link/etc/below"):
+    (tree / "link").symlink_to(str(outside) if target == "ABSOLUTE" else target)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    for path in ("/link", "/link/below", "/link/outside/below"):
         with pytest.raises(MountRefused, match="not a directory"):
             efs.access_points.root_directory(ACCOUNT, REGION, point_arn(efs, fs, path))
     # Nothing was made through the link.
-    assert not Path("/etc/below").exists()
-    assert not (tmp_path / "below").exists()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
 def test_a_link_to_a_directory_inside_is_refused_too(efs: Efs) -> None:
@@ -206,3 +211,40 @@ def test_an_access_point_of_a_deleted_file_systems_tree_cannot_be_mounted(efs: E
     efs.trees.remove(fs.file_system_id)  # the data gone behind EFS's back
     with pytest.raises(MountRefused):
         efs.access_points.root_directory(ACCOUNT, REGION, arn)
+
+
+def test_a_component_flipped_to_a_link_during_walks_never_leads_out(efs: Efs) -> None:
+    # Another client keeps replacing /a with a link to / and back while mounts resolve /a/b:
+    # each resolution is either the real directory inside the tree or a refusal, never outside.
+    fs = efs.file_system()
+    tree = efs.trees.path_of(fs.file_system_id)
+    inside = tree.resolve()
+    (tree / "a" / "b").mkdir(parents=True)
+    # No CreationInfo: a walk that finds /a missing mid-flip refuses instead of making it.
+    arn = point_arn(efs, fs, "/a/b", None)
+    stop = threading.Event()
+
+    def flip() -> None:
+        while not stop.is_set():
+            (tree / "a").rename(tree / "real-a")
+            (tree / "a").symlink_to("/")
+            (tree / "a").unlink()
+            (tree / "real-a").rename(tree / "a")
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    outcomes = {"inside": 0, "refused": 0}
+    try:
+        for _ in range(300):
+            try:
+                path, _ = efs.access_points.root_directory(ACCOUNT, REGION, arn)
+            except MountRefused:
+                outcomes["refused"] += 1
+                continue
+            assert inside in path.parents
+            outcomes["inside"] += 1
+    finally:
+        stop.set()
+        flipper.join()
+    assert not Path("/b").exists()  # nothing was made through the link
+    assert sum(outcomes.values()) == 300
