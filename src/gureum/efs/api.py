@@ -240,7 +240,11 @@ class EfsApi:
 
     def put_file_system_policy(self, ctx: CallContext, params: Params) -> Result:
         fs = self._fs.put_policy(
-            ctx.account_id, ctx.region, params["FileSystemId"], params["Policy"]
+            ctx.account_id,
+            ctx.region,
+            params["FileSystemId"],
+            params["Policy"],
+            bool(params.get("BypassPolicyLockoutSafetyCheck")),
         )
         return {"FileSystemId": fs.file_system_id, "Policy": fs.policy}
 

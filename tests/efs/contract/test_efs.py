@@ -272,6 +272,25 @@ def test_file_system_policies(efs: Any, request: pytest.FixtureRequest) -> None:
         efs.describe_file_system_policy(FileSystemId=fs_id)
 
 
+def test_the_policy_lockout_safety_check(efs: Any, request: pytest.FixtureRequest) -> None:
+    fs_id = available(efs, request.node.name)["FileSystemId"]
+    lockout = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "*"}],
+        }
+    )
+    with aws_error("InvalidPolicyException", 400) as caught:
+        efs.put_file_system_policy(FileSystemId=fs_id, Policy=lockout)
+    assert "BypassPolicyLockoutSafetyCheck" in caught.value.response["Error"]["Message"]
+    with aws_error("PolicyNotFound", 404):
+        efs.describe_file_system_policy(FileSystemId=fs_id)
+    efs.put_file_system_policy(
+        FileSystemId=fs_id, Policy=lockout, BypassPolicyLockoutSafetyCheck=True
+    )
+    assert efs.describe_file_system_policy(FileSystemId=fs_id)["Policy"] == lockout
+
+
 def test_tags(efs: Any, request: pytest.FixtureRequest) -> None:
     created = available(efs, request.node.name)
     fs_id, fs_arn = created["FileSystemId"], created["FileSystemArn"]

@@ -41,6 +41,21 @@ def checked_policy(text: str) -> Policy:
         raise InvalidPolicy(f"Policy is invalid: {exc}") from None
 
 
+def check_lockout(policy: Policy, file_system_arn: str, caller_arn: str) -> None:
+    """EFS's policy lockout safety check: a policy that explicitly denies its own caller
+    `elasticfilesystem:PutFileSystemPolicy` would leave nobody able to change it, so it is
+    refused unless the request sets BypassPolicyLockoutSafetyCheck. Within the account an
+    identity policy can grant what the resource policy leaves out, so only an explicit deny
+    locks out."""
+    request = PolicyRequest("elasticfilesystem:PutFileSystemPolicy", file_system_arn, caller_arn)
+    if evaluate([policy], request) is Decision.EXPLICIT_DENY:
+        raise InvalidPolicy(
+            "The file system policy would prevent the principal making the request from making "
+            "future PutFileSystemPolicy requests on this file system. Set "
+            "BypassPolicyLockoutSafetyCheck to true to put it anyway."
+        )
+
+
 def client_access(
     policy_text: str | None,
     file_system_arn: str,

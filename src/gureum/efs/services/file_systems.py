@@ -23,7 +23,12 @@ from gureum.efs.domain.errors import (
 from gureum.efs.domain.errors import PolicyNotFound as NoPolicy
 from gureum.efs.domain.file_systems import CREATION_DELAY, FileSystem, FileSystemSpec
 from gureum.efs.domain.paging import page
-from gureum.efs.domain.policies import ClientAccess, checked_policy, client_access
+from gureum.efs.domain.policies import (
+    ClientAccess,
+    check_lockout,
+    checked_policy,
+    client_access,
+)
 from gureum.efs.domain.resources import Kind, ResourceRef
 from gureum.efs.domain.tags import with_tags, without_tags
 from gureum.efs.store.records import EfsStore, Records
@@ -129,11 +134,23 @@ class FileSystemService:
 
     # policies -------------------------------------------------------------------------------
 
-    def put_policy(self, account: str, region: str, file_system: str, policy: str) -> FileSystem:
-        checked_policy(policy)
+    def put_policy(
+        self,
+        account: str,
+        region: str,
+        file_system: str,
+        policy: str,
+        bypass_lockout_check: bool = False,
+    ) -> FileSystem:
+        """Sets the file system's policy; the caller is the account's root user (gureum has
+        no IAM users yet)."""
+        checked = checked_policy(policy)
         with self._store.write() as records:
             fs = file_system_named(records, account, region, file_system)
             fs.require_available(self._clock.now())
+            if not bypass_lockout_check:
+                fs_arn = resources.arn(region, account, Kind.FILE_SYSTEM, fs.file_system_id)
+                check_lockout(checked, fs_arn, f"arn:aws:iam::{account}:root")
             updated = fs.with_policy(policy)
             records.put_file_system(updated)
             return updated
