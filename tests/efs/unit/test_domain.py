@@ -38,7 +38,13 @@ from gureum.efs.domain.mount_targets import (
     check_security_groups,
 )
 from gureum.efs.domain.paging import page
-from gureum.efs.domain.policies import FULL_ACCESS, ClientAccess, checked_policy, client_access
+from gureum.efs.domain.policies import (
+    FULL_ACCESS,
+    ClientAccess,
+    check_lockout,
+    checked_policy,
+    client_access,
+)
 from gureum.efs.domain.resources import Kind, ResourceRef
 
 ACCOUNT, REGION = "111122223333", "us-east-1"
@@ -349,3 +355,29 @@ def test_an_invalid_policy_is_an_invalid_policy_exception() -> None:
     assert (
         caught.value.message == "Policy is invalid: Policy is missing required element: Statement."
     )
+
+
+ROOT = f"arn:aws:iam::{ACCOUNT}:root"
+LOCKOUT = [
+    ({"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "*"}, True),
+    ({"Effect": "Deny", "Principal": {"AWS": ACCOUNT}, "Action": "elasticfilesystem:Put*"}, True),
+    (
+        {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "elasticfilesystem:ClientWrite"},
+        False,
+    ),
+    ({"Effect": "Deny", "Principal": {"AWS": "444455556666"}, "Action": "*"}, False),
+    # An Allow that leaves PutFileSystemPolicy out is no lockout: identity policies still grant.
+    ({**ANYONE, "Action": "elasticfilesystem:ClientMount"}, False),
+]
+
+
+@pytest.mark.parametrize(("statement", "locks_out"), LOCKOUT)
+def test_the_lockout_check_refuses_only_an_explicit_deny_of_the_caller(
+    statement: dict[str, Any], locks_out: bool
+) -> None:
+    policy = checked_policy(efs_policy(statement))
+    if locks_out:
+        with pytest.raises(InvalidPolicy, match="BypassPolicyLockoutSafetyCheck"):
+            check_lockout(policy, FS_ARN, ROOT)
+    else:
+        check_lockout(policy, FS_ARN, ROOT)
