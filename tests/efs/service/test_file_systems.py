@@ -13,6 +13,7 @@ from gureum.efs.domain.errors import (
     AccessPointNotFound,
     FileSystemAlreadyExists,
     FileSystemInUse,
+    FileSystemLimitExceeded,
     FileSystemNotFound,
     IncorrectFileSystemLifeCycleState,
     InvalidPolicy,
@@ -22,6 +23,7 @@ from gureum.efs.domain.file_systems import LifeCycleState, file_system_spec
 from gureum.efs.domain.policies import FULL_ACCESS, ClientAccess
 from gureum.efs.domain.resources import Kind
 from gureum.efs.services.fakes import InMemoryNetwork
+from gureum.efs.services.file_systems import FileSystemService
 from tests.efs.service.conftest import ACCOUNT, REGION, SUBNET_A, Efs, build
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/fn"
@@ -162,3 +164,14 @@ def test_everything_survives_a_reopen(tmp_path: Path, network: InMemoryNetwork) 
     )
     assert found == [target]
     second.store.close()
+
+
+def test_the_file_system_quota(efs: Efs) -> None:
+    limited = FileSystemService(efs.store, efs.trees, efs.clock, 1.0, max_file_systems=2)
+    for token in ("1", "2"):
+        limited.create(ACCOUNT, REGION, file_system_spec(token))
+    with pytest.raises(FileSystemLimitExceeded) as caught:
+        limited.create(ACCOUNT, REGION, file_system_spec("3"))
+    assert caught.value.status == 403
+    assert len(list(efs.trees.root.iterdir())) == 2  # the refused one left no directory
+    limited.create("444455556666", REGION, file_system_spec("3"))  # per account

@@ -80,6 +80,11 @@ class AccessPointLimitExceeded(EfsError):
     status = 403
 
 
+class FileSystemLimitExceeded(EfsError):
+    code = "FileSystemLimitExceeded"
+    status = 403
+
+
 class FileSystemInUse(EfsError):
     code = "FileSystemInUse"
     status = 409

@@ -16,6 +16,8 @@ from enum import StrEnum
 from gureum.efs.domain.errors import BadRequest, IncorrectFileSystemLifeCycleState
 from gureum.efs.domain.tags import NAME
 
+# AWS's quota of file systems per account and region.
+MAX_FILE_SYSTEMS = 1000
 # How long a new file system stays `creating` (before --time-scale).
 CREATION_DELAY = timedelta(seconds=1)
 

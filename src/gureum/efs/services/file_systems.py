@@ -18,10 +18,16 @@ from gureum.efs.domain.errors import (
     AccessPointNotFound,
     FileSystemAlreadyExists,
     FileSystemInUse,
+    FileSystemLimitExceeded,
     FileSystemNotFound,
 )
 from gureum.efs.domain.errors import PolicyNotFound as NoPolicy
-from gureum.efs.domain.file_systems import CREATION_DELAY, FileSystem, FileSystemSpec
+from gureum.efs.domain.file_systems import (
+    CREATION_DELAY,
+    MAX_FILE_SYSTEMS,
+    FileSystem,
+    FileSystemSpec,
+)
 from gureum.efs.domain.paging import page
 from gureum.efs.domain.policies import (
     ClientAccess,
@@ -64,9 +70,11 @@ class FileSystemService:
         clock: Clock,
         time_scale: float,
         draw: RandomHex = random_hex,
+        max_file_systems: int = MAX_FILE_SYSTEMS,
     ) -> None:
         self._store = store
         self._trees = trees
+        self._max = max_file_systems
         self._clock = clock
         self._delay = timedelta(seconds=CREATION_DELAY.total_seconds() * time_scale)
         self._draw = draw
@@ -81,6 +89,10 @@ class FileSystemService:
                 existing = records.file_system_by_token(account, region, spec.creation_token)
                 if existing is not None:
                     raise FileSystemAlreadyExists(existing.file_system_id, spec.creation_token)
+                if records.count_file_systems(account, region) >= self._max:
+                    raise FileSystemLimitExceeded(
+                        f"You have reached the maximum number of file systems ({self._max})."
+                    )
                 fs = FileSystem(
                     account,
                     region,

@@ -198,6 +198,12 @@ class Records:
         ).fetchall()
         return [_file_system(row) for row in rows]
 
+    def count_file_systems(self, account: str, region: str) -> int:
+        row = self._db.execute(
+            "SELECT count(*) FROM file_systems WHERE account = ? AND region = ?", (account, region)
+        ).fetchone()
+        return int(row[0])
+
     def put_file_system(self, fs: FileSystem) -> None:
         self._db.execute(
             "INSERT INTO file_systems (id, account, region, token, document) VALUES (?,?,?,?,?)"
