@@ -56,7 +56,7 @@ def test_a_file_system_is_creating_then_available(efs: Efs) -> None:
 def test_the_creating_delay_is_scaled(tmp_path: Path) -> None:
     clock = ManualClock()
     efs = build(tmp_path, clock, InMemoryNetwork())
-    scaled = type(efs.file_systems)(efs.store, efs.trees, clock, 0.1)
+    scaled = FileSystemService(efs.store, efs.trees, clock, 0.1)
     fs = scaled.create(ACCOUNT, REGION, file_system_spec("t"))
     clock.advance(0.1)
     assert fs.state(clock.now()) is LifeCycleState.AVAILABLE
