@@ -7,6 +7,7 @@ import pytest
 from gureum.efs.domain.access_points import AccessPointSpec
 from gureum.efs.domain.errors import (
     AccessPointNotFound,
+    AvailabilityZonesMismatch,
     BadRequest,
     FileSystemNotFound,
     IncorrectMountTargetState,
@@ -16,7 +17,7 @@ from gureum.efs.domain.errors import (
     SecurityGroupNotFound,
     SubnetNotFound,
 )
-from gureum.efs.domain.file_systems import LifeCycleState
+from gureum.efs.domain.file_systems import LifeCycleState, file_system_spec
 from tests.efs.service.conftest import (
     ACCOUNT,
     DEFAULT_SG,
@@ -146,3 +147,14 @@ def test_ec2_is_told_which_subnets_and_groups_mount_targets_hold(efs: Efs) -> No
     asked = [SUBNET_A.subnet_id, SUBNET_B.subnet_id, SG, DEFAULT_SG]
     assert set(efs.mount_targets.held(ACCOUNT, REGION, asked)) == {SUBNET_A.subnet_id, SG}
     assert not efs.mount_targets.held("444455556666", REGION, asked)
+
+
+def test_a_one_zone_file_system_refuses_other_zones(efs: Efs) -> None:
+    fs = efs.file_systems.create(
+        ACCOUNT, REGION, file_system_spec("one-zone", availability_zone="us-east-1b")
+    )
+    efs.clock.advance(1)
+    with pytest.raises(AvailabilityZonesMismatch):
+        efs.mount_targets.create(ACCOUNT, REGION, fs.file_system_id, SUBNET_A.subnet_id)
+    target = efs.mount_targets.create(ACCOUNT, REGION, fs.file_system_id, SUBNET_B.subnet_id)
+    assert target.subnet.availability_zone == "us-east-1b"

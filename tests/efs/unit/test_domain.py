@@ -13,6 +13,7 @@ from gureum.aws.errors import ClientError
 from gureum.efs.domain import resources
 from gureum.efs.domain.access_points import CreationInfo, RootDirectory, posix_user, root_directory
 from gureum.efs.domain.errors import (
+    AvailabilityZonesMismatch,
     BadRequest,
     FileSystemNotFound,
     IncorrectFileSystemLifeCycleState,
@@ -146,6 +147,7 @@ def test_file_system_defaults_and_name() -> None:
         {"throughput_mode": "provisioned", "provisioned_throughput": 0.5},
         {"performance_mode": "maxIO", "throughput_mode": "elastic"},
         {"kms_key_id": "alias/mine"},
+        {"availability_zone": "us-east-1a", "performance_mode": "maxIO"},
     ],
 )
 def test_inconsistent_file_system_requests_are_bad_requests(options: dict[str, Any]) -> None:
@@ -175,6 +177,13 @@ def test_one_mount_target_per_availability_zone() -> None:
         [target_in(SUBNET)],
         Subnet("subnet-0c", SUBNET.vpc_id, "us-east-1b", "use1-az2", "10.0.3.0/24"),
     )
+
+
+def test_a_one_zone_file_system_takes_mount_targets_in_its_zone_only() -> None:
+    check_placement([], SUBNET, "us-east-1a")
+    with pytest.raises(AvailabilityZonesMismatch) as caught:
+        check_placement([], SUBNET, "us-east-1b")
+    assert caught.value.status == 400
 
 
 def test_every_mount_target_of_a_file_system_is_in_one_vpc() -> None:

@@ -113,6 +113,10 @@ class IncorrectMountTargetState(EfsError):
         )
 
 
+class AvailabilityZonesMismatch(EfsError):
+    code = "AvailabilityZonesMismatch"
+
+
 class MountTargetConflict(EfsError):
     code = "MountTargetConflict"
     status = 409

@@ -116,6 +116,8 @@ def file_system_spec(
     performance = PerformanceMode(performance_mode or PerformanceMode.GENERAL_PURPOSE)
     if performance is PerformanceMode.MAX_IO and throughput is ThroughputMode.ELASTIC:
         raise BadRequest("Elastic throughput mode is not supported with Max I/O performance mode.")
+    if availability_zone is not None and performance is PerformanceMode.MAX_IO:
+        raise BadRequest("One Zone file systems do not support the Max I/O performance mode.")
     if kms_key_id is not None and not encrypted:
         raise BadRequest("KmsKeyId can only be specified when Encrypted is true.")
     return FileSystemSpec(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gureum.efs.domain.errors import (
+    AvailabilityZonesMismatch,
     BadRequest,
     IncorrectMountTargetState,
     IpAddressInUse,
@@ -64,8 +65,16 @@ class MountTarget:
         return replace(self, security_groups=tuple(groups))
 
 
-def check_placement(existing: Collection[MountTarget], subnet: Subnet) -> None:
-    """A new mount target of a file system in `subnet`, beside the file system's `existing`."""
+def check_placement(
+    existing: Collection[MountTarget], subnet: Subnet, one_zone: str | None = None
+) -> None:
+    """A new mount target of a file system in `subnet`, beside the file system's `existing`;
+    `one_zone`: the Availability Zone of a One Zone file system, the only one it can be in."""
+    if one_zone is not None and subnet.availability_zone != one_zone:
+        raise AvailabilityZonesMismatch(
+            f"The subnet {subnet.subnet_id} is in {subnet.availability_zone}, but the One Zone "
+            f"file system is in {one_zone}."
+        )
     for target in existing:
         if target.subnet.vpc_id != subnet.vpc_id:
             raise MountTargetConflict(

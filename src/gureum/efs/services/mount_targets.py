@@ -75,7 +75,7 @@ class MountTargetService:
             fs = file_system_named(records, account, region, file_system)
             fs.require_available(now)
             existing = records.mount_targets_of(fs.file_system_id)
-            check_placement(existing, subnet)
+            check_placement(existing, subnet, fs.spec.availability_zone)
             used = [
                 target.ip_address
                 for target in records.mount_targets_in(account, region)
