@@ -3,6 +3,8 @@ system and access point services) and its rest-json endpoint."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 
 from gureum.aws.frontend import ServiceEndpoint
@@ -16,6 +18,8 @@ from gureum.efs.services.network import NetworkModel
 from gureum.efs.store.records import EfsStore
 from gureum.efs.store.trees import FileSystemTrees
 
+log = logging.getLogger("gureum.efs")
+
 
 @dataclass(eq=False)
 class Efs(Assembly):
@@ -24,6 +28,13 @@ class Efs(Assembly):
     access_points: AccessPointService
     endpoint: ServiceEndpoint
     store: EfsStore
+    kernel: Kernel
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        orphans = await loop.run_in_executor(self.kernel.executor, self.file_systems.sweep)
+        if orphans:
+            log.warning("removed the data of %d file systems that no longer exist", len(orphans))
 
     def close(self) -> None:
         self.store.close()
@@ -41,4 +52,4 @@ def assemble(kernel: Kernel, network: NetworkModel) -> Efs:
     endpoint = ServiceEndpoint(
         "elasticfilesystem", RestJsonProtocol(kernel.model("efs")), api.handlers()
     )
-    return Efs(file_systems, mount_targets, access_points, endpoint, store)
+    return Efs(file_systems, mount_targets, access_points, endpoint, store, kernel)

@@ -175,3 +175,15 @@ def test_the_file_system_quota(efs: Efs) -> None:
     assert caught.value.status == 403
     assert len(list(efs.trees.root.iterdir())) == 2  # the refused one left no directory
     limited.create("444455556666", REGION, file_system_spec("3"))  # per account
+
+
+def test_sweep_removes_only_the_directories_of_file_systems_that_do_not_exist(efs: Efs) -> None:
+    kept = efs.file_system()
+    (efs.trees.path_of(kept.file_system_id) / "data").write_text("x")
+    orphan = efs.trees.path_of("fs-0123456789abcdef0")  # a create that crashed before commit
+    orphan.mkdir()
+    (efs.trees.root / "not-a-file-system").mkdir()
+    assert efs.file_systems.sweep() == {"fs-0123456789abcdef0"}
+    assert not orphan.exists()
+    assert (efs.trees.path_of(kept.file_system_id) / "data").read_text() == "x"
+    assert (efs.trees.root / "not-a-file-system").is_dir()

@@ -107,6 +107,17 @@ class FileSystemService:
             self._trees.remove(file_system_id)
             raise
 
+    def sweep(self) -> set[str]:
+        """Removes the directories of file systems that do not exist: made by a create that
+        crashed before its commit, or left by a delete that crashed after its commit. Run at
+        start, before any request; returns what it removed."""
+        with self._store.read() as records:
+            known = records.file_system_ids()
+        orphans = self._trees.ids() - known
+        for file_system_id in orphans:
+            self._trees.remove(file_system_id)
+        return orphans
+
     def get(self, account: str, region: str, file_system: str) -> FileSystem:
         with self._store.read() as records:
             return file_system_named(records, account, region, file_system)

@@ -198,6 +198,10 @@ class Records:
         ).fetchall()
         return [_file_system(row) for row in rows]
 
+    def file_system_ids(self) -> set[str]:
+        """Every file system's id, in every account and region."""
+        return {row[0] for row in self._db.execute("SELECT id FROM file_systems")}
+
     def count_file_systems(self, account: str, region: str) -> int:
         row = self._db.execute(
             "SELECT count(*) FROM file_systems WHERE account = ? AND region = ?", (account, region)

@@ -40,6 +40,10 @@ class FileSystemTrees:
     def remove(self, file_system_id: str) -> None:
         shutil.rmtree(self.path_of(file_system_id), ignore_errors=True)
 
+    def ids(self) -> set[str]:
+        """The file systems that have a directory."""
+        return {entry.name for entry in os.scandir(self.root) if entry.name.startswith("fs-")}
+
     def open_root(self, file_system_id: str, root: RootDirectory) -> int:
         """A descriptor of the access point's root directory, made with its CreationInfo when
         missing; `MountRefused` when it is missing without CreationInfo, is not a directory,
