@@ -32,9 +32,12 @@ class Efs(Assembly):
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        orphans = await loop.run_in_executor(self.kernel.executor, self.file_systems.sweep)
-        if orphans:
-            log.warning("removed the data of %d file systems that no longer exist", len(orphans))
+        kept = await loop.run_in_executor(self.kernel.executor, self.file_systems.sweep)
+        for name in sorted(kept):
+            log.warning(
+                "%s holds data but no file system of that id exists (left in place)",
+                self.file_systems.data_of(name),
+            )
 
     def close(self) -> None:
         self.store.close()

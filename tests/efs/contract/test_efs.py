@@ -352,8 +352,8 @@ def test_everything_survives_a_restart_and_a_kill(tmp_path: Path) -> None:
         assert (process.data_dir / "efs" / fs_id / "kept.txt").read_text() == "data"
         with aws_error("FileSystemAlreadyExists", 409):
             efs.create_file_system(CreationToken="durable")
-        # A directory no file system owns (a create killed before its commit) is swept away
-        # at start; the file systems' own data is not.
+        # An empty directory no file system owns (a create killed before its commit) is swept
+        # away at start; the file systems' own data is not.
         orphan = process.data_dir / "efs" / "fs-0123456789abcdef0"
         orphan.mkdir()
         process.kill()

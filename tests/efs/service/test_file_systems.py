@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -177,13 +179,43 @@ def test_the_file_system_quota(efs: Efs) -> None:
     limited.create("444455556666", REGION, file_system_spec("3"))  # per account
 
 
-def test_sweep_removes_only_the_directories_of_file_systems_that_do_not_exist(efs: Efs) -> None:
+def test_sweep_removes_what_no_file_system_owns_but_never_data(efs: Efs) -> None:
     kept = efs.file_system()
     (efs.trees.path_of(kept.file_system_id) / "data").write_text("x")
-    orphan = efs.trees.path_of("fs-0123456789abcdef0")  # a create that crashed before commit
-    orphan.mkdir()
-    (efs.trees.root / "not-a-file-system").mkdir()
-    assert efs.file_systems.sweep() == {"fs-0123456789abcdef0"}
-    assert not orphan.exists()
+    crashed_create = efs.trees.path_of("fs-0123456789abcdef0")  # empty: made before a commit
+    crashed_create.mkdir()
+    crashed_delete = efs.trees.retire(efs.file_system("other").file_system_id)
+    (crashed_delete / "data").write_text("x")  # committed, then killed before removal
+    unknown = efs.trees.path_of("fs-0fedcba9876543210")  # data, but no row (a lost database?)
+    unknown.mkdir()
+    (unknown / "data").write_text("x")
+    assert efs.file_systems.sweep() == {"fs-0fedcba9876543210"}
+    assert not crashed_create.exists()
+    assert not crashed_delete.exists()
+    assert (unknown / "data").read_text() == "x"
     assert (efs.trees.path_of(kept.file_system_id) / "data").read_text() == "x"
-    assert (efs.trees.root / "not-a-file-system").is_dir()
+
+
+def test_a_delete_that_fails_to_commit_keeps_the_data(efs: Efs) -> None:
+    fs = efs.file_system()
+    (efs.trees.path_of(fs.file_system_id) / "data").write_text("x")
+    # A row that refers to the file system through a deferred foreign key: deleting the file
+    # system then fails at COMMIT, after the directory was moved aside.
+    with closing(sqlite3.connect(efs.trees.root.parent / "efs.sqlite3")) as db, db:
+        db.execute(
+            "CREATE TABLE holds (fs TEXT REFERENCES file_systems(id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+        db.execute("INSERT INTO holds VALUES (?)", (fs.file_system_id,))
+    with pytest.raises(sqlite3.IntegrityError):
+        efs.file_systems.delete(ACCOUNT, REGION, fs.file_system_id)
+    assert (efs.trees.path_of(fs.file_system_id) / "data").read_text() == "x"
+    assert efs.file_systems.get(ACCOUNT, REGION, fs.file_system_id) == fs
+
+
+def test_a_retired_directory_of_a_file_system_that_still_exists_is_put_back(efs: Efs) -> None:
+    # Killed after the directory was moved aside and before the delete committed.
+    fs = efs.file_system()
+    (efs.trees.path_of(fs.file_system_id) / "data").write_text("x")
+    efs.trees.retire(fs.file_system_id)
+    assert efs.file_systems.sweep() == set()
+    assert (efs.trees.path_of(fs.file_system_id) / "data").read_text() == "x"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from gureum.clock import Clock
 from gureum.efs.domain import resources
@@ -108,15 +109,15 @@ class FileSystemService:
             raise
 
     def sweep(self) -> set[str]:
-        """Removes the directories of file systems that do not exist: made by a create that
-        crashed before its commit, or left by a delete that crashed after its commit. Run at
-        start, before any request; returns what it removed."""
+        """Removes the directories no file system owns (see `FileSystemTrees.sweep`); run at
+        start, before any request. Returns the directories with data it left in place."""
         with self._store.read() as records:
             known = records.file_system_ids()
-        orphans = self._trees.ids() - known
-        for file_system_id in orphans:
-            self._trees.remove(file_system_id)
-        return orphans
+        return self._trees.sweep(known)
+
+    def data_of(self, file_system_id: str) -> Path:
+        """Where the file system's data is on the host."""
+        return self._trees.path_of(file_system_id)
 
     def get(self, account: str, region: str, file_system: str) -> FileSystem:
         with self._store.read() as records:
@@ -148,12 +149,22 @@ class FileSystemService:
         return counted, following
 
     def delete(self, account: str, region: str, file_system: str) -> None:
-        with self._store.write() as records:
-            fs = file_system_named(records, account, region, file_system)
-            if records.mount_targets_of(fs.file_system_id):
-                raise FileSystemInUse(fs.file_system_id)
-            records.delete_file_system(fs.file_system_id)
-        self._trees.remove(fs.file_system_id)
+        """Deletes the file system, its access points and its data. The directory is moved
+        aside before the commit and removed after it; a failed commit moves it back."""
+        retired: str | None = None
+        try:
+            with self._store.write() as records:
+                fs = file_system_named(records, account, region, file_system)
+                if records.mount_targets_of(fs.file_system_id):
+                    raise FileSystemInUse(fs.file_system_id)
+                records.delete_file_system(fs.file_system_id)
+                retired = fs.file_system_id
+                self._trees.retire(retired)
+        except BaseException:
+            if retired is not None:
+                self._trees.restore(retired)
+            raise
+        self._trees.purge(fs.file_system_id)
 
     # policies -------------------------------------------------------------------------------
 

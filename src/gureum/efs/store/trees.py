@@ -10,6 +10,7 @@ file descriptor, and its path is checked once more against the tree it must stay
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -18,6 +19,8 @@ from pathlib import Path
 from gureum.efs.domain.access_points import RootDirectory
 from gureum.efs.domain.errors import MountRefused
 
+# The prefix of a deleted file system's directory until it is removed.
+_RETIRED = ".deleted-"
 _WALK = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -40,9 +43,42 @@ class FileSystemTrees:
     def remove(self, file_system_id: str) -> None:
         shutil.rmtree(self.path_of(file_system_id), ignore_errors=True)
 
-    def ids(self) -> set[str]:
-        """The file systems that have a directory."""
-        return {entry.name for entry in os.scandir(self.root) if entry.name.startswith("fs-")}
+    def retire(self, file_system_id: str) -> Path:
+        """Moves the file system's directory aside (one rename) before its row is deleted, so
+        a crash in between leaves a directory marked for removal, never a live-looking one."""
+        retired = self.root / f"{_RETIRED}{file_system_id}"
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(self.path_of(file_system_id), retired)
+        return retired
+
+    def restore(self, file_system_id: str) -> None:
+        """Undoes `retire` (the delete did not commit)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(self.root / f"{_RETIRED}{file_system_id}", self.path_of(file_system_id))
+
+    def purge(self, file_system_id: str) -> None:
+        shutil.rmtree(self.root / f"{_RETIRED}{file_system_id}", ignore_errors=True)
+
+    def sweep(self, known: set[str]) -> set[str]:
+        """Removes what no file system owns: retired directories (a delete that committed and
+        crashed before removing them; one whose file system still exists, because the delete
+        never committed, is put back) and empty directories of unknown ids (a create that
+        crashed before its commit). A directory with data and no file system is left alone and
+        returned, for the log: losing the database must never cost the data."""
+        kept: set[str] = set()
+        for entry in os.scandir(self.root):
+            if entry.name.startswith(_RETIRED):
+                owner = entry.name.removeprefix(_RETIRED)
+                if owner in known:
+                    self.restore(owner)  # retired, then killed before the delete committed
+                else:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+            elif entry.name.startswith("fs-") and entry.name not in known:
+                try:
+                    os.rmdir(entry.path)  # only if empty
+                except OSError:
+                    kept.add(entry.name)
+        return kept
 
     def open_root(self, file_system_id: str, root: RootDirectory) -> int:
         """A descriptor of the access point's root directory, made with its CreationInfo when
