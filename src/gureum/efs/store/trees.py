@@ -44,8 +44,9 @@ class FileSystemTrees:
         shutil.rmtree(self.path_of(file_system_id), ignore_errors=True)
 
     def retire(self, file_system_id: str) -> Path:
-        """Moves the file system's directory aside (one rename) before its row is deleted, so
-        a crash in between leaves a directory marked for removal, never a live-looking one."""
+        """Moves the file system's directory aside (one rename) before the deletion of its row
+        commits: a crash after the commit leaves a directory marked for removal, never one
+        that looks alive; a crash before it is undone by `sweep`."""
         retired = self.root / f"{_RETIRED}{file_system_id}"
         with contextlib.suppress(FileNotFoundError):
             os.rename(self.path_of(file_system_id), retired)
