@@ -7,6 +7,7 @@ covered over the wire by their refusals here, and by the service tests for the r
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -324,6 +325,45 @@ def test_mount_targets_refused_without_a_subnet(efs: Any, request: pytest.Fixtur
     assert efs.describe_mount_targets(FileSystemId=fs_id)["MountTargets"] == []
     with aws_error("BadRequest", 400):
         efs.describe_mount_targets()
+
+
+def test_mount_targets_in_an_ec2_subnet(
+    efs: Any, server: GureumProcess, request: pytest.FixtureRequest
+) -> None:
+    # EFS places mount targets in the subnets and groups EC2 has, and EC2 knows they are held.
+    ec2 = server.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24", AvailabilityZone="us-east-1b")[
+        "Subnet"
+    ]
+    group = ec2.create_security_group(GroupName="nfs", Description="nfs", VpcId=vpc)["GroupId"]
+    fs_id = available(efs, request.node.name)["FileSystemId"]
+    target = efs.create_mount_target(
+        FileSystemId=fs_id, SubnetId=subnet["SubnetId"], SecurityGroups=[group]
+    )
+    assert target["VpcId"] == vpc
+    assert target["AvailabilityZoneName"] == "us-east-1b"
+    assert target["AvailabilityZoneId"] == subnet["AvailabilityZoneId"]
+    assert ipaddress.ip_address(target["IpAddress"]) in ipaddress.ip_network("10.20.1.0/24")
+    # Without groups: the VPC's default group.
+    other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.2.0/24", AvailabilityZone="us-east-1c")
+    second = efs.create_mount_target(FileSystemId=fs_id, SubnetId=other["Subnet"]["SubnetId"])
+    (default,) = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"]
+    assert efs.describe_mount_target_security_groups(MountTargetId=second["MountTargetId"])[
+        "SecurityGroups"
+    ] == [default["GroupId"]]
+    # EC2 counts the address taken and refuses to delete what a mount target holds.
+    (seen,) = ec2.describe_subnets(SubnetIds=[subnet["SubnetId"]])["Subnets"]
+    assert seen["AvailableIpAddressCount"] == subnet["AvailableIpAddressCount"] - 1
+    with aws_error("DependencyViolation", 400):
+        ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+    with aws_error("DependencyViolation", 400):
+        ec2.delete_security_group(GroupId=group)
+    efs.delete_mount_target(MountTargetId=target["MountTargetId"])
+    ec2.delete_security_group(GroupId=group)
+    ec2.delete_subnet(SubnetId=subnet["SubnetId"])
 
 
 def test_everything_survives_a_restart_and_a_kill(tmp_path: Path) -> None:
