@@ -256,6 +256,7 @@ class ExecutionEnvironment:
         self._process = process
         try:
             keeper = await self._start(process, ready)
+            process.keeper = keeper
             if process.session.peers is not None:
                 process.session.peers.spawned(keeper)
         except Exception:
