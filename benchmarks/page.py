@@ -107,7 +107,7 @@ def page(results: Results, chart_name: str) -> str:
         "",
         markdown_table(results),
         "",
-        "## Targets (issue 7)",
+        "## Targets (issues 11 and 12)",
         "",
         "| target | status | measured |",
         "|---|---|---|",
