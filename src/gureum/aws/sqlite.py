@@ -15,6 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+class DatabaseBusy(Exception):
+    """Another thread holds the database, and the caller asked not to wait for it."""
+
+
 class Database:
     def __init__(self, path: Path, schema: str, *pragmas: str) -> None:
         self.connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -29,11 +33,17 @@ class Database:
         self.generation = 0
 
     @contextmanager
-    def transaction(self, *, counted: bool = True) -> Iterator[sqlite3.Connection]:
+    def transaction(
+        self, *, counted: bool = True, wait: bool = True
+    ) -> Iterator[sqlite3.Connection]:
         """`counted=False`: what this transaction changes does not move `generation` (for
-        changes no cache depends on, such as a queue's rows)."""
+        changes no cache depends on, such as a queue's rows). `wait=False`: raises
+        `DatabaseBusy` at once if another thread holds the database (for an event loop, which
+        must not stop behind another thread's transaction)."""
         db = self.connection
-        with self._lock:
+        if not self._lock.acquire(blocking=wait):
+            raise DatabaseBusy
+        try:
             changes = db.total_changes
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -51,6 +61,8 @@ class Database:
                 raise
             if counted and db.total_changes != changes:
                 self.generation += 1
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         with self._lock:

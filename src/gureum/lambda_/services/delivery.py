@@ -57,7 +57,7 @@ from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.invoker import Invoker, Target, check_invocable
 from gureum.lambda_.services.metrics import LambdaMetrics
-from gureum.lambda_.store.ports import QueueStore
+from gureum.lambda_.store.ports import QueueStore, Transaction
 from gureum.sqs.services.queues import QueueService
 
 log = logging.getLogger("gureum.events")
@@ -164,22 +164,17 @@ class Delivery:
     async def _due(self, now: float, limit: int) -> list[QueuedEvent]:
         held = self._held(now)
 
-        def read() -> tuple[list[QueuedEvent], int]:
-            with self._store.queue_transaction() as tx:
-                return tx.due_events(now, limit, held), tx.queue_depth()
+        def read(tx: Transaction) -> tuple[list[QueuedEvent], int]:
+            return tx.due_events(now, limit, held), tx.queue_depth()
 
-        due, depth = await asyncio.get_running_loop().run_in_executor(self._executor, read)
+        due, depth = await self._events.run(read)
         self._metrics.queue_depth(depth)
         return due
 
     async def _sleep(self, now: float, picked: bool, saturated: bool, free: bool) -> None:
-        def next_due() -> float | None:
-            with self._store.queue_transaction() as tx:
-                return tx.next_due()
-
         upcoming = None
         if not saturated:  # saturated, a delivery that ends wakes the loop: no need to look
-            upcoming = await asyncio.get_running_loop().run_in_executor(self._executor, next_due)
+            upcoming = await self._events.run(lambda tx: tx.next_due())
         delay = 1.0 if upcoming is None else min(max(upcoming - now, 0.001), 1.0)
         if saturated or (upcoming is not None and upcoming <= now and not picked):
             # All that is due is held (being delivered, or resting): a delivery that ends wakes

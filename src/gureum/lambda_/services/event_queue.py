@@ -7,17 +7,27 @@ so thousands per second stay durable with one fsync per batch. Delivery's writes
 batches rather than commit one by one: otherwise each delivered event pays a commit of its own,
 and an accept waits for the store behind all of them. The delivery workers
 (`gureum.lambda_.services.delivery`) take the committed events from the store.
+
+A batch is committed on the event loop's own thread whenever no other thread holds the store
+(`synchronous=FULL` still: one fsync per batch, during which SQLite lets go of the GIL). A
+worker thread would be worse under load: it needs the GIL again after every SQLite step, and
+while the loop is busy (delivering, parsing accepts) it waits up to the interpreter's switch
+interval (5 ms) each time, so a 0.3 ms commit took 3 ms and more, and every accept of the batch
+waited for it. Only when a control-plane transaction holds the store does the batch go to a
+worker thread, so the loop never stops behind one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
+from typing import TypeVar
 
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
-from gureum.lambda_.store.ports import QueueStore, Transaction
+from gureum.lambda_.store.ports import QueueStore, StoreBusy, Transaction
 
 # One write to the queue, applied inside the batch's transaction; an accept is its event (a
 # batch's accepts are inserted in one statement).
@@ -25,6 +35,7 @@ Write = Callable[[Transaction], None]
 # Accepts "arrive" (and delivery narrows, see `Delivery._round`) at 500/s and more.
 ACCEPTING_WINDOW = 0.1  # seconds
 ACCEPTING_COUNT = 50  # accepts in a window
+T = TypeVar("T")
 
 
 class EventQueue:
@@ -84,14 +95,28 @@ class EventQueue:
             self._flushing = loop.create_task(self._flush())
         await future
 
+    async def run(self, work: Callable[[Transaction], T]) -> T:
+        """Runs `work` in one queue transaction: on the loop's thread if the store is free
+        (see the module docstring), else on a worker thread. `work` must be short: reads of
+        the queue, or a batch of its writes."""
+        try:
+            with self._store.queue_transaction(wait=False) as tx:
+                return work(tx)
+        except StoreBusy:
+            pass
+
+        def waiting() -> T:
+            with self._store.queue_transaction() as tx:
+                return work(tx)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, waiting)
+
     async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
         while self._pending:
             batch, self._pending = self._pending, []
+            writes = [w for w, _ in batch]
             try:
-                failed = await loop.run_in_executor(
-                    self._executor, self._commit, [w for w, _ in batch]
-                )
+                failed = await self.run(functools.partial(self._commit, writes=writes))
             except Exception as exc:  # the callers get the failure; nothing was stored
                 for _, future in batch:
                     if not future.done():
@@ -105,21 +130,21 @@ class EventQueue:
                         future.set_result(None)
             self.on_commit()
 
-    def _commit(self, writes: list[QueuedEvent | Write]) -> dict[int, Exception]:
-        """Commits the batch; returns the writes that failed alone (by index in `writes`).
+    @staticmethod
+    def _commit(tx: Transaction, writes: list[QueuedEvent | Write]) -> dict[int, Exception]:
+        """Writes the batch in `tx`; returns the writes that failed alone (by index).
 
         A failed finish or reschedule (one statement, which SQLite undoes by itself) is its
         caller's alone: the rest of the batch is still committed. A failed insert of the
         accepts, or a failed COMMIT, fails the whole batch with nothing stored."""
         events = [w for w in writes if isinstance(w, QueuedEvent)]
         failed: dict[int, Exception] = {}
-        with self._store.queue_transaction() as tx:
-            if events:
-                tx.enqueue(events)
-            for index, write in enumerate(writes):
-                if not isinstance(write, QueuedEvent):
-                    try:
-                        write(tx)
-                    except Exception as exc:
-                        failed[index] = exc
+        if events:
+            tx.enqueue(events)
+        for index, write in enumerate(writes):
+            if not isinstance(write, QueuedEvent):
+                try:
+                    write(tx)
+                except Exception as exc:
+                    failed[index] = exc
         return failed

@@ -20,6 +20,10 @@ from gureum.lambda_.domain.provisioned import ProvisionedConfig
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 
 
+class StoreBusy(Exception):
+    """The store is in another thread's transaction, and the caller asked not to wait."""
+
+
 class EnvironmentVault(Protocol):
     """Seals functions' environment variables before they are stored, and opens them on read.
 
@@ -168,8 +172,12 @@ class Store(Protocol):
 class QueueStore(Store, Protocol):
     """The store as the event queue and its delivery use it."""
 
-    def queue_transaction(self) -> AbstractContextManager[Transaction]:
+    def queue_transaction(self, *, wait: bool = True) -> AbstractContextManager[Transaction]:
         """A transaction that writes only the event queue: its changes leave `generation`
         alone. The queue's rows change thousands of times a second while events flow, and no
-        cache depends on them (the caches of targets and configurations would never hit)."""
+        cache depends on them (the caches of targets and configurations would never hit).
+
+        `wait=False` raises `StoreBusy` at once, rather than waiting, if another thread's
+        transaction holds the store: the event loop commits the queue itself, but must never
+        stop behind a control-plane write."""
         ...

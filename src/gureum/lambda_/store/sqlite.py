@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from gureum.aws.sqlite import Database
+from gureum.aws.sqlite import Database, DatabaseBusy
 from gureum.lambda_.domain.aliases import Alias
 from gureum.lambda_.domain.arns import LATEST
 from gureum.lambda_.domain.event_configs import EventInvokeConfig
@@ -25,7 +25,7 @@ from gureum.lambda_.domain.layers import LayerVersion
 from gureum.lambda_.domain.provisioned import ProvisionedConfig, ProvisionedStatus
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.store import records
-from gureum.lambda_.store.ports import EnvironmentVault
+from gureum.lambda_.store.ports import EnvironmentVault, StoreBusy
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -96,8 +96,12 @@ class SqliteStore:
             yield SqliteTransaction(db, self._vault)
 
     @contextmanager
-    def queue_transaction(self) -> Iterator[SqliteTransaction]:
-        with self._database.transaction(counted=False) as db:
+    def queue_transaction(self, *, wait: bool = True) -> Iterator[SqliteTransaction]:
+        with ExitStack() as stack:
+            try:
+                db = stack.enter_context(self._database.transaction(counted=False, wait=wait))
+            except DatabaseBusy:
+                raise StoreBusy from None
             yield SqliteTransaction(db, self._vault)
 
     def close(self) -> None:
