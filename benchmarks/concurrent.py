@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvloop
 
@@ -84,18 +86,25 @@ def throughput(target: Target, function: str, results: Results, plan: Plan) -> N
 
 
 def async_events(target: Target, function: str, results: Results, plan: Plan) -> None:
-    """Event invocations: how fast they are accepted (202), then how fast all of them have run."""
+    """Event invocations: how fast they are accepted (202), then how fast all of them have run,
+    and the server process's CPU time per event (steadier than rates on a shared machine)."""
     signer, request = target.signer(), invoke_request(function, event=True)
+    pid = target.server.pid if target.server is not None else None
+    cpu_start = cpu_seconds(pid)
     start = time.perf_counter()
     tally = uvloop.run(
         _for_count(
             target.port, signer, request, plan.async_clients, plan.async_count, plan.async_cap
         )
     )
+    cpu_accepted = cpu_seconds(pid)
     accepted = tally.statuses[202]
     errors = _errors(tally.statuses, 202)
     note = f"{accepted} accepted" + (f", errors {errors}" if errors else "")
     results.set("async_accept", target.name, accepted / tally.seconds, note)
+    if cpu_start is not None and cpu_accepted is not None and accepted:
+        per_event = (cpu_accepted - cpu_start) / accepted * 1e6
+        results.set("async_cpu_accept", target.name, per_event, "server process, all threads")
     if (reason := target.cannot("drain")) is not None:
         results.set("async_drain", target.name, accepted / tally.seconds, "its accepts: " + reason)
         return
@@ -106,11 +115,26 @@ def async_events(target: Target, function: str, results: Results, plan: Plan) ->
         time.sleep(0.1)
         done = target.executed(function) or 0
     finished = time.perf_counter()
+    cpu_done = cpu_seconds(pid)
+    if cpu_start is not None and cpu_done is not None and done:
+        per_event = (cpu_done - cpu_start) / done * 1e6
+        results.set("async_cpu_all", target.name, per_event, "server process, all threads")
     note = f"{done}/{accepted} run"
     if done < accepted:
         note += f" when stopped after {plan.drain_cap:g} s"
     results.set("async_drain", target.name, done / (finished - start), note)
     results.set("async_tail", target.name, finished - accepted_at, note)
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """CPU time (user + system) of process `pid` so far, all its threads; None if unknown."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _all_at_once(port: int, signer: Signer, requests: list[Request], cap: float) -> _Tally:

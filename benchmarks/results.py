@@ -21,7 +21,7 @@ class Cell:
 class Row:
     key: str
     label: str
-    unit: str  # "ms", "/s", "s", "MB"
+    unit: str  # "ms", "us", "/s", "s", "MB"
     better: str  # "lower" or "higher"
     # What the floor column holds when it cannot run this workload itself (e.g. its warm p50).
     floor_basis: str = ""
@@ -54,6 +54,8 @@ ROWS: tuple[tuple[str, str, str, str, str], ...] = (
     ("async_accept", "Event accepts, 32 clients", "/s", "higher", ""),
     ("async_drain", "Event end-to-end (accept to all run)", "/s", "higher", "floor: its accepts"),
     ("async_tail", "Event drain time after the last accept", "s", "lower", ""),
+    ("async_cpu_accept", "Event: server CPU per accept, while accepting", "us", "lower", ""),
+    ("async_cpu_all", "Event: server CPU per event, accept to all run", "us", "lower", ""),
     (
         "scale_time",
         "N sleeping invokes at once: time to all done",
@@ -150,7 +152,7 @@ WORKLOAD_ROWS: dict[str, tuple[str, ...]] = {
     "cold_isolated": ("cold_iso_p50", "cold_iso_p99", "cold_iso_init_p50"),
     "warm": ("warm_p50", "warm_p99"),
     "throughput": ("tput_1", "tput_8", "tput_32"),
-    "async": ("async_accept", "async_drain", "async_tail"),
+    "async": ("async_accept", "async_drain", "async_tail", "async_cpu_accept", "async_cpu_all"),
     "scale": ("scale_time", "scale_envs", "scale_env_mb", "scale_all_mb", "scale_server_mb"),
     "control": ("cp_create", "cp_publish", "cp_get"),
     "boto3": ("boto3_p50", "boto3_p99"),

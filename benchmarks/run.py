@@ -59,9 +59,18 @@ def free_ports(count: int = 1) -> int:
     raise RuntimeError("no free ports")
 
 
+def selected(results: Results, workload: str) -> bool:
+    """Whether `--only` (kept in the results' metadata, which the page shows) lets it run."""
+    only = results.meta.get("only")
+    return not only or workload in only
+
+
 def attempt(results: Results, target: Target, workload: str, action: Callable[[], None]) -> None:
     """Run one workload; a target that cannot, or that fails, gets the reason in its cells."""
     rows = WORKLOAD_ROWS[workload]
+    if not selected(results, workload):
+        results.explain(rows, target.name, "not run: --only")
+        return
     if (reason := target.cannot(workload)) is not None:
         results.explain(rows, target.name, f"cannot: {reason}")
         return
@@ -125,6 +134,8 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
     results.set("scale_time", "floor", plan.scale_sleep, "floor: the handler's sleep (ideal)")
     for key in ("pc_ready_10", "pc_ready_many", "pc_idle_cpu", "pc_idle_mem"):
         results.explain((key,), "floor", "cannot: a do-nothing server has no functions to start")
+    if not (selected(results, "warm") or selected(results, "throughput")):
+        return
     raw = RawFloor(free_ports(), workdir)
     with started(raw, supervisor, results):
         attempt(results, raw, "warm", lambda: sequential.warm_latency(raw, "f", results, plan))
@@ -156,6 +167,9 @@ def run_scale(
     target: Target, supervisor: Supervisor, results: Results, plan: Plan, count: int
 ) -> None:
     """The scale workload on a server of its own, so that memory counts nothing else."""
+    if not selected(results, "scale"):  # not even the server: it takes a while to start
+        results.explain(WORKLOAD_ROWS["scale"], target.name, "not run: --only")
+        return
     with started(target, supervisor, results):
         sleeper = target.sleeper()
         attempt(
@@ -275,13 +289,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE, help="where results go (benchmarks/)")
     parser.add_argument("--peers-dir", type=Path, default=Path("/tmp/gureum-bench-peers"))
     parser.add_argument("--keep", action="store_true", help="keep the servers' logs and data")
+    parser.add_argument(
+        "--only",
+        type=lambda text: [w for w in text.split(",") if w],
+        default=[],
+        metavar="WORKLOAD,...",
+        help=f"run only these workloads ({', '.join(WORKLOAD_ROWS)}); the rest say 'not run'",
+    )
     args = parser.parse_args(argv)
+    if unknown := set(args.only) - set(WORKLOAD_ROWS):
+        parser.error(f"--only: no workload {', '.join(sorted(unknown))}")
     plan = QUICK if args.quick else FULL
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     results = Results()
     flags = " --quick" * args.quick + " --peers" * args.peers
+    flags += f" --only {','.join(args.only)}" if args.only else ""
     results.meta.update(
+        only=args.only,
         command=f"python -m benchmarks.run{flags}",
         mode=plan.mode,
         date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
