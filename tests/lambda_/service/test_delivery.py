@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import pytest
 
@@ -39,9 +39,11 @@ from gureum.lambda_.services.delivery import PARALLEL_DELIVERIES, SHARED_DELIVER
 from gureum.lambda_.services.event_queue import ACCEPTING_WINDOW, EventQueue
 from gureum.lambda_.services.invoker import Invoker, Target
 from gureum.lambda_.services.metrics import LambdaMetrics
-from gureum.lambda_.store.ports import StoreBusy, Transaction
+from gureum.lambda_.store.ports import PreparedCommit, StoreBusy, Transaction
 from gureum.lambda_.store.sqlite import SqliteStore
 from gureum.sqs.services.queues import QueueService
+
+T = TypeVar("T")
 
 
 class NoVault:
@@ -82,6 +84,20 @@ class CountingStore:
             raise StoreBusy
         return self._transaction(lambda: self.inner.queue_transaction(wait=wait))
 
+    def prepare_queue(
+        self, work: Callable[[Transaction], T], *, wait: bool = True
+    ) -> tuple[T, PreparedCommit]:
+        if not wait and not self.gate.is_set():
+            raise StoreBusy
+        self.transactions += 1
+        self.entered.set()
+        assert self.gate.wait(timeout=10)
+        result, prepared = self.inner.prepare_queue(lambda tx: work(self._wrap(tx)), wait=wait)
+        if self.fail_next:
+            self.fail_next = False
+            return result, FailingCommit(prepared)
+        return result, prepared
+
     @contextmanager
     def _transaction(
         self, begin: Callable[[], AbstractContextManager[Transaction]]
@@ -90,10 +106,13 @@ class CountingStore:
         self.entered.set()
         assert self.gate.wait(timeout=10)
         with begin() as tx:
-            yield tx
+            yield self._wrap(tx)
             if self.fail_next:
                 self.fail_next = False
                 raise OSError("disk full")
+
+    def _wrap(self, tx: Transaction) -> Transaction:
+        return tx
 
     def close(self) -> None:
         self.inner.close()
@@ -101,6 +120,20 @@ class CountingStore:
     def depth(self) -> int:
         with self.inner.transaction() as tx:
             return tx.queue_depth()
+
+
+class FailingCommit:
+    """A COMMIT that fails as a full disk does: nothing stored."""
+
+    def __init__(self, prepared: PreparedCommit) -> None:
+        self.prepared = prepared
+
+    def commit(self) -> None:
+        self.prepared.rollback()
+        raise OSError("disk full")
+
+    def rollback(self) -> None:
+        self.prepared.rollback()
 
 
 def event(number: int) -> QueuedEvent:
@@ -184,12 +217,25 @@ class CountingExecutor(ThreadPoolExecutor):
         return super().submit(fn, *args, **kwargs)
 
 
-def test_a_free_store_commits_on_the_event_loop_without_a_worker_thread(
-    store: CountingStore,
+class ThreadRecordingStore(CountingStore):
+    """The counting store, noting the thread each transaction's statements run on."""
+
+    def __init__(self, inner: SqliteStore) -> None:
+        super().__init__(inner)
+        self.threads: list[str] = []
+
+    def _wrap(self, tx: Transaction) -> Transaction:
+        self.threads.append(threading.current_thread().name)
+        return tx
+
+
+def test_a_free_store_writes_each_batch_on_the_loop_and_commits_it_on_a_worker(
+    tmp_path: Path,
 ) -> None:
-    # On a worker thread, a commit needs the GIL back after each SQLite step, and waits up to
-    # the switch interval (5 ms) for it each time while the loop is busy: a 0.3 ms commit took
+    # A worker thread running the whole transaction needs the GIL back after every SQLite step
+    # (one per row), and waits for it each time while the loop is busy: a 0.3 ms commit took
     # 3.4 ms under load, and every accept of the batch waited that long for its 202.
+    store = ThreadRecordingStore(SqliteStore(tmp_path / "gureum.sqlite3", NoVault()))
     executor = CountingExecutor()
     queue = EventQueue(store, executor)
 
@@ -199,10 +245,69 @@ def test_a_free_store_commits_on_the_event_loop_without_a_worker_thread(
 
     try:
         asyncio.run(scenario())
+        assert store.depth() == 50
     finally:
         executor.shutdown(wait=True)
-    assert store.depth() == 50
-    assert executor.submitted == 0, "the queue went through a worker thread"
+        store.close()
+    assert store.threads == [threading.main_thread().name] * 2, "written off the event loop"
+    assert executor.submitted == 1, "one hand-off to a worker thread: the batch's COMMIT"
+
+
+class HeldCommitStore(CountingStore):
+    """The counting store, whose queue COMMITs wait for `release` (a slow fsync)."""
+
+    def __init__(self, inner: SqliteStore) -> None:
+        super().__init__(inner)
+        self.committing, self.release = threading.Event(), threading.Event()
+
+    def prepare_queue(
+        self, work: Callable[[Transaction], T], *, wait: bool = True
+    ) -> tuple[T, PreparedCommit]:
+        result, prepared = super().prepare_queue(work, wait=wait)
+        return result, HeldCommit(prepared, self.committing, self.release)
+
+
+@dataclass
+class HeldCommit:
+    prepared: PreparedCommit
+    committing: threading.Event
+    release: threading.Event
+
+    def commit(self) -> None:
+        self.committing.set()
+        assert self.release.wait(10)
+        self.prepared.commit()
+
+    def rollback(self) -> None:
+        self.prepared.rollback()
+
+
+def test_the_loop_goes_on_while_a_batch_is_being_committed(
+    tmp_path: Path, executor: ThreadPoolExecutor
+) -> None:
+    # The fsync takes milliseconds when other work shares the disk: on the loop's thread it
+    # would stop every request (and the delivery loop) for that long, once per batch.
+    store = HeldCommitStore(SqliteStore(tmp_path / "gureum.sqlite3", NoVault()))
+    queue = EventQueue(store, executor)
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(queue.accept(event(1)))
+        await asyncio.to_thread(store.committing.wait, 10)
+        assert store.committing.is_set()
+        second = asyncio.ensure_future(queue.accept(event(2)))  # the loop still serves
+        for _ in range(3):
+            await asyncio.sleep(0.01)
+        assert not first.done(), "the 202 would have gone out before the event was on disk"
+        assert not second.done()
+        store.release.set()
+        await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
+
+    try:
+        asyncio.run(scenario())
+        assert store.depth() == 2
+    finally:
+        store.release.set()
+        store.close()
 
 
 def test_a_control_plane_transaction_never_stops_the_loop_that_accepts(
@@ -330,12 +435,8 @@ class UnwritableBackoff(CountingStore):
 
     victim = -1
 
-    @contextmanager
-    def _transaction(
-        self, begin: Callable[[], AbstractContextManager[Transaction]]
-    ) -> Iterator[Transaction]:
-        with super()._transaction(begin) as tx:
-            yield cast(Transaction, BackoffsFail(tx, self.victim))
+    def _wrap(self, tx: Transaction) -> Transaction:
+        return cast(Transaction, BackoffsFail(tx, self.victim))
 
 
 @dataclass

@@ -8,13 +8,15 @@ batches rather than commit one by one: otherwise each delivered event pays a com
 and an accept waits for the store behind all of them. The delivery workers
 (`gureum.lambda_.services.delivery`) take the committed events from the store.
 
-A batch is committed on the event loop's own thread whenever no other thread holds the store
-(`synchronous=FULL` still: one fsync per batch, during which SQLite lets go of the GIL). A
-worker thread would be worse under load: it needs the GIL again after every SQLite step, and
-while the loop is busy (delivering, parsing accepts) it waits up to the interpreter's switch
-interval (5 ms) each time, so a 0.3 ms commit took 3 ms and more, and every accept of the batch
-waited for it. Only when a control-plane transaction holds the store does the batch go to a
-worker thread, so the loop never stops behind one.
+The loop writes each batch itself, and leaves only its COMMIT (`synchronous=FULL`: the one
+fsync of the batch) to a worker thread, so that it goes on parsing the next accepts meanwhile
+instead of stalling for the fsync (milliseconds, when other work shares the disk). A worker
+thread doing the whole transaction was much worse: it needs the GIL back after every SQLite
+step (one per row), and waits for it each time while the loop is busy, so a 0.3 ms commit took
+3 ms and more, and the GIL's back and forth cost the loop CPU besides. One hand-off each way
+per batch is what is left. While a control-plane transaction holds the store, the batch goes to
+a worker thread whole, so the loop never stops behind one. The delivery loop's reads of the
+queue run on the loop too (`run`), after the COMMIT in flight.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class EventQueue:
         self.on_commit: Callable[[], None] = lambda: None
         self._pending: list[tuple[QueuedEvent | Write, asyncio.Future[None]]] = []
         self._flushing: asyncio.Task[None] | None = None
+        # The COMMIT in flight on a worker thread, if any: it holds the store until it is done.
+        self._committing: asyncio.Future[None] | None = None
         # Accepts counted in windows of ACCEPTING_WINDOW seconds: this one, and whether the one
         # before had ACCEPTING_COUNT of them.
         self._window_start = -2 * ACCEPTING_WINDOW
@@ -96,9 +100,11 @@ class EventQueue:
         await future
 
     async def run(self, work: Callable[[Transaction], T]) -> T:
-        """Runs `work` in one queue transaction: on the loop's thread if the store is free
-        (see the module docstring), else on a worker thread. `work` must be short: reads of
-        the queue, or a batch of its writes."""
+        """Runs `work` in one queue transaction: on the loop's thread if the store is free,
+        else on a worker thread (see the module docstring). `work` must be short: reads of the
+        queue (writes go through `accept`, `finish`, `reschedule`)."""
+        while self._committing is not None and not self._committing.done():
+            await asyncio.wait({self._committing})  # our own COMMIT holds the store: not long
         try:
             with self._store.queue_transaction(wait=False) as tx:
                 return work(tx)
@@ -113,10 +119,15 @@ class EventQueue:
 
     async def _flush(self) -> None:
         while self._pending:
+            if self._committing is not None:
+                # A turn of the loop between batches: the reads that waited for the last COMMIT
+                # go first (else a steady stream of accepts would starve the delivery loop), and
+                # the next batch grows meanwhile.
+                await asyncio.sleep(0)
             batch, self._pending = self._pending, []
-            writes = [w for w, _ in batch]
+            write = functools.partial(self._write_batch, writes=[w for w, _ in batch])
             try:
-                failed = await self.run(functools.partial(self._commit, writes=writes))
+                failed = await self._commit_batch(write)
             except Exception as exc:  # the callers get the failure; nothing was stored
                 for _, future in batch:
                     if not future.done():
@@ -130,8 +141,31 @@ class EventQueue:
                         future.set_result(None)
             self.on_commit()
 
+    async def _commit_batch(
+        self, work: Callable[[Transaction], dict[int, Exception]]
+    ) -> dict[int, Exception]:
+        loop = asyncio.get_running_loop()
+        try:
+            failed, prepared = self._store.prepare_queue(work, wait=False)
+        except StoreBusy:  # a control-plane transaction holds the store: all of it elsewhere
+
+            def whole() -> dict[int, Exception]:
+                with self._store.queue_transaction() as tx:
+                    return work(tx)
+
+            return await loop.run_in_executor(self._executor, whole)
+        try:
+            self._committing = loop.run_in_executor(self._executor, prepared.commit)
+        except BaseException:  # no worker thread to be had (shutting down): nothing stored
+            prepared.rollback()
+            raise
+        # Shielded: a cancelled flush must not cancel a COMMIT that has not started yet, which
+        # would leave the store held for good.
+        await asyncio.shield(self._committing)
+        return failed
+
     @staticmethod
-    def _commit(tx: Transaction, writes: list[QueuedEvent | Write]) -> dict[int, Exception]:
+    def _write_batch(tx: Transaction, writes: list[QueuedEvent | Write]) -> dict[int, Exception]:
         """Writes the batch in `tx`; returns the writes that failed alone (by index).
 
         A failed finish or reschedule (one statement, which SQLite undoes by itself) is its

@@ -8,9 +8,9 @@ same protocol for scale-out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from gureum.lambda_.domain.aliases import Alias
 from gureum.lambda_.domain.event_configs import EventInvokeConfig
@@ -18,6 +18,8 @@ from gureum.lambda_.domain.functions import Function, FunctionVersion
 from gureum.lambda_.domain.layers import LayerVersion
 from gureum.lambda_.domain.provisioned import ProvisionedConfig
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
+
+T = TypeVar("T")
 
 
 class StoreBusy(Exception):
@@ -181,3 +183,23 @@ class QueueStore(Store, Protocol):
         transaction holds the store: the event loop commits the queue itself, but must never
         stop behind a control-plane write."""
         ...
+
+    def prepare_queue(
+        self, work: Callable[[Transaction], T], *, wait: bool = True
+    ) -> tuple[T, PreparedCommit]:
+        """Begins a queue transaction, runs `work` in it, and returns its result with the
+        COMMIT still to run: the event loop writes a batch itself and leaves only the COMMIT
+        (the fsync) to a worker thread. The store stays held until that commit or rollback.
+        `wait` as for `queue_transaction`."""
+        ...
+
+
+class PreparedCommit(Protocol):
+    """A transaction whose writes are done and whose COMMIT is still to run; either call may
+    run on another thread than the one that prepared it, and the first one ends it."""
+
+    def commit(self) -> None:
+        """Commits (`synchronous=FULL`: on disk when this returns), or raises with nothing
+        stored."""
+
+    def rollback(self) -> None: ...

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from gureum.aws.sqlite import Database, DatabaseBusy
+from gureum.aws.sqlite import Database, DatabaseBusy, PreparedCommit
 from gureum.lambda_.domain.aliases import Alias
 from gureum.lambda_.domain.arns import LATEST
 from gureum.lambda_.domain.event_configs import EventInvokeConfig
@@ -67,6 +67,7 @@ ADDED_COLUMNS = (("functions", "previous", "TEXT"),)
 _FUNCTION_COLUMNS = "f.id, f.account, f.region, f.name, f.doc, v.doc, f.previous"
 _FUNCTION_FROM = "FROM functions f JOIN versions v ON v.function_id = f.id AND v.number = 0 "
 _FUNCTION_SELECT = f"SELECT {_FUNCTION_COLUMNS} {_FUNCTION_FROM}"
+T = TypeVar("T")
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -103,6 +104,16 @@ class SqliteStore:
             except DatabaseBusy:
                 raise StoreBusy from None
             yield SqliteTransaction(db, self._vault)
+
+    def prepare_queue(
+        self, work: Callable[[SqliteTransaction], T], *, wait: bool = True
+    ) -> tuple[T, PreparedCommit]:
+        try:
+            return self._database.prepare(
+                lambda db: work(SqliteTransaction(db, self._vault)), counted=False, wait=wait
+            )
+        except DatabaseBusy:
+            raise StoreBusy from None
 
     def close(self) -> None:
         self._database.close()
