@@ -131,6 +131,7 @@ class Lambda(Assembly):
     pool: EnvironmentPool
     invoker: Invoker
     delivery: Delivery
+    events: EventQueue
     relay: _LedgerRelay
     provisioner: Provisioner
     # Provisioned concurrency as other services use it (Application Auto Scaling, through the
@@ -226,6 +227,7 @@ class Lambda(Assembly):
             self.memory.close()
 
     def close(self) -> None:
+        self.events.close()  # its last COMMIT, if any, before the store goes
         self.store.close()
         self.code.close()
 
@@ -409,6 +411,7 @@ def assemble(
         pool,
         invoker,
         delivery,
+        events,
         relay,
         provisioner,
         provisioned,

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -229,7 +229,7 @@ class ThreadRecordingStore(CountingStore):
         return tx
 
 
-def test_a_free_store_writes_each_batch_on_the_loop_and_commits_it_on_a_worker(
+def test_a_free_store_writes_each_batch_on_the_loop_and_commits_it_on_its_own_thread(
     tmp_path: Path,
 ) -> None:
     # A worker thread running the whole transaction needs the GIL back after every SQLite step
@@ -250,7 +250,7 @@ def test_a_free_store_writes_each_batch_on_the_loop_and_commits_it_on_a_worker(
         executor.shutdown(wait=True)
         store.close()
     assert store.threads == [threading.main_thread().name] * 2, "written off the event loop"
-    assert executor.submitted == 1, "one hand-off to a worker thread: the batch's COMMIT"
+    assert executor.submitted == 0, "the shared worker threads were used"
 
 
 class HeldCommitStore(CountingStore):
@@ -307,6 +307,60 @@ def test_the_loop_goes_on_while_a_batch_is_being_committed(
         assert store.depth() == 2
     finally:
         store.release.set()
+        store.close()
+
+
+class CrowdedStore(CountingStore):
+    """The counting store; once a batch is written, every shared worker thread starts a
+    control-plane transaction, and so waits for the store the batch holds."""
+
+    def __init__(self, inner: SqliteStore, workers: ThreadPoolExecutor, count: int) -> None:
+        super().__init__(inner)
+        self.workers, self.count = workers, count
+        self.crowd: list[Future[None]] = []
+
+    def prepare_queue(
+        self, work: Callable[[Transaction], T], *, wait: bool = True
+    ) -> tuple[T, PreparedCommit]:
+        prepared = super().prepare_queue(work, wait=wait)
+        if not self.crowd:
+            started = threading.Barrier(self.count + 1)
+
+            def control_plane_read() -> None:
+                started.wait(10)
+                deadline = time.monotonic() + 10  # gives up, so a failure ends the test
+                while time.monotonic() < deadline:
+                    try:
+                        with self.inner.queue_transaction(wait=False) as tx:
+                            tx.queue_depth()
+                        return
+                    except StoreBusy:
+                        time.sleep(0.001)
+                raise TimeoutError("the store stayed held")
+
+            self.crowd = [self.workers.submit(control_plane_read) for _ in range(self.count)]
+            started.wait(10)  # every worker is now on its way to wait for the store
+        return prepared
+
+
+def test_a_batch_commits_while_every_shared_worker_waits_for_the_store(tmp_path: Path) -> None:
+    # The batch holds the store until its COMMIT: were the COMMIT queued behind the shared
+    # workers, which wait for the store, neither would ever go on.
+    workers = ThreadPoolExecutor(2)
+    store = CrowdedStore(SqliteStore(tmp_path / "gureum.sqlite3", NoVault()), workers, 2)
+    queue = EventQueue(store, workers)
+
+    async def scenario() -> None:
+        await asyncio.wait_for(queue.accept(event(1)), timeout=5)
+
+    try:
+        asyncio.run(scenario())
+        for waiting in store.crowd:
+            waiting.result(timeout=5)
+        assert store.depth() == 1
+    finally:
+        queue.close()
+        workers.shutdown(wait=True)
         store.close()
 
 

@@ -9,14 +9,17 @@ and an accept waits for the store behind all of them. The delivery workers
 (`gureum.lambda_.services.delivery`) take the committed events from the store.
 
 The loop writes each batch itself, and leaves only its COMMIT (`synchronous=FULL`: the one
-fsync of the batch) to a worker thread, so that it goes on parsing the next accepts meanwhile
-instead of stalling for the fsync (milliseconds, when other work shares the disk). A worker
-thread doing the whole transaction was much worse: it needs the GIL back after every SQLite
-step (one per row), and waits for it each time while the loop is busy, so a 0.3 ms commit took
-3 ms and more, and the GIL's back and forth cost the loop CPU besides. One hand-off each way
-per batch is what is left. While a control-plane transaction holds the store, the batch goes to
-a worker thread whole, so the loop never stops behind one. The delivery loop's reads of the
-queue run on the loop too (`run`), after the COMMIT in flight.
+fsync of the batch) to a thread of the queue's own, so that it goes on parsing the next accepts
+meanwhile instead of stalling for the fsync (milliseconds, when other work shares the disk). A
+worker thread doing the whole transaction was much worse: it needs the GIL back after every
+SQLite step (one per row), and waits for it each time while the loop is busy, so a 0.3 ms
+commit took 3 ms and more, and the GIL's back and forth cost the loop CPU besides. One hand-off
+each way per batch is what is left. The COMMIT thread is the queue's own, not one of the shared
+workers: the batch holds the store until it commits, and the shared workers may all be waiting
+for the store (control-plane calls, delivery's reads of configurations), with the COMMIT queued
+behind them for good. While a control-plane transaction holds the store, the batch goes to a
+shared worker whole, so the loop never stops behind one. The delivery loop's reads of the queue
+run on the loop too (`run`), after the COMMIT in flight.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TypeVar
 
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
@@ -50,6 +53,8 @@ class EventQueue:
         self.on_commit: Callable[[], None] = lambda: None
         self._pending: list[tuple[QueuedEvent | Write, asyncio.Future[None]]] = []
         self._flushing: asyncio.Task[None] | None = None
+        # Runs the COMMITs of prepared batches, nothing else (see the module docstring).
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gureum-commit")
         # The COMMIT in flight on a worker thread, if any: it holds the store until it is done.
         self._committing: asyncio.Future[None] | None = None
         # Accepts counted in windows of ACCEPTING_WINDOW seconds: this one, and whether the one
@@ -78,6 +83,10 @@ class EventQueue:
             )
             self._window_start, self._window_count = now, 0
         self._window_count += 1
+
+    def close(self) -> None:
+        """Waits for the COMMIT in flight, if any; after the event loop has stopped."""
+        self._committer.shutdown(wait=True)
 
     async def accept(self, event: QueuedEvent) -> None:
         """Returns once `event` is committed: the caller answers 202 after this."""
@@ -155,7 +164,7 @@ class EventQueue:
 
             return await loop.run_in_executor(self._executor, whole)
         try:
-            self._committing = loop.run_in_executor(self._executor, prepared.commit)
+            self._committing = loop.run_in_executor(self._committer, prepared.commit)
         except BaseException:  # no worker thread to be had (shutting down): nothing stored
             prepared.rollback()
             raise
