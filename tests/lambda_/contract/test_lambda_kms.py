@@ -303,6 +303,23 @@ def test_event_invoke_with_a_disabled_key_is_refused(env: Kms, name: str) -> Non
         env.lam.delete_function(FunctionName=name)
 
 
+def test_event_invokes_follow_the_key_as_it_is_disabled_and_enabled(env: Kms, name: str) -> None:
+    # The accepts remember that the variables opened, until the function or a key changes.
+    key = env.key()
+    env.function(name, {"SECRET": secret()}, KMSKeyArn=key)
+    event = {"FunctionName": name, "InvocationType": "Event", "Payload": b"{}"}
+    try:
+        for _ in range(3):
+            assert env.lam.invoke(**event)["StatusCode"] == 202
+        env.kms.disable_key(KeyId=key)
+        assert error_of(env.lam.invoke, **event) == (502, "KMSDisabledException", DISABLED)
+        env.kms.enable_key(KeyId=key)
+        assert env.lam.invoke(**event)["StatusCode"] == 202
+    finally:
+        # An accepted event would be retried for hours; without its function it is dropped.
+        env.lam.delete_function(FunctionName=name)
+
+
 UPDATES: dict[str, Callable[[Any, str], object]] = {
     "configuration": lambda lam, name: lam.update_function_configuration(
         FunctionName=name, MemorySize=256

@@ -109,6 +109,8 @@ def test_sweep_removes_interrupted_extractions(code: CodeStore, tmp_path: Path) 
 
 
 class NoVault:
+    generation = 0  # no keys that could change
+
     def seal(
         self, account: str, region: str, key_arn: str | None, variables: Mapping[str, str]
     ) -> dict[str, str]:

@@ -49,6 +49,8 @@ T = TypeVar("T")
 class NoVault:
     """Events never carry environment variables; any use of the vault is a test failure."""
 
+    generation = 0  # no keys that could change
+
     def seal(
         self, account: str, region: str, key_arn: str | None, variables: Mapping[str, str]
     ) -> dict[str, str]:

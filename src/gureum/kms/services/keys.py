@@ -91,6 +91,12 @@ class KeyService:
             self._store.close()
             raise
 
+    @property
+    def generation(self) -> int:
+        """Moves whenever anything about the keys changed (state, aliases, material, a key
+        deleted when due): what a key allows is the same as long as this stays put."""
+        return self._store.generation
+
     def close(self) -> None:
         self._store.close()
 

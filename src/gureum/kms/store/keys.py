@@ -59,6 +59,12 @@ class KeyTransaction(Protocol):
 class KeyStore(Protocol):
     """Keys, material and aliases behind transactions; `close()` at shutdown."""
 
+    @property
+    def generation(self) -> int:
+        """Moves whenever a committed transaction changed anything (for callers that cache
+        what a key allows)."""
+        ...
+
     def transaction(self) -> AbstractContextManager[KeyTransaction]: ...
     def close(self) -> None: ...
 
@@ -126,6 +132,10 @@ class SqliteKeyStore:
     def __init__(self, path: Path) -> None:
         # Freed pages are zeroed, so a deleted key's wrapped material does not linger in the file.
         self._database = Database(path, SCHEMA, "secure_delete=ON")
+
+    @property
+    def generation(self) -> int:
+        return self._database.generation
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteKeyTransaction]:

@@ -176,6 +176,11 @@ class Invoker:
         # The qualifier (version or alias) whose provisioned concurrency serves a slot, for
         # the provisioned metrics' Resource; the provisioner fills it in.
         self.owner_of: Callable[[str], str | None] = lambda slot: None
+        # Versions whose variables opened, by the store generation they were checked at (which
+        # moves with the keys too): each Event accept checks the key, and asking KMS afresh
+        # every time (a read of the function and a decryption, on the loop) cost an accept more
+        # than everything else it does.
+        self._keys_open: dict[tuple[str, str, str], int] = {}
 
     def target(self, caller: Caller, ref: FunctionRef) -> Target:
         """The version to run. Cached until the store changes, except through an alias
@@ -200,12 +205,19 @@ class Invoker:
         (asked afresh: a key's state is not part of the function record)."""
         if target.version.settings.environment_sealed is None:
             return
-        function = target.function
-        ref = FunctionRef(function.name, target.version.version)
+        function, version = target.function, target.version
+        checked = (function.id, version.version, version.revision_id)
+        generation = self._store.generation
+        if self._keys_open.get(checked) == generation:
+            return  # neither the function nor any key changed since the variables opened
+        ref = FunctionRef(function.name, version.version)
         current = self.fresh_target(Caller(function.account, function.region), ref)
         error = current.version.settings.environment_error
         if error is not None:
             raise kms_error(error)
+        if len(self._keys_open) >= PLAN_CACHE:
+            self._keys_open.clear()
+        self._keys_open[checked] = generation
 
     def fresh_target(self, caller: Caller, ref: FunctionRef) -> Target:
         with self._store.transaction() as tx:

@@ -60,6 +60,10 @@ class KmsEnvironmentVault:
     def __init__(self, keys: KeyService) -> None:
         self._keys = keys
 
+    @property
+    def generation(self) -> int:
+        return self._keys.generation
+
     def seal(
         self, account: str, region: str, key_arn: str | None, variables: Mapping[str, str]
     ) -> dict[str, str]:

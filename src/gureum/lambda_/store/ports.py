@@ -34,6 +34,11 @@ class EnvironmentVault(Protocol):
     the (ErrorCode, Message) pair that FunctionConfiguration shows instead of the variables.
     """
 
+    @property
+    def generation(self) -> int:
+        """Moves whenever what `open` gives may have changed (a key disabled, enabled, ...)."""
+        ...
+
     def seal(
         self, account: str, region: str, key_arn: str | None, variables: Mapping[str, str]
     ) -> dict[str, str]: ...
@@ -160,7 +165,8 @@ class Store(Protocol):
     """Hands out transactions; one adapter per database (SQLite here, PostgreSQL later).
 
     `generation` changes whenever a committed transaction changed anything (but the event
-    queue, see `QueueStore`).
+    queue, see `QueueStore`), and whenever the keys that open sealed variables changed (what a
+    read of a function gives depends on them too).
     """
 
     @property

@@ -89,7 +89,8 @@ class SqliteStore:
 
     @property
     def generation(self) -> int:
-        return self._database.generation
+        # Both only ever grow, so their sum moves whenever either does.
+        return self._database.generation + self._vault.generation
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteTransaction]:
