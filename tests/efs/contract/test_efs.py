@@ -348,6 +348,11 @@ def test_mount_targets_in_an_ec2_subnet(
     # Without groups: the VPC's default group.
     other = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.2.0/24", AvailabilityZone="us-east-1c")
     second = efs.create_mount_target(FileSystemId=fs_id, SubnetId=other["Subnet"]["SubnetId"])
+    for _ in range(500):  # creating, then available (a scaled moment)
+        (state,) = efs.describe_mount_targets(MountTargetId=second["MountTargetId"])["MountTargets"]
+        if state["LifeCycleState"] == "available":
+            break
+        time.sleep(0.01)
     (default,) = ec2.describe_security_groups(
         Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
     )["SecurityGroups"]
