@@ -49,6 +49,9 @@ class Database:
     def __init__(self, path: Path, schema: str, *pragmas: str) -> None:
         self.connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        self._path = path
+        self._reader: sqlite3.Connection | None = None  # `snapshot`'s, made on first use
+        self._reader_thread = 0  # the one thread that uses it
         self.connection.execute("PRAGMA journal_mode=WAL")
         self.connection.execute("PRAGMA synchronous=FULL")
         self.connection.execute("PRAGMA foreign_keys=ON")
@@ -120,6 +123,30 @@ class Database:
             raise
         return result, PreparedCommit(self, counted, changes)
 
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read-only view of what is committed now, on a connection of its own that only the
+        first thread to ask (the event loop) ever uses: in WAL mode it reads without the
+        database's lock, so it never waits for a writer, nor a writer for it. Writes through
+        it are refused by SQLite (`query_only`). Another thread gets an ordinary transaction."""
+        if self._reader is None:
+            self._reader = sqlite3.connect(self._path, isolation_level=None)
+            self._reader.execute("PRAGMA query_only=ON")
+            self._reader_thread = threading.get_ident()
+        if threading.get_ident() != self._reader_thread:
+            with self.transaction(counted=False) as connection:
+                yield connection
+            return
+        reader = self._reader
+        reader.execute("BEGIN")
+        try:
+            yield reader
+        finally:
+            reader.execute("ROLLBACK")
+
     def close(self) -> None:
         with self._lock:
             self.connection.close()
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None

@@ -80,6 +80,9 @@ class CountingStore:
     def transaction(self) -> AbstractContextManager[Transaction]:
         return self._transaction(self.inner.transaction)
 
+    def snapshot(self) -> AbstractContextManager[Transaction]:
+        return self.inner.snapshot()
+
     def queue_transaction(self, *, wait: bool = True) -> AbstractContextManager[Transaction]:
         # A held gate stands for another thread's transaction: busy to a caller that won't wait.
         if not wait and not self.gate.is_set():

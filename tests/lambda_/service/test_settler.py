@@ -98,6 +98,9 @@ class FlakyStore:
     def transaction(self) -> AbstractContextManager[Transaction]:
         return self._transaction()
 
+    def snapshot(self) -> AbstractContextManager[Transaction]:
+        return self.inner.snapshot()
+
     @contextmanager
     def _transaction(self) -> Iterator[Transaction]:
         with self.inner.transaction() as tx:

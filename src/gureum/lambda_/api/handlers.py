@@ -128,7 +128,7 @@ class LambdaApi:
 
     async def get_function(self, ctx: CallContext, params: Params) -> Result:
         who, ref = caller(ctx), function_ref(ctx, params)
-        view = self._functions.cached(who, ref)
+        view = self._functions.cached(who, ref) or self._functions.read_on_loop(who, ref)
         if view is None:
             loop = asyncio.get_running_loop()
             view = await loop.run_in_executor(self._executor, self._functions.get, who, ref)

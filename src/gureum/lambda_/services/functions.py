@@ -38,7 +38,7 @@ from gureum.lambda_.domain.runtimes import check_runtime
 from gureum.lambda_.domain.variables import check_variables
 from gureum.lambda_.services.context import Caller, Ports
 from gureum.lambda_.store.codestore import ArchiveTooLarge, CodeStore, UnreadableArchive
-from gureum.lambda_.store.ports import Transaction
+from gureum.lambda_.store.ports import NeedsWorker, Transaction
 
 T = TypeVar("T")
 PAGE_LIMIT = 50
@@ -313,15 +313,36 @@ class FunctionService:
                     function_arn(caller.region, caller.account, ref.name, ref.qualifier)
                 )
             view = resolve_version(tx, function, ref.qualifier)
+        self._remember(caller, ref, generation, view)
+        return view
+
+    def read_on_loop(self, caller: Caller, ref: FunctionRef) -> VersionView | None:
+        """`get` from a snapshot, on the event loop: no worker thread, no waiting for writers.
+        None when the version's variables are sealed (opening them asks KMS: `get` on a worker
+        does). Raises what `get` raises."""
+        generation = self._ports.store.generation
+        try:
+            with self._ports.store.snapshot() as tx:
+                function = tx.get_function(caller.account, caller.region, ref.name)
+                if function is None:
+                    raise not_found(
+                        function_arn(caller.region, caller.account, ref.name, ref.qualifier)
+                    )
+                view = resolve_version(tx, function, ref.qualifier)
+        except NeedsWorker:
+            return None
+        self._remember(caller, ref, generation, view)
+        return view
+
+    def _remember(
+        self, caller: Caller, ref: FunctionRef, generation: int, view: VersionView
+    ) -> None:
         # Sealed variables show as their key allows now, and a key's state is not in this store.
         if view.version.settings.environment_sealed is None:
             if len(self._views) >= VIEWS_KEPT:
                 self._views.clear()
-            self._views[(caller.account, caller.region, ref.name, ref.qualifier)] = (
-                generation,
-                view,
-            )
-        return view
+            key = (caller.account, caller.region, ref.name, ref.qualifier)
+            self._views[key] = (generation, view)
 
     def cached(self, caller: Caller, ref: FunctionRef) -> VersionView | None:
         """What `get` would answer, when nothing was committed since it last read it. No I/O:

@@ -38,7 +38,7 @@ from gureum.lambda_.services.functions import not_found
 from gureum.lambda_.services.metrics import LambdaMetrics
 from gureum.lambda_.services.vault import kms_error
 from gureum.lambda_.store.codestore import CodeStore
-from gureum.lambda_.store.ports import Store, Transaction
+from gureum.lambda_.store.ports import NeedsWorker, Store, Transaction
 
 SYNC_PAYLOAD_LIMIT = 6_291_456
 PLAN_CACHE = 4096
@@ -220,13 +220,22 @@ class Invoker:
         self._keys_open[checked] = generation
 
     def fresh_target(self, caller: Caller, ref: FunctionRef) -> Target:
-        with self._store.transaction() as tx:
-            function = tx.get_function(caller.account, caller.region, ref.name)
-            if function is None:
-                # Invoke names the version it looked for (spec 0.4): `$LATEST` when unqualified.
-                qualifier = ref.qualifier or LATEST
-                raise not_found(function_arn(caller.region, caller.account, ref.name, qualifier))
-            return resolve_target(tx, function, ref.qualifier, self._draw())
+        # From a snapshot (the event loop reads without waiting for writers), or in a
+        # transaction when the variables must be opened (that asks KMS).
+        try:
+            with self._store.snapshot() as tx:
+                return self._resolve(tx, caller, ref)
+        except NeedsWorker:
+            with self._store.transaction() as tx:
+                return self._resolve(tx, caller, ref)
+
+    def _resolve(self, tx: Transaction, caller: Caller, ref: FunctionRef) -> Target:
+        function = tx.get_function(caller.account, caller.region, ref.name)
+        if function is None:
+            # Invoke names the version it looked for (spec 0.4): `$LATEST` when unqualified.
+            qualifier = ref.qualifier or LATEST
+            raise not_found(function_arn(caller.region, caller.account, ref.name, qualifier))
+        return resolve_target(tx, function, ref.qualifier, self._draw())
 
     async def invoke(
         self,

@@ -26,6 +26,11 @@ class StoreBusy(Exception):
     """The store is in another thread's transaction, and the caller asked not to wait."""
 
 
+class NeedsWorker(Exception):
+    """A snapshot read would have to open sealed variables (a call to KMS): not on the event
+    loop; the caller reads again on a worker thread."""
+
+
 class EnvironmentVault(Protocol):
     """Seals functions' environment variables before they are stored, and opens them on read.
 
@@ -173,6 +178,11 @@ class Store(Protocol):
     def generation(self) -> int: ...
 
     def transaction(self) -> AbstractContextManager[Transaction]: ...
+
+    def snapshot(self) -> AbstractContextManager[Transaction]:
+        """For reads on the event loop thread only: what is committed now, without waiting for
+        writers. Reading sealed variables through it raises `NeedsWorker`."""
+        ...
 
     def close(self) -> None: ...
 
