@@ -23,6 +23,7 @@ from gureum.aws.protocols.restjson import RestJsonProtocol
 from gureum.aws.sigv4 import HttpRequest
 from gureum.kms.services.keys import KeyService
 from gureum.lambda_.api.asynchronous import AsyncApi
+from gureum.lambda_.api.event_sources import EventSourceApi
 from gureum.lambda_.api.handlers import LambdaApi
 from gureum.lambda_.api.provisioned import ProvisionedApi
 from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
@@ -53,16 +54,19 @@ from gureum.lambda_.services.context import Ports
 from gureum.lambda_.services.delivery import Delivery
 from gureum.lambda_.services.event_configs import EventConfigService
 from gureum.lambda_.services.event_queue import EventQueue
+from gureum.lambda_.services.event_sources import EventSourceService
 from gureum.lambda_.services.functions import FunctionService
 from gureum.lambda_.services.invoker import Invoker
 from gureum.lambda_.services.layers import LayerService
 from gureum.lambda_.services.metrics import CONTENT_TYPE as METRICS_TYPE
 from gureum.lambda_.services.metrics import LambdaMetrics, MetricPublisher
+from gureum.lambda_.services.pollers import Pollers
 from gureum.lambda_.services.provisioned import ProvisionedConcurrencyService
 from gureum.lambda_.services.provisioner import Provisioner
 from gureum.lambda_.services.settler import Settler
 from gureum.lambda_.services.vault import KmsEnvironmentVault
 from gureum.lambda_.store.codestore import CodeStore
+from gureum.lambda_.store.event_sources import TriggerStore
 from gureum.lambda_.store.sqlite import SqliteStore
 from gureum.sqs.services.queues import QueueService
 
@@ -139,6 +143,9 @@ class Lambda(Assembly):
     provisioned: ProvisionedConcurrencyService
     endpoint: ServiceEndpoint
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Event source mappings and function URLs (their own store), and the mappings' pollers.
+    triggers: TriggerStore | None = None
+    pollers: Pollers | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -195,6 +202,8 @@ class Lambda(Assembly):
         self._tasks.append(asyncio.create_task(self.networks.refill(), name="networks"))
         self._tasks.append(asyncio.create_task(self._sample_concurrency(), name="gauges"))
         self._tasks.append(asyncio.create_task(self.provisioner.run(), name="provisioner"))
+        if self.pollers is not None:
+            self._tasks.append(asyncio.create_task(self.pollers.run(), name="pollers"))
 
     async def _sample_concurrency(self) -> None:
         """The concurrency gauges into CloudWatch once per second, scaled by --time-scale
@@ -229,6 +238,8 @@ class Lambda(Assembly):
     def close(self) -> None:
         self.events.close()  # its last COMMIT, if any, before the store goes
         self.store.close()
+        if self.triggers is not None:
+            self.triggers.close()
         self.code.close()
 
     # --- what the server shows besides the API ----------------------------------------------
@@ -377,10 +388,23 @@ def assemble(
     async_api = AsyncApi(EventConfigService(ports), invoker)
     provisioned = ProvisionedConcurrencyService(ports, limits, provisioner.changed)
     provisioned_api = ProvisionedApi(provisioned)
+    # Event source mappings: SQS queues polled by pollers the assembly owns.
+    triggers = TriggerStore(data / "triggers.sqlite3")
+    pollers = Pollers(
+        triggers, queues, invoker, executor, lambda: clock.now().timestamp(), settings.time_scale
+    )
+    event_source_api = EventSourceApi(
+        EventSourceService(triggers, invoker, queues, clock, pollers.changed)
+    )
     endpoint = ServiceEndpoint(
         "lambda",
         RestJsonProtocol(kernel.model("lambda"), "application/json"),
-        {**lambda_api.handlers(), **async_api.handlers(), **provisioned_api.handlers()},
+        {
+            **lambda_api.handlers(),
+            **async_api.handlers(),
+            **provisioned_api.handlers(),
+            **event_source_api.handlers(),
+        },
         {
             "CreateFunction": (
                 CREATE_FUNCTION_LIMIT,
@@ -416,4 +440,6 @@ def assemble(
         provisioner,
         provisioned,
         endpoint,
+        triggers=triggers,
+        pollers=pollers,
     )
