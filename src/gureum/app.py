@@ -94,9 +94,10 @@ class GureumApp:
             self.kernel, self.cloudwatch.metrics, LambdaCapacity(self.lambda_.provisioned)
         )
         self.services.append(self.autoscaling)
+        self.accounts = AccountDirectory([DEFAULT_ACCESS_KEY])
         self.frontend = Frontend(
             {s.endpoint.signing_name: s.endpoint for s in self.services},
-            AccountDirectory([DEFAULT_ACCESS_KEY]),
+            self.accounts,
             self.kernel.clock,
             self.executor,
             default_service="lambda",
@@ -159,6 +160,10 @@ class GureumApp:
         )
         if request.raw_path.startswith("/_gureum/"):
             response = await self._internal(request)
+        elif (
+            url := await self.lambda_.function_url(request, self.accounts.find, body is None)
+        ) is not None:
+            response = url  # a function URL, path- or host-based: not an AWS API call
         else:
             host = next((v for k, v in request.headers if k.lower() == "host"), "localhost")
             response = await self.frontend.handle(request, f"http://{host}", body is None)

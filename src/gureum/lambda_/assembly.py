@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gureum.aws.accounts import DEFAULT_ACCESS_KEY
-from gureum.aws.frontend import ServiceEndpoint
+from gureum.aws.frontend import Handler, ServiceEndpoint
 from gureum.aws.http import HttpResponse, query_params
 from gureum.aws.kernel import Assembly, Kernel
 from gureum.aws.protocols.restjson import RestJsonProtocol
@@ -24,8 +24,10 @@ from gureum.aws.sigv4 import HttpRequest
 from gureum.kms.services.keys import KeyService
 from gureum.lambda_.api.asynchronous import AsyncApi
 from gureum.lambda_.api.event_sources import EventSourceApi
+from gureum.lambda_.api.function_urls import FunctionUrlApi
 from gureum.lambda_.api.handlers import LambdaApi
 from gureum.lambda_.api.provisioned import ProvisionedApi
+from gureum.lambda_.api.url_requests import Accounts, UrlGateway
 from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
 from gureum.lambda_.sandbox.catalog import RuntimeCatalog
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
@@ -55,6 +57,7 @@ from gureum.lambda_.services.delivery import Delivery
 from gureum.lambda_.services.event_configs import EventConfigService
 from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.event_sources import EventSourceService
+from gureum.lambda_.services.function_urls import FunctionUrlService
 from gureum.lambda_.services.functions import FunctionService
 from gureum.lambda_.services.invoker import Invoker
 from gureum.lambda_.services.layers import LayerService
@@ -146,6 +149,7 @@ class Lambda(Assembly):
     # Event source mappings and function URLs (their own store), and the mappings' pollers.
     triggers: TriggerStore | None = None
     pollers: Pollers | None = None
+    urls: UrlGateway | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -258,6 +262,14 @@ class Lambda(Assembly):
     def metrics_page(self) -> HttpResponse:
         return HttpResponse(200, [("Content-Type", METRICS_TYPE)], self.metrics.render())
 
+    async def function_url(
+        self, request: HttpRequest, accounts: Accounts, oversized: bool = False
+    ) -> HttpResponse | None:
+        """The answer to a request for a function URL, or None for any other request."""
+        if self.urls is None:
+            return None
+        return await self.urls.handle(request, accounts, oversized)
+
     async def download(self, request: HttpRequest) -> HttpResponse | None:
         """A code download (GetFunction's `Code.Location`), or None for another path."""
         if not request.raw_path.startswith(CODE_PREFIX):
@@ -274,6 +286,29 @@ class Lambda(Assembly):
         return HttpResponse(
             403, [("Content-Type", "application/json")], b'{"message":"Access Denied"}'
         )
+
+
+def _triggers(
+    kernel: Kernel, triggers: TriggerStore, invoker: Invoker, queues: QueueService
+) -> tuple[Pollers, dict[str, Handler], UrlGateway]:
+    """Event source mappings (SQS queues polled by pollers the assembly owns) and function
+    URLs (requests served before the front door), over their own store."""
+    clock, executor = kernel.clock, kernel.executor
+    pollers = Pollers(
+        triggers,
+        queues,
+        invoker,
+        executor,
+        lambda: clock.now().timestamp(),
+        kernel.settings.time_scale,
+    )
+    mappings = EventSourceService(triggers, invoker, queues, clock, pollers.changed)
+    url_service = FunctionUrlService(triggers, invoker, clock)
+    handlers = {
+        **EventSourceApi(mappings).handlers(),
+        **FunctionUrlApi(url_service).handlers(),
+    }
+    return pollers, handlers, UrlGateway(url_service, invoker, executor, clock)
 
 
 def assemble(
@@ -388,14 +423,8 @@ def assemble(
     async_api = AsyncApi(EventConfigService(ports), invoker)
     provisioned = ProvisionedConcurrencyService(ports, limits, provisioner.changed)
     provisioned_api = ProvisionedApi(provisioned)
-    # Event source mappings: SQS queues polled by pollers the assembly owns.
     triggers = TriggerStore(data / "triggers.sqlite3")
-    pollers = Pollers(
-        triggers, queues, invoker, executor, lambda: clock.now().timestamp(), settings.time_scale
-    )
-    event_source_api = EventSourceApi(
-        EventSourceService(triggers, invoker, queues, clock, pollers.changed)
-    )
+    pollers, trigger_apis, urls = _triggers(kernel, triggers, invoker, queues)
     endpoint = ServiceEndpoint(
         "lambda",
         RestJsonProtocol(kernel.model("lambda"), "application/json"),
@@ -403,7 +432,7 @@ def assemble(
             **lambda_api.handlers(),
             **async_api.handlers(),
             **provisioned_api.handlers(),
-            **event_source_api.handlers(),
+            **trigger_apis,
         },
         {
             "CreateFunction": (
@@ -442,4 +471,5 @@ def assemble(
         endpoint,
         triggers=triggers,
         pollers=pollers,
+        urls=urls,
     )

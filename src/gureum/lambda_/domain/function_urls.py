@@ -45,6 +45,9 @@ class FunctionUrlConfig:
     function_name: str
     qualifier: str  # `$LATEST` or an alias name
     function_arn: str
+    # The function's record id: a URL config is the function's, and goes with it (a function
+    # re-created under the same name has none).
+    function_id: str
     auth_type: str
     cors: Cors | None
     invoke_mode: str
@@ -203,7 +206,6 @@ def function_response(payload: bytes) -> UrlResponse:
     try:
         answer = json.loads(payload) if payload.strip() else None
     except ValueError:
-        answer = None
         return UrlResponse(200, [("Content-Type", "application/json")], payload)
     if not isinstance(answer, dict) or "statusCode" not in answer:
         return UrlResponse(200, [("Content-Type", "application/json")], payload)
@@ -247,6 +249,12 @@ def bad_gateway() -> UrlResponse:
 
 def throttled() -> UrlResponse:
     return UrlResponse(429, [("Content-Type", "application/json")], b'{"Message":"Rate Exceeded."}')
+
+
+def too_large() -> UrlResponse:
+    return UrlResponse(
+        413, [("Content-Type", "application/json")], b'{"Message":"Request Entity Too Large"}'
+    )
 
 
 def forbidden() -> UrlResponse:

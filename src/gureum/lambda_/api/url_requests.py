@@ -1,0 +1,161 @@
+"""Requests to function URLs: find the config, authenticate (AWS_IAM), answer CORS preflights,
+invoke synchronously with the HTTP API payload format 2.0 event, map the answer back to HTTP.
+
+Reached before the AWS front door (the app routes `/lambda-url/<id>/...` and hosts
+`<id>.lambda-url.<region>.localhost` here). Throttles answer 429 and function errors 502, as
+AWS's function URLs do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from gureum.aws import sigv4
+from gureum.aws.accounts import AccessKey
+from gureum.aws.errors import AwsError
+from gureum.aws.http import HttpResponse
+from gureum.aws.sigv4 import HttpRequest
+from gureum.clock import Clock
+from gureum.lambda_.domain.arns import LATEST, FunctionRef
+from gureum.lambda_.domain.errors import ResourceNotFound, TooManyRequests
+from gureum.lambda_.domain.function_urls import (
+    AuthType,
+    FunctionUrlConfig,
+    UrlRequest,
+    UrlResponse,
+    bad_gateway,
+    cors_headers,
+    forbidden,
+    function_response,
+    not_found,
+    preflight,
+    request_event,
+    throttled,
+    too_large,
+    url_id_of,
+)
+from gureum.lambda_.sandbox.environment import InvocationRequest
+from gureum.lambda_.services.context import Caller
+from gureum.lambda_.services.function_urls import FunctionUrlService
+from gureum.lambda_.services.invoker import SYNC_PAYLOAD_LIMIT, Invoker, check_invocable
+
+Accounts = Callable[[str], AccessKey | None]
+
+
+def _header(request: HttpRequest, name: str) -> str | None:
+    return next((v for k, v in request.headers if k.lower() == name), None)
+
+
+def _http(response: UrlResponse, request_id: str) -> HttpResponse:
+    headers = [*response.headers, ("x-amzn-RequestId", request_id)]
+    return HttpResponse(response.status, headers, response.body)
+
+
+class UrlGateway:
+    """Serves every function URL of this server."""
+
+    def __init__(
+        self, urls: FunctionUrlService, invoker: Invoker, executor: Executor, clock: Clock
+    ) -> None:
+        self._urls = urls
+        self._invoker = invoker
+        self._executor = executor
+        self._clock = clock
+
+    async def handle(
+        self, request: HttpRequest, accounts: Accounts, oversized: bool = False
+    ) -> HttpResponse | None:
+        """The answer to a request for a function URL, or None for any other request;
+        `oversized`: the body was past the server's cap and was not kept."""
+        host = _header(request, "host") or ""
+        found = url_id_of(request.raw_path, host)
+        if found is None:
+            return None
+        url_id, raw_path = found
+        request_id = str(uuid.uuid4())
+        loop = asyncio.get_running_loop()
+        config = await loop.run_in_executor(self._executor, self._urls.by_id, url_id)
+        if config is None:
+            return _http(not_found(), request_id)
+        if config.auth_type == AuthType.AWS_IAM and not self._signed(request, config, accounts):
+            return _http(forbidden(), request_id)
+        if oversized or len(request.body) > SYNC_PAYLOAD_LIMIT:
+            return _http(too_large(), request_id)
+        origin = _header(request, "origin")
+        if request.method == "OPTIONS":
+            answer = preflight(
+                config.cors,
+                origin,
+                _header(request, "access-control-request-method"),
+                _header(request, "access-control-request-headers"),
+            )
+            if answer is not None:
+                return _http(answer, request_id)
+        response = await self._invoke(config, request, raw_path, host, request_id)
+        headers = [*response.headers, *cors_headers(config.cors, origin)]
+        return _http(UrlResponse(response.status, headers, response.body), request_id)
+
+    def _signed(self, request: HttpRequest, config: FunctionUrlConfig, accounts: Accounts) -> bool:
+        """AWS_IAM: a valid SigV4 signature for service `lambda` by a key of the URL's account
+        (other accounts need a resource policy, which function URLs do not read yet)."""
+        try:
+            claimed = sigv4.claim(request)
+            key = accounts(claimed.scope.access_key)
+            if key is None or claimed.scope.service != "lambda":
+                return False
+            sigv4.verify(request, key.secret_access_key, self._clock.now(), claimed=claimed)
+        except sigv4.SignatureFailure:
+            return False
+        return key.account_id == config.account
+
+    async def _invoke(
+        self,
+        config: FunctionUrlConfig,
+        request: HttpRequest,
+        raw_path: str,
+        host: str,
+        request_id: str,
+    ) -> UrlResponse:
+        forwarded = _header(request, "x-forwarded-for")
+        source_ip = forwarded.split(",")[0].strip() if forwarded else "127.0.0.1"
+        event = request_event(
+            config,
+            UrlRequest(
+                request.method,
+                raw_path,
+                request.raw_query,
+                request.headers,
+                request.body,
+                source_ip,
+                request_id,
+                int(self._clock.now().timestamp() * 1000),
+                host.split(":", 1)[0] or "localhost",
+            ),
+        )
+        qualifier = None if config.qualifier == LATEST else config.qualifier
+        try:
+            target = self._invoker.target(
+                Caller(config.account, config.region), FunctionRef(config.function_name, qualifier)
+            )
+            if target.function.id != config.function_id:
+                return not_found()
+            check_invocable(target.version)
+            payload = json.dumps(event).encode()
+            invocation = InvocationRequest(request_id, payload, target.invoked_arn)
+            result = await self._invoker.run(target, invocation)
+        except ResourceNotFound:
+            return not_found()
+        except TooManyRequests:
+            return throttled()
+        except AwsError as error:
+            if error.status < 500:
+                body = json.dumps({"Message": error.message}).encode()
+                return UrlResponse(error.status, [("Content-Type", "application/json")], body)
+            return bad_gateway()
+        if result.function_error:
+            return bad_gateway()
+        return function_response(result.payload)
