@@ -355,3 +355,43 @@ def test_filtered_out_messages_are_deleted_without_invoking(
     wait_for(lambda: depth(sqs, source) == 0, 10, "filtered messages to be deleted")
     assert drain(sqs, sink, 1, timeout=2) == []
     lambda_client.delete_event_source_mapping(UUID=uuid)
+
+
+SLOW_FORWARDER = FORWARDER.replace(
+    "    failures = []\n", "    import time\n    time.sleep(0.2)\n    failures = []\n"
+)
+
+
+def test_throttled_batches_back_off_and_are_processed_once(
+    lambda_client: Any, make_function: Callable[..., Any], function_name: str, sqs: Any
+) -> None:
+    sink, _ = queue(sqs, f"{function_name}-sink")
+    # A throttled batch left to its visibility timeout would come back after the test ended.
+    source, arn = queue(sqs, f"{function_name}-src", VisibilityTimeout="120")
+    make_function(
+        Code={"ZipFile": zip_of({"index.py": SLOW_FORWARDER})},
+        Environment={"Variables": {"SINK": sink}},
+        Timeout=30,
+    )
+    # One environment at a time, five pollers: four of them are throttled at any moment.
+    lambda_client.put_function_concurrency(
+        FunctionName=function_name, ReservedConcurrentExecutions=1
+    )
+    bodies = [f"m{n}" for n in range(40)]
+    for start in range(0, 40, 10):
+        sqs.send_message_batch(
+            QueueUrl=source,
+            Entries=[
+                {"Id": str(n), "MessageBody": b} for n, b in enumerate(bodies[start : start + 10])
+            ],
+        )
+    uuid = lambda_client.create_event_source_mapping(
+        EventSourceArn=arn,
+        FunctionName=function_name,
+        BatchSize=2,
+        ScalingConfig={"MaximumConcurrency": 5},
+    )["UUID"]
+    seen = drain(sqs, sink, 40, timeout=60)
+    assert sorted(s["record"]["body"] for s in seen) == sorted(bodies)
+    wait_for(lambda: depth(sqs, source) == 0, 10, "the source queue to empty")
+    lambda_client.delete_event_source_mapping(UUID=uuid)
