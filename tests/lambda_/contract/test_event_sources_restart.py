@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -79,10 +81,13 @@ def set_up(server: GureumProcess) -> tuple[str, str, str]:
     return source, arn, sink
 
 
-def test_a_restart_resumes_polling(tmp_path: Path) -> None:
+def test_a_restart_resumes_polling_and_keeps_function_urls(tmp_path: Path) -> None:
     server = GureumProcess(tmp_path / "data", "--time-scale", "0.1").start()
     try:
         source, _, sink = set_up(server)
+        url = server.client("lambda").create_function_url_config(
+            FunctionName="forwarder", AuthType="NONE"
+        )["FunctionUrl"]
         assert server.stop() == 0
         server.start()
         sqs, lam = server.client("sqs"), server.client("lambda")
@@ -98,6 +103,13 @@ def test_a_restart_resumes_polling(tmp_path: Path) -> None:
             drain(sqs, sink, seen)
         assert set(seen) == {f"after {n}" for n in range(5)}
         assert lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
+        assert lam.get_function_url_config(FunctionName="forwarder")["FunctionUrl"] == url
+        # The URL still names the function: it ran (and failed on an event with no Records,
+        # hence AWS's 502); an unknown URL would be a 404.
+        with pytest.raises(urllib.error.HTTPError) as failed:
+            urllib.request.urlopen(url, timeout=30)
+        failed.value.close()
+        assert failed.value.code == 502
     finally:
         if server.process is not None:
             server.stop()

@@ -84,7 +84,8 @@ def call(
         with urllib.request.urlopen(request, timeout=30) as reply:
             return Reply(reply.status, list(reply.headers.items()), reply.read())
     except urllib.error.HTTPError as error:
-        return Reply(error.code, list(error.headers.items()), error.read())
+        with error:
+            return Reply(error.code, list(error.headers.items()), error.read())
 
 
 # --- the control plane ------------------------------------------------------------------------
