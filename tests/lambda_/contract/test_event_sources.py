@@ -395,3 +395,26 @@ def test_throttled_batches_back_off_and_are_processed_once(
     assert sorted(s["record"]["body"] for s in seen) == sorted(bodies)
     wait_for(lambda: depth(sqs, source) == 0, 10, "the source queue to empty")
     lambda_client.delete_event_source_mapping(UUID=uuid)
+
+
+def test_a_batching_window_gathers_more_than_ten(
+    lambda_client: Any, make_function: Callable[..., Any], function_name: str, sqs: Any
+) -> None:
+    sink, _ = queue(sqs, f"{function_name}-sink")
+    source, arn = queue(sqs, f"{function_name}-src")
+    forwarder(make_function, sink)
+    for start in range(0, 15, 5):
+        sqs.send_message_batch(
+            QueueUrl=source,
+            Entries=[{"Id": str(n), "MessageBody": f"m{start + n}"} for n in range(5)],
+        )
+    uuid = lambda_client.create_event_source_mapping(
+        EventSourceArn=arn,
+        FunctionName=function_name,
+        BatchSize=50,
+        MaximumBatchingWindowInSeconds=1,
+    )["UUID"]
+    seen = drain(sqs, sink, 15)
+    assert sorted(s["record"]["body"] for s in seen) == sorted(f"m{n}" for n in range(15))
+    assert {s["size"] for s in seen} == {15}  # one invocation for the whole window
+    lambda_client.delete_event_source_mapping(UUID=uuid)

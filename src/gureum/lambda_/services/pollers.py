@@ -49,7 +49,7 @@ from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.invoker import Invoker, check_invocable
 from gureum.lambda_.store.event_sources import TriggerStore
 from gureum.sqs.domain.queues import QueueKey, key_from_arn
-from gureum.sqs.domain.receives import SYSTEM_ATTRIBUTES, ReceiveOptions
+from gureum.sqs.domain.receives import MAX_WAIT, SYSTEM_ATTRIBUTES, ReceiveOptions
 from gureum.sqs.services.messages import Delivery
 from gureum.sqs.services.queues import QueueService
 
@@ -228,12 +228,18 @@ class Pollers:
         loop = asyncio.get_running_loop()
         closes = loop.time() + settings.window * self._scale
         while len(batch) < settings.batch_size:
+            remaining = closes - loop.time()
+            if batch and remaining <= 0:
+                break
+            # Long-poll whole seconds (SQS's unit); the last fraction of a window is slept,
+            # then looked at once, so a half-full batch never spins on empty receives.
+            wait = RECEIVE_WAIT if not batch else min(MAX_WAIT, int(remaining))
+            if batch and wait == 0:
+                await asyncio.sleep(remaining)
             wanted = min(10, settings.batch_size - len(batch))
             options = ReceiveOptions(wanted, None, SYSTEM_ATTRIBUTES, ("All",))
-            remaining = closes - loop.time()
-            wait = RECEIVE_WAIT if not batch else max(0, min(RECEIVE_WAIT, int(remaining)))
             batch.extend(await self._queues.messages.receive_message(key, options, wait))
-            if not batch or settings.window == 0 or loop.time() >= closes:
+            if not batch or settings.window == 0:
                 break
         return batch
 
