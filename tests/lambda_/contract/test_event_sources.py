@@ -418,3 +418,26 @@ def test_a_batching_window_gathers_more_than_ten(
     assert sorted(s["record"]["body"] for s in seen) == sorted(f"m{n}" for n in range(15))
     assert {s["size"] for s in seen} == {15}  # one invocation for the whole window
     lambda_client.delete_event_source_mapping(UUID=uuid)
+
+
+def test_listing_is_paged_in_creation_order(
+    lambda_client: Any, make_function: Callable[..., Any], function_name: str, sqs: Any
+) -> None:
+    make_function()
+    uuids = []
+    for n in range(3):
+        _, arn = queue(sqs, f"{function_name}-q{n}")
+        created = lambda_client.create_event_source_mapping(
+            EventSourceArn=arn, FunctionName=function_name, Enabled=False
+        )
+        uuids.append(created["UUID"])
+    first = lambda_client.list_event_source_mappings(FunctionName=function_name, MaxItems=2)
+    assert [m["UUID"] for m in first["EventSourceMappings"]] == uuids[:2]
+    rest = lambda_client.list_event_source_mappings(
+        FunctionName=function_name, MaxItems=2, Marker=first["NextMarker"]
+    )
+    assert [m["UUID"] for m in rest["EventSourceMappings"]] == uuids[2:]
+    assert "NextMarker" not in rest
+    # A mapping still Creating may be deleted (AWS refuses deletes only while Updating).
+    for uuid in uuids:
+        lambda_client.delete_event_source_mapping(UUID=uuid)

@@ -106,14 +106,26 @@ def test_toggling_enabled_goes_through_enabling_and_disabling() -> None:
     enabling = disabled.updated(MappingSettings(enabled=True), 3.0)
     assert enabling.state is S.ENABLING
     assert enabling.settled(4.0).state is S.ENABLED
+    # Toggled back before it settled.
+    assert enabling.updated(MappingSettings(enabled=False), 5.0).state is S.DISABLING
+    assert enabling.updated(MappingSettings(batch_size=3), 5.0).state is S.UPDATING
 
 
 @pytest.mark.parametrize("state", [S.CREATING, S.UPDATING, S.DELETING])
-def test_busy_mappings_refuse_updates_and_deletes(state: MappingState) -> None:
+def test_busy_mappings_refuse_updates(state: MappingState) -> None:
     with pytest.raises(ResourceInUse):
         mapping(state).updated(MappingSettings(), 1.0)
+
+
+@pytest.mark.parametrize("state", [S.UPDATING, S.DELETING])
+def test_updating_and_deleting_mappings_refuse_deletes(state: MappingState) -> None:
     with pytest.raises(ResourceInUse):
         mapping(state).deleting(1.0)
+
+
+@pytest.mark.parametrize("state", [S.CREATING, S.ENABLED, S.DISABLED, S.ENABLING])
+def test_other_mappings_may_be_deleted(state: MappingState) -> None:
+    assert mapping(state).deleting(1.0).state is S.DELETING
 
 
 def test_illegal_transitions_raise() -> None:

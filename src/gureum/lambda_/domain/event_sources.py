@@ -4,9 +4,9 @@ becomes, and what a function's answer deletes. Pure: times, UUIDs and messages c
 Lifecycle (AWS's states; transitions are the table `_TRANSITIONS`, any other move raises):
 Creating -> Enabled | Disabled once the pollers took the mapping up; Enabled/Disabled ->
 Updating on an update, then back to Enabled | Disabled; Enabled -> Disabling -> Disabled and
-Disabled -> Enabling -> Enabled when only `Enabled` changes; any settled state -> Deleting,
-after which the mapping is gone. Updates and deletes are refused while Creating, Updating or
-Deleting (ResourceInUseException).
+Disabled -> Enabling -> Enabled when only `Enabled` changes; any state but Updating ->
+Deleting, after which the mapping is gone. Updates are refused while Creating, Updating or
+Deleting, deletes while Updating or Deleting (ResourceInUseException).
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ class MappingState(StrEnum):
 _S = MappingState
 _TRANSITIONS: Mapping[MappingState, frozenset[MappingState]] = {
     _S.CREATING: frozenset({_S.ENABLED, _S.DISABLED, _S.DELETING}),
-    _S.ENABLING: frozenset({_S.ENABLED, _S.DELETING}),
-    _S.DISABLING: frozenset({_S.DISABLED, _S.DELETING}),
+    _S.ENABLING: frozenset({_S.ENABLED, _S.UPDATING, _S.DISABLING, _S.DELETING}),
+    _S.DISABLING: frozenset({_S.DISABLED, _S.UPDATING, _S.ENABLING, _S.DELETING}),
     _S.ENABLED: frozenset({_S.UPDATING, _S.DISABLING, _S.DELETING}),
     _S.DISABLED: frozenset({_S.UPDATING, _S.ENABLING, _S.DELETING}),
     _S.UPDATING: frozenset({_S.ENABLED, _S.DISABLED, _S.DELETING}),
@@ -134,7 +134,6 @@ class EventSourceMapping:
     def updated(self, settings: MappingSettings, now: float) -> EventSourceMapping:
         """After UpdateEventSourceMapping (refused while busy)."""
         self.check_changeable()
-        settled = _S.ENABLED if self.state in (_S.ENABLED, _S.ENABLING) else _S.DISABLED
         only_enabled = replace(self.settings, enabled=settings.enabled) == settings
         if only_enabled and settings.enabled != self.settings.enabled:
             to = _S.ENABLING if settings.enabled else _S.DISABLING
@@ -143,7 +142,7 @@ class EventSourceMapping:
         return replace(
             self,
             settings=settings,
-            state=transition(settled, to),
+            state=transition(self.state, to),
             reason="USER_INITIATED",
             last_modified=now,
         )
@@ -154,7 +153,9 @@ class EventSourceMapping:
         return replace(self, state=transition(self.state, to), last_modified=now)
 
     def deleting(self, now: float) -> EventSourceMapping:
-        if self.state in (_S.CREATING, _S.UPDATING, _S.DELETING):
+        """Refused while Updating (AWS's ResourceInUseException) or already Deleting; a mapping
+        still Creating may be deleted."""
+        if self.state in (_S.UPDATING, _S.DELETING):
             raise ResourceInUse(
                 f"Cannot delete the event source mapping because it is in use. "
                 f"The event source mapping is currently in the {self.state.value} state."

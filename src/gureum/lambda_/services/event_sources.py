@@ -27,7 +27,8 @@ from gureum.lambda_.services.invoker import Invoker
 from gureum.lambda_.store.event_sources import TriggerStore
 from gureum.sqs.services.queues import QueueService
 
-LIST_LIMIT = 100
+LIST_DEFAULT = 100
+LIST_LIMIT = 10_000  # the model's MaxItems
 
 
 def mapping_not_found() -> ResourceNotFound:
@@ -139,7 +140,7 @@ class EventSourceService:
             if not marker.isdigit():
                 raise InvalidParameterValue("Invalid marker")
             start = int(marker)
-        limit = min(max_items or LIST_LIMIT, LIST_LIMIT)
+        limit = min(max_items or LIST_DEFAULT, LIST_LIMIT)
         page = found[start : start + limit]
         more = start + limit < len(found)
         return MappingPage(page, str(start + limit) if more else None)
