@@ -99,3 +99,13 @@ def test_filters_are_ored_and_none_means_all() -> None:
 def test_at_most_five_filters() -> None:
     with pytest.raises(InvalidParameterValue, match="exceeds the limit of 5"):
         parse_patterns([json.dumps({"body": {"n": [n]}}) for n in range(6)])
+
+
+def test_numbers_past_a_double_never_crash_matching() -> None:
+    huge = "1" + "0" * 400
+    with pytest.raises(InvalidParameterValue):
+        parse_pattern('{"n": [{"numeric": [">", ' + huge + "]}]}")
+    event = json.loads('{"n": ' + huge + "}")
+    assert parse_pattern('{"n": [{"numeric": [">", 0]}]}').matches(event) is False
+    assert parse_pattern('{"n": [' + huge + "]}").matches(event) is True
+    assert parse_pattern('{"n": [1.5]}').matches(event) is False

@@ -11,6 +11,7 @@ strings, numbers, booleans and null; `prefix`, `suffix`, `equals-ignore-case`, `
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -121,7 +122,7 @@ def _check_numeric(operand: Any) -> None:
         comparator, number = operand[i], operand[i + 1]
         if comparator not in _COMPARATORS or isinstance(number, bool):
             raise invalid_pattern()
-        if not isinstance(number, int | float):
+        if not isinstance(number, int | float) or not _finite(number):
             raise invalid_pattern()
 
 
@@ -157,12 +158,20 @@ def _match_leaf(condition: Any, value: Any) -> bool:
     return _match_scalar(condition, value)
 
 
+def _finite(number: int | float) -> bool:
+    """Whether a JSON number is a finite double (an integer literal may be too large for one)."""
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:
+        return False
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equality as patterns mean it: numbers by value, never a boolean for a number."""
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
     if isinstance(a, int | float) and isinstance(b, int | float):
-        return float(a) == float(b)
+        return bool(a == b)  # Python compares int and float exactly, without overflow
     return type(a) is type(b) and bool(a == b)
 
 
@@ -187,7 +196,7 @@ def _match_scalar(condition: Any, value: Any) -> bool:
 
 
 def _match_numeric(operand: Sequence[Any], value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         return False
     for i in range(0, len(operand), 2):
         comparator, bound = operand[i], float(operand[i + 1])
