@@ -316,3 +316,18 @@ def test_throttles_answer_429(lambda_client: Any, url: str, url_function: str) -
 
 def test_unknown_url_ids_are_404(server: GureumProcess) -> None:
     assert call(f"{server.url}/lambda-url/nosuchid/").status == 404
+
+
+def test_a_body_past_six_megabytes_is_refused(url: str) -> None:
+    reply = call(url, "POST", b"x" * (6_291_456 + 1), {"Content-Type": "text/plain"})
+    assert reply.status == 413
+
+
+def test_a_url_goes_with_its_function(
+    lambda_client: Any, url: str, url_function: str, make_function: Callable[..., Any]
+) -> None:
+    lambda_client.delete_function(FunctionName=url_function)
+    assert call(url + "plain").status == 404
+    make_function(Code={"ZipFile": zip_of({"index.py": HANDLER})})  # the same name again
+    assert call(url + "plain").status == 404
+    assert error_of(lambda_client.get_function_url_config, FunctionName=url_function)[0] == 404
