@@ -301,7 +301,11 @@ def test_aws_iam_needs_a_valid_signature(lambda_client: Any, url_function: str) 
     assert call(target, headers=_signed(target, "test", "s3")).status == 403
     signed = call(target, headers=_signed(target, "test"))
     assert signed.status == 200
-    assert signed.json()["rawPath"] == "/echo"
+    event = signed.json()
+    assert event["rawPath"] == "/echo"
+    assert event["requestContext"]["accountId"] == "000000000000"
+    assert event["requestContext"]["authorizer"]["iam"]["accessKey"] == "test"
+    assert event["requestContext"]["authorizer"]["iam"]["accountId"] == "000000000000"
 
 
 def test_throttles_answer_429(lambda_client: Any, url: str, url_function: str) -> None:

@@ -81,8 +81,11 @@ class UrlGateway:
         config = await loop.run_in_executor(self._executor, self._urls.by_id, url_id)
         if config is None:
             return _http(not_found(), request_id)
-        if config.auth_type == AuthType.AWS_IAM and not self._signed(request, config, accounts):
-            return _http(forbidden(), request_id)
+        signer = None
+        if config.auth_type == AuthType.AWS_IAM:
+            signer = self._signer(request, config, accounts)
+            if signer is None:
+                return _http(forbidden(), request_id)
         if oversized or len(request.body) > SYNC_PAYLOAD_LIMIT:
             return _http(too_large(), request_id)
         origin = _header(request, "origin")
@@ -95,22 +98,24 @@ class UrlGateway:
             )
             if answer is not None:
                 return _http(answer, request_id)
-        response = await self._invoke(config, request, raw_path, host, request_id)
+        response = await self._invoke(config, request, raw_path, host, request_id, signer)
         headers = [*response.headers, *cors_headers(config.cors, origin)]
         return _http(UrlResponse(response.status, headers, response.body), request_id)
 
-    def _signed(self, request: HttpRequest, config: FunctionUrlConfig, accounts: Accounts) -> bool:
-        """AWS_IAM: a valid SigV4 signature for service `lambda` by a key of the URL's account
+    def _signer(
+        self, request: HttpRequest, config: FunctionUrlConfig, accounts: Accounts
+    ) -> AccessKey | None:
+        """AWS_IAM: the key of a valid SigV4 signature for service `lambda` by the URL's account
         (other accounts need a resource policy, which function URLs do not read yet)."""
         try:
             claimed = sigv4.claim(request)
             key = accounts(claimed.scope.access_key)
             if key is None or claimed.scope.service != "lambda":
-                return False
+                return None
             sigv4.verify(request, key.secret_access_key, self._clock.now(), claimed=claimed)
         except sigv4.SignatureFailure:
-            return False
-        return key.account_id == config.account
+            return None
+        return key if key.account_id == config.account else None
 
     async def _invoke(
         self,
@@ -119,6 +124,7 @@ class UrlGateway:
         raw_path: str,
         host: str,
         request_id: str,
+        signer: AccessKey | None,
     ) -> UrlResponse:
         forwarded = _header(request, "x-forwarded-for")
         source_ip = forwarded.split(",")[0].strip() if forwarded else "127.0.0.1"
@@ -134,6 +140,7 @@ class UrlGateway:
                 request_id,
                 int(self._clock.now().timestamp() * 1000),
                 host.split(":", 1)[0] or "localhost",
+                (signer.access_key_id, signer.account_id) if signer is not None else None,
             ),
         )
         qualifier = None if config.qualifier == LATEST else config.qualifier

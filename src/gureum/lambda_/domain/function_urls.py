@@ -123,6 +123,7 @@ class UrlRequest:
     request_id: str
     epoch_ms: int
     domain: str
+    signer: tuple[str, str] | None = None  # (access key, account) of an AWS_IAM signature
 
 
 def _is_text(content_type: str, body: bytes) -> bool:
@@ -174,6 +175,20 @@ def request_event(config: FunctionUrlConfig, request: UrlRequest) -> dict[str, A
         },
         "isBase64Encoded": False,
     }
+    if request.signer is not None:
+        key, account = request.signer
+        event["requestContext"]["accountId"] = account
+        event["requestContext"]["authorizer"] = {
+            "iam": {
+                "accessKey": key,
+                "accountId": account,
+                "callerId": account,
+                "cognitoIdentity": None,
+                "principalOrgId": None,
+                "userArn": f"arn:aws:iam::{account}:root",
+                "userId": account,
+            }
+        }
     if cookies:
         event["cookies"] = cookies
     if request.raw_query:
