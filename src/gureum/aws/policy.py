@@ -16,15 +16,24 @@ matches when any of its values does (OR). A key the request does not carry fails
 operator and passes a negated one (`StringNotEquals`, `ArnNotLike`, ...), as IAM documents;
 `...IfExists` passes when the key is absent; `Null` tests presence itself.
 
-Not modelled (yet): policy variables (`${aws:username}`), the Date and IpAddress operators.
+Policy variables (`${aws:username}`, any key of the request's context, and the escapes
+`${*}`, `${?}`, `${$}`) are replaced in Resource patterns and condition values of version
+2012-10-17 documents; a variable whose key the request lacks makes its pattern match nothing.
+
+`authorize` combines the kinds of policies one request meets as IAM does across accounts: in
+the resource's account an identity-policy Allow or a resource-policy Allow suffices; from
+another account both must allow (https://docs.aws.amazon.com/IAM/latest/UserGuide/
+reference_policies_evaluation-logic-cross-account.html).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 
@@ -81,6 +90,8 @@ class Statement:
     not_principals: bool
     conditions: tuple[Condition, ...]
     sid: str | None = None
+    # Whether `${...}` in resources and condition values are policy variables (2012-10-17 only).
+    variables: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +127,8 @@ def read_policy(document: object) -> Policy:
     items = raw if isinstance(raw, list) else [raw]
     if not items:
         raise PolicyError("Policy has an empty Statement list.")
-    return Policy(str(version), tuple(_statement(item) for item in items))
+    statements = tuple(_statement(item, version == "2012-10-17") for item in items)
+    return Policy(str(version), statements)
 
 
 _STATEMENT_KEYS = frozenset(
@@ -134,7 +146,7 @@ _STATEMENT_KEYS = frozenset(
 )
 
 
-def _statement(raw: object) -> Statement:
+def _statement(raw: object, variables: bool = False) -> Statement:
     if not isinstance(raw, dict):
         raise PolicyError("Statement must be a JSON object.")
     unknown = set(raw) - _STATEMENT_KEYS
@@ -162,6 +174,7 @@ def _statement(raw: object) -> Statement:
         not_principals,
         _conditions(raw.get("Condition")),
         sid,
+        variables,
     )
 
 
@@ -254,7 +267,17 @@ def _text(value: str | bool | int) -> str:
 
 @lru_cache(maxsize=1024)
 def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    parts: list[str] = []
+    literal = False
+    for c in pattern:
+        if c == "\x00":  # the next character came from a policy variable: not a wildcard
+            literal = True
+            continue
+        parts.append(
+            re.escape(c) if literal else ".*" if c == "*" else "." if c == "?" else re.escape(c)
+        )
+        literal = False
+    body = "".join(parts)
     return re.compile(body, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
 
 
@@ -321,6 +344,34 @@ def _numeric(compare: Callable[[float, float], bool]) -> _Test:
     return test
 
 
+def _in_network(policy: str, value: str) -> bool:
+    try:
+        network = ipaddress.ip_network(policy.strip(), strict=False)
+        return ipaddress.ip_address(value.strip()) in network
+    except ValueError:
+        return False
+
+
+def _instant(text: str) -> datetime:
+    """A Date operator's operand: ISO 8601 (a date, or a time with or without a zone) or epoch
+    seconds, as IAM accepts both."""
+    text = text.strip()
+    if re.fullmatch(r"-?\d+(\.\d+)?", text) and len(text) != 8:
+        return datetime.fromtimestamp(float(text), UTC)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _date(compare: Callable[[datetime, datetime], bool]) -> _Test:
+    def test(policy: str, value: str) -> bool:
+        try:
+            return compare(_instant(value), _instant(policy))
+        except (ValueError, OverflowError, OSError):
+            return False
+
+    return test
+
+
 _OPERATORS: Mapping[str, tuple[_Test, bool]] = {
     "StringEquals": (lambda p, v: p == v, False),
     "StringNotEquals": (lambda p, v: p == v, True),
@@ -339,6 +390,15 @@ _OPERATORS: Mapping[str, tuple[_Test, bool]] = {
     "NumericLessThanEquals": (_numeric(lambda v, p: v <= p), False),
     "NumericGreaterThan": (_numeric(lambda v, p: v > p), False),
     "NumericGreaterThanEquals": (_numeric(lambda v, p: v >= p), False),
+    "DateEquals": (_date(lambda v, p: v == p), False),
+    "DateNotEquals": (_date(lambda v, p: v == p), True),
+    "DateLessThan": (_date(lambda v, p: v < p), False),
+    "DateLessThanEquals": (_date(lambda v, p: v <= p), False),
+    "DateGreaterThan": (_date(lambda v, p: v > p), False),
+    "DateGreaterThanEquals": (_date(lambda v, p: v >= p), False),
+    "IpAddress": (_in_network, False),
+    "NotIpAddress": (_in_network, True),
+    "BinaryEquals": (lambda p, v: p == v, False),
     "Null": (_bool, False),  # handled apart: it tests presence
 }
 
@@ -352,6 +412,32 @@ def _request_values(context: Mapping[str, ContextValue], key: str) -> tuple[str,
                 return (value,)
             return tuple(value)
     return None
+
+
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_ESCAPES = {"*": "*", "?": "?", "$": "$"}
+
+
+def substitute(pattern: str, context: Mapping[str, ContextValue]) -> str | None:
+    """`pattern` with its policy variables replaced from `context`; None when one names a key
+    the request lacks (or a multivalued one), so that the pattern matches nothing. The escapes
+    `${*}`, `${?}` and `${$}` stand for the literal characters; a literal `*` or `?` from a
+    value is matched as itself, never as a wildcard."""
+    missing = False
+
+    def one(match: re.Match[str]) -> str:
+        nonlocal missing
+        name = match.group(1).strip()
+        if name in _ESCAPES:
+            return "\x00" + name  # marked literal, undone by `_literal_pattern`
+        values = _request_values(context, name.lower())
+        if values is None or len(values) != 1:
+            missing = True
+            return ""
+        return "".join("\x00" + c if c in "*?" else c for c in values[0])
+
+    replaced = _VARIABLE.sub(one, pattern)
+    return None if missing else replaced
 
 
 def condition_holds(condition: Condition, context: Mapping[str, ContextValue]) -> bool:
@@ -387,11 +473,39 @@ def statement_applies(statement: Statement, request: PolicyRequest) -> bool:
     action_hit = _matches_any(statement.actions, request.action, True)
     if action_hit == statement.not_actions:
         return False
+    if statement.variables:
+        statement = _resolved(statement, request.context)
     if statement.resources is not None:
         resource_hit = _matches_any(statement.resources, request.resource, False)
         if resource_hit == statement.not_resources:
             return False
     return all(condition_holds(c, request.context) for c in statement.conditions)
+
+
+def _resolved(statement: Statement, context: Mapping[str, ContextValue]) -> Statement:
+    """`statement` with its policy variables replaced; a pattern naming a missing key drops
+    out (a resource list of none matches nothing, a condition of no values fails)."""
+
+    def patterns(items: tuple[str, ...]) -> tuple[str, ...]:
+        found = (substitute(p, context) if "${" in p else p for p in items)
+        return tuple(p for p in found if p is not None)
+
+    resources = statement.resources
+    conditions = tuple(
+        Condition(c.operator, c.qualifier, c.if_exists, c.key, patterns(c.values))
+        for c in statement.conditions
+    )
+    return Statement(
+        statement.effect,
+        statement.actions,
+        statement.not_actions,
+        None if resources is None else patterns(resources),
+        statement.not_resources,
+        statement.principals,
+        statement.not_principals,
+        conditions,
+        statement.sid,
+    )
 
 
 def evaluate(policies: Sequence[Policy], request: PolicyRequest) -> Decision:
@@ -405,4 +519,55 @@ def evaluate(policies: Sequence[Policy], request: PolicyRequest) -> Decision:
             if statement.effect is Effect.DENY:
                 return Decision.EXPLICIT_DENY
             allowed = True
+    return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
+
+
+# --- several kinds of policy, one request ------------------------------------------------------
+
+
+def account_of(arn: str) -> str:
+    """The account of an IAM or STS ARN (or of a bare account id); "" when it names none."""
+    if _ACCOUNT.fullmatch(arn):
+        return arn
+    parts = arn.split(":")
+    return parts[4] if len(parts) >= 6 else ""
+
+
+def authorize(
+    request: PolicyRequest,
+    *,
+    identity: Sequence[Policy] = (),
+    resource: Sequence[Policy] = (),
+    resource_account: str,
+    boundaries: Sequence[Policy] | None = None,
+) -> Decision:
+    """IAM's decision on `request` (its `principal` set) given the principal's identity policies
+    (inline and managed together), the resource's policy and the account that owns the resource.
+
+    - An explicit Deny in either kind wins.
+    - The account's root user needs no identity policy in its own account.
+    - In the resource's account, an Allow from either kind allows (a resource policy's Allow must
+      name the principal, which its Principal element does).
+    - From another account, the identity policies and the resource policy must both allow.
+    - `boundaries` (a permissions boundary or a session policy), when given, must also allow.
+    """
+    principal = request.principal or ""
+    from_identity = evaluate(identity, request)
+    from_resource = evaluate(resource, request)
+    if Decision.EXPLICIT_DENY in (from_identity, from_resource):
+        return Decision.EXPLICIT_DENY
+    is_root = principal.endswith(":root") and principal.count(":") == 5
+    if is_root:
+        from_identity = Decision.ALLOW
+    if boundaries is not None:
+        bounded = evaluate(boundaries, request)
+        if bounded is Decision.EXPLICIT_DENY:
+            return Decision.EXPLICIT_DENY
+        if bounded is not Decision.ALLOW and not is_root:
+            from_identity = Decision.IMPLICIT_DENY
+    same_account = account_of(principal) == resource_account
+    if same_account:
+        allowed = Decision.ALLOW in (from_identity, from_resource)
+    else:
+        allowed = from_identity is Decision.ALLOW and from_resource is Decision.ALLOW
     return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
