@@ -118,3 +118,24 @@ class InvalidSignature(ClientError):
 class UnrecognizedClient(ClientError):
     code = "UnrecognizedClientException"
     status = 403
+
+
+class InvalidClientTokenId(ClientError):
+    """The query services' (IAM, STS) `UnrecognizedClient`: a key or session token unknown."""
+
+    code = "InvalidClientTokenId"
+    status = 403
+
+
+class ExpiredToken(ClientError):
+    """Session credentials used after their expiry (the JSON services' code)."""
+
+    code = "ExpiredTokenException"
+    status = 403
+
+
+class ExpiredTokenQuery(ExpiredToken):
+    """The query services' (IAM, STS) name for `ExpiredToken`."""
+
+    code = "ExpiredToken"
+    status = 403

@@ -28,19 +28,22 @@ import botocore.session
 from botocore.model import OperationModel
 
 from gureum.aws import sigv4
-from gureum.aws.accounts import AccountDirectory
+from gureum.aws.accounts import AccessKey, AccountDirectory, ExpiredCredential
 from gureum.aws.catalog import Refusal, ServiceCatalog
 from gureum.aws.documents import UnreadableDocument
 from gureum.aws.errors import (
     AwsError,
+    ExpiredToken,
+    ExpiredTokenQuery,
     IncompleteSignature,
+    InvalidClientTokenId,
     InvalidSignature,
     MissingAuthenticationToken,
     RequestEntityTooLarge,
     ServiceError,
     UnrecognizedClient,
 )
-from gureum.aws.http import HttpResponse
+from gureum.aws.http import HttpResponse, header, query_params
 from gureum.aws.protocols.dialects import ErrorCodec
 from gureum.aws.protocols.routes import Routed
 from gureum.aws.sigv4 import HttpRequest
@@ -79,6 +82,11 @@ class CallContext:
     endpoint: str
     # The operation routed to, set once routing has named it (AWS words some errors with it).
     operation: str = ""
+    # Who signed: an IAM or STS ARN (the account's root for its numeric key) and the id
+    # GetCallerIdentity names it by (the account id for root, AIDA... for a user, AROA...:session
+    # for an assumed role).
+    principal: str = ""
+    user_id: str = ""
 
 
 Result = Mapping[str, Any]
@@ -123,6 +131,10 @@ class ServiceEndpoint:
     # A service that speaks several protocols (CloudWatch: rpc-v2-cbor, json, query) picks the
     # codec of each request with this; `protocol` is then the one for requests that name none.
     choose: Callable[[HttpRequest], WireProtocol] | None = None
+    # The query services (IAM, STS) name a refused key or token InvalidClientTokenId and an
+    # expired one ExpiredToken; the JSON services UnrecognizedClientException and
+    # ExpiredTokenException.
+    query_auth_codes: bool = False
 
     def protocol_for(self, request: HttpRequest) -> WireProtocol:
         """The codec `request` is read and answered with."""
@@ -157,6 +169,14 @@ def _decompressed(request: HttpRequest, protocol: WireProtocol) -> HttpRequest:
     if inflater.unconsumed_tail:
         raise RequestEntityTooLarge("Request entity too large")
     return replace(request, body=body)
+
+
+def _session_token(request: HttpRequest) -> str | None:
+    """The request's session token: a header, or a presigned URL's query parameter."""
+    token = header(request.headers, "x-amz-security-token")
+    if token is None:
+        token = dict(query_params(request.raw_query)).get("X-Amz-Security-Token")
+    return token
 
 
 class NotImplementedOperation(AwsError):
@@ -203,14 +223,19 @@ class Frontend:
                 errors = service.protocol_for(request)
             if oversized:
                 raise self._too_large(request)
-            scope = self._authenticate(request)
+            scope, key = self._authenticate(request, service)
             if _REGION.fullmatch(scope.region) is None:
                 raise InvalidSignature(f"'{scope.region}' is not a valid region name.")
             if refusal is not None:
                 raise refusal.error
-            key = self._accounts.find(scope.access_key)
-            assert key is not None
-            context = CallContext(key.account_id, scope.region, request_id, endpoint)
+            context = CallContext(
+                key.account_id,
+                scope.region,
+                request_id,
+                endpoint,
+                principal=key.principal,
+                user_id=key.caller_id,
+            )
             response = await self._dispatch(service, request, context)
         except AwsError as error:
             if error.status >= 500:
@@ -250,7 +275,9 @@ class Frontend:
             return RequestEntityTooLarge(limit[1])
         return RequestEntityTooLarge(f"Request is too large for the {operation} operation")
 
-    def _authenticate(self, request: HttpRequest) -> sigv4.CredentialScope:
+    def _authenticate(
+        self, request: HttpRequest, service: ServiceEndpoint
+    ) -> tuple[sigv4.CredentialScope, AccessKey]:
         try:
             claimed = sigv4.claim(request)
         except sigv4.SignatureFailure as failure:
@@ -258,9 +285,18 @@ class Frontend:
                 raise MissingAuthenticationToken("Missing Authentication Token") from None
             raise IncompleteSignature(failure.detail) from None
         scope = claimed.scope
-        key = self._accounts.find(scope.access_key)
-        if key is None:
-            raise UnrecognizedClient("The security token included in the request is invalid.")
+        query_codes = service.query_auth_codes
+        token = _session_token(request)
+        try:
+            key = self._accounts.find(scope.access_key, token)
+        except ExpiredCredential:
+            expired = ExpiredTokenQuery if query_codes else ExpiredToken
+            raise expired("The security token included in the request is expired") from None
+        # A session's key is only good with its own token (a forged or missing one is refused
+        # as an unknown key, as AWS does).
+        if key is None or (key.session_token is not None and token != key.session_token):
+            refused = InvalidClientTokenId if query_codes else UnrecognizedClient
+            raise refused("The security token included in the request is invalid.")
         window = self._services.get(scope.service, self._default).signature_window
         try:
             sigv4.verify(
@@ -272,7 +308,7 @@ class Frontend:
             if failure.problem is sigv4.SignatureProblem.MALFORMED:
                 raise IncompleteSignature(failure.detail) from None
             raise InvalidSignature(failure.detail) from None
-        return scope
+        return scope, key
 
     async def _dispatch(
         self, service: ServiceEndpoint, request: HttpRequest, context: CallContext

@@ -59,11 +59,12 @@ def form_of(request: HttpRequest) -> dict[str, str]:
 class QueryProtocol:
     """query requests and XML responses for one service gureum serves."""
 
-    def __init__(self, model: ServiceModel) -> None:
+    def __init__(self, model: ServiceModel, renamed: Mapping[str, str] | None = None) -> None:
+        """`renamed`: shared error codes this service names its own way on the wire."""
         self.model = model
         self._namespace: str | None = model.metadata.get("xmlNamespace")
         self._operations = {name: model.operation_model(name) for name in model.operation_names}
-        self._errors = QueryErrors(model)
+        self._errors = QueryErrors(model, renamed)
 
     def route(self, request: HttpRequest) -> Routed:
         action = form_of(request).get("Action")

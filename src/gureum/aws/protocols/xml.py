@@ -90,9 +90,12 @@ class QueryErrors:
     """query error bodies (IAM, STS, SES, CloudWatch's older clients), in the service's XML
     namespace as AWS sends them."""
 
-    def __init__(self, model: ServiceModel) -> None:
+    def __init__(self, model: ServiceModel, renamed: Mapping[str, str] | None = None) -> None:
         self._namespace: str | None = model.metadata.get("xmlNamespace")
         self._codes = _error_codes(model)
+        # Shared errors the service names its own way (IAM's and STS's `ValidationError`).
+        for code, name in (renamed or {}).items():
+            self._codes.setdefault(code, {"code": name})
 
     def render_error(self, error: AwsError, request_id: str = "") -> HttpResponse:
         identity = wire_identity(error, self._codes)
