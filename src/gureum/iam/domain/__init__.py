@@ -1,0 +1,1 @@
+"""IAM's pure core: entities, names, policy documents, AWS managed policies, errors."""

@@ -1,0 +1,1 @@
+"""IAM's services: the identities and policies of every account, and the keys they sign with."""
