@@ -32,6 +32,7 @@ from gureum.ec2.domain.errors import SubnetNotFound
 from gureum.ec2.services.network import NetworkService
 from gureum.efs import assembly as efs
 from gureum.efs.domain.mount_targets import Subnet as EfsSubnet
+from gureum.iam import assembly as iam
 from gureum.kms import assembly as kms
 from gureum.lambda_ import assembly as lambda_
 from gureum.lambda_.assembly import CREATE_FUNCTION_LIMIT
@@ -41,6 +42,7 @@ from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.provisioned import ProvisionedConcurrencyService
 from gureum.logs import assembly as logs
 from gureum.sqs import assembly as sqs
+from gureum.sts import assembly as sts
 
 log = logging.getLogger("gureum")
 
@@ -94,7 +96,13 @@ class GureumApp:
             self.kernel, self.cloudwatch.metrics, LambdaCapacity(self.lambda_.provisioned)
         )
         self.services.append(self.autoscaling)
-        self.accounts = AccountDirectory([DEFAULT_ACCESS_KEY])
+        # IAM and STS: the front door finds IAM users' keys and STS sessions through them.
+        self.iam = iam.assemble(self.kernel)
+        self.sts = sts.assemble(self.kernel, self.iam.principals)
+        self.services += [self.iam, self.sts]
+        self.accounts = AccountDirectory(
+            [DEFAULT_ACCESS_KEY], [self.iam.principals, self.sts.sessions]
+        )
         self.frontend = Frontend(
             {s.endpoint.signing_name: s.endpoint for s in self.services},
             self.accounts,

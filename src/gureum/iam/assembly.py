@@ -1,0 +1,49 @@
+"""IAM, built from the kernel: its services (STS and the front door read `principals`) and its
+query endpoint. IAM is global: clients sign for us-east-1 whatever region they use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gureum.aws.frontend import ServiceEndpoint
+from gureum.aws.kernel import Assembly, Kernel
+from gureum.aws.protocols.query import QueryProtocol
+from gureum.iam.api import IamApi
+from gureum.iam.services.holders import PolicyHolders
+from gureum.iam.services.policies import PolicyService
+from gureum.iam.services.principals import Principals
+from gureum.iam.services.roles import RoleService
+from gureum.iam.services.users import UserService
+from gureum.iam.store.records import IamStore
+
+# The shared errors IAM names its own way: a model constraint broken is its `ValidationError`.
+RENAMED = {"ValidationException": "ValidationError"}
+
+
+@dataclass(eq=False)
+class Iam(Assembly):
+    roles: RoleService
+    users: UserService
+    policies: PolicyService
+    principals: Principals
+    endpoint: ServiceEndpoint
+    store: IamStore
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def assemble(kernel: Kernel) -> Iam:
+    store = IamStore(kernel.settings.data_dir / "iam.sqlite3")
+    principals = Principals(store)
+    roles = RoleService(store, kernel.clock, principals.check_trusted)
+    users = UserService(store, kernel.clock)
+    policies = PolicyService(store, kernel.clock)
+    api = IamApi(roles, users, policies, PolicyHolders(store))
+    endpoint = ServiceEndpoint(
+        "iam",
+        QueryProtocol(kernel.model("iam"), RENAMED),
+        api.handlers(),
+        query_auth_codes=True,
+    )
+    return Iam(roles, users, policies, principals, endpoint, store)

@@ -1,0 +1,1 @@
+"""AWS Security Token Service: who is calling, and temporary credentials of roles."""

@@ -1,0 +1,38 @@
+"""STS, built from the kernel and IAM's principals: its session service (the front door finds
+session credentials through it) and its query endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from gureum.aws.frontend import ServiceEndpoint
+from gureum.aws.kernel import Assembly, Kernel
+from gureum.aws.protocols.query import QueryProtocol
+from gureum.iam.services.principals import Principals
+from gureum.sts.api import StsApi
+from gureum.sts.services.sessions import SessionService
+from gureum.sts.store.keys import sealing_key
+
+RENAMED = {"ValidationException": "ValidationError"}
+
+
+@dataclass(eq=False)
+class Sts(Assembly):
+    sessions: SessionService
+    endpoint: ServiceEndpoint
+
+
+def assemble(kernel: Kernel, principals: Principals) -> Sts:
+    settings = kernel.settings
+    key = sealing_key(settings.data_dir / "sts.key")
+    sessions = SessionService(principals, kernel.clock, key, settings.time_scale)
+    endpoint = ServiceEndpoint(
+        "sts",
+        QueryProtocol(kernel.model("sts"), RENAMED),
+        StsApi(sessions).handlers(),
+        # STS accepts a request signed up to 15 minutes away from its clock.
+        signature_window=timedelta(minutes=15),
+        query_auth_codes=True,
+    )
+    return Sts(sessions, endpoint)

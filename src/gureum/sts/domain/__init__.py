@@ -1,0 +1,1 @@
+"""STS's pure core: sessions, their tokens and limits, errors."""

@@ -1,0 +1,1 @@
+"""STS's services: assuming roles and verifying the sessions they give."""

@@ -1,0 +1,1 @@
+"""STS's one file: the key that seals session tokens."""
