@@ -120,22 +120,8 @@ class UnrecognizedClient(ClientError):
     status = 403
 
 
-class InvalidClientTokenId(ClientError):
-    """The query services' (IAM, STS) `UnrecognizedClient`: a key or session token unknown."""
-
-    code = "InvalidClientTokenId"
-    status = 403
-
-
 class ExpiredToken(ClientError):
-    """Session credentials used after their expiry (the JSON services' code)."""
+    """Session credentials used after their expiry."""
 
     code = "ExpiredTokenException"
-    status = 403
-
-
-class ExpiredTokenQuery(ExpiredToken):
-    """The query services' (IAM, STS) name for `ExpiredToken`."""
-
-    code = "ExpiredToken"
     status = 403

@@ -34,9 +34,7 @@ from gureum.aws.documents import UnreadableDocument
 from gureum.aws.errors import (
     AwsError,
     ExpiredToken,
-    ExpiredTokenQuery,
     IncompleteSignature,
-    InvalidClientTokenId,
     InvalidSignature,
     MissingAuthenticationToken,
     RequestEntityTooLarge,
@@ -131,10 +129,6 @@ class ServiceEndpoint:
     # A service that speaks several protocols (CloudWatch: rpc-v2-cbor, json, query) picks the
     # codec of each request with this; `protocol` is then the one for requests that name none.
     choose: Callable[[HttpRequest], WireProtocol] | None = None
-    # The query services (IAM, STS) name a refused key or token InvalidClientTokenId and an
-    # expired one ExpiredToken; the JSON services UnrecognizedClientException and
-    # ExpiredTokenException.
-    query_auth_codes: bool = False
 
     def protocol_for(self, request: HttpRequest) -> WireProtocol:
         """The codec `request` is read and answered with."""
@@ -223,7 +217,7 @@ class Frontend:
                 errors = service.protocol_for(request)
             if oversized:
                 raise self._too_large(request)
-            scope, key = self._authenticate(request, service)
+            scope, key = self._authenticate(request)
             if _REGION.fullmatch(scope.region) is None:
                 raise InvalidSignature(f"'{scope.region}' is not a valid region name.")
             if refusal is not None:
@@ -275,9 +269,7 @@ class Frontend:
             return RequestEntityTooLarge(limit[1])
         return RequestEntityTooLarge(f"Request is too large for the {operation} operation")
 
-    def _authenticate(
-        self, request: HttpRequest, service: ServiceEndpoint
-    ) -> tuple[sigv4.CredentialScope, AccessKey]:
+    def _authenticate(self, request: HttpRequest) -> tuple[sigv4.CredentialScope, AccessKey]:
         try:
             claimed = sigv4.claim(request)
         except sigv4.SignatureFailure as failure:
@@ -285,18 +277,15 @@ class Frontend:
                 raise MissingAuthenticationToken("Missing Authentication Token") from None
             raise IncompleteSignature(failure.detail) from None
         scope = claimed.scope
-        query_codes = service.query_auth_codes
         token = _session_token(request)
         try:
             key = self._accounts.find(scope.access_key, token)
         except ExpiredCredential:
-            expired = ExpiredTokenQuery if query_codes else ExpiredToken
-            raise expired("The security token included in the request is expired") from None
+            raise ExpiredToken("The security token included in the request is expired") from None
         # A session's key is only good with its own token (a forged or missing one is refused
         # as an unknown key, as AWS does).
         if key is None or (key.session_token is not None and token != key.session_token):
-            refused = InvalidClientTokenId if query_codes else UnrecognizedClient
-            raise refused("The security token included in the request is invalid.")
+            raise UnrecognizedClient("The security token included in the request is invalid.")
         window = self._services.get(scope.service, self._default).signature_window
         try:
             sigv4.verify(

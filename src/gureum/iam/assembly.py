@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from gureum.aws.frontend import ServiceEndpoint
 from gureum.aws.kernel import Assembly, Kernel
-from gureum.aws.protocols.query import QueryProtocol
+from gureum.aws.protocols.query import QUERY_AUTH_ERRORS, QueryProtocol
 from gureum.iam.api import IamApi
 from gureum.iam.services.holders import PolicyHolders
 from gureum.iam.services.policies import PolicyService
@@ -15,9 +15,6 @@ from gureum.iam.services.principals import Principals
 from gureum.iam.services.roles import RoleService
 from gureum.iam.services.users import UserService
 from gureum.iam.store.records import IamStore
-
-# The shared errors IAM names its own way: a model constraint broken is its `ValidationError`.
-RENAMED = {"ValidationException": "ValidationError"}
 
 
 @dataclass(eq=False)
@@ -42,8 +39,7 @@ def assemble(kernel: Kernel) -> Iam:
     api = IamApi(roles, users, policies, PolicyHolders(store))
     endpoint = ServiceEndpoint(
         "iam",
-        QueryProtocol(kernel.model("iam"), RENAMED),
+        QueryProtocol(kernel.model("iam"), QUERY_AUTH_ERRORS),
         api.handlers(),
-        query_auth_codes=True,
     )
     return Iam(roles, users, policies, principals, endpoint, store)

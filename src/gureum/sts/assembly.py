@@ -8,13 +8,11 @@ from datetime import timedelta
 
 from gureum.aws.frontend import ServiceEndpoint
 from gureum.aws.kernel import Assembly, Kernel
-from gureum.aws.protocols.query import QueryProtocol
+from gureum.aws.protocols.query import QUERY_AUTH_ERRORS, QueryProtocol
 from gureum.iam.services.principals import Principals
 from gureum.sts.api import StsApi
 from gureum.sts.services.sessions import SessionService
 from gureum.sts.store.keys import sealing_key
-
-RENAMED = {"ValidationException": "ValidationError"}
 
 
 @dataclass(eq=False)
@@ -29,10 +27,9 @@ def assemble(kernel: Kernel, principals: Principals) -> Sts:
     sessions = SessionService(principals, kernel.clock, key, settings.time_scale)
     endpoint = ServiceEndpoint(
         "sts",
-        QueryProtocol(kernel.model("sts"), RENAMED),
+        QueryProtocol(kernel.model("sts"), QUERY_AUTH_ERRORS),
         StsApi(sessions).handlers(),
         # STS accepts a request signed up to 15 minutes away from its clock.
         signature_window=timedelta(minutes=15),
-        query_auth_codes=True,
     )
     return Sts(sessions, endpoint)

@@ -242,3 +242,15 @@ def _text(shape: Shape, value: object) -> str:
         assert isinstance(value, int | float), shape.name
         return repr(float(value))
     return str(value)
+
+
+# The query services that are older than the JSON ones (IAM, STS) name the shared
+# authentication errors their own way, with the same messages.
+QUERY_AUTH_ERRORS = {
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "ExpiredTokenException": "ExpiredToken",
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    "IncompleteSignatureException": "IncompleteSignature",
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+    "ValidationException": "ValidationError",
+}
