@@ -32,7 +32,7 @@ LAMBDA_TRUST = {
         }
     ],
 }
-READ_QUEUES = {
+READ_QUEUES: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": "*"}],
 }
@@ -131,10 +131,8 @@ def test_inline_and_attached_role_policies(iam: Any) -> None:
     with aws_error(
         "MalformedPolicyDocument", 400, "Policy document should not specify a principal."
     ):
-        bad = {
-            "Version": "2012-10-17",
-            "Statement": [{**READ_QUEUES["Statement"][0], "Principal": "*"}],
-        }  # type: ignore[dict-item]
+        statement = {"Effect": "Allow", "Principal": "*", "Action": "sqs:*", "Resource": "*"}
+        bad = {"Version": "2012-10-17", "Statement": [statement]}
         iam.put_role_policy(RoleName="worker", PolicyName="bad", PolicyDocument=json.dumps(bad))
     iam.attach_role_policy(RoleName="worker", PolicyArn=BASIC)
     attached = iam.list_attached_role_policies(RoleName="worker")["AttachedPolicies"]
