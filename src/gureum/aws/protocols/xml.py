@@ -93,9 +93,11 @@ class QueryErrors:
     def __init__(self, model: ServiceModel, renamed: Mapping[str, str] | None = None) -> None:
         self._namespace: str | None = model.metadata.get("xmlNamespace")
         self._codes = _error_codes(model)
-        # Shared errors the service names its own way (IAM's and STS's `ValidationError`).
+        # Shared errors the service names its own way (IAM's and STS's `ValidationError`). They
+        # win over the model's shape of the same name: STS models an `ExpiredTokenException`
+        # (400, for SAML assertions) but answers expired credentials with `ExpiredToken`, 403.
         for code, name in (renamed or {}).items():
-            self._codes.setdefault(code, {"code": name})
+            self._codes[code] = {"code": name}
 
     def render_error(self, error: AwsError, request_id: str = "") -> HttpResponse:
         identity = wire_identity(error, self._codes)
