@@ -39,8 +39,9 @@ def failure(call: Callable[..., Any], **params: Any) -> dict[str, Any]:
     [
         ("s3", "list_buckets", "ListBuckets", {}),
         ("s3", "get_object", "GetObject", {"Bucket": "bucket", "Key": "a/key.txt"}),
-        ("iam", "list_roles", "ListRoles", {}),
-        ("sts", "get_caller_identity", "GetCallerIdentity", {}),
+        # Query services (IAM and STS are served now).
+        ("sns", "list_topics", "ListTopics", {}),
+        ("ses", "list_identities", "ListIdentities", {}),
         ("dynamodb", "list_tables", "ListTables", {}),
         # Services botocore speaks Smithy RPC v2 CBOR to.
         ("eventbridgev2", "list_event_buses", "ListEventBuses", {}),
@@ -62,8 +63,8 @@ def test_boto3_reads_the_refusal(
 
 
 def test_a_bad_signature_for_an_unserved_service_is_read_too(server: GureumProcess) -> None:
-    client = server.client("iam", aws_secret_access_key="not-the-secret")
-    response = failure(client.list_roles)
+    client = server.client("sns", aws_secret_access_key="not-the-secret")
+    response = failure(client.list_topics)
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert response["Error"]["Code"] == "InvalidSignatureException"
 
@@ -130,10 +131,10 @@ def test_the_aws_cli_shows_the_code_and_message(server: GureumProcess, tmp_path:
         AWS_SHARED_CREDENTIALS_FILE=str(empty),
         HOME=str(tmp_path),
     )
-    command = [str(AWS), "--endpoint-url", server.url, "iam", "list-roles"]
+    command = [str(AWS), "--endpoint-url", server.url, "sns", "list-topics"]
     done = subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode != 0
     assert (
-        "An error occurred (NotImplemented) when calling the ListRoles operation: "
-        "gureum does not serve the iam service (operation ListRoles) yet." in done.stderr
+        "An error occurred (NotImplemented) when calling the ListTopics operation: "
+        "gureum does not serve the sns service (operation ListTopics) yet." in done.stderr
     ), done.stderr
