@@ -22,7 +22,7 @@ def page(
     start = 0
     if marker is not None:
         try:
-            after = base64.urlsafe_b64decode(marker.encode()).decode()
+            after = base64.b64decode(marker.encode(), altchars=b"-_", validate=True).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise InvalidInput("Invalid Marker.") from None
         start = next((i for i, item in enumerate(ordered) if key(item) >= after), len(ordered))
