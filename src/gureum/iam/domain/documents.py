@@ -33,7 +33,7 @@ TRUST_ACTIONS = frozenset(
 def _json(text: str) -> object:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a document nested past the parser's depth too
         raise MalformedPolicyDocument("Syntax errors in policy.") from None
 
 
