@@ -533,6 +533,41 @@ def account_of(arn: str) -> str:
     return parts[4] if len(parts) >= 6 else ""
 
 
+def _account_wide(pattern: str) -> bool:
+    return bool(_ACCOUNT.fullmatch(pattern)) or (
+        pattern.endswith(":root") and pattern.count(":") == 5
+    )
+
+
+def _naming_principals(policy: Policy) -> Policy:
+    """`policy` with only the Allow statements whose Principal names principals themselves (a
+    user, a role, a session, a service or `*`), not whole accounts."""
+    kept = []
+    for statement in policy.statements:
+        if statement.effect is not Effect.ALLOW or statement.principals is None:
+            continue
+        if statement.not_principals:
+            kept.append(statement)
+            continue
+        principals = tuple(p for p in statement.principals if not _account_wide(p))
+        if principals:
+            kept.append(
+                Statement(
+                    statement.effect,
+                    statement.actions,
+                    statement.not_actions,
+                    statement.resources,
+                    statement.not_resources,
+                    principals,
+                    statement.not_principals,
+                    statement.conditions,
+                    statement.sid,
+                    statement.variables,
+                )
+            )
+    return Policy(policy.version, tuple(kept))
+
+
 def authorize(
     request: PolicyRequest,
     *,
@@ -567,7 +602,10 @@ def authorize(
             from_identity = Decision.IMPLICIT_DENY
     same_account = account_of(principal) == resource_account
     if same_account:
-        allowed = Decision.ALLOW in (from_identity, from_resource)
+        # A resource policy that names only the account (`123456789012` or its `:root`)
+        # delegates to the account's identity policies: it allows nobody by itself.
+        named = evaluate([_naming_principals(p) for p in resource], request)
+        allowed = from_identity is Decision.ALLOW or named is Decision.ALLOW
     else:
         allowed = from_identity is Decision.ALLOW and from_resource is Decision.ALLOW
     return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY

@@ -54,6 +54,23 @@ AUTHORIZE = [
     ("same account, identity allows", USER_A, [ALLOW_SEND], [], ALLOW),
     ("same account, resource names the user", USER_A, [], [resource_allowing(USER_A)], ALLOW),
     ("same account, neither allows", USER_A, [], [], IMPLICIT),
+    # A resource policy naming only the account delegates to identity policies.
+    ("same account, resource names the account", USER_A, [], [resource_allowing(A)], IMPLICIT),
+    (
+        "same account, resource names the account's root",
+        USER_A,
+        [],
+        [resource_allowing(f"arn:aws:iam::{A}:root")],
+        IMPLICIT,
+    ),
+    (
+        "same account, account-wide and identity",
+        USER_A,
+        [ALLOW_SEND],
+        [resource_allowing(A)],
+        ALLOW,
+    ),
+    ("same account, resource names everyone", USER_A, [], [resource_allowing("*")], ALLOW),
     ("same account, identity denies", USER_A, [DENY_SEND], [resource_allowing(USER_A)], EXPLICIT),
     (
         "same account, resource denies",
