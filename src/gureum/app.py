@@ -110,6 +110,7 @@ class GureumApp:
             self.executor,
             default_service="lambda",
             catalog=ServiceCatalog(self.kernel.botocore),
+            authorizer=self.iam.authorizer,
         )
 
     @property

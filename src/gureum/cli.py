@@ -46,6 +46,7 @@ OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("isolation", str, "namespaces, none, or auto (namespaces when the machine allows them)"),
     ("kms-root-key-file", Path, "the key encrypting KMS key material (default DATA_DIR/root.key)"),
     ("log-level", str, "debug, info, warning or error"),
+    ("iam", str, "off (only resource policies apply) or enforce (every request is authorized)"),
 )
 
 
@@ -88,6 +89,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise SystemExit(
             f"gureum: --isolation must be auto, namespaces or none, not {values['isolation']}"
         )
+    if values["iam"] not in ("off", "enforce"):
+        raise SystemExit(f"gureum: --iam must be off or enforce, not {values['iam']}")
     values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
     return Settings(**values)
 

@@ -35,6 +35,10 @@ class Settings:
     kms_root_key_file: Path | None = None
     # "auto" (namespaces when the machine allows them), "namespaces" (required) or "none".
     isolation: str = "auto"
+    # "off" (the default, as local emulators are: only resource policies, such as trust
+    # policies and EFS file system policies, apply) or "enforce" (every request's action is
+    # authorized against the caller's identity policies before it runs).
+    iam: str = "off"
     log_level: str = "info"
 
     @property

@@ -125,3 +125,10 @@ class ExpiredToken(ClientError):
 
     code = "ExpiredTokenException"
     status = 403
+
+
+class AccessDenied(ClientError):
+    """The caller's policies do not allow the request (`--iam enforce`)."""
+
+    code = "AccessDeniedException"
+    status = 403

@@ -173,6 +173,17 @@ def _session_token(request: HttpRequest) -> str | None:
     return token
 
 
+class Authorizer(Protocol):
+    """Decides, before its handler runs, whether the caller may make a request (`--iam
+    enforce`); the composition root fills it with IAM's authorizer."""
+
+    def authorize(
+        self, service: str, operation: str, context: CallContext, params: Mapping[str, Any]
+    ) -> None:
+        """Returns when allowed; raises the AWS error (AccessDeniedException) otherwise."""
+        ...
+
+
 class NotImplementedOperation(AwsError):
     code = "NotImplementedException"
     status = 501
@@ -189,8 +200,10 @@ class Frontend:
         executor: Executor,
         default_service: str,
         catalog: ServiceCatalog | None = None,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self._services = services
+        self._authorizer = authorizer
         self._accounts = accounts
         self._clock = clock
         self._executor = executor
@@ -318,6 +331,9 @@ class Frontend:
             raise NotImplementedOperation(
                 f"gureum does not implement the {operation.name} operation yet."
             )
+        if self._authorizer is not None:
+            # Cached per principal and policy revision: no I/O on the loop once warm.
+            self._authorizer.authorize(service.signing_name, operation.name, context, params)
         if inspect.iscoroutinefunction(handler):
             result = await handler(context, params)
         else:

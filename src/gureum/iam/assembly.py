@@ -9,6 +9,7 @@ from gureum.aws.frontend import ServiceEndpoint
 from gureum.aws.kernel import Assembly, Kernel
 from gureum.aws.protocols.query import QUERY_AUTH_ERRORS, QueryProtocol
 from gureum.iam.api import IamApi
+from gureum.iam.services.authorizer import Authorizer
 from gureum.iam.services.holders import PolicyHolders
 from gureum.iam.services.policies import PolicyService
 from gureum.iam.services.principals import Principals
@@ -25,6 +26,8 @@ class Iam(Assembly):
     principals: Principals
     endpoint: ServiceEndpoint
     store: IamStore
+    # The front door's authorizer under `--iam enforce`; None when IAM is off.
+    authorizer: Authorizer | None
 
     def close(self) -> None:
         self.store.close()
@@ -42,4 +45,6 @@ def assemble(kernel: Kernel) -> Iam:
         QueryProtocol(kernel.model("iam"), QUERY_AUTH_ERRORS),
         api.handlers(),
     )
-    return Iam(roles, users, policies, principals, endpoint, store)
+    enforce = kernel.settings.iam == "enforce"
+    authorizer = Authorizer(store, principals) if enforce else None
+    return Iam(roles, users, policies, principals, endpoint, store, authorizer)

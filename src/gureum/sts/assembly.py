@@ -24,7 +24,8 @@ class Sts(Assembly):
 def assemble(kernel: Kernel, principals: Principals) -> Sts:
     settings = kernel.settings
     key = sealing_key(settings.data_dir / "sts.key")
-    sessions = SessionService(principals, kernel.clock, key, settings.time_scale)
+    enforce = settings.iam == "enforce"
+    sessions = SessionService(principals, kernel.clock, key, settings.time_scale, enforce)
     endpoint = ServiceEndpoint(
         "sts",
         QueryProtocol(kernel.model("sts"), QUERY_AUTH_ERRORS),

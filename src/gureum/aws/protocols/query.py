@@ -253,4 +253,5 @@ QUERY_AUTH_ERRORS = {
     "IncompleteSignatureException": "IncompleteSignature",
     "MissingAuthenticationTokenException": "MissingAuthenticationToken",
     "ValidationException": "ValidationError",
+    "AccessDeniedException": "AccessDenied",
 }
