@@ -67,6 +67,7 @@ class Authorizer:
                 self._decisions.clear()
             cached = self._decisions.get(key)
             policies = self._policies.get(principal)
+            generation = self._generation
         if cached is not None:
             return cached
         if policies is None:
@@ -74,6 +75,8 @@ class Authorizer:
         request = PolicyRequest(action, resource, principal, _keys(principal, context))
         decision = authorize(request, identity=policies, resource_account=context.account_id)
         with self._lock:
+            if generation != self._store.generation:
+                return decision  # IAM changed while deciding: keep nothing that may be stale
             if len(self._decisions) >= _CACHE_LIMIT:
                 self._decisions.clear()
             self._decisions[key] = decision

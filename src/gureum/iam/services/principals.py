@@ -14,6 +14,8 @@ from gureum.iam.services.policies import find_policy
 from gureum.iam.store.records import IamStore, Records
 
 _ENTITY = re.compile(r"arn:aws:iam::(\d{12}):(user|role)(/(?:[^/]+/)*)([^/]+)")
+# Past this many cached keys the cache starts again.
+_CACHE_LIMIT = 10_000
 _SESSION = re.compile(r"arn:aws:sts::(\d{12}):assumed-role/([^/]+)/.+")
 
 
@@ -28,7 +30,7 @@ class Principals:
     def __init__(self, store: IamStore) -> None:
         self._store = store
         self._lock = threading.Lock()
-        self._cache: dict[str, AccessKey | None] = {}
+        self._cache: dict[str, AccessKey] = {}
         self._generation = -1
 
     def find(self, access_key_id: str, session_token: str | None) -> AccessKey | None:
@@ -38,11 +40,18 @@ class Principals:
             if self._generation != self._store.generation:
                 self._cache.clear()
                 self._generation = self._store.generation
-            if access_key_id in self._cache:
-                return self._cache[access_key_id]
+            cached = self._cache.get(access_key_id)
+            generation = self._generation
+        if cached is not None:
+            return cached
         found = self._lookup(access_key_id)
-        with self._lock:
-            self._cache[access_key_id] = found
+        if found is not None:  # unknown ids are not kept: anyone can send endless new ones
+            with self._lock:
+                if generation != self._store.generation:
+                    return found  # IAM changed meanwhile: answer, but keep nothing stale
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[access_key_id] = found
         return found
 
     def _lookup(self, access_key_id: str) -> AccessKey | None:
