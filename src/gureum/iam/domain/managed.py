@@ -97,6 +97,64 @@ _CATALOGUE: Mapping[str, tuple[str, str, str, str, list[dict[str, Any]]]] = {
         "Provides read only client access to an Amazon EFS file system",
         [_allow(["elasticfilesystem:ClientMount", "elasticfilesystem:DescribeMountTargets"])],
     ),
+    "AWSLambdaDynamoDBExecutionRole": (
+        "/service-role/",
+        "v1",
+        "2015-04-09T15:09:29Z",
+        "Provides list and read access to DynamoDB streams and write permissions to CloudWatch "
+        "logs.",
+        [
+            _allow(
+                [
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams",
+                    *_LOGS,
+                ]
+            )
+        ],
+    ),
+    "AWSLambdaKinesisExecutionRole": (
+        "/service-role/",
+        "v2",
+        "2015-04-09T15:14:16Z",
+        "Provides list and read access to Kinesis streams and write permissions to CloudWatch "
+        "logs.",
+        [
+            _allow(
+                [
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                    "kinesis:ListStreams",
+                    "kinesis:SubscribeToShard",
+                    *_LOGS,
+                ]
+            )
+        ],
+    ),
+    "AmazonSQSReadOnlyAccess": (
+        "/",
+        "v4",
+        "2015-02-06T18:41:07Z",
+        "Provides read only access to Amazon SQS via the AWS Management Console.",
+        [
+            _allow(
+                [
+                    "sqs:GetQueueAttributes",
+                    "sqs:GetQueueUrl",
+                    "sqs:ListDeadLetterSourceQueues",
+                    "sqs:ListQueues",
+                    "sqs:ListMessageMoveTasks",
+                    "sqs:ListQueueTags",
+                ],
+                "AmazonSQSReadOnlyAccess",
+            )
+        ],
+    ),
     "AdministratorAccess": (
         "/",
         "v1",
