@@ -120,6 +120,7 @@ def test_aws_managed_policies_are_valid_and_allow_what_they_say() -> None:
         identity_policy(managed.document)
         assert managed.policy_id.startswith("ANPA")
         assert len(managed.policy_id) == 21
+    assert len({m.policy_id for m in AWS_MANAGED.values()}) == len(AWS_MANAGED)
 
 
 def test_numeric_access_keys_name_their_account() -> None:

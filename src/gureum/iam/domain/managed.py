@@ -5,6 +5,8 @@ account at once, under the `aws` account in their ARNs, and cannot be changed or
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -169,8 +171,9 @@ def _policy(name: str) -> ManagedPolicy:
     path, version, created_text, description, statements = _CATALOGUE[name]
     created = datetime.fromisoformat(created_text.replace("Z", "+00:00")).astimezone(UTC)
     document = json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=4)
-    # A stable id per policy (AWS's are fixed too), in AWS's form: ANPA and 17 characters.
-    tail = "".join(c for c in name.upper() if c.isalpha())[:17].ljust(17, "A")
+    # A stable id per policy (AWS's are fixed too), in AWS's form: ANPA and 17 characters of
+    # base32, from the name's digest so that no two collide.
+    tail = base64.b32encode(hashlib.sha256(name.encode()).digest()).decode()[:17]
     return ManagedPolicy(
         AWS_ACCOUNT,
         name,
