@@ -69,6 +69,10 @@ class GureumApp:
             f"http://{host}:{settings.port}",
             botocore.session.get_session(),
         )
+        # IAM and STS first (stopped last): the front door finds IAM users' keys and STS
+        # sessions through them.
+        self.iam = iam.assemble(self.kernel)
+        self.sts = sts.assemble(self.kernel, self.iam.principals)
         # The services, each from its own package; Lambda uses the others' public services.
         self.kms = kms.assemble(self.kernel)
         self.sqs = sqs.assemble(self.kernel)
@@ -83,6 +87,8 @@ class GureumApp:
             self.kernel, self.kms.keys, self.sqs.queues, self.logs.streams, self.cloudwatch.metrics
         )
         self.services: list[Assembly] = [
+            self.iam,
+            self.sts,
             self.kms,
             self.sqs,
             self.logs,
@@ -96,10 +102,6 @@ class GureumApp:
             self.kernel, self.cloudwatch.metrics, LambdaCapacity(self.lambda_.provisioned)
         )
         self.services.append(self.autoscaling)
-        # IAM and STS: the front door finds IAM users' keys and STS sessions through them.
-        self.iam = iam.assemble(self.kernel)
-        self.sts = sts.assemble(self.kernel, self.iam.principals)
-        self.services += [self.iam, self.sts]
         self.accounts = AccountDirectory(
             [DEFAULT_ACCESS_KEY], [self.iam.principals, self.sts.sessions]
         )
