@@ -356,3 +356,16 @@ def test_the_aws_cli_round_trip(server: GureumProcess, tmp_path: Path) -> None:
     assert missing.returncode != 0
     expected = "The role with name nope cannot be found."
     assert f"(NoSuchEntity) when calling the GetRole operation: {expected}" in missing.stderr
+
+
+def test_listing_pages(iam: Any) -> None:
+    for i in range(7):
+        iam.create_user(UserName=f"paged-{i}", Path="/paged/")
+    first = iam.list_users(PathPrefix="/paged/", MaxItems=3)
+    assert first["IsTruncated"] is True
+    assert [u["UserName"] for u in first["Users"]] == ["paged-0", "paged-1", "paged-2"]
+    pages = iam.get_paginator("list_users").paginate(
+        PathPrefix="/paged/", PaginationConfig={"PageSize": 3}
+    )
+    names = [u["UserName"] for page in pages for u in page["Users"]]
+    assert names == [f"paged-{i}" for i in range(7)]

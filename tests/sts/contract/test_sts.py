@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -218,3 +220,23 @@ def test_the_aws_cli_with_session_credentials(server: GureumProcess, tmp_path: P
         AWS_SESSION_TOKEN=credentials["SessionToken"],
     )
     assert aws("get-caller-identity")["Arn"] == f"arn:aws:sts::{A}:assumed-role/cli/cli-session"
+
+
+def test_a_presigned_get_caller_identity_carries_its_session(server: GureumProcess) -> None:
+    # What EKS's aws-iam-authenticator does: the token travels in the presigned URL's query.
+    role = server.client("iam").create_role(RoleName="presigned", AssumeRolePolicyDocument=trust(A))
+    credentials = server.client("sts").assume_role(
+        RoleArn=role["Role"]["Arn"], RoleSessionName="url"
+    )["Credentials"]
+    url = as_session(server, "sts", credentials).generate_presigned_url(
+        "get_caller_identity", ExpiresIn=60, HttpMethod="GET"
+    )
+    assert "X-Amz-Security-Token=" in url
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        body = reply.read().decode()
+    assert f"<Arn>arn:aws:sts::{A}:assumed-role/presigned/url</Arn>" in body
+    forged = url.replace("X-Amz-Security-Token=", "X-Amz-Security-Token=x")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(forged, timeout=10)
+    assert caught.value.code == 403
+    assert b"<Code>InvalidClientTokenId</Code>" in caught.value.read()
