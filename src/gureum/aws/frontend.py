@@ -324,16 +324,13 @@ class Frontend:
         # AWS validates before anything else, so an operation gureum lacks still answers a
         # malformed request with AWS's 400, not with 501.
         request = _decompressed(request, protocol)
-        params = self._parse(service, protocol, routed, request)
         context = replace(context, operation=operation.name)
+        params = self._parse(service, protocol, routed, request, context)
         handler = service.handlers.get(operation.name)
         if handler is None:
             raise NotImplementedOperation(
                 f"gureum does not implement the {operation.name} operation yet."
             )
-        if self._authorizer is not None:
-            # Cached per principal and policy revision: no I/O on the loop once warm.
-            self._authorizer.authorize(service.signing_name, operation.name, context, params)
         if inspect.iscoroutinefunction(handler):
             result = await handler(context, params)
         else:
@@ -348,12 +345,20 @@ class Frontend:
         protocol: WireProtocol,
         routed: Routed,
         request: HttpRequest,
+        context: CallContext,
     ) -> dict[str, Any]:
-        """The request's members, checked against the model. Whatever the input, a failure here
-        is the protocol's 400: the codecs map what they foresee, and anything they did not
-        (a parser's ValueError, OverflowError or RecursionError) is still the caller's input."""
+        """The request's members, authorized (`--iam enforce`), then checked against the model.
+        Whatever the input, a failure here is the protocol's 400: the codecs map what they
+        foresee, and anything they did not (a parser's ValueError, OverflowError or
+        RecursionError) is still the caller's input."""
         try:
             params = protocol.parse(routed, request)
+            if self._authorizer is not None:
+                # Before validation, as AWS does: a caller who may not call an operation learns
+                # nothing from its constraints. Cached per principal and policy revision: no
+                # I/O on the loop once warm.
+                name = routed.operation.name
+                self._authorizer.authorize(service.signing_name, name, context, params)
             if routed.operation.input_shape is not None:
                 exempt = service.unvalidated.get(routed.operation.name, frozenset())
                 validate(routed.operation.input_shape, params, exempt)
