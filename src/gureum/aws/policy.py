@@ -298,7 +298,7 @@ def arn_like(pattern: str, value: str) -> bool:
     return all(wildcard_match(p, v) for p, v in zip(pattern_parts, value_parts, strict=True))
 
 
-def _role_of_session(principal: str) -> str | None:
+def role_of_session(principal: str) -> str | None:
     """An assumed-role session's ARN names its role: `arn:aws:sts::A:assumed-role/R/S` is the
     role `arn:aws:iam::A:role/R`, which is how a resource policy names the session's caller."""
     match = re.fullmatch(r"arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+", principal)
@@ -319,7 +319,7 @@ def principal_matches(pattern: str, principal: str | None) -> bool:
         return account == pattern
     if pattern.endswith(":root") and pattern.count(":") == 5:
         return account == pattern.split(":")[4]
-    return pattern == principal or pattern == _role_of_session(principal)
+    return pattern == principal or pattern == role_of_session(principal)
 
 
 def _matches_any(patterns: Sequence[str], value: str, ignore_case: bool) -> bool:

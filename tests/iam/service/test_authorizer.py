@@ -95,3 +95,21 @@ def test_one_of_two_concurrent_creates_wins_regardless_of_case(store: IamStore) 
     assert results.count("made") == 1
     listed, _ = roles.listing(A, {})
     assert len(listed) == 1
+
+
+def test_a_sessions_principal_arn_is_its_role(store: IamStore) -> None:
+    roles, holders = (
+        RoleService(store, SystemClock(), Principals(store).check_trusted),
+        PolicyHolders(store),
+    )
+    role = roles.create(A, {"RoleName": "app", "AssumeRolePolicyDocument": TRUST})
+    only_the_role = {
+        "Effect": "Allow",
+        "Action": "sqs:ListQueues",
+        "Resource": "*",
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": role.arn}},
+    }
+    document = json.dumps({"Version": "2012-10-17", "Statement": [only_the_role]})
+    holders.put_inline(A, Holder.ROLE, "app", "p", document)
+    session = f"arn:aws:sts::{A}:assumed-role/app/s"
+    Authorizer(store, Principals(store)).authorize("sqs", "ListQueues", context(session), {})

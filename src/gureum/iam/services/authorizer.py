@@ -15,7 +15,14 @@ from typing import Any
 
 from gureum.aws.errors import AccessDenied
 from gureum.aws.frontend import CallContext
-from gureum.aws.policy import ContextValue, Decision, Policy, PolicyRequest, authorize
+from gureum.aws.policy import (
+    ContextValue,
+    Decision,
+    Policy,
+    PolicyRequest,
+    authorize,
+    role_of_session,
+)
 from gureum.iam.domain.resources import UNCHECKED, action_of, resource_of
 from gureum.iam.services.principals import Principals
 from gureum.iam.store.records import IamStore
@@ -88,7 +95,8 @@ def _keys(principal: str, context: CallContext) -> dict[str, ContextValue]:
     """The global condition keys a decision may depend on and still be cached: who is asking.
     (Time and source address are not supplied yet: they would make every request unique.)"""
     keys: dict[str, ContextValue] = {
-        "aws:PrincipalArn": principal,
+        # A session's aws:PrincipalArn is its role's ARN, as IAM documents.
+        "aws:PrincipalArn": role_of_session(principal) or principal,
         "aws:PrincipalAccount": context.account_id,
         "aws:userid": context.user_id,
     }

@@ -19,6 +19,7 @@ from gureum.aws.policy import (
     authorize,
     evaluate,
     parse_policy,
+    role_of_session,
 )
 from gureum.clock import Clock
 from gureum.iam.services.principals import Principals
@@ -87,7 +88,7 @@ class SessionService:
             raise denied(caller.arn, role_arn)
         context: dict[str, ContextValue] = {
             "aws:PrincipalAccount": caller.account,
-            "aws:PrincipalArn": caller.arn,
+            "aws:PrincipalArn": role_of_session(caller.arn) or caller.arn,
             "aws:userid": caller.user_id,
             "sts:RoleSessionName": name,
             "aws:CurrentTime": self._clock.now().isoformat(),
