@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 DEFAULT_ACCOUNT_ID = "000000000000"
@@ -31,7 +30,8 @@ class AccessKey:
 
     `principal_arn` and `user_id` are what STS's GetCallerIdentity answers for the signer (for
     root, the account's root ARN and the account id). A key with a `session_token` is a
-    temporary credential: the request must carry that token, and not after `expires`.
+    temporary credential: the request must carry that token (its source refuses it once
+    expired).
     """
 
     access_key_id: str
@@ -40,7 +40,6 @@ class AccessKey:
     principal_arn: str = ""
     user_id: str = ""
     session_token: str | None = None
-    expires: datetime | None = None
 
     @property
     def principal(self) -> str:
@@ -73,9 +72,6 @@ class AccountDirectory:
     def __init__(self, keys: Iterable[AccessKey], sources: Sequence[KeySource] = ()) -> None:
         self._keys = {key.access_key_id: key for key in keys}
         self._sources = list(sources)
-
-    def add_source(self, source: KeySource) -> None:
-        self._sources.append(source)
 
     def find(self, access_key_id: str, session_token: str | None = None) -> AccessKey | None:
         key = self._keys.get(access_key_id)

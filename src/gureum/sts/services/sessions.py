@@ -7,7 +7,6 @@ import secrets
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from gureum.aws.accounts import AccessKey, ExpiredCredential
@@ -122,7 +121,7 @@ class SessionService:
         session = unseal(session_token, self._key)
         if session is None or session.access_key_id != access_key_id:
             return None
-        if self._now() >= session.expires:
+        if self._clock.now() >= session.expires:
             raise ExpiredCredential(access_key_id)
         return AccessKey(
             access_key_id,
@@ -131,8 +130,4 @@ class SessionService:
             session.arn,
             session.user_id,
             session_token,
-            session.expires,
         )
-
-    def _now(self) -> datetime:
-        return self._clock.now()
