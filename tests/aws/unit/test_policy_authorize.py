@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
+from gureum.aws.authorization import account_of, authorize
 from gureum.aws.policy import (
     ContextValue,
     Decision,
     PolicyRequest,
-    account_of,
-    authorize,
     evaluate,
     read_policy,
     substitute,

@@ -13,16 +13,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from gureum.aws.authorization import authorize
 from gureum.aws.errors import AccessDenied
 from gureum.aws.frontend import CallContext
-from gureum.aws.policy import (
-    ContextValue,
-    Decision,
-    Policy,
-    PolicyRequest,
-    authorize,
-    role_of_session,
-)
+from gureum.aws.policy import ContextValue, Decision, Policy, PolicyRequest, role_of_session
 from gureum.iam.domain.resources import UNCHECKED, action_of, resource_of
 from gureum.iam.services.principals import Principals
 from gureum.iam.store.records import IamStore

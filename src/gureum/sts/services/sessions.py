@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from gureum.aws.accounts import AccessKey, ExpiredCredential
+from gureum.aws.authorization import authorize
 from gureum.aws.policy import (
     ContextValue,
     Decision,
     PolicyError,
     PolicyRequest,
-    authorize,
     evaluate,
     parse_policy,
     role_of_session,
