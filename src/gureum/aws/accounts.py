@@ -40,6 +40,8 @@ class AccessKey:
     principal_arn: str = ""
     user_id: str = ""
     session_token: str | None = None
+    # A session's session policy (AssumeRole's `Policy`), which bounds what it may do.
+    session_policy: str | None = None
 
     @property
     def principal(self) -> str:

@@ -85,6 +85,8 @@ class CallContext:
     # for an assumed role).
     principal: str = ""
     user_id: str = ""
+    # A session's session policy: under `--iam enforce` it bounds the role's policies.
+    session_policy: str | None = None
 
 
 Result = Mapping[str, Any]
@@ -242,6 +244,7 @@ class Frontend:
                 endpoint,
                 principal=key.principal,
                 user_id=key.caller_id,
+                session_policy=key.session_policy,
             )
             response = await self._dispatch(service, request, context)
         except AwsError as error:

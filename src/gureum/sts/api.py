@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from gureum.aws.frontend import CallContext, Handler
+from gureum.iam.domain.documents import size_of
+from gureum.sts.domain.sessions import packed_size
 from gureum.sts.services.sessions import Caller, SessionService
 
 Params = dict[str, Any]
@@ -38,6 +40,8 @@ class StsApi:
             },
             "AssumedRoleUser": {"AssumedRoleId": session.user_id, "Arn": session.arn},
         }
+        if session.policy is not None:
+            result["PackedPolicySize"] = packed_size(size_of(session.policy))
         if "SourceIdentity" in params:
             result["SourceIdentity"] = params["SourceIdentity"]
         return result

@@ -207,3 +207,40 @@ def test_a_trust_policy_naming_the_account_needs_an_identity_allow(
         sts.assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="try")
     finally:
         iam.delete_user_policy(UserName="dev", PolicyName="assume")
+
+
+def test_a_session_policy_bounds_the_role(server: GureumProcess, dev: dict[str, str]) -> None:
+    iam = server.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": DEV}, "Action": "sts:AssumeRole"}],
+    }
+    iam.create_role(RoleName="broad", AssumeRolePolicyDocument=json.dumps(trust))
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    iam.attach_role_policy(RoleName="broad", PolicyArn=admin)
+    sts = server.client("sts", **dev)
+    role = f"arn:aws:iam::{A}:role/broad"
+    with aws_error("MalformedPolicyDocument", 400, "Syntax errors in policy."):
+        sts.assume_role(RoleArn=role, RoleSessionName="bounded", Policy="{")
+    assumed = sts.assume_role(
+        RoleArn=role, RoleSessionName="bounded", Policy=policy("Allow", "kms:List*")
+    )
+    assert 0 < assumed["PackedPolicySize"] <= 100
+    credentials = assumed["Credentials"]
+    session = {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
+    assert "Keys" in server.client("kms", **session).list_keys()
+    with aws_error("AccessDeniedException", 403):
+        server.client("sqs", **session).list_queues()
+    # The same role without a session policy may do anything.
+    unbounded = sts.assume_role(RoleArn=role, RoleSessionName="bounded")["Credentials"]
+    sqs = server.client(
+        "sqs",
+        aws_access_key_id=unbounded["AccessKeyId"],
+        aws_secret_access_key=unbounded["SecretAccessKey"],
+        aws_session_token=unbounded["SessionToken"],
+    )
+    assert sqs.list_queues()["ResponseMetadata"]["HTTPStatusCode"] == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -99,3 +100,11 @@ def test_expiry_is_scaled() -> None:
     now = datetime(2030, 1, 1, tzinfo=UTC)
     assert expiry(now, 3600, 1.0) == now + timedelta(hours=1)
     assert expiry(now, 3600, 0.01) == now + timedelta(seconds=36)
+
+
+def test_a_session_policy_travels_in_the_token() -> None:
+    bounded = replace(SESSION, policy='{"Version":"2012-10-17","Statement":[]}')
+    assert unseal(seal(bounded, KEY), KEY) == bounded
+    assert packed_size(2048) == 100
+    assert packed_size(1) == 1
+    assert "103%" in too_large(2100).message

@@ -16,7 +16,14 @@ from typing import Any
 from gureum.aws.authorization import authorize
 from gureum.aws.errors import AccessDenied
 from gureum.aws.frontend import CallContext
-from gureum.aws.policy import ContextValue, Decision, Policy, PolicyRequest, role_of_session
+from gureum.aws.policy import (
+    ContextValue,
+    Decision,
+    Policy,
+    PolicyRequest,
+    parse_policy,
+    role_of_session,
+)
 from gureum.iam.domain.resources import UNCHECKED, action_of, resource_of
 from gureum.iam.services.principals import Principals
 from gureum.iam.store.records import IamStore
@@ -45,7 +52,7 @@ class Authorizer:
         self._lock = threading.Lock()
         self._generation = -1
         self._policies: dict[str, list[Policy]] = {}
-        self._decisions: dict[tuple[str, str, str], Decision] = {}
+        self._decisions: dict[tuple[str, str, str, str], Decision] = {}
 
     def authorize(
         self, service: str, operation: str, context: CallContext, params: Mapping[str, Any]
@@ -60,7 +67,7 @@ class Authorizer:
             raise denial(principal, action, resource, decision)
 
     def _decide(self, principal: str, action: str, resource: str, context: CallContext) -> Decision:
-        key = (principal, action, resource)
+        key = (principal, action, resource, context.session_policy or "")
         with self._lock:
             if self._generation != self._store.generation:
                 self._generation = self._store.generation
@@ -74,7 +81,11 @@ class Authorizer:
         if policies is None:
             policies = self._principals.identity_policies(principal)
         request = PolicyRequest(action, resource, principal, _keys(principal, context))
-        decision = authorize(request, identity=policies, resource_account=context.account_id)
+        # A session policy bounds the role's: both must allow (IAM's session policy rule).
+        bounds = None if context.session_policy is None else [parse_policy(context.session_policy)]
+        decision = authorize(
+            request, identity=policies, boundaries=bounds, resource_account=context.account_id
+        )
         with self._lock:
             if generation != self._store.generation:
                 return decision  # IAM changed while deciding: keep nothing that may be stale

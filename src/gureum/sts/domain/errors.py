@@ -15,6 +15,6 @@ class StsValidationError(ClientError):
     status = 400
 
 
-class MalformedPolicyDocument(ClientError):
-    code = "MalformedPolicyDocument"
+class PackedPolicyTooLarge(ClientError):
+    code = "PackedPolicyTooLargeException"
     status = 400

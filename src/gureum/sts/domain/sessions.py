@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from gureum.sts.domain.errors import AccessDenied, StsValidationError
+from gureum.sts.domain.errors import AccessDenied, PackedPolicyTooLarge, StsValidationError
 
 MIN_DURATION = 900
 DEFAULT_DURATION = 3600
@@ -25,6 +25,10 @@ DEFAULT_DURATION = 3600
 CHAINED_LIMIT = 3600
 # What AWS's session tokens start with (any SDK treats them as opaque; the prefix says "ours").
 _TOKEN_PREFIX = "FQoGZXIvYXdzE"
+# A token carries its session policy (2,048 characters at most), so it may be this long.
+MAX_TOKEN = 8192
+# The most a session policy may take, in characters (whitespace aside): AWS's packed limit.
+MAX_SESSION_POLICY = 2048
 _SECRET_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
@@ -36,6 +40,8 @@ class Session:
     role_id: str  # AROA...
     name: str  # RoleSessionName
     expires: datetime
+    # The session policy AssumeRole was given: it limits what the role's policies allow.
+    policy: str | None = None
 
     @property
     def arn(self) -> str:
@@ -71,6 +77,7 @@ def seal(session: Session, key: bytes) -> str:
             session.role_id,
             session.name,
             int(session.expires.timestamp() * 1000),
+            session.policy,
         ],
         separators=(",", ":"),
     ).encode()
@@ -80,7 +87,7 @@ def seal(session: Session, key: bytes) -> str:
 
 def unseal(token: str, key: bytes) -> Session | None:
     """The session `token` carries, or None unless this server sealed it as it is."""
-    if not token.startswith(_TOKEN_PREFIX) or len(token) > 4096:
+    if not token.startswith(_TOKEN_PREFIX) or len(token) > MAX_TOKEN:
         return None
     body, _, mac_text = token[len(_TOKEN_PREFIX) :].partition(".")
     try:
@@ -89,9 +96,9 @@ def unseal(token: str, key: bytes) -> Session | None:
         return None
     if not hmac.compare_digest(mac, hmac.digest(key, payload, "sha256")):
         return None
-    key_id, account, role_name, role_id, name, millis = json.loads(payload)
+    key_id, account, role_name, role_id, name, millis, policy = json.loads(payload)
     expires = datetime.fromtimestamp(millis / 1000, UTC)
-    return Session(key_id, account, role_name, role_id, name, expires)
+    return Session(key_id, account, role_name, role_id, name, expires, policy)
 
 
 def duration_of(requested: int | None, role_limit: int, chained: bool) -> int:
@@ -120,4 +127,16 @@ def denied(caller: str, role_arn: str) -> AccessDenied:
     that the answer does not reveal which roles exist)."""
     return AccessDenied(
         f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+    )
+
+
+def packed_size(policy_size: int) -> int:
+    """AssumeRole's PackedPolicySize: the percentage of the allowed size a session policy uses."""
+    return -(-policy_size * 100 // MAX_SESSION_POLICY)
+
+
+def too_large(policy_size: int) -> PackedPolicyTooLarge:
+    return PackedPolicyTooLarge(
+        f"Packed policy consumes {packed_size(policy_size)}% of allotted space, please use "
+        "smaller policy for the session."
     )

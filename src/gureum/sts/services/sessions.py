@@ -14,22 +14,23 @@ from gureum.aws.authorization import authorize
 from gureum.aws.policy import (
     ContextValue,
     Decision,
-    PolicyError,
     PolicyRequest,
     evaluate,
     parse_policy,
     role_of_session,
 )
 from gureum.clock import Clock
+from gureum.iam.domain.documents import identity_policy, size_of
 from gureum.iam.services.principals import Principals
-from gureum.sts.domain.errors import MalformedPolicyDocument
 from gureum.sts.domain.sessions import (
+    MAX_SESSION_POLICY,
     Session,
     denied,
     duration_of,
     expiry,
     seal,
     secret_of,
+    too_large,
     unseal,
 )
 
@@ -77,11 +78,12 @@ class SessionService:
 
     def assume_role(self, caller: Caller, params: Mapping[str, Any]) -> Credentials:
         role_arn, name = params["RoleArn"], params["RoleSessionName"]
-        if "Policy" in params:
-            try:
-                parse_policy(params["Policy"])
-            except PolicyError as error:
-                raise MalformedPolicyDocument(str(error)) from None
+        session_policy: str | None = params.get("Policy")
+        if session_policy is not None:
+            # A session policy is an identity policy, refused with IAM's messages.
+            identity_policy(session_policy)
+            if size_of(session_policy) > MAX_SESSION_POLICY:
+                raise too_large(size_of(session_policy))
         role = self._principals.role(role_arn)
         if role is None:
             raise denied(caller.arn, role_arn)
@@ -110,7 +112,7 @@ class SessionService:
         seconds = duration_of(params.get("DurationSeconds"), role.max_session, chained)
         key_id = "ASIA" + "".join(secrets.choice(_BASE32) for _ in range(16))
         ends = expiry(self._clock.now(), seconds, self._scale)
-        session = Session(key_id, role.account, role.name, role.role_id, name, ends)
+        session = Session(key_id, role.account, role.name, role.role_id, name, ends, session_policy)
         return Credentials(session, secret_of(key_id, self._key), seal(session, self._key))
 
     # --- the front door's KeySource ------------------------------------------------------
@@ -130,4 +132,5 @@ class SessionService:
             session.arn,
             session.user_id,
             session_token,
+            session.policy,
         )
