@@ -15,8 +15,10 @@ from gureum.sts.domain.sessions import (
     Session,
     duration_of,
     expiry,
+    packed_size,
     seal,
     secret_of,
+    too_large,
     unseal,
 )
 
