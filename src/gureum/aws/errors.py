@@ -132,3 +132,10 @@ class AccessDenied(ClientError):
 
     code = "AccessDeniedException"
     status = 403
+
+
+class UnauthorizedOperation(AccessDenied):
+    """EC2's name for `AccessDenied`."""
+
+    code = "UnauthorizedOperation"
+    status = 403

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gureum.aws.authorization import authorize
-from gureum.aws.errors import AccessDenied
+from gureum.aws.errors import AccessDenied, UnauthorizedOperation
 from gureum.aws.frontend import CallContext
 from gureum.aws.policy import (
     ContextValue,
@@ -32,15 +32,23 @@ from gureum.iam.store.records import IamStore
 _CACHE_LIMIT = 50_000
 
 
-def denial(principal: str, action: str, resource: str, decision: Decision) -> AccessDenied:
-    """AWS's message, which says why: no allow, or an explicit deny."""
+def denial(
+    service: str, principal: str, action: str, resource: str, decision: Decision
+) -> AccessDenied:
+    """AWS's message, which says why: no allow, or an explicit deny. EC2 names the error
+    UnauthorizedOperation and prefixes its own sentence."""
     if decision is Decision.EXPLICIT_DENY:
         reason = "with an explicit deny in an identity-based policy"
     else:
         reason = f"because no identity-based policy allows the {action} action"
-    return AccessDenied(
-        f"User: {principal} is not authorized to perform: {action} on resource: {resource} {reason}"
-    )
+    on = f" on resource: {resource}"
+    if service == "ec2":
+        on = "" if resource == "*" else on
+        return UnauthorizedOperation(
+            "You are not authorized to perform this operation. User: "
+            f"{principal} is not authorized to perform: {action}{on} {reason}"
+        )
+    return AccessDenied(f"User: {principal} is not authorized to perform: {action}{on} {reason}")
 
 
 class Authorizer:
@@ -64,7 +72,7 @@ class Authorizer:
         resource = resource_of(service, context.region, context.account_id, params)
         decision = self._decide(principal, action, resource, context)
         if decision is not Decision.ALLOW:
-            raise denial(principal, action, resource, decision)
+            raise denial(service, principal, action, resource, decision)
 
     def _decide(self, principal: str, action: str, resource: str, context: CallContext) -> Decision:
         key = (principal, action, resource, context.session_policy or "")
