@@ -138,6 +138,15 @@ class IamApi:
             "ListRoles": self.list_roles,
             "DeleteRole": self.delete_role,
             "UpdateAssumeRolePolicy": self.update_assume_role_policy,
+            "UpdateRole": self.update_role,
+            "UpdateRoleDescription": self.update_role_description,
+            "TagRole": self.tag_role,
+            "UntagRole": self.untag_role,
+            "ListRoleTags": self.list_role_tags,
+            "ListInstanceProfilesForRole": self.list_instance_profiles_for_role,
+            "TagUser": self.tag_user,
+            "UntagUser": self.untag_user,
+            "ListUserTags": self.list_user_tags,
             "CreateUser": self.create_user,
             "GetUser": self.get_user,
             "ListUsers": self.list_users,
@@ -185,6 +194,43 @@ class IamApi:
     def update_assume_role_policy(self, context: CallContext, params: Params) -> Result:
         self._roles.update_trust(context.account_id, params["RoleName"], params["PolicyDocument"])
         return {}
+
+    def update_role(self, context: CallContext, params: Params) -> Result:
+        self._roles.update(context.account_id, params["RoleName"], params)
+        return {}
+
+    def update_role_description(self, context: CallContext, params: Params) -> Result:
+        self._roles.update(context.account_id, params["RoleName"], params)
+        return {"Role": role_view(self._roles.get(context.account_id, params["RoleName"]))}
+
+    def tag_role(self, context: CallContext, params: Params) -> Result:
+        self._roles.tag(context.account_id, params["RoleName"], params["Tags"])
+        return {}
+
+    def untag_role(self, context: CallContext, params: Params) -> Result:
+        self._roles.untag(context.account_id, params["RoleName"], params["TagKeys"])
+        return {}
+
+    def list_role_tags(self, context: CallContext, params: Params) -> Result:
+        role = self._roles.get(context.account_id, params["RoleName"])
+        return _page("Tags", _tags(role.tags) or [], None)
+
+    def list_instance_profiles_for_role(self, context: CallContext, params: Params) -> Result:
+        # gureum has no instance profiles; tools (Terraform) ask before deleting a role.
+        self._roles.get(context.account_id, params["RoleName"])
+        return _page("InstanceProfiles", [], None)
+
+    def tag_user(self, context: CallContext, params: Params) -> Result:
+        self._users.tag(context.account_id, params["UserName"], params["Tags"])
+        return {}
+
+    def untag_user(self, context: CallContext, params: Params) -> Result:
+        self._users.untag(context.account_id, params["UserName"], params["TagKeys"])
+        return {}
+
+    def list_user_tags(self, context: CallContext, params: Params) -> Result:
+        user = self._users.get(context.account_id, params["UserName"])
+        return _page("Tags", _tags(user.tags) or [], None)
 
     # --- users ---------------------------------------------------------------------------
 

@@ -369,3 +369,35 @@ def test_listing_pages(iam: Any) -> None:
     )
     names = [u["UserName"] for page in pages for u in page["Users"]]
     assert names == [f"paged-{i}" for i in range(7)]
+
+
+def test_role_and_user_updates_and_tags(iam: Any) -> None:
+    iam.create_role(
+        RoleName="tagged",
+        AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST),
+        Tags=[{"Key": "team", "Value": "a"}],
+    )
+    iam.tag_role(
+        RoleName="tagged", Tags=[{"Key": "TEAM", "Value": "b"}, {"Key": "env", "Value": "dev"}]
+    )
+    assert iam.list_role_tags(RoleName="tagged")["Tags"] == [
+        {"Key": "TEAM", "Value": "b"},
+        {"Key": "env", "Value": "dev"},
+    ]
+    iam.untag_role(RoleName="tagged", TagKeys=["team"])
+    assert iam.list_role_tags(RoleName="tagged")["Tags"] == [{"Key": "env", "Value": "dev"}]
+    iam.update_role(RoleName="tagged", Description="now described", MaxSessionDuration=7200)
+    role = iam.get_role(RoleName="tagged")["Role"]
+    assert (role["Description"], role["MaxSessionDuration"]) == ("now described", 7200)
+    described = iam.update_role_description(RoleName="tagged", Description="again")
+    assert described["Role"]["Description"] == "again"
+    assert iam.list_instance_profiles_for_role(RoleName="tagged")["InstanceProfiles"] == []
+    with aws_error("NoSuchEntity", 404):
+        iam.tag_role(RoleName="absent", Tags=[{"Key": "k", "Value": "v"}])
+    with aws_error("LimitExceeded", 409, "Cannot exceed quota for TagsPerRole: 50"):
+        iam.tag_role(RoleName="tagged", Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
+    iam.create_user(UserName="tagged-user")
+    iam.tag_user(UserName="tagged-user", Tags=[{"Key": "a", "Value": "1"}])
+    assert iam.list_user_tags(UserName="tagged-user")["Tags"] == [{"Key": "a", "Value": "1"}]
+    iam.untag_user(UserName="tagged-user", TagKeys=["A"])
+    assert iam.list_user_tags(UserName="tagged-user")["Tags"] == []

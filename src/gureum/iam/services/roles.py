@@ -11,6 +11,7 @@ from gureum.iam.domain.documents import trust_policy
 from gureum.iam.domain.entities import DEFAULT_MAX_SESSION, Holder, Prefix, Role
 from gureum.iam.domain.errors import DeleteConflict, EntityAlreadyExists, NoSuchEntity
 from gureum.iam.domain.paging import page
+from gureum.iam.domain.tags import tagged, untagged
 from gureum.iam.services.ids import unique_id
 from gureum.iam.store.records import IamStore
 
@@ -89,3 +90,31 @@ class RoleService:
             if role is None:
                 raise NoSuchEntity(f"The role with name {name} cannot be found.")
             records.put_role(replace(role, trust_policy=document))
+
+    def update(self, account: str, name: str, params: Mapping[str, Any]) -> None:
+        """UpdateRole and UpdateRoleDescription: the description and the session limit."""
+        with self._store.transaction() as records:
+            role = self._found(records.role(account, name), name)
+            changed = replace(
+                role,
+                description=params.get("Description", role.description),
+                max_session=params.get("MaxSessionDuration", role.max_session),
+            )
+            records.put_role(changed)
+
+    def tag(self, account: str, name: str, tags: list[dict[str, str]]) -> None:
+        pairs = [(t["Key"], t["Value"]) for t in tags]
+        with self._store.transaction() as records:
+            role = self._found(records.role(account, name), name)
+            records.put_role(replace(role, tags=tagged(role.tags, pairs, "TagsPerRole")))
+
+    def untag(self, account: str, name: str, keys: list[str]) -> None:
+        with self._store.transaction() as records:
+            role = self._found(records.role(account, name), name)
+            records.put_role(replace(role, tags=untagged(role.tags, keys)))
+
+    @staticmethod
+    def _found(role: Role | None, name: str) -> Role:
+        if role is None:
+            raise NoSuchEntity(f"The role with name {name} cannot be found.")
+        return role

@@ -22,6 +22,7 @@ from gureum.iam.domain.errors import (
     NoSuchEntity,
 )
 from gureum.iam.domain.paging import page
+from gureum.iam.domain.tags import tagged, untagged
 from gureum.iam.services.holders import require
 from gureum.iam.services.ids import access_key_id, secret_access_key, unique_id
 from gureum.iam.store.records import IamStore
@@ -79,6 +80,23 @@ class UserService:
             if records.inlines(account, Holder.USER, user.name):
                 raise DeleteConflict("Cannot delete entity, must delete policies first.")
             records.delete_user(account, user.name)
+
+    def tag(self, account: str, name: str, tags: list[dict[str, str]]) -> None:
+        pairs = [(t["Key"], t["Value"]) for t in tags]
+        with self._store.transaction() as records:
+            user = self._found(records.user(account, name), name)
+            records.put_user(replace(user, tags=tagged(user.tags, pairs, "TagsPerUser")))
+
+    def untag(self, account: str, name: str, keys: list[str]) -> None:
+        with self._store.transaction() as records:
+            user = self._found(records.user(account, name), name)
+            records.put_user(replace(user, tags=untagged(user.tags, keys)))
+
+    @staticmethod
+    def _found(user: User | None, name: str) -> User:
+        if user is None:
+            raise NoSuchEntity(f"The user with name {name} cannot be found.")
+        return user
 
     # --- access keys ---------------------------------------------------------------------
 
