@@ -29,14 +29,21 @@ from gureum.cloudwatch import assembly as cloudwatch
 from gureum.config import Settings
 from gureum.ec2 import assembly as ec2
 from gureum.ec2.domain.errors import SubnetNotFound
+from gureum.ec2.domain.rules import NFS_PORT, allows
 from gureum.ec2.services.network import NetworkService
 from gureum.efs import assembly as efs
+from gureum.efs.domain.errors import EfsError, MountRefused
 from gureum.efs.domain.mount_targets import Subnet as EfsSubnet
+from gureum.efs.services.access_points import AccessPointService
+from gureum.efs.services.file_systems import FileSystemService
+from gureum.efs.services.mount_targets import MountTargetService
 from gureum.iam import assembly as iam
 from gureum.kms import assembly as kms
 from gureum.lambda_ import assembly as lambda_
 from gureum.lambda_.assembly import CREATE_FUNCTION_LIMIT
+from gureum.lambda_.domain import file_systems as lambda_fs
 from gureum.lambda_.domain.arns import FunctionRef
+from gureum.lambda_.domain.errors import InvalidParameterValue as LambdaInvalidParameter
 from gureum.lambda_.domain.errors import ProvisionedConcurrencyConfigNotFound
 from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.provisioned import ProvisionedConcurrencyService
@@ -83,9 +90,22 @@ class GureumApp:
         # which of them its mount targets hold.
         self.efs = efs.assemble(self.kernel, Ec2Network(self.ec2.network))
         self.ec2.network.register(self.efs.mount_targets)
+        # Lambda reads EC2 and EFS through its own ports, and tells EC2 what its functions hold.
         self.lambda_ = lambda_.assemble(
-            self.kernel, self.kms.keys, self.sqs.queues, self.logs.streams, self.cloudwatch.metrics
+            self.kernel,
+            self.kms.keys,
+            self.sqs.queues,
+            self.logs.streams,
+            self.cloudwatch.metrics,
+            network=LambdaNetwork(self.ec2.network),
+            file_systems=LambdaFileSystems(
+                self.ec2.network,
+                self.efs.file_systems,
+                self.efs.mount_targets,
+                self.efs.access_points,
+            ),
         )
+        self.ec2.network.register(self.lambda_.interfaces)
         self.services: list[Assembly] = [
             self.iam,
             self.sts,
@@ -249,6 +269,116 @@ class Ec2Network:
         network = self._network.network(account, region)
         found = [g.id for g in network.groups_of(vpc_id) if g.name == "default"]
         return found[0] if found else None
+
+
+class LambdaNetwork:
+    """Lambda's `FunctionNetwork`, over EC2's network service."""
+
+    def __init__(self, network: NetworkService) -> None:
+        self._network = network
+
+    def subnet_vpcs(self, account: str, region: str, ids: Sequence[str]) -> Mapping[str, str]:
+        subnets = self._network.network(account, region).subnets
+        return {i: subnets[i].vpc_id for i in ids if i in subnets}
+
+    def group_vpcs(self, account: str, region: str, ids: Sequence[str]) -> Mapping[str, str]:
+        groups = self._network.network(account, region).groups
+        return {i: groups[i].vpc_id for i in ids if i in groups}
+
+
+class LambdaFileSystems:
+    """Lambda's `FileSystems`, over EFS's services and EC2's network model and its pure
+    reachability rule (`ec2.domain.rules.allows`): which mount target an environment reaches,
+    what the file system policy lets its execution role do, and the access point's root."""
+
+    def __init__(
+        self,
+        network: NetworkService,
+        file_systems: FileSystemService,
+        mount_targets: MountTargetService,
+        access_points: AccessPointService,
+    ) -> None:
+        self._network = network
+        self._file_systems = file_systems
+        self._mount_targets = mount_targets
+        self._access_points = access_points
+
+    def check_access_point(self, account: str, region: str, arn: str, vpc_id: str) -> None:
+        try:
+            point = self._access_points.get(account, region, arn)
+            targets, _ = self._mount_targets.describe(
+                account, region, file_system=point.file_system_id
+            )
+        except EfsError:
+            raise LambdaInvalidParameter(f"Access point {arn} does not exist.") from None
+        if not any(t.subnet.vpc_id == vpc_id for t in targets):
+            raise LambdaInvalidParameter(
+                f"EFS file system {point.file_system_id} referenced by access point {arn} has "
+                f"no mount target in the function's VPC {vpc_id}."
+            )
+
+    def mount(
+        self,
+        account: str,
+        region: str,
+        arn: str,
+        local_path: str,
+        vpc: Mapping[str, object],
+        role: str,
+    ) -> lambda_fs.Mount:
+        try:
+            point = self._access_points.get(account, region, arn)
+            fs_id = point.file_system_id
+            targets, _ = self._mount_targets.describe(account, region, file_system=fs_id)
+        except EfsError:
+            raise lambda_fs.mount_refused(arn) from None
+        if not self._reached(account, region, targets, vpc):
+            raise lambda_fs.unreachable(arn)
+        try:
+            mount, write, _root = self._file_systems.client_access(
+                account, region, fs_id, role, arn
+            )
+            if not mount:
+                raise lambda_fs.mount_refused(arn)
+            source, user = self._access_points.root_directory(account, region, arn)
+        except (EfsError, MountRefused):
+            raise lambda_fs.mount_refused(arn) from None
+        return lambda_fs.Mount(
+            fs_id,
+            str(source),
+            local_path,
+            user.uid if user else None,
+            user.gid if user else None,
+            tuple(user.secondary_gids) if user else (),
+            write,
+        )
+
+    def _reached(
+        self,
+        account: str,
+        region: str,
+        targets: Sequence[Any],
+        vpc: Mapping[str, object],
+    ) -> bool:
+        """Whether one of the file system's mount targets, in the function's VPC and in an AZ
+        of one of its subnets, takes TCP 2049 from the function's groups (spec 7.2)."""
+        network = self._network.network(account, region)
+        subnet_ids = [str(s) for s in vpc.get("SubnetIds", [])]  # type: ignore[attr-defined]
+        group_ids = [str(g) for g in vpc.get("SecurityGroupIds", [])]  # type: ignore[attr-defined]
+        subnets = [network.subnets[i] for i in subnet_ids if i in network.subnets]
+        own = [network.groups[g] for g in group_ids if g in network.groups]
+        for target in targets:
+            theirs = [network.groups[g] for g in target.security_groups if g in network.groups]
+            for subnet in subnets:
+                if subnet.vpc_id != target.subnet.vpc_id:
+                    continue
+                if subnet.zone.id != target.subnet.availability_zone_id:
+                    continue
+                if allows(
+                    own, theirs, NFS_PORT, address_from=subnet.cidr, address_to=target.ip_address
+                ):
+                    return True
+        return False
 
 
 class ClientDisconnected(Exception):

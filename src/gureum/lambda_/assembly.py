@@ -59,10 +59,12 @@ from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.event_sources import EventSourceService
 from gureum.lambda_.services.function_urls import FunctionUrlService
 from gureum.lambda_.services.functions import FunctionService
+from gureum.lambda_.services.interfaces import NetworkInterfaces
 from gureum.lambda_.services.invoker import Invoker
 from gureum.lambda_.services.layers import LayerService
 from gureum.lambda_.services.metrics import CONTENT_TYPE as METRICS_TYPE
 from gureum.lambda_.services.metrics import LambdaMetrics, MetricPublisher
+from gureum.lambda_.services.network import FileSystems, FunctionNetwork
 from gureum.lambda_.services.pollers import Pollers
 from gureum.lambda_.services.provisioned import ProvisionedConcurrencyService
 from gureum.lambda_.services.provisioner import Provisioner
@@ -144,6 +146,8 @@ class Lambda(Assembly):
     # Provisioned concurrency as other services use it (Application Auto Scaling, through the
     # composition root).
     provisioned: ProvisionedConcurrencyService
+    # Functions' subnets and groups, as EC2's `Holder` (registered by the composition root).
+    interfaces: NetworkInterfaces
     endpoint: ServiceEndpoint
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Event source mappings and function URLs (their own store), and the mappings' pollers.
@@ -317,6 +321,9 @@ def assemble(
     queues: QueueService,
     logs: LogSink,
     publisher: MetricPublisher | None = None,
+    *,
+    network: FunctionNetwork | None = None,
+    file_systems: FileSystems | None = None,
 ) -> Lambda:
     settings, clock, executor = kernel.settings, kernel.clock, kernel.executor
     data = settings.data_dir
@@ -411,7 +418,7 @@ def assemble(
     metrics.watch_provisioned(provisioner.usage)
     # The wire adapter.
     lambda_api = LambdaApi(
-        FunctionService(ports, catalog),
+        FunctionService(ports, catalog, network, file_systems),
         AliasService(ports),
         LayerService(ports),
         links,
@@ -468,6 +475,7 @@ def assemble(
         relay,
         provisioner,
         provisioned,
+        NetworkInterfaces(store),
         endpoint,
         triggers=triggers,
         pollers=pollers,

@@ -62,3 +62,22 @@ class KMSNotFound(AwsError):
 class KMSAccessDenied(AwsError):
     code = "KMSAccessDeniedException"
     status = 502
+
+
+class EfsMountFailure(ClientError):
+    """The mount was refused: the file system policy, or a missing access point (spec 7.2)."""
+
+    code = "EFSMountFailureException"
+    status = 403
+
+
+class EfsMountConnectivity(ClientError):
+    """No mount target the function reaches on TCP 2049 (spec 7.2)."""
+
+    code = "EFSMountConnectivityException"
+    status = 408
+
+
+class EfsMountTimeout(ClientError):
+    code = "EFSMountTimeoutException"
+    status = 408

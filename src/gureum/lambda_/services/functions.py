@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Protocol, TypeVar
 
+from gureum.lambda_.domain import file_systems as fs
 from gureum.lambda_.domain import functions as fn
 from gureum.lambda_.domain.arns import (
     LATEST,
@@ -37,6 +38,7 @@ from gureum.lambda_.domain.provisioned import check_reserved_above_provisioned
 from gureum.lambda_.domain.runtimes import check_runtime
 from gureum.lambda_.domain.variables import check_variables
 from gureum.lambda_.services.context import Caller, Ports
+from gureum.lambda_.services.network import FileSystems, FunctionNetwork, NoNetwork
 from gureum.lambda_.store.codestore import ArchiveTooLarge, CodeStore, UnreadableArchive
 from gureum.lambda_.store.ports import NeedsWorker, Transaction
 
@@ -94,6 +96,14 @@ def keep_package(store: CodeStore, code: Code) -> Code:
         return code
     store.put(code.blob, code.data)  # a no-op unless a delete just removed it
     return Code(code.sha256, code.size, code.blob, code.unzipped_size)
+
+
+def _same_vpc(vpc: Mapping[str, Any], was: Mapping[str, Any] | None) -> bool:
+    if was is None:
+        return False
+    return list(vpc.get("SubnetIds", [])) == list(was.get("SubnetIds", [])) and list(
+        vpc.get("SecurityGroupIds", [])
+    ) == list(was.get("SecurityGroupIds", []))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +165,17 @@ class FixedRuntimes:
 class FunctionService:
     """The function control plane; every method is one store transaction (worker threads)."""
 
-    def __init__(self, ports: Ports, runtimes: RuntimeOffer) -> None:
+    def __init__(
+        self,
+        ports: Ports,
+        runtimes: RuntimeOffer,
+        network: FunctionNetwork | None = None,
+        file_systems: FileSystems | None = None,
+    ) -> None:
         self._ports = ports
         self._runtimes = runtimes
+        self._network: FunctionNetwork = network or NoNetwork()
+        self._file_systems: FileSystems = file_systems or NoNetwork()
         # What `get` read last, by (account, region, name, qualifier), with the store's
         # generation then: GetFunction is the busiest read, and handing it to a worker thread
         # and back costs more than the read itself.
@@ -211,6 +229,7 @@ class FunctionService:
         check_dead_letter_target(settings.dead_letter_target)
         if settings.environment is not None:
             check_variables(settings.environment)
+        settings = self._checked_network(caller, settings, previous)
         layers = self._attach_layers(tx, caller, settings, previous)
         unzipped = code.unzipped_size + sum(layer.unzipped_size for layer in layers)
         if unzipped > UNZIPPED_LIMIT:
@@ -219,6 +238,39 @@ class FunctionService:
                 f"{UNZIPPED_LIMIT} bytes. The actual size is {unzipped} bytes."
             )
         return replace(settings, layers=layers)
+
+    def _checked_network(
+        self, caller: Caller, settings: FunctionSettings, previous: FunctionSettings | None
+    ) -> FunctionSettings:
+        """VpcConfig against EC2 (its VpcId added) and FileSystemConfigs against EFS (spec
+        7.1), each only when it changed: a subnet deleted since stays configured, as in AWS."""
+        vpc, was = settings.vpc_config, previous.vpc_config if previous else None
+        if vpc is not None and not _same_vpc(vpc, was):
+            subnets = list(vpc.get("SubnetIds", []))
+            groups = list(vpc.get("SecurityGroupIds", []))
+            fs.check_vpc_members(subnets, groups)
+            account, region = caller.account, caller.region
+            subnet_vpcs = self._network.subnet_vpcs(account, region, subnets)
+            for subnet in subnets:
+                if subnet not in subnet_vpcs:
+                    raise fs.subnet_missing(subnet)
+            group_vpcs = self._network.group_vpcs(account, region, groups)
+            for group in groups:
+                if group not in group_vpcs:
+                    raise fs.group_missing(group)
+            vpc = {**vpc, "VpcId": fs.vpc_of(subnet_vpcs, group_vpcs)}
+            settings = replace(settings, vpc_config=vpc)
+        elif vpc is not None and was is not None:
+            settings = replace(settings, vpc_config={**vpc, "VpcId": was.get("VpcId", "")})
+        configs = settings.file_system_configs
+        old_configs = previous.file_system_configs if previous else ()
+        fs.check_file_system_configs(configs, vpc, old_configs, was, caller.region)
+        if vpc is not None and (configs != old_configs or not _same_vpc(vpc, was)):
+            for config in configs:
+                self._file_systems.check_access_point(
+                    caller.account, caller.region, str(config["Arn"]), str(vpc["VpcId"])
+                )
+        return settings
 
     @staticmethod
     def _attach_layers(

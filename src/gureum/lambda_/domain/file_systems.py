@@ -1,0 +1,146 @@
+"""A function's network and file systems (spec 7.1, 7.2): VpcConfig and FileSystemConfigs as
+AWS checks them, and the errors an environment's mount gives. Pure: what EC2 and EFS say comes
+in as arguments.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gureum.lambda_.domain.errors import (
+    EfsMountConnectivity,
+    EfsMountFailure,
+    EfsMountTimeout,
+    InvalidParameterValue,
+)
+
+# Lambda's model pattern for FileSystemConfig.Arn (EFS access points; S3 Files' are not served).
+ACCESS_POINT_ARN = re.compile(
+    r"arn:aws[a-zA-Z-]*:elasticfilesystem:([a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}):"
+    r"(\d{12}):access-point/(fsap-[a-f0-9]{17})"
+)
+LOCAL_MOUNT_PATH = re.compile(r"/mnt/[a-zA-Z0-9-_.]+")
+MAX_FILE_SYSTEMS = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AccessPointRef:
+    region: str
+    account: str
+    access_point_id: str
+
+
+def parse_access_point_arn(arn: str) -> AccessPointRef | None:
+    found = ACCESS_POINT_ARN.fullmatch(arn)
+    if found is None:
+        return None
+    return AccessPointRef(found.group(1), found.group(6), found.group(7))
+
+
+def check_vpc_members(subnet_ids: Sequence[str], group_ids: Sequence[str]) -> None:
+    """AWS's 400 for a VpcConfig naming subnets without groups, or groups without subnets."""
+    if bool(subnet_ids) != bool(group_ids):
+        raise InvalidParameterValue("SubnetIds and SecurityIds must coexist or be both empty list.")
+
+
+def vpc_of(subnet_vpcs: Mapping[str, str], group_vpcs: Mapping[str, str]) -> str:
+    """The one VPC the function's subnets and groups are in (both exist: the caller checked)."""
+    vpcs = set(subnet_vpcs.values())
+    if len(vpcs) > 1:
+        raise InvalidParameterValue("Subnets are required to be in the same VPC.")
+    (vpc_id,) = vpcs
+    if any(v != vpc_id for v in group_vpcs.values()):
+        raise InvalidParameterValue("Security Groups are required to be in the same VPC.")
+    return vpc_id
+
+
+def subnet_missing(subnet_id: str) -> InvalidParameterValue:
+    """EC2's refusal of DescribeSubnets, as Lambda passes it on."""
+    return InvalidParameterValue(
+        "Error occurred while DescribeSubnets. EC2 Error Code: InvalidSubnetID.NotFound. "
+        f"EC2 Error Message: The subnet ID '{subnet_id}' does not exist"
+    )
+
+
+def group_missing(group_id: str) -> InvalidParameterValue:
+    """EC2's refusal of DescribeSecurityGroups, as Lambda passes it on."""
+    return InvalidParameterValue(
+        "Error occurred while DescribeSecurityGroups. EC2 Error Code: InvalidGroup.NotFound. "
+        f"EC2 Error Message: The security group '{group_id}' does not exist"
+    )
+
+
+def check_file_system_configs(
+    configs: Sequence[Mapping[str, Any]],
+    vpc: Mapping[str, Any] | None,
+    previous: Sequence[Mapping[str, Any]],
+    previous_vpc: Mapping[str, Any] | None,
+    region: str,
+) -> list[AccessPointRef]:
+    """The access points FileSystemConfigs names, checked as AWS does before EFS is asked."""
+    if len(configs) > MAX_FILE_SYSTEMS:
+        raise InvalidParameterValue(
+            "Function can have a maximum of 1 file system configuration(s)."
+        )
+    refs = []
+    for config in configs:
+        arn = str(config.get("Arn", ""))
+        ref = parse_access_point_arn(arn)
+        if ref is None:
+            raise InvalidParameterValue(f"Invalid access point ARN: {arn}")
+        path = str(config.get("LocalMountPath", ""))
+        if LOCAL_MOUNT_PATH.fullmatch(path) is None:
+            raise InvalidParameterValue(f"Invalid LocalMountPath: {path}")
+        if vpc is None:
+            if previous_vpc is not None and any(c.get("Arn") == arn for c in previous):
+                raise InvalidParameterValue(
+                    f"Function VPC configuration cannot be removed with access point {arn} "
+                    "referenced."
+                )
+            raise InvalidParameterValue(
+                f"Function must be configured to execute in a VPC to reference access point {arn}."
+            )
+        if ref.region != region:
+            raise InvalidParameterValue(
+                f"The access point {arn} must be in the same region as the function."
+            )
+        refs.append(ref)
+    return refs
+
+
+def mount_refused(arn: str) -> EfsMountFailure:
+    return EfsMountFailure(
+        f"The function could not mount the EFS file system with access point {arn}."
+    )
+
+
+def unreachable(arn: str) -> EfsMountConnectivity:
+    return EfsMountConnectivity(
+        f"The function couldn't connect to the Amazon EFS file system with access point {arn}. "
+        "Check your network configuration and try again."
+    )
+
+
+def timed_out(arn: str) -> EfsMountTimeout:
+    return EfsMountTimeout(
+        f"The function could not mount the EFS file system with access point {arn} due to "
+        "mount time out."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """One file system mounted in an environment: the host directory of the access point's root,
+    where it shows, as whom file operations are made (None: the environment's own uid) and
+    whether writes are allowed (ClientWrite)."""
+
+    file_system_id: str
+    source: str
+    target: str
+    uid: int | None
+    gid: int | None
+    secondary_gids: tuple[int, ...]
+    writable: bool
