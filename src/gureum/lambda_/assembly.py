@@ -405,6 +405,7 @@ def assemble(
         executor,
         clock,
         settings.async_payload_limit,
+        file_systems=file_systems,
     )
     delivery = Delivery(
         store, invoker, queues, events, executor, clock, settings.time_scale, metrics

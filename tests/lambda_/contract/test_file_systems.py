@@ -3,15 +3,20 @@ VpcConfig checked against EC2, FileSystemConfigs against EFS, with AWS's codes a
 
 from __future__ import annotations
 
+import errno
+import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.aws import aws_error
+from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 
 MISSING_AP = "arn:aws:elasticfilesystem:us-east-1:000000000000:access-point/fsap-0123456789abcdef0"
@@ -189,3 +194,114 @@ def test_file_system_configs_frozen_on_publish(
     assert version["FileSystemConfigs"] == cloud.mounts()
     latest = lambda_client.get_function_configuration(FunctionName=function_name)
     assert "FileSystemConfigs" not in latest
+
+
+# A handler that runs the file operation an event names, under the mount, and answers what
+# happened: its result, or the error's errno.
+FILE_HANDLER = """
+import json, os
+
+def handler(event, context):
+    path = event["path"]
+    try:
+        if event["op"] == "write":
+            with open(path, "w") as f:
+                f.write(event["data"])
+            st = os.stat(path)
+            return {"ok": True, "uid": st.st_uid, "gid": st.st_gid}
+        if event["op"] == "read":
+            with open(path) as f:
+                return {"ok": True, "data": f.read()}
+        if event["op"] == "listdir":
+            return {"ok": True, "names": sorted(os.listdir(path))}
+        if event["op"] == "symlink":
+            os.symlink(event["data"], path)
+            return {"ok": True}
+        if event["op"] == "realpath":
+            return {"ok": True, "path": os.path.realpath(path)}
+    except OSError as exc:
+        return {"ok": False, "errno": exc.errno, "error": str(exc)}
+    return {"ok": False}
+"""
+
+
+def run(lambda_client: Any, name: str, **event: Any) -> dict[str, Any]:
+    response = lambda_client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+    body: dict[str, Any] = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, body
+    return body
+
+
+def host_root(server: GureumProcess, cloud: Cloud, path: str = "shared") -> Path:
+    return server.data_dir / "efs" / cloud.file_system / path
+
+
+def test_two_functions_share_files_as_the_posix_user(
+    make_function: Callable[..., Any],
+    cloud: Cloud,
+    lambda_client: Any,
+    function_name: str,
+    server: GureumProcess,
+) -> None:
+    options = {
+        "VpcConfig": cloud.vpc_config(),
+        "FileSystemConfigs": cloud.mounts(),
+        "Code": {"ZipFile": zip_of({"index.py": FILE_HANDLER})},
+    }
+    make_function(**options)
+    make_function(name=function_name + "-b", **options)
+    written = run(lambda_client, function_name, op="write", path="/mnt/shared/hello", data="hi")
+    # Inside, the file shows as the environment's own; on disk it is the access point's user.
+    assert written["ok"], written
+    on_disk = host_root(server, cloud) / "hello"
+    assert (on_disk.stat().st_uid, on_disk.stat().st_gid) == (1001, 1001)
+    assert on_disk.read_text() == "hi"
+    read = run(lambda_client, function_name + "-b", op="read", path="/mnt/shared/hello")
+    assert read == {"ok": True, "data": "hi"}
+
+
+def test_permissions_are_the_posix_users(
+    make_function: Callable[..., Any],
+    cloud: Cloud,
+    lambda_client: Any,
+    function_name: str,
+    server: GureumProcess,
+) -> None:
+    make_function(
+        VpcConfig=cloud.vpc_config(),
+        FileSystemConfigs=cloud.mounts(),
+        Code={"ZipFile": zip_of({"index.py": FILE_HANDLER})},
+    )
+    run(lambda_client, function_name, op="listdir", path="/mnt/shared")  # made on first mount
+    private = host_root(server, cloud) / "root-only"
+    private.mkdir(exist_ok=True)
+    os.chown(private, 0, 0)
+    private.chmod(0o700)
+    denied = run(lambda_client, function_name, op="write", path="/mnt/shared/root-only/x", data="")
+    assert (denied["ok"], denied.get("errno")) == (False, errno.EACCES), denied
+
+
+def test_nothing_above_the_root_directory(
+    make_function: Callable[..., Any],
+    cloud: Cloud,
+    lambda_client: Any,
+    function_name: str,
+    server: GureumProcess,
+) -> None:
+    make_function(
+        VpcConfig=cloud.vpc_config(),
+        FileSystemConfigs=cloud.mounts(),
+        Code={"ZipFile": zip_of({"index.py": FILE_HANDLER})},
+    )
+    run(lambda_client, function_name, op="listdir", path="/mnt/shared")
+    # A file beside the access point's root, in the same file system: never reachable.
+    beside = server.data_dir / "efs" / cloud.file_system / "secret"
+    beside.write_text("s3cret")
+    up = run(lambda_client, function_name, op="read", path="/mnt/shared/../secret")
+    assert (up["ok"], up.get("errno")) == (False, errno.ENOENT), up
+    for name, link in (("up", "../secret"), ("abs", str(beside)), ("deep", "../../../../secret")):
+        run(lambda_client, function_name, op="symlink", path=f"/mnt/shared/{name}", data=link)
+        through = run(lambda_client, function_name, op="read", path=f"/mnt/shared/{name}")
+        assert through["ok"] is False, (name, through)
+    listed = run(lambda_client, function_name, op="listdir", path="/mnt/shared/..")
+    assert "secret" not in listed["names"]

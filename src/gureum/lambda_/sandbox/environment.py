@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gureum.lambda_.domain import platform_log
+from gureum.lambda_.domain.file_systems import Mount
 from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.platform_log import PlatformLine
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
@@ -111,6 +112,8 @@ class LaunchPlan:
     # AWS_LAMBDA_INITIALIZATION_TYPE: "provisioned-concurrency" for environments initialised
     # ahead of any invocation, immutable for the environment's life (spec 3.2).
     initialization_type: str = "on-demand"
+    # EFS access points mounted at Init (spec 7.1), decided as each environment starts.
+    mounts: tuple[Mount, ...] = ()
 
 
 class LogSink(Protocol):
@@ -399,6 +402,16 @@ class ExecutionEnvironment:
             "argv": program,
             "sys_path": sys_path,
             "runtime_dir": runtime_dir,
+            "mounts": [
+                {
+                    "source": m.source,
+                    "target": m.target,
+                    "uid": m.uid,
+                    "gid": m.gid,
+                    "writable": m.writable,
+                }
+                for m in plan.mounts
+            ],
         }
 
     def _bootstrap(self, task: str, opt: str) -> str:

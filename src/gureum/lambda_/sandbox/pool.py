@@ -247,11 +247,12 @@ class EnvironmentPool:
         slot: str,
         key: str,
         plan: LaunchPlan,
-        before_new: Callable[[], None] = lambda: None,
+        before_new: Callable[[], LaunchPlan | None] = lambda: None,
     ) -> AsyncIterator[ExecutionEnvironment]:
         """An environment for one invocation of `slot` (a function version) at `key`.
 
-        `before_new` runs before a new environment is made (the scaling rate; it may refuse).
+        `before_new` runs before a new environment is made (the scaling rate; it may refuse),
+        and may answer the plan to make it with (its file system mounts, decided per start).
         """
         if self._current.get(slot) != key:
             self._current[slot] = key
@@ -260,7 +261,7 @@ class EnvironmentPool:
         if idle:
             environment = idle.pop()
         else:
-            before_new()
+            plan = before_new() or plan
             uid = self._uids.acquire()
             if uid is None:
                 raise TooManyRequests("Rate Exceeded.", Reason="ConcurrentInvocationLimitExceeded")

@@ -13,7 +13,7 @@ import binascii
 import random
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.functions import not_found
 from gureum.lambda_.services.metrics import LambdaMetrics
+from gureum.lambda_.services.network import FileSystems, NoNetwork
 from gureum.lambda_.services.vault import kms_error
 from gureum.lambda_.store.codestore import CodeStore
 from gureum.lambda_.store.ports import NeedsWorker, Store, Transaction
@@ -158,8 +159,10 @@ class Invoker:
         clock: Clock,
         async_limit: int,
         draw: Callable[[], float] | None = None,
+        file_systems: FileSystems | None = None,
     ) -> None:
         self._store = store
+        self._file_systems: FileSystems = file_systems or NoNetwork()
         self._code = code
         self._catalog = catalog
         self._pool = pool
@@ -337,11 +340,12 @@ class Invoker:
             if version.settings.environment_error is None:  # else the key may come back
                 self._plans[key] = plan
 
-            def scale() -> None:
+            def scale() -> LaunchPlan | None:
                 # A new environment needs the variables in the clear: the key must work now
                 # (asked afresh: a key's state is not the function record's).
                 self.check_key(target)
                 self._admission.new_environment(function)
+                return self._mounted(target, plan)
 
             async with self._pool.lease(slot, key, plan, scale) as environment:
                 result = await environment.invoke(request)
@@ -358,7 +362,30 @@ class Invoker:
 
     async def plan(self, target: Target) -> LaunchPlan:
         """The launch plan of a version (the provisioner starts environments with it)."""
-        return await self._plan(target)
+        plan = await self._plan(target)
+        return self._mounted(target, plan) or plan
+
+    def _mounted(self, target: Target, plan: LaunchPlan) -> LaunchPlan | None:
+        """`plan` with the version's file systems, as an environment starting now mounts them
+        (spec 7.2: reachability and the file system policy are evaluated at each start, so a
+        group changed or an access point deleted shows on the next cold start); None when the
+        version has none. EFSMount* errors refuse the start."""
+        settings = target.version.settings
+        if not settings.file_system_configs:
+            return None
+        function, vpc = target.function, settings.vpc_config or {}
+        mounts = tuple(
+            self._file_systems.mount(
+                function.account,
+                function.region,
+                str(config["Arn"]),
+                str(config["LocalMountPath"]),
+                vpc,
+                settings.role,
+            )
+            for config in settings.file_system_configs
+        )
+        return replace(plan, mounts=mounts)
 
     async def _plan(self, target: Target) -> LaunchPlan:
         function, version = target.function, target.version

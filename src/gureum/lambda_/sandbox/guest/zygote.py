@@ -52,6 +52,7 @@ GUEST_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, GUEST_DIR)
 # Imported now, once, so that every forked environment starts with the runtime already loaded.
 runtime: Any = importlib.import_module("runtime")
+file_systems: Any = importlib.import_module("file_systems")
 sys.path.remove(GUEST_DIR)
 BASE_PATH = list(sys.path)
 
@@ -215,6 +216,8 @@ def mount_function(root: str, spec: dict[str, Any]) -> None:
         bind(path, root + path)
     for source, target, writable in spec["binds"]:
         bind(source, root + target, writable)
+    for mounted in spec.get("mounts", ()):
+        file_systems.mount_file_system(root, mounted, spec["uid"], spec["gid"])
 
 
 def mount_tmp(root: str, spec: dict[str, Any]) -> None:
