@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.aws import aws_error
+from tests.support.aws import ROLE, aws_error
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 
@@ -305,3 +305,105 @@ def test_nothing_above_the_root_directory(
         assert through["ok"] is False, (name, through)
     listed = run(lambda_client, function_name, op="listdir", path="/mnt/shared/..")
     assert "secret" not in listed["names"]
+
+
+def file_function(make_function: Callable[..., Any], cloud: Cloud, name: str) -> None:
+    make_function(
+        name=name,
+        VpcConfig=cloud.vpc_config(),
+        FileSystemConfigs=cloud.mounts(),
+        Code={"ZipFile": zip_of({"index.py": FILE_HANDLER})},
+    )
+
+
+def test_no_nfs_in_the_mount_targets_group(
+    make_function: Callable[..., Any], server: GureumProcess, lambda_client: Any, function_name: str
+) -> None:
+    closed = build_cloud(server, "closed", nfs_open=False)
+    file_function(make_function, closed, function_name)
+    with aws_error(
+        "EFSMountConnectivityException",
+        408,
+        "The function couldn't connect to the Amazon EFS file system with access point "
+        f"{closed.access_point}. Check your network configuration and try again.",
+    ):
+        lambda_client.invoke(FunctionName=function_name, Payload=b"{}")
+    # Opened, the next environment mounts it.
+    server.client("ec2").authorize_security_group_ingress(
+        GroupId=closed.target_group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 2049,
+                "ToPort": 2049,
+                "UserIdGroupPairs": [{"GroupId": closed.group}],
+            }
+        ],
+    )
+    listed = run(lambda_client, function_name, op="listdir", path="/mnt/shared")
+    assert listed == {"ok": True, "names": []}
+
+
+def test_function_group_without_nfs_out(
+    make_function: Callable[..., Any], server: GureumProcess, lambda_client: Any, function_name: str
+) -> None:
+    cloud = build_cloud(server, "egress")
+    ec2 = server.client("ec2")
+    ec2.revoke_security_group_egress(
+        GroupId=cloud.group,
+        IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    file_function(make_function, cloud, function_name)
+    with aws_error("EFSMountConnectivityException", 408):
+        lambda_client.invoke(FunctionName=function_name, Payload=b"{}")
+
+
+def policy(cloud: Cloud, actions: list[str]) -> str:
+    fs_arn = f"arn:aws:elasticfilesystem:us-east-1:000000000000:file-system/{cloud.file_system}"
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": ROLE},
+        "Action": actions,
+        "Resource": fs_arn,
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def test_file_system_policy(
+    make_function: Callable[..., Any], server: GureumProcess, lambda_client: Any, function_name: str
+) -> None:
+    cloud = build_cloud(server, "policy")
+    efs = server.client("efs")
+    file_function(make_function, cloud, function_name)
+    # ClientMount without ClientWrite: a read-only mount.
+    efs.put_file_system_policy(
+        FileSystemId=cloud.file_system,
+        Policy=policy(cloud, ["elasticfilesystem:ClientMount"]),
+        BypassPolicyLockoutSafetyCheck=True,
+    )
+    written = run(lambda_client, function_name, op="write", path="/mnt/shared/x", data="")
+    assert (written["ok"], written.get("errno")) == (False, errno.EROFS), written
+    # Nothing for this role: no mount at all (on the next environment).
+    efs.put_file_system_policy(
+        FileSystemId=cloud.file_system,
+        Policy=policy(cloud, ["elasticfilesystem:DescribeMountTargets"]),
+        BypassPolicyLockoutSafetyCheck=True,
+    )
+    lambda_client.update_function_configuration(FunctionName=function_name, Timeout=4)
+    lambda_client.get_waiter("function_updated_v2").wait(FunctionName=function_name)
+    with aws_error(
+        "EFSMountFailureException",
+        403,
+        f"The function could not mount the EFS file system with access point {cloud.access_point}.",
+    ):
+        lambda_client.invoke(FunctionName=function_name, Payload=b"{}")
+
+
+def test_deleted_access_point(
+    make_function: Callable[..., Any], server: GureumProcess, lambda_client: Any, function_name: str
+) -> None:
+    cloud = build_cloud(server, "deleted")
+    file_function(make_function, cloud, function_name)
+    server.client("efs").delete_access_point(AccessPointId=cloud.access_point.rsplit("/", 1)[1])
+    with aws_error("EFSMountFailureException", 403):
+        lambda_client.invoke(FunctionName=function_name, Payload=b"{}")
