@@ -407,3 +407,32 @@ def test_deleted_access_point(
     server.client("efs").delete_access_point(AccessPointId=cloud.access_point.rsplit("/", 1)[1])
     with aws_error("EFSMountFailureException", 403):
         lambda_client.invoke(FunctionName=function_name, Payload=b"{}")
+
+
+def test_files_survive_a_restart(tmp_path: Path) -> None:
+    process = GureumProcess(tmp_path / "data").start()
+    try:
+        cloud = build_cloud(process, "durable")
+        client = process.client()
+        client.create_function(
+            FunctionName="durable",
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="index.handler",
+            Code={"ZipFile": zip_of({"index.py": FILE_HANDLER})},
+            VpcConfig=cloud.vpc_config(),
+            FileSystemConfigs=cloud.mounts(),
+        )
+        client.get_waiter("function_active_v2").wait(
+            FunctionName="durable", WaiterConfig={"Delay": 0.1}
+        )
+        run(client, "durable", op="write", path="/mnt/shared/kept", data="still here")
+        process.stop()
+        process.start()
+        client = process.client()
+        assert run(client, "durable", op="read", path="/mnt/shared/kept") == {
+            "ok": True,
+            "data": "still here",
+        }
+    finally:
+        process.stop()
