@@ -43,6 +43,8 @@ OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("scaling-period", float, "seconds of the scaling period (scaled by --time-scale)"),
     ("async-payload-limit", int, "largest Event payload in bytes (AWS: 1 MB; 256 KB before)"),
     ("keep-alive", float, "seconds an idle execution environment stays warm (scaled)"),
+    ("efs-connection-limit", int, "EFS client connections per file system (AWS: 25,000)"),
+    ("efs-connection-burst", int, "EFS connections opened at once before 500 a minute"),
     ("isolation", str, "namespaces, none, or auto (namespaces when the machine allows them)"),
     ("kms-root-key-file", Path, "the key encrypting KMS key material (default DATA_DIR/root.key)"),
     ("log-level", str, "debug, info, warning or error"),

@@ -31,6 +31,10 @@ class Settings:
     async_payload_limit: int = 1_048_576
     # Seconds (before scaling) an idle execution environment is kept warm.
     keep_alive: float = 600.0
+    # EFS client connections per file system (AWS: 25,000), and how many open at once before
+    # the creation rate (500 a scaled minute) applies (AWS: 3,000).
+    efs_connection_limit: int = 25_000
+    efs_connection_burst: int = 3_000
     # The KMS root key file (key material is encrypted under it); default <data-dir>/root.key.
     kms_root_key_file: Path | None = None
     # "auto" (namespaces when the machine allows them), "namespaces" (required) or "none".

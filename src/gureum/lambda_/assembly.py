@@ -29,6 +29,7 @@ from gureum.lambda_.api.handlers import LambdaApi
 from gureum.lambda_.api.provisioned import ProvisionedApi
 from gureum.lambda_.api.url_requests import Accounts, UrlGateway
 from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
+from gureum.lambda_.domain.connections import PER_MINUTE, ConnectionLedger, ConnectionRules
 from gureum.lambda_.sandbox.catalog import RuntimeCatalog
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
 from gureum.lambda_.sandbox.environment import LogSink, Platform
@@ -406,6 +407,14 @@ def assemble(
         clock,
         settings.async_payload_limit,
         file_systems=file_systems,
+        connections=ConnectionLedger(
+            ConnectionRules(
+                settings.efs_connection_limit,
+                settings.efs_connection_burst,
+                PER_MINUTE,
+                settings.scaled(60.0),
+            )
+        ),
     )
     delivery = Delivery(
         store, invoker, queues, events, executor, clock, settings.time_scale, metrics

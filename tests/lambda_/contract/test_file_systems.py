@@ -436,3 +436,36 @@ def test_files_survive_a_restart(tmp_path: Path) -> None:
         }
     finally:
         process.stop()
+
+
+def test_connection_limit_per_file_system(tmp_path: Path) -> None:
+    """One connection per environment: with a limit of one, a second environment on the same
+    file system (another function's) cannot mount it until the first is gone."""
+    process = GureumProcess(tmp_path / "data", "--efs-connection-limit", "1").start()
+    try:
+        cloud = build_cloud(process, "limited")
+        client = process.client()
+        for name in ("first", "second"):
+            client.create_function(
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=ROLE,
+                Handler="index.handler",
+                Code={"ZipFile": zip_of({"index.py": FILE_HANDLER})},
+                VpcConfig=cloud.vpc_config(),
+                FileSystemConfigs=cloud.mounts(),
+            )
+            client.get_waiter("function_active_v2").wait(
+                FunctionName=name, WaiterConfig={"Delay": 0.1}
+            )
+        run(client, "first", op="listdir", path="/mnt/shared")
+        run(client, "first", op="listdir", path="/mnt/shared")  # warm: the same connection
+        with aws_error(
+            "EFSMountFailureException",
+            403,
+            "The function could not mount the EFS file system with access point "
+            f"{cloud.access_point}.",
+        ):
+            client.invoke(FunctionName="second", Payload=b"{}")
+    finally:
+        process.stop()

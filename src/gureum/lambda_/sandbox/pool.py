@@ -94,6 +94,9 @@ class EnvironmentPool:
         self._provisioned: dict[str, _Provisioned] = {}
         # Called with a slot whose provisioned environment was lost (crash, timeout).
         self.on_lost: Callable[[str], None] = lambda slot: None
+        # Called with the plan of an environment that is gone, or was never made: what it held
+        # outside the sandbox (its EFS connections) is given back.
+        self.released: Callable[[LaunchPlan], None] = lambda plan: None
 
     @property
     def environment_count(self) -> int:
@@ -111,12 +114,14 @@ class EnvironmentPool:
         accessible before Lambda finishes allocating them all)."""
         uid = self._uids.acquire()
         if uid is None:
+            self.released(plan)
             return False
         plan = replace(plan, initialization_type=PROVISIONED_TYPE)
         try:
             environment = self._make(plan, self._platform, uid.uid)
         except BaseException:
             uid.release()
+            self.released(plan)
             raise
         environment.key = key
         self._uid_leases[environment] = uid
@@ -264,11 +269,13 @@ class EnvironmentPool:
             plan = before_new() or plan
             uid = self._uids.acquire()
             if uid is None:
+                self.released(plan)
                 raise TooManyRequests("Rate Exceeded.", Reason="ConcurrentInvocationLimitExceeded")
             try:
                 environment = self._make(plan, self._platform, uid.uid)
             except BaseException:
                 uid.release()
+                self.released(plan)
                 raise
             environment.key = key
             self._uid_leases[environment] = uid
@@ -299,6 +306,7 @@ class EnvironmentPool:
         try:
             await environment.retire()
         except Exception:
+            self.released(environment.plan)
             # Its process may outlive this: the uid stays leased, out of use on the whole host,
             # rather than be shared.
             log.exception(
@@ -312,6 +320,7 @@ class EnvironmentPool:
         uid = self._uid_leases.pop(environment, None)  # None: retired twice (at close)
         if uid is not None:
             uid.release()
+            self.released(environment.plan)
 
     async def reap(self) -> None:
         """Retires idle environments past the keep-alive, until cancelled."""

@@ -20,9 +20,16 @@ from pathlib import Path
 from gureum.aws.documents import UnreadableDocument, read_document
 from gureum.aws.errors import RequestEntityTooLarge, SerializationError
 from gureum.clock import Clock
+from gureum.lambda_.domain import file_systems
 from gureum.lambda_.domain.aliases import route
 from gureum.lambda_.domain.arns import LATEST, FunctionRef, function_arn, is_version_number
+from gureum.lambda_.domain.connections import (
+    ConnectionLedger,
+    ConnectionRateExceeded,
+    TooManyConnections,
+)
 from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceConflict
+from gureum.lambda_.domain.file_systems import Mount
 from gureum.lambda_.domain.functions import Function, FunctionVersion
 from gureum.lambda_.domain.lifecycle import State
 from gureum.lambda_.domain.log_format import LogSettings
@@ -160,9 +167,12 @@ class Invoker:
         async_limit: int,
         draw: Callable[[], float] | None = None,
         file_systems: FileSystems | None = None,
+        connections: ConnectionLedger | None = None,
     ) -> None:
         self._store = store
         self._file_systems: FileSystems = file_systems or NoNetwork()
+        self.connections = connections or ConnectionLedger()
+        pool.released = self._release
         self._code = code
         self._catalog = catalog
         self._pool = pool
@@ -374,18 +384,38 @@ class Invoker:
         if not settings.file_system_configs:
             return None
         function, vpc = target.function, settings.vpc_config or {}
-        mounts = tuple(
-            self._file_systems.mount(
-                function.account,
-                function.region,
-                str(config["Arn"]),
-                str(config["LocalMountPath"]),
-                vpc,
-                settings.role,
-            )
-            for config in settings.file_system_configs
-        )
-        return replace(plan, mounts=mounts)
+        mounts: list[Mount] = []
+        now = self._clock.monotonic()
+        try:
+            for config in settings.file_system_configs:
+                arn = str(config["Arn"])
+                mount = self._file_systems.mount(
+                    function.account,
+                    function.region,
+                    arn,
+                    str(config["LocalMountPath"]),
+                    vpc,
+                    settings.role,
+                )
+                # One NFS connection per environment and file system (spec 7.3). Past the
+                # file system's limit the mount is refused; past its creation rate it does
+                # not come up in time.
+                try:
+                    self.connections.open(mount.file_system_id, now)
+                except TooManyConnections:
+                    raise file_systems.mount_refused(arn) from None
+                except ConnectionRateExceeded:
+                    raise file_systems.timed_out(arn) from None
+                mounts.append(mount)
+        except BaseException:
+            for mount in mounts:
+                self.connections.close(mount.file_system_id)
+            raise
+        return replace(plan, mounts=tuple(mounts))
+
+    def _release(self, plan: LaunchPlan) -> None:
+        for mount in plan.mounts:
+            self.connections.close(mount.file_system_id)
 
     async def _plan(self, target: Target) -> LaunchPlan:
         function, version = target.function, target.version
