@@ -429,7 +429,12 @@ def test_update_configuration_stores_every_version_specific_field(
     dlq = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{function_name}-dlq"
     # A customer key must exist and be usable: Lambda encrypts the variables with it.
     key = server.client("kms").create_key()["KeyMetadata"]["Arn"]
-    vpc = {"SubnetIds": ["subnet-0abc"], "SecurityGroupIds": ["sg-0abc"]}
+    # Subnets and groups must exist in EC2, in one VPC (spec 7.1).
+    ec2 = server.client("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.7.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="every", Description="f", VpcId=vpc_id)
+    vpc = {"SubnetIds": [subnet], "SecurityGroupIds": [group["GroupId"]]}
     logging = {
         "LogFormat": "JSON",
         "ApplicationLogLevel": "DEBUG",
@@ -475,6 +480,7 @@ def test_update_configuration_stores_every_version_specific_field(
         assert config["LoggingConfig"] == logging
         assert config["VpcConfig"]["SubnetIds"] == vpc["SubnetIds"]
         assert config["VpcConfig"]["SecurityGroupIds"] == vpc["SecurityGroupIds"]
+        assert config["VpcConfig"]["VpcId"] == vpc_id
         assert config["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}
     final = lambda_client.get_function_configuration(FunctionName=function_name)
     assert final["LastUpdateStatus"] == "Successful"
