@@ -131,12 +131,17 @@ def test_group_of_another_vpc(
     assert message(raised) == "Security Groups are required to be in the same VPC."
 
 
-def test_subnet_in_use_cannot_be_deleted(
+def test_subnet_and_group_in_use_cannot_be_deleted(
     make_function: Callable[..., Any], cloud: Cloud, server: GureumProcess
 ) -> None:
-    make_function(VpcConfig=cloud.vpc_config())
+    ec2 = server.client("ec2")
+    subnet = ec2.create_subnet(VpcId=cloud.vpc, CidrBlock="10.1.9.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="held", Description="h", VpcId=cloud.vpc)
+    make_function(VpcConfig={"SubnetIds": [subnet], "SecurityGroupIds": [group["GroupId"]]})
     with aws_error("DependencyViolation", 400):
-        server.client("ec2").delete_security_group(GroupId=cloud.group)
+        ec2.delete_subnet(SubnetId=subnet)
+    with aws_error("DependencyViolation", 400):
+        ec2.delete_security_group(GroupId=group["GroupId"])
 
 
 def test_file_system_needs_a_vpc(make_function: Callable[..., Any], cloud: Cloud) -> None:
