@@ -26,8 +26,9 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 # The mount API's system calls have one number on every architecture (they came after the
 # tables were unified): x86_64 and aarch64 alike.
-SYS_OPEN_TREE, SYS_MOVE_MOUNT, SYS_MOUNT_SETATTR = 428, 429, 442
-AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH = -100, 0x100, 0x1000
+SYS_OPEN_TREE, SYS_MOVE_MOUNT, SYS_OPENAT2, SYS_MOUNT_SETATTR = 428, 429, 437, 442
+RESOLVE_NO_SYMLINKS = 0x04
+AT_FDCWD, AT_EMPTY_PATH = -100, 0x1000
 OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC = 1, os.O_CLOEXEC
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV = 0x1, 0x2, 0x4
@@ -82,17 +83,25 @@ def mount_file_system(root: str, mount: dict[str, Any], uid: int, gid: int) -> N
     under `root`, as the environment (`uid`, `gid`) sees it."""
     target = root + mount["target"]
     os.makedirs(target, exist_ok=True)
-    # The source is the directory EFS resolved and checked (no symbolic link on its way); its
-    # last component is not followed either.
-    tree = _checked(
-        _libc.syscall(
-            SYS_OPEN_TREE,
-            AT_FDCWD,
-            mount["source"].encode(),
-            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW,
-        ),
-        "open_tree " + mount["source"],
+    # The source is the directory EFS resolved and checked; it is opened refusing any symbolic
+    # link on its way, so that one swapped in since (by a function writing through another
+    # access point, say) fails the mount instead of pointing it elsewhere.
+    how = ctypes.create_string_buffer(
+        struct.pack("QQQ", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS)
     )
+    source = _checked(
+        _libc.syscall(SYS_OPENAT2, AT_FDCWD, mount["source"].encode(), how, 24),
+        "open " + mount["source"],
+    )
+    try:
+        tree = _checked(
+            _libc.syscall(
+                SYS_OPEN_TREE, source, b"", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH
+            ),
+            "open_tree " + mount["source"],
+        )
+    finally:
+        os.close(source)
     namespace = -1
     try:
         attributes = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV
