@@ -221,6 +221,7 @@ class Lambda(Assembly):
         while True:
             await asyncio.sleep(interval)
             self.metrics.sample_concurrency()
+            self.metrics.sample_connections(self.invoker.client_connections())
 
     def _load_reservations(self) -> list[tuple[str, str, str, int]]:
         with self.store.transaction() as tx:

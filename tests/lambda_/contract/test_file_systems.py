@@ -474,3 +474,36 @@ def test_connection_limit_per_file_system(tmp_path: Path) -> None:
             client.invoke(FunctionName="second", Payload=b"{}")
     finally:
         process.stop()
+
+
+def test_client_connections_in_cloudwatch(
+    make_function: Callable[..., Any], server: GureumProcess, lambda_client: Any, function_name: str
+) -> None:
+    cloud = build_cloud(server, "watched")
+    file_function(make_function, cloud, function_name)
+    run(lambda_client, function_name, op="listdir", path="/mnt/shared")
+    cloudwatch = server.client("cloudwatch")
+    dimensions = [{"Name": "FileSystemId", "Value": cloud.file_system}]
+    for _ in range(100):
+        found = cloudwatch.get_metric_data(
+            MetricDataQueries=[
+                {
+                    "Id": "c",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "AWS/EFS",
+                            "MetricName": "ClientConnections",
+                            "Dimensions": dimensions,
+                        },
+                        "Period": 60,
+                        "Stat": "Maximum",
+                    },
+                }
+            ],
+            StartTime=time.time() - 600,
+            EndTime=time.time() + 60,
+        )["MetricDataResults"][0]["Values"]
+        if found:
+            break
+        time.sleep(0.1)
+    assert found == [1.0]  # one environment, one connection

@@ -13,7 +13,7 @@ from gureum.lambda_.domain.connections import (
 
 
 def test_one_connection_per_environment_counted_per_file_system() -> None:
-    ledger = ConnectionLedger()
+    ledger: ConnectionLedger[str] = ConnectionLedger()
     ledger.open("fs-a", 0.0)
     ledger.open("fs-a", 0.0)
     ledger.open("fs-b", 0.0)
@@ -24,7 +24,7 @@ def test_one_connection_per_environment_counted_per_file_system() -> None:
 
 
 def test_the_limit_refuses_without_counting() -> None:
-    ledger = ConnectionLedger(ConnectionRules(limit=2))
+    ledger: ConnectionLedger[str] = ConnectionLedger(ConnectionRules(limit=2))
     ledger.open("fs-a", 0.0)
     ledger.open("fs-a", 0.0)
     with pytest.raises(TooManyConnections):
@@ -44,7 +44,9 @@ def test_the_limit_refuses_without_counting() -> None:
     ],
 )
 def test_burst_then_rate(burst: int, per_minute: int, waited: float, more: int) -> None:
-    ledger = ConnectionLedger(ConnectionRules(limit=100, burst=burst, per_minute=per_minute))
+    ledger: ConnectionLedger[str] = ConnectionLedger(
+        ConnectionRules(limit=100, burst=burst, per_minute=per_minute)
+    )
     for _ in range(burst):
         ledger.open("fs-a", 0.0)
     opened = 0
@@ -58,7 +60,9 @@ def test_burst_then_rate(burst: int, per_minute: int, waited: float, more: int) 
 
 
 def test_closing_does_not_refill_the_rate() -> None:
-    ledger = ConnectionLedger(ConnectionRules(limit=100, burst=1, per_minute=1))
+    ledger: ConnectionLedger[str] = ConnectionLedger(
+        ConnectionRules(limit=100, burst=1, per_minute=1)
+    )
     ledger.open("fs-a", 0.0)
     ledger.close("fs-a")
     with pytest.raises(ConnectionRateExceeded):

@@ -7,7 +7,11 @@ argument (monotonic seconds, already on the platform's scaled clock).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 CONNECTION_LIMIT = 25_000
 BURST = 3_000
@@ -38,15 +42,16 @@ class _Bucket:
 
 
 @dataclass(slots=True)
-class ConnectionLedger:
+class ConnectionLedger(Generic[K]):
     """Open connections and the creation bucket of each file system. Not thread-safe: the event
     loop owns it."""
 
     rules: ConnectionRules = field(default_factory=ConnectionRules)
-    _open: dict[str, int] = field(default_factory=dict)
-    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    # By file system: any key naming one (the invoker's is account, region and id).
+    _open: dict[K, int] = field(default_factory=dict)
+    _buckets: dict[K, _Bucket] = field(default_factory=dict)
 
-    def open(self, file_system_id: str, now: float) -> None:
+    def open(self, file_system_id: K, now: float) -> None:
         """Counts one more connection, or raises without counting it."""
         rules = self.rules
         if self._open.get(file_system_id, 0) >= rules.limit:
@@ -61,15 +66,15 @@ class ConnectionLedger:
         bucket.tokens -= 1
         self._open[file_system_id] = self._open.get(file_system_id, 0) + 1
 
-    def close(self, file_system_id: str) -> None:
+    def close(self, file_system_id: K) -> None:
         left = self._open.get(file_system_id, 0) - 1
         if left > 0:
             self._open[file_system_id] = left
         else:
             self._open.pop(file_system_id, None)
 
-    def count(self, file_system_id: str) -> int:
+    def count(self, file_system_id: K) -> int:
         return self._open.get(file_system_id, 0)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[K, int]:
         return dict(self._open)

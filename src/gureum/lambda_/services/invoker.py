@@ -146,6 +146,14 @@ def check_invocable(version: FunctionVersion) -> None:
         )
 
 
+# A file system as connections are counted: account, region, id.
+FileSystemKey = tuple[str, str, str]
+
+
+def _connection(function: Function, mount: Mount) -> FileSystemKey:
+    return (function.account, function.region, mount.file_system_id)
+
+
 class Invoker:
     """Invoke, synchronous and queued: resolve the version, check it, run it under a lease.
 
@@ -167,11 +175,11 @@ class Invoker:
         async_limit: int,
         draw: Callable[[], float] | None = None,
         file_systems: FileSystems | None = None,
-        connections: ConnectionLedger | None = None,
+        connections: ConnectionLedger[FileSystemKey] | None = None,
     ) -> None:
         self._store = store
         self._file_systems: FileSystems = file_systems or NoNetwork()
-        self.connections = connections or ConnectionLedger()
+        self.connections: ConnectionLedger[FileSystemKey] = connections or ConnectionLedger()
         pool.released = self._release
         self._code = code
         self._catalog = catalog
@@ -401,7 +409,7 @@ class Invoker:
                 # file system's limit the mount is refused; past its creation rate it does
                 # not come up in time.
                 try:
-                    self.connections.open(mount.file_system_id, now)
+                    self.connections.open(_connection(function, mount), now)
                 except TooManyConnections:
                     raise file_systems.mount_refused(arn) from None
                 except ConnectionRateExceeded:
@@ -409,13 +417,17 @@ class Invoker:
                 mounts.append(mount)
         except BaseException:
             for mount in mounts:
-                self.connections.close(mount.file_system_id)
+                self.connections.close(_connection(function, mount))
             raise
         return replace(plan, mounts=tuple(mounts))
 
     def _release(self, plan: LaunchPlan) -> None:
         for mount in plan.mounts:
-            self.connections.close(mount.file_system_id)
+            self.connections.close((plan.account, plan.region, mount.file_system_id))
+
+    def client_connections(self) -> dict[FileSystemKey, int]:
+        """Open EFS connections by (account, region, file system id)."""
+        return self.connections.counts()
 
     async def _plan(self, target: Target) -> LaunchPlan:
         function, version = target.function, target.version

@@ -34,6 +34,7 @@ from gureum.lambda_.domain.concurrency import ConcurrencyLedger
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LABELS = ("Region", "FunctionName")
 NAMESPACE = "AWS/Lambda"
+EFS_NAMESPACE = "AWS/EFS"  # the connections Lambda's environments hold to file systems
 
 
 # One value of one metric: (name, dimensions, value, unit).
@@ -128,6 +129,7 @@ class LambdaMetrics:
         self._publisher: MetricPublisher = publisher or _NoPublisher()
         # Functions running at the last sample: each gets one more sample (its 0) after.
         self._sampled: set[tuple[str, str, str]] = set()
+        self._connected: set[tuple[str, str, str]] = set()
         self._names: dict[tuple[str, str, str], str] = {}
         self.registry.register(_LedgerCollector(ledger, self._names))
         self._provisioned = _ProvisionedCollector()
@@ -338,6 +340,19 @@ class LambdaMetrics:
             )
         for (account, region), sampled in data.items():
             self._publisher.publish(account, region, NAMESPACE, sampled)
+
+    def sample_connections(self, counts: Mapping[tuple[str, str, str], int]) -> None:
+        """EFS's ClientConnections of each file system environments hold connections to (and
+        once more at 0), in AWS/EFS by FileSystemId (spec 7.3)."""
+        data: dict[tuple[str, str], list[Datum]] = {}
+        active = {key for key, count in counts.items() if count > 0}
+        for account, region, file_system_id in active | self._connected:
+            value = float(counts.get((account, region, file_system_id), 0))
+            datum: Datum = ("ClientConnections", {"FileSystemId": file_system_id}, value, "Count")
+            data.setdefault((account, region), []).append(datum)
+        self._connected = active
+        for (account, region), sampled in data.items():
+            self._publisher.publish(account, region, EFS_NAMESPACE, sampled)
 
     def queue_depth(self, depth: int) -> None:
         self._queue_depth.set(depth)
