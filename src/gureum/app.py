@@ -33,6 +33,7 @@ from gureum.ec2.domain.rules import NFS_PORT, allows
 from gureum.ec2.services.network import NetworkService
 from gureum.efs import assembly as efs
 from gureum.efs.domain.errors import EfsError, MountRefused
+from gureum.efs.domain.mount_targets import MountTarget
 from gureum.efs.domain.mount_targets import Subnet as EfsSubnet
 from gureum.efs.services.access_points import AccessPointService
 from gureum.efs.services.file_systems import FileSystemService
@@ -323,7 +324,7 @@ class LambdaFileSystems:
         region: str,
         arn: str,
         local_path: str,
-        vpc: Mapping[str, object],
+        vpc: Mapping[str, Any],
         role: str,
     ) -> lambda_fs.Mount:
         try:
@@ -357,14 +358,14 @@ class LambdaFileSystems:
         self,
         account: str,
         region: str,
-        targets: Sequence[Any],
-        vpc: Mapping[str, object],
+        targets: Sequence[MountTarget],
+        vpc: Mapping[str, Any],
     ) -> bool:
         """Whether one of the file system's mount targets, in the function's VPC and in an AZ
         of one of its subnets, takes TCP 2049 from the function's groups (spec 7.2)."""
         network = self._network.network(account, region)
-        subnet_ids = [str(s) for s in vpc.get("SubnetIds", [])]  # type: ignore[attr-defined]
-        group_ids = [str(g) for g in vpc.get("SecurityGroupIds", [])]  # type: ignore[attr-defined]
+        subnet_ids = [str(s) for s in vpc.get("SubnetIds", [])]
+        group_ids = [str(g) for g in vpc.get("SecurityGroupIds", [])]
         subnets = [network.subnets[i] for i in subnet_ids if i in network.subnets]
         own = [network.groups[g] for g in group_ids if g in network.groups]
         for target in targets:

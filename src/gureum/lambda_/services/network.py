@@ -9,7 +9,7 @@ at each environment start answers where and how to mount it, or refuses with EFS
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from gureum.lambda_.domain.errors import InvalidParameterValue
 from gureum.lambda_.domain.file_systems import Mount, mount_refused
@@ -41,7 +41,7 @@ class FileSystems(Protocol):
         region: str,
         arn: str,
         local_path: str,
-        vpc: Mapping[str, object],
+        vpc: Mapping[str, Any],
         role: str,
     ) -> Mount:
         """The mount an environment starting now makes, or EFSMountConnectivity (no mount
@@ -68,7 +68,7 @@ class NoNetwork:
         region: str,
         arn: str,
         local_path: str,
-        vpc: Mapping[str, object],
+        vpc: Mapping[str, Any],
         role: str,
     ) -> Mount:
         raise mount_refused(arn)
