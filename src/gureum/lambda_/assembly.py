@@ -33,6 +33,7 @@ from gureum.lambda_.domain.connections import PER_MINUTE, ConnectionLedger, Conn
 from gureum.lambda_.sandbox.catalog import RuntimeCatalog
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
 from gureum.lambda_.sandbox.environment import LogSink, Platform
+from gureum.lambda_.sandbox.id_maps import IdMaps
 from gureum.lambda_.sandbox.interpreters import discover_pythons, host_nodes
 from gureum.lambda_.sandbox.isolation import (
     Isolation,
@@ -155,6 +156,8 @@ class Lambda(Assembly):
     triggers: TriggerStore | None = None
     pollers: Pollers | None = None
     urls: UrlGateway | None = None
+    # The user namespaces of id-mapped EFS mounts (with isolation).
+    id_maps: IdMaps | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -197,6 +200,8 @@ class Lambda(Assembly):
             log.info("runtimes fetched on first use: %s", ", ".join(addable))
         executables = self.catalog.zygote_executables()
         await self.zygotes.start(executables)
+        if self.id_maps is not None:
+            await loop.run_in_executor(executor, self.id_maps.start)
         if self.memory is not None and executables:
             # Memory groups are warmed by a child of a zygote (the smallest process at hand).
             self.memory.joiner = self.zygotes(min(executables)).join
@@ -240,6 +245,8 @@ class Lambda(Assembly):
         if self.stock is not None:
             await self.stock.close()
         await self.zygotes.stop()
+        if self.id_maps is not None:
+            self.id_maps.close()
         self.scratch.sweep()
         self.networks.close()
         if self.memory is not None:
@@ -373,6 +380,7 @@ def assemble(
                 stock.use(launcher.zygote, tmp_mb)
 
         settler.on_settled = ready_for
+    id_maps = IdMaps() if isolate else None
     platform = Platform(
         zygote_for=zygotes,
         scratch=scratch,
@@ -386,6 +394,7 @@ def assemble(
         now=clock.now,
         networks=networks,
         stock=stock,
+        id_maps=id_maps,
     )
     # Sandboxed environments take uids leased host-wide; without isolation a uid is only a
     # name (functions run as the server's user), so the leases stay in the data directory.
@@ -491,4 +500,5 @@ def assemble(
         triggers=triggers,
         pollers=pollers,
         urls=urls,
+        id_maps=id_maps,
     )

@@ -35,6 +35,7 @@ from gureum.lambda_.domain.file_systems import Mount
 from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.platform_log import PlatformLine
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
+from gureum.lambda_.sandbox.id_maps import IdMaps
 from gureum.lambda_.sandbox.network import NetworkNamespace, Networks
 from gureum.lambda_.sandbox.peers import RuntimePeers
 from gureum.lambda_.sandbox.runtime_api import (
@@ -142,6 +143,9 @@ class Platform:
     networks: Networks | None = None
     # With isolation: sandboxes built ahead of cold starts (None: each built on its own).
     stock: SandboxStock | None = None
+    # With isolation: the user namespaces of id-mapped EFS mounts (None: each sandbox makes its
+    # own, forking).
+    id_maps: IdMaps | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,16 +406,23 @@ class ExecutionEnvironment:
             "argv": program,
             "sys_path": sys_path,
             "runtime_dir": runtime_dir,
-            "mounts": [
-                {
-                    "source": m.source,
-                    "target": m.target,
-                    "uid": m.uid,
-                    "gid": m.gid,
-                    "writable": m.writable,
-                }
-                for m in plan.mounts
-            ],
+            "mounts": [self._mount(m) for m in plan.mounts],
+        }
+
+    def _mount(self, mount: Mount) -> dict[str, object]:
+        """One EFS mount as the sandbox makes it: with the id map's user namespace, when the
+        access point has a POSIX user (on disk) shown as this environment's uid and gid."""
+        userns = None
+        id_maps = self._platform.id_maps
+        if mount.uid is not None and mount.gid is not None and id_maps is not None:
+            userns = id_maps.path((mount.uid, self._uid), (mount.gid, self._uid))
+        return {
+            "source": mount.source,
+            "target": mount.target,
+            "uid": mount.uid,
+            "gid": mount.gid,
+            "writable": mount.writable,
+            "userns": userns,
         }
 
     def _bootstrap(self, task: str, opt: str) -> str:

@@ -1,0 +1,42 @@
+"""The id-map keeper: user namespaces with the maps asked for, made once and held open."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from gureum.lambda_.sandbox.id_maps import IdMaps
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="user namespace maps need root")
+
+
+def test_namespaces_with_the_maps_asked_for() -> None:
+    maps = IdMaps()
+    try:
+        maps.start()
+        path = maps.path((1001, 71001), (1002, 71001))
+        assert path is not None
+        assert re.fullmatch(r"/proc/\d+/fd/\d+", path)
+        assert maps.path((1001, 71001), (1002, 71001)) == path  # held, not made again
+        other = maps.path((1001, 71002), (1002, 71002))
+        assert other not in (None, path)
+        # The path names a user namespace, not ours.
+        assert os.stat(path).st_ino != os.stat("/proc/self/ns/user").st_ino
+    finally:
+        maps.close()
+
+
+def test_a_dead_keeper_is_started_again() -> None:
+    maps = IdMaps()
+    try:
+        maps.start()
+        first = maps.path((1001, 71003), (1001, 71003))
+        maps.close()
+        again = maps.path((1001, 71003), (1001, 71003))
+        assert first is not None
+        assert again is not None
+        assert again != first  # another keeper's process
+    finally:
+        maps.close()
