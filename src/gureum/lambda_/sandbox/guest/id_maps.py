@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import signal
 import sys
 
@@ -63,6 +64,11 @@ class Spare:
 def main() -> None:
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    # Namespaces are held for the keeper's life and never closed: a descriptor number, once
+    # answered, must never name another namespace (a sandbox may open it any time later). So
+    # as many as the hard limit allows; past it, requests fail and sandboxes make their own.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     held: dict[str, int] = {}
     spare = Spare()
     for line in sys.stdin:
