@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -74,8 +75,9 @@ def store(tmp_path: Path, vault: SwitchableVault) -> Iterator[SqliteStore]:
 
 def invoker_over(store: SqliteStore) -> Invoker:
     unused = cast(Any, None)  # the KMS check reads the store and nothing else
+    pool = cast(Any, SimpleNamespace())  # the invoker hooks into it, and that is all
     return Invoker(
-        store, unused, unused, unused, unused, unused, unused, unused, SystemClock(), 262_144
+        store, unused, unused, pool, unused, unused, unused, unused, SystemClock(), 262_144
     )
 
 
