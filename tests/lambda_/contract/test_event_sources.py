@@ -204,6 +204,17 @@ def test_refusals(
         FunctionName=function_name,
         FilterCriteria={"Filters": [{"Pattern": '{"body": "not a list"}'}]},
     ) == (400, "InvalidParameterValueException", "Invalid filter pattern definition.")
+    # A setting gureum would not act on is refused, never stored and ignored.
+    assert error_of(
+        lambda_client.create_event_source_mapping,
+        EventSourceArn=arn,
+        FunctionName=function_name,
+        MetricsConfig={"Metrics": ["EventCount"]},
+    ) == (
+        400,
+        "InvalidParameterValueException",
+        "gureum does not support MetricsConfig on event source mappings yet.",
+    )
     status, code, _ = error_of(
         lambda_client.create_event_source_mapping,
         EventSourceArn=arn,

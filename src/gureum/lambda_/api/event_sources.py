@@ -32,7 +32,11 @@ _NOT_FOR_SQS = (
     "AmazonManagedKafkaEventSourceConfig",
     "SelfManagedKafkaEventSourceConfig",
     "DocumentDBEventSourceConfig",
+    "SourceAccessConfigurations",
 )
+# Settings AWS has for SQS mappings that gureum does not act on yet: refused, never stored and
+# ignored.
+_NOT_BUILT = ("MetricsConfig", "LoggingConfig", "KMSKeyArn", "ProvisionedPollerConfig")
 
 
 def render(mapping: EventSourceMapping) -> Result:
@@ -62,6 +66,11 @@ def setting_changes(params: Params) -> dict[str, Any]:
     for member in _NOT_FOR_SQS:
         if member in params:
             raise InvalidParameterValue(f"Unsupported parameter for SQS event source: {member}")
+    for member in _NOT_BUILT:
+        if member in params:
+            raise InvalidParameterValue(
+                f"gureum does not support {member} on event source mappings yet."
+            )
     changes: dict[str, Any] = {}
     if "BatchSize" in params:
         changes["batch_size"] = params["BatchSize"]
