@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gureum.autoscaling.domain.errors import Invalid
 from gureum.autoscaling.services.scaling import ScalingService
 from gureum.aws.frontend import CallContext, Handler
 
@@ -31,6 +32,8 @@ class AutoScalingApi:
         }
 
     def register_scalable_target(self, context: CallContext, params: Params) -> Params:
+        if params.get("Tags"):  # not kept yet: refused, never stored and ignored
+            raise Invalid("gureum does not support tags on scalable targets yet.")
         return self._scaling.register(context.account_id, context.region, params)
 
     def deregister_scalable_target(self, context: CallContext, params: Params) -> Params:

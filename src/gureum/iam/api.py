@@ -19,7 +19,7 @@ from gureum.iam.domain.entities import (
     Tags,
     User,
 )
-from gureum.iam.domain.errors import IamValidationError
+from gureum.iam.domain.errors import IamValidationError, InvalidInput
 from gureum.iam.services.holders import PolicyHolders
 from gureum.iam.services.policies import PolicyService
 from gureum.iam.services.roles import RoleService
@@ -178,6 +178,7 @@ class IamApi:
     # --- roles ---------------------------------------------------------------------------
 
     def create_role(self, context: CallContext, params: Params) -> Result:
+        _no_boundary(params)
         return {"Role": role_view(self._roles.create(context.account_id, params))}
 
     def get_role(self, context: CallContext, params: Params) -> Result:
@@ -235,6 +236,7 @@ class IamApi:
     # --- users ---------------------------------------------------------------------------
 
     def create_user(self, context: CallContext, params: Params) -> Result:
+        _no_boundary(params)
         return {"User": user_view(self._users.create(context.account_id, params))}
 
     def get_user(self, context: CallContext, params: Params) -> Result:
@@ -418,3 +420,9 @@ class IamApi:
             return _attached(found, marker)
 
         return listing
+
+
+def _no_boundary(params: Params) -> None:
+    """Permissions boundaries are not evaluated yet: refused, never stored and ignored."""
+    if params.get("PermissionsBoundary"):
+        raise InvalidInput("gureum does not support permissions boundaries yet.")

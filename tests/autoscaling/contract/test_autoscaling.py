@@ -208,6 +208,15 @@ def test_register_refuses_what_is_not_lambda_provisioned_concurrency(
         scaling.register_scalable_target(**request_, MinCapacity=1, MaxCapacity=2)
 
 
+def test_register_refuses_tags_it_would_not_keep(scaling: Any, resource: str) -> None:
+    with aws_error(
+        "ValidationException", 400, "gureum does not support tags on scalable targets yet."
+    ):
+        scaling.register_scalable_target(
+            **target(resource), MinCapacity=0, MaxCapacity=1, Tags={"team": "a"}
+        )
+
+
 def test_register_capacity_rules(scaling: Any, resource: str) -> None:
     with aws_error(
         "ValidationException",

@@ -77,6 +77,21 @@ def test_create_get_list_delete_role(iam: Any, request: pytest.FixtureRequest) -
         iam.get_role(RoleName=name)
 
 
+def test_permissions_boundaries_are_refused_not_ignored(iam: Any) -> None:
+    boundary = "arn:aws:iam::aws:policy/AWSLambdaBasicExecutionRole"
+    message = "gureum does not support permissions boundaries yet."
+    with aws_error("InvalidInput", 400, message):
+        iam.create_role(
+            RoleName="bounded",
+            AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST),
+            PermissionsBoundary=boundary,
+        )
+    with aws_error("InvalidInput", 400, message):
+        iam.create_user(UserName="bounded", PermissionsBoundary=boundary)
+    with aws_error("NoSuchEntity", 404):
+        iam.get_role(RoleName="bounded")
+
+
 def test_trust_policies_are_validated(iam: Any, server: GureumProcess) -> None:
     with aws_error("MalformedPolicyDocument", 400, "Syntax errors in policy."):
         iam.create_role(RoleName="bad-json", AssumeRolePolicyDocument="{nope")
