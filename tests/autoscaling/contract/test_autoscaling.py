@@ -9,8 +9,6 @@ import itertools
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support.aws import aws_error
+from tests.support.cli import run_aws
 from tests.support.functions import WAIT, create
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
@@ -528,24 +527,10 @@ def test_everything_survives_a_restart(tmp_path: Path) -> None:
 
 # --- the AWS CLI ---------------------------------------------------------------------------------
 
-AWS = Path(sys.executable).parent / "aws"
-
 
 def aws_cli(server: GureumProcess, home: Path, *args: str) -> Any:
     """`aws --endpoint-url <gureum> ...`, isolated from the host's configuration; its JSON."""
-    empty = home / "empty-aws-config"
-    empty.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=str(empty),
-        AWS_SHARED_CREDENTIALS_FILE=str(empty),
-        HOME=str(home),
-    )
-    command = [str(AWS), "--endpoint-url", server.url, "--output", "json", *args]
-    done = subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=60)
+    done = run_aws(server, home, *args)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if done.stdout.strip() else None
 

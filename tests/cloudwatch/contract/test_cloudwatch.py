@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +24,7 @@ import pytest
 from botocore.config import Config
 
 from tests.support.aws import aws_error
+from tests.support.cli import run_aws
 from tests.support.server import GureumProcess
 from tests.support.signing import send
 
@@ -433,29 +432,14 @@ def test_a_raw_json_request_is_answered_in_json(server: GureumProcess) -> None:
 
 # --- the AWS CLI ---------------------------------------------------------------------------------
 
-AWS = Path(sys.executable).parent / "aws"
-
 
 def aws_cli(
     server: GureumProcess, home: Path, data_path: Path | None, *args: str
 ) -> subprocess.CompletedProcess[str]:
     """`aws --endpoint-url <gureum> cloudwatch ...`, isolated from the host's configuration;
     with `data_path`, over the models found there first (AWS_DATA_PATH)."""
-    empty = home / "empty-aws-config"
-    empty.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=str(empty),
-        AWS_SHARED_CREDENTIALS_FILE=str(empty),
-        HOME=str(home),
-    )
-    if data_path is not None:
-        env["AWS_DATA_PATH"] = str(data_path)
-    command = [str(AWS), "--endpoint-url", server.url, "--output", "json", "cloudwatch", *args]
-    return subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=60)
+    extra = {"AWS_DATA_PATH": str(data_path)} if data_path is not None else {}
+    return run_aws(server, home, "cloudwatch", *args, extra_env=extra)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from xml.etree.ElementTree import fromstring
 import pytest
 
 from tests.support.aws import ACCOUNT, aws_error
+from tests.support.cli import run_aws
 from tests.support.server import GureumProcess
 from tests.support.signing import send
 
@@ -373,24 +372,10 @@ def test_the_network_survives_a_restart(tmp_path: Path) -> None:
 
 # --- the AWS CLI ---------------------------------------------------------------------------------
 
-AWS = Path(sys.executable).parent / "aws"
-
 
 def aws_cli(server: GureumProcess, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`aws --endpoint-url <gureum> ec2 ...`, isolated from the host's configuration."""
-    empty = home / "empty-aws-config"
-    empty.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_DEFAULT_REGION="eu-central-1",
-        AWS_CONFIG_FILE=str(empty),
-        AWS_SHARED_CREDENTIALS_FILE=str(empty),
-        HOME=str(home),
-    )
-    command = [str(AWS), "--endpoint-url", server.url, "--output", "json", "ec2", *args]
-    return subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=60)
+    return run_aws(server, home, "ec2", *args, region="eu-central-1")
 
 
 def test_the_aws_cli(server: GureumProcess, tmp_path: Path) -> None:

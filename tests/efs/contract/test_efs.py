@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.support.aws import aws_error
+from tests.support.cli import run_aws
 from tests.support.server import GureumProcess
 
 ACCOUNT, REGION = "000000000000", "us-east-1"
@@ -409,24 +408,9 @@ def test_everything_survives_a_restart_and_a_kill(tmp_path: Path) -> None:
         process.stop()
 
 
-AWS = Path(sys.executable).parent / "aws"
-
-
 def aws_cli(server: GureumProcess, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`aws --endpoint-url <gureum> efs ...`, isolated from the host's AWS configuration."""
-    empty = home / "empty-aws-config"
-    empty.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_CONFIG_FILE=str(empty),
-        AWS_SHARED_CREDENTIALS_FILE=str(empty),
-        HOME=str(home),
-    )
-    command = [str(AWS), "--endpoint-url", server.url, "--output", "json", "efs", *args]
-    return subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=60)
+    return run_aws(server, home, "efs", *args, region=REGION)
 
 
 def test_the_aws_cli_round_trip(server: GureumProcess, tmp_path: Path) -> None:

@@ -5,10 +5,8 @@ across a restart."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import pytest
 from botocore.config import Config
 
 from tests.support.aws import aws_error
+from tests.support.cli import run_aws
 from tests.support.server import GureumProcess
 
 ACCOUNT = "000000000000"
@@ -321,26 +320,11 @@ def test_roles_users_and_keys_survive_a_restart(tmp_path: Path) -> None:
         process.stop()
 
 
-AWS = Path(sys.executable).parent / "aws"
-
-
 def aws_cli(
     server: GureumProcess, home: Path, *args: str, key: str = "test"
 ) -> subprocess.CompletedProcess[str]:
     """`aws --endpoint-url <gureum> ...`, isolated from the host's AWS configuration."""
-    empty = home / "empty-aws-config"
-    empty.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID=key,
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=str(empty),
-        AWS_SHARED_CREDENTIALS_FILE=str(empty),
-        HOME=str(home),
-    )
-    command = [str(AWS), "--endpoint-url", server.url, "--output", "json", *args]
-    return subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=60)
+    return run_aws(server, home, *args, key=key)
 
 
 def test_the_aws_cli_round_trip(server: GureumProcess, tmp_path: Path) -> None:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from tests.support.cli import run_aws
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 
-AWS = Path(sys.executable).parent / "aws"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 RECORDER = """\
 import json, os
@@ -28,20 +26,8 @@ def handler(event, context):
 
 
 def aws(server: GureumProcess, home: Path, *args: str) -> Any:
-    """`aws --endpoint-url <gureum> ...`, isolated from the host's AWS configuration."""
-    empty = home / "empty-aws-config"
-    empty.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=str(empty),
-        AWS_SHARED_CREDENTIALS_FILE=str(empty),
-        HOME=str(home),
-    )
-    command = [str(AWS), "--endpoint-url", server.url, "--output", "json", *args]
-    done = subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=60)
+    """`aws --endpoint-url <gureum> ...`, isolated from the host's configuration; its JSON."""
+    done = run_aws(server, home, *args)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if done.stdout.strip() else None
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import re
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +17,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support.cli import run_aws
 from tests.support.server import GureumProcess
 
 ACCOUNT = "000000000000"
@@ -597,24 +596,10 @@ def test_messages_survive_a_restart_and_a_kill(data_dir: Path) -> None:
 
 # --- the AWS CLI -------------------------------------------------------------------------------
 
-AWS = Path(sys.executable).parent / "aws"
-
 
 def aws_cli(server: GureumProcess, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`aws --endpoint-url <gureum> sqs ...`, isolated from the host's AWS configuration."""
-    empty = home / "empty-aws-config"
-    empty.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=str(empty),
-        AWS_SHARED_CREDENTIALS_FILE=str(empty),
-        HOME=str(home),
-    )
-    command = [str(AWS), "--endpoint-url", server.url, "--output", "json", "sqs", *args]
-    return subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=60)
+    return run_aws(server, home, "sqs", *args)
 
 
 def test_the_aws_cli_round_trip(server: GureumProcess, tmp_path: Path, queue_name: str) -> None:
