@@ -51,8 +51,11 @@ class Admission:
         try:
             self._check_rate(scope, function)
             lease = self.ledger.acquire(scope, function.id)
-        except TooManyRequests:
-            self._metrics.throttle(function.region, function.name, account=function.account)
+        except TooManyRequests as refused:
+            reason = str(refused.fields.get("Reason", ""))
+            self._metrics.throttle(
+                function.region, function.name, account=function.account, reason=reason
+            )
             raise
         try:
             yield lease
@@ -104,5 +107,8 @@ class Admission:
         bucket, allowed = bucket.take(now)
         self._buckets[function.id] = bucket
         if not allowed:
-            self._metrics.throttle(function.region, function.name, account=function.account)
-            raise throttled(ThrottleReason.ACCOUNT)
+            reason = ThrottleReason.ACCOUNT
+            self._metrics.throttle(
+                function.region, function.name, account=function.account, reason=reason.value
+            )
+            raise throttled(reason)

@@ -164,11 +164,11 @@ class Delivery:
     async def _due(self, now: float, limit: int) -> list[QueuedEvent]:
         held = self._held(now)
 
-        def read(tx: Transaction) -> tuple[list[QueuedEvent], int]:
-            return tx.due_events(now, limit, held), tx.queue_depth()
+        def read(tx: Transaction) -> tuple[list[QueuedEvent], dict[tuple[str, str], int]]:
+            return tx.due_events(now, limit, held), tx.queue_depths()
 
-        due, depth = await self._events.run(read)
-        self._metrics.queue_depth(depth)
+        due, depths = await self._events.run(read)
+        self._metrics.queue_depth(depths)
         return due
 
     async def _sleep(self, now: float, picked: bool, saturated: bool, free: bool) -> None:
@@ -379,6 +379,9 @@ class Delivery:
                 await self._invoke_destination(event, arn, body)
             else:
                 raise ValueError(f"no delivery to {arn}")
+            self._metrics.delivered(
+                event.region, event.function_name, account=event.account, dead_letter=dead_letter
+            )
         except Exception as exc:
             log.warning("event %s: delivery to %s failed: %s", event.request_id, arn, exc)
             if dead_letter:

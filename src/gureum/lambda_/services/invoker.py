@@ -340,6 +340,7 @@ class Invoker:
                     account=function.account,
                     invoked_arn=target.invoked_arn,
                     executed_version=version.version,
+                    init_duration_ms=result.init_duration_ms,
                 )
                 return result
         result = await self._on_demand(target, request, slot, key)
@@ -375,6 +376,7 @@ class Invoker:
             account=function.account,
             invoked_arn=target.invoked_arn,
             executed_version=version.version,
+            init_duration_ms=result.init_duration_ms,
         )
         return result
 

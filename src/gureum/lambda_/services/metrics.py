@@ -35,6 +35,10 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LABELS = ("Region", "FunctionName")
 NAMESPACE = "AWS/Lambda"
 EFS_NAMESPACE = "AWS/EFS"  # the connections Lambda's environments hold to file systems
+# What AWS publishes nowhere (or only in logs) but the console charts: throttles by reason, cold
+# and warm starts with Init Duration, the async queue's depth, dead-letter and destination
+# deliveries. gureum's own namespace, so nothing here poses as an AWS metric.
+GUREUM_NAMESPACE = "Gureum/Lambda"
 
 
 # One value of one metric: (name, dimensions, value, unit).
@@ -130,6 +134,7 @@ class LambdaMetrics:
         # Functions running at the last sample: each gets one more sample (its 0) after.
         self._sampled: set[tuple[str, str, str]] = set()
         self._connected: set[tuple[str, str, str]] = set()
+        self._queued: set[tuple[str, str]] = set()
         self._names: dict[tuple[str, str, str], str] = {}
         self.registry.register(_LedgerCollector(ledger, self._names))
         self._provisioned = _ProvisionedCollector()
@@ -240,7 +245,10 @@ class LambdaMetrics:
         account: str = "",
         invoked_arn: str = "",
         executed_version: str | None = None,
+        init_duration_ms: float | None = None,
     ) -> None:
+        """One invocation that ran; `init_duration_ms` is its Init Duration when it started
+        an environment (a cold start), None on a warm one."""
         self._invocations.labels(region, name).inc()
         self._duration.labels(region, name).observe(duration_ms)
         if failed:
@@ -251,6 +259,27 @@ class LambdaMetrics:
             ("Errors", 1.0 if failed else 0.0, "Count"),
         )
         self._publish(account, region, name, metrics, invoked_arn, executed_version)
+        starts: list[tuple[str, float, str]] = (
+            [("WarmStarts", 1.0, "Count")]
+            if init_duration_ms is None
+            else [("ColdStarts", 1.0, "Count"), ("InitDuration", init_duration_ms, "Milliseconds")]
+        )
+        self._publish_own(account, region, name, starts)
+
+    def _publish_own(
+        self,
+        account: str,
+        region: str,
+        function: str,
+        metrics: Sequence[tuple[str, float, str]],
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        """`metrics` into gureum's own namespace, for the account and for `function`; `extra`
+        dimensions (a throttle's Reason) are added to both."""
+        more = dict(extra or {})
+        sets: list[Mapping[str, str]] = [more, {"FunctionName": function, **more}]
+        data = [(name, dims, value, unit) for name, value, unit in metrics for dims in sets]
+        self._publisher.publish(account, region, GUREUM_NAMESPACE, data)
 
     def watch_provisioned(self, usage: ProvisionedUsage) -> None:
         """Where the provisioned gauges are read from at scrape time (the provisioner)."""
@@ -278,9 +307,12 @@ class LambdaMetrics:
         ]
         self._publisher.publish(account, region, NAMESPACE, data)
 
-    def throttle(self, region: str, name: str, *, account: str = "") -> None:
+    def throttle(self, region: str, name: str, *, account: str = "", reason: str = "") -> None:
         self._throttles.labels(region, name).inc()
         self._publish(account, region, name, (("Throttles", 1.0, "Count"),))
+        if reason:  # AWS's Reason of the 429, which AWS/Lambda's Throttles does not split by
+            metric = (("Throttles", 1.0, "Count"),)
+            self._publish_own(account, region, name, metric, {"Reason": reason})
 
     def async_received(self, region: str, name: str, *, account: str = "") -> None:
         self._async_received.labels(region, name).inc()
@@ -297,6 +329,11 @@ class LambdaMetrics:
     def destination_failure(self, region: str, name: str, *, account: str = "") -> None:
         self._destination_failures.labels(region, name).inc()
         self._publish(account, region, name, (("DestinationDeliveryFailures", 1.0, "Count"),))
+
+    def delivered(self, region: str, name: str, *, account: str = "", dead_letter: bool) -> None:
+        """A record a dead-letter queue or a destination took."""
+        metric = "DeadLetterDeliveries" if dead_letter else "DestinationDeliveries"
+        self._publish_own(account, region, name, ((metric, 1.0, "Count"),))
 
     def dead_letter_error(self, region: str, name: str, *, account: str = "") -> None:
         self._dead_letter_errors.labels(region, name).inc()
@@ -354,8 +391,15 @@ class LambdaMetrics:
         for (account, region), sampled in data.items():
             self._publisher.publish(account, region, EFS_NAMESPACE, sampled)
 
-    def queue_depth(self, depth: int) -> None:
-        self._queue_depth.set(depth)
+    def queue_depth(self, depths: Mapping[tuple[str, str], int]) -> None:
+        """Events waiting in the durable queue, by (account, region): the Prometheus gauge
+        counts them all; each account gets its AsyncQueueDepth (and one more 0 once empty)."""
+        self._queue_depth.set(sum(depths.values()))
+        for account, region in set(depths) | self._queued:
+            depth = float(depths.get((account, region), 0))
+            datum: Datum = ("AsyncQueueDepth", {}, depth, "Count")
+            self._publisher.publish(account, region, GUREUM_NAMESPACE, [datum])
+        self._queued = {scope for scope, depth in depths.items() if depth > 0}
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -158,6 +158,10 @@ class Transaction(Protocol):
 
     def queue_depth(self) -> int: ...
 
+    def queue_depths(self) -> dict[tuple[str, str], int]:
+        """Events waiting, by (account, region); scopes with none are absent."""
+        ...
+
     # concurrency ----------------------------------------------------------------------------
     def reserved_total(self, account: str, region: str, excluding: str) -> int:
         """Σ reserved concurrency of the scope's functions other than `excluding` (an id)."""

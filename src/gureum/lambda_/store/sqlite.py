@@ -562,6 +562,10 @@ class SqliteTransaction:
     def queue_depth(self) -> int:
         return int(self._rows("SELECT COUNT(*) FROM events")[0][0])
 
+    def queue_depths(self) -> dict[tuple[str, str], int]:
+        rows = self._rows("SELECT account, region, COUNT(*) FROM events GROUP BY account, region")
+        return {(str(a), str(r)): int(n) for a, r, n in rows}
+
 
 def _event(row: Any) -> QueuedEvent:
     row_id, request_id, account, region, name, qualifier, payload = row[:7]

@@ -18,7 +18,7 @@ from pathlib import Path
 from gureum.aws.errors import ClientError
 from gureum.clock import Clock
 from gureum.sqs.domain.errors import PurgeQueueInProgress, QueueDoesNotExist, invalid_parameter
-from gureum.sqs.domain.messages import MessageAttribute
+from gureum.sqs.domain.messages import Message, MessageAttribute
 from gureum.sqs.domain.queues import (
     DEFAULTS,
     Queue,
@@ -156,6 +156,47 @@ class QueueService:
                 )
             self._purged[queue.id] = now
             tx.purge(queue.id)
+
+    # browsing and redriving (the console) ------------------------------------------------
+
+    def browse(self, key: QueueKey, limit: int = 50) -> list[Message]:
+        """Up to `limit` of the queue's messages, oldest first, in flight or not, without
+        receiving them: nothing about them changes (no receive count, no visibility)."""
+        now = self._timeline.now()
+        with self._store.transaction() as tx:
+            queue = tx.require(key)
+            tx.expire(queue.id, self._timeline.after(now, -queue.retention_period))
+            return [stored.message for stored in tx.browse(queue.id, limit)]
+
+    def redrive(self, key: QueueKey) -> int:
+        """Moves the visible messages of dead-letter queue `key` back to the queues they
+        dead-lettered from (as StartMessageMoveTask without a destination); returns how many
+        moved. A message whose source queue is gone stays. Refused, as SQS refuses it, for a
+        queue no RedrivePolicy names."""
+        now = self._timeline.now()
+        moved: set[QueueKey] = set()
+        count = 0
+        with self._store.transaction() as tx:
+            queue = tx.require(key)
+            sources = [
+                q
+                for q in tx.queues(key.account, key.region)
+                if (p := q.redrive_policy) and p.target_arn == key.arn
+            ]
+            if not sources:
+                raise invalid_parameter(
+                    "SourceArn", key.arn, "Source queue must be configured as a Dead Letter Queue."
+                )
+            by_arn = {q.key.arn: q for q in sources}
+            for stored in tx.due(queue.id, now, 1 << 30):
+                source = by_arn.get(stored.message.dead_letter_source or "")
+                if source is not None:
+                    tx.move_back(stored.seq, source.id, now)
+                    moved.add(source.key)
+                    count += 1
+        for source_key in moved:
+            self._waiters.wake(source_key)
+        return count
 
     # the port Lambda's asynchronous invocation uses ---------------------------------------
 

@@ -259,6 +259,27 @@ class QueueTransaction:
             seq,
         )
 
+    def browse(self, queue_id: int, limit: int) -> list[StoredMessage]:
+        """Every message of the queue, visible or not, oldest first (nothing changes)."""
+        rows = self._rows(
+            f"SELECT seq, visible_at, receipt, {_MESSAGE_COLUMNS} FROM messages "
+            "WHERE queue_id = ? ORDER BY sent, seq LIMIT ?",
+            queue_id,
+            limit,
+        )
+        return [StoredMessage(row[0], self._message(row[3:]), row[1], row[2]) for row in rows]
+
+    def move_back(self, seq: int, queue_id: int, now: float) -> None:
+        """Out of a dead-letter queue into `queue_id`: same id and body, received afresh, no
+        longer a dead letter."""
+        self._run(
+            "UPDATE messages SET queue_id = ?, visible_at = ?, receive_count = 0, receipt = NULL, "
+            "first_received = NULL, dead_letter_source = NULL WHERE seq = ?",
+            queue_id,
+            now,
+            seq,
+        )
+
     def next_visible(self, queue_id: int) -> float | None:
         rows = self._rows("SELECT MIN(visible_at) FROM messages WHERE queue_id = ?", queue_id)
         value: float | None = rows[0][0]
