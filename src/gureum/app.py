@@ -27,6 +27,8 @@ from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import Clock, SystemClock
 from gureum.cloudwatch import assembly as cloudwatch
 from gureum.config import Settings
+from gureum.console import assembly as console
+from gureum.console.services.sources import Sources as ConsoleSources
 from gureum.ec2 import assembly as ec2
 from gureum.ec2.domain.errors import SubnetNotFound
 from gureum.ec2.domain.rules import NFS_PORT, allows
@@ -135,6 +137,31 @@ class GureumApp:
             catalog=ServiceCatalog(self.kernel.botocore),
             authorizer=self.iam.authorizer,
         )
+        # The web console reads and acts through the services above, never around them.
+        assert self.lambda_.functions is not None
+        assert self.lambda_.aliases is not None
+        assert self.lambda_.event_configs is not None
+        self.console = console.assemble(
+            self.kernel,
+            ConsoleSources(
+                accounts=self.accounts,
+                functions=self.lambda_.functions,
+                aliases=self.lambda_.aliases,
+                event_configs=self.lambda_.event_configs,
+                provisioned=self.lambda_.provisioned,
+                invoker=self.lambda_.invoker,
+                limits=self.lambda_.ledger.limits,
+                queues=self.sqs.queues,
+                keys=self.kms.keys,
+                metrics=self.cloudwatch.metrics,
+                scaling=self.autoscaling.scaling,
+                logs=self.logs.streams,
+                lambda_model=self.kernel.model("lambda"),
+                executor=self.executor,
+                now=lambda: self.kernel.clock.now().timestamp(),
+                time_scale=settings.time_scale,
+            ),
+        )
 
     @property
     def endpoint_url(self) -> str:
@@ -146,7 +173,13 @@ class GureumApp:
         for service in self.services:
             await service.start()
 
+    def draining(self) -> None:
+        """The server stops taking connections: end the console's live streams, which would
+        otherwise hold the graceful shutdown open."""
+        self.console.stop()
+
     async def shutdown(self) -> None:
+        self.console.stop()
         for service in reversed(self.services):
             await service.stop()
         self.executor.shutdown(wait=True)
@@ -178,6 +211,9 @@ class GureumApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.console.handles(scope["path"]):
+            await self.console.web(scope, receive, send)  # pages, forms and live streams
+            return
         try:
             body = await _read_body(receive, BODY_CAP)
         except ClientDisconnected:

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -102,7 +103,17 @@ class _Server(uvicorn.Server):
 
     uvicorn re-raises the signal it caught once it has shut down gracefully, so the process
     would end "killed by SIGTERM"; for gureum a requested stop that completed is a success.
+    `draining` is told at once, so connections that would stay open (the console's live
+    streams) end and the graceful shutdown does not wait on them.
     """
+
+    def __init__(self, config: uvicorn.Config, draining: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._draining = draining
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._draining()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -136,7 +147,7 @@ def serve(settings: Settings) -> None:
         loop="uvloop",
     )
     # Server.run() is what applies `loop="uvloop"`; asyncio.run() alone would not.
-    _Server(config).run()
+    _Server(config, app.draining).run()
 
 
 def _catalog(data_dir: Path) -> tuple[RuntimeCatalog, RuntimeShelf]:

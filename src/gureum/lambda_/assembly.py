@@ -158,6 +158,10 @@ class Lambda(Assembly):
     urls: UrlGateway | None = None
     # The user namespaces of id-mapped EFS mounts (with isolation).
     id_maps: IdMaps | None = None
+    # The control plane's services as other readers use them (the console, through the root).
+    functions: FunctionService | None = None
+    aliases: AliasService | None = None
+    event_configs: EventConfigService | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -437,9 +441,12 @@ def assemble(
     invoker.owner_of = provisioner.qualifier_of
     metrics.watch_provisioned(provisioner.usage)
     # The wire adapter.
+    functions = FunctionService(ports, catalog, network, file_systems)
+    aliases = AliasService(ports)
+    event_configs = EventConfigService(ports)
     lambda_api = LambdaApi(
-        FunctionService(ports, catalog, network, file_systems),
-        AliasService(ports),
+        functions,
+        aliases,
         LayerService(ports),
         links,
         clock,
@@ -447,7 +454,7 @@ def assemble(
         invoker,
         executor,
     )
-    async_api = AsyncApi(EventConfigService(ports), invoker)
+    async_api = AsyncApi(event_configs, invoker)
     provisioned = ProvisionedConcurrencyService(ports, limits, provisioner.changed)
     provisioned_api = ProvisionedApi(provisioned)
     triggers = TriggerStore(data / "triggers.sqlite3")
@@ -501,4 +508,7 @@ def assemble(
         pollers=pollers,
         urls=urls,
         id_maps=id_maps,
+        functions=functions,
+        aliases=aliases,
+        event_configs=event_configs,
     )

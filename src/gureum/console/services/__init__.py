@@ -1,0 +1,1 @@
+"""What the console reads and does, over the other services' public services."""
