@@ -149,3 +149,46 @@ def test_messages_survive_reopening_the_store(
         assert bodies(reopened) == ["kept"]
     finally:
         reopened.close()
+
+
+def test_browsing_receives_nothing(queues: QueueService) -> None:
+    """The console's browse: every message, in flight or not, and none of them changes."""
+    for body in ("first", "second"):
+        queues.send(KEY.account, KEY.region, KEY.arn, body, {})
+    once = ReceiveOptions(1, None, ("ApproximateReceiveCount",), ())
+    assert bodies(queues, once) == ["first"]  # now in flight
+    browsed = queues.browse(KEY)
+    assert [m.body for m in browsed] == ["first", "second"]
+    assert [m.receive_count for m in browsed] == [1, 0]
+    assert [m.receive_count for m in queues.browse(KEY)] == [1, 0]  # browsing counted nothing
+    assert queues.get_attributes(KEY, ["ApproximateNumberOfMessages"]) == {
+        "ApproximateNumberOfMessages": "1"
+    }
+
+
+def test_a_redrive_moves_dead_letters_back_to_their_source(queues: QueueService) -> None:
+    source = QueueKey(KEY.account, KEY.region, "orders")
+    policy = '{"deadLetterTargetArn": "%s", "maxReceiveCount": 1}' % KEY.arn
+    queues.create_queue(source, {"RedrivePolicy": policy, "VisibilityTimeout": "0"}, {})
+    queues.send(source.account, source.region, source.arn, "order-1", {})
+    options = ReceiveOptions(10, 0, ("ApproximateReceiveCount",), ())
+    assert [d.message.body for d in queues.messages.receive_now(source, options).deliveries] == [
+        "order-1"
+    ]
+    assert queues.messages.receive_now(source, options).deliveries == []  # dead-lettered
+    assert [m.dead_letter_source for m in queues.browse(KEY)] == [source.arn]
+    assert queues.redrive(KEY) == 1
+    assert queues.browse(KEY) == []
+    back = queues.messages.receive_now(source, options).deliveries
+    assert [(d.message.body, d.message.receive_count) for d in back] == [("order-1", 1)]
+    assert back[0].message.dead_letter_source is None
+
+
+def test_only_a_dead_letter_queue_is_redriven(queues: QueueService) -> None:
+    with pytest.raises(ClientError) as refused:
+        queues.redrive(KEY)
+    assert refused.value.code == "InvalidParameterValue"
+    assert refused.value.message == (
+        f"Value {KEY.arn} for parameter SourceArn is invalid. Reason: Source queue must be "
+        "configured as a Dead Letter Queue."
+    )
