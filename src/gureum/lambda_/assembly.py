@@ -441,9 +441,11 @@ def assemble(
     invoker.owner_of = provisioner.qualifier_of
     metrics.watch_provisioned(provisioner.usage)
     # The wire adapter.
-    functions = FunctionService(ports, catalog, network, file_systems)
-    aliases = AliasService(ports)
-    event_configs = EventConfigService(ports)
+    functions, aliases, event_configs = (
+        FunctionService(ports, catalog, network, file_systems),
+        AliasService(ports),
+        EventConfigService(ports),
+    )
     lambda_api = LambdaApi(
         functions,
         aliases,
@@ -456,7 +458,6 @@ def assemble(
     )
     async_api = AsyncApi(event_configs, invoker)
     provisioned = ProvisionedConcurrencyService(ports, limits, provisioner.changed)
-    provisioned_api = ProvisionedApi(provisioned)
     triggers = TriggerStore(data / "triggers.sqlite3")
     pollers, trigger_apis, urls = _triggers(kernel, triggers, invoker, queues)
     endpoint = ServiceEndpoint(
@@ -465,7 +466,7 @@ def assemble(
         {
             **lambda_api.handlers(),
             **async_api.handlers(),
-            **provisioned_api.handlers(),
+            **ProvisionedApi(provisioned).handlers(),
             **trigger_apis,
         },
         {

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 import venv
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,5 +99,23 @@ def test_an_installed_server_creates_and_invokes_python_and_node(installed: Path
             reply = invoke(client, name, {"n": 1})
             assert reply.status == 200
             assert json.loads(reply.payload) == {name: {"n": 1}}
+        _the_console_s_assets_are_served(server.url)
     finally:
         server.stop()
+
+
+def _the_console_s_assets_are_served(url: str) -> None:
+    """The console's pages and assets (uPlot and its licence among them) come from the wheel's
+    package data: nothing is fetched from a CDN or read from the checkout."""
+    console = f"{url}/_gureum/console"
+    with urllib.request.urlopen(f"{console}/sign-in", timeout=10) as reply:
+        assert b'action="/_gureum/console/sign-in"' in reply.read()
+    for asset, marker in (
+        ("vendor/uplot/uPlot.iife.min.js", b"uPlot"),
+        ("vendor/uplot/LICENSE", b"MIT"),
+        ("dashboard.js", b"EventSource"),
+        ("console.css", b"body"),
+    ):
+        with urllib.request.urlopen(f"{console}/static/{asset}", timeout=10) as reply:
+            assert reply.status == 200, asset
+            assert marker in reply.read(), asset

@@ -11,7 +11,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -59,7 +59,9 @@ class Visitor:
             urllib.request.HTTPCookieProcessor(self.jar), NoRedirect()
         )
 
-    def open(self, path: str, form: dict[str, str] | None = None, origin: str | None = None) -> Page:
+    def open(
+        self, path: str, form: dict[str, str] | None = None, origin: str | None = None
+    ) -> Page:
         data = None if form is None else urllib.parse.urlencode(form).encode()
         request = urllib.request.Request(self.base + path, data)
         if form is not None:
@@ -108,7 +110,8 @@ def test_the_session_cookie_is_http_only_and_same_site_strict(server: GureumProc
     reply = visitor.sign_in("test")
     assert reply.status == 303
     cookie = reply.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
     assert visitor.open("/functions").status == 200
     signed_out = visitor.open("/sign-out", {"csrf": visitor.open("/functions").csrf})
     assert signed_out.status == 303
@@ -140,7 +143,8 @@ def test_a_form_without_its_token_or_from_another_site_is_refused(server: Gureum
     )
     assert cross.status == 403
     done = visitor.open("/functions/guarded-fn/invoke", {**form, "csrf": token})
-    assert done.status == 200 and 'id="response-payload"' in done.body
+    assert done.status == 200
+    assert 'id="response-payload"' in done.body
     # A token is its session's: another session's does not pass.
     other = Visitor(server)
     other.sign_in("333333333333")
@@ -165,13 +169,17 @@ def test_nothing_of_one_account_is_visible_to_another(server: GureumProcess) -> 
         assert "private" not in theirs.open(path).body, path
     page = theirs.open("/functions/private-fn")
     assert page.status == 404
-    assert "ResourceNotFoundException: Function not found: arn:aws:lambda:us-east-1:222222222222:function:private-fn" in page.body
+    assert (
+        "ResourceNotFoundException: Function not found: "
+        "arn:aws:lambda:us-east-1:222222222222:function:private-fn" in page.body
+    )
     token = theirs.open("/functions").csrf
     acted = theirs.open("/functions/private-fn/invoke", {"csrf": token, "payload": "{}"})
     assert acted.status == 404
     assert theirs.open("/queues/private-queue").status == 400  # SQS: no such queue
     redrive = theirs.open("/queues/private-queue/redrive", {"csrf": token})
-    assert redrive.status == 400 and "QueueDoesNotExist" in redrive.body
+    assert redrive.status == 400
+    assert "QueueDoesNotExist" in redrive.body
 
 
 def _api_error(call: Any, **params: Any) -> tuple[str, str]:
@@ -188,7 +196,7 @@ def test_forms_answer_with_the_api_s_own_errors(server: GureumProcess) -> None:
     visitor = Visitor(server)
     visitor.sign_in(account)
     token = visitor.open("/functions/checked-fn").csrf
-    cases = [
+    cases: list[tuple[str, dict[str, str], Callable[[], tuple[str, str]]]] = [
         (
             "/functions/checked-fn/concurrency",
             {"reserved": "-5"},
@@ -253,10 +261,12 @@ def test_hostile_strings_stay_text(server: GureumProcess) -> None:
     ]
     for page in pages:
         assert page.status == 200
-        assert "<script>alert" not in page.body and "<img src=x" not in page.body
+        assert "<script>alert" not in page.body
+        assert "<img src=x" not in page.body
         assert _inline_scripts(page.body) == []
         csp = page.headers["Content-Security-Policy"]
-        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
     escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
     assert escaped in invoked.body  # the log line (print) in the REPORT tail
     assert escaped in pages[2].body  # description and variable

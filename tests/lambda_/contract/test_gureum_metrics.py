@@ -19,9 +19,7 @@ from tests.support.server import GureumProcess
 NAMESPACE = "Gureum/Lambda"
 
 
-def statistic(
-    cloudwatch: Any, metric: str, dimensions: dict[str, str], stat: str = "Sum"
-) -> float:
+def statistic(cloudwatch: Any, metric: str, dimensions: dict[str, str], stat: str = "Sum") -> float:
     now = datetime.now(UTC)
     points = cloudwatch.get_metric_statistics(
         Namespace=NAMESPACE,

@@ -5,6 +5,7 @@ SQS delay on the scaled clock."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -168,7 +169,7 @@ def test_browsing_receives_nothing(queues: QueueService) -> None:
 
 def test_a_redrive_moves_dead_letters_back_to_their_source(queues: QueueService) -> None:
     source = QueueKey(KEY.account, KEY.region, "orders")
-    policy = '{"deadLetterTargetArn": "%s", "maxReceiveCount": 1}' % KEY.arn
+    policy = json.dumps({"deadLetterTargetArn": KEY.arn, "maxReceiveCount": 1})
     queues.create_queue(source, {"RedrivePolicy": policy, "VisibilityTimeout": "0"}, {})
     queues.send(source.account, source.region, source.arn, "order-1", {})
     options = ReceiveOptions(10, 0, ("ApproximateReceiveCount",), ())
