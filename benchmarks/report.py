@@ -172,6 +172,15 @@ def verdicts(results: Results) -> list[Verdict]:
             "warm after the same pause",
         )
     )
+    found.append(
+        _ratio(
+            "warm p50 with the console's dashboard streaming <= 1.1x without (issue 16)",
+            v("warm_console_p50", "gureum"),
+            v("warm_p50", "gureum"),
+            1.1,
+            "without",
+        )
+    )
     return found
 
 

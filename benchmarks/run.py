@@ -126,9 +126,11 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
         "cold_iso_p99",
         "pc_first_p50",
         "pc_first_p99",
+        "warm_console_p50",
+        "warm_console_p99",
         "pc_warm_after_pause_p50",
     )
-    sources = ("warm_p50", "warm_p99") * 3 + ("warm_p50",)
+    sources = ("warm_p50", "warm_p99") * 4 + ("warm_p50",)
     for key, source in zip(cold_rows, sources, strict=True):
         results.set(key, "floor", results.value(source, "floor"), "floor: its warm latency")
     results.set("scale_time", "floor", plan.scale_sleep, "floor: the handler's sleep (ideal)")
@@ -141,7 +143,7 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
         attempt(results, raw, "warm", lambda: sequential.warm_latency(raw, "f", results, plan))
         attempt(results, raw, "throughput", lambda: concurrent.throughput(raw, "f", results, plan))
     note = "not run: the raw floor is shown for warm latency and throughput only"
-    for workload in ("cold", "async", "scale", "control", "boto3", "provisioned"):
+    for workload in ("cold", "async", "scale", "control", "boto3", "provisioned", "warm_console"):
         results.explain(WORKLOAD_ROWS[workload], raw.name, note)
 
 
@@ -159,6 +161,16 @@ def run_full_set(target: Target, supervisor: Supervisor, results: Results, plan:
             lambda: sequential.cold_start(target, results, plan, isolated=True),
         )
         common(target, results, plan)
+        if isinstance(target, Gureum):  # the console is gureum's own
+            noop = target.noop()
+            attempt(
+                results,
+                target,
+                "warm_console",
+                lambda: sequential.warm_latency_watched(target, noop, results, plan),
+            )
+        else:
+            results.explain(WORKLOAD_ROWS["warm_console"], target.name, "no console")
         attempt(results, target, "control", lambda: sequential.control_plane(target, results, plan))
         attempt(results, target, "provisioned", lambda: provisioned(target, results, plan))
 

@@ -40,8 +40,9 @@ class Console:
 
 def assemble(kernel: Kernel, sources: Sources) -> Console:
     sessions = SessionBook(sources.accounts, lambda: kernel.clock.now().timestamp())
-    # The live figures are read once a (scaled) second per open stream, at most 4 times a real
-    # second: CloudWatch's points are a minute wide.
-    interval = max(0.25, min(1.0, kernel.settings.scaled(1.0)))
+    # The live figures are read every two (scaled) seconds per open stream, at most twice a
+    # real second: CloudWatch's points are a minute wide, and each read takes a worker thread
+    # (and the GIL) from the invoke path for a moment.
+    interval = max(0.5, min(2.0, kernel.settings.scaled(2.0)))
     web = ConsoleWeb(sessions, Readings(sources), Actions(sources), kernel.executor, interval)
     return Console(web, sessions)

@@ -109,6 +109,13 @@ def test_an_invoke_from_the_page_shows_the_response(
     response = signed_in.wait_for(lambda: signed_in.find("#response-payload").text)
     assert json.loads(response) == {"echo": {"from": "the console"}}
     assert "REPORT RequestId:" in signed_in.find("#response-log").text
+    # The live tail picks the invocation's lines up from CloudWatch Logs.
+    tail = signed_in.wait_for(
+        lambda: (
+            "END RequestId" in signed_in.find("#log-tail").text and signed_in.find("#log-tail").text
+        )
+    )
+    assert "START RequestId" in str(tail)
     signed_in.screenshot("function-invoked")
 
 
