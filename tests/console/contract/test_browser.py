@@ -183,7 +183,7 @@ def test_a_canary_alias_s_split_chart_reflects_100_invokes(
         "const u = document.querySelector('.split-chart .uplot'); return u ? 1 : 0;"
     )
     assert bars == 1  # uPlot drew the chart
-    signed_in.script("document.querySelector('.alias').scrollIntoView()")
+    signed_in.script("document.querySelector('.alias').scrollIntoView(); window.scrollBy(0, -90)")
     signed_in.screenshot("canary-split")
 
 

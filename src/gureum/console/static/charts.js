@@ -10,14 +10,15 @@ export function timeChart(element, labels, width) {
 }
 
 export function barChart(element, categories, labels, columns) {
-  const bars = uPlot.paths.bars({ size: [0.6 / labels.length, 60], align: 0 });
+  // Side by side: the first series left of each category, the second right of it.
+  const bars = (i) => uPlot.paths.bars({ size: [0.35, 60], align: i === 0 ? -1 : 1 });
   const xs = categories.map((_, i) => i);
   const series = [{}].concat(
     labels.map((label, i) => ({
       label,
       fill: palette[i % palette.length] + "99",
       stroke: palette[i % palette.length],
-      paths: bars,
+      paths: bars(i),
       points: { show: false },
     })),
   );
