@@ -327,7 +327,14 @@ class ConsoleWeb:
         try:
             await send({"type": "http.response.body", "body": b"retry: 500\n\n", "more_body": True})
             while not gone.is_set() and not self.stopping.is_set() and loop.time() < ends:
-                data, since = await self._blocking(functools.partial(read, since))
+                if self._sessions.find(session.token) is None:
+                    break  # signed out (or expired) since the stream opened
+                try:
+                    data, since = await self._blocking(functools.partial(read, since))
+                except Exception:
+                    # A figure that cannot be read ends this stream; the browser reconnects.
+                    log.exception("console: stream %s", path)
+                    break
                 if data != []:
                     await send(
                         {"type": "http.response.body", "body": pages.event(data), "more_body": True}
