@@ -288,3 +288,55 @@ def test_a_live_stream_needs_a_session_and_serves_json(server: GureumProcess) ->
     data = json.loads(event.removeprefix(b"data: "))
     assert data["accountLimit"] == 1000
     assert "throttle:ConcurrentInvocationLimitExceeded" in data["series"]
+
+
+def test_hostile_requests_get_plain_refusals(server: GureumProcess) -> None:
+    visitor = Visitor(server)
+    for path in ("/static/../../app.py", "/static/%2e%2e/%2e%2e/app.py", "/static/nope.js"):
+        assert visitor.open(path).status == 404, path
+    visitor.jar.set_cookie(
+        http.cookiejar.Cookie(
+            0,
+            "gureum_console",
+            "x" * 5000,
+            None,
+            False,
+            "127.0.0.1",
+            False,
+            False,
+            "/_gureum/console",
+            True,
+            False,
+            None,
+            False,
+            None,
+            None,
+            {},
+        )
+    )
+    assert visitor.open("/functions").status == 303  # an unknown session is none
+    visitor = Visitor(server)
+    visitor.sign_in("666666666666")
+    token = visitor.open("/functions").csrf
+    for name in ("%00", "a" * 300, "..", "%3Cb%3E"):
+        page = visitor.open(f"/functions/{name}")
+        assert page.status in (400, 404), (name, page.status)
+        assert "<b>" not in page.body
+    raw = urllib.request.Request(
+        f"{visitor.base}/functions/x/invoke",
+        b"csrf=" + token.encode() + b"&payload=\xff\xfe",
+        {"Origin": visitor.origin},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        visitor.opener.open(raw, timeout=30)
+    refused.value.close()
+    assert refused.value.code == 404  # read as text (replacement characters); no such function
+    huge = urllib.request.Request(
+        f"{visitor.base}/functions/x/invoke",
+        b"csrf=" + b"a" * (8 << 20),
+        {"Origin": visitor.origin},
+    )
+    with pytest.raises(urllib.error.HTTPError) as too_big:
+        visitor.opener.open(huge, timeout=30)
+    too_big.value.close()
+    assert too_big.value.code == 403  # past the form limit: nothing is read, nothing is done
