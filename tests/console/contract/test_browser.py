@@ -95,6 +95,26 @@ def test_the_functions_page_lists_a_function_created_with_boto3(
     )
     assert row.split()[:4] == ["listed-fn", "python3.12", "Active", "256"]
     signed_in.screenshot("functions")
+    # Filtering hides the rows that do not match; sorting by name puts them in order.
+    create(server.client(), "another-fn")
+    signed_in.get(f"{server.url}/_gureum/console/functions")
+    signed_in.find("input.filter").type("listed")
+    shown = signed_in.script(
+        "return Array.from(document.querySelectorAll('#functions tbody tr'))"
+        ".filter(r => !r.hidden).map(r => r.cells[0].textContent)"
+    )
+    assert shown == ["listed-fn"]
+    signed_in.find("input.filter").clear()
+    signed_in.script("document.querySelector('input.filter').dispatchEvent(new Event('input'))")
+    signed_in.find("#functions th").click()
+    signed_in.find("#functions th").click()  # descending
+    names = signed_in.script(
+        "return Array.from(document.querySelectorAll('#functions tbody tr'))"
+        ".map(r => r.cells[0].textContent)"
+    )
+    assert names == sorted(names, reverse=True)
+    signed_in.get(f"{server.url}/_gureum/console/keys")
+    signed_in.screenshot("keys")
 
 
 def test_an_invoke_from_the_page_shows_the_response(
@@ -205,6 +225,7 @@ def test_a_dead_letter_message_can_be_redriven(signed_in: Browser, server: Gureu
     signed_in.get(f"{server.url}/_gureum/console/queues/orders-dlq")
     body = signed_in.wait_for(lambda: signed_in.find("#messages tbody pre").text)
     assert body == '<img src=x onerror="alert(1)">'  # shown as text, not markup
+    signed_in.screenshot("queue-messages")
     signed_in.get(f"{server.url}/_gureum/console/queues")
     signed_in.screenshot("queues")
     signed_in.find("button.redrive").click()
