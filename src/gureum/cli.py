@@ -46,6 +46,7 @@ OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("keep-alive", float, "seconds an idle execution environment stays warm (scaled)"),
     ("efs-connection-limit", int, "EFS client connections per file system (AWS: 25,000)"),
     ("efs-connection-burst", int, "EFS connections opened at once before 500 a minute"),
+    ("snapshot-memory", int, "MB of memory SnapStart snapshots may hold together"),
     ("isolation", str, "namespaces, none, or auto (namespaces when the machine allows them)"),
     ("kms-root-key-file", Path, "the key encrypting KMS key material (default DATA_DIR/root.key)"),
     ("log-level", str, "debug, info, warning or error"),

@@ -35,6 +35,8 @@ class Settings:
     # the creation rate (500 a scaled minute) applies (AWS: 3,000).
     efs_connection_limit: int = 25_000
     efs_connection_burst: int = 3_000
+    # MB of memory SnapStart snapshots (initialized templates) may hold together.
+    snapshot_memory: int = 4_096
     # The KMS root key file (key material is encrypted under it); default <data-dir>/root.key.
     kms_root_key_file: Path | None = None
     # "auto" (namespaces when the machine allows them), "namespaces" (required) or "none".

@@ -47,6 +47,7 @@ from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.sandbox.provisioning import RuntimeShelf, npm_registry
 from gureum.lambda_.sandbox.runtime_dir import prepare_runtime_dir
 from gureum.lambda_.sandbox.scratch import ScratchSpaces
+from gureum.lambda_.sandbox.snapshots import Templates
 from gureum.lambda_.sandbox.stock import SandboxStock
 from gureum.lambda_.sandbox.uids import LEASE_DIR, UidLeases
 from gureum.lambda_.sandbox.zygotes import Zygotes
@@ -71,6 +72,7 @@ from gureum.lambda_.services.pollers import Pollers
 from gureum.lambda_.services.provisioned import ProvisionedConcurrencyService
 from gureum.lambda_.services.provisioner import Provisioner
 from gureum.lambda_.services.settler import Settler
+from gureum.lambda_.services.snapshots import Snapshots
 from gureum.lambda_.services.vault import KmsEnvironmentVault
 from gureum.lambda_.store.codestore import CodeStore
 from gureum.lambda_.store.event_sources import TriggerStore
@@ -162,6 +164,8 @@ class Lambda(Assembly):
     functions: FunctionService | None = None
     aliases: AliasService | None = None
     event_configs: EventConfigService | None = None
+    # SnapStart versions' templates.
+    snapshots: Snapshots | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -211,6 +215,9 @@ class Lambda(Assembly):
             self.memory.joiner = self.zygotes(min(executables)).join
             await self.memory.warm()
         await self.provisioner.start()
+        if self.snapshots is not None:
+            self.snapshots.start()
+            self._tasks.append(asyncio.create_task(self._sweep_snapshots(), name="snapshots"))
         if self.stock is not None:
             self._tasks.append(asyncio.create_task(self.stock.refill(), name="stock"))
         self._tasks.append(asyncio.create_task(self.settler.run(), name="settler"))
@@ -232,6 +239,22 @@ class Lambda(Assembly):
             self.metrics.sample_concurrency()
             self.metrics.sample_connections(self.invoker.client_connections())
 
+    async def _sweep_snapshots(self) -> None:
+        """Drops the templates of deleted versions, every few (scaled) seconds."""
+        assert self.snapshots is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(max(0.2, self.kernel.settings.scaled(5.0)))
+            try:
+                slots = await loop.run_in_executor(self.kernel.executor, self._live_slots)
+                await self.snapshots.keep_only(slots.__contains__)
+            except Exception:
+                log.exception("a snapshot sweep failed; trying again at the next one")
+
+    def _live_slots(self) -> set[str]:
+        with self.store.transaction() as tx:
+            return tx.version_slots()
+
     def _load_reservations(self) -> list[tuple[str, str, str, int]]:
         with self.store.transaction() as tx:
             return tx.reservations()
@@ -246,6 +269,8 @@ class Lambda(Assembly):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.pool.close()
+        if self.snapshots is not None:
+            await self.snapshots.close()
         if self.stock is not None:
             await self.stock.close()
         await self.zygotes.stop()
@@ -274,6 +299,7 @@ class Lambda(Assembly):
             "fetchable_runtimes": self.catalog.addable(),
             "environments": self.pool.environment_count,
             "readySandboxes": self.stock.count if self.stock is not None else 0,
+            "snapshots": self.snapshots.describe() if self.snapshots is not None else {},
         }
 
     def metrics_page(self) -> HttpResponse:
@@ -326,6 +352,16 @@ def _triggers(
         **FunctionUrlApi(url_service).handlers(),
     }
     return pollers, handlers, UrlGateway(url_service, invoker, executor, clock)
+
+
+def _snapshots(templates: Templates, settler: Settler, invoker: Invoker) -> Snapshots:
+    """SnapStart: templates made at publish (the settler asks) and restored from (the
+    invoker)."""
+    snapshots = Snapshots(templates, invoker.snapshot_plan)
+    snapshots.settled = settler.wake_from_any_thread
+    settler.snapshot = snapshots.status
+    invoker.snapshots = snapshots
+    return snapshots
 
 
 def assemble(
@@ -512,4 +548,5 @@ def assemble(
         functions=functions,
         aliases=aliases,
         event_configs=event_configs,
+        snapshots=_snapshots(Templates(platform, uids, settings.snapshot_memory), settler, invoker),
     )

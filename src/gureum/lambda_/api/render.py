@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from gureum.lambda_.domain import snap_start
 from gureum.lambda_.domain.aliases import Alias
 from gureum.lambda_.domain.functions import Function
 from gureum.lambda_.domain.layers import LayerVersion
@@ -45,7 +46,12 @@ def configuration(view: VersionView, *, listed: bool = False) -> dict[str, Any]:
         "PackageType": settings.package_type,
         "Architectures": list(settings.architectures),
         "EphemeralStorage": {"Size": settings.ephemeral_storage},
-        "SnapStart": {"ApplyOn": settings.snap_start, "OptimizationStatus": "Off"},
+        "SnapStart": {
+            "ApplyOn": settings.snap_start,
+            "OptimizationStatus": snap_start.optimization_status(
+                settings.snap_start, version.version
+            ),
+        },
         "LoggingConfig": logging,
     }
     if settings.environment_error is not None:

@@ -81,3 +81,23 @@ class EfsMountConnectivity(ClientError):
 class EfsMountTimeout(ClientError):
     code = "EFSMountTimeoutException"
     status = 408
+
+
+class SnapStartFailure(ClientError):
+    """The restore of a SnapStart environment failed: an after-restore hook raised, or the
+    runtime ended before it was ready (spec 10.6)."""
+
+    code = "SnapStartException"
+    status = 400
+
+
+class SnapStartNotReady(ClientError):
+    code = "SnapStartNotReadyException"
+    status = 409
+
+
+class SnapStartTimeout(ClientError):
+    """The restore (the runtime's resumption and its after-restore hooks) overran 10 s."""
+
+    code = "SnapStartTimeoutException"
+    status = 408

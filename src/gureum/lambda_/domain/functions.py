@@ -27,6 +27,7 @@ from gureum.lambda_.domain.lifecycle import (
     published,
     transition,
 )
+from gureum.lambda_.domain.snap_start import PUBLISHED_VERSIONS
 
 JsonObject = Mapping[str, Any]
 
@@ -241,7 +242,10 @@ def publish(
         code=latest.code,
         revision_id=new_revisions[0],
         last_modified=now,
-        lifecycle=published(latest.lifecycle),
+        # A SnapStart version waits for its snapshot (the settler asks for it): Pending.
+        lifecycle=(
+            CREATED if settings.snap_start == PUBLISHED_VERSIONS else published(latest.lifecycle)
+        ),
         source_fingerprint=source,
     )
     moved = replace(

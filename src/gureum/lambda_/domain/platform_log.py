@@ -80,6 +80,34 @@ def end(request_id: str) -> PlatformLine:
     return PlatformLine(f"END RequestId: {request_id}\n", "")
 
 
+def restore_start(runtime_version: str, runtime_version_arn: str) -> PlatformLine:
+    """RESTORE_START: a SnapStart environment is being restored from its version's snapshot."""
+    return PlatformLine(
+        f"RESTORE_START Runtime Version: {runtime_version}\t"
+        f"Runtime Version ARN: {runtime_version_arn}\n",
+        "platform.restoreStart",
+        {"runtimeVersion": runtime_version, "runtimeVersionArn": runtime_version_arn},
+    )
+
+
+def restore_report(
+    restore_ms: float, status: str | None = None, error_type: str | None = None
+) -> PlatformLine:
+    """RESTORE_REPORT: how long the restore took (the runtime's resumption and the after-restore
+    hooks), with `Status: timeout` or `Status: error` and the error type when it failed."""
+    fields = [f"RESTORE_REPORT Restore Duration: {restore_ms:.2f} ms"]
+    record: dict[str, object] = {"metrics": {"durationMs": round(restore_ms, 3)}}
+    if status is not None:
+        fields.append(f"Status: {status}")
+        record["status"] = status
+        if error_type:
+            fields.append(f"Error Type: {error_type}")
+            record["errorType"] = error_type
+    else:
+        record["status"] = "success"
+    return PlatformLine("\t".join(fields) + "\n", "platform.restoreReport", record)
+
+
 def report(
     request_id: str,
     duration_ms: float,
@@ -88,9 +116,12 @@ def report(
     peak_bytes: int,
     status: str | None,
     error_type: str | None,
+    restore_ms: float | None = None,
 ) -> PlatformLine:
     """REPORT: `status` None (success), "timeout" or "error" (spec 6.2 for the fields, their
-    order, the trailing tab, and billing that includes the init phase)."""
+    order, the trailing tab, and billing that includes the init phase). A SnapStart restore
+    reports `Restore Duration` and `Billed Restore Duration` instead of `Init Duration`, and
+    its restore is billed apart from the invocation."""
     billed = math.ceil(duration_ms + (init_ms or 0))
     used = math.ceil(peak_bytes / MEGABYTE)
     fields = [
@@ -109,6 +140,11 @@ def report(
     if init_ms is not None:
         fields.append(f"Init Duration: {init_ms:.2f} ms")
         metrics["initDurationMs"] = round(init_ms, 3)
+    if restore_ms is not None:
+        fields.append(f"Restore Duration: {restore_ms:.2f} ms")
+        fields.append(f"Billed Restore Duration: {math.ceil(restore_ms)} ms")
+        metrics["restoreDurationMs"] = round(restore_ms, 3)
+        metrics["billedRestoreDurationMs"] = math.ceil(restore_ms)
     record: dict[str, object] = {"requestId": request_id, "metrics": metrics}
     if status == "timeout":
         fields.append("Status: timeout")

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import logging
 import os
 import re
+import socket
+import struct
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gureum.lambda_.domain import platform_log
+from gureum.lambda_.domain.errors import SnapStartFailure, SnapStartTimeout
 from gureum.lambda_.domain.file_systems import Mount
 from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.platform_log import PlatformLine
@@ -60,6 +64,17 @@ from gureum.logs.domain.events import LogEvent
 log = logging.getLogger("gureum.environment")
 
 INIT_LIMIT = 10.0
+# A SnapStart restore (the runtime's resumption and its after-restore hooks) has AWS's 10 s.
+RESTORE_LIMIT = 10.0
+SNAP_START = "snap-start"
+SNAP_START_FAILED = (
+    "The afterRestore() runtime hook encountered an error. For more information, check the "
+    "Amazon CloudWatch logs."
+)
+SNAP_START_TIMED_OUT = "Lambda couldn't restore the snapshot within the timeout limit."
+OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC = 1, 0o2000000
+SYS_OPEN_TREE = 428  # the same on every architecture (Linux 5.2)
+AT_FDCWD = -100
 RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
 # AWS's X-Ray daemon address (spec 3.2). gureum runs no daemon: an X-Ray SDK's UDP segments to
 # it are lost, as they are on AWS when tracing is off.
@@ -115,6 +130,21 @@ class LaunchPlan:
     initialization_type: str = "on-demand"
     # EFS access points mounted at Init (spec 7.1), decided as each environment starts.
     mounts: tuple[Mount, ...] = ()
+    # SnapStart: new environments are restored from this template instead of running Init.
+    snapshot: RestoreSource | None = None
+
+
+class RestoreSource(Protocol):
+    """A SnapStart version's initialized template (sandbox/snapshots.py): restored environments
+    are forked from it over its control connection."""
+
+    @property
+    def control(self) -> Zygote: ...
+
+    @property
+    def pid(self) -> int:
+        """The template's runtime process, as the host sees it."""
+        ...
 
 
 class LogSink(Protocol):
@@ -196,7 +226,10 @@ def _platform_error(error_type: str, message: str) -> bytes:
 class ExecutionEnvironment:
     """An environment of one function version; see the module docstring for its life."""
 
-    def __init__(self, plan: LaunchPlan, platform: Platform, uid: int) -> None:
+    def __init__(
+        self, plan: LaunchPlan, platform: Platform, uid: int, template: bool = False
+    ) -> None:
+        """`template`: this environment becomes a SnapStart template (`snapshot_socket`)."""
         self.plan = plan
         self.id = uuid.uuid4().hex
         self.state = EnvironmentState.STARTING
@@ -214,6 +247,10 @@ class ExecutionEnvironment:
         self._spawns = 0
         self._captured: list[str] | None = None
         self._initialized = False
+        # A template's end of its control connection (the restore orders), made at its spawn.
+        self.snapshot_socket: socket.socket | None = None
+        self._template = template
+        self.init_error: str | None = None  # why Init failed (`initialize`), None: timed out
 
     def _move(self, target: EnvironmentState) -> None:
         if target not in _MOVES[self.state]:
@@ -226,9 +263,11 @@ class ExecutionEnvironment:
         platform, plan = self._platform, self.plan
         # The first start takes a ready sandbox when there is one; a restart after a crash or
         # a timeout keeps the environment's network, so it builds its own on the spot.
+        if plan.snapshot is not None:
+            return await self._restore(plan.snapshot)
         stock = platform.stock
         ready = None
-        if self._spawns == 0 and stock is not None:
+        if self._spawns == 0 and stock is not None and not self._template:
             ready = stock.take(plan.zygote, plan.ephemeral_mb)
         if ready is not None:
             self._network, ready.network = ready.network, None
@@ -297,7 +336,107 @@ class ExecutionEnvironment:
         fds = {"log": write_fd}
         if network is not None:
             fds["network"] = network.fd
-        return await zygote.spawn(process.id, self._spec(process), fds, process.exit)
+        if not self._template:
+            return await zygote.spawn(process.id, self._spec(process), fds, process.exit)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.snapshot_socket = ours
+        fds["snapshot"] = theirs.fileno()
+        try:
+            return await zygote.spawn(process.id, self._spec(process), fds, process.exit)
+        finally:
+            theirs.close()
+
+    async def _restore(self, template: RestoreSource) -> RuntimeProcess:
+        """Starts this environment's runtime as a child of `template` (zygote.py's restore point
+        says what the child does to become a sandbox of its own); see `_admit_restored`."""
+        platform, plan = self._platform, self.plan
+        self._spawns += 1
+        self._scratch = await platform.scratch.take(plan.ephemeral_mb)
+        memory = platform.memory
+        release = memory.release if memory is not None else (lambda group: None)
+        process = RuntimeProcess(
+            f"{self.id}-restore", self._function_line, release, None, restoring=True
+        )
+        self._process = process
+        if memory is not None:
+            process.group = memory.acquire(plan.memory_mb)
+            process.oom_kills_before = process.group.oom_kills()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        tmp = _detached_mount(self._scratch.path) if platform.isolate else None
+        fds = {"runtime": theirs.fileno(), "log": process.write_fd or -1}
+        if tmp is not None:
+            fds["tmp"] = tmp
+        try:
+            order = {"uid": self._uid, "gid": self._uid}
+            await template.control.spawn(process.id, order, fds, process.exit, op="restore")
+        except BaseException:
+            ours.close()
+            process.exit(ExitStatus("exit status 126", 126, None))
+            raise
+        finally:
+            theirs.close()
+            if tmp is not None:
+                os.close(tmp)
+            if process.write_fd is not None:
+                os.close(process.write_fd)
+                process.write_fd = None
+        try:
+            process.keeper = await self._admit_restored(ours, template, process)
+        except BaseException:
+            ours.close()
+            template.control.kill(process.id)
+            raise
+        await serve_channel(process.session, ours)
+        return process
+
+    async def _admit_restored(
+        self, channel: socket.socket, template: RestoreSource, process: RuntimeProcess
+    ) -> int:
+        """The restored child's first word on its channel names its pid (the kernel's, from
+        SO_PASSCRED): once it is known to be the template's own child, the child gets this
+        environment's uid and gid (its user namespace's maps) and memory group, then its go."""
+        loop = asyncio.get_running_loop()
+        channel.setblocking(False)
+        said: asyncio.Future[tuple[bytes, int]] = loop.create_future()
+
+        def readable() -> None:
+            try:
+                data, ancillary, _, _ = channel.recvmsg(1, socket.CMSG_SPACE(12))
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                loop.remove_reader(channel)
+                if not said.done():
+                    said.set_exception(exc)
+                return
+            loop.remove_reader(channel)
+            pid = 0
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    pid = struct.unpack("3i", value[:12])[0]
+            if not said.done():
+                said.set_result((data, pid))
+
+        loop.add_reader(channel, readable)
+        waiting: set[asyncio.Future[Any]] = {said, process.exited}
+        done, _ = await asyncio.wait(waiting, timeout=RESTORE_LIMIT, return_when="FIRST_COMPLETED")
+        if said not in done:
+            loop.remove_reader(channel)
+            said.cancel()
+            raise SnapStartTimeout(SNAP_START_TIMED_OUT, Type="User")
+        data, pid = said.result()
+        if data != b"u" or pid <= 0 or _parent_of(pid) != template.pid:
+            raise SnapStartFailure(SNAP_START_FAILED, Type="User")
+        if self._platform.isolate:
+            for name in ("uid_map", "gid_map"):
+                with open(f"/proc/{pid}/{name}", "w") as ids:
+                    ids.write(f"{self._uid} {self._uid} 1\n")
+        if process.group is not None:
+            with open(process.group.procs, "w") as procs:
+                procs.write(str(pid))
+        channel.send(b"g")
+        return pid
 
     def _current_session(self) -> RuntimeSession:
         assert self._process is not None
@@ -349,9 +488,31 @@ class ExecutionEnvironment:
             line = platform_log.init_report(init_ms, "timeout", None, kind)
         else:
             error = ending.error_type if isinstance(ending, Outcome) else exit_error(ending)
+            self.init_error = error or "Unhandled"
             line = platform_log.init_report(init_ms, "error", error, kind)
         self._platform_line(line, False)
         return False
+
+    def runtime_pid(self) -> int | None:
+        """The runtime's first process as the host sees it: the keeper's child when sandboxed,
+        else the keeper, which became the runtime."""
+        process = self._process
+        if process is None or process.keeper is None or not process.alive:
+            return None
+        keeper = process.keeper
+        path = f"/proc/{keeper}/task/{keeper}/children"
+        with contextlib.suppress(OSError, ValueError, IndexError), open(path) as children:
+            return int(children.read().split()[0])
+        return keeper
+
+    def memory_bytes(self) -> int:
+        """What the runtime holds now: its memory group's usage, or its resident peak."""
+        process = self._process
+        if process is None:
+            return 0
+        if process.group is not None:
+            return process.group.usage_bytes()
+        return process.peak_bytes()
 
     def abandon(self) -> None:
         """The caller gave up on the running invocation (client gone, server stopping)."""
@@ -360,9 +521,15 @@ class ExecutionEnvironment:
     def _reset(self) -> None:
         """Stops the runtime process; the environment, its /tmp and log stream stay."""
         process = self._process
+        snapshot = self.plan.snapshot
         if process is not None and process.alive:
-            self._platform.zygote_for(self.plan.zygote).kill(process.id)
-        self.state = EnvironmentState.STARTING
+            if snapshot is not None:
+                snapshot.control.kill(process.id)
+            else:
+                self._platform.zygote_for(self.plan.zygote).kill(process.id)
+        # A restored environment has no Init of its own to run again: it goes, and the next
+        # invocation restores another.
+        self.state = EnvironmentState.STARTING if snapshot is None else EnvironmentState.DEAD
 
     def _spec(self, process: RuntimeProcess) -> dict[str, object]:
         plan, platform = self.plan, self._platform
@@ -475,6 +642,10 @@ class ExecutionEnvironment:
             }
         )
         variables.update(plan.logging.variables())
+        if plan.initialization_type == SNAP_START:
+            # One snapshot, many environments, each with a stream of its own: AWS leaves these
+            # out of SnapStart functions' environments.
+            del variables["AWS_LAMBDA_LOG_GROUP_NAME"], variables["AWS_LAMBDA_LOG_STREAM_NAME"]
         if plan.execution_env:
             variables["AWS_EXECUTION_ENV"] = plan.execution_env
         if not self._platform.isolate:
@@ -514,6 +685,10 @@ class ExecutionEnvironment:
         """Runs one invocation, starting (or restarting) the runtime first if needed."""
         self._captured = []
         init_ms: float | None = None
+        restore_ms: float | None = None
+        if not self._initialized and self.plan.snapshot is not None:
+            self._initialized = True
+            restore_ms = await self._restore_phase()
         if not self._initialized:
             self._initialized = True
             began = time.monotonic()
@@ -534,10 +709,35 @@ class ExecutionEnvironment:
                 return self._finish(
                     request, ending if ending is not INIT_TIMED_OUT else None, started, None
                 )
-        return await self._run(request, started, init_ms)
+        return await self._run(request, started, init_ms, restore_ms)
+
+    async def _restore_phase(self) -> float:
+        """RESTORE_START, the restore, RESTORE_REPORT; its duration in ms. A failed restore
+        (an after-restore hook raised, the runtime ended, 10 s passed) retires the environment
+        and raises AWS's SnapStart error: the invocation never ran."""
+        plan = self.plan
+        line = platform_log.restore_start(runtime_version(plan.runtime), plan.runtime_version_arn)
+        self._platform_line(line, tail=False)
+        began = time.monotonic()
+        ending = await self._init(RESTORE_LIMIT, announce=False)
+        restore_ms = (time.monotonic() - began) * 1000
+        if ending is None:
+            self._platform_line(platform_log.restore_report(restore_ms), tail=False)
+            return restore_ms
+        self.state = EnvironmentState.DEAD
+        if ending is INIT_TIMED_OUT:
+            self._platform_line(platform_log.restore_report(restore_ms, "timeout"), tail=False)
+            raise SnapStartTimeout(SNAP_START_TIMED_OUT, Type="User")
+        error = ending.error_type if isinstance(ending, Outcome) else exit_error(ending)
+        self._platform_line(platform_log.restore_report(restore_ms, "error", error), tail=False)
+        raise SnapStartFailure(SNAP_START_FAILED, Type="User")
 
     async def _run(
-        self, request: InvocationRequest, started: float, init_ms: float | None
+        self,
+        request: InvocationRequest,
+        started: float,
+        init_ms: float | None,
+        restore_ms: float | None = None,
     ) -> InvocationResult:
         process = self._process
         assert process is not None
@@ -563,7 +763,7 @@ class ExecutionEnvironment:
             ending = outcome.result()
         elif process.exited in done:
             ending = process.exited.result()
-        return self._finish(request, ending, started, init_ms)
+        return self._finish(request, ending, started, init_ms, restore_ms)
 
     def _fail_init(
         self, request: InvocationRequest, ending: Outcome | ExitStatus, init_ms: float
@@ -577,7 +777,12 @@ class ExecutionEnvironment:
         return result
 
     def _finish(
-        self, request: InvocationRequest, ending: Ending, started: float, init_ms: float | None
+        self,
+        request: InvocationRequest,
+        ending: Ending,
+        started: float,
+        init_ms: float | None,
+        restore_ms: float | None = None,
     ) -> InvocationResult:
         duration = (time.monotonic() - started) * 1000
         payload, error_type = self._payload(request.request_id, ending)
@@ -598,7 +803,7 @@ class ExecutionEnvironment:
         memory = self.plan.memory_mb
         self._platform_line(
             platform_log.report(
-                request.request_id, duration, init_ms, memory, peak, status, error_type
+                request.request_id, duration, init_ms, memory, peak, status, error_type, restore_ms
             )
         )
         captured = "".join(self._captured or [])
@@ -653,3 +858,38 @@ class ExecutionEnvironment:
         space, self._scratch = self._scratch, None
         if space is not None:
             await self._platform.scratch.remove(space)
+
+
+def _detached_mount(path: Path) -> int:
+    """A copy of the mount at `path`, attached nowhere, as a descriptor: a restored child
+    attaches it over its /tmp (move_mount) in the mount namespace it has just made."""
+    libc = _libc()
+    fd = int(
+        libc.syscall(
+            SYS_OPEN_TREE, AT_FDCWD, os.fsencode(path), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC
+        )
+    )
+    if fd < 0:
+        number = ctypes.get_errno()
+        raise OSError(number, f"open_tree {path}: {os.strerror(number)}")
+    return fd
+
+
+def _parent_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("PPid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return -1
+
+
+_LIBC: list[ctypes.CDLL] = []
+
+
+def _libc() -> ctypes.CDLL:
+    if not _LIBC:
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    return _LIBC[0]

@@ -43,6 +43,12 @@ class RuntimeState(StrEnum):
     READY = "Ready"
     INVOKING = "Invoking"
     INIT_FAILED = "InitFailed"
+    # SnapStart: a template waits in `restore/next` (its snapshot); a restored environment
+    # starts RESTORING, is answered at its `restore/next`, then runs its after-restore hooks.
+    SNAPSHOTTED = "RestoreReady"
+    RESTORING = "Restoring"
+    RESTORED = "Restored"
+    RESTORE_FAILED = "RestoreFailed"
 
 
 class Move(StrEnum):
@@ -50,6 +56,8 @@ class Move(StrEnum):
     RESPONSE = "InvocationResponse"
     ERROR = "InvocationErrorResponse"
     INIT_ERROR = "InitErrorResponse"
+    RESTORE_NEXT = "RestoreNext"
+    RESTORE_ERROR = "RestoreErrorResponse"
     DELIVER = "Invoke"  # the platform's move: `next` returns an invocation
 
 
@@ -60,6 +68,10 @@ _TRANSITIONS: dict[tuple[RuntimeState, Move], RuntimeState] = {
     (RuntimeState.READY, Move.DELIVER): RuntimeState.INVOKING,
     (RuntimeState.INVOKING, Move.RESPONSE): RuntimeState.READY,
     (RuntimeState.INVOKING, Move.ERROR): RuntimeState.READY,
+    (RuntimeState.INITIALIZING, Move.RESTORE_NEXT): RuntimeState.SNAPSHOTTED,
+    (RuntimeState.RESTORING, Move.RESTORE_NEXT): RuntimeState.RESTORED,
+    (RuntimeState.RESTORED, Move.NEXT): RuntimeState.READY,
+    (RuntimeState.RESTORED, Move.RESTORE_ERROR): RuntimeState.RESTORE_FAILED,
 }
 
 
@@ -229,6 +241,8 @@ class _Connection(asyncio.Protocol):
         path = self._url.split(b"?", 1)[0]
         if method == b"GET" and path == PREFIX + b"/invocation/next":
             self._task = asyncio.get_running_loop().create_task(self._next())
+        elif method == b"GET" and path == PREFIX + b"/restore/next":
+            self._restore_next()
         else:
             self._handle(method, path)
 
@@ -240,6 +254,8 @@ class _Connection(asyncio.Protocol):
         route = path[len(PREFIX) :]
         if method == b"POST" and route == b"/init/error":
             self._init_error()
+        elif method == b"POST" and route == b"/restore/error":
+            self._restore_error()
         elif method == b"POST" and route.startswith(b"/invocation/"):
             request_id, _, action = route[len(b"/invocation/") :].partition(b"/")
             if action not in (b"response", b"error"):
@@ -249,6 +265,30 @@ class _Connection(asyncio.Protocol):
         else:
             self._reply(404, {"errorMessage": "Not found", "errorType": "NotFound"})
 
+    def _restore_next(self) -> None:
+        """A template's `restore/next` is its snapshot: Init is done, and it is never answered
+        (its restored children ask again on their own channels). A restored environment's is
+        answered at once: it has been restored."""
+        session = self._session
+        problem = session.move(Move.RESTORE_NEXT)
+        if problem is not None:
+            self._reply(403, {"errorMessage": problem, "errorType": "InvalidStateTransition"})
+            return
+        if session.state is RuntimeState.SNAPSHOTTED:
+            session.on_ready()
+            return
+        self._write(200, [(b"Content-Type", b"application/json")], b"")
+
+    def _restore_error(self) -> None:
+        session = self._session
+        problem = session.move(Move.RESTORE_ERROR)
+        if problem is not None:
+            self._reply(403, {"errorMessage": problem, "errorType": "InvalidStateTransition"})
+            return
+        error_type = self._headers.get(b"lambda-runtime-function-error-type", b"").decode()
+        self._reply(202, {"status": "OK"})
+        session.on_init_error(Outcome(OutcomeKind.INIT_ERROR, b"".join(self._body), error_type))
+
     async def _next(self) -> None:
         session = self._session
         was = session.state
@@ -256,7 +296,7 @@ class _Connection(asyncio.Protocol):
         if problem is not None:
             self._reply(403, {"errorMessage": problem, "errorType": "InvalidStateTransition"})
             return
-        if was is RuntimeState.INITIALIZING:
+        if was in (RuntimeState.INITIALIZING, RuntimeState.RESTORED):
             session.on_ready()
         invocation = session.queued
         session.queued = None

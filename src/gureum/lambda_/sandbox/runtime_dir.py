@@ -18,7 +18,18 @@ from pathlib import Path
 
 from gureum.lambda_.sandbox.zygotes import guest_file
 
-SDK_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
+SDK_PACKAGES = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "dateutil",
+    "six",
+    "urllib3",
+    # AWS's SnapStart runtime hooks (`from snapshot_restore_py import register_after_restore`),
+    # which AWS's Python runtimes include too; the built-in runtime runs the hooks registered.
+    "snapshot_restore_py",
+)
 
 
 def _source(package: str) -> Path | None:
@@ -32,7 +43,7 @@ def _source(package: str) -> Path | None:
 def prepare_runtime_dir(parent: Path) -> Path:
     """The runtime directory for this gureum and SDK version, built on first use."""
     versions = []
-    for name in ("boto3", "botocore"):
+    for name in ("boto3", "botocore", "snapshot-restore-py"):
         try:
             versions.append(importlib.metadata.version(name))
         except importlib.metadata.PackageNotFoundError:

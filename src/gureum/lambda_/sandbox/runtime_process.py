@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from gureum.lambda_.sandbox.cgroups import MemoryGroup
-from gureum.lambda_.sandbox.runtime_api import Outcome, RuntimeSession
+from gureum.lambda_.sandbox.runtime_api import Outcome, RuntimeSession, RuntimeState
 from gureum.lambda_.sandbox.zygotes import ExitStatus
 
 
@@ -38,12 +38,16 @@ class RuntimeProcess:
         on_line: Callable[[str], None],
         release: Callable[[MemoryGroup], None] = lambda group: None,
         log_fd: int | None = None,
+        restoring: bool = False,
     ) -> None:
         """`log_fd`: the read end of a log pipe made beforehand (a ready sandbox's); without
-        one, a new pipe whose `write_fd` the spawn hands over and then closes."""
+        one, a new pipe whose `write_fd` the spawn hands over and then closes. `restoring`: a
+        SnapStart restore, whose runtime starts past Init (see runtime_api)."""
         loop = asyncio.get_running_loop()
         self.id = process_id
         self.session = RuntimeSession()
+        if restoring:
+            self.session.state = RuntimeState.RESTORING
         self.ready: asyncio.Future[Outcome | None] = loop.create_future()
         self.exited: asyncio.Future[ExitStatus] = loop.create_future()
         self.group: MemoryGroup | None = None

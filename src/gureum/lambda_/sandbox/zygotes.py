@@ -82,14 +82,25 @@ class Zygote:
             )
         finally:
             theirs.close()
+        try:
+            await self.adopt(ours, 30)
+        except ZygoteError:
+            raise ZygoteError(f"the zygote for {self.executable} did not start") from None
+
+    async def adopt(self, ours: socket.socket, timeout: float) -> None:
+        """Speaks the zygote protocol on `ours` (a SnapStart template's control socket too:
+        sandbox/snapshots.py), once the other end says it is ready."""
+        loop = asyncio.get_running_loop()
+        if self._ready is None or self._ready.done():
+            self._ready = loop.create_future()
         ours.setblocking(False)
         self._socket = ours
         loop.add_reader(ours, self._readable)
         try:
-            await asyncio.wait_for(self._ready, timeout=30)
+            await asyncio.wait_for(self._ready, timeout=timeout)
         except TimeoutError:
             await self.stop()
-            raise ZygoteError(f"the zygote for {self.executable} did not start") from None
+            raise ZygoteError("the zygote did not start") from None
 
     def _readable(self) -> None:
         assert self._socket is not None
@@ -137,25 +148,32 @@ class Zygote:
     def alive(self) -> bool:
         return self._socket is not None
 
+    @property
+    def live(self) -> int:
+        """How many processes it forked have not ended yet."""
+        return len(self._on_exit)
+
     async def spawn(
         self,
         environment_id: str,
         spec: dict[str, Any],
         fds: dict[str, int],
         on_exit: ExitCallback,
+        op: str | None = None,
     ) -> int:
         """Forks an environment; returns its keeper's pid. `fds`, by name: `log` becomes its
         stdout and stderr; `network` (a network namespace) its network; `go` (a pipe's read
         end) makes it a sandbox prepared for no function yet, which waits, confined, until the
         function's spec comes down the pipe; `runtime` is a connected socket its built-in
-        runtime speaks the Runtime API on."""
-        await self.ensure_started()
+        runtime speaks the Runtime API on. `op`: "restore" to a SnapStart template."""
+        if op is None:
+            await self.ensure_started()
         if self._socket is None:
             raise ZygoteError("the zygote is not running")
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._spawned[environment_id] = future
         self._on_exit[environment_id] = on_exit
-        op = "prepare" if "go" in fds else "spawn"
+        op = op or ("prepare" if "go" in fds else "spawn")
         names = list(fds)
         message = {"op": op, "id": environment_id, "spec": spec, "fds": names}
         try:

@@ -14,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from gureum.lambda_.domain import file_systems as fs
 from gureum.lambda_.domain import functions as fn
+from gureum.lambda_.domain import snap_start
 from gureum.lambda_.domain.arns import (
     LATEST,
     FunctionRef,
@@ -226,6 +227,13 @@ class FunctionService:
             runtime = settings.runtime
             check_runtime(runtime, self._runtimes.creatable(), self._runtimes.why_not(runtime))
         fn.check_quotas(settings)
+        snap_start.check(
+            settings.snap_start,
+            settings.runtime,
+            settings.ephemeral_storage,
+            bool(settings.file_system_configs),
+            "AWS_LAMBDA_EXEC_WRAPPER" in (settings.environment or {}),
+        )
         check_dead_letter_target(settings.dead_letter_target)
         if settings.environment is not None:
             check_variables(settings.environment)

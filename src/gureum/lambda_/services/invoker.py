@@ -20,7 +20,7 @@ from pathlib import Path
 from gureum.aws.documents import UnreadableDocument, read_document
 from gureum.aws.errors import RequestEntityTooLarge, SerializationError
 from gureum.clock import Clock
-from gureum.lambda_.domain import file_systems
+from gureum.lambda_.domain import file_systems, snap_start
 from gureum.lambda_.domain.aliases import route
 from gureum.lambda_.domain.arns import LATEST, FunctionRef, function_arn, is_version_number
 from gureum.lambda_.domain.connections import (
@@ -44,6 +44,7 @@ from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.functions import not_found
 from gureum.lambda_.services.metrics import LambdaMetrics
 from gureum.lambda_.services.network import FileSystems, NoNetwork
+from gureum.lambda_.services.snapshots import Snapshots
 from gureum.lambda_.services.vault import kms_error
 from gureum.lambda_.store.codestore import CodeStore
 from gureum.lambda_.store.ports import NeedsWorker, Store, Transaction
@@ -197,6 +198,8 @@ class Invoker:
         # The qualifier (version or alias) whose provisioned concurrency serves a slot, for
         # the provisioned metrics' Resource; the provisioner fills it in.
         self.owner_of: Callable[[str], str | None] = lambda slot: None
+        # SnapStart versions' templates (set by the assembly): environments restore from them.
+        self.snapshots: Snapshots | None = None
         # Versions whose variables opened, by the store generation they were checked at (which
         # moves with the keys too): each Event accept checks the key, and asking KMS afresh
         # every time (a read of the function and a decryption, on the loop) cost an accept more
@@ -358,6 +361,12 @@ class Invoker:
                 self._plans.clear()
             if version.settings.environment_error is None:  # else the key may come back
                 self._plans[key] = plan
+            snapshots = self.snapshots
+            if snapshots is not None and snap_start.applies(
+                version.settings.snap_start, version.version
+            ):
+                template = await snapshots.template(function, version)
+                plan = replace(plan, snapshot=template)
 
             def scale() -> LaunchPlan | None:
                 # A new environment needs the variables in the clear: the key must work now
@@ -379,6 +388,11 @@ class Invoker:
             init_duration_ms=result.init_duration_ms,
         )
         return result
+
+    async def snapshot_plan(self, function: Function, version: FunctionVersion) -> LaunchPlan:
+        """The plan a SnapStart version's template runs Init with."""
+        arn = function_arn(function.region, function.account, function.name, version.version)
+        return await self.plan(Target(function, version, arn))
 
     async def plan(self, target: Target) -> LaunchPlan:
         """The launch plan of a version (the provisioner starts environments with it)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gureum.lambda_.domain import snap_start
 from gureum.lambda_.domain.arns import LATEST, FunctionRef, function_arn, is_version_number
 from gureum.lambda_.domain.concurrency import Limits
 from gureum.lambda_.domain.errors import (
@@ -95,6 +96,10 @@ class ProvisionedConcurrencyService:
             function, qualifier, versions = self._locate(tx, caller, ref, UNPUBLISHED)
             if LATEST in versions:  # an alias to $LATEST (spec 6.3: not supported)
                 raise InvalidParameterValue(UNPUBLISHED)
+            for number in versions:  # spec 6.3: not both on one version
+                found = tx.get_version(function, number)
+                if found is not None and snap_start.applies(found.settings.snap_start, number):
+                    raise InvalidParameterValue(snap_start.PROVISIONED_REFUSED, Type="User")
             covered_by: dict[str, str] = {}
             others = 0
             for config in tx.list_provisioned(function):

@@ -26,6 +26,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Protocol
 
+from gureum.lambda_.domain import snap_start
 from gureum.lambda_.domain.arns import LATEST
 from gureum.lambda_.domain.functions import Function, FunctionVersion, fail, finish_latest, settle
 from gureum.lambda_.services.context import Ports
@@ -92,6 +93,9 @@ class Settler:
         # the sandbox stock gets one ready for its first invocation.
         self.on_settled: Callable[[str, int], None] = lambda runtime, tmp_mb: None
         self._settled: list[tuple[str, int]] = []
+        # SnapStart (services/snapshots.py): asked from this thread whether a published
+        # version's snapshot is taken (None), being taken ("pending") or failed (reason, code).
+        self.snapshot: Callable[[Function, FunctionVersion], object] = lambda f, v: None
 
     def wake_from_any_thread(self) -> None:
         loop = self._loop
@@ -152,6 +156,12 @@ class Settler:
 
     def _settle(self, function: Function, version: FunctionVersion) -> int:
         failure = self._provide(version.settings.runtime) or self._prepare(function, version)
+        if failure is None and snap_start.applies(version.settings.snap_start, version.version):
+            status = self.snapshot(function, version)
+            if status is not None and not isinstance(status, tuple):
+                return 0  # Init is running; the snapshot service wakes us when it is done
+            if isinstance(status, tuple):
+                failure = (str(status[0]), str(status[1]))
         new_revision = self._ports.new_id()
         with self._ports.store.transaction() as tx:
             current = tx.get_function(function.account, function.region, function.name)

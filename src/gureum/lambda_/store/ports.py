@@ -80,6 +80,9 @@ class Transaction(Protocol):
     def unsettled(self) -> list[tuple[Function, FunctionVersion]]:
         """Versions (including `$LATEST`) still Pending or InProgress, for the settler."""
 
+    def version_slots(self) -> set[str]:
+        """Every version there is, as `<function id>:<version>` (`$LATEST` included)."""
+
     # aliases ------------------------------------------------------------------------------
     def get_alias(self, function: Function, name: str) -> Alias | None: ...
 

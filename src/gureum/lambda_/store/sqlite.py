@@ -274,6 +274,10 @@ class SqliteTransaction:
             pairs.append((function, self._version(function, row[7])))
         return pairs
 
+    def version_slots(self) -> set[str]:
+        rows = self._rows("SELECT function_id, number FROM versions")
+        return {f"{function_id}:{number or LATEST}" for function_id, number in rows}
+
     # aliases ------------------------------------------------------------------------------
 
     def get_alias(self, function: Function, name: str) -> Alias | None:

@@ -27,6 +27,10 @@ Handler = Callable[[Any, Any], Any]
 # A descriptor of a connection to the Runtime API made by gureum (set by zygote.py when this
 # runtime runs in the process it forked); None: connect to AWS_LAMBDA_RUNTIME_API.
 CHANNEL: int | None = None
+# In a SnapStart template (set by zygote.py): serves restore orders after Init, and returns only
+# in a restored environment, whose Runtime API channel is then CHANNEL's descriptor.
+SNAPSHOT: Callable[[], None] | None = None
+SNAP_START = "snap-start"
 _LOG_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 _ERROR_INDENT = "\u00a0"
 # LoggingConfig.LogFormat=JSON: the platform sets AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL,
@@ -144,9 +148,42 @@ class RuntimeApi:
         document = json.dumps(error).encode()
         self._hold(self._request("POST", f"/invocation/{request_id}/error", document, headers))
 
-    def fail_init(self, error: dict[str, Any]) -> None:
-        headers = {"Lambda-Runtime-Function-Error-Type": str(error.get("errorType", "Unhandled"))}
+    def fail_init(self, error: dict[str, Any], error_type: str | None = None) -> None:
+        kind = error_type or str(error.get("errorType", "Unhandled"))
+        headers = {"Lambda-Runtime-Function-Error-Type": kind}
         self._call("POST", "/init/error", json.dumps(error).encode(), headers)
+
+    def restore_next(self) -> None:
+        """`restore/next`: the snapshot is taken while it waits; it returns once restored.
+
+        In a template gureum made (SNAPSHOT), the request tells the platform Init is done, and
+        the restore point forks a restored environment for each order: this returns in each of
+        them, which asks again on its own channel and is answered at once.
+        """
+        if SNAPSHOT is not None:
+            connection = self._connect()
+            connection.sendall(self._held + self._request("GET", "/restore/next"))
+            self._held, self._pending = b"", 0
+            SNAPSHOT()
+            self._adopt(CHANNEL_FD)
+        status, _, body = self._call("GET", "/restore/next")
+        if status != 200:
+            raise SystemExit(f"Runtime API /restore/next answered {status}: {body[:200]!r}")
+
+    def _adopt(self, channel: int) -> None:
+        """Speaks on `channel` from now on: a restored environment's own."""
+        old = self._socket
+        if old is not None:
+            if old.fileno() == channel:
+                old.detach()  # the descriptor is the new channel now: not ours to close
+            else:
+                old.close()  # the template's connection; the template keeps its own copy
+        self._socket = socket.socket(fileno=channel)
+        self._buffer = b""
+
+    def fail_restore(self, error: dict[str, Any]) -> None:
+        headers = {"Lambda-Runtime-Function-Error-Type": "Runtime.AfterRestoreError"}
+        self._call("POST", "/restore/error", json.dumps(error).encode(), headers)
 
 
 class InitError(Exception):
@@ -396,6 +433,42 @@ def handle(api: RuntimeApi, handler: Handler, headers: dict[str, str], body: byt
     api.respond(request_id, payload)
 
 
+CHANNEL_FD = 3  # where a restored environment's channel is (zygote.become_restored)
+
+
+def _hooks(name: str) -> list[Any]:
+    """The hooks registered with AWS's snapshot_restore_py (none if it was never imported)."""
+    module = sys.modules.get("snapshot_restore_py")
+    return list(getattr(module, name)()) if module is not None else []
+
+
+def on_init_complete(api: RuntimeApi) -> None:
+    """SnapStart, as AWS's runtime does it: the before-snapshot hooks in reverse order of
+    registration, the snapshot (`restore/next`), then the after-restore hooks in order. A hook
+    that raises fails Init (exit 64) or the restore (exit 65)."""
+    try:
+        hooks = _hooks("get_before_snapshot")
+        module = sys.modules.get("snapshot_restore_py")
+        if module is not None:
+            module.get_before_snapshot().clear()
+        for function, args, kwargs in reversed(hooks):
+            function(*args, **kwargs)
+        api.restore_next()
+    except Exception as exc:
+        error = exception_document(exc, "")
+        log_error(error)
+        api.fail_init(error, "Runtime.BeforeSnapshotError")
+        sys.exit(64)
+    try:
+        for function, args, kwargs in _hooks("get_after_restore"):
+            function(*args, **kwargs)
+    except Exception as exc:
+        error = exception_document(exc, "")
+        log_error(error)
+        api.fail_restore(error)
+        sys.exit(65)
+
+
 def main() -> None:
     """The runtime loop: init once, then serve invocations until the platform stops us."""
     api = RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"], CHANNEL)
@@ -407,6 +480,8 @@ def main() -> None:
     except Exception as exc:  # an exception raised by the module's own top-level code
         error = exception_document(exc, "")
     else:
+        if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == SNAP_START:
+            on_init_complete(api)
         while True:
             headers, body = api.next()
             handle(api, handler, headers, body)

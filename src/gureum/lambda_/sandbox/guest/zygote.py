@@ -42,6 +42,7 @@ import resource
 import selectors
 import signal
 import socket
+import stat
 import struct
 import sys
 import traceback
@@ -88,58 +89,112 @@ _libc = ctypes.CDLL(None, use_errno=True)
 # Go and the rest fall back to clone. The filter checks the calling convention (AUDIT_ARCH_*):
 # a 32-bit or x32 system call has other numbers. Cost, measured here: 0.13-0.15 ms to install
 # per environment; 60-90 ns more per system call.
+#
+# A SnapStart template (`restore_point`) is the exception, narrowed to what a restore needs: a
+# restored child unshares exactly CLONE_NEWUSER | CLONE_NEWNS (its own uid, mapped by the
+# server, and its own mount table for its own /tmp), and attaches the /tmp the server made with
+# move_mount. So in those environments, that one unshare is allowed, and every system call that
+# makes or changes a mount other than move_mount is refused (EPERM), whatever namespace the
+# caller is root in: the root a user namespace gives reaches no mount code, and no network
+# (CLONE_NEWNET stays refused).
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 CLONE_NEWUSER = 0x10000000
+RESTORE_UNSHARE = CLONE_NEWUSER | CLONE_NEWNS
 ALLOW, EPERM, ENOSYS = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
 X32_SYSCALL_BIT = 0x40000000
-# machine -> ((audit arch, unshare, clone, clone3, has x32), ...): native first, then compat.
+# machine -> ((audit arch, unshare, clone, clone3, has x32, mount calls), ...): native first,
+# then compat. The mount calls: mount, umount2, pivot_root, then open_tree, fsopen, fsconfig,
+# fsmount, fspick and mount_setattr (numbered alike everywhere since Linux 5.1).
+NEW_MOUNT_CALLS = (428, 430, 431, 432, 433, 442)
 SYSCALLS = {
-    "x86_64": ((0xC000003E, 272, 56, 435, True), (0x40000003, 310, 120, 435, False)),
-    "aarch64": ((0xC00000B7, 97, 220, 435, False), (0x40000028, 337, 120, 435, False)),
+    "x86_64": (
+        (0xC000003E, 272, 56, 435, True, (165, 166, 155, *NEW_MOUNT_CALLS)),
+        (0x40000003, 310, 120, 435, False, (21, 52, 217, *NEW_MOUNT_CALLS)),
+    ),
+    "aarch64": (
+        (0xC00000B7, 97, 220, 435, False, (40, 39, 41, *NEW_MOUNT_CALLS)),
+        (0x40000028, 337, 120, 435, False, (21, 52, 218, *NEW_MOUNT_CALLS)),
+    ),
 }
+_LD, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 
 
-def seccomp_program(machine: str) -> bytes | None:
-    """The BPF filter, as `struct sock_filter` array bytes; None on a machine we do not know."""
+def seccomp_program(machine: str, snap_start: bool = False) -> bytes | None:
+    """The BPF filter, as `struct sock_filter` array bytes; None on a machine we do not know.
+
+    `snap_start`: the template's variant (see above). Written with labels: each jump names the
+    instruction it goes to, and the offsets are counted once the program is laid out.
+    """
     arches = SYSCALLS.get(machine)
     if arches is None:
         return None
-    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
-    program: list[tuple[int, int, int, int]] = []  # (code, jump if true, jump if false, k)
-    for arch, unshare, clone, clone3, x32 in arches:
-        block = [(ld, 0, 0, 0)]  # seccomp_data.nr
+    # (code, label if true, label if false, k, own label)
+    lines: list[tuple[int, str, str, int, str]] = []
+
+    def put(code: int, k: int = 0, yes: str = "", no: str = "", label: str = "") -> None:
+        lines.append((code, yes, no, k, label))
+
+    for index, (arch, unshare, clone, clone3, x32, mounts) in enumerate(arches):
+        here = f"arch{index}"
+        put(_LD, 4, label=here)  # seccomp_data.arch
+        put(_JEQ, arch, no=f"arch{index + 1}")
+        put(_LD, 0)  # seccomp_data.nr
         if x32:
-            block.append((jge, 0, 1, X32_SYSCALL_BIT))
-            block.append((ret, 0, 0, ENOSYS))
-        block += [
-            (jeq, 0, 1, clone3),
-            (ret, 0, 0, ENOSYS),
-            (jeq, 1, 0, unshare),
-            (jeq, 0, 3, clone),
-            (ld, 0, 0, 16),  # the low half of args[0]: the flags (little-endian machines)
-            (jset, 0, 1, CLONE_NEWUSER),
-            (ret, 0, 0, EPERM),
-            (ret, 0, 0, ALLOW),
-        ]
-        program += [(ld, 0, 0, 4), (jeq, 0, len(block), arch), *block]  # seccomp_data.arch
-    program.append((ret, 0, 0, ALLOW))
-    return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
+            put(_JGE, X32_SYSCALL_BIT, yes="enosys")
+        put(_JEQ, clone3, yes="enosys")
+        if snap_start:
+            for number in mounts:
+                put(_JEQ, number, yes="eperm")
+        put(_JEQ, unshare, yes=f"{here}.unshare")
+        put(_JEQ, clone, yes=f"{here}.clone")
+        put(_RET, ALLOW)
+        put(_LD, 16, label=f"{here}.unshare")  # the low half of args[0]: the flags
+        if snap_start:
+            put(_JEQ, RESTORE_UNSHARE, yes="allow")
+        put(_JSET, CLONE_NEWUSER, yes="eperm", no="allow")
+        put(_LD, 16, label=f"{here}.clone")
+        put(_JSET, CLONE_NEWUSER, yes="eperm", no="allow")
+    put(_RET, ALLOW, label=f"arch{len(arches)}")  # another machine's calls: untouched
+    put(_RET, ALLOW, label="allow")
+    put(_RET, EPERM, label="eperm")
+    put(_RET, ENOSYS, label="enosys")
+    program = lines
+    where = {label: at for at, (_, _, _, _, label) in enumerate(program) if label}
+
+    def offset(at: int, label: str) -> int:
+        return where[label] - at - 1 if label else 0
+
+    return b"".join(
+        struct.pack("=HBBI", code, offset(at, yes), offset(at, no), k)
+        for at, (code, yes, no, k, _) in enumerate(program)
+    )
 
 
 class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-# Built once in the zygote; every environment forked from it inherits it ready to install.
-_FILTER = seccomp_program(platform.machine())
-_FILTER_BUFFER = ctypes.create_string_buffer(_FILTER or b"")
-_FILTER_PROGRAM = SockFprog(len(_FILTER or b"") // 8, ctypes.addressof(_FILTER_BUFFER))
+class _Filter:
+    """A filter built once in the zygote; every environment forked from it inherits it ready
+    to install."""
+
+    def __init__(self, program: bytes | None) -> None:
+        self.present = program is not None
+        self.buffer = ctypes.create_string_buffer(program or b"")
+        self.program = SockFprog(len(program or b"") // 8, ctypes.addressof(self.buffer))
 
 
-def deny_user_namespaces() -> None:
+_FILTERS = {
+    snap_start: _Filter(seccomp_program(platform.machine(), snap_start))
+    for snap_start in (False, True)
+}
+
+
+def deny_user_namespaces(snap_start: bool = False) -> None:
     """Installs the filter above on this process (which must have PR_SET_NO_NEW_PRIVS)."""
-    if _FILTER is not None:
-        program = ctypes.byref(_FILTER_PROGRAM)
+    chosen = _FILTERS[snap_start]
+    if chosen.present:
+        program = ctypes.byref(chosen.program)
         _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, program, 0, 0), "seccomp")
 
 
@@ -268,7 +323,7 @@ def enter_root(root: str) -> None:
     os.chdir("/")
 
 
-def drop_privileges(uid: int, gid: int) -> None:
+def drop_privileges(uid: int, gid: int, snap_start: bool = False) -> None:
     # Limits first, while still allowed to set them: a fork bomb or a descriptor leak stays
     # inside the environment (RLIMIT_NPROC counts per uid, and each environment has its own).
     for limit, value in RLIMITS.items():
@@ -283,10 +338,11 @@ def drop_privileges(uid: int, gid: int) -> None:
     # into /proc/self/fd) owned by root: the function must be able to use its own.
     _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    deny_user_namespaces()
+    deny_user_namespaces(snap_start)
 
 
 CHANNEL_FD = 3  # where the built-in runtime finds its connection to the Runtime API, if any
+SNAPSHOT_FD = 4  # a SnapStart template's control socket (`restore_point`)
 
 
 _ATTACHED: list[bool] = []  # the process's output is the log pipe already (`attach`)
@@ -318,19 +374,24 @@ def become_runtime(spec: dict[str, Any], log_fd: int, channel: int | None = None
     other process ever had it. A runtime started as a program connects over TCP as on AWS.
     """
     attach(log_fd)
-    in_place = (
-        channel is not None
-        and not spec.get("argv")
-        and not spec["env"].get("AWS_LAMBDA_EXEC_WRAPPER")
-    )
+    built_in = not spec.get("argv") and not spec["env"].get("AWS_LAMBDA_EXEC_WRAPPER")
+    in_place = channel is not None and built_in
+    snapshot = spec.get("snapshot_fd")
     if in_place and channel is not None:
         os.dup2(channel, CHANNEL_FD, inheritable=False)  # the runtime's, not its children's
         os.closerange(CHANNEL_FD + 1, 65536)
         runtime.CHANNEL = CHANNEL_FD
+    elif built_in and isinstance(snapshot, int):
+        # A SnapStart template: the runtime's restore point serves restore orders on it.
+        os.dup2(snapshot, SNAPSHOT_FD, inheritable=False)
+        os.closerange(3, SNAPSHOT_FD)
+        os.closerange(SNAPSHOT_FD + 1, 65536)
+        isolate = bool(spec["isolate"])
+        runtime.SNAPSHOT = lambda: restore_point(SNAPSHOT_FD, isolate)
     else:
         os.closerange(3, 65536)
     if spec["isolate"]:
-        drop_privileges(spec["uid"], spec["gid"])
+        drop_privileges(spec["uid"], spec["gid"], snap_start=isinstance(snapshot, int))
     os.chdir(spec["cwd"])
     env = spec["env"]
     argv = spec.get("argv")
@@ -452,6 +513,8 @@ def init(root: str, gate: int, fds: dict[str, int]) -> None:
         spec = json.loads(started)
     mount_function(root, spec)
     enter_root(root)
+    if "snapshot" in fds:
+        spec["snapshot_fd"] = fds["snapshot"]
     become_runtime(spec, log_fd, fds.get("runtime"))
 
 
@@ -474,6 +537,8 @@ def keeper(spec: dict[str, Any], fds: dict[str, int]) -> None:
         group_fds = [os.open(path, os.O_WRONLY) for path in spec["cgroups"]]
         if not spec["isolate"]:
             join_cgroups(group_fds, proc_fd, os.getpid())
+            if "snapshot" in fds:
+                spec["snapshot_fd"] = fds["snapshot"]
             become_runtime(spec, log_fd, fds.get("runtime"))
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         root = build_root(spec)
@@ -487,7 +552,7 @@ def keeper(spec: dict[str, Any], fds: dict[str, int]) -> None:
             os.close(gate_write)
             init(root, gate_read, fds)
         os.close(gate_read)
-        for name in ("log", "go", "runtime"):
+        for name in ("log", "go", "runtime", "snapshot"):
             if name in fds:
                 os.close(fds[name])
         join_cgroups(group_fds, proc_fd, child)
@@ -593,13 +658,144 @@ class Zygote:
                 data, fds, _, _ = socket.recv_fds(self.control, 1 << 20, 16)
                 if not data:
                     return
-                message = json.loads(data)
-                if message["op"] in ("spawn", "prepare"):
-                    self.spawn(message, fds)
-                elif message["op"] == "join":
-                    self.join(message)
-                elif message["op"] == "kill":
-                    self.kill(message)
+                self.dispatch(json.loads(data), fds)
+
+    def dispatch(self, message: dict[str, Any], fds: list[int]) -> None:
+        if message["op"] in ("spawn", "prepare"):
+            self.spawn(message, fds)
+        elif message["op"] == "join":
+            self.join(message)
+        elif message["op"] == "kill":
+            self.kill(message)
+
+
+# --- SnapStart --------------------------------------------------------------------------------
+# A SnapStart template is an environment that ran Init once (at PublishVersion) and then waits
+# in its runtime's `restore/next`, here, for restore orders. Each order forks it: the child is a
+# new environment with the template's memory (copy-on-write, so no writable page is shared) and
+# none of its identity. Before any of its own code runs again it:
+#   - unshares a user namespace and a mount namespace (the one unshare the template's seccomp
+#     filter allows), and says so on its new Runtime API channel;
+#   - waits while the server, which reads its pid from that message (SO_PASSCRED), maps the
+#     environment's own uid and gid into its user namespace and moves it into the environment's
+#     own memory group;
+#   - mounts its own /tmp (a disk the server made, handed over as a detached mount) over the
+#     template's, becomes that uid, and drops every capability;
+#   - takes its own log pipe as stdout and stderr and its own channel as the runtime's;
+#   - replaces the network sockets it inherited with fresh unconnected ones, so a connection
+#     opened during Init is broken in every restored environment (as after AWS's restore)
+#     rather than shared by all of them.
+# The server checks the pid is a child of this template, so a function that forges the message
+# can only ever map its own processes.
+
+OPEN_TREE_CLOEXEC, MOVE_MOUNT_F_EMPTY_PATH, AT_FDCWD = 0o2000000, 4, -100
+SYS_MOVE_MOUNT = 429  # the same on every architecture (Linux 5.2)
+SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(platform.machine(), 126)
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class Restored(Exception):
+    """Raised in a restored child to leave the template's loop (see `Template`)."""
+
+    def __init__(self, message: dict[str, Any], fds: dict[str, int]) -> None:
+        super().__init__("restored")
+        self.message = message
+        self.fds = fds
+
+
+class Template(Zygote):
+    """The template's loop: the zygote protocol, with `restore` instead of `spawn`."""
+
+    def dispatch(self, message: dict[str, Any], fds: list[int]) -> None:
+        if message["op"] == "restore":
+            self.restore(message, fds)
+        elif message["op"] == "kill":
+            self.kill(message)
+        else:
+            for fd in fds:
+                os.close(fd)
+
+    def restore(self, message: dict[str, Any], fds: list[int]) -> None:
+        named = {name: fds[index] for index, name in enumerate(message["fds"])}
+        pid = os.fork()
+        if pid == 0:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            self.control.close()
+            raise Restored(message, named)
+        for fd in fds:
+            os.close(fd)
+        self.children[pid] = message["id"]
+        self.by_id[message["id"]] = pid
+        self.send({"op": "spawned", "id": message["id"], "pid": pid})
+
+
+def restore_point(control_fd: int, isolate: bool) -> None:
+    """Where a template waits after Init; returns only in a restored environment."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    try:
+        Template(socket.socket(fileno=control_fd)).serve()
+    except Restored as restored:
+        become_restored(restored.message, restored.fds, isolate)
+        return
+    os._exit(0)  # the server let go of the snapshot: its restored environments go with it
+
+
+def become_restored(message: dict[str, Any], fds: dict[str, int], isolate: bool) -> None:
+    """A restored child's own sandbox, before the runtime goes on (see above)."""
+    channel, log_fd = fds["runtime"], fds["log"]
+    try:
+        if isolate:
+            _check(_libc.unshare(RESTORE_UNSHARE), "unshare")
+        os.write(channel, b"u")  # the server reads our pid from it
+        if os.read(channel, 1) != b"g":
+            os._exit(SETUP_FAILED)
+        if isolate:
+            tmp = fds["tmp"]
+            result = _libc.syscall(
+                SYS_MOVE_MOUNT, tmp, b"", AT_FDCWD, b"/tmp", MOVE_MOUNT_F_EMPTY_PATH
+            )
+            _check(0 if result == 0 else -1, "move_mount /tmp")
+            os.close(tmp)
+            uid, gid = int(message["spec"]["uid"]), int(message["spec"]["gid"])
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            no_capabilities = (ctypes.c_uint32 * 6)()
+            header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+            _check(_libc.syscall(SYS_CAPSET, header, no_capabilities), "capset")
+            _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        if channel != CHANNEL_FD:
+            os.dup2(channel, CHANNEL_FD, inheritable=False)
+            os.close(channel)
+        break_network_sockets()
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.write(log_fd, f"gureum: the restore could not be set up: {exc}\n".encode())
+        os._exit(SETUP_FAILED)
+
+
+def break_network_sockets() -> None:
+    """Replaces each inherited IP socket with a fresh one of its kind, in place: the function's
+    socket objects keep their descriptors, and a send on one fails as on a broken connection."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd <= CHANNEL_FD:
+            continue
+        try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            with socket.socket(fileno=os.dup(fd)) as inherited:
+                family, kind = inherited.family, inherited.type
+        except OSError:
+            continue  # already gone
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        with socket.socket(family, kind) as fresh:
+            os.dup2(fresh.fileno(), fd, inheritable=os.get_inheritable(fd))
 
 
 # Where AWS's runtimes keep their language (`/var/lang/bin/python3.12`, its standard library in
