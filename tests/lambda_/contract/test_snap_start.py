@@ -26,6 +26,8 @@ from snapshot_restore_py import register_after_restore, register_before_snapshot
 INIT_ID = uuid.uuid4().hex
 ORDER = []
 time.sleep(float(os.environ.get("INIT_SLEEP", "0")))
+with open("/tmp/from-init", "w") as marker:
+    marker.write("init")
 
 
 @register_before_snapshot
@@ -64,6 +66,7 @@ def handler(event, context):
         "order": ORDER,
         "type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"],
         "uid": os.getuid(),
+        "pid": os.getpid(),
         "random": random.random(),
         "uuid": uuid.uuid4().hex,
         "tmp": sorted(os.listdir("/tmp")),
@@ -110,9 +113,7 @@ def test_snap_start_is_refused_where_aws_refuses_it(lambda_client: Any, function
         "Code": {"ZipFile": CODE},
         "SnapStart": SNAP,
     }
-    status, code, message = error_of(
-        lambda_client.create_function, Runtime="nodejs20.x", **common
-    )
+    status, code, message = error_of(lambda_client.create_function, Runtime="nodejs20.x", **common)
     assert (status, code) == (400, "InvalidParameterValueException")
     assert message == "nodejs20.x is not supported for SnapStart enabled functions."
     status, code, message = error_of(
@@ -124,7 +125,9 @@ def test_snap_start_is_refused_where_aws_refuses_it(lambda_client: Any, function
     assert (status, code) == (400, "InvalidParameterValueException")
     assert "ephemeral storage greater than 512 MB" in message
     status, code, message = error_of(
-        lambda_client.create_function, Runtime="python3.12", **{**common, "SnapStart": {"ApplyOn": "Always"}}
+        lambda_client.create_function,
+        Runtime="python3.12",
+        **{**common, "SnapStart": {"ApplyOn": "Always"}},
     )
     assert (status, code) == (400, "ValidationException")
     assert "Member must satisfy enum value set: [PublishedVersions, None]" in message
@@ -168,8 +171,11 @@ def test_publish_takes_the_snapshot_and_invokes_restore_from_it(
         # Before-snapshot hooks in reverse order of registration, then after-restore in order.
         assert body["order"] == ["before-2", "before-1", "after-1", "after-2"]
         assert body["log_group"] is None  # absent in SnapStart environments, as on AWS
+        assert "from-init" in body["tmp"]  # the snapshot's disk, as AWS keeps it
+        assert body["pid"] == 1  # its own pid namespace
         assert result.log is not None
-        assert "Restore Duration: " in result.log and "Billed Restore Duration: " in result.log
+        assert "Restore Duration: " in result.log
+        assert "Billed Restore Duration: " in result.log
         assert "Init Duration" not in result.log
     # Init ran once: both environments were restored from it ...
     assert bodies[0]["init"] == bodies[1]["init"]
@@ -181,7 +187,8 @@ def test_publish_takes_the_snapshot_and_invokes_restore_from_it(
     assert bodies[0]["uuid"] != bodies[1]["uuid"]
     # $LATEST is not restored: it cold-starts, running Init itself.
     cold = invoke(lambda_client, function_name, {}).json()
-    assert cold["type"] == "on-demand" and cold["init"] != bodies[0]["init"]
+    assert cold["type"] == "on-demand"
+    assert cold["init"] != bodies[0]["init"]
 
     group = f"/aws/lambda/{function_name}"
     messages = _all_messages(server, group)
@@ -208,8 +215,10 @@ def test_a_restored_environment_cannot_see_its_siblings_tmp(
         ]
         bodies = [call.result().json() for call in calls]
     # Both wrote while both ran: each sees its own file and not the other's.
-    assert "first" in bodies[0]["tmp"] and "second" not in bodies[0]["tmp"]
-    assert "second" in bodies[1]["tmp"] and "first" not in bodies[1]["tmp"]
+    assert "first" in bodies[0]["tmp"]
+    assert "second" not in bodies[0]["tmp"]
+    assert "second" in bodies[1]["tmp"]
+    assert "first" not in bodies[1]["tmp"]
 
 
 def test_a_failing_before_snapshot_hook_fails_the_version(

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
 import struct
 import time
@@ -144,6 +145,16 @@ class RestoreSource(Protocol):
     @property
     def pid(self) -> int:
         """The template's runtime process, as the host sees it."""
+        ...
+
+    @property
+    def tmp(self) -> Path | None:
+        """The template's /tmp, as Init left it (part of the snapshot, as on AWS)."""
+        ...
+
+    @property
+    def owner(self) -> int:
+        """The template's uid, which owns what Init wrote."""
         ...
 
 
@@ -352,6 +363,11 @@ class ExecutionEnvironment:
         platform, plan = self._platform, self.plan
         self._spawns += 1
         self._scratch = await platform.scratch.take(plan.ephemeral_mb)
+        if template.tmp is not None and _has_entries(template.tmp):
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(
+                None, _copy_tmp, template.tmp, self._scratch.path, template.owner, self._uid
+            )
         memory = platform.memory
         release = memory.release if memory is not None else (lambda group: None)
         process = RuntimeProcess(
@@ -492,6 +508,11 @@ class ExecutionEnvironment:
             line = platform_log.init_report(init_ms, "error", error, kind)
         self._platform_line(line, False)
         return False
+
+    @property
+    def tmp_path(self) -> Path | None:
+        """Where this environment's /tmp is on the host."""
+        return self._scratch.path if self._scratch is not None else None
 
     def runtime_pid(self) -> int | None:
         """The runtime's first process as the host sees it: the keeper's child when sandboxed,
@@ -893,3 +914,39 @@ def _libc() -> ctypes.CDLL:
     if not _LIBC:
         _LIBC.append(ctypes.CDLL(None, use_errno=True))
     return _LIBC[0]
+
+
+def _has_entries(tmp: Path) -> bool:
+    with os.scandir(tmp) as entries:
+        return any(entry.name != "lost+found" for entry in entries)
+
+
+def _copy_tmp(source: Path, target: Path, owner: int, uid: int) -> None:
+    """Copies what Init left in the template's /tmp into a restored environment's: what the
+    template's uid owned, the restored environment's uid owns."""
+    for directory, names, files in os.walk(source):
+        relative = Path(directory).relative_to(source)
+        if relative == Path("."):
+            names[:] = [name for name in names if name != "lost+found"]
+        for name in names:
+            origin, made = Path(directory) / name, target / relative / name
+            made.mkdir(exist_ok=True)
+            shutil.copystat(origin, made)
+            _own(origin, made, owner, uid)
+        for name in files:
+            origin = Path(directory) / name
+            copied = target / relative / name
+            if origin.is_symlink():
+                os.symlink(os.readlink(origin), copied)
+            elif origin.is_file():
+                shutil.copy2(origin, copied)
+            else:
+                continue  # sockets, pipes, devices: nothing to copy
+            _own(origin, copied, owner, uid)
+
+
+def _own(origin: Path, copied: Path, owner: int, uid: int) -> None:
+    found = origin.lstat()
+    user = uid if found.st_uid == owner else found.st_uid
+    group = uid if found.st_gid == owner else found.st_gid
+    os.lchown(copied, user, group)

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from gureum.lambda_.sandbox.environment import (
     SNAP_START,
@@ -58,6 +59,14 @@ class Template:
     uid: UidLease
     memory_bytes: int
     last_used: float
+
+    @property
+    def tmp(self) -> Path | None:
+        return self.environment.tmp_path
+
+    @property
+    def owner(self) -> int:
+        return self.uid.uid
 
     @property
     def restored(self) -> int:

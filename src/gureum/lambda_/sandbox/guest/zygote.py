@@ -91,15 +91,16 @@ _libc = ctypes.CDLL(None, use_errno=True)
 # per environment; 60-90 ns more per system call.
 #
 # A SnapStart template (`restore_point`) is the exception, narrowed to what a restore needs: a
-# restored child unshares exactly CLONE_NEWUSER | CLONE_NEWNS (its own uid, mapped by the
-# server, and its own mount table for its own /tmp), and attaches the /tmp the server made with
-# move_mount. So in those environments, that one unshare is allowed, and every system call that
-# makes or changes a mount other than move_mount is refused (EPERM), whatever namespace the
-# caller is root in: the root a user namespace gives reaches no mount code, and no network
-# (CLONE_NEWNET stays refused).
+# restored child unshares exactly CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+# CLONE_NEWUTS (its own uid, mapped by the server; its own mount table for its own /tmp; its own
+# processes, System V IPC and host name), and attaches the /tmp the server made with move_mount.
+# So in those environments, that one unshare is allowed, and every system call that makes or
+# changes a mount other than move_mount is refused (EPERM), whatever namespace the caller is
+# root in: the root a user namespace gives reaches no mount code, and no network stack
+# (CLONE_NEWNET stays refused, so a user namespace never owns a network namespace).
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 CLONE_NEWUSER = 0x10000000
-RESTORE_UNSHARE = CLONE_NEWUSER | CLONE_NEWNS
+RESTORE_UNSHARE = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
 ALLOW, EPERM, ENOSYS = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
 X32_SYSCALL_BIT = 0x40000000
 # machine -> ((audit arch, unshare, clone, clone3, has x32, mount calls), ...): native first,
@@ -684,7 +685,12 @@ class Zygote:
 #   - takes its own log pipe as stdout and stderr and its own channel as the runtime's;
 #   - replaces the network sockets it inherited with fresh unconnected ones, so a connection
 #     opened during Init is broken in every restored environment (as after AWS's restore)
-#     rather than shared by all of them.
+#     rather than shared by all of them;
+#   - forks the runtime into its new pid namespace (pid 1 there) and mirrors it, as a keeper.
+# What it keeps of the template: its memory, its open files, and its network namespace (the
+# loopback, the endpoint's forwarder, the link outside), which only the version's own
+# environments share: a user namespace that owned a network namespace would open the kernel's
+# network configuration code to the function, so restores make none.
 # The server checks the pid is a child of this template, so a function that forges the message
 # can only ever map its own processes.
 
@@ -772,6 +778,16 @@ def become_restored(message: dict[str, Any], fds: dict[str, int], isolate: bool)
             os.dup2(channel, CHANNEL_FD, inheritable=False)
             os.close(channel)
         break_network_sockets()
+        if isolate:
+            # The runtime goes on as the first process of the new pid namespace; this one
+            # mirrors it, as a keeper does.
+            runtime_pid = os.fork()
+            if runtime_pid != 0:
+                for fd in (0, 1, 2, CHANNEL_FD):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                mirror(runtime_pid)
+            die_with_parent()
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.write(log_fd, f"gureum: the restore could not be set up: {exc}\n".encode())
