@@ -166,3 +166,33 @@ def test_the_filter_refuses_new_user_namespaces_in_every_convention(machine: str
     # Another machine's system calls are not this one's: untouched.
     assert run_filter(program, 0x12345678, 272, CLONE_NEWUSER) == ALLOW
     assert load_zygote().seccomp_program("riscv64") is None
+
+
+RESTORE = 0x10000000 | 0x20000 | 0x20000000 | 0x08000000 | 0x04000000
+# (mount, umount2, pivot_root) per calling convention; open_tree and the fs* calls are alike.
+MOUNT_CALLS = {"x86_64": [(165, 166, 155), (21, 52, 217)], "aarch64": [(40, 39, 41), (21, 52, 218)]}
+
+
+@pytest.mark.parametrize("machine", sorted(CONVENTIONS))
+def test_the_snap_start_filter_allows_the_restore_unshare_and_no_mount(machine: str) -> None:
+    program = load_zygote().seccomp_program(machine, snap_start=True)
+    for (arch, unshare, clone, clone3, getpid), mounts in zip(
+        CONVENTIONS[machine], MOUNT_CALLS[machine], strict=True
+    ):
+        cases = [
+            (unshare, RESTORE, ALLOW),  # exactly a restore's namespaces
+            (unshare, CLONE_NEWUSER, EPERM),
+            (unshare, RESTORE | 0x40000000, EPERM),  # with a network namespace: never
+            (clone, CLONE_NEWUSER | 17, EPERM),
+            (clone3, 0, ENOSYS),
+            (getpid, 0, ALLOW),
+            (429, 0, ALLOW),  # move_mount: how a restore attaches its /tmp
+            *[(number, 0, EPERM) for number in (*mounts, 428, 430, 431, 432, 433, 442)],
+        ]
+        for number, flags, expected in cases:
+            assert run_filter(program, arch, number, flags) == expected, (arch, number, flags)
+    # Without SnapStart, mounts are left to the kernel (the process has no capability anyway).
+    plain = load_zygote().seccomp_program(machine)
+    arch, unshare = CONVENTIONS[machine][0][:2]
+    assert run_filter(plain, arch, unshare, RESTORE) == EPERM
+    assert run_filter(plain, arch, MOUNT_CALLS[machine][0][0], 0) == ALLOW

@@ -30,6 +30,7 @@ from gureum.lambda_.api.provisioned import ProvisionedApi
 from gureum.lambda_.api.url_requests import Accounts, UrlGateway
 from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
 from gureum.lambda_.domain.connections import PER_MINUTE, ConnectionLedger, ConnectionRules
+from gureum.lambda_.domain.functions import Function, FunctionVersion
 from gureum.lambda_.sandbox.catalog import RuntimeCatalog
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
 from gureum.lambda_.sandbox.environment import LogSink, Platform
@@ -240,9 +241,15 @@ class Lambda(Assembly):
             self.metrics.sample_connections(self.invoker.client_connections())
 
     async def _sweep_snapshots(self) -> None:
-        """Drops the templates of deleted versions, every few (scaled) seconds."""
+        """Makes the templates of Active SnapStart versions again (they do not outlive the
+        server), then drops those of deleted versions every few (scaled) seconds."""
         assert self.snapshots is not None
         loop = asyncio.get_running_loop()
+        try:
+            published = await loop.run_in_executor(self.kernel.executor, self._published)
+            await self.snapshots.remake(published)
+        except Exception:
+            log.exception("the snapshots of SnapStart versions could not be made again")
         while True:
             await asyncio.sleep(max(0.2, self.kernel.settings.scaled(5.0)))
             try:
@@ -250,6 +257,10 @@ class Lambda(Assembly):
                 await self.snapshots.keep_only(slots.__contains__)
             except Exception:
                 log.exception("a snapshot sweep failed; trying again at the next one")
+
+    def _published(self) -> list[tuple[Function, FunctionVersion]]:
+        with self.store.transaction() as tx:
+            return tx.published()
 
     def _live_slots(self) -> set[str]:
         with self.store.transaction() as tx:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ HANDLER = """\
 import os
 import random
 import time
+from pathlib import Path
 import uuid
 
 from snapshot_restore_py import register_after_restore, register_before_snapshot
@@ -297,3 +299,72 @@ def _all_messages(server: GureumProcess, group: str) -> list[str]:
 
 
 pytestmark = pytest.mark.usefixtures("server")
+
+
+def test_snapshots_are_made_again_after_a_restart(tmp_path: Path) -> None:
+    private = GureumProcess(tmp_path / "data").start()
+    try:
+        client = private.client()
+        _snap_function(client, "survivor")
+        version = _publish(client, "survivor")["Version"]
+        assert _wait_settled(client, "survivor", version)["State"] == "Active"
+        before = invoke(client, "survivor", {}, Qualifier=version).json()
+        assert private.stop() == 0
+        private.start()
+        deadline = time.monotonic() + 60
+        while private.health()["snapshots"]["templates"] < 1:  # made again at start-up
+            assert time.monotonic() < deadline, "the snapshot was not made again"
+            time.sleep(0.1)
+        after = invoke(client, "survivor", {}, Qualifier=version)
+        assert after.function_error is None, after.payload
+        assert after.json()["type"] == "snap-start"
+        assert after.json()["init"] != before["init"]  # Init ran again, once, at start-up
+    finally:
+        private.stop()
+
+
+ESCAPE = """\
+import ctypes
+import os
+
+libc = ctypes.CDLL(None, use_errno=True)
+NEWUSER, NEWNS, NEWNET = 0x10000000, 0x20000, 0x40000000
+NEWPID, NEWIPC, NEWUTS = 0x20000000, 0x08000000, 0x04000000
+
+
+def attempt(result):
+    return "ok" if result == 0 else os.strerror(ctypes.get_errno())
+
+
+def handler(event, context):
+    status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+    tried = {"caps": status["CapEff"].strip()}
+    tried["network"] = attempt(libc.unshare(NEWUSER | NEWNET))
+    pid = os.fork()
+    if pid == 0:
+        # The one unshare SnapStart environments may make: root in a namespace of its own,
+        # and still no mount of any kind.
+        first = attempt(libc.unshare(NEWUSER | NEWNS | NEWPID | NEWIPC | NEWUTS))
+        mounted = attempt(libc.mount(b"none", b"/tmp", b"tmpfs", 0, None))
+        os.write(1, f"ESCAPE {first} {mounted}\\n".encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return tried
+"""
+
+
+def test_a_restored_environment_gets_no_capability_and_no_mount(
+    lambda_client: Any, function_name: str
+) -> None:
+    create(
+        lambda_client,
+        function_name,
+        Code={"ZipFile": zip_of({"index.py": ESCAPE})},
+        SnapStart=SNAP,
+    )
+    version = _publish(lambda_client, function_name)["Version"]
+    assert _wait_settled(lambda_client, function_name, version)["State"] == "Active"
+    result = invoke(lambda_client, function_name, {}, Qualifier=version, LogType="Tail")
+    assert result.json() == {"caps": "0000000000000000", "network": "Operation not permitted"}
+    assert result.log is not None
+    assert "ESCAPE ok Operation not permitted" in result.log

@@ -11,12 +11,15 @@ eviction, that makes it again first, and the invocation waits for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
+from gureum.lambda_.domain import snap_start
 from gureum.lambda_.domain.errors import SnapStartNotReady
 from gureum.lambda_.domain.functions import Function, FunctionVersion
+from gureum.lambda_.domain.lifecycle import State
 from gureum.lambda_.sandbox.environment import LaunchPlan
 from gureum.lambda_.sandbox.snapshots import Template, TemplateFailed, Templates
 
@@ -107,6 +110,21 @@ class Snapshots:
             return await asyncio.shield(self._making[slot])
         except TemplateFailed:
             raise SnapStartNotReady(NOT_READY, Type="User") from None
+
+    async def remake(self, versions: list[tuple[Function, FunctionVersion]]) -> None:
+        """Makes again, one at a time, the templates of Active SnapStart versions: after a
+        restart, since a template lives in the server's processes. An invocation that comes
+        first waits for its version's (`template`)."""
+        for function, version in versions:
+            if version.lifecycle.state is not State.ACTIVE:
+                continue
+            if not snap_start.applies(version.settings.snap_start, version.version):
+                continue
+            self._begin(function, version, False)
+            task = self._making.get(slot_of(function, version))
+            if task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(task)
 
     async def keep_only(self, alive: Callable[[str], bool]) -> None:
         """Drops the templates of versions that are gone (deleted functions and versions)."""

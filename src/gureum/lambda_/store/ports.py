@@ -80,6 +80,9 @@ class Transaction(Protocol):
     def unsettled(self) -> list[tuple[Function, FunctionVersion]]:
         """Versions (including `$LATEST`) still Pending or InProgress, for the settler."""
 
+    def published(self) -> list[tuple[Function, FunctionVersion]]:
+        """Every published version (not `$LATEST`), with its function."""
+
     def version_slots(self) -> set[str]:
         """Every version there is, as `<function id>:<version>` (`$LATEST` included)."""
 

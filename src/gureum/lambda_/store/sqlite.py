@@ -274,6 +274,17 @@ class SqliteTransaction:
             pairs.append((function, self._version(function, row[7])))
         return pairs
 
+    def published(self) -> list[tuple[Function, FunctionVersion]]:
+        rows = self._rows(
+            f"SELECT {_FUNCTION_COLUMNS}, u.doc {_FUNCTION_FROM}"
+            "JOIN versions u ON u.function_id = f.id WHERE u.number > 0"
+        )
+        pairs = []
+        for row in rows:
+            function = self._function(row[:7])
+            pairs.append((function, self._version(function, row[7])))
+        return pairs
+
     def version_slots(self) -> set[str]:
         rows = self._rows("SELECT function_id, number FROM versions")
         return {f"{function_id}:{number or LATEST}" for function_id, number in rows}
