@@ -229,7 +229,7 @@ class ServerlessOffline(CountingPeer):
         self.server.wait_http(f"{self.endpoint}/", timeout=90, accept=(200, 404))
 
     def cannot(self, workload: str) -> str | None:
-        if workload in ("control", "provisioned"):
+        if workload in ("control", "provisioned", "snapstart"):
             return "no control plane: functions are declared in serverless.yml"
         return None
 

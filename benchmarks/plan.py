@@ -36,6 +36,7 @@ class Plan:
     provisioned_count: int  # aliases with one provisioned environment, each invoked once
     provisioned_many: int  # environments of the large allocation timed to READY
     idle_window: float  # seconds the server's CPU is read while they sit idle
+    snap_count: int  # SnapStart versions (Init of 1 s each), each restored once
 
 
 QUICK = Plan(
@@ -64,6 +65,7 @@ QUICK = Plan(
     provisioned_count=10,
     provisioned_many=30,
     idle_window=2.0,
+    snap_count=10,
 )
 
 FULL = Plan(
@@ -92,4 +94,5 @@ FULL = Plan(
     provisioned_count=30,
     provisioned_many=100,
     idle_window=5.0,
+    snap_count=30,
 )

@@ -130,7 +130,8 @@ def _ratio(name: str, mine: float | None, base: float | None, most: float, what:
 
 
 def verdicts(results: Results) -> list[Verdict]:
-    """The fast path's targets (issue 11) and provisioned concurrency's (issue 12)."""
+    """The fast path's targets (issue 11), provisioned concurrency's (issue 12) and SnapStart's
+    (issue 22)."""
     v = results.value
     found = [
         _at_most("isolated cold start p50 <= 5 ms", v("cold_iso_p50", "gureum"), 5),
@@ -179,6 +180,13 @@ def verdicts(results: Results) -> list[Verdict]:
             v("warm_p50", "gureum"),
             1.1,
             "without",
+        )
+    )
+    found.append(
+        _at_most(
+            "SnapStart restore p50 <= 3 ms with an Init of 1 s (issue 22)",
+            v("snap_restore_p50", "gureum"),
+            3,
         )
     )
     return found

@@ -105,6 +105,18 @@ ROWS: tuple[tuple[str, str, str, str, str], ...] = (
     ("pc_ready_many", "provisioned: Put to READY, N environments", "s", "lower", ""),
     ("pc_idle_cpu", "provisioned: server CPU with N idle", "%", "lower", ""),
     ("pc_idle_mem", "provisioned: memory per idle environment (PSS)", "MB", "lower", ""),
+    (
+        "snap_restore_p50",
+        "SnapStart (Init 1 s): first invoke, restored, p50",
+        "ms",
+        "lower",
+        "floor: its warm p50",
+    ),
+    ("snap_restore_p99", "SnapStart (Init 1 s): first invoke, restored, p99", "ms", "lower", ""),
+    ("snap_cold_p50", "SnapStart's function on $LATEST: cold start, p50", "ms", "lower", ""),
+    ("snap_warm_p50", "SnapStart version: warm invoke, p50", "ms", "lower", ""),
+    ("snap_publish", "SnapStart: PublishVersion to Active", "s", "lower", ""),
+    ("snap_env_mb", "SnapStart: memory per restored environment (PSS)", "MB", "lower", ""),
 )
 
 
@@ -179,5 +191,13 @@ WORKLOAD_ROWS: dict[str, tuple[str, ...]] = {
         "pc_ready_many",
         "pc_idle_cpu",
         "pc_idle_mem",
+    ),
+    "snapstart": (
+        "snap_restore_p50",
+        "snap_restore_p99",
+        "snap_cold_p50",
+        "snap_warm_p50",
+        "snap_publish",
+        "snap_env_mb",
     ),
 }

@@ -34,6 +34,7 @@ from benchmarks.processes import Supervisor
 from benchmarks.provisioned import provisioned
 from benchmarks.report import plain, write_json
 from benchmarks.results import WORKLOAD_ROWS, Results
+from benchmarks.snap_start import snap_start
 from benchmarks.targets import Floor, Gureum, RawFloor, Target, Workloads
 
 HERE = Path(__file__).resolve().parent
@@ -136,6 +137,10 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
     results.set("scale_time", "floor", plan.scale_sleep, "floor: the handler's sleep (ideal)")
     for key in ("pc_ready_10", "pc_ready_many", "pc_idle_cpu", "pc_idle_mem"):
         results.explain((key,), "floor", "cannot: a do-nothing server has no functions to start")
+    warm = results.value("warm_p50", "floor")
+    results.set("snap_restore_p50", "floor", warm, "floor: its warm p50")
+    snap_rows = tuple(key for key in WORKLOAD_ROWS["snapstart"] if key != "snap_restore_p50")
+    results.explain(snap_rows, "floor", "cannot: a do-nothing server has no functions to start")
     if not (selected(results, "warm") or selected(results, "throughput")):
         return
     raw = RawFloor(free_ports(), workdir)
@@ -143,7 +148,8 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
         attempt(results, raw, "warm", lambda: sequential.warm_latency(raw, "f", results, plan))
         attempt(results, raw, "throughput", lambda: concurrent.throughput(raw, "f", results, plan))
     note = "not run: the raw floor is shown for warm latency and throughput only"
-    for workload in ("cold", "async", "scale", "control", "boto3", "provisioned", "warm_console"):
+    workloads = ("cold", "async", "scale", "control", "boto3", "provisioned", "warm_console")
+    for workload in (*workloads, "snapstart"):
         results.explain(WORKLOAD_ROWS[workload], raw.name, note)
 
 
@@ -173,6 +179,7 @@ def run_full_set(target: Target, supervisor: Supervisor, results: Results, plan:
             results.explain(WORKLOAD_ROWS["warm_console"], target.name, "no console")
         attempt(results, target, "control", lambda: sequential.control_plane(target, results, plan))
         attempt(results, target, "provisioned", lambda: provisioned(target, results, plan))
+        attempt(results, target, "snapstart", lambda: snap_start(target, results, plan))
 
 
 def run_scale(
