@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
 import os
 import re
-import shutil
 import socket
-import struct
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -43,6 +40,13 @@ from gureum.lambda_.sandbox.cgroups import MemoryGroups
 from gureum.lambda_.sandbox.id_maps import IdMaps
 from gureum.lambda_.sandbox.network import NetworkNamespace, Networks
 from gureum.lambda_.sandbox.peers import RuntimePeers
+from gureum.lambda_.sandbox.restores import (
+    RESTORE_LIMIT,
+    SNAP_START_FAILED,
+    SNAP_START_TIMED_OUT,
+    Restores,
+    start,
+)
 from gureum.lambda_.sandbox.runtime_api import (
     Invocation,
     Outcome,
@@ -65,17 +69,7 @@ from gureum.logs.domain.events import LogEvent
 log = logging.getLogger("gureum.environment")
 
 INIT_LIMIT = 10.0
-# A SnapStart restore (the runtime's resumption and its after-restore hooks) has AWS's 10 s.
-RESTORE_LIMIT = 10.0
 SNAP_START = "snap-start"
-SNAP_START_FAILED = (
-    "The afterRestore() runtime hook encountered an error. For more information, check the "
-    "Amazon CloudWatch logs."
-)
-SNAP_START_TIMED_OUT = "Lambda couldn't restore the snapshot within the timeout limit."
-OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC = 1, 0o2000000
-SYS_OPEN_TREE = 428  # the same on every architecture (Linux 5.2)
-AT_FDCWD = -100
 RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
 # AWS's X-Ray daemon address (spec 3.2). gureum runs no daemon: an X-Ray SDK's UDP segments to
 # it are lost, as they are on AWS when tracing is off.
@@ -136,26 +130,10 @@ class LaunchPlan:
 
 
 class RestoreSource(Protocol):
-    """A SnapStart version's initialized template (sandbox/snapshots.py): restored environments
-    are forked from it over its control connection."""
+    """A SnapStart version's initialized template (sandbox/snapshots.py)."""
 
     @property
-    def control(self) -> Zygote: ...
-
-    @property
-    def pid(self) -> int:
-        """The template's runtime process, as the host sees it."""
-        ...
-
-    @property
-    def tmp(self) -> Path | None:
-        """The template's /tmp, as Init left it (part of the snapshot, as on AWS)."""
-        ...
-
-    @property
-    def owner(self) -> int:
-        """The template's uid, which owns what Init wrote."""
-        ...
+    def restores(self) -> Restores: ...
 
 
 class LogSink(Protocol):
@@ -358,101 +336,35 @@ class ExecutionEnvironment:
             theirs.close()
 
     async def _restore(self, template: RestoreSource) -> RuntimeProcess:
-        """Starts this environment's runtime as a child of `template` (zygote.py's restore point
-        says what the child does to become a sandbox of its own); see `_admit_restored`."""
-        platform, plan = self._platform, self.plan
+        """Starts this environment as a restore of `template`: a child prepared ahead (or now)
+        takes this environment's uid and goes on (restores.py says how)."""
+        restores = template.restores
         self._spawns += 1
-        self._scratch = await platform.scratch.take(plan.ephemeral_mb)
-        if template.tmp is not None and _has_entries(template.tmp):
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(
-                None, _copy_tmp, template.tmp, self._scratch.path, template.owner, self._uid
-            )
-        memory = platform.memory
+        prepared = await restores.take()
+        memory = self._platform.memory
         release = memory.release if memory is not None else (lambda group: None)
         process = RuntimeProcess(
-            f"{self.id}-restore", self._function_line, release, None, restoring=True
+            prepared.id, self._function_line, release, prepared.log_fd, restoring=True
         )
         self._process = process
-        if memory is not None:
-            process.group = memory.acquire(plan.memory_mb)
-            process.oom_kills_before = process.group.oom_kills()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        tmp = _detached_mount(self._scratch.path) if platform.isolate else None
-        fds = {"runtime": theirs.fileno(), "log": process.write_fd or -1}
-        if tmp is not None:
-            fds["tmp"] = tmp
-        try:
-            order = {"uid": self._uid, "gid": self._uid}
-            await template.control.spawn(process.id, order, fds, process.exit, op="restore")
-        except BaseException:
-            ours.close()
-            process.exit(ExitStatus("exit status 126", 126, None))
-            raise
-        finally:
-            theirs.close()
-            if tmp is not None:
-                os.close(tmp)
-            if process.write_fd is not None:
-                os.close(process.write_fd)
-                process.write_fd = None
-        try:
-            process.keeper = await self._admit_restored(ours, template, process)
-        except BaseException:
-            ours.close()
-            template.control.kill(process.id)
-            raise
-        await serve_channel(process.session, ours)
-        return process
-
-    async def _admit_restored(
-        self, channel: socket.socket, template: RestoreSource, process: RuntimeProcess
-    ) -> int:
-        """The restored child's first word on its channel names its pid (the kernel's, from
-        SO_PASSCRED): once it is known to be the template's own child, the child gets this
-        environment's uid and gid (its user namespace's maps) and memory group, then its go."""
-        loop = asyncio.get_running_loop()
-        channel.setblocking(False)
-        said: asyncio.Future[tuple[bytes, int]] = loop.create_future()
-
-        def readable() -> None:
-            try:
-                data, ancillary, _, _ = channel.recvmsg(1, socket.CMSG_SPACE(12))
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                loop.remove_reader(channel)
-                if not said.done():
-                    said.set_exception(exc)
-                return
-            loop.remove_reader(channel)
-            pid = 0
-            for level, kind, value in ancillary:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-                    pid = struct.unpack("3i", value[:12])[0]
-            if not said.done():
-                said.set_result((data, pid))
-
-        loop.add_reader(channel, readable)
-        waiting: set[asyncio.Future[Any]] = {said, process.exited}
-        done, _ = await asyncio.wait(waiting, timeout=RESTORE_LIMIT, return_when="FIRST_COMPLETED")
-        if said not in done:
-            loop.remove_reader(channel)
-            said.cancel()
-            raise SnapStartTimeout(SNAP_START_TIMED_OUT, Type="User")
-        data, pid = said.result()
-        if data != b"u" or pid <= 0 or _parent_of(pid) != template.pid:
-            raise SnapStartFailure(SNAP_START_FAILED, Type="User")
-        if self._platform.isolate:
-            for name in ("uid_map", "gid_map"):
-                with open(f"/proc/{pid}/{name}", "w") as ids:
-                    ids.write(f"{self._uid} {self._uid} 1\n")
+        self._scratch = prepared.scratch
+        process.group = prepared.group
+        process.keeper = prepared.pid
         if process.group is not None:
-            with open(process.group.procs, "w") as procs:
-                procs.write(str(pid))
-        channel.send(b"g")
-        return pid
+            process.oom_kills_before = process.group.oom_kills()
+        if prepared.ended is not None:
+            process.exit(prepared.ended)
+            prepared.channel.close()
+            raise SnapStartFailure(SNAP_START_FAILED, Type="User")
+        prepared.on_exit = process.exit
+        try:
+            start(prepared, self._uid, restores.plan.owner, self._platform.isolate)
+        except OSError:
+            restores.plan.control.kill(prepared.id)
+            prepared.channel.close()
+            raise SnapStartFailure(SNAP_START_FAILED, Type="User") from None
+        await serve_channel(process.session, prepared.channel)
+        return process
 
     def _current_session(self) -> RuntimeSession:
         assert self._process is not None
@@ -545,7 +457,7 @@ class ExecutionEnvironment:
         snapshot = self.plan.snapshot
         if process is not None and process.alive:
             if snapshot is not None:
-                snapshot.control.kill(process.id)
+                snapshot.restores.plan.control.kill(process.id)
             else:
                 self._platform.zygote_for(self.plan.zygote).kill(process.id)
         # A restored environment has no Init of its own to run again: it goes, and the next
@@ -879,74 +791,3 @@ class ExecutionEnvironment:
         space, self._scratch = self._scratch, None
         if space is not None:
             await self._platform.scratch.remove(space)
-
-
-def _detached_mount(path: Path) -> int:
-    """A copy of the mount at `path`, attached nowhere, as a descriptor: a restored child
-    attaches it over its /tmp (move_mount) in the mount namespace it has just made."""
-    libc = _libc()
-    fd = int(
-        libc.syscall(
-            SYS_OPEN_TREE, AT_FDCWD, os.fsencode(path), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC
-        )
-    )
-    if fd < 0:
-        number = ctypes.get_errno()
-        raise OSError(number, f"open_tree {path}: {os.strerror(number)}")
-    return fd
-
-
-def _parent_of(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("PPid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return -1
-
-
-_LIBC: list[ctypes.CDLL] = []
-
-
-def _libc() -> ctypes.CDLL:
-    if not _LIBC:
-        _LIBC.append(ctypes.CDLL(None, use_errno=True))
-    return _LIBC[0]
-
-
-def _has_entries(tmp: Path) -> bool:
-    with os.scandir(tmp) as entries:
-        return any(entry.name != "lost+found" for entry in entries)
-
-
-def _copy_tmp(source: Path, target: Path, owner: int, uid: int) -> None:
-    """Copies what Init left in the template's /tmp into a restored environment's: what the
-    template's uid owned, the restored environment's uid owns."""
-    for directory, names, files in os.walk(source):
-        relative = Path(directory).relative_to(source)
-        if relative == Path("."):
-            names[:] = [name for name in names if name != "lost+found"]
-        for name in names:
-            origin, made = Path(directory) / name, target / relative / name
-            made.mkdir(exist_ok=True)
-            shutil.copystat(origin, made)
-            _own(origin, made, owner, uid)
-        for name in files:
-            origin = Path(directory) / name
-            copied = target / relative / name
-            if origin.is_symlink():
-                os.symlink(os.readlink(origin), copied)
-            elif origin.is_file():
-                shutil.copy2(origin, copied)
-            else:
-                continue  # sockets, pipes, devices: nothing to copy
-            _own(origin, copied, owner, uid)
-
-
-def _own(origin: Path, copied: Path, owner: int, uid: int) -> None:
-    found = origin.lstat()
-    user = uid if found.st_uid == owner else found.st_uid
-    group = uid if found.st_gid == owner else found.st_gid
-    os.lchown(copied, user, group)

@@ -22,7 +22,6 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from gureum.lambda_.sandbox.environment import (
     SNAP_START,
@@ -30,6 +29,7 @@ from gureum.lambda_.sandbox.environment import (
     LaunchPlan,
     Platform,
 )
+from gureum.lambda_.sandbox.restores import RestorePlan, Restores
 from gureum.lambda_.sandbox.uids import UidLease, UidLeases
 from gureum.lambda_.sandbox.zygotes import Zygote, ZygoteError
 
@@ -54,24 +54,16 @@ class TemplateFailed(Exception):
 class Template:
     slot: str
     environment: ExecutionEnvironment
-    control: Zygote
-    pid: int
+    restores: Restores
     uid: UidLease
     memory_bytes: int
     last_used: float
 
     @property
-    def tmp(self) -> Path | None:
-        return self.environment.tmp_path
-
-    @property
-    def owner(self) -> int:
-        return self.uid.uid
-
-    @property
     def restored(self) -> int:
-        """How many environments restored from it are alive (their processes, not ended)."""
-        return self.control.live
+        """How many environments restored from it are alive (their processes, not ended),
+        besides the ones prepared ahead."""
+        return self.restores.plan.control.live - self.restores.ready
 
 
 class Templates:
@@ -146,7 +138,18 @@ class Templates:
         except ZygoteError:
             raise TemplateFailed("The snapshot could not be taken.", "FunctionError") from None
         memory = environment.memory_bytes()
-        return Template(slot, environment, control, pid, lease, memory, time.monotonic())
+        plan_of_restores = RestorePlan(
+            control,
+            pid,
+            plan.memory_mb,
+            plan.ephemeral_mb,
+            environment.tmp_path,
+            lease.uid,
+        )
+        restores = Restores(plan_of_restores, self._platform)
+        template = Template(slot, environment, restores, lease, memory, time.monotonic())
+        restores.refill_soon()  # one restore prepared before the first invocation asks
+        return template
 
     async def _keep_budget(self, newest: str) -> None:
         """Evicts the least recently used idle templates while over the budget; a template
@@ -170,7 +173,8 @@ class Templates:
         template = self._templates.pop(slot, None)
         if template is None:
             return
-        await template.control.stop()
+        await template.restores.close()
+        await template.restores.plan.control.stop()
         await self._retire(template.environment)
         template.uid.release()
 

@@ -675,18 +675,18 @@ class Zygote:
 # in its runtime's `restore/next`, here, for restore orders. Each order forks it: the child is a
 # new environment with the template's memory (copy-on-write, so no writable page is shared) and
 # none of its identity. Before any of its own code runs again it:
-#   - unshares a user namespace and a mount namespace (the one unshare the template's seccomp
-#     filter allows), and says so on its new Runtime API channel;
-#   - waits while the server, which reads its pid from that message (SO_PASSCRED), maps the
-#     environment's own uid and gid into its user namespace and moves it into the environment's
-#     own memory group;
-#   - mounts its own /tmp (a disk the server made, handed over as a detached mount) over the
-#     template's, becomes that uid, and drops every capability;
+#   - unshares its user, mount, pid, IPC and UTS namespaces (the one unshare the template's
+#     seccomp filter allows) and mounts its own /tmp (a disk the server made, handed over as a
+#     detached mount) over the template's;
 #   - takes its own log pipe as stdout and stderr and its own channel as the runtime's;
 #   - replaces the network sockets it inherited with fresh unconnected ones, so a connection
 #     opened during Init is broken in every restored environment (as after AWS's restore)
 #     rather than shared by all of them;
-#   - forks the runtime into its new pid namespace (pid 1 there) and mirrors it, as a keeper.
+#   - forks the runtime into its new pid namespace (pid 1 there) and mirrors it, as a keeper;
+#   - says so on its channel, and waits while the server, which reads its pid from that
+#     message (SO_PASSCRED), moves it into the environment's own memory group: it is prepared;
+#   - when an invocation needs it, gets its uid (which the server has just mapped into its
+#     user namespace), becomes it, and drops every capability.
 # What it keeps of the template: its memory, its open files, and its network namespace (the
 # loopback, the endpoint's forwarder, the link outside), which only the version's own
 # environments share: a user namespace that owned a network namespace would open the kernel's
@@ -748,32 +748,22 @@ def restore_point(control_fd: int, isolate: bool) -> None:
 
 
 def become_restored(message: dict[str, Any], fds: dict[str, int], isolate: bool) -> None:
-    """A restored child's own sandbox, before the runtime goes on (see above)."""
+    """A restored child's own sandbox, before the runtime goes on (see above). All of it but
+    the uid is done ahead, while the server keeps the child prepared (sandbox/restores.py)."""
     channel, log_fd = fds["runtime"], fds["log"]
     try:
         if isolate:
             _check(_libc.unshare(RESTORE_UNSHARE), "unshare")
-        os.write(channel, b"u")  # the server reads our pid from it
-        if os.read(channel, 1) != b"g":
-            os._exit(SETUP_FAILED)
-        if isolate:
             tmp = fds["tmp"]
             result = _libc.syscall(
                 SYS_MOVE_MOUNT, tmp, b"", AT_FDCWD, b"/tmp", MOVE_MOUNT_F_EMPTY_PATH
             )
             _check(0 if result == 0 else -1, "move_mount /tmp")
             os.close(tmp)
-            uid, gid = int(message["spec"]["uid"]), int(message["spec"]["gid"])
-            os.setgroups([])
-            os.setresgid(gid, gid, gid)
-            os.setresuid(uid, uid, uid)
-            no_capabilities = (ctypes.c_uint32 * 6)()
-            header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
-            _check(_libc.syscall(SYS_CAPSET, header, no_capabilities), "capset")
-            _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.close(log_fd)
+        log_fd = 2
         if channel != CHANNEL_FD:
             os.dup2(channel, CHANNEL_FD, inheritable=False)
             os.close(channel)
@@ -788,6 +778,25 @@ def become_restored(message: dict[str, Any], fds: dict[str, int], isolate: bool)
                         os.close(fd)
                 mirror(runtime_pid)
             die_with_parent()
+        os.write(CHANNEL_FD, b"u")  # the server reads our pid from it
+        if os.read(CHANNEL_FD, 1) != b"g":  # in the environment's memory group now
+            os._exit(SETUP_FAILED)
+        # Prepared: the server starts us when an invocation needs a restore, with its uid.
+        said = b""
+        while not said.endswith(b"\n"):
+            chunk = os.read(CHANNEL_FD, 16)
+            if not chunk:
+                os._exit(SETUP_FAILED)
+            said += chunk
+        if isolate:
+            uid = gid = int(said)
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            no_capabilities = (ctypes.c_uint32 * 6)()
+            header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+            _check(_libc.syscall(SYS_CAPSET, header, no_capabilities), "capset")
+            _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.write(log_fd, f"gureum: the restore could not be set up: {exc}\n".encode())
