@@ -27,6 +27,7 @@ from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 INIT_ID = uuid.uuid4().hex
 ORDER = []
+BALLAST = b"x" * (int(os.environ.get("BALLAST_MB", "0")) << 20)
 time.sleep(float(os.environ.get("INIT_SLEEP", "0")))
 with open("/tmp/from-init", "w") as marker:
     marker.write("init")
@@ -368,3 +369,42 @@ def test_a_restored_environment_gets_no_capability_and_no_mount(
     assert result.json() == {"caps": "0000000000000000", "network": "Operation not permitted"}
     assert result.log is not None
     assert "ESCAPE ok Operation not permitted" in result.log
+
+
+def test_a_crash_while_the_snapshot_is_taken_leaves_it_to_be_taken_again(tmp_path: Path) -> None:
+    private = GureumProcess(tmp_path / "data").start()
+    try:
+        client = private.client()
+        _snap_function(client, "crashed", INIT_SLEEP="2")
+        version = _publish(client, "crashed")["Version"]  # Init runs for 2 s ...
+        time.sleep(0.5)
+        private.kill()  # ... and the server dies under it
+        private.start()
+        config = _wait_settled(client, "crashed", version)
+        assert config["State"] == "Active"  # never Active without its snapshot: taken again
+        assert invoke(client, "crashed", {}, Qualifier=version).json()["type"] == "snap-start"
+    finally:
+        private.stop()
+
+
+def test_snapshots_stay_within_the_memory_budget(tmp_path: Path) -> None:
+    # A budget one snapshot fits in and two do not: the older idle one is dropped, and made
+    # again when its version is next invoked.
+    private = GureumProcess(tmp_path / "data", "--snapshot-memory", "40").start()
+    try:
+        client = private.client()
+        versions = []
+        for name in ("first", "second"):
+            _snap_function(client, name, BALLAST_MB="30")
+            version = _publish(client, name)["Version"]
+            assert _wait_settled(client, name, version)["State"] == "Active"
+            versions.append((name, version))
+        health = private.health()["snapshots"]
+        assert health["templates"] == 1, health
+        assert health["memoryBytes"] <= health["budgetBytes"]
+        name, version = versions[0]
+        again = invoke(client, name, {}, Qualifier=version)
+        assert again.function_error is None, again.payload
+        assert again.json()["type"] == "snap-start"
+    finally:
+        private.stop()

@@ -439,13 +439,24 @@ class ExecutionEnvironment:
         return keeper
 
     def memory_bytes(self) -> int:
-        """What the runtime holds now: its memory group's usage, or its resident peak."""
+        """What the runtime holds now: its proportional set size (the pages it shares with
+        its zygote counted in part), or its memory group's usage if that is more."""
         process = self._process
         if process is None:
             return 0
-        if process.group is not None:
-            return process.group.usage_bytes()
-        return process.peak_bytes()
+        group = process.group.usage_bytes() if process.group is not None else 0
+        pid = self.runtime_pid()
+        pss = 0
+        if pid is not None:
+            with (
+                contextlib.suppress(OSError, ValueError),
+                open(f"/proc/{pid}/smaps_rollup") as rollup,
+            ):
+                for line in rollup:
+                    if line.startswith("Pss:"):
+                        pss = int(line.split()[1]) * 1024
+                        break
+        return max(group, pss)
 
     def abandon(self) -> None:
         """The caller gave up on the running invocation (client gone, server stopping)."""
