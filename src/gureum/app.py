@@ -20,9 +20,10 @@ from gureum import __version__
 from gureum.autoscaling import assembly as autoscaling
 from gureum.aws.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
 from gureum.aws.catalog import ServiceCatalog
-from gureum.aws.frontend import Frontend
+from gureum.aws.frontend import CallContext, Frontend
 from gureum.aws.http import HttpResponse
 from gureum.aws.kernel import Assembly, Kernel
+from gureum.aws.policy import Decision
 from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import Clock, SystemClock
 from gureum.cloudwatch import assembly as cloudwatch
@@ -41,11 +42,13 @@ from gureum.efs.services.access_points import AccessPointService
 from gureum.efs.services.file_systems import FileSystemService
 from gureum.efs.services.mount_targets import MountTargetService
 from gureum.iam import assembly as iam
+from gureum.iam.services.authorizer import Authorizer, denial
 from gureum.kms import assembly as kms
 from gureum.lambda_ import assembly as lambda_
 from gureum.lambda_.assembly import CREATE_FUNCTION_LIMIT
 from gureum.lambda_.domain import file_systems as lambda_fs
 from gureum.lambda_.domain.arns import FunctionRef
+from gureum.lambda_.domain.credentials import RoleCredentials
 from gureum.lambda_.domain.errors import InvalidParameterValue as LambdaInvalidParameter
 from gureum.lambda_.domain.errors import ProvisionedConcurrencyConfigNotFound
 from gureum.lambda_.services.context import Caller
@@ -53,6 +56,7 @@ from gureum.lambda_.services.provisioned import ProvisionedConcurrencyService
 from gureum.logs import assembly as logs
 from gureum.sqs import assembly as sqs
 from gureum.sts import assembly as sts
+from gureum.sts.services.sessions import SessionService
 
 log = logging.getLogger("gureum")
 
@@ -107,8 +111,17 @@ class GureumApp:
                 self.efs.mount_targets,
                 self.efs.access_points,
             ),
+            # Each environment gets a session of its function's execution role from STS;
+            # under `enforce` IAM decides what the role may do as Lambda acts for it.
+            roles=LambdaRoles(self.sts.sessions, self.kernel.clock),
+            permissions=(
+                RoleAuthority(self.iam.authorizer) if self.iam.authorizer is not None else None
+            ),
         )
         self.ec2.network.register(self.lambda_.interfaces)
+        if self.iam.authorizer is not None and self.lambda_.permissions is not None:
+            # Functions' policies allow principals of their own account too (`enforce`).
+            self.iam.authorizer.add_resource_policies("lambda", self.lambda_.permissions)
         self.services: list[Assembly] = [
             self.iam,
             self.sts,
@@ -279,6 +292,43 @@ class LambdaCapacity:
             self._service.delete(caller, ref)
         else:
             self._service.put(caller, ref, capacity)
+
+
+class LambdaRoles:
+    """Lambda's `ExecutionRoles`, over STS's session service: the session a new execution
+    environment acts as (neither package imports the other)."""
+
+    def __init__(self, sessions: SessionService, clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    def credentials(self, role_arn: str, session_name: str, seconds: int) -> RoleCredentials:
+        issued = self._clock.now()
+        made = self._sessions.for_service(role_arn, session_name, seconds)
+        session = made.session
+        return RoleCredentials(
+            session.access_key_id, made.secret, made.token, issued, session.expires
+        )
+
+
+class RoleAuthority:
+    """Lambda's `RolePermissions`, over IAM's authorizer (`--iam enforce`): what a function's
+    execution role may do when Lambda acts as it (dead-letter queues, destinations, KMS)."""
+
+    def __init__(self, authorizer: Authorizer) -> None:
+        self._authorizer = authorizer
+
+    def denied(self, principal: str, action: str, resource: str) -> str | None:
+        parts = principal.split(":")
+        account = parts[4] if len(parts) > 4 else ""
+        region = resource.split(":")[3] if resource.count(":") >= 5 else ""
+        context = CallContext(account, region, "", "", principal=principal)
+        decision = self._authorizer.decide(principal, action, resource, context)
+        if decision is Decision.ALLOW:
+            return None
+        return denial(
+            action.split(":", maxsplit=1)[0], principal, action, resource, decision
+        ).message
 
 
 class Ec2Network:

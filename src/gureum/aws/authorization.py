@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from gureum.aws.policy import Decision, Effect, Policy, PolicyRequest, Statement, evaluate
 
@@ -98,3 +100,35 @@ def authorize(
     else:
         allowed = from_identity is Decision.ALLOW and from_resource is Decision.ALLOW
     return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
+
+
+@dataclass(frozen=True, slots=True)
+class ResourcePolicy:
+    """A resource's policy and its revision (which changes with every write to it), so that a
+    decision may be cached per principal and policy revision."""
+
+    revision: str
+    policy: Policy
+
+
+class ResourcePolicies(Protocol):
+    """Where the resource policies of one service's resources are found (a Lambda function's
+    policy, per qualifier); the composition root fills it in."""
+
+    def resource_policy(self, resource: str) -> ResourcePolicy | None:
+        """The policy of the resource `resource` names (an ARN), or None when it has none."""
+        ...
+
+
+def resource_allows(request: PolicyRequest, resource: Sequence[Policy]) -> Decision:
+    """`--iam off`: identity policies are not consulted, but a resource policy that exists still
+    decides for a caller from another account (its Allow must name the caller)."""
+    return evaluate(resource, request)
+
+
+def not_allowed_by_resource(principal: str, action: str, resource: str) -> str:
+    """IAM's message for a cross-account request no resource-based policy allows."""
+    return (
+        f"User: {principal} is not authorized to perform: {action} on resource: {resource} "
+        f"because no resource-based policy allows the {action} action"
+    )

@@ -11,11 +11,11 @@ import asyncio
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gureum.aws.accounts import DEFAULT_ACCESS_KEY
 from gureum.aws.frontend import Handler, ServiceEndpoint
 from gureum.aws.http import HttpResponse, query_params
 from gureum.aws.kernel import Assembly, Kernel
@@ -26,6 +26,7 @@ from gureum.lambda_.api.asynchronous import AsyncApi
 from gureum.lambda_.api.event_sources import EventSourceApi
 from gureum.lambda_.api.function_urls import FunctionUrlApi
 from gureum.lambda_.api.handlers import LambdaApi
+from gureum.lambda_.api.permissions import PermissionApi, across_accounts
 from gureum.lambda_.api.provisioned import ProvisionedApi
 from gureum.lambda_.api.url_requests import Accounts, UrlGateway
 from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
@@ -69,9 +70,11 @@ from gureum.lambda_.services.layers import LayerService
 from gureum.lambda_.services.metrics import CONTENT_TYPE as METRICS_TYPE
 from gureum.lambda_.services.metrics import LambdaMetrics, MetricPublisher
 from gureum.lambda_.services.network import FileSystems, FunctionNetwork
+from gureum.lambda_.services.permissions import PermissionService
 from gureum.lambda_.services.pollers import Pollers
 from gureum.lambda_.services.provisioned import ProvisionedConcurrencyService
 from gureum.lambda_.services.provisioner import Provisioner
+from gureum.lambda_.services.roles import ExecutionRoles, RolePermissions
 from gureum.lambda_.services.settler import Settler
 from gureum.lambda_.services.snapshots import Snapshots
 from gureum.lambda_.services.vault import KmsEnvironmentVault
@@ -167,6 +170,8 @@ class Lambda(Assembly):
     event_configs: EventConfigService | None = None
     # SnapStart versions' templates.
     snapshots: Snapshots | None = None
+    # Functions' resource policies: the front door's authorizer reads them (`enforce`).
+    permissions: PermissionService | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -343,10 +348,14 @@ class Lambda(Assembly):
 
 
 def _triggers(
-    kernel: Kernel, triggers: TriggerStore, invoker: Invoker, queues: QueueService
-) -> tuple[Pollers, dict[str, Handler], UrlGateway]:
-    """Event source mappings (SQS queues polled by pollers the assembly owns) and function
-    URLs (requests served before the front door), over their own store."""
+    kernel: Kernel,
+    triggers: TriggerStore,
+    invoker: Invoker,
+    queues: QueueService,
+    functions_generation: Callable[[], int],
+) -> tuple[Pollers, dict[str, Handler], UrlGateway, PermissionService]:
+    """Event source mappings (SQS queues polled by pollers the assembly owns), function URLs
+    (requests served before the front door) and function policies, over their own store."""
     clock, executor = kernel.clock, kernel.executor
     pollers = Pollers(
         triggers,
@@ -358,11 +367,14 @@ def _triggers(
     )
     mappings = EventSourceService(triggers, invoker, queues, clock, pollers.changed)
     url_service = FunctionUrlService(triggers, invoker, clock)
+    permissions = PermissionService(triggers, invoker, functions_generation)
     handlers = {
         **EventSourceApi(mappings).handlers(),
         **FunctionUrlApi(url_service).handlers(),
+        **PermissionApi(permissions).handlers(),
     }
-    return pollers, handlers, UrlGateway(url_service, invoker, executor, clock)
+    gateway = UrlGateway(url_service, invoker, executor, clock, permissions)
+    return pollers, handlers, gateway, permissions
 
 
 def _snapshots(templates: Templates, settler: Settler, invoker: Invoker) -> Snapshots:
@@ -384,6 +396,8 @@ def assemble(
     *,
     network: FunctionNetwork | None = None,
     file_systems: FileSystems | None = None,
+    roles: ExecutionRoles | None = None,
+    permissions: RolePermissions | None = None,
 ) -> Lambda:
     settings, clock, executor = kernel.settings, kernel.clock, kernel.executor
     data = settings.data_dir
@@ -441,7 +455,6 @@ def assemble(
         runtime_dir=prepare_runtime_dir(data / "runtime"),
         sandbox_root=sandbox_root,
         endpoint=kernel.endpoint_url,
-        credentials=(DEFAULT_ACCESS_KEY.access_key_id, DEFAULT_ACCESS_KEY.secret_access_key),
         now=clock.now,
         networks=networks,
         stock=stock,
@@ -468,6 +481,8 @@ def assemble(
         clock,
         settings.async_payload_limit,
         file_systems=file_systems,
+        roles=roles,
+        permissions=permissions,
         connections=ConnectionLedger(
             ConnectionRules(
                 settings.efs_connection_limit,
@@ -506,16 +521,23 @@ def assemble(
     async_api = AsyncApi(event_configs, invoker)
     provisioned = ProvisionedConcurrencyService(ports, limits, provisioner.changed)
     triggers = TriggerStore(data / "triggers.sqlite3")
-    pollers, trigger_apis, urls = _triggers(kernel, triggers, invoker, queues)
+    pollers, trigger_apis, urls, policies = _triggers(
+        kernel, triggers, invoker, queues, lambda: store.generation
+    )
     endpoint = ServiceEndpoint(
         "lambda",
         RestJsonProtocol(kernel.model("lambda"), "application/json"),
-        {
-            **lambda_api.handlers(),
-            **async_api.handlers(),
-            **ProvisionedApi(provisioned).handlers(),
-            **trigger_apis,
-        },
+        # Another account's caller reaches a function only as its policy allows.
+        across_accounts(
+            {
+                **lambda_api.handlers(),
+                **async_api.handlers(),
+                **ProvisionedApi(provisioned).handlers(),
+                **trigger_apis,
+            },
+            policies,
+            executor,
+        ),
         {
             "CreateFunction": (
                 CREATE_FUNCTION_LIMIT,
@@ -560,4 +582,5 @@ def assemble(
         aliases=aliases,
         event_configs=event_configs,
         snapshots=_snapshots(Templates(platform, uids, settings.snapshot_memory), settler, invoker),
+        permissions=policies,
     )

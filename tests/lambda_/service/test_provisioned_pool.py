@@ -67,7 +67,6 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
         runtime_dir=tmp_path,
         sandbox_root=tmp_path,
         endpoint="http://127.0.0.1:9",
-        credentials=("key", "secret"),
         now=lambda: datetime.now(UTC),
     )
     logs.close()

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from gureum.aws.authorization import authorize
+from gureum.aws.authorization import ResourcePolicies, ResourcePolicy, account_of, authorize
 from gureum.aws.errors import AccessDenied, UnauthorizedOperation
 from gureum.aws.frontend import CallContext
 from gureum.aws.policy import (
@@ -60,7 +60,16 @@ class Authorizer:
         self._lock = threading.Lock()
         self._generation = -1
         self._policies: dict[str, list[Policy]] = {}
-        self._decisions: dict[tuple[str, str, str, str], Decision] = {}
+        self._decisions: dict[tuple[str, str, str, str, str], Decision] = {}
+        # Resource policies by signing name (a Lambda function's), filled by the root.
+        self._resources: dict[str, ResourcePolicies] = {}
+
+    def add_resource_policies(self, service: str, source: ResourcePolicies) -> None:
+        """Where the resource policies of `service`'s resources are: a request to one in the
+        caller's own account is allowed by an identity policy or by that resource policy
+        (IAM's same-account rule). Another account's resource policy is the service's own
+        check (Lambda's gate), which words its refusal as IAM does."""
+        self._resources[service] = source
 
     def authorize(
         self, service: str, operation: str, context: CallContext, params: Mapping[str, Any]
@@ -70,12 +79,26 @@ class Authorizer:
             return
         action = action_of(service, operation)
         resource = resource_of(service, context.region, context.account_id, params)
-        decision = self._decide(principal, action, resource, context)
+        found = None
+        source = self._resources.get(service)
+        if source is not None and account_of(resource) == context.account_id:
+            found = source.resource_policy(resource)
+        decision = self.decide(principal, action, resource, context, found)
         if decision is not Decision.ALLOW:
             raise denial(service, principal, action, resource, decision)
 
-    def _decide(self, principal: str, action: str, resource: str, context: CallContext) -> Decision:
-        key = (principal, action, resource, context.session_policy or "")
+    def decide(
+        self,
+        principal: str,
+        action: str,
+        resource: str,
+        context: CallContext,
+        resource_policy: ResourcePolicy | None = None,
+    ) -> Decision:
+        """IAM's decision, cached per principal, request and policy revision (IAM's store
+        generation for identity policies, the resource policy's revision for it)."""
+        revision = resource_policy.revision if resource_policy is not None else ""
+        key = (principal, action, resource, context.session_policy or "", revision)
         with self._lock:
             if self._generation != self._store.generation:
                 self._generation = self._store.generation
@@ -92,7 +115,11 @@ class Authorizer:
         # A session policy bounds the role's: both must allow (IAM's session policy rule).
         bounds = None if context.session_policy is None else [parse_policy(context.session_policy)]
         decision = authorize(
-            request, identity=policies, boundaries=bounds, resource_account=context.account_id
+            request,
+            identity=policies,
+            resource=[resource_policy.policy] if resource_policy is not None else [],
+            boundaries=bounds,
+            resource_account=context.account_id,
         )
         with self._lock:
             if generation != self._store.generation:

@@ -20,8 +20,8 @@ from gureum.aws.errors import AwsError
 from gureum.aws.http import HttpResponse
 from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import Clock
-from gureum.lambda_.domain.arns import LATEST, FunctionRef
-from gureum.lambda_.domain.errors import ResourceNotFound, TooManyRequests
+from gureum.lambda_.domain.arns import LATEST, FunctionRef, function_arn
+from gureum.lambda_.domain.errors import AccessDenied, ResourceNotFound, TooManyRequests
 from gureum.lambda_.domain.function_urls import (
     AuthType,
     FunctionUrlConfig,
@@ -42,6 +42,7 @@ from gureum.lambda_.sandbox.environment import InvocationRequest
 from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.function_urls import FunctionUrlService
 from gureum.lambda_.services.invoker import SYNC_PAYLOAD_LIMIT, Invoker, check_invocable
+from gureum.lambda_.services.permissions import PermissionService
 
 Accounts = Callable[[str], AccessKey | None]
 
@@ -59,8 +60,14 @@ class UrlGateway:
     """Serves every function URL of this server."""
 
     def __init__(
-        self, urls: FunctionUrlService, invoker: Invoker, executor: Executor, clock: Clock
+        self,
+        urls: FunctionUrlService,
+        invoker: Invoker,
+        executor: Executor,
+        clock: Clock,
+        permissions: PermissionService | None = None,
     ) -> None:
+        self._permissions = permissions
         self._urls = urls
         self._invoker = invoker
         self._executor = executor
@@ -84,6 +91,11 @@ class UrlGateway:
         signer = None
         if config.auth_type == AuthType.AWS_IAM:
             signer = self._signer(request, config, accounts)
+            if signer is not None and signer.account_id != config.account:
+                allowed = await loop.run_in_executor(
+                    self._executor, self._allowed_from, signer, config
+                )
+                signer = signer if allowed else None
             if signer is None:
                 return _http(forbidden(), request_id)
         if oversized or len(request.body) > SYNC_PAYLOAD_LIMIT:
@@ -105,8 +117,8 @@ class UrlGateway:
     def _signer(
         self, request: HttpRequest, config: FunctionUrlConfig, accounts: Accounts
     ) -> AccessKey | None:
-        """AWS_IAM: the key of a valid SigV4 signature for service `lambda` by the URL's account
-        (other accounts need a resource policy, which function URLs do not read yet)."""
+        """AWS_IAM: the key of a valid SigV4 signature for service `lambda` (another account's
+        key is then weighed against the function's policy, `_allowed_from`)."""
         try:
             claimed = sigv4.claim(request)
             key = accounts(claimed.scope.access_key)
@@ -115,7 +127,23 @@ class UrlGateway:
             sigv4.verify(request, key.secret_access_key, self._clock.now(), claimed=claimed)
         except sigv4.SignatureFailure:
             return None
-        return key if key.account_id == config.account else None
+        return key
+
+    def _allowed_from(self, signer: AccessKey, config: FunctionUrlConfig) -> bool:
+        """Whether the function's policy lets another account's signer call its URL:
+        lambda:InvokeFunctionUrl, with the URL's auth type as `lambda:FunctionUrlAuthType`."""
+        if self._permissions is None:
+            return False
+        qualifier = None if config.qualifier == LATEST else config.qualifier
+        resource = function_arn(config.region, config.account, config.function_name, qualifier)
+        context = {"lambda:FunctionUrlAuthType": config.auth_type}
+        try:
+            self._permissions.check_other_account(
+                signer.principal, "lambda:InvokeFunctionUrl", resource, context
+            )
+        except AccessDenied:
+            return False
+        return True
 
     async def _invoke(
         self,

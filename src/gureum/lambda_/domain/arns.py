@@ -89,6 +89,14 @@ _POLICY_OPERATIONS = frozenset(
 _IAM_ACTIONS = {"Invoke": "InvokeFunction"}
 
 
+def policy_action(operation: str) -> str | None:
+    """The IAM action of an operation a function's policy can grant another account, or None
+    for one it cannot."""
+    if operation not in _POLICY_OPERATIONS:
+        return None
+    return f"lambda:{_IAM_ACTIONS.get(operation, operation)}"
+
+
 def access_denied(operation: str, account: str, resource: str) -> AccessDenied:
     """AWS's 403 for a function of another account, which no policy in gureum can grant.
 

@@ -101,3 +101,7 @@ class SnapStartTimeout(ClientError):
 
     code = "SnapStartTimeoutException"
     status = 408
+
+
+class PolicyLengthExceeded(ClientError):
+    code = "PolicyLengthExceededException"

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -33,6 +34,7 @@ from typing import Any, Protocol
 
 from gureum.lambda_.domain import platform_log
 from gureum.lambda_.domain.errors import SnapStartFailure, SnapStartTimeout
+from gureum.lambda_.domain.credentials import RoleCredentials
 from gureum.lambda_.domain.file_systems import Mount
 from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.platform_log import PlatformLine
@@ -74,9 +76,6 @@ RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
 # AWS's X-Ray daemon address (spec 3.2). gureum runs no daemon: an X-Ray SDK's UDP segments to
 # it are lost, as they are on AWS when tracing is off.
 XRAY_DAEMON_HOST, XRAY_DAEMON_PORT = "127.0.0.1", "2000"
-# The execution role's session token. gureum authenticates a request by its access key and
-# signature alone, so an SDK may send this token (it signs it in) and it is never checked.
-SESSION_TOKEN = "gureum-session-token"
 
 
 class EnvironmentState(StrEnum):
@@ -127,6 +126,9 @@ class LaunchPlan:
     mounts: tuple[Mount, ...] = ()
     # SnapStart: new environments are restored from this template instead of running Init.
     snapshot: RestoreSource | None = None
+    # The execution role's session, minted as each environment starts (None: no AWS
+    # credentials in its variables at all).
+    credentials: RoleCredentials | None = None
 
 
 class RestoreSource(Protocol):
@@ -156,7 +158,6 @@ class Platform:
     runtime_dir: Path
     sandbox_root: Path
     endpoint: str
-    credentials: tuple[str, str]
     now: Callable[[], datetime]
     # With isolation: a network namespace per environment (None: the host's network).
     networks: Networks | None = None
@@ -227,6 +228,9 @@ class ExecutionEnvironment:
         self._uid = uid
         self.uid = uid
         self.key = ""  # the pool's version key, set by the pool
+        # When it stops taking invocations, before its role's session expires (epoch seconds).
+        credentials = plan.credentials
+        self.retire_at = credentials.retire_at(plan.timeout_s) if credentials else math.inf
         self.log_stream = f"{platform.now().strftime('%Y/%m/%d')}/[{plan.version}]{self.id}"
         self._scratch: ScratchSpace | None = None
         self._network: NetworkNamespace | None = None
@@ -548,7 +552,6 @@ class ExecutionEnvironment:
         python3.14 function), plus `AWS_ENDPOINT_URL`, gureum's own, so that SDKs in the
         function reach this server's services instead of AWS's."""
         plan = self.plan
-        key, secret = self._platform.credentials
         variables = {
             "PATH": f"/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:{opt}/bin",
             "LD_LIBRARY_PATH": f"/var/lang/lib:/lib64:/usr/lib64:{runtime_dir}:"
@@ -579,9 +582,9 @@ class ExecutionEnvironment:
                 "AWS_LAMBDA_INITIALIZATION_TYPE": plan.initialization_type,
                 "LAMBDA_TASK_ROOT": task,
                 "LAMBDA_RUNTIME_DIR": runtime_dir,
-                "AWS_ACCESS_KEY_ID": key,
-                "AWS_SECRET_ACCESS_KEY": secret,
-                "AWS_SESSION_TOKEN": SESSION_TOKEN,
+                # The execution role's own session (never the account's key): code in the
+                # function acts as its role and no more.
+                **(plan.credentials.variables() if plan.credentials is not None else {}),
                 "AWS_ENDPOINT_URL": self._platform.endpoint,
             }
         )

@@ -8,6 +8,10 @@ environments idle longer than the keep-alive, and every environment of a key tha
 current. One environment that fails to retire is logged and left out, never the end of the
 reaper: its uid is not handed out again, since its process may still be running.
 
+An environment whose execution role session ends soon (`retire_at`, see
+`lambda_.domain.credentials`) takes no more invocations: it is retired when next found idle,
+and a new one starts with a new session.
+
 Provisioned environments (spec 6.3) live apart, per version slot: started and initialised ahead
 of any invocation by the provisioner, never reaped for idleness, handed out only once their
 slot is serving (its configuration READY), and retired when they crash or time out, after which
@@ -220,6 +224,7 @@ class EnvironmentPool:
         group = self._provisioned.get(slot)
         environment = None
         if group is not None and group.serving:
+            self._renew_provisioned(slot, group)
             for candidate in reversed(group.idle):
                 if candidate.key == key:
                     environment = candidate
@@ -263,6 +268,8 @@ class EnvironmentPool:
             self._current[slot] = key
             self._retire_stale(slot, key)
         idle = self._idle.setdefault(key, [])
+        while idle and idle[-1].retire_at <= self._wall():
+            self._retire(idle.pop())  # its role's session ends soon: a new one takes over
         if idle:
             environment = idle.pop()
         else:
@@ -291,6 +298,19 @@ class EnvironmentPool:
                 self._retire(environment)
             else:
                 self._idle.setdefault(key, []).append(environment)
+
+    def _wall(self) -> float:
+        return self._platform.now().timestamp()
+
+    def _renew_provisioned(self, slot: str, group: _Provisioned) -> None:
+        """Retires the idle provisioned environments whose role session ends soon; the
+        provisioner replaces each (`on_lost`), with a new session."""
+        now = self._wall()
+        for environment in [e for e in group.idle if e.retire_at <= now]:
+            group.idle.remove(environment)
+            group.born.pop(environment, None)
+            self._retire(environment)
+            self.on_lost(slot)
 
     def _retire_stale(self, slot: str, key: str) -> None:
         for stale_key in [k for k in self._idle if k.startswith(slot + "#") and k != key]:
@@ -333,10 +353,14 @@ class EnvironmentPool:
 
     def reap_once(self, now: float) -> int:
         retired = 0
+        wall = self._wall()
+        for slot, group in list(self._provisioned.items()):
+            self._renew_provisioned(slot, group)
         for idle in self._idle.values():
             for environment in list(idle):
                 try:
-                    if now - environment.last_used <= self._keep_alive:
+                    fresh = environment.retire_at > wall
+                    if fresh and now - environment.last_used <= self._keep_alive:
                         continue
                     idle.remove(environment)
                     self._retire(environment)

@@ -32,6 +32,7 @@ from typing import TypeVar
 from gureum.aws.errors import AwsError
 from gureum.clock import Clock
 from gureum.lambda_.domain.arns import LATEST, FunctionRef, parse_function_name
+from gureum.lambda_.domain.credentials import session_arn
 from gureum.lambda_.domain.errors import ResourceNotFound, TooManyRequests
 from gureum.lambda_.domain.event_configs import (
     DestinationKind,
@@ -341,9 +342,10 @@ class Delivery:
         )
         body = json.dumps(record)
         sender = sender_id(target.version.settings.role, event.request_id, now)
+        role = session_arn(target.version.settings.role, target.function.name)
         if condition is Condition.SUCCESS:
             if config.on_success:
-                await self._send(event, config.on_success, body, sender, dead_letter=False)
+                await self._send(event, config.on_success, body, sender, role, dead_letter=False)
             return
         self._metrics.async_dropped(event.region, event.function_name, account=event.account)
         dead_letter = target.version.settings.dead_letter_target
@@ -351,10 +353,10 @@ class Delivery:
             attributes = dead_letter_attributes(event.request_id, attempted.outcome, condition)
             payload = event.payload.decode("utf-8", "replace")
             await self._send(
-                event, dead_letter, payload, sender, dead_letter=True, attributes=attributes
+                event, dead_letter, payload, sender, role, dead_letter=True, attributes=attributes
             )
         if config.on_failure:
-            await self._send(event, config.on_failure, body, sender, dead_letter=False)
+            await self._send(event, config.on_failure, body, sender, role, dead_letter=False)
 
     async def _send(
         self,
@@ -362,13 +364,25 @@ class Delivery:
         arn: str,
         body: str,
         sender: str,
+        role: str,
         *,
         dead_letter: bool,
         attributes: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
-        """Sends as the function's execution role: `sender` is that role's SQS SenderId."""
+        """Sends as the function's execution role (`role`, its session's ARN): under `--iam
+        enforce` the role must be allowed sqs:SendMessage or lambda:InvokeFunction on the
+        target, else delivery fails as on AWS (DeadLetterErrors or DestinationDeliveryFailures,
+        spec 5.4, 5.5); `sender` is that role's SQS SenderId."""
         kind = destination_kind(arn)
         try:
+            permissions = self._invoker.permissions
+            if permissions is not None:
+                action = (
+                    "sqs:SendMessage" if kind is DestinationKind.SQS else "lambda:InvokeFunction"
+                )
+                refused = permissions.denied(role, action, arn)
+                if refused is not None:
+                    raise PermissionError(refused)
             if kind is DestinationKind.SQS:
                 await self._db(
                     lambda: self._queues.send(

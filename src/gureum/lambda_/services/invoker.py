@@ -28,7 +28,12 @@ from gureum.lambda_.domain.connections import (
     ConnectionRateExceeded,
     TooManyConnections,
 )
-from gureum.lambda_.domain.errors import InvalidParameterValue, ResourceConflict
+from gureum.lambda_.domain.credentials import LIFETIME_S, kms_denied, session_arn
+from gureum.lambda_.domain.errors import (
+    InvalidParameterValue,
+    KMSAccessDenied,
+    ResourceConflict,
+)
 from gureum.lambda_.domain.file_systems import Mount
 from gureum.lambda_.domain.functions import Function, FunctionVersion
 from gureum.lambda_.domain.lifecycle import State
@@ -44,6 +49,7 @@ from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.functions import not_found
 from gureum.lambda_.services.metrics import LambdaMetrics
 from gureum.lambda_.services.network import FileSystems, NoNetwork
+from gureum.lambda_.services.roles import ExecutionRoles, RolePermissions
 from gureum.lambda_.services.snapshots import Snapshots
 from gureum.lambda_.services.vault import kms_error
 from gureum.lambda_.store.codestore import CodeStore
@@ -177,8 +183,12 @@ class Invoker:
         draw: Callable[[], float] | None = None,
         file_systems: FileSystems | None = None,
         connections: ConnectionLedger[FileSystemKey] | None = None,
+        roles: ExecutionRoles | None = None,
+        permissions: RolePermissions | None = None,
     ) -> None:
         self._store = store
+        self._roles = roles
+        self.permissions = permissions
         self._file_systems: FileSystems = file_systems or NoNetwork()
         self.connections: ConnectionLedger[FileSystemKey] = connections or ConnectionLedger()
         pool.released = self._release
@@ -372,8 +382,9 @@ class Invoker:
                 # A new environment needs the variables in the clear: the key must work now
                 # (asked afresh: a key's state is not the function record's).
                 self.check_key(target)
+                self._check_role_key(target)
                 self._admission.new_environment(function)
-                return self._mounted(target, plan)
+                return self._started(target, plan)
 
             async with self._pool.lease(slot, key, plan, scale) as environment:
                 result = await environment.invoke(request)
@@ -397,7 +408,31 @@ class Invoker:
     async def plan(self, target: Target) -> LaunchPlan:
         """The launch plan of a version (the provisioner starts environments with it)."""
         plan = await self._plan(target)
-        return self._mounted(target, plan) or plan
+        self._check_role_key(target)
+        return self._started(target, plan)
+
+    def _check_role_key(self, target: Target) -> None:
+        """Under `enforce`, a new environment's variables sealed with a customer managed key are
+        decrypted as the execution role, which must be allowed kms:Decrypt on it (the AWS
+        managed key needs no permission, spec 3.3); Lambda's KMSAccessDeniedException if not."""
+        settings = target.version.settings
+        key = settings.kms_key_arn
+        if not key or settings.environment_sealed is None or self.permissions is None:
+            return
+        session = session_arn(settings.role, target.function.name)
+        refused = self.permissions.denied(session, "kms:Decrypt", key)
+        if refused is not None:
+            raise KMSAccessDenied(kms_denied(refused))
+
+    def _started(self, target: Target, plan: LaunchPlan) -> LaunchPlan:
+        """The plan of an environment starting now: its file systems mounted, and a session of
+        its execution role (the function's name as the session's)."""
+        settings = target.version.settings
+        plan = self._mounted(target, plan) or plan
+        if self._roles is None:
+            return plan
+        credentials = self._roles.credentials(settings.role, target.function.name, LIFETIME_S)
+        return replace(plan, credentials=credentials)
 
     def _mounted(self, target: Target, plan: LaunchPlan) -> LaunchPlan | None:
         """`plan` with the version's file systems, as an environment starting now mounts them

@@ -1,5 +1,6 @@
-"""Event source mappings and function URL configs, in their own SQLite file beside the
-control plane's (the same plumbing: WAL, synchronous commits, one writer at a time).
+"""Event source mappings, function URL configs and functions' resource policies, in their own
+SQLite file beside the control plane's (the same plumbing: WAL, synchronous commits, one writer
+at a time).
 
 Kept apart from `gureum.sqlite3` so these records never widen the function store's port; a
 mapping names its function by (account, region, name), as AWS's does, and outlives it.
@@ -22,6 +23,7 @@ from gureum.lambda_.domain.event_sources import (
     MappingState,
 )
 from gureum.lambda_.domain.function_urls import Cors, FunctionUrlConfig
+from gureum.lambda_.domain.permissions import FunctionPolicy
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS event_source_mappings (
@@ -34,7 +36,14 @@ CREATE TABLE IF NOT EXISTS function_urls (
     account TEXT NOT NULL, region TEXT NOT NULL, function_name TEXT NOT NULL,
     qualifier TEXT NOT NULL, url_id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL,
     PRIMARY KEY (account, region, function_name, qualifier));
+CREATE TABLE IF NOT EXISTS function_policies (
+    account TEXT NOT NULL, region TEXT NOT NULL, function_name TEXT NOT NULL,
+    qualifier TEXT NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (account, region, function_name, qualifier));
 """
+# A database written before function policies existed gains their table when opened
+# (`CREATE TABLE IF NOT EXISTS`); a policy document's own shape is versioned by its "v".
+POLICY_FORMAT = 1
 
 
 def _mapping_doc(mapping: EventSourceMapping) -> str:
@@ -68,6 +77,19 @@ def _url(doc: str) -> FunctionUrlConfig:
         lists = {k: tuple(v) for k, v in found.items() if isinstance(v, list)}
         cors = Cors(**{**found, **lists})
     return FunctionUrlConfig(**values, cors=cors)
+
+
+def _policy_doc(policy: FunctionPolicy) -> str:
+    document = asdict(policy)
+    document["statements"] = list(policy.statements)
+    return json.dumps({"v": POLICY_FORMAT, **document})
+
+
+def _policy(doc: str) -> FunctionPolicy:
+    values: dict[str, Any] = json.loads(doc)
+    values.pop("v", None)
+    values["statements"] = tuple(values["statements"])
+    return FunctionPolicy(**values)
 
 
 class TriggerTransaction:
@@ -174,6 +196,33 @@ class TriggerTransaction:
 
     def delete_url_config(self, config: FunctionUrlConfig) -> None:
         self._db.execute("DELETE FROM function_urls WHERE url_id = ?", (config.url_id,))
+
+    # function policies ------------------------------------------------------------------
+
+    def function_policy(
+        self, account: str, region: str, function_name: str, qualifier: str
+    ) -> FunctionPolicy | None:
+        row = self._db.execute(
+            "SELECT doc FROM function_policies WHERE account = ? AND region = ? "
+            "AND function_name = ? AND qualifier = ?",
+            (account, region, function_name, qualifier),
+        ).fetchone()
+        return None if row is None else _policy(row[0])
+
+    def put_function_policy(self, policy: FunctionPolicy) -> None:
+        """Saves the policy; one without statements is no policy at all (AWS drops it)."""
+        key = (policy.account, policy.region, policy.function_name, policy.qualifier)
+        if not policy.statements:
+            self._db.execute(
+                "DELETE FROM function_policies WHERE account = ? AND region = ? "
+                "AND function_name = ? AND qualifier = ?",
+                key,
+            )
+            return
+        self._db.execute(
+            "INSERT OR REPLACE INTO function_policies VALUES (?, ?, ?, ?, ?)",
+            (*key, _policy_doc(policy)),
+        )
 
 
 class TriggerStore:

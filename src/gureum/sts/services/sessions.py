@@ -3,6 +3,8 @@ door."""
 
 from __future__ import annotations
 
+import hmac
+import re
 import secrets
 import string
 from collections.abc import Mapping
@@ -35,6 +37,13 @@ from gureum.sts.domain.sessions import (
 )
 
 _BASE32 = string.ascii_uppercase + "234567"
+_ROLE_ARN = re.compile(r"arn:aws[a-zA-Z-]*:iam::(\d{12}):role/(?:[^/]+/)*([^/]+)")
+
+
+def _derived_role_id(role_arn: str, key: bytes) -> str:
+    """A stable AROA... id for a role IAM does not hold."""
+    digest = hmac.digest(key, b"role/" + role_arn.encode(), "sha256")
+    return "AROA" + "".join(_BASE32[b % 32] for b in digest[:17])
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +122,23 @@ class SessionService:
         key_id = "ASIA" + "".join(secrets.choice(_BASE32) for _ in range(16))
         ends = expiry(self._clock.now(), seconds, self._scale)
         session = Session(key_id, role.account, role.name, role.role_id, name, ends, session_policy)
+        return Credentials(session, secret_of(key_id, self._key), seal(session, self._key))
+
+    def for_service(self, role_arn: str, session_name: str, seconds: int) -> Credentials:
+        """A session of `role_arn` that an AWS service starts for itself (Lambda, for a
+        function's execution role): no caller's permission is weighed, as the service was given
+        the role (CreateFunction checks under `enforce` that the role trusts Lambda). A role
+        that does not exist (usual with `--iam off`, where functions name made-up roles) still
+        gets a session, with a role id derived from its ARN; it has no policies to act with."""
+        match = _ROLE_ARN.fullmatch(role_arn)
+        if match is None:
+            raise ValueError(f"not a role ARN: {role_arn}")
+        account, name = match.groups()
+        role = self._principals.role(role_arn)
+        role_id = role.role_id if role is not None else _derived_role_id(role_arn, self._key)
+        key_id = "ASIA" + "".join(secrets.choice(_BASE32) for _ in range(16))
+        ends = expiry(self._clock.now(), seconds, self._scale)
+        session = Session(key_id, account, name, role_id, session_name, ends)
         return Credentials(session, secret_of(key_id, self._key), seal(session, self._key))
 
     # --- the front door's KeySource ------------------------------------------------------
