@@ -117,6 +117,27 @@ ROWS: tuple[tuple[str, str, str, str, str], ...] = (
     ("snap_warm_p50", "SnapStart version: warm invoke, p50", "ms", "lower", ""),
     ("snap_publish", "SnapStart: PublishVersion to Active", "s", "lower", ""),
     ("snap_env_mb", "SnapStart: memory per restored environment (PSS)", "MB", "lower", ""),
+    (
+        "enforce_warm_p50",
+        "warm invoke latency p50, --iam enforce (an IAM user)",
+        "ms",
+        "lower",
+        "floor: its warm p50",
+    ),
+    (
+        "enforce_warm_p99",
+        "warm invoke latency p99, --iam enforce (an IAM user)",
+        "ms",
+        "lower",
+        "floor: its warm p99",
+    ),
+    (
+        "authorize_p50",
+        "--iam enforce: authorization per request, in process, p50",
+        "us",
+        "lower",
+        "",
+    ),
 )
 
 
@@ -200,4 +221,5 @@ WORKLOAD_ROWS: dict[str, tuple[str, ...]] = {
         "snap_publish",
         "snap_env_mb",
     ),
+    "warm_enforce": ("enforce_warm_p50", "enforce_warm_p99", "authorize_p50"),
 }

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from benchmarks import concurrent, sequential
+from benchmarks.enforce import warm_enforced
 from benchmarks.page import chart, machine, page
 from benchmarks.peers import MiniStack, PeerUnavailable, ServerlessOffline
 from benchmarks.plan import FULL, QUICK, Plan
@@ -130,8 +131,10 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
         "warm_console_p50",
         "warm_console_p99",
         "pc_warm_after_pause_p50",
+        "enforce_warm_p50",
+        "enforce_warm_p99",
     )
-    sources = ("warm_p50", "warm_p99") * 4 + ("warm_p50",)
+    sources = ("warm_p50", "warm_p99") * 4 + ("warm_p50",) + ("warm_p50", "warm_p99")
     for key, source in zip(cold_rows, sources, strict=True):
         results.set(key, "floor", results.value(source, "floor"), "floor: its warm latency")
     results.set("scale_time", "floor", plan.scale_sleep, "floor: the handler's sleep (ideal)")
@@ -141,6 +144,7 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
     results.set("snap_restore_p50", "floor", warm, "floor: its warm p50")
     snap_rows = tuple(key for key in WORKLOAD_ROWS["snapstart"] if key != "snap_restore_p50")
     results.explain(snap_rows, "floor", "cannot: a do-nothing server has no functions to start")
+    results.explain(("authorize_p50",), "floor", "cannot: a do-nothing server authorizes nothing")
     if not (selected(results, "warm") or selected(results, "throughput")):
         return
     raw = RawFloor(free_ports(), workdir)
@@ -149,7 +153,7 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
         attempt(results, raw, "throughput", lambda: concurrent.throughput(raw, "f", results, plan))
     note = "not run: the raw floor is shown for warm latency and throughput only"
     workloads = ("cold", "async", "scale", "control", "boto3", "provisioned", "warm_console")
-    for workload in (*workloads, "snapstart"):
+    for workload in (*workloads, "warm_enforce", "snapstart"):
         results.explain(WORKLOAD_ROWS[workload], raw.name, note)
 
 
@@ -180,6 +184,16 @@ def run_full_set(target: Target, supervisor: Supervisor, results: Results, plan:
         attempt(results, target, "control", lambda: sequential.control_plane(target, results, plan))
         attempt(results, target, "provisioned", lambda: provisioned(target, results, plan))
         attempt(results, target, "snapstart", lambda: snap_start(target, results, plan))
+
+
+def run_enforce(supervisor: Supervisor, results: Results, plan: Plan, workdir: Path) -> None:
+    """The warm row again on a server of its own under `--iam enforce`, signed as an IAM user."""
+    if not selected(results, "warm_enforce"):
+        results.explain(WORKLOAD_ROWS["warm_enforce"], "gureum", "not run: --only")
+        return
+    target = Gureum(free_ports(), workdir, iam="enforce")
+    with started(target, supervisor, results):
+        attempt(results, target, "warm_enforce", lambda: warm_enforced(target, results, plan))
 
 
 def run_scale(
@@ -213,6 +227,8 @@ def run_peers(
         results.add_target(peer.name)
         try:
             run_full_set(peer, supervisor, results, plan)
+            no_iam = "cannot: no IAM to enforce"
+            results.explain(WORKLOAD_ROWS["warm_enforce"], peer.name, no_iam)
             results.meta["peers"][peer.name] = f"ran ({peer.version()}). {peer.notes}"
             results.meta["versions"][peer.name] = peer.version()
             # A peer's environment is a whole interpreter (MiniStack's: about 20 MB): keep the
@@ -298,6 +314,10 @@ def method_notes(plan: Plan) -> list[str]:
         f"Control plane: with the lean client (not boto3), sequentially: {plan.control_count} "
         "CreateFunction (a 200-byte zip), then PublishVersion and GetFunction on each.",
         "boto3: `client.invoke` sequentially, retries off, payload read.",
+        "--iam enforce: the warm latency workload on a server of its own started with "
+        "`--iam enforce`, signed as an IAM user whose inline policy allows "
+        "lambda:InvokeFunction (the account's root is never checked); beside it, the "
+        "authorizer's own cost per request measured in process (benchmarks/authorization.py).",
     ]
 
 
@@ -341,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         with Supervisor() as supervisor:
             run_floor(supervisor, results, plan, workdir)
             run_full_set(Gureum(free_ports(), workdir), supervisor, results, plan)
+            run_enforce(supervisor, results, plan, workdir)
             scale_server = Gureum(free_ports(), workdir, account_concurrency=plan.scale + 100)
             run_scale(scale_server, supervisor, results, plan, plan.scale)
             if args.peers:

@@ -73,9 +73,12 @@ def warm_latency(
     function: str,
     results: Results,
     plan: Plan,
+    signer: Signer | None = None,
     rows: tuple[str, str] = ("warm_p50", "warm_p99"),
 ) -> None:
-    signer, connection = target.signer(), BlockingConnection(HOST, target.port)
+    """Sequential warm invokes; `signer` signs as someone else than the account's root (an IAM
+    user, for the `--iam enforce` rows)."""
+    signer, connection = signer or target.signer(), BlockingConnection(HOST, target.port)
     request = invoke_request(function)
 
     def send() -> int:
@@ -95,7 +98,8 @@ def warm_latency_watched(target: Target, function: str, results: Results, plan: 
     """Warm latency while a signed-in console streams its live dashboard (issue 16: the console
     must not slow the invoke path; its figures are read periodically, never pushed from it)."""
     with console_dashboard(target.port):
-        warm_latency(target, function, results, plan, ("warm_console_p50", "warm_console_p99"))
+        rows = ("warm_console_p50", "warm_console_p99")
+        warm_latency(target, function, results, plan, rows=rows)
 
 
 @contextlib.contextmanager

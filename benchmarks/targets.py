@@ -142,9 +142,16 @@ class Gureum(Target):
     role = "gureum"
     infrastructure_depth = 1
 
-    def __init__(self, port: int, workdir: Path, account_concurrency: int | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        workdir: Path,
+        account_concurrency: int | None = None,
+        iam: str | None = None,
+    ) -> None:
         super().__init__(port, workdir)
         self.account_concurrency = account_concurrency
+        self.iam = iam  # `--iam` (enforce: every request authorized)
 
     def start(self, supervisor: Supervisor) -> None:
         executable = Path(sys.executable).with_name("gureum")
@@ -153,6 +160,8 @@ class Gureum(Target):
         argv = [*command, "serve", "--port", str(self.port), "--data-dir", str(data)]
         if self.account_concurrency is not None:
             argv += ["--account-concurrency", str(self.account_concurrency)]
+        if self.iam is not None:
+            argv += ["--iam", self.iam]
         log = self.workdir / f"gureum-{self.port}.log"
         self.server = supervisor.start(Server(self.name, argv, log))
         self.server.wait_http(f"{self.endpoint}/_gureum/health", timeout=60)

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gureum.lambda_.domain import platform_log
-from gureum.lambda_.domain.errors import SnapStartFailure, SnapStartTimeout
 from gureum.lambda_.domain.credentials import RoleCredentials
+from gureum.lambda_.domain.errors import SnapStartFailure, SnapStartTimeout
 from gureum.lambda_.domain.file_systems import Mount
 from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.platform_log import PlatformLine
