@@ -313,22 +313,30 @@ class LambdaRoles:
 
 class RoleAuthority:
     """Lambda's `RolePermissions`, over IAM's authorizer (`--iam enforce`): what a function's
-    execution role may do when Lambda acts as it (dead-letter queues, destinations, KMS)."""
+    execution role may do when Lambda acts as it (dead-letter queues, destinations, KMS), and
+    whether a signer may call an AWS_IAM function URL of its own account."""
 
     def __init__(self, authorizer: Authorizer) -> None:
         self._authorizer = authorizer
 
-    def denied(self, principal: str, action: str, resource: str) -> str | None:
+    def denied(
+        self,
+        principal: str,
+        action: str,
+        resource: str,
+        keys: Mapping[str, str] | None = None,
+    ) -> str | None:
         parts = principal.split(":")
         account = parts[4] if len(parts) > 4 else ""
         region = resource.split(":")[3] if resource.count(":") >= 5 else ""
         context = CallContext(account, region, "", "", principal=principal)
-        decision = self._authorizer.decide(principal, action, resource, context)
+        service = action.split(":", maxsplit=1)[0]
+        # The resource's own policy too, in the principal's account (IAM's same-account rule).
+        found = self._authorizer.resource_policy(service, resource, account)
+        decision = self._authorizer.decide(principal, action, resource, context, found, keys)
         if decision is Decision.ALLOW:
             return None
-        return denial(
-            action.split(":", maxsplit=1)[0], principal, action, resource, decision
-        ).message
+        return denial(service, principal, action, resource, decision).message
 
 
 class Ec2Network:

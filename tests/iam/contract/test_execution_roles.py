@@ -6,11 +6,16 @@ a function's policy admits principals of its own account; no credential reaches 
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from tests.lambda_.contract.test_async import Metrics, wait_until
 from tests.support.aws import aws_error
@@ -222,3 +227,63 @@ def test_a_functions_policy_admits_a_principal_of_its_own_account(
         Principal=f"arn:aws:iam::{A}:user/caller",
     )
     assert caller.invoke(FunctionName="shared", Payload=b"{}")["StatusCode"] == 200
+
+
+def _signed_get(url: str, key: str, secret: str, token: str | None = None) -> int:
+    request = AWSRequest(method="GET", url=url, headers={})
+    SigV4Auth(Credentials(key, secret, token), "lambda", REGION).add_auth(request)
+    prepared = urllib.request.Request(url, headers=dict(request.headers.items()))
+    try:
+        with urllib.request.urlopen(prepared, timeout=10) as reply:
+            status: int = reply.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_an_iam_function_url_needs_invoke_function_url_in_its_own_account(
+    server: GureumProcess,
+) -> None:
+    function(server, "url-target", role(server, "url-role"))
+    lam, iam = root(server, "lambda"), root(server, "iam")
+    url = lam.create_function_url_config(FunctionName="url-target", AuthType="AWS_IAM")[
+        "FunctionUrl"
+    ]
+    iam.create_user(UserName="url-user")
+    key = iam.create_access_key(UserName="url-user")["AccessKey"]
+    user = (key["AccessKeyId"], key["SecretAccessKey"])
+    assert _signed_get(url, "test", "test") == 200  # the account's root
+    assert _signed_get(url, *user) == 403
+    lam.add_permission(
+        FunctionName="url-target",
+        StatementId="user",
+        Action="lambda:InvokeFunctionUrl",
+        Principal=f"arn:aws:iam::{A}:user/url-user",
+        FunctionUrlAuthType="AWS_IAM",
+    )
+    assert _signed_get(url, *user) == 200
+    # A role's session signs with its token, and needs the permission as much.
+    arn = role(server, "url-caller")
+    iam.update_assume_role_policy(
+        RoleName="url-caller",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"AWS": A}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )
+    session = root(server, "sts").assume_role(RoleArn=arn, RoleSessionName="url-session")[
+        "Credentials"
+    ]
+    signed = (session["AccessKeyId"], session["SecretAccessKey"], session["SessionToken"])
+    assert _signed_get(url, *signed) == 403
+    iam.put_role_policy(
+        RoleName="url-caller",
+        PolicyName="url",
+        PolicyDocument=allow("lambda:InvokeFunctionUrl", f"arn:aws:lambda:*:{A}:function:*"),
+    )
+    assert _signed_get(url, *signed) == 200
+    assert _signed_get(url, session["AccessKeyId"], session["SecretAccessKey"]) == 403

@@ -79,13 +79,17 @@ class Authorizer:
             return
         action = action_of(service, operation)
         resource = resource_of(service, context.region, context.account_id, params)
-        found = None
-        source = self._resources.get(service)
-        if source is not None and account_of(resource) == context.account_id:
-            found = source.resource_policy(resource)
+        found = self.resource_policy(service, resource, context.account_id)
         decision = self.decide(principal, action, resource, context, found)
         if decision is not Decision.ALLOW:
             raise denial(service, principal, action, resource, decision)
+
+    def resource_policy(self, service: str, resource: str, account: str) -> ResourcePolicy | None:
+        """The policy of a resource of `service` in the caller's `account`, if it has one."""
+        source = self._resources.get(service)
+        if source is None or account_of(resource) != account:
+            return None
+        return source.resource_policy(resource)
 
     def decide(
         self,
@@ -94,9 +98,12 @@ class Authorizer:
         resource: str,
         context: CallContext,
         resource_policy: ResourcePolicy | None = None,
+        keys: Mapping[str, ContextValue] | None = None,
     ) -> Decision:
         """IAM's decision, cached per principal, request and policy revision (IAM's store
-        generation for identity policies, the resource policy's revision for it)."""
+        generation for identity policies, the resource policy's revision for it). `keys`: the
+        request's own condition keys, which must follow from its action and resource (the
+        cache does not tell them apart), such as a function URL's lambda:FunctionUrlAuthType."""
         revision = resource_policy.revision if resource_policy is not None else ""
         key = (principal, action, resource, context.session_policy or "", revision)
         with self._lock:
@@ -111,7 +118,9 @@ class Authorizer:
             return cached
         if policies is None:
             policies = self._principals.identity_policies(principal)
-        request = PolicyRequest(action, resource, principal, _keys(principal, context))
+        request = PolicyRequest(
+            action, resource, principal, {**_keys(principal, context), **(keys or {})}
+        )
         # A session policy bounds the role's: both must allow (IAM's session policy rule).
         bounds = None if context.session_policy is None else [parse_policy(context.session_policy)]
         decision = authorize(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 
 from gureum.aws import sigv4
-from gureum.aws.accounts import AccessKey
+from gureum.aws.accounts import AccessKey, ExpiredCredential
 from gureum.aws.errors import AwsError
 from gureum.aws.http import HttpResponse
 from gureum.aws.sigv4 import HttpRequest
@@ -44,7 +44,8 @@ from gureum.lambda_.services.function_urls import FunctionUrlService
 from gureum.lambda_.services.invoker import SYNC_PAYLOAD_LIMIT, Invoker, check_invocable
 from gureum.lambda_.services.permissions import PermissionService
 
-Accounts = Callable[[str], AccessKey | None]
+# The front door's key lookup: an access key id and the request's session token.
+Accounts = Callable[[str, str | None], AccessKey | None]
 
 
 def _header(request: HttpRequest, name: str) -> str | None:
@@ -54,6 +55,13 @@ def _header(request: HttpRequest, name: str) -> str | None:
 def _http(response: UrlResponse, request_id: str) -> HttpResponse:
     headers = [*response.headers, ("x-amzn-RequestId", request_id)]
     return HttpResponse(response.status, headers, response.body)
+
+
+def _url_resource(config: FunctionUrlConfig) -> tuple[str, dict[str, str]]:
+    """The function ARN a request to the URL acts on, and its condition keys."""
+    qualifier = None if config.qualifier == LATEST else config.qualifier
+    resource = function_arn(config.region, config.account, config.function_name, qualifier)
+    return resource, {"lambda:FunctionUrlAuthType": config.auth_type}
 
 
 class UrlGateway:
@@ -91,7 +99,9 @@ class UrlGateway:
         signer = None
         if config.auth_type == AuthType.AWS_IAM:
             signer = self._signer(request, config, accounts)
-            if signer is not None and signer.account_id != config.account:
+            if signer is not None and signer.account_id == config.account:
+                signer = signer if self._allowed_within(signer, config) else None
+            elif signer is not None:
                 allowed = await loop.run_in_executor(
                     self._executor, self._allowed_from, signer, config
                 )
@@ -119,24 +129,36 @@ class UrlGateway:
     ) -> AccessKey | None:
         """AWS_IAM: the key of a valid SigV4 signature for service `lambda` (another account's
         key is then weighed against the function's policy, `_allowed_from`)."""
+        token = _header(request, "x-amz-security-token")
         try:
             claimed = sigv4.claim(request)
-            key = accounts(claimed.scope.access_key)
+            key = accounts(claimed.scope.access_key, token)
             if key is None or claimed.scope.service != "lambda":
                 return None
+            if key.session_token is not None and key.session_token != token:
+                return None
             sigv4.verify(request, key.secret_access_key, self._clock.now(), claimed=claimed)
-        except sigv4.SignatureFailure:
+        except (sigv4.SignatureFailure, ExpiredCredential):
             return None
         return key
+
+    def _allowed_within(self, signer: AccessKey, config: FunctionUrlConfig) -> bool:
+        """Under `--iam enforce`, a signer of the URL's own account needs lambda:InvokeFunctionUrl
+        from an identity policy or the function's policy (the account's root always has it)."""
+        permissions = self._invoker.permissions
+        if permissions is None:
+            return True
+        resource, keys = _url_resource(config)
+        return (
+            permissions.denied(signer.principal, "lambda:InvokeFunctionUrl", resource, keys) is None
+        )
 
     def _allowed_from(self, signer: AccessKey, config: FunctionUrlConfig) -> bool:
         """Whether the function's policy lets another account's signer call its URL:
         lambda:InvokeFunctionUrl, with the URL's auth type as `lambda:FunctionUrlAuthType`."""
         if self._permissions is None:
             return False
-        qualifier = None if config.qualifier == LATEST else config.qualifier
-        resource = function_arn(config.region, config.account, config.function_name, qualifier)
-        context = {"lambda:FunctionUrlAuthType": config.auth_type}
+        resource, context = _url_resource(config)
         try:
             self._permissions.check_other_account(
                 signer.principal, "lambda:InvokeFunctionUrl", resource, context

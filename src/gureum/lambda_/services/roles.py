@@ -3,6 +3,7 @@ execution environment (the composition root fills it with STS's session service)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from gureum.lambda_.domain.credentials import RoleCredentials
@@ -18,10 +19,19 @@ class ExecutionRoles(Protocol):
 
 
 class RolePermissions(Protocol):
-    """IAM's decision on what a function's execution role may do itself (Lambda acting as
-    the role: dead-letter queues, destinations, decrypting its variables). The root fills it
-    with IAM's authorizer under `--iam enforce`; without one, everything is allowed."""
+    """IAM's decision on what a principal may do where Lambda asks on its behalf: a function's
+    execution role (dead-letter queues, destinations, decrypting its variables) and the signer
+    of a request to an AWS_IAM function URL. The root fills it with IAM's authorizer under
+    `--iam enforce` (identity policies, and the function's policy in its own account);
+    without one, everything is allowed."""
 
-    def denied(self, principal: str, action: str, resource: str) -> str | None:
-        """None when `principal` (the role's session) may; else AWS's AccessDenied message."""
+    def denied(
+        self,
+        principal: str,
+        action: str,
+        resource: str,
+        keys: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """None when `principal` may; else AWS's AccessDenied message. `keys`: the request's
+        condition keys, fixed by its action and resource."""
         ...
