@@ -48,8 +48,9 @@ class RoleCredentials:
 
 def session_arn(role_arn: str, function_name: str) -> str:
     """The ARN a function's code acts as: its execution role's session named after it."""
-    account = role_arn.split(":")[4]
-    role = role_arn.rsplit("/", 1)[-1]
+    parts = role_arn.split(":", 5)
+    account, resource = parts[4], parts[5]  # the model's pattern has made sure of both
+    role = resource.removeprefix("role").rsplit("/", 1)[-1]
     return f"arn:aws:sts::{account}:assumed-role/{role}/{function_name}"
 
 

@@ -37,7 +37,8 @@ from gureum.sts.domain.sessions import (
 )
 
 _BASE32 = string.ascii_uppercase + "234567"
-_ROLE_ARN = re.compile(r"arn:aws[a-zA-Z-]*:iam::(\d{12}):role/(?:[^/]+/)*([^/]+)")
+# A role ARN as Lambda's model admits it (`role/?` then a path): its account and its name.
+_ROLE_ARN = re.compile(r"arn:(?:aws[a-zA-Z-]*)?:iam::(\d{12}):role/?(?:[^/]*/)*([^/]+)")
 
 
 def _derived_role_id(role_arn: str, key: bytes) -> str:
