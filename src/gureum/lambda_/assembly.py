@@ -26,7 +26,11 @@ from gureum.lambda_.api.asynchronous import AsyncApi
 from gureum.lambda_.api.event_sources import EventSourceApi
 from gureum.lambda_.api.function_urls import FunctionUrlApi
 from gureum.lambda_.api.handlers import LambdaApi
-from gureum.lambda_.api.permissions import PermissionApi, across_accounts
+from gureum.lambda_.api.permissions import (
+    PermissionApi,
+    across_accounts,
+    dropping_alias_policies,
+)
 from gureum.lambda_.api.provisioned import ProvisionedApi
 from gureum.lambda_.api.url_requests import Accounts, UrlGateway
 from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
@@ -529,12 +533,15 @@ def assemble(
         RestJsonProtocol(kernel.model("lambda"), "application/json"),
         # Another account's caller reaches a function only as its policy allows.
         across_accounts(
-            {
-                **lambda_api.handlers(),
-                **async_api.handlers(),
-                **ProvisionedApi(provisioned).handlers(),
-                **trigger_apis,
-            },
+            dropping_alias_policies(
+                {
+                    **lambda_api.handlers(),
+                    **async_api.handlers(),
+                    **ProvisionedApi(provisioned).handlers(),
+                    **trigger_apis,
+                },
+                policies,
+            ),
             policies,
             executor,
         ),

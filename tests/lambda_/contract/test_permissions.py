@@ -185,6 +185,11 @@ def test_policies_are_per_qualifier_and_gone_with_their_function(
     assert document["Statement"][0]["Resource"] == arn(name, "live")
     with aws_error("ResourceNotFoundException", 404):
         lam.get_policy(FunctionName=name)
+    # An alias deleted and created again starts without the old alias's policy.
+    lam.delete_alias(FunctionName=name, Name="live")
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    with aws_error("ResourceNotFoundException", 404):
+        lam.get_policy(FunctionName=name, Qualifier="live")
     lam.add_permission(FunctionName=name, StatementId="b", Action="lambda:*", Principal=B)
     lam.delete_function(FunctionName=name)
     lam.create_function(

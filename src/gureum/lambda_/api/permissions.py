@@ -57,6 +57,21 @@ class PermissionApi:
         return {"Policy": policy.text(), "RevisionId": policy.revision_id}
 
 
+def dropping_alias_policies(
+    handlers: Mapping[str, Handler], permissions: PermissionService
+) -> dict[str, Handler]:
+    """`handlers` with DeleteAlias also deleting the alias's policy, after the alias is gone."""
+    delete_alias = cast(Callable[[CallContext, Params], Result], handlers["DeleteAlias"])
+
+    def deleted(ctx: CallContext, params: dict[str, Any]) -> Result:
+        result = delete_alias(ctx, params)
+        ref = function_ref(ctx, params, qualifier=False)
+        permissions.forget(caller(ctx), ref, params["Name"])
+        return result
+
+    return {**handlers, "DeleteAlias": deleted}
+
+
 def _other_account(ctx: CallContext, params: Params) -> tuple[str, str] | None:
     """(the owner's account, the function's ARN) when FunctionName names another account's
     function in this region; None otherwise (the handler's own checks answer the rest)."""

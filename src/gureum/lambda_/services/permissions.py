@@ -112,6 +112,19 @@ class PermissionService:
             raise policy_not_found()
         return policy
 
+    def forget(self, caller: Caller, ref: FunctionRef, qualifier: str) -> None:
+        """An alias was deleted: its policy goes with it (an alias created again under the
+        name starts without one, as on AWS)."""
+        with self._store.transaction() as tx:
+            found = tx.function_policy(caller.account, caller.region, ref.name, qualifier)
+            if found is not None:
+                tx.put_function_policy(
+                    FunctionPolicy(
+                        found.account, found.region, found.function_name, qualifier,
+                        found.function_id, found.revision_id, (),
+                    )
+                )  # fmt: skip
+
     # --- decisions -------------------------------------------------------------------------
 
     def policy_of(
