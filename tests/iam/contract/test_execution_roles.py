@@ -287,3 +287,35 @@ def test_an_iam_function_url_needs_invoke_function_url_in_its_own_account(
     )
     assert _signed_get(url, *signed) == 200
     assert _signed_get(url, session["AccessKeyId"], session["SecretAccessKey"]) == 403
+
+
+def test_across_accounts_under_enforce_both_policies_must_allow(server: GureumProcess) -> None:
+    """IAM's cross-account rule: the caller's identity policies (in its account) and the
+    function's policy (in the owner's) must both allow; each refusal says which is missing."""
+    function(server, "shared-out", role(server, "shared-out-role"))
+    iam_b = root(server, "iam", B)
+    iam_b.create_user(UserName="b-user")
+    created = iam_b.create_access_key(UserName="b-user")["AccessKey"]
+    b_user = server.client(
+        "lambda",
+        aws_access_key_id=created["AccessKeyId"],
+        aws_secret_access_key=created["SecretAccessKey"],
+    )
+    action, resource = "lambda:InvokeFunction", f"arn:aws:lambda:{REGION}:{A}:function:shared-out"
+    who = f"arn:aws:iam::{B}:user/b-user"
+    no_identity = (
+        f"User: {who} is not authorized to perform: {action} on resource: {resource} "
+        f"because no identity-based policy allows the {action} action"
+    )
+    no_resource = no_identity.replace("identity-based", "resource-based")
+    with aws_error("AccessDeniedException", 403, no_identity):
+        b_user.invoke(FunctionName=resource, Payload=b"{}")
+    iam_b.put_user_policy(
+        UserName="b-user", PolicyName="invoke", PolicyDocument=allow(action, resource)
+    )
+    with aws_error("AccessDeniedException", 403, no_resource):
+        b_user.invoke(FunctionName=resource, Payload=b"{}")
+    root(server, "lambda").add_permission(
+        FunctionName="shared-out", StatementId="b", Action=action, Principal=B
+    )
+    assert b_user.invoke(FunctionName=resource, Payload=b"{}")["StatusCode"] == 200
