@@ -221,7 +221,7 @@ def test_every_response_has_a_request_id_and_every_error_a_type(
         failure(unknown_key.list_functions),
         failure(lambda_client.get_function, FunctionName=f"{function_name}-none"),
         failure(lambda_client.create_function, **_create_params(function_name)),
-        failure(lambda_client.get_policy, FunctionName=function_name),
+        failure(lambda_client.get_function_code_signing_config, FunctionName=function_name),
     ]
     assert [e["ResponseMetadata"]["HTTPStatusCode"] for e in errors] == [
         400,

@@ -203,11 +203,13 @@ def test_unimplemented_operation_says_so(
     make_function()
     # Standard retry mode retries 500/502/503/504: the answer must not be one of those.
     client = server.client(config=Config(retries={"mode": "standard", "max_attempts": 3}))
-    response = failure(client.get_policy, FunctionName=function_name)
+    response = failure(client.get_function_code_signing_config, FunctionName=function_name)
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert response["ResponseMetadata"]["RetryAttempts"] == 0
     assert response["Error"]["Code"] == "NotImplementedException"
-    assert response["Error"]["Message"] == "gureum does not implement the GetPolicy operation yet."
+    assert response["Error"]["Message"] == (
+        "gureum does not implement the GetFunctionCodeSigningConfig operation yet."
+    )
 
 
 # --- request size -----------------------------------------------------------------------------

@@ -231,6 +231,7 @@ class ExecutionEnvironment:
         # When it stops taking invocations, before its role's session expires (epoch seconds).
         credentials = plan.credentials
         self.retire_at = credentials.retire_at(plan.timeout_s) if credentials else math.inf
+        self.expires_at = credentials.expires.timestamp() if credentials else math.inf
         self.log_stream = f"{platform.now().strftime('%Y/%m/%d')}/[{plan.version}]{self.id}"
         self._scratch: ScratchSpace | None = None
         self._network: NetworkNamespace | None = None

@@ -10,7 +10,9 @@ reaper: its uid is not handed out again, since its process may still be running.
 
 An environment whose execution role session ends soon (`retire_at`, see
 `lambda_.domain.credentials`) takes no more invocations: it is retired when next found idle,
-and a new one starts with a new session.
+and a new one starts with a new session. A provisioned one is recycled by the provisioner
+instead (`renewal_due`: its replacement initialised first); only one whose session has expired
+is dropped at once.
 
 Provisioned environments (spec 6.3) live apart, per version slot: started and initialised ahead
 of any invocation by the provisioner, never reaped for idleness, handed out only once their
@@ -224,7 +226,7 @@ class EnvironmentPool:
         group = self._provisioned.get(slot)
         environment = None
         if group is not None and group.serving:
-            self._renew_provisioned(slot, group)
+            self._drop_expired(slot, group)
             for candidate in reversed(group.idle):
                 if candidate.key == key:
                     environment = candidate
@@ -302,11 +304,20 @@ class EnvironmentPool:
     def _wall(self) -> float:
         return self._platform.now().timestamp()
 
-    def _renew_provisioned(self, slot: str, group: _Provisioned) -> None:
-        """Retires the idle provisioned environments whose role session ends soon; the
-        provisioner replaces each (`on_lost`), with a new session."""
+    def renewal_due(self, slot: str) -> bool:
+        """Whether a provisioned environment of `slot` holds a role session that ends soon: the
+        provisioner then recycles it (a replacement initialised first, as every few hours)."""
+        group = self._provisioned.get(slot)
+        if group is None:
+            return False
         now = self._wall()
-        for environment in [e for e in group.idle if e.retire_at <= now]:
+        return any(e.retire_at <= now for e in group.born)
+
+    def _drop_expired(self, slot: str, group: _Provisioned) -> None:
+        """The last resort when no replacement came in time: an idle provisioned environment
+        whose session has expired is retired (and replaced, `on_lost`), never handed out."""
+        now = self._wall()
+        for environment in [e for e in group.idle if e.expires_at <= now]:
             group.idle.remove(environment)
             group.born.pop(environment, None)
             self._retire(environment)
@@ -355,7 +366,7 @@ class EnvironmentPool:
         retired = 0
         wall = self._wall()
         for slot, group in list(self._provisioned.items()):
-            self._renew_provisioned(slot, group)
+            self._drop_expired(slot, group)
         for idle in self._idle.values():
             for environment in list(idle):
                 try:

@@ -16,7 +16,8 @@ alias moved or deleted, a version or function deleted), looked at every `poll` s
 * Slots no configuration asks for any more are deprovisioned (an alias moved: the old
   version's go, the new one's come, IN_PROGRESS until they are up).
 * Environments are recycled every few hours (AWS: "every few hours", spec 6.1; here 4 hours,
-  scaled by --time-scale): a replacement is initialised first, then the old one retired, so a
+  scaled by --time-scale, or sooner when an environment's execution-role session ends soon,
+  `pool.renewal_due`): a replacement is initialised first, then the old one retired, so a
   READY configuration never has fewer than its allocation. A replacement whose Init fails
   leaves the old environment in place until the next period.
 * After a restart, every configuration that was READY or IN_PROGRESS is IN_PROGRESS again and
@@ -260,7 +261,10 @@ class Provisioner:
                 continue
             for slot in allocation.shape:
                 born = self._pool.oldest(slot)
-                if born is None or now - born < self._recycle_after:
+                if born is None:
+                    continue
+                # Every few hours, or sooner when a role session ends soon (a small time scale).
+                if now - born < self._recycle_after and not self._pool.renewal_due(slot):
                     continue
                 if self._recycle_blocked.get(slot, 0.0) > now:
                     continue
