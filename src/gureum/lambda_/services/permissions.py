@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from gureum.aws.authorization import (
     ResourcePolicy,
@@ -45,12 +46,7 @@ def _current(tx: TriggerTransaction, function: Function, qualifier: str) -> Func
     found = tx.function_policy(function.account, function.region, function.name, qualifier)
     if found is not None and found.function_id != function.id:
         # Left from a deleted function of the same name: the new one starts without it.
-        tx.put_function_policy(
-            FunctionPolicy(
-                found.account, found.region, found.function_name, qualifier, found.function_id,
-                found.revision_id, (),
-            )
-        )  # fmt: skip
+        tx.put_function_policy(replace(found, statements=()))
         return None
     return found
 
@@ -118,12 +114,7 @@ class PermissionService:
         with self._store.transaction() as tx:
             found = tx.function_policy(caller.account, caller.region, ref.name, qualifier)
             if found is not None:
-                tx.put_function_policy(
-                    FunctionPolicy(
-                        found.account, found.region, found.function_name, qualifier,
-                        found.function_id, found.revision_id, (),
-                    )
-                )  # fmt: skip
+                tx.put_function_policy(replace(found, statements=()))
 
     # --- decisions -------------------------------------------------------------------------
 
