@@ -32,6 +32,8 @@ class Principals:
         self._lock = threading.Lock()
         self._cache: dict[str, AccessKey] = {}
         self._generation = -1
+        self._roles: dict[str, Role | None] = {}
+        self._roles_generation = -1
 
     def find(self, access_key_id: str, session_token: str | None) -> AccessKey | None:
         if not access_key_id.startswith("AKIA"):
@@ -76,14 +78,28 @@ class Principals:
             raise MalformedPolicyDocument(f'Invalid principal in policy: "AWS":"{principal}"')
 
     def role(self, role_arn: str) -> Role | None:
-        """The role `role_arn` names, if it exists (in whichever account)."""
+        """The role `role_arn` names, if it exists (in whichever account). Cached until IAM's
+        store changes: every new Lambda execution environment asks for its role's id."""
         match = _ENTITY.fullmatch(role_arn)
         if match is None or match.group(2) != "role":
             return None
+        with self._lock:
+            if self._roles_generation != self._store.generation:
+                self._roles.clear()
+                self._roles_generation = self._store.generation
+            if role_arn in self._roles:
+                return self._roles[role_arn]
+            generation = self._roles_generation
         account, _, path, name = match.groups()
         with self._store.transaction() as records:
             role = records.role(account, name)
-        return role if role is not None and role.path == path else None
+        found = role if role is not None and role.path == path else None
+        with self._lock:
+            if generation == self._store.generation:
+                if len(self._roles) >= _CACHE_LIMIT:
+                    self._roles.clear()
+                self._roles[role_arn] = found
+        return found
 
     def identity_policies(self, principal: str) -> list[Policy]:
         """The inline and attached managed policies of a user, a role, or a role's session."""
