@@ -8,20 +8,25 @@ stops in reverse, the shared worker threads drain, then each closes what it hold
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import shutil
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import botocore.session
 
 from gureum import __version__
 from gureum.autoscaling import assembly as autoscaling
+from gureum.aws import payloads
 from gureum.aws.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
 from gureum.aws.catalog import ServiceCatalog
 from gureum.aws.frontend import CallContext, Frontend
-from gureum.aws.http import HttpResponse
+from gureum.aws.http import BodyFile, HttpResponse
 from gureum.aws.kernel import Assembly, Kernel
 from gureum.aws.policy import Decision
 from gureum.aws.sigv4 import HttpRequest
@@ -47,13 +52,21 @@ from gureum.kms import assembly as kms
 from gureum.lambda_ import assembly as lambda_
 from gureum.lambda_.assembly import CREATE_FUNCTION_LIMIT
 from gureum.lambda_.domain import file_systems as lambda_fs
-from gureum.lambda_.domain.arns import FunctionRef
+from gureum.lambda_.domain.arns import FunctionRef, parse_function_name
 from gureum.lambda_.domain.credentials import RoleCredentials
 from gureum.lambda_.domain.errors import InvalidParameterValue as LambdaInvalidParameter
 from gureum.lambda_.domain.errors import ProvisionedConcurrencyConfigNotFound
+from gureum.lambda_.domain.errors import ResourceNotFound as LambdaResourceNotFound
 from gureum.lambda_.services.context import Caller
+from gureum.lambda_.services.invoker import Invoker, Target, check_invocable
+from gureum.lambda_.services.packages import PackageUnavailable, S3Location
 from gureum.lambda_.services.provisioned import ProvisionedConcurrencyService
 from gureum.logs import assembly as logs
+from gureum.s3 import assembly as s3
+from gureum.s3.domain.errors import S3Error
+from gureum.s3.services.buckets import AccessDenied as S3AccessDenied
+from gureum.s3.services.objects import ObjectService
+from gureum.s3.services.ports import UndeliverableNotification
 from gureum.sqs import assembly as sqs
 from gureum.sts import assembly as sts
 from gureum.sts.services.sessions import SessionService
@@ -67,6 +80,10 @@ Send = Callable[[Message], Awaitable[None]]
 
 # The largest request any operation accepts; anything longer is refused unread.
 BODY_CAP = CREATE_FUNCTION_LIMIT + 1
+# An S3 event's invocation payload limit: Event invocations' 256 KB (a record is about 1 KB).
+S3_EVENT_LIMIT = 262_144
+# How much of a streamed response body (S3's GetObject) is read from disk at a time.
+STREAM_SLICE = 1 << 20
 
 
 class GureumApp:
@@ -74,6 +91,10 @@ class GureumApp:
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Request bodies streamed to disk (S3's uploads); what a killed server left is garbage.
+        self.spool_dir = settings.data_dir / "spool"
+        shutil.rmtree(self.spool_dir, ignore_errors=True)
+        self.spool_dir.mkdir()
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gureum-worker")
         self.kernel = Kernel(
@@ -97,6 +118,10 @@ class GureumApp:
         # which of them its mount targets hold.
         self.efs = efs.assemble(self.kernel, Ec2Network(self.ec2.network))
         self.ec2.network.register(self.efs.mount_targets)
+        # S3 notifies Lambda, and Lambda reads packages from S3, each through its own port:
+        # S3 is built first, its port connected to Lambda once Lambda exists.
+        notifications = LambdaNotifications()
+        self.s3 = s3.assemble(self.kernel, notifications)
         # Lambda reads EC2 and EFS through its own ports, and tells EC2 what its functions hold.
         self.lambda_ = lambda_.assemble(
             self.kernel,
@@ -117,7 +142,9 @@ class GureumApp:
             permissions=(
                 RoleAuthority(self.iam.authorizer) if self.iam.authorizer is not None else None
             ),
+            packages=S3Packages(self.s3.objects),
         )
+        notifications.connect(self.lambda_.invoker)
         self.ec2.network.register(self.lambda_.interfaces)
         if self.iam.authorizer is not None and self.lambda_.permissions is not None:
             # Functions' policies allow principals of their own account too (`enforce`).
@@ -132,6 +159,8 @@ class GureumApp:
             self.ec2,
             self.efs,
             self.lambda_,
+            # After Lambda: started once Lambda takes events, stopped before it.
+            self.s3,
         ]
         # Application Auto Scaling changes Lambda's provisioned concurrency through its port.
         self.autoscaling = autoscaling.assemble(
@@ -227,31 +256,74 @@ class GureumApp:
         if self.console.handles(scope["path"]):
             await self.console.web(scope, receive, send)  # pages, forms and live streams
             return
-        try:
-            body = await _read_body(receive, BODY_CAP)
-        except ClientDisconnected:
-            return  # a request that never arrived whole is never acted on
         raw_path = scope.get("raw_path") or scope["path"].encode()
-        request = HttpRequest(
+        head = HttpRequest(
             method=scope["method"],
             raw_path=raw_path.decode("latin-1").partition("?")[0],
             raw_query=scope["query_string"].decode("latin-1"),
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
-            body=body or b"",
+            body=b"",
         )
+        # S3's bodies go to disk as they arrive, up to S3's own limit; the others into memory
+        # under the server's cap.
+        spool_limit = self.frontend.spooled_body_limit(head)
+        payload: BodyFile | None = None
+        try:
+            if spool_limit is not None:
+                payload = await payloads.spool(receive, self.spool_dir, spool_limit, self.executor)
+                oversized = payload is None
+                request = replace(head, payload=payload)
+            else:
+                body = await _read_body(receive, BODY_CAP)
+                oversized = body is None
+                request = replace(head, body=body or b"")
+        except payloads.ClientDisconnected:
+            return  # a request that never arrived whole is never acted on
+        try:
+            response = await self._respond(request, oversized)
+        finally:
+            payloads.discard(payload)  # unless the service took it over
+        await self._send(response, send)
+
+    async def _send(self, response: HttpResponse, send: Send) -> None:
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        content = response.content
+        if not any(k.lower() == "content-length" for k, _ in response.headers):
+            length = len(response.body) if content is None else content.length
+            headers.append((b"content-length", str(length).encode()))
+        start = {"type": "http.response.start", "status": response.status, "headers": headers}
+        if content is None:
+            await send(start)
+            await send({"type": "http.response.body", "body": response.body})
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            await send(start)
+            offset, end = content.offset, content.offset + content.length
+            fd = content.file.fileno()
+            while offset < end:
+                size = min(STREAM_SLICE, end - offset)
+                data = await loop.run_in_executor(self.executor, os.pread, fd, size, offset)
+                if not data:
+                    break  # the file is shorter than it was said to be: end the body here
+                offset += len(data)
+                await send({"type": "http.response.body", "body": data, "more_body": offset < end})
+            if offset < end:
+                await send({"type": "http.response.body", "body": b""})
+        finally:
+            content.file.close()
+
+    async def _respond(self, request: HttpRequest, oversized: bool) -> HttpResponse:
         if request.raw_path.startswith("/_gureum/"):
             response = await self._internal(request)
         elif (
-            url := await self.lambda_.function_url(request, self.accounts.find, body is None)
+            url := await self.lambda_.function_url(request, self.accounts.find, oversized)
         ) is not None:
             response = url  # a function URL, path- or host-based: not an AWS API call
         else:
             host = next((v for k, v in request.headers if k.lower() == "host"), "localhost")
-            response = await self.frontend.handle(request, f"http://{host}", body is None)
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        headers.append((b"content-length", str(len(response.body)).encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
+            response = await self.frontend.handle(request, f"http://{host}", oversized)
+        return response
 
     async def _internal(self, request: HttpRequest) -> HttpResponse:
         json_type = [("Content-Type", "application/json")]
@@ -337,6 +409,74 @@ class RoleAuthority:
         if decision is Decision.ALLOW:
             return None
         return denial(service, principal, action, resource, decision).message
+
+
+class LambdaNotifications:
+    """S3's `NotificationTarget`, over Lambda's asynchronous invocation: each notification is
+    an Event invocation accepted into Lambda's durable event queue, so retries, maximum age,
+    dead-letter queues, destinations and throttling are those of any Event invoke."""
+
+    def __init__(self) -> None:
+        self._invoker: Invoker | None = None
+
+    def connect(self, invoker: Invoker) -> None:
+        self._invoker = invoker
+
+    def _target(self, account: str, region: str, function_arn: str) -> tuple[Target, FunctionRef]:
+        if self._invoker is None:
+            raise RuntimeError("S3's notifications are not connected to Lambda yet")
+        try:
+            ref = parse_function_name(function_arn)
+        except LambdaInvalidParameter:
+            raise UndeliverableNotification(function_arn) from None
+        # S3 notifies functions of the bucket's own account and region only.
+        if (ref.account or account, ref.region or region) != (account, region):
+            raise UndeliverableNotification(function_arn)
+        ref = FunctionRef(ref.name, ref.qualifier, region, account)
+        try:
+            return self._invoker.target(Caller(account, region), ref), ref
+        except LambdaResourceNotFound:
+            raise UndeliverableNotification(function_arn) from None
+
+    def function_exists(self, account: str, region: str, function_arn: str) -> bool:
+        try:
+            self._target(account, region, function_arn)
+        except UndeliverableNotification:
+            return False
+        return True
+
+    async def deliver(
+        self, account: str, region: str, function_arn: str, payload: bytes, request_id: str
+    ) -> None:
+        assert self._invoker is not None
+        target, ref = self._target(account, region, function_arn)
+        check_invocable(target.version)  # a Pending function: retried by the notifier
+        await self._invoker.accept(target, ref, payload, request_id, S3_EVENT_LIMIT)
+
+
+class S3Packages:
+    """Lambda's `PackageSource`, over S3's object service: a deployment package is an object in
+    one of the caller's buckets, its S3 error passed on in Lambda's wording."""
+
+    def __init__(self, objects: ObjectService) -> None:
+        self._objects = objects
+
+    def read(self, account: str, region: str, location: S3Location, limit: int) -> bytes:
+        if location.version not in (None, "null"):
+            raise PackageUnavailable("NoSuchVersion", "The specified version does not exist.")
+        try:
+            opened = self._objects.open(account, location.bucket, location.key)
+        except S3Error as error:
+            raise PackageUnavailable(error.code, error.message) from None
+        except S3AccessDenied:
+            raise PackageUnavailable("AccessDenied", "Access Denied") from None
+        assert opened.file is not None
+        with opened.file as file:
+            if opened.item.size > limit:
+                raise PackageUnavailable(
+                    "EntityTooLarge", f"The object is larger than {limit} bytes."
+                )
+            return file.read()
 
 
 class Ec2Network:
@@ -476,10 +616,6 @@ class LambdaFileSystems:
         return False
 
 
-class ClientDisconnected(Exception):
-    pass
-
-
 async def _read_body(receive: Receive, cap: int) -> bytes | None:
     """The whole request body, or None once it grows past `cap` (the rest is drained)."""
     chunks: list[bytes] = []
@@ -487,7 +623,7 @@ async def _read_body(receive: Receive, cap: int) -> bytes | None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ClientDisconnected
+            raise payloads.ClientDisconnected
         chunk = message.get("body", b"")
         size += len(chunk)
         if size <= cap:

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import botocore.session
 from botocore.model import OperationModel
 
-from gureum.aws import sigv4
+from gureum.aws import payloads, sigv4
 from gureum.aws.accounts import AccessKey, AccountDirectory, ExpiredCredential
 from gureum.aws.catalog import Refusal, ServiceCatalog
 from gureum.aws.documents import UnreadableDocument
@@ -131,6 +131,9 @@ class ServiceEndpoint:
     # A service that speaks several protocols (CloudWatch: rpc-v2-cbor, json, query) picks the
     # codec of each request with this; `protocol` is then the one for requests that name none.
     choose: Callable[[HttpRequest], WireProtocol] | None = None
+    # A service whose request bodies are spooled to disk as they arrive (S3's uploads) rather
+    # than read into memory under the server's cap: the largest it takes.
+    spooled_body_limit: int | None = None
 
     def protocol_for(self, request: HttpRequest) -> WireProtocol:
         """The codec `request` is read and answered with."""
@@ -212,6 +215,13 @@ class Frontend:
         self._default = services[default_service]
         self._catalog = catalog or ServiceCatalog(botocore.session.get_session())
 
+    def spooled_body_limit(self, request: HttpRequest) -> int | None:
+        """How large a body `request` (its head: no body yet) may spool to disk, when it is
+        signed for a service that streams its bodies; None: read it into memory."""
+        signed_for = _signed_for(request)
+        service = self._services.get(signed_for) if signed_for is not None else None
+        return None if service is None else service.spooled_body_limit
+
     async def handle(
         self, request: HttpRequest, endpoint: str, oversized: bool = False
     ) -> HttpResponse:
@@ -232,7 +242,7 @@ class Frontend:
                 errors = service.protocol_for(request)
             if oversized:
                 raise self._too_large(request)
-            scope, key = self._authenticate(request)
+            scope, key, claimed = self._authenticate(request)
             if _REGION.fullmatch(scope.region) is None:
                 raise InvalidSignature(f"'{scope.region}' is not a valid region name.")
             if refusal is not None:
@@ -246,7 +256,15 @@ class Frontend:
                 user_id=key.caller_id,
                 session_policy=key.session_policy,
             )
-            response = await self._dispatch(service, request, context)
+            if request.payload is None:
+                response = await self._dispatch(service, request, context)
+            else:
+                decoded = await self._decoded(request, claimed, key)
+                try:
+                    response = await self._dispatch(service, decoded, context)
+                finally:  # the spool a handler did not take over (the server removes `request`'s)
+                    if decoded.payload is not request.payload:
+                        payloads.discard(decoded.payload)
         except AwsError as error:
             if error.status >= 500:
                 log.warning("request %s failed: %s %s", request_id, error.code, error.message)
@@ -285,7 +303,32 @@ class Frontend:
             return RequestEntityTooLarge(limit[1])
         return RequestEntityTooLarge(f"Request is too large for the {operation} operation")
 
-    def _authenticate(self, request: HttpRequest) -> tuple[sigv4.CredentialScope, AccessKey]:
+    async def _decoded(
+        self, request: HttpRequest, claimed: sigv4.Claim, key: AccessKey
+    ) -> HttpRequest:
+        """`request` with its spooled aws-chunked body decoded (and each chunk's signature
+        checked): the payload a handler sees is the object's bytes, never the framing."""
+        assert request.payload is not None
+        declared = header(request.headers, "x-amz-content-sha256")
+        if declared not in sigv4.STREAMING_PAYLOADS:
+            return request
+        signer = None
+        if declared == sigv4.STREAMING_SIGNED:
+            secret = sigv4.signing_key(key.secret_access_key, claimed.scope)
+            signer = payloads.ChunkSigner(
+                secret, claimed.timestamp, claimed.scope, claimed.signature
+            )
+        length = header(request.headers, "x-amz-decoded-content-length")
+        expected = int(length) if length is not None and length.isdecimal() else None
+        loop = asyncio.get_running_loop()
+        decoded = await loop.run_in_executor(
+            self._executor, payloads.decode_chunked, request.payload, signer, expected
+        )
+        return replace(request, payload=decoded)
+
+    def _authenticate(
+        self, request: HttpRequest
+    ) -> tuple[sigv4.CredentialScope, AccessKey, sigv4.Claim]:
         try:
             claimed = sigv4.claim(request)
         except sigv4.SignatureFailure as failure:
@@ -313,7 +356,7 @@ class Frontend:
             if failure.problem is sigv4.SignatureProblem.MALFORMED:
                 raise IncompleteSignature(failure.detail) from None
             raise InvalidSignature(failure.detail) from None
-        return scope, key
+        return scope, key, claimed
 
     async def _dispatch(
         self, service: ServiceEndpoint, request: HttpRequest, context: CallContext

@@ -4,7 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import parse_qsl
+
+
+@dataclass(frozen=True, slots=True)
+class BodyFile:
+    """A request body spooled to a file instead of memory (S3's uploads): its bytes as they
+    arrived, with their size and digests taken on the way in. Whoever takes the file over
+    renames it; the server removes it after the response if it is still there."""
+
+    path: Path
+    size: int
+    sha256: str  # hex
+    md5: bytes  # raw digest
+    crc32: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileSlice:
+    """A response body read from an open file (S3's GetObject): `length` bytes from `offset`.
+    The file was opened while the object was current, so a later overwrite or delete does not
+    change what this response sends; the server closes it once the body is sent."""
+
+    file: BinaryIO
+    offset: int
+    length: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,6 +38,8 @@ class HttpResponse:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    # A body too large for memory, sent from a file instead of `body`.
+    content: FileSlice | None = None
 
 
 def header(headers: Sequence[tuple[str, str]], name: str) -> str | None:

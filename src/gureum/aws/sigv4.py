@@ -28,9 +28,18 @@ from enum import StrEnum, auto
 from functools import lru_cache, partial
 from urllib.parse import quote, unquote_plus, unquote_to_bytes
 
+from gureum.aws.http import BodyFile
+
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+# aws-chunked payloads (S3's uploads): each chunk signed after the headers' seed signature, or
+# none signed with a checksum in the trailer (what botocore sends for S3 since 1.36).
+STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+STREAMING_PAYLOADS = frozenset({STREAMING_SIGNED, STREAMING_UNSIGNED_TRAILER})
+CHUNK_ALGORITHM = "AWS4-HMAC-SHA256-PAYLOAD"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 MAX_SKEW = timedelta(minutes=15)
 MAX_EXPIRES = 604_800  # seconds: a presigned URL lives at most one week
 MISMATCH_MESSAGE = (
@@ -49,6 +58,8 @@ class HttpRequest:
     raw_query: str  # query string as on the wire ('' if none), without '?'
     headers: Sequence[tuple[str, str]]  # as received, names in any case, duplicates possible
     body: bytes
+    # The body, when it was spooled to disk instead of read into `body` (then empty).
+    payload: BodyFile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +142,12 @@ def verify(
     candidates = []  # (canonical request, string to sign)
     for payload in _payload_hashes(request, found.headers, presigned):
         canonical = canonical_request(
-            request, signed_headers, payload, presigned=presigned, headers=found.headers
+            request,
+            signed_headers,
+            payload,
+            presigned=presigned,
+            headers=found.headers,
+            as_sent=scope.service == "s3",
         )
         to_sign = string_to_sign(timestamp, scope, canonical)
         expected = hmac.digest(key, to_sign.encode(), "sha256").hex()
@@ -148,6 +164,7 @@ def canonical_request(
     *,
     presigned: bool,
     headers: dict[str, list[str]] | None = None,
+    as_sent: bool = False,
 ) -> str:
     """The canonical request, as ``SigV4Auth.canonical_request`` builds it."""
     values = _index(request) if headers is None else headers
@@ -158,10 +175,24 @@ def canonical_request(
     pairs = sorted((_uri_encode(k), _uri_encode(v)) for k, v in _query_pairs(request.raw_query))
     skip = "X-Amz-Signature" if presigned else None  # the one parameter a presigned URL leaves out
     query = "&".join(f"{k}={v}" for k, v in pairs if k != skip)
-    path = quote(_normalize_path(request.raw_path), safe="/~")
+    # S3's signers take the path as sent: neither normalized nor encoded again (botocore's
+    # `S3SigV4Auth._normalize_url_path`).
+    path = request.raw_path if as_sent else quote(_normalize_path(request.raw_path), safe="/~")
     method = request.method.upper()
     signed = ";".join(signed_headers)
     return f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed}\n{payload_hash}"
+
+
+def chunk_signature(
+    key: bytes, timestamp: str, scope: CredentialScope, previous: str, chunk_sha256: str
+) -> str:
+    """The signature of one chunk of an aws-chunked payload, chained to the one before (the
+    headers' seed signature for the first chunk)."""
+    scope_text = f"{scope.date}/{scope.region}/{scope.service}/{TERMINATOR}"
+    to_sign = (
+        f"{CHUNK_ALGORITHM}\n{timestamp}\n{scope_text}\n{previous}\n{EMPTY_SHA256}\n{chunk_sha256}"
+    )
+    return hmac.digest(key, to_sign.encode(), "sha256").hex()
 
 
 def string_to_sign(timestamp: str, scope: CredentialScope, canonical: str) -> str:
@@ -271,7 +302,12 @@ def _payload_hashes(
     request: HttpRequest, headers: dict[str, list[str]], presigned: bool
 ) -> list[str]:
     declared = _single_header(headers, "x-amz-content-sha256")
-    actual = hashlib.sha256(request.body).hexdigest()
+    if declared in STREAMING_PAYLOADS:
+        return [declared]  # the chunks are checked as they are decoded (`aws.payloads`)
+    if request.payload is not None:
+        actual = request.payload.sha256
+    else:
+        actual = hashlib.sha256(request.body).hexdigest()
     if declared is None:  # S3-style presigners sign UNSIGNED-PAYLOAD instead of the body hash
         return [actual, UNSIGNED_PAYLOAD] if presigned else [actual]
     if declared not in (UNSIGNED_PAYLOAD, actual):

@@ -74,6 +74,7 @@ from gureum.lambda_.services.layers import LayerService
 from gureum.lambda_.services.metrics import CONTENT_TYPE as METRICS_TYPE
 from gureum.lambda_.services.metrics import LambdaMetrics, MetricPublisher
 from gureum.lambda_.services.network import FileSystems, FunctionNetwork
+from gureum.lambda_.services.packages import PackageSource
 from gureum.lambda_.services.permissions import PermissionService
 from gureum.lambda_.services.pollers import Pollers
 from gureum.lambda_.services.provisioned import ProvisionedConcurrencyService
@@ -402,6 +403,7 @@ def assemble(
     file_systems: FileSystems | None = None,
     roles: ExecutionRoles | None = None,
     permissions: RolePermissions | None = None,
+    packages: PackageSource | None = None,
 ) -> Lambda:
     settings, clock, executor = kernel.settings, kernel.clock, kernel.executor
     data = settings.data_dir
@@ -508,7 +510,7 @@ def assemble(
     metrics.watch_provisioned(provisioner.usage)
     # The wire adapter.
     functions, aliases, event_configs = (
-        FunctionService(ports, catalog, network, file_systems),
+        FunctionService(ports, catalog, network, file_systems, packages),
         AliasService(ports),
         EventConfigService(ports),
     )

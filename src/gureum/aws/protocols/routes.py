@@ -36,10 +36,13 @@ class _Route:
     # Headers the operation requires: S3's CopyObject is PutObject's route plus
     # `x-amz-copy-source`. (Lambda requires none.)
     required_headers: tuple[str, ...]
+    # Query parameters the operation requires, when the table routes by them: S3's UploadPart
+    # is PutObject's route plus `partNumber` and `uploadId`.
+    required_query: tuple[str, ...]
     weight: tuple[int, int, int]
 
 
-def _compile(operation: OperationModel) -> _Route:
+def _compile(operation: OperationModel, by_query: bool) -> _Route:
     uri: str = operation.http["requestUri"]
     path, _, fixed = uri.partition("?")
     regex = ""
@@ -56,25 +59,36 @@ def _compile(operation: OperationModel) -> _Route:
     fixed_query = tuple((k, v) for k, v in query_params(fixed))
     pattern = re.compile(regex.rstrip("/") + "/?")
     shape = operation.input_shape
-    required = tuple(
-        shape.members[name].serialization.get("name", name)
-        for name in (shape.required_members if shape is not None else ())
-        if shape.members[name].serialization.get("location") == "header"
-    )
-    weight = (len(fixed_query), len(required), literal)
-    return _Route(operation, pattern, fixed_query, required, weight)
+    required_members = shape.required_members if shape is not None else ()
+
+    def located(where: str) -> tuple[str, ...]:
+        assert shape is not None
+        return tuple(
+            shape.members[name].serialization.get("name", name)
+            for name in required_members
+            if shape.members[name].serialization.get("location") == where
+        )
+
+    required = located("header")
+    query = located("querystring") if by_query else ()
+    weight = (len(fixed_query), len(required) + len(query), literal)
+    return _Route(operation, pattern, fixed_query, required, query, weight)
 
 
 class RouteTable:
     """Every operation of one REST service, most specific route first: more fixed query
     parameters, then more required headers, then more literal path characters
-    (`/functions/{F}/aliases` before `/functions/{F}`)."""
+    (`/functions/{F}/aliases` before `/functions/{F}`).
 
-    def __init__(self, model: ServiceModel) -> None:
+    `by_query`: required query parameters tell routes apart too (S3, whose multipart operations
+    share their path and method with the object's); otherwise a request that lacks one still
+    routes, and is refused by validation with the parameter's name (Lambda)."""
+
+    def __init__(self, model: ServiceModel, by_query: bool = False) -> None:
         routes: dict[str, list[_Route]] = {}
         for name in model.operation_names:
             operation = model.operation_model(name)
-            routes.setdefault(operation.http["method"], []).append(_compile(operation))
+            routes.setdefault(operation.http["method"], []).append(_compile(operation, by_query))
         for table in routes.values():
             table.sort(key=lambda route: route.weight, reverse=True)
         self._routes = routes
@@ -86,6 +100,8 @@ class RouteTable:
             if match is None or any(pair not in query for pair in route.fixed_query):
                 continue
             if any(header(request.headers, name) is None for name in route.required_headers):
+                continue
+            if route.required_query and not set(route.required_query) <= {k for k, _ in query}:
                 continue
             params = {k: unquote(v) for k, v in match.groupdict().items()}
             return Routed(route.operation, params)

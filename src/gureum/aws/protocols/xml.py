@@ -122,11 +122,14 @@ class Ec2Errors:
 class RestXmlErrors:
     """rest-xml error bodies: S3's bare `<Error>`, the `<ErrorResponse>` of the others."""
 
-    def __init__(self, model: ServiceModel) -> None:
+    def __init__(self, model: ServiceModel, renamed: Mapping[str, str] | None = None) -> None:
         # S3 alone answers with the bare shape; `RestXMLParser` tells them apart by the root.
         self._bare = model.metadata.get("serviceId") == "S3"
         self._namespace: str | None = model.metadata.get("xmlNamespace")
         self._codes = _error_codes(model)
+        # Shared errors the service names its own way (S3's `SignatureDoesNotMatch`).
+        for code, name in (renamed or {}).items():
+            self._codes[code] = {"code": name}
 
     def render_error(self, error: AwsError, request_id: str = "") -> HttpResponse:
         identity = wire_identity(error, self._codes)

@@ -27,6 +27,7 @@ from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.functions import FunctionService
 from gureum.lambda_.services.invoker import InvocationType, Invoker
 from gureum.lambda_.services.layers import LayerService
+from gureum.lambda_.services.packages import s3_location
 
 Params = dict[str, Any]
 Result = dict[str, Any]
@@ -118,7 +119,7 @@ class LambdaApi:
         if "ImageUri" in code_params:
             raise InvalidParameterValue("gureum runs .zip deployment packages only.")
         code = self._functions.store_package(
-            code_params.get("ZipFile"), code_params.get("S3Bucket")
+            code_params.get("ZipFile"), s3_location(code_params), caller(ctx)
         )
         settings = replace(FunctionSettings(role=params["Role"]), **changes)
         view = self._functions.create(
@@ -166,7 +167,9 @@ class LambdaApi:
             raise InvalidParameterValue("gureum runs .zip deployment packages only.")
         if params.get("DryRun"):
             raise InvalidParameterValue("gureum does not support DryRun for UpdateFunctionCode.")
-        code = self._functions.store_package(params.get("ZipFile"), params.get("S3Bucket"))
+        code = self._functions.store_package(
+            params.get("ZipFile"), s3_location(params), caller(ctx)
+        )
         architectures = params.get("Architectures")
         view = self._functions.update_code(
             caller(ctx),
@@ -296,7 +299,9 @@ class LambdaApi:
 
     def publish_layer_version(self, ctx: CallContext, params: Params) -> Result:
         content = params["Content"]
-        code = self._functions.store_package(content.get("ZipFile"), content.get("S3Bucket"))
+        code = self._functions.store_package(
+            content.get("ZipFile"), s3_location(content), caller(ctx)
+        )
         layer = self._layers.publish(
             caller(ctx),
             params["LayerName"],

@@ -40,13 +40,20 @@ from gureum.lambda_.domain.runtimes import check_runtime
 from gureum.lambda_.domain.variables import check_variables
 from gureum.lambda_.services.context import Caller, Ports
 from gureum.lambda_.services.network import FileSystems, FunctionNetwork, NoNetwork
+from gureum.lambda_.services.packages import (
+    HOT_RELOAD_BUCKET,
+    PackageSource,
+    PackageUnavailable,
+    S3Location,
+    fetch_failed,
+)
 from gureum.lambda_.store.codestore import ArchiveTooLarge, CodeStore, UnreadableArchive
 from gureum.lambda_.store.ports import NeedsWorker, Transaction
 
 T = TypeVar("T")
 PAGE_LIMIT = 50
 S3_UNSUPPORTED = (
-    "gureum does not read code from S3 (Code.S3Bucket / S3Key): upload the deployment package "
+    "This gureum was built without S3 (Code.S3Bucket / S3Key): upload the deployment package "
     "in ZipFile instead."
 )
 
@@ -172,8 +179,10 @@ class FunctionService:
         runtimes: RuntimeOffer,
         network: FunctionNetwork | None = None,
         file_systems: FileSystems | None = None,
+        packages: PackageSource | None = None,
     ) -> None:
         self._ports = ports
+        self._packages = packages
         self._runtimes = runtimes
         self._network: FunctionNetwork = network or NoNetwork()
         self._file_systems: FileSystems = file_systems or NoNetwork()
@@ -184,14 +193,19 @@ class FunctionService:
 
     # --- packages and settings ----------------------------------------------------------
 
-    def store_package(self, zip_file: bytes | None, s3_bucket: str | None) -> Code:
-        """Checks and keeps a package (function code or layer content) before any row uses it.
+    def store_package(
+        self, zip_file: bytes | None, s3: S3Location | None = None, caller: Caller | None = None
+    ) -> Code:
+        """Checks and keeps a package (function code or layer content) before any row uses it:
+        the uploaded ZipFile, or the object at `s3` read from gureum's S3 for `caller`.
 
         The whole archive is read here, so a package the settler could not unpack is refused
         with AWS's 400 now instead of failing the function later.
         """
-        if s3_bucket is not None:
-            raise InvalidParameterValue(S3_UNSUPPORTED)
+        if s3 is not None:
+            if zip_file is not None:
+                raise InvalidParameterValue("Please provide a source for function code.")
+            zip_file = self._read_s3(s3, caller)
         if zip_file is None:
             raise InvalidParameterValue("Please provide a source for function code.")
         summary = inspect_zip(zip_file)
@@ -204,6 +218,20 @@ class FunctionService:
         return UploadedCode(
             summary.sha256_b64, summary.size, summary.sha256_hex, summary.unzipped_size, zip_file
         )
+
+    def _read_s3(self, s3: S3Location, caller: Caller | None) -> bytes:
+        if s3.bucket == HOT_RELOAD_BUCKET:
+            # TODO(#23): hot reload maps this bucket to a local directory.
+            raise InvalidParameterValue(
+                f"gureum does not serve hot reload yet: S3Bucket {HOT_RELOAD_BUCKET} is kept "
+                "for it."
+            )
+        if self._packages is None or caller is None:
+            raise InvalidParameterValue(S3_UNSUPPORTED)
+        try:
+            return self._packages.read(caller.account, caller.region, s3, UNZIPPED_LIMIT)
+        except PackageUnavailable as error:
+            raise fetch_failed(error) from None
 
     def _keep(self, code: Code) -> Code:
         return keep_package(self._ports.code, code)

@@ -1,0 +1,91 @@
+"""S3, built from the kernel: buckets, objects and multipart uploads on disk, their endpoint
+(rest-xml, path-style and virtual-hosted), and the notifier that drains event notifications
+into the `NotificationTarget` the composition root gives (Lambda's event queue)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from gureum.aws.frontend import ServiceEndpoint
+from gureum.aws.kernel import Assembly, Kernel
+from gureum.aws.protocols.restxml import RestXmlProtocol
+from gureum.s3.api.addressing import bucket_in_host
+from gureum.s3.api.handlers import S3Api
+from gureum.s3.services.buckets import BucketService
+from gureum.s3.services.multipart import MultipartService
+from gureum.s3.services.notifier import Notifier
+from gureum.s3.services.objects import MAX_OBJECT_SIZE, ObjectService
+from gureum.s3.services.ports import NotificationTarget
+from gureum.s3.store.blobs import BlobStore
+from gureum.s3.store.records import S3Records
+
+log = logging.getLogger("gureum.s3")
+
+# The shared errors as S3 names them on the wire.
+S3_ERRORS = {
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    "UnrecognizedClientException": "InvalidAccessKeyId",
+    "IncompleteSignatureException": "AuthorizationHeaderMalformed",
+    "MissingAuthenticationTokenException": "AccessDenied",
+    "ExpiredTokenException": "ExpiredToken",
+    "ValidationException": "InvalidArgument",
+    "RequestEntityTooLargeException": "EntityTooLarge",
+    "UnknownOperationException": "MethodNotAllowed",
+    "NotImplementedException": "NotImplemented",
+    "AccessDeniedException": "AccessDenied",
+    "ServiceException": "InternalError",
+}
+# A single PUT of the largest object, with room for aws-chunked framing (about 0.1%).
+SPOOL_LIMIT = MAX_OBJECT_SIZE + MAX_OBJECT_SIZE // 256
+
+
+@dataclass(eq=False)
+class S3(Assembly):
+    buckets: BucketService
+    objects: ObjectService
+    uploads: MultipartService
+    notifier: Notifier
+    records: S3Records
+    blobs: BlobStore
+    endpoint: ServiceEndpoint
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        swept = await loop.run_in_executor(None, self._sweep)
+        if swept:
+            log.info("removed %d blobs no object names (left by an interrupted write)", swept)
+        self.notifier.start()
+
+    def _sweep(self) -> int:
+        with self.records.transaction() as tx:
+            named = tx.blobs()
+        return self.blobs.sweep(named)
+
+    async def stop(self) -> None:
+        await self.notifier.stop()
+
+    def close(self) -> None:
+        self.records.close()
+
+
+def assemble(kernel: Kernel, target: NotificationTarget) -> S3:
+    root = kernel.settings.data_dir / "s3"
+    records = S3Records(root / "s3.sqlite3")
+    blobs = BlobStore(root / "blobs")
+    notifier = Notifier(records, target, kernel.executor)
+    buckets = BucketService(records, kernel.clock, target)
+    objects = ObjectService(records, blobs, kernel.clock, notifier.wake)
+    uploads = MultipartService(records, blobs, kernel.clock, notifier.wake)
+    protocol = RestXmlProtocol(kernel.model("s3"), S3_ERRORS, host_prefix=bucket_in_host)
+    endpoint = ServiceEndpoint(
+        "s3",
+        protocol,
+        S3Api(buckets, objects, uploads, blobs).handlers(),
+        # S3 allows 15 minutes of clock skew (RequestTimeTooSkewed past it).
+        signature_window=timedelta(minutes=15),
+        spooled_body_limit=SPOOL_LIMIT,
+    )
+    return S3(buckets, objects, uploads, notifier, records, blobs, endpoint)
