@@ -67,7 +67,6 @@ class S3Api:
             "HeadBucket": self.head_bucket,
             "ListBuckets": self.list_buckets,
             "DeleteBucket": self.delete_bucket,
-            "GetBucketLocation": self.get_bucket_location,
             "PutObject": self.put_object,
             "GetObject": self.get_object,
             "HeadObject": self.head_object,
@@ -154,11 +153,6 @@ class S3Api:
     def delete_bucket(self, ctx: CallContext, params: Params) -> Params:
         self._buckets.delete(ctx.account_id, params["Bucket"])
         return {}
-
-    def get_bucket_location(self, ctx: CallContext, params: Params) -> Params:
-        bucket = self._buckets.get(ctx.account_id, params["Bucket"])
-        # us-east-1 is the empty constraint, as S3 answers it.
-        return {"LocationConstraint": None if bucket.region == "us-east-1" else bucket.region}
 
     # --- objects ----------------------------------------------------------------------------
 
@@ -287,9 +281,11 @@ class S3Api:
 
     def create_multipart_upload(self, ctx: CallContext, params: Params) -> Params:
         wire.refuse(params, wire.WRITE_EXTRAS)
+        # Each part's checksum is verified as it is uploaded (gureum keeps no checksum of the
+        # whole object, so GetObject answers none and SDKs validate nothing against it).
         algorithm = params.get("ChecksumAlgorithm")
-        if algorithm is not None:
-            raise NotImplementedFeature(f"{algorithm} checksums of multipart objects")
+        if algorithm not in (None, "CRC32", "SHA256"):
+            raise NotImplementedFeature(f"{algorithm} checksums (gureum verifies CRC32 and SHA256)")
         upload = self._uploads.create(
             ctx.account_id, params["Bucket"], params["Key"], wire.object_headers(params)
         )
