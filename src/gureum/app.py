@@ -80,8 +80,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 # The largest request any operation accepts; anything longer is refused unread.
 BODY_CAP = CREATE_FUNCTION_LIMIT + 1
-# An S3 event's invocation payload limit: Event invocations' 256 KB (a record is about 1 KB).
-S3_EVENT_LIMIT = 262_144
 # How much of a streamed response body (S3's GetObject) is read from disk at a time.
 STREAM_SLICE = 1 << 20
 
@@ -120,7 +118,7 @@ class GureumApp:
         self.ec2.network.register(self.efs.mount_targets)
         # S3 notifies Lambda, and Lambda reads packages from S3, each through its own port:
         # S3 is built first, its port connected to Lambda once Lambda exists.
-        notifications = LambdaNotifications()
+        notifications = LambdaNotifications(settings.async_payload_limit)
         self.s3 = s3.assemble(self.kernel, notifications)
         # Lambda reads EC2 and EFS through its own ports, and tells EC2 what its functions hold.
         self.lambda_ = lambda_.assemble(
@@ -416,8 +414,9 @@ class LambdaNotifications:
     an Event invocation accepted into Lambda's durable event queue, so retries, maximum age,
     dead-letter queues, destinations and throttling are those of any Event invoke."""
 
-    def __init__(self) -> None:
+    def __init__(self, payload_limit: int) -> None:
         self._invoker: Invoker | None = None
+        self._limit = payload_limit  # Event invocations' (a record is about 1 KB)
 
     def connect(self, invoker: Invoker) -> None:
         self._invoker = invoker
@@ -451,7 +450,7 @@ class LambdaNotifications:
         assert self._invoker is not None
         target, ref = self._target(account, region, function_arn)
         check_invocable(target.version)  # a Pending function: retried by the notifier
-        await self._invoker.accept(target, ref, payload, request_id, S3_EVENT_LIMIT)
+        await self._invoker.accept(target, ref, payload, request_id, self._limit)
 
 
 class S3Packages:

@@ -39,7 +39,7 @@ class _Route:
     # Query parameters the operation requires, when the table routes by them: S3's UploadPart
     # is PutObject's route plus `partNumber` and `uploadId`.
     required_query: tuple[str, ...]
-    weight: tuple[int, int, int]
+    weight: tuple[int, int, int, int]
 
 
 def _compile(operation: OperationModel, by_query: bool) -> _Route:
@@ -71,7 +71,10 @@ def _compile(operation: OperationModel, by_query: bool) -> _Route:
 
     required = located("header")
     query = located("querystring") if by_query else ()
-    weight = (len(fixed_query), len(required) + len(query), literal)
+    # Last, an operation the model deprecates yields to its successor on the same route (S3's
+    # PutBucketNotification to PutBucketNotificationConfiguration).
+    current = 0 if operation.deprecated else 1
+    weight = (len(fixed_query), len(required) + len(query), literal, current)
     return _Route(operation, pattern, fixed_query, required, query, weight)
 
 
