@@ -37,8 +37,9 @@ def failure(call: Callable[..., Any], **params: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("service", "call", "operation", "params"),
     [
-        ("s3", "list_buckets", "ListBuckets", {}),
-        ("s3", "get_object", "GetObject", {"Bucket": "bucket", "Key": "a/key.txt"}),
+        # rest-xml services (S3 is served now).
+        ("route53", "list_hosted_zones", "ListHostedZones", {}),
+        ("cloudfront", "list_distributions", "ListDistributions", {}),
         # Query services (IAM and STS are served now).
         ("sns", "list_topics", "ListTopics", {}),
         ("ses", "list_identities", "ListIdentities", {}),
