@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import botocore.session
 from botocore.model import OperationModel
 
-from gureum.aws import payloads, sigv4
+from gureum.aws import payloads, sigv2, sigv4
 from gureum.aws.accounts import AccessKey, AccountDirectory, ExpiredCredential
 from gureum.aws.catalog import Refusal, ServiceCatalog
 from gureum.aws.documents import UnreadableDocument
@@ -134,6 +134,10 @@ class ServiceEndpoint:
     # A service whose request bodies are spooled to disk as they arrive (S3's uploads) rather
     # than read into memory under the server's cap: the largest it takes.
     spooled_body_limit: int | None = None
+    # A service that takes S3's older presigned URLs (SigV2: `AWSAccessKeyId`, `Signature`,
+    # `Expires`) gives the bucket a request's Host names (None for path-style): that is part of
+    # what SigV2 signs.
+    presigned_v2: Callable[[HttpRequest], str | None] | None = None
 
     def protocol_for(self, request: HttpRequest) -> WireProtocol:
         """The codec `request` is read and answered with."""
@@ -141,11 +145,12 @@ class ServiceEndpoint:
 
 
 def _signed_for(request: HttpRequest) -> str | None:
-    """The service of the request's credential scope, if it has one that can be read."""
+    """The service of the request's credential scope, if it has one that can be read (S3 for
+    a SigV2 presigned URL, which names no service: only S3 makes them)."""
     try:
         return sigv4.credential_scope(request).service
     except sigv4.SignatureFailure:
-        return None
+        return "s3" if sigv2.is_presigned(request) else None
 
 
 # The most a compressed body may grow to: beyond any operation's own limit (Lambda's largest is
@@ -303,8 +308,40 @@ class Frontend:
             return RequestEntityTooLarge(limit[1])
         return RequestEntityTooLarge(f"Request is too large for the {operation} operation")
 
+    def _authenticate_v2(
+        self, request: HttpRequest, bucket_of: Callable[[HttpRequest], str | None]
+    ) -> tuple[sigv4.CredentialScope, AccessKey]:
+        """A SigV2 presigned URL's signer. SigV2 names no region: the default one's scope."""
+        try:
+            found = sigv2.claim(request)
+        except sigv4.SignatureFailure as failure:
+            raise IncompleteSignature(failure.detail) from None
+        assert found is not None
+        key = self._find_key(found.access_key, _session_token(request))
+        try:
+            sigv2.verify(
+                request, found, key.secret_access_key, self._clock.now(), bucket_of(request)
+            )
+        except sigv4.SignatureFailure as failure:
+            if failure.problem is sigv4.SignatureProblem.MISMATCH:
+                raise InvalidSignature(failure.detail) from None
+            raise MissingAuthenticationToken(failure.detail) from None
+        now = self._clock.now()
+        return sigv4.CredentialScope(found.access_key, f"{now:%Y%m%d}", "us-east-1", "s3"), key
+
+    def _find_key(self, access_key: str, token: str | None) -> AccessKey:
+        try:
+            key = self._accounts.find(access_key, token)
+        except ExpiredCredential:
+            raise ExpiredToken("The security token included in the request is expired") from None
+        # A session's key is only good with its own token (a forged or missing one is refused
+        # as an unknown key, as AWS does).
+        if key is None or (key.session_token is not None and token != key.session_token):
+            raise UnrecognizedClient("The security token included in the request is invalid.")
+        return key
+
     async def _decoded(
-        self, request: HttpRequest, claimed: sigv4.Claim, key: AccessKey
+        self, request: HttpRequest, claimed: sigv4.Claim | None, key: AccessKey
     ) -> HttpRequest:
         """`request` with its spooled aws-chunked body decoded (and each chunk's signature
         checked): the payload a handler sees is the object's bytes, never the framing."""
@@ -314,6 +351,8 @@ class Frontend:
             return request
         signer = None
         if declared == sigv4.STREAMING_SIGNED:
+            if claimed is None:
+                raise IncompleteSignature("A streaming payload needs a SigV4 signature.")
             secret = sigv4.signing_key(key.secret_access_key, claimed.scope)
             signer = payloads.ChunkSigner(
                 secret, claimed.timestamp, claimed.scope, claimed.signature
@@ -328,7 +367,11 @@ class Frontend:
 
     def _authenticate(
         self, request: HttpRequest
-    ) -> tuple[sigv4.CredentialScope, AccessKey, sigv4.Claim]:
+    ) -> tuple[sigv4.CredentialScope, AccessKey, sigv4.Claim | None]:
+        s3 = self._services.get("s3")
+        if s3 is not None and s3.presigned_v2 is not None and sigv2.is_presigned(request):
+            scope, key = self._authenticate_v2(request, s3.presigned_v2)
+            return scope, key, None
         try:
             claimed = sigv4.claim(request)
         except sigv4.SignatureFailure as failure:
@@ -336,15 +379,7 @@ class Frontend:
                 raise MissingAuthenticationToken("Missing Authentication Token") from None
             raise IncompleteSignature(failure.detail) from None
         scope = claimed.scope
-        token = _session_token(request)
-        try:
-            key = self._accounts.find(scope.access_key, token)
-        except ExpiredCredential:
-            raise ExpiredToken("The security token included in the request is expired") from None
-        # A session's key is only good with its own token (a forged or missing one is refused
-        # as an unknown key, as AWS does).
-        if key is None or (key.session_token is not None and token != key.session_token):
-            raise UnrecognizedClient("The security token included in the request is invalid.")
+        key = self._find_key(scope.access_key, _session_token(request))
         window = self._services.get(scope.service, self._default).signature_window
         try:
             sigv4.verify(

@@ -87,5 +87,6 @@ def assemble(kernel: Kernel, target: NotificationTarget) -> S3:
         # S3 allows 15 minutes of clock skew (RequestTimeTooSkewed past it).
         signature_window=timedelta(minutes=15),
         spooled_body_limit=SPOOL_LIMIT,
+        presigned_v2=bucket_in_host,
     )
     return S3(buckets, objects, uploads, notifier, records, blobs, endpoint)

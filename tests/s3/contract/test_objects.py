@@ -316,3 +316,28 @@ def test_streamed_bodies_are_not_capped_like_api_calls(s3: Any, bucket: str) -> 
     s3.put_object(Bucket=bucket, Key="huge", Body=data)
     head = s3.head_object(Bucket=bucket, Key="huge")
     assert head["ContentLength"] == 60 * 1024 * 1024
+
+
+def test_sigv2_presigned_urls_as_boto3_and_the_cli_make_them(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="old sig/ü.txt", Body=b"v2")
+    get = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "old sig/ü.txt"})
+    assert "AWSAccessKeyId=" in get  # boto3's default for S3 presigning
+    with urllib.request.urlopen(get) as reply:
+        assert reply.read() == b"v2"
+    put = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "v2-put"})
+    request = urllib.request.Request(put, data=b"put v2", method="PUT")
+    request.add_header("Content-Type", "")  # what was signed: no Content-Type
+    with urllib.request.urlopen(request) as reply:
+        assert reply.status == 200
+    assert s3.get_object(Bucket=bucket, Key="v2-put")["Body"].read() == b"put v2"
+    for forged in (get.replace("Signature=", "Signature=A"), get.replace("Expires=", "Expires=1")):
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(forged)
+        assert caught.value.code == 403
+    expired = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "old sig/ü.txt"}, ExpiresIn=-10
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(expired)
+    assert caught.value.code == 403
+    assert b"<Code>AccessDenied</Code>" in caught.value.read()
