@@ -37,6 +37,9 @@ class Plan:
     provisioned_many: int  # environments of the large allocation timed to READY
     idle_window: float  # seconds the server's CPU is read while they sit idle
     snap_count: int  # SnapStart versions (Init of 1 s each), each restored once
+    s3_small: int  # 1 KB PutObject / GetObject each, sequential
+    s3_large: int  # 64 MB PutObject / GetObject each
+    s3_events: int  # uploads to a bucket that notifies a function
 
 
 QUICK = Plan(
@@ -66,6 +69,9 @@ QUICK = Plan(
     provisioned_many=30,
     idle_window=2.0,
     snap_count=10,
+    s3_small=300,
+    s3_large=2,
+    s3_events=300,
 )
 
 FULL = Plan(
@@ -95,4 +101,7 @@ FULL = Plan(
     provisioned_many=100,
     idle_window=5.0,
     snap_count=30,
+    s3_small=3000,
+    s3_large=5,
+    s3_events=3000,
 )

@@ -138,6 +138,11 @@ ROWS: tuple[tuple[str, str, str, str, str], ...] = (
         "lower",
         "",
     ),
+    ("s3_put_1k", "S3 PutObject 1 KB, sequential", "/s", "higher", "floor: the raw disk"),
+    ("s3_get_1k", "S3 GetObject 1 KB, sequential", "/s", "higher", "floor: the raw disk"),
+    ("s3_put_64m", "S3 PutObject 64 MB", "MB/s", "higher", "floor: the raw disk"),
+    ("s3_get_64m", "S3 GetObject 64 MB", "MB/s", "higher", "floor: the raw disk"),
+    ("s3_events", "S3 uploads to Lambda invocations, end to end", "/s", "higher", ""),
 )
 
 
@@ -204,6 +209,7 @@ WORKLOAD_ROWS: dict[str, tuple[str, ...]] = {
     "scale": ("scale_time", "scale_envs", "scale_env_mb", "scale_all_mb", "scale_server_mb"),
     "control": ("cp_create", "cp_publish", "cp_get"),
     "boto3": ("boto3_p50", "boto3_p99"),
+    "s3": ("s3_put_1k", "s3_get_1k", "s3_put_64m", "s3_get_64m", "s3_events"),
     "provisioned": (
         "pc_first_p50",
         "pc_first_p99",

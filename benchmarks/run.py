@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from benchmarks import concurrent, sequential
+from benchmarks import concurrent, s3, sequential
 from benchmarks.enforce import warm_enforced
 from benchmarks.page import chart, machine, page
 from benchmarks.peers import MiniStack, PeerUnavailable, ServerlessOffline
@@ -153,7 +153,7 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
         attempt(results, raw, "throughput", lambda: concurrent.throughput(raw, "f", results, plan))
     note = "not run: the raw floor is shown for warm latency and throughput only"
     workloads = ("cold", "async", "scale", "control", "boto3", "provisioned", "warm_console")
-    for workload in (*workloads, "warm_enforce", "snapstart"):
+    for workload in (*workloads, "warm_enforce", "snapstart", "s3"):
         results.explain(WORKLOAD_ROWS[workload], raw.name, note)
 
 
@@ -184,6 +184,13 @@ def run_full_set(target: Target, supervisor: Supervisor, results: Results, plan:
         attempt(results, target, "control", lambda: sequential.control_plane(target, results, plan))
         attempt(results, target, "provisioned", lambda: provisioned(target, results, plan))
         attempt(results, target, "snapstart", lambda: snap_start(target, results, plan))
+        if isinstance(target, Gureum):
+            scratch = target.workdir / "raw-disk"
+            attempt(results, target, "s3", lambda: s3.objects(target, results, plan, scratch))
+            events = target.async_function()
+            attempt(results, target, "s3", lambda: s3.events(target, events, results, plan))
+        else:
+            results.explain(WORKLOAD_ROWS["s3"], target.name, "cannot: no S3 here")
 
 
 def run_enforce(supervisor: Supervisor, results: Results, plan: Plan, workdir: Path) -> None:
