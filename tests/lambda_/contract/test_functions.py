@@ -204,15 +204,29 @@ def test_malformed_handler_or_role_is_a_validation_error(
         lambda_client.get_function(FunctionName=function_name)
 
 
-def test_create_from_s3_says_it_is_unsupported(lambda_client: Any, function_name: str) -> None:
+def test_create_from_a_missing_s3_bucket_is_awss_error(
+    lambda_client: Any, function_name: str
+) -> None:
     params = create_params(function_name, Code={"S3Bucket": "my-bucket", "S3Key": "code.zip"})
     with pytest.raises(ClientError) as caught:
         lambda_client.create_function(**params)
     response = caught.value.response
     assert response["Error"]["Code"] == "InvalidParameterValueException"
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert "S3" in response["Error"]["Message"]
-    assert "ZipFile" in response["Error"]["Message"]
+    assert response["Error"]["Message"] == (
+        "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: "
+        "The specified bucket does not exist"
+    )
+
+
+def test_the_hot_reload_bucket_is_never_read_from_s3(
+    lambda_client: Any, function_name: str
+) -> None:
+    params = create_params(function_name, Code={"S3Bucket": "hot-reload", "S3Key": "/src"})
+    with pytest.raises(ClientError) as caught:
+        lambda_client.create_function(**params)
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "hot reload" in caught.value.response["Error"]["Message"]
 
 
 def test_timeout_above_900_is_a_validation_error(
