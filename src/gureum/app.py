@@ -64,7 +64,6 @@ from gureum.lambda_.services.provisioned import ProvisionedConcurrencyService
 from gureum.logs import assembly as logs
 from gureum.s3 import assembly as s3
 from gureum.s3.domain.errors import S3Error
-from gureum.s3.services.buckets import AccessDenied as S3AccessDenied
 from gureum.s3.services.objects import ObjectService
 from gureum.s3.services.ports import UndeliverableNotification
 from gureum.sqs import assembly as sqs
@@ -264,7 +263,7 @@ class GureumApp:
         )
         # S3's bodies go to disk as they arrive, up to S3's own limit; the others into memory
         # under the server's cap.
-        spool_limit = self.frontend.spooled_body_limit(head)
+        spool_limit = self.frontend.spooled_body_limit(head) if _has_body(head) else None
         payload: BodyFile | None = None
         try:
             if spool_limit is not None:
@@ -465,10 +464,8 @@ class S3Packages:
             raise PackageUnavailable("NoSuchVersion", "The specified version does not exist.")
         try:
             opened = self._objects.open(account, location.bucket, location.key)
-        except S3Error as error:
+        except S3Error as error:  # NoSuchBucket, NoSuchKey, AccessDenied
             raise PackageUnavailable(error.code, error.message) from None
-        except S3AccessDenied:
-            raise PackageUnavailable("AccessDenied", "Access Denied") from None
         assert opened.file is not None
         with opened.file as file:
             if opened.item.size > limit:
@@ -613,6 +610,14 @@ class LambdaFileSystems:
                 ):
                     return True
         return False
+
+
+def _has_body(head: HttpRequest) -> bool:
+    """Whether the request says it has a body (a GET or HEAD usually does not: no file then)."""
+    length = next((v for k, v in head.headers if k.lower() == "content-length"), None)
+    if length is not None:
+        return length.strip() != "0"
+    return any(k.lower() == "transfer-encoding" for k, _ in head.headers)
 
 
 async def _read_body(receive: Receive, cap: int) -> bytes | None:

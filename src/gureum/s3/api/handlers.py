@@ -13,9 +13,9 @@ from gureum.aws.payloads import check_trailers
 from gureum.aws.protocols.restxml import STATUS
 from gureum.s3.api import headers as wire
 from gureum.s3.api.headers import Params
-from gureum.s3.domain.errors import InvalidArgument, NotImplementedFeature
+from gureum.s3.domain.errors import AccessDenied, InvalidArgument, NotImplementedFeature
 from gureum.s3.domain.listing import MAX_KEYS
-from gureum.s3.services.buckets import AccessDenied, BucketService
+from gureum.s3.services.buckets import BucketService
 from gureum.s3.services.multipart import MultipartService
 from gureum.s3.services.objects import ObjectService
 from gureum.s3.services.ports import Requester
@@ -37,7 +37,7 @@ def requester(ctx: CallContext) -> Requester:
 def check_owner(ctx: CallContext, params: Params) -> None:
     expected = params.get("ExpectedBucketOwner")
     if expected is not None and expected != ctx.account_id:
-        raise AccessDenied("Access Denied")
+        raise AccessDenied()
 
 
 def checksums(params: Params) -> dict[str, str]:

@@ -14,6 +14,16 @@ class S3Error(ClientError):
     pass
 
 
+class AccessDenied(S3Error):
+    """Another account's bucket (S3 tells no one else whether it exists)."""
+
+    code = "AccessDenied"
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__("Access Denied")
+
+
 class NoSuchBucket(S3Error):
     code = "NoSuchBucket"
     status = 404

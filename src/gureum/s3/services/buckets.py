@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from gureum.aws.errors import ClientError
 from gureum.clock import Clock
 from gureum.s3.domain.buckets import Bucket, check_bucket_name
 from gureum.s3.domain.errors import (
+    AccessDenied,
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
@@ -30,11 +30,6 @@ from gureum.s3.store.records import S3Records, S3Transaction
 CLASSIC_REGION = "us-east-1"
 
 
-class AccessDenied(ClientError):
-    code = "AccessDenied"
-    status = 403
-
-
 def owned_bucket(tx: S3Transaction, account: str, name: str) -> Bucket:
     """The bucket `name` if `account` owns it: NoSuchBucket when there is none, AccessDenied
     when another account does."""
@@ -42,7 +37,7 @@ def owned_bucket(tx: S3Transaction, account: str, name: str) -> Bucket:
     if bucket is None:
         raise NoSuchBucket(name)
     if bucket.account != account:
-        raise AccessDenied("Access Denied")
+        raise AccessDenied()
     return bucket
 
 
