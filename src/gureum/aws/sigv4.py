@@ -304,6 +304,11 @@ def _payload_hashes(
     declared = _single_header(headers, "x-amz-content-sha256")
     if declared in STREAMING_PAYLOADS:
         return [declared]  # the chunks are checked as they are decoded (`aws.payloads`)
+    if declared is not None and declared.startswith("STREAMING-"):
+        raise _malformed(
+            f"x-amz-content-sha256 {declared} is not supported: sign the payload, or send it "
+            f"as {STREAMING_SIGNED} or {STREAMING_UNSIGNED_TRAILER}."
+        )
     if request.payload is not None:
         actual = request.payload.sha256
     else:
