@@ -22,7 +22,7 @@ from tests.support.server import GureumProcess
 SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 
 
-class StreamingAuth(S3SigV4Auth):
+class StreamingAuth(S3SigV4Auth):  # type: ignore[misc]  # botocore has no types
     """botocore's S3 signer, declaring a signed-chunk payload instead of hashing the body."""
 
     def payload(self, request: Any) -> str:
