@@ -88,5 +88,8 @@ def assemble(kernel: Kernel, target: NotificationTarget) -> S3:
         signature_window=timedelta(minutes=15),
         spooled_body_limit=SPOOL_LIMIT,
         presigned_v2=bucket_in_host,
+        # S3 answers a LocationConstraint outside the model's enum (us-east-1 named) with its
+        # own error, which the bucket service words.
+        unvalidated={"CreateBucket": frozenset({"CreateBucketConfiguration"})},
     )
     return S3(buckets, objects, uploads, notifier, records, blobs, endpoint)

@@ -341,3 +341,22 @@ def test_sigv2_presigned_urls_as_boto3_and_the_cli_make_them(s3: Any, bucket: st
         urllib.request.urlopen(expired)
     assert caught.value.code == 403
     assert b"<Code>AccessDenied</Code>" in caught.value.read()
+
+
+def test_location_constraints_follow_s3s_rules(server: GureumProcess) -> None:
+    east, west = server.client("s3"), server.client("s3", region_name="eu-west-1")
+    status, code, message = error_of(west.create_bucket, Bucket="no-constraint-west")
+    assert (status, code) == (400, "IllegalLocationConstraintException")
+    assert message.startswith("The unspecified location constraint is incompatible")
+    status, code, _ = error_of(
+        east.create_bucket,
+        Bucket="named-east",
+        CreateBucketConfiguration={"LocationConstraint": "us-east-1"},
+    )
+    assert (status, code) == (400, "InvalidLocationConstraint")
+    status, code, _ = error_of(
+        west.create_bucket,
+        Bucket="wrong-west",
+        CreateBucketConfiguration={"LocationConstraint": "ap-south-1"},
+    )
+    assert (status, code) == (400, "IllegalLocationConstraintException")

@@ -198,6 +198,13 @@ class IllegalLocationConstraint(S3Error):
         )
 
 
+class InvalidLocationConstraint(S3Error):
+    code = "InvalidLocationConstraint"
+
+    def __init__(self) -> None:
+        super().__init__("The specified location-constraint is not valid")
+
+
 class NotImplementedFeature(AwsError):
     """A feature of S3 gureum does not act on: refused, never stored and ignored."""
 

@@ -20,6 +20,7 @@ from gureum.s3.domain.errors import (
     BucketNotEmpty,
     IllegalLocationConstraint,
     InvalidArgument,
+    InvalidLocationConstraint,
     NoSuchBucket,
 )
 from gureum.s3.domain.notifications import FunctionNotification, parse_configuration
@@ -49,10 +50,14 @@ class BucketService:
 
     def create(self, account: str, region: str, name: str, constraint: str | None) -> Bucket:
         check_bucket_name(name)
-        if constraint is not None and constraint not in (region, ""):
-            raise IllegalLocationConstraint(constraint)
+        # S3's rules: us-east-1 takes no constraint (naming it is invalid), every other region
+        # its own name and nothing else.
         if constraint == CLASSIC_REGION:
-            raise InvalidArgument("The specified location-constraint is not valid")
+            raise InvalidLocationConstraint()
+        if region != CLASSIC_REGION and not constraint:
+            raise IllegalLocationConstraint("unspecified")
+        if constraint and constraint != region:
+            raise IllegalLocationConstraint(constraint)
         with self._records.transaction() as tx:
             existing = tx.bucket(name)
             if existing is not None:
