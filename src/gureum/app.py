@@ -280,10 +280,13 @@ class GureumApp:
             response = await self._respond(request, oversized)
         finally:
             payloads.discard(payload)  # unless the service took it over
-        await self._send(response, send)
+        await self._send(response, receive, send)
 
-    async def _send(self, response: HttpResponse, send: Send) -> None:
+    async def _send(self, response: HttpResponse, receive: Receive, send: Send) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        if response.stream is not None:
+            await _send_stream(response, headers, receive, send)
+            return
         content = response.content
         if not any(k.lower() == "content-length" for k, _ in response.headers):
             length = len(response.body) if content is None else content.length
@@ -618,6 +621,40 @@ def _has_body(head: HttpRequest) -> bool:
     if length is not None:
         return length.strip() != "0"
     return any(k.lower() == "transfer-encoding" for k, _ in head.headers)
+
+
+async def _send_stream(
+    response: HttpResponse, headers: list[tuple[bytes, bytes]], receive: Receive, send: Send
+) -> None:
+    """Sends a streamed body piece by piece as its producer makes it (chunked: no length), and
+    stops the producer the moment the client goes away, even while it waits for its next
+    piece (a function sleeping between writes): its environment is freed at once."""
+    stream = response.stream
+    assert stream is not None
+
+    async def pump() -> None:
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if response.body:
+            await send({"type": "http.response.body", "body": response.body, "more_body": True})
+        async for piece in stream:
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass  # the request body was read whole already: nothing else is expected
+
+    pumping = asyncio.ensure_future(pump())
+    watching = asyncio.ensure_future(watch())
+    try:
+        await asyncio.wait({pumping, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pumping, watching):
+            task.cancel()
+        await asyncio.gather(pumping, watching, return_exceptions=True)
+        await stream.aclose()
+    if pumping.done() and not pumping.cancelled() and pumping.exception() is not None:
+        log.error("a streamed response failed", exc_info=pumping.exception())
 
 
 async def _read_body(receive: Receive, cap: int) -> bytes | None:

@@ -87,6 +87,9 @@ class CallContext:
     user_id: str = ""
     # A session's session policy: under `--iam enforce` it bounds the role's policies.
     session_policy: str | None = None
+    # The request's `X-Amzn-Trace-Id` (an SDK inside a function sends its invocation's): Lambda
+    # follows a chain of invocations by its Lineage (recursive loop detection).
+    trace_header: str | None = None
 
 
 Result = Mapping[str, Any]
@@ -260,6 +263,7 @@ class Frontend:
                 principal=key.principal,
                 user_id=key.caller_id,
                 session_policy=key.session_policy,
+                trace_header=header(request.headers, "x-amzn-trace-id"),
             )
             if request.payload is None:
                 response = await self._dispatch(service, request, context)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -40,6 +40,10 @@ class HttpResponse:
     body: bytes = b""
     # A body too large for memory, sent from a file instead of `body`.
     content: FileSlice | None = None
+    # A body sent as it is made (an event stream, a streamed function URL response), after
+    # `body`: the server writes each piece as it comes, with no Content-Length. Closing it (the
+    # client went away) tells its producer to stop.
+    stream: AsyncGenerator[bytes, None] | None = None
 
 
 def header(headers: Sequence[tuple[str, str]], name: str) -> str | None:

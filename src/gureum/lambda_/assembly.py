@@ -32,6 +32,7 @@ from gureum.lambda_.api.permissions import (
     dropping_alias_policies,
 )
 from gureum.lambda_.api.provisioned import ProvisionedApi
+from gureum.lambda_.api.streaming import StreamingApi
 from gureum.lambda_.api.url_requests import Accounts, UrlGateway
 from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
 from gureum.lambda_.domain.connections import PER_MINUTE, ConnectionLedger, ConnectionRules
@@ -82,6 +83,7 @@ from gureum.lambda_.services.provisioner import Provisioner
 from gureum.lambda_.services.roles import ExecutionRoles, RolePermissions
 from gureum.lambda_.services.settler import Settler
 from gureum.lambda_.services.snapshots import Snapshots
+from gureum.lambda_.services.streaming import ResponseStreaming
 from gureum.lambda_.services.vault import KmsEnvironmentVault
 from gureum.lambda_.store.codestore import CodeStore
 from gureum.lambda_.store.event_sources import TriggerStore
@@ -539,6 +541,7 @@ def assemble(
                 {
                     **lambda_api.handlers(),
                     **async_api.handlers(),
+                    **StreamingApi(ResponseStreaming(invoker)).handlers(),
                     **ProvisionedApi(provisioned).handlers(),
                     **trigger_apis,
                 },

@@ -18,6 +18,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from gureum.aws.documents import UnreadableDocument, read_document
 from gureum.aws.errors import AwsError, SerializationError
 from gureum.aws.http import HttpResponse, header, query_params
+from gureum.aws.protocols.eventstream import encode_stream
 from gureum.aws.protocols.routes import Routed, RouteTable
 from gureum.aws.shapes import (
     integer_in_range,
@@ -137,6 +138,7 @@ class RestJsonProtocol:
         payload_name = shape.serialization.get("payload")
         document: dict[str, Any] = {}
         body: bytes | None = None
+        stream = None
         for name, value in result.items():
             if value is None or name not in shape.members:
                 continue
@@ -148,6 +150,10 @@ class RestJsonProtocol:
                 headers.append(
                     (member.serialization.get("name", name), _header_text(member, value))
                 )
+            elif name == payload_name and member.serialization.get("eventstream"):
+                # The handler gives the events as they happen: (event name, members) pairs.
+                stream = encode_stream(member, value)
+                body = b""
             elif name == payload_name:
                 if member.type_name in ("blob", "string"):
                     body = value if isinstance(value, bytes) else str(value).encode()
@@ -164,7 +170,7 @@ class RestJsonProtocol:
             else:
                 body = json.dumps(document, separators=(",", ":")).encode()
                 headers.append(("Content-Type", _JSON))
-        return HttpResponse(status, headers, body)
+        return HttpResponse(status, headers, body, stream=stream)
 
     def render_error(self, error: AwsError, request_id: str = "") -> HttpResponse:
         return self._errors.render_error(error, request_id)

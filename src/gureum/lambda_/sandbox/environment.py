@@ -42,6 +42,7 @@ from gureum.lambda_.sandbox.cgroups import MemoryGroups
 from gureum.lambda_.sandbox.id_maps import IdMaps
 from gureum.lambda_.sandbox.network import NetworkNamespace, Networks
 from gureum.lambda_.sandbox.peers import RuntimePeers
+from gureum.lambda_.sandbox.response_stream import ResponseStream
 from gureum.lambda_.sandbox.restores import (
     RESTORE_LIMIT,
     SNAP_START_FAILED,
@@ -174,6 +175,10 @@ class InvocationRequest:
     payload: bytes
     invoked_function_arn: str
     client_context: str | None = None
+    # The caller reads the response as a stream (spec 9.5): a runtime that streams feeds it.
+    stream: ResponseStream | None = None
+    # The caller's X-Ray trace header (recursion detection reads its Lineage); None: a new one.
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +188,10 @@ class InvocationResult:
     logs: bytes
     duration_ms: float
     init_duration_ms: float | None
+    # The function's error type (`Unhandled`, or what a runtime reported), when it failed.
+    error_type: str | None = None
+    # The payload went to the request's ResponseStream as it came (`payload` holds an error).
+    streamed: bool = False
 
 
 def _trace_id(epoch: float) -> str:
@@ -696,8 +705,9 @@ class ExecutionEnvironment:
             request.payload,
             int((time.time() + timeout - (time.monotonic() - started)) * 1000),
             request.invoked_function_arn,
-            _trace_id(time.time()),
+            request.trace_id or _trace_id(time.time()),
             request.client_context,
+            request.stream,
         )
         outcome = process.session.submit(invocation)
         remaining = max(timeout - (time.monotonic() - started), 0)
@@ -758,7 +768,11 @@ class ExecutionEnvironment:
         self._captured = None
         self.last_used = time.monotonic()
         failed = not (isinstance(ending, Outcome) and ending.kind is OutcomeKind.RESPONSE)
-        return InvocationResult(payload, failed, captured.encode(), duration, init_ms)
+        streamed = isinstance(ending, Outcome) and ending.streamed
+        kind = (error_type or "Unhandled") if failed else None
+        return InvocationResult(
+            payload, failed, captured.encode(), duration, init_ms, kind, streamed
+        )
 
     def _payload(self, request_id: str, ending: Ending) -> tuple[bytes, str | None]:
         if ending is None:

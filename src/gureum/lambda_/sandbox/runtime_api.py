@@ -15,6 +15,8 @@ from the environment's own processes (peers.py), once per connection.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
 import socket
@@ -26,6 +28,7 @@ from typing import cast
 import httptools
 
 from gureum.lambda_.sandbox.peers import RuntimePeers
+from gureum.lambda_.sandbox.response_stream import STREAM_LIMIT, ResponseStream
 
 log = logging.getLogger("gureum.runtime_api")
 
@@ -85,6 +88,9 @@ class Invocation:
     invoked_function_arn: str
     trace_id: str
     client_context: str | None = None
+    # Where a streamed response goes as it comes (InvokeWithResponseStream, a RESPONSE_STREAM
+    # URL); None buffers it, as Invoke does.
+    stream: ResponseStream | None = None
 
 
 class OutcomeKind(StrEnum):
@@ -99,6 +105,8 @@ class Outcome:
     kind: OutcomeKind
     body: bytes
     error_type: str | None = None
+    # The body went to the invocation's ResponseStream as it came (`body` holds only an error).
+    streamed: bool = False
 
 
 @dataclass
@@ -158,6 +166,9 @@ class _Connection(asyncio.Protocol):
         self._held: list[bytes] | None = None  # what arrived before admission
         self._head = 0  # bytes fed while a request's head is still incomplete
         self._in_head = False
+        # The stream a `streaming` response of the current request is fed to (spec 9.5).
+        self._stream: ResponseStream | None = None
+        self._streamed = 0
 
     # asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -218,9 +229,30 @@ class _Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._url, self._headers, self._body, self._size = b"", {}, [], 0
         self._in_head, self._head = True, 0
+        self._stream, self._streamed = None, 0
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        mode = self._headers.get(b"lambda-runtime-function-response-mode", b"").lower()
+        if mode == b"streaming":
+            self._begin_stream()
+
+    def _begin_stream(self) -> None:
+        """A response sent in streaming mode, for the invocation being served, whose caller
+        reads a stream: its chunks go to the caller as they arrive, not into a buffer. (Checks
+        that fail here are answered, as for any response, once the request is complete.)"""
+        current, session = self._session.current, self._session
+        if current is None or current.stream is None or session.state is not RuntimeState.INVOKING:
+            return
+        route = self._url.split(b"?", 1)[0][len(PREFIX) :]
+        if route != b"/invocation/" + current.request_id.encode() + b"/response":
+            return
+        stream = self._stream = current.stream
+        content_type = self._headers.get(b"content-type", b"").decode("latin-1")
+        transport = self._transport
+        if transport is not None:
+            stream.pause, stream.resume = transport.pause_reading, transport.resume_reading
+        stream.begin(content_type or None)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -229,6 +261,10 @@ class _Connection(asyncio.Protocol):
         self._headers[name.lower()] = value
 
     def on_body(self, body: bytes) -> None:
+        if self._stream is not None:
+            self._streamed += len(body)
+            self._stream.feed(body)  # past AWS's limit it ends the stream: see `_result`
+            return
         self._size += len(body)
         if self._size <= MAX_RESPONSE:
             self._body.append(body)
@@ -337,18 +373,37 @@ class _Connection(asyncio.Protocol):
             self._reply(403, {"errorMessage": problem, "errorType": "InvalidStateTransition"})
             return
         session.current = None
-        if self._size > MAX_RESPONSE:
-            message = f"Exceeded maximum allowed payload size ({MAX_RESPONSE} bytes)."
+        stream = self._stream
+        if stream is not None:
+            stream.pause = stream.resume = lambda: None
+            self._transport_resume()
+        if self._size > MAX_RESPONSE or (stream is not None and stream.size > STREAM_LIMIT):
+            limit = MAX_RESPONSE if stream is None else STREAM_LIMIT
+            message = f"Exceeded maximum allowed payload size ({limit} bytes)."
             self._reply(413, {"errorMessage": message, "errorType": "RequestEntityTooLarge"})
-            session.finish(Outcome(OutcomeKind.TOO_LARGE, b""))
+            session.finish(Outcome(OutcomeKind.TOO_LARGE, b"", streamed=stream is not None))
             return
         body = b"".join(self._body)
         self._reply(202, {"status": "OK"})
-        if move is Move.RESPONSE:
-            session.finish(Outcome(OutcomeKind.RESPONSE, body))
+        # A streamed response reports a failure after its body, in trailers (spec 9.5): the
+        # error's type, and its document base64-encoded.
+        mode = self._headers.get(b"lambda-runtime-function-response-mode", b"").lower()
+        trailer_type = self._headers.get(b"lambda-runtime-function-error-type")
+        if move is Move.RESPONSE and (trailer_type is None or mode != b"streaming"):
+            session.finish(Outcome(OutcomeKind.RESPONSE, body, streamed=stream is not None))
+        elif move is Move.RESPONSE and trailer_type is not None:
+            document = _trailer_body(self._headers.get(b"lambda-runtime-function-error-body"))
+            error_type = trailer_type.decode("latin-1") or "Unhandled"
+            session.finish(
+                Outcome(OutcomeKind.ERROR, document, error_type, streamed=stream is not None)
+            )
         else:
             error_type = self._headers.get(b"lambda-runtime-function-error-type", b"").decode()
             session.finish(Outcome(OutcomeKind.ERROR, body, error_type or None))
+
+    def _transport_resume(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
 
     def _init_error(self) -> None:
         session = self._session
@@ -376,6 +431,16 @@ class _Connection(asyncio.Protocol):
     def _close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+
+def _trailer_body(value: bytes | None) -> bytes:
+    """The error document of a `Lambda-Runtime-Function-Error-Body` trailer (base64)."""
+    if not value:
+        return b""
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return value  # not base64: the runtime's own words, as they came
 
 
 async def serve_runtime_api(

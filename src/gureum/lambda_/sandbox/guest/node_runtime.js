@@ -191,6 +191,104 @@ function context(id, headers) {
   };
 }
 
+// Response streaming (spec 9.5), as AWS's Node.js runtime offers it: a handler wrapped in
+// `awslambda.streamifyResponse` gets a writable `responseStream`, sent to the Runtime API as a
+// chunked `streaming` response while it is written; a failure after the first byte goes in
+// trailers. `awslambda.HttpResponseStream.from` puts a function URL's status and headers first.
+const STREAMING = Symbol.for("aws.lambda.runtime.handler.streaming");
+const HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response";
+const { Writable } = require("stream");
+
+globalThis.awslambda = {
+  streamifyResponse(handler) {
+    handler[STREAMING] = "response";
+    return handler;
+  },
+  HttpResponseStream: {
+    from(responseStream, prelude) {
+      responseStream.setContentType(HTTP_INTEGRATION);
+      responseStream.write(JSON.stringify(prelude || {}));
+      responseStream.write(Buffer.alloc(8)); // eight NUL bytes end the prelude
+      return responseStream;
+    },
+  },
+};
+
+function responseStream(id) {
+  let contentType = "application/octet-stream";
+  let request;
+  let answered;
+  const open = () => {
+    if (request) return request;
+    request = http.request({
+      host,
+      port,
+      method: "POST",
+      path: `/2018-06-01/runtime/invocation/${id}/response`,
+      agent,
+      headers: {
+        "Lambda-Runtime-Function-Response-Mode": "streaming",
+        "Transfer-Encoding": "chunked",
+        "Content-Type": contentType,
+        Trailer: "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+      },
+    });
+    answered = new Promise((resolve, reject) => {
+      request.on("response", (response) => {
+        response.resume();
+        response.on("end", resolve);
+      });
+      request.on("error", reject);
+    });
+    return request;
+  };
+  const writable = new Writable({
+    write(chunk, encoding, callback) {
+      open().write(chunk, callback);
+    },
+    final(callback) {
+      open().end(callback);
+    },
+  });
+  writable.setContentType = (type) => {
+    contentType = type;
+  };
+  // A failure: after the bytes already sent, the error's type and document in trailers.
+  writable.fail = (error) => {
+    const document = errorOf(error);
+    const body = Buffer.from(JSON.stringify(document)).toString("base64");
+    const req = open();
+    req.addTrailers({
+      "Lambda-Runtime-Function-Error-Type": document.errorType,
+      "Lambda-Runtime-Function-Error-Body": body,
+    });
+    req.end();
+    return document;
+  };
+  writable.answered = () => {
+    open();
+    return answered;
+  };
+  return writable;
+}
+
+async function stream(handler, event, ctx, id) {
+  const output = responseStream(id);
+  try {
+    await handler(event, output, ctx);
+    if (!output.writableEnded) output.end();
+    await new Promise((resolve, reject) => {
+      if (output.writableFinished) resolve();
+      output.on("finish", resolve);
+      output.on("error", reject);
+    });
+  } catch (error) {
+    const document = output.fail(error);
+    console.error(`ERROR\t${JSON.stringify(document)}`);
+  }
+  await output.answered();
+}
+
 function run(handler, event, ctx) {
   return new Promise((resolve, reject) => {
     const callback = (error, result) => (error ? reject(error) : resolve(result));
@@ -219,6 +317,10 @@ async function main() {
     process.env._X_AMZN_TRACE_ID = next.headers["lambda-runtime-trace-id"] || "";
     try {
       const event = next.body.length ? JSON.parse(next.body.toString("utf8")) : {};
+      if (handler[STREAMING] === "response") {
+        await stream(handler, event, context(id, next.headers), id);
+        continue;
+      }
       const result = await run(handler, event, context(id, next.headers));
       const body = JSON.stringify(result === undefined ? null : result);
       await call("POST", `/invocation/${id}/response`, body);
