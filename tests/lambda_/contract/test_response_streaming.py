@@ -10,8 +10,10 @@ environment, and a buffered (Python) function answers in one chunk, as AWS's do.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import time
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -30,6 +32,24 @@ exports.handler = awslambda.streamifyResponse(async (event, responseStream, cont
   for (let i = 0; i < (event.more || 0); i++) responseStream.write("x".repeat(65536));
   responseStream.write("second");
   responseStream.end();
+});
+"""
+
+URL_JS = """\
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  if (event.rawPath === "/raw") {
+    responseStream.setContentType("text/csv");
+    responseStream.write("a,b\\n");
+    responseStream.end("1,2\\n");
+    return;
+  }
+  const stream = awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: 201,
+    headers: { "content-type": "text/plain", "x-streamed": "yes" },
+  });
+  stream.write("hello ");
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  stream.end("world");
 });
 """
 
@@ -175,3 +195,32 @@ def test_dry_run_answers_204(lambda_client: Any, function_name: str) -> None:
     )
     assert response["StatusCode"] == 204
     assert _events(response) == []
+
+
+def test_a_response_stream_function_url(lambda_client: Any, function_name: str) -> None:
+    create(
+        lambda_client,
+        function_name,
+        Runtime="nodejs20.x",
+        Code={"ZipFile": zip_of({"index.js": URL_JS})},
+    )
+    url = lambda_client.create_function_url_config(
+        FunctionName=function_name, AuthType="NONE", InvokeMode="RESPONSE_STREAM"
+    )["FunctionUrl"]
+    assert lambda_client.get_function_url_config(FunctionName=function_name)["InvokeMode"] == (
+        "RESPONSE_STREAM"
+    )
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    connection.request("GET", parts.path + "greet")
+    reply = connection.getresponse()
+    assert reply.status == 201
+    assert reply.getheader("x-streamed") == "yes"
+    assert reply.getheader("content-type") == "text/plain"
+    assert reply.getheader("transfer-encoding") == "chunked"
+    assert reply.read() == b"hello world"
+    connection.request("GET", parts.path + "raw")
+    raw = connection.getresponse()
+    assert (raw.status, raw.getheader("content-type")) == (200, "text/csv")
+    assert raw.read() == b"a,b\n1,2\n"
+    connection.close()

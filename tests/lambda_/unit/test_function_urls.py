@@ -19,6 +19,7 @@ from gureum.lambda_.domain.function_urls import (
     function_response,
     preflight,
     request_event,
+    streamed_head,
     url_id_of,
 )
 
@@ -54,13 +55,12 @@ def test_addressing(path: str, host: str, found: tuple[str, str] | None) -> None
     assert url_id_of(path, host) == found
 
 
-def test_urls_are_for_latest_or_an_alias_and_buffered() -> None:
+def test_urls_are_for_latest_or_an_alias() -> None:
     assert check_qualifier(None) == "$LATEST"
     assert check_qualifier("live") == "live"
     with pytest.raises(InvalidParameterValue):
         check_qualifier("3")
-    with pytest.raises(InvalidParameterValue):
-        check_invoke_mode("RESPONSE_STREAM")
+    assert check_invoke_mode("RESPONSE_STREAM") == "RESPONSE_STREAM"
     assert CONFIG.url("http://127.0.0.1:4566") == "http://127.0.0.1:4566/lambda-url/abc123/"
 
 
@@ -224,3 +224,24 @@ def test_preflight() -> None:
     refused = preflight(CORS, "https://a.example", "DELETE", None)
     assert refused is not None
     assert refused.headers == []
+
+
+@pytest.mark.parametrize(
+    ("prelude", "expected"),
+    [
+        (b"", (200, [("Content-Type", "application/octet-stream")])),
+        (
+            b'{"statusCode": 201, "headers": {"content-type": "text/plain"}, "cookies": ["a=1"]}',
+            (201, [("content-type", "text/plain"), ("Set-Cookie", "a=1")]),
+        ),
+        (b'{"statusCode": 99}', None),
+        (b'{"statusCode": true}', None),
+        (b"[1]", None),
+        (b"not json", None),
+    ],
+)
+def test_a_streamed_prelude_describes_the_head(
+    prelude: bytes, expected: tuple[int, list[tuple[str, str]]] | None
+) -> None:
+    head = streamed_head(prelude)
+    assert (None if head is None else (head.status, head.headers)) == expected

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Executor
 
 from gureum.aws import sigv4
@@ -23,6 +23,9 @@ from gureum.clock import Clock
 from gureum.lambda_.domain.arns import LATEST, FunctionRef, function_arn
 from gureum.lambda_.domain.errors import AccessDenied, ResourceNotFound, TooManyRequests
 from gureum.lambda_.domain.function_urls import (
+    HTTP_INTEGRATION,
+    PRELUDE_END,
+    PRELUDE_LIMIT,
     AuthType,
     FunctionUrlConfig,
     UrlRequest,
@@ -34,6 +37,7 @@ from gureum.lambda_.domain.function_urls import (
     not_found,
     preflight,
     request_event,
+    streamed_head,
     throttled,
     too_large,
     url_id_of,
@@ -41,8 +45,9 @@ from gureum.lambda_.domain.function_urls import (
 from gureum.lambda_.sandbox.environment import InvocationRequest
 from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.function_urls import FunctionUrlService
-from gureum.lambda_.services.invoker import SYNC_PAYLOAD_LIMIT, Invoker, check_invocable
+from gureum.lambda_.services.invoker import SYNC_PAYLOAD_LIMIT, Invoker, Target, check_invocable
 from gureum.lambda_.services.permissions import PermissionService
+from gureum.lambda_.services.streaming import ResponseStreaming, StreamedInvocation
 
 # The front door's key lookup: an access key id and the request's session token.
 Accounts = Callable[[str, str | None], AccessKey | None]
@@ -52,9 +57,44 @@ def _header(request: HttpRequest, name: str) -> str | None:
     return next((v for k, v in request.headers if k.lower() == name), None)
 
 
-def _http(response: UrlResponse, request_id: str) -> HttpResponse:
+def _http(
+    response: UrlResponse, request_id: str, stream: AsyncGenerator[bytes, None] | None = None
+) -> HttpResponse:
     headers = [*response.headers, ("x-amzn-RequestId", request_id)]
-    return HttpResponse(response.status, headers, response.body)
+    return HttpResponse(response.status, headers, response.body, stream=stream)
+
+
+async def _streamed(
+    invocation: StreamedInvocation,
+) -> tuple[UrlResponse, AsyncGenerator[bytes, None]]:
+    """A RESPONSE_STREAM answer: its head (from an HTTP integration prelude, when the function
+    wrote one), and the rest of its body as it comes."""
+    stream = invocation.stream
+    body = invocation.body()
+    if stream is None or not stream.streaming:  # answered buffered: mapped as BUFFERED is
+        data = b"".join([chunk async for chunk in body])
+        result = await invocation.result()
+        if result.function_error:
+            return bad_gateway(), _empty()
+        return function_response(data), _empty()
+    if stream.content_type != HTTP_INTEGRATION:
+        return UrlResponse(200, [("Content-Type", stream.content_type)], b""), body
+    held = b""
+    async for chunk in body:
+        held += chunk
+        if PRELUDE_END in held or len(held) > PRELUDE_LIMIT:
+            break
+    prelude, found, rest = held.partition(PRELUDE_END)
+    head = streamed_head(prelude) if found else None
+    if head is None:
+        await body.aclose()
+        return bad_gateway(), _empty()
+    return UrlResponse(head.status, head.headers, rest), body
+
+
+async def _empty() -> AsyncGenerator[bytes, None]:
+    return
+    yield b""  # an async generator that yields nothing
 
 
 def _url_resource(config: FunctionUrlConfig) -> tuple[str, dict[str, str]]:
@@ -78,6 +118,7 @@ class UrlGateway:
         self._permissions = permissions
         self._urls = urls
         self._invoker = invoker
+        self._streaming = ResponseStreaming(invoker)
         self._executor = executor
         self._clock = clock
 
@@ -120,9 +161,9 @@ class UrlGateway:
             )
             if answer is not None:
                 return _http(answer, request_id)
-        response = await self._invoke(config, request, raw_path, host, request_id, signer)
+        response, stream = await self._invoke(config, request, raw_path, host, request_id, signer)
         headers = [*response.headers, *cors_headers(config.cors, origin)]
-        return _http(UrlResponse(response.status, headers, response.body), request_id)
+        return _http(UrlResponse(response.status, headers, response.body), request_id, stream)
 
     def _signer(
         self, request: HttpRequest, config: FunctionUrlConfig, accounts: Accounts
@@ -175,7 +216,7 @@ class UrlGateway:
         host: str,
         request_id: str,
         signer: AccessKey | None,
-    ) -> UrlResponse:
+    ) -> tuple[UrlResponse, AsyncGenerator[bytes, None] | None]:
         forwarded = _header(request, "x-forwarded-for")
         source_ip = forwarded.split(",")[0].strip() if forwarded else "127.0.0.1"
         event = request_event(
@@ -199,20 +240,30 @@ class UrlGateway:
                 Caller(config.account, config.region), FunctionRef(config.function_name, qualifier)
             )
             if target.function.id != config.function_id:
-                return not_found()
+                return not_found(), None
             check_invocable(target.version)
             payload = json.dumps(event).encode()
+            if config.invoke_mode == "RESPONSE_STREAM":
+                return await self._stream(target, payload, request_id)
             invocation = InvocationRequest(request_id, payload, target.invoked_arn)
             result = await self._invoker.run(target, invocation)
         except ResourceNotFound:
-            return not_found()
+            return not_found(), None
         except TooManyRequests:
-            return throttled()
+            return throttled(), None
         except AwsError as error:
             if error.status < 500:
                 body = json.dumps({"Message": error.message}).encode()
-                return UrlResponse(error.status, [("Content-Type", "application/json")], body)
-            return bad_gateway()
+                return UrlResponse(error.status, [("Content-Type", "application/json")], body), None
+            return bad_gateway(), None
         if result.function_error:
-            return bad_gateway()
-        return function_response(result.payload)
+            return bad_gateway(), None
+        return function_response(result.payload), None
+
+    async def _stream(
+        self, target: Target, payload: bytes, request_id: str
+    ) -> tuple[UrlResponse, AsyncGenerator[bytes, None]]:
+        """RESPONSE_STREAM: the body is sent as the function writes it. A failure after the
+        head was sent can only end the body early, as on AWS."""
+        invocation = await self._streaming.start(target, payload, request_id, None, tail=False)
+        return await _streamed(invocation)

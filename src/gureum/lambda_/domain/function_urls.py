@@ -76,12 +76,34 @@ def iso_time(epoch: float) -> str:
 
 
 def check_invoke_mode(mode: str) -> str:
-    if mode == "RESPONSE_STREAM":
-        raise InvalidParameterValue(
-            "gureum serves function URLs with InvokeMode BUFFERED only; "
-            "RESPONSE_STREAM is not supported."
-        )
+    """BUFFERED or RESPONSE_STREAM (the model's enum has no other)."""
     return mode
+
+
+# A streamed function URL response that starts with its status and headers (Node.js's
+# `awslambda.HttpResponseStream.from`): this content type, a JSON prelude, then eight NUL bytes.
+HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response"
+PRELUDE_END = b"\0" * 8
+PRELUDE_LIMIT = 64 * 1024
+
+
+def streamed_head(prelude: bytes) -> UrlResponse | None:
+    """The status and headers a streamed response's prelude describes (its body follows, not
+    here); None when the prelude is no such description (the caller answers 502)."""
+    try:
+        answer = json.loads(prelude) if prelude.strip() else {}
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    status = answer.get("statusCode", 200)
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        return None
+    headers = [(str(k), _header_text(v)) for k, v in (answer.get("headers") or {}).items()]
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/octet-stream"))
+    headers += [("Set-Cookie", str(cookie)) for cookie in answer.get("cookies") or []]
+    return UrlResponse(status, headers, b"")
 
 
 def check_qualifier(qualifier: str | None) -> str:

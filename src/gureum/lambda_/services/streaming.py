@@ -86,6 +86,11 @@ class StreamedInvocation:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
+    async def result(self) -> InvocationResult:
+        """The invocation's result, once it is over."""
+        assert self.task is not None
+        return await self.task
+
 
 def complete_event(result: InvocationResult, tail: bool) -> dict[str, Any]:
     """InvokeComplete: the function's error, if any, and the log tail when asked for."""
