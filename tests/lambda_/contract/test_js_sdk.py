@@ -266,3 +266,13 @@ def test_function_logs_are_readable_with_the_logs_client(steps: Scenario) -> Non
     assert seen["firstEventTimestamp"] == "number"
     # Every invocation of the function so far, sync and async, left its three lines.
     assert seen["starts"] == seen["ends"] == seen["reports"] == seen["handled"] == 28
+
+
+def test_invoke_with_response_stream_reads_the_event_stream(steps: Scenario) -> None:
+    seen = steps.passed("response-stream")
+    assert (seen["status"], seen["executedVersion"]) == (200, "$LATEST")
+    assert seen["events"] == [
+        ["PayloadChunk", "one "],
+        ["PayloadChunk", "two"],
+        ["InvokeComplete", None, "string"],
+    ]

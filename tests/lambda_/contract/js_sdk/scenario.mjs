@@ -31,6 +31,7 @@ import {
   InvalidParameterValueException,
   InvalidRequestContentException,
   InvokeCommand,
+  InvokeWithResponseStreamCommand,
   LambdaClient,
   LambdaServiceException,
   PublishVersionCommand,
@@ -513,8 +514,47 @@ await step("logs", async () => {
   };
 });
 
+await step("response-stream", async () => {
+  const name = `${prefix}-stream`;
+  const code = [
+    "exports.handler = awslambda.streamifyResponse(async (event, stream) => {",
+    '  stream.write("one ");',
+    "  await new Promise((resolve) => setTimeout(resolve, 200));",
+    '  stream.end("two");',
+    "});",
+    "",
+  ].join("\n");
+  await lambda.send(
+    new CreateFunctionCommand({
+      FunctionName: name,
+      Runtime: "nodejs20.x",
+      Role: ROLE,
+      Handler: "index.handler",
+      Code: { ZipFile: zipOf({ "index.js": code }) },
+    }),
+  );
+  await waitUntilFunctionActiveV2(WAIT, { FunctionName: name });
+  const reply = await lambda.send(
+    new InvokeWithResponseStreamCommand({ FunctionName: name, Payload: "{}", LogType: "Tail" }),
+  );
+  const events = [];
+  for await (const event of reply.EventStream) {
+    if (event.PayloadChunk) events.push(["PayloadChunk", text(event.PayloadChunk.Payload)]);
+    if (event.InvokeComplete) {
+      const complete = event.InvokeComplete;
+      events.push(["InvokeComplete", complete.ErrorCode ?? null, typeof complete.LogResult]);
+    }
+  }
+  return { status: reply.StatusCode, executedVersion: reply.ExecutedVersion, events };
+});
+
 await step("cleanup", async () => {
-  const names = [FUNCTION, `${prefix}-fails`, ...[0, 1, 2, 3, 4].map((i) => `${prefix}-page-${i}`)];
+  const names = [
+    FUNCTION,
+    `${prefix}-fails`,
+    `${prefix}-stream`,
+    ...[0, 1, 2, 3, 4].map((i) => `${prefix}-page-${i}`),
+  ];
   for (const name of names) {
     await lambda.send(new DeleteFunctionCommand({ FunctionName: name })).catch(() => {});
   }
