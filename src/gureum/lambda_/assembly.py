@@ -32,6 +32,7 @@ from gureum.lambda_.api.permissions import (
     dropping_alias_policies,
 )
 from gureum.lambda_.api.provisioned import ProvisionedApi
+from gureum.lambda_.api.recursion import RecursionApi
 from gureum.lambda_.api.streaming import StreamingApi
 from gureum.lambda_.api.url_requests import Accounts, UrlGateway
 from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
@@ -80,6 +81,7 @@ from gureum.lambda_.services.permissions import PermissionService
 from gureum.lambda_.services.pollers import Pollers
 from gureum.lambda_.services.provisioned import ProvisionedConcurrencyService
 from gureum.lambda_.services.provisioner import Provisioner
+from gureum.lambda_.services.recursion import RecursionConfigService
 from gureum.lambda_.services.roles import ExecutionRoles, RolePermissions
 from gureum.lambda_.services.settler import Settler
 from gureum.lambda_.services.snapshots import Snapshots
@@ -542,6 +544,7 @@ def assemble(
                     **lambda_api.handlers(),
                     **async_api.handlers(),
                     **StreamingApi(ResponseStreaming(invoker)).handlers(),
+                    **RecursionApi(RecursionConfigService(ports)).handlers(),
                     **ProvisionedApi(provisioned).handlers(),
                     **trigger_apis,
                 },

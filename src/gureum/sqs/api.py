@@ -57,12 +57,18 @@ def _wire(attribute: MessageAttribute) -> dict[str, Any]:
     return rendered
 
 
-def _outgoing(params: Params) -> OutgoingMessage:
+def _outgoing(params: Params, trace_header: str | None = None) -> OutgoingMessage:
+    """A message to send. Without an AWSTraceHeader of its own, it keeps the request's
+    X-Amzn-Trace-Id (an AWS SDK inside a Lambda function sends its invocation's), as SQS
+    does: Lambda follows a chain of invocations through it (recursive loop detection)."""
+    system = _attributes(params.get("MessageSystemAttributes"))
+    if trace_header and not system:
+        system = {"AWSTraceHeader": MessageAttribute("String", trace_header)}
     return OutgoingMessage(
         params["MessageBody"],
         _attributes(params.get("MessageAttributes")),
         params.get("DelaySeconds"),
-        _attributes(params.get("MessageSystemAttributes")),
+        system,
         params.get("MessageDeduplicationId"),
     )
 
@@ -198,7 +204,8 @@ class SqsApi:
 
     def send_message(self, ctx: CallContext, params: Params) -> Result:
         key = self._key(ctx, params)
-        outcome = self._queues.messages.send_messages(key, [_outgoing(params)], ctx.account_id)[0]
+        message = _outgoing(params, ctx.trace_header)
+        outcome = self._queues.messages.send_messages(key, [message], ctx.account_id)[0]
         if isinstance(outcome, ClientError):
             raise outcome
         return _sent(outcome)
@@ -208,7 +215,7 @@ class SqsApi:
         entries = params.get("Entries") or []
         ids = [entry["Id"] for entry in entries]
         check_batch(ids, "SendMessageBatchRequestEntry")
-        batch = [_outgoing(entry) for entry in entries]
+        batch = [_outgoing(entry, ctx.trace_header) for entry in entries]
         check_batch_size([message_size(m.body, m.attributes) for m in batch])
         outcomes = self._queues.messages.send_messages(key, batch, ctx.account_id)
         return _batch_result(ids, [o if isinstance(o, ClientError) else _sent(o) for o in outcomes])

@@ -365,6 +365,7 @@ class LambdaApi:
             params.get("LogType") == "Tail",
             params.get("ClientContext"),
             ctx.request_id,
+            ctx.trace_header,
         )
         return {
             "StatusCode": result.status,

@@ -105,3 +105,16 @@ class SnapStartTimeout(ClientError):
 
 class PolicyLengthExceeded(ClientError):
     code = "PolicyLengthExceededException"
+
+
+class RecursiveInvocation(ClientError):
+    """A chain of invocations passed the loop threshold (domain.recursion)."""
+
+    code = "RecursiveInvocationException"
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Lambda has detected your function being invoked in a recursive loop with other "
+            "Amazon Web Services resources and stopped your function's invocation."
+        )

@@ -134,6 +134,8 @@ class Function:
     next_version: int = 1
     tags: Mapping[str, str] = field(default_factory=dict)
     reserved_concurrency: int | None = None
+    # PutFunctionRecursionConfig: `Terminate` (AWS's default) or `Allow` (domain.recursion).
+    recursive_loop: str = "Terminate"
     # While an update of `$LATEST` is in progress, or after it failed, the last `$LATEST` that
     # settled successfully: what invocations of `$LATEST` still run (spec 11.1). None when they
     # run `latest` itself.

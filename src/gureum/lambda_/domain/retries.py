@@ -36,6 +36,8 @@ class Condition(StrEnum):
     RETRIES_EXHAUSTED = "RetriesExhausted"
     EVENT_AGE_EXCEEDED = "EventAgeExceeded"
     ZERO_RESERVED = "ZeroReservedConcurrency"
+    # Stopped by recursive loop detection (domain.recursion): never retried.
+    RECURSIVE_LOOP = "RecursiveInvocationDetected"
 
 
 class Attempt(StrEnum):
@@ -44,6 +46,7 @@ class Attempt(StrEnum):
     THROTTLED = "throttled"
     SYSTEM_ERROR = "system-error"
     ZERO_RESERVED = "zero-reserved"
+    RECURSIVE = "recursive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,8 @@ def decide(progress: Progress, attempt: Attempt, policy: RetryPolicy, now: float
     """What to do after `attempt`, made at `now`, on an event with `progress` before it."""
     if attempt is Attempt.ZERO_RESERVED:
         return Finish(Condition.ZERO_RESERVED, progress)
+    if attempt is Attempt.RECURSIVE:
+        return Finish(Condition.RECURSIVE_LOOP, progress)
     if attempt in (Attempt.THROTTLED, Attempt.SYSTEM_ERROR):
         delay, after = _backoff(progress, policy)
         if too_old(after, policy, now + delay):
@@ -126,3 +131,5 @@ class QueuedEvent:
     progress: Progress
     due_at: float
     id: int = 0
+    # The X-Ray trace header it was accepted with: its chain's lineage (domain.recursion).
+    trace_header: str | None = None

@@ -192,6 +192,8 @@ class InvocationResult:
     error_type: str | None = None
     # The payload went to the request's ResponseStream as it came (`payload` holds an error).
     streamed: bool = False
+    # The trace header it ran with: what it sends on carries its chain's lineage.
+    trace_id: str | None = None
 
 
 def _trace_id(epoch: float) -> str:
@@ -771,7 +773,7 @@ class ExecutionEnvironment:
         streamed = isinstance(ending, Outcome) and ending.streamed
         kind = (error_type or "Unhandled") if failed else None
         return InvocationResult(
-            payload, failed, captured.encode(), duration, init_ms, kind, streamed
+            payload, failed, captured.encode(), duration, init_ms, kind, streamed, request.trace_id
         )
 
     def _payload(self, request_id: str, ending: Ending) -> tuple[bytes, str | None]:

@@ -33,7 +33,7 @@ from gureum.aws.errors import AwsError
 from gureum.clock import Clock
 from gureum.lambda_.domain.arns import LATEST, FunctionRef, parse_function_name
 from gureum.lambda_.domain.credentials import session_arn
-from gureum.lambda_.domain.errors import ResourceNotFound, TooManyRequests
+from gureum.lambda_.domain.errors import RecursiveInvocation, ResourceNotFound, TooManyRequests
 from gureum.lambda_.domain.event_configs import (
     DestinationKind,
     EventInvokeConfig,
@@ -77,6 +77,9 @@ class _Attempted:
     attempt: Attempt
     target: Target | None
     outcome: Outcome | None
+    # The trace header the attempt ran with (what it sends on continues its chain), or the
+    # event's own when it did not run.
+    trace_header: str | None = None
 
 
 class Delivery:
@@ -301,8 +304,13 @@ class Delivery:
         )
         try:
             check_invocable(target.version)
-            request = InvocationRequest(event.request_id, event.payload, target.invoked_arn)
+            request = InvocationRequest(
+                event.request_id, event.payload, target.invoked_arn, trace_id=event.trace_header
+            )
             result = await self._invoker.run(target, request)
+        except RecursiveInvocation:
+            # AWS ends such an event at once: to the DLQ or the on-failure destination.
+            return _Attempted(Attempt.RECURSIVE, target, None, event.trace_header)
         except TooManyRequests:
             return _Attempted(Attempt.THROTTLED, target, None)
         except AwsError as error:
@@ -313,7 +321,7 @@ class Delivery:
             return _Attempted(Attempt.SYSTEM_ERROR, target, None)
         outcome = Outcome(target.version.version, result.payload, result.function_error)
         attempt = Attempt.FUNCTION_ERROR if result.function_error else Attempt.SUCCESS
-        return _Attempted(attempt, target, outcome)
+        return _Attempted(attempt, target, outcome, result.trace_id)
 
     # --- outcomes ---------------------------------------------------------------------------
 
@@ -343,9 +351,12 @@ class Delivery:
         body = json.dumps(record)
         sender = sender_id(target.version.settings.role, event.request_id, now)
         role = session_arn(target.version.settings.role, target.function.name)
+        trace = attempted.trace_header or event.trace_header
         if condition is Condition.SUCCESS:
             if config.on_success:
-                await self._send(event, config.on_success, body, sender, role, dead_letter=False)
+                await self._send(
+                    event, config.on_success, body, sender, role, dead_letter=False, trace=trace
+                )
             return
         self._metrics.async_dropped(event.region, event.function_name, account=event.account)
         dead_letter = target.version.settings.dead_letter_target
@@ -353,10 +364,19 @@ class Delivery:
             attributes = dead_letter_attributes(event.request_id, attempted.outcome, condition)
             payload = event.payload.decode("utf-8", "replace")
             await self._send(
-                event, dead_letter, payload, sender, role, dead_letter=True, attributes=attributes
+                event,
+                dead_letter,
+                payload,
+                sender,
+                role,
+                dead_letter=True,
+                attributes=attributes,
+                trace=trace,
             )
         if config.on_failure:
-            await self._send(event, config.on_failure, body, sender, role, dead_letter=False)
+            await self._send(
+                event, config.on_failure, body, sender, role, dead_letter=False, trace=trace
+            )
 
     async def _send(
         self,
@@ -368,11 +388,14 @@ class Delivery:
         *,
         dead_letter: bool,
         attributes: Mapping[str, tuple[str, str]] | None = None,
+        trace: str | None = None,
     ) -> None:
         """Sends as the function's execution role (`role`, its session's ARN): under `--iam
         enforce` the role must be allowed sqs:SendMessage or lambda:InvokeFunction on the
         target, else delivery fails as on AWS (DeadLetterErrors or DestinationDeliveryFailures,
-        spec 5.4, 5.5); `sender` is that role's SQS SenderId."""
+        spec 5.4, 5.5); `sender` is that role's SQS SenderId. `trace`: the header of the
+        invocation that sends, so a loop through the destination is still seen as one
+        (domain.recursion)."""
         kind = destination_kind(arn)
         try:
             permissions = self._invoker.permissions
@@ -386,11 +409,11 @@ class Delivery:
             if kind is DestinationKind.SQS:
                 await self._db(
                     lambda: self._queues.send(
-                        event.account, event.region, arn, body, attributes or {}, sender
+                        event.account, event.region, arn, body, attributes or {}, sender, trace
                     )
                 )
             elif kind is DestinationKind.LAMBDA:
-                await self._invoke_destination(event, arn, body)
+                await self._invoke_destination(event, arn, body, trace)
             else:
                 raise ValueError(f"no delivery to {arn}")
             self._metrics.delivered(
@@ -407,7 +430,9 @@ class Delivery:
                     event.region, event.function_name, account=event.account
                 )
 
-    async def _invoke_destination(self, event: QueuedEvent, arn: str, body: str) -> None:
+    async def _invoke_destination(
+        self, event: QueuedEvent, arn: str, body: str, trace: str | None
+    ) -> None:
         ref = parse_function_name(arn)
         caller = Caller(ref.account or event.account, ref.region or event.region)
         self._invoker.target(caller, ref)  # the destination function must exist
@@ -421,6 +446,7 @@ class Delivery:
             body.encode(),
             Progress(now),
             now,
+            trace_header=trace,
         )
         await self._events.accept(queued)
 

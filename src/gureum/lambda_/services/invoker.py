@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 import random
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
@@ -20,7 +22,7 @@ from pathlib import Path
 from gureum.aws.documents import UnreadableDocument, read_document
 from gureum.aws.errors import RequestEntityTooLarge, SerializationError
 from gureum.clock import Clock
-from gureum.lambda_.domain import file_systems, snap_start
+from gureum.lambda_.domain import file_systems, recursion, snap_start
 from gureum.lambda_.domain.aliases import route
 from gureum.lambda_.domain.arns import LATEST, FunctionRef, function_arn, is_version_number
 from gureum.lambda_.domain.connections import (
@@ -32,6 +34,7 @@ from gureum.lambda_.domain.credentials import LIFETIME_S, kms_denied, session_ar
 from gureum.lambda_.domain.errors import (
     InvalidParameterValue,
     KMSAccessDenied,
+    RecursiveInvocation,
     ResourceConflict,
 )
 from gureum.lambda_.domain.file_systems import Mount
@@ -54,6 +57,8 @@ from gureum.lambda_.services.snapshots import Snapshots
 from gureum.lambda_.services.vault import kms_error
 from gureum.lambda_.store.codestore import CodeStore
 from gureum.lambda_.store.ports import NeedsWorker, Store, Transaction
+
+log = logging.getLogger("gureum.invoker")
 
 SYNC_PAYLOAD_LIMIT = 6_291_456
 PLAN_CACHE = 4096
@@ -280,17 +285,22 @@ class Invoker:
         tail: bool,
         client_context: str | None,
         request_id: str,
+        trace_header: str | None = None,
     ) -> InvokeResult:
+        """`trace_header`: the caller's X-Amzn-Trace-Id (an SDK inside a function sends its
+        invocation's), whose lineage the invocation continues."""
         context_text = decode_client_context(client_context)
         target = self.target(caller, ref)
         check_invocable(target.version)
         if invocation_type is InvocationType.DRY_RUN:
             return InvokeResult(204, b"")
         if invocation_type is InvocationType.EVENT:
-            await self.accept(target, ref, payload, request_id, self.async_limit)
+            await self.accept(target, ref, payload, request_id, self.async_limit, trace_header)
             return InvokeResult(202, b"")
         event = check_payload(payload)
-        request = InvocationRequest(request_id, event, target.invoked_arn, context_text)
+        request = InvocationRequest(
+            request_id, event, target.invoked_arn, context_text, trace_id=trace_header
+        )
         result = await self.run(target, request)
         log_result = None
         if tail:
@@ -304,7 +314,13 @@ class Invoker:
         )
 
     async def accept(
-        self, target: Target, ref: FunctionRef, payload: bytes, request_id: str, limit: int
+        self,
+        target: Target,
+        ref: FunctionRef,
+        payload: bytes,
+        request_id: str,
+        limit: int,
+        trace_header: str | None = None,
     ) -> None:
         """Queues an Event invocation durably (spec 5.1); the caller answers 202 after this."""
         self.check_key(target)  # the same checks as a synchronous call, KMS included
@@ -325,6 +341,7 @@ class Invoker:
             event,
             Progress(now),
             now,
+            trace_header=trace_header,
         )
         await self._events.accept(queued)
         self._metrics.async_received(function.region, function.name, account=function.account)
@@ -334,6 +351,7 @@ class Invoker:
         one, else on demand under a concurrency lease (429 when there is none to be had),
         counted as spillover when the version has provisioned concurrency (spec 6.3)."""
         function, version = target.function, target.version
+        request = self._traced(target, request)
         slot, key = slot_of(function, version)
         if not self._pool.serving(slot):  # the usual case: no provisioned concurrency here
             return await self._on_demand(target, request, slot, key)
@@ -360,6 +378,29 @@ class Invoker:
         # All in use: spillover (counted once it ran; a throttled request was no invocation).
         self._metrics.spillover(function.region, function.name, resource, account=function.account)
         return result
+
+    def _traced(self, target: Target, request: InvocationRequest) -> InvocationRequest:
+        """`request` with the trace header it runs with, its chain's lineage counting this
+        function; RecursiveInvocationException instead when that is a loop past AWS's
+        threshold and the function's RecursiveLoop is Terminate (domain.recursion)."""
+        function, header = target.function, request.trace_id
+        if function.recursive_loop == recursion.RecursiveLoop.TERMINATE and recursion.is_loop(
+            header, function.arn
+        ):
+            self._metrics.recursive_dropped(
+                function.region, function.name, account=function.account
+            )
+            log.warning(
+                "function %s: invocation %s stopped: it would be invocation %d of one chain of "
+                "requests (a recursive loop; PutFunctionRecursionConfig Allow lets it run)",
+                function.arn,
+                request.request_id,
+                recursion.count(header, function.arn) + 1,
+            )
+            raise RecursiveInvocation()
+        root = f"1-{int(self._clock.now().timestamp()):08x}-{uuid.uuid4().hex[:24]}"
+        traced = recursion.carried(header, function.arn, root, uuid.uuid4().hex[:16])
+        return replace(request, trace_id=traced)
 
     async def _on_demand(
         self, target: Target, request: InvocationRequest, slot: str, key: str

@@ -180,6 +180,12 @@ class LambdaMetrics:
             _LABELS,
             registry=self.registry,
         )
+        self._recursive_dropped = Counter(
+            "aws_lambda_RecursiveInvocationsDropped",
+            "Invocations stopped by recursive loop detection",
+            _LABELS,
+            registry=self.registry,
+        )
         self._async_dropped = Counter(
             "aws_lambda_AsyncEventsDropped",
             "Events given up on (after failure handling)",
@@ -325,6 +331,10 @@ class LambdaMetrics:
     def async_dropped(self, region: str, name: str, *, account: str = "") -> None:
         self._async_dropped.labels(region, name).inc()
         self._publish(account, region, name, (("AsyncEventsDropped", 1.0, "Count"),))
+
+    def recursive_dropped(self, region: str, name: str, *, account: str = "") -> None:
+        self._recursive_dropped.labels(region, name).inc()
+        self._publish(account, region, name, (("RecursiveInvocationsDropped", 1.0, "Count"),))
 
     def destination_failure(self, region: str, name: str, *, account: str = "") -> None:
         self._destination_failures.labels(region, name).inc()

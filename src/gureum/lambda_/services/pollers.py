@@ -30,8 +30,9 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from gureum.aws.errors import AwsError
+from gureum.lambda_.domain import recursion
 from gureum.lambda_.domain.arns import FunctionRef
-from gureum.lambda_.domain.errors import ResourceNotFound, TooManyRequests
+from gureum.lambda_.domain.errors import RecursiveInvocation, ResourceNotFound, TooManyRequests
 from gureum.lambda_.domain.event_sources import (
     FUNCTION_FAILED,
     FUNCTION_MISSING,
@@ -255,7 +256,8 @@ class Pollers:
         queue = await self._db(self._queues.get_queue, key)
         hidden_until = time.monotonic() + queue.visibility_timeout * self._scale
         payload = json.dumps({"Records": kept}).encode()
-        outcome = await self._invoke(mapping, payload, hidden_until)
+        traces = [record["attributes"].get("AWSTraceHeader") for record in kept]
+        outcome = await self._invoke(mapping, payload, hidden_until, traces)
         if outcome is None:
             return  # left to the visibility timeout
         result_payload, function_error = outcome
@@ -267,7 +269,11 @@ class Pollers:
         await self._result(mapping, FUNCTION_FAILED if function_error else OK)
 
     async def _invoke(
-        self, mapping: EventSourceMapping, payload: bytes, hidden_until: float
+        self,
+        mapping: EventSourceMapping,
+        payload: bytes,
+        hidden_until: float,
+        traces: list[str | None],
     ) -> tuple[bytes, bool] | None:
         """Invokes synchronously; retries throttles with backoff while the batch is hidden.
         None: no invocation ran (the batch goes back to the queue on its own)."""
@@ -278,9 +284,17 @@ class Pollers:
             try:
                 target = self._invoker.target(caller, ref)
                 check_invocable(target.version)
-                request = InvocationRequest(str(uuid.uuid4()), payload, target.invoked_arn)
+                # The batch continues the chain furthest along through this function.
+                trace = recursion.most_recursive(traces, target.function.arn)
+                request = InvocationRequest(
+                    str(uuid.uuid4()), payload, target.invoked_arn, trace_id=trace
+                )
                 result = await self._invoker.run(target, request)
                 return result.payload, result.function_error
+            except RecursiveInvocation:
+                # A loop: the batch is not invoked and goes back to the queue, whose redrive
+                # policy moves it to its dead-letter queue past maxReceiveCount, as on AWS.
+                return None
             except TooManyRequests:
                 if time.monotonic() + delay >= hidden_until:
                     return None

@@ -93,6 +93,7 @@ def function_document(function: Function) -> dict[str, Any]:
         "next_version": function.next_version,
         "tags": dict(function.tags),
         "reserved_concurrency": function.reserved_concurrency,
+        "recursive_loop": function.recursive_loop,
     }
 
 
@@ -116,6 +117,7 @@ def function_from(
         next_version=document["next_version"],
         tags=document["tags"],
         reserved_concurrency=document["reserved_concurrency"],
+        recursive_loop=document.get("recursive_loop", "Terminate"),
         previous=None if previous is None else version_from(previous, vault, account, region),
     )
 

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT NOT NULL, account TEXT NOT NULL,
     region TEXT NOT NULL, function_name TEXT NOT NULL, qualifier TEXT, payload BLOB NOT NULL,
     accepted_at REAL NOT NULL, invocations INTEGER NOT NULL, backoffs INTEGER NOT NULL,
-    due_at REAL NOT NULL);
+    due_at REAL NOT NULL, trace_header TEXT);
 CREATE INDEX IF NOT EXISTS events_due ON events (due_at);
 CREATE TABLE IF NOT EXISTS layers (
     account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL,
@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS layer_versions (
 
 # Columns added after the first release, with their definitions: added to older databases when
 # they are opened (`_migrate`).
-ADDED_COLUMNS = (("functions", "previous", "TEXT"),)
+ADDED_COLUMNS = (("functions", "previous", "TEXT"), ("events", "trace_header", "TEXT"))
 
 _FUNCTION_COLUMNS = "f.id, f.account, f.region, f.name, f.doc, v.doc, f.previous"
 _FUNCTION_FROM = "FROM functions f JOIN versions v ON v.function_id = f.id AND v.number = 0 "
@@ -532,7 +532,8 @@ class SqliteTransaction:
     def enqueue(self, events: list[QueuedEvent]) -> None:
         self._db.executemany(
             "INSERT INTO events (request_id, account, region, function_name, qualifier, payload, "
-            "accepted_at, invocations, backoffs, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "accepted_at, invocations, backoffs, due_at, trace_header) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     e.request_id,
@@ -545,6 +546,7 @@ class SqliteTransaction:
                     e.progress.invocations,
                     e.progress.backoffs,
                     e.due_at,
+                    e.trace_header,
                 )
                 for e in events
             ],
@@ -553,7 +555,8 @@ class SqliteTransaction:
     def due_events(self, now: float, limit: int, busy: set[int]) -> list[QueuedEvent]:
         rows = self._rows(
             "SELECT id, request_id, account, region, function_name, qualifier, payload, "
-            "accepted_at, invocations, backoffs, due_at FROM events WHERE due_at <= ? "
+            "accepted_at, invocations, backoffs, due_at, trace_header FROM events "
+            "WHERE due_at <= ? "
             "ORDER BY due_at LIMIT ?",
             now,
             limit + len(busy),
@@ -584,10 +587,10 @@ class SqliteTransaction:
 
 def _event(row: Any) -> QueuedEvent:
     row_id, request_id, account, region, name, qualifier, payload = row[:7]
-    accepted, invocations, backoffs, due = row[7:]
+    accepted, invocations, backoffs, due, trace = row[7:]
     progress = Progress(accepted, invocations, backoffs)
     return QueuedEvent(
-        request_id, account, region, name, qualifier, bytes(payload), progress, due, row_id
+        request_id, account, region, name, qualifier, bytes(payload), progress, due, row_id, trace
     )
 
 

@@ -208,12 +208,14 @@ class QueueService:
         body: str,
         attributes: Mapping[str, tuple[str, str]],
         sender: str | None = None,
+        trace_header: str | None = None,
     ) -> str:
         """Sends a message to the queue named by its ARN; attributes map name -> (type, value).
 
         `sender` is the message's `SenderId` (a role's session when a service sends as a role);
         None: the account. Returns the message id; raises QueueDoesNotExist when the ARN names
         no queue, and SQS's error for a message it would refuse (too large, bad characters).
+        `trace_header`: the sender's X-Ray trace header, kept as the message's AWSTraceHeader.
         """
         key = key_from_arn(queue_arn)
         if key is None:
@@ -226,6 +228,7 @@ class QueueService:
                 else MessageAttribute(kind, value)
                 for name, (kind, value) in attributes.items()
             },
+            system=_trace_attribute(trace_header),
         )
         result = self.messages.send_messages(key, [outgoing], sender=sender or account)[0]
         if isinstance(result, ClientError):
@@ -239,3 +242,10 @@ class QueueService:
             return False
         with self._store.transaction() as tx:
             return tx.queue(key) is not None
+
+
+def _trace_attribute(trace_header: str | None) -> dict[str, MessageAttribute]:
+    """The AWSTraceHeader system attribute of a message sent with `trace_header`."""
+    if not trace_header:
+        return {}
+    return {"AWSTraceHeader": MessageAttribute("String", trace_header)}
