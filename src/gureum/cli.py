@@ -51,6 +51,7 @@ OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("kms-root-key-file", Path, "the key encrypting KMS key material (default DATA_DIR/root.key)"),
     ("log-level", str, "debug, info, warning or error"),
     ("iam", str, "off (only resource policies apply) or enforce (every request is authorized)"),
+    ("hot-reload-bucket", str, "S3Bucket naming hot reload: S3Key is then a directory here"),
 )
 
 

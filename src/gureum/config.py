@@ -45,6 +45,8 @@ class Settings:
     # policies and EFS file system policies, apply) or "enforce" (every request's action is
     # authorized against the caller's identity policies before it runs).
     iam: str = "off"
+    # The S3Bucket whose S3Key is a directory on this machine: hot reload (domain.hot_reload).
+    hot_reload_bucket: str = "hot-reload"
     log_level: str = "info"
 
     @property

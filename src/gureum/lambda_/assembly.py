@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from gureum.aws.http import HttpResponse, query_params
 from gureum.aws.kernel import Assembly, Kernel
 from gureum.aws.protocols.restjson import RestJsonProtocol
 from gureum.aws.sigv4 import HttpRequest
+from gureum.config import Settings
 from gureum.kms.services.keys import KeyService
 from gureum.lambda_.api.asynchronous import AsyncApi
 from gureum.lambda_.api.event_sources import EventSourceApi
@@ -70,6 +72,7 @@ from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.event_sources import EventSourceService
 from gureum.lambda_.services.function_urls import FunctionUrlService
 from gureum.lambda_.services.functions import FunctionService
+from gureum.lambda_.services.hot_reload import HotReload
 from gureum.lambda_.services.interfaces import NetworkInterfaces
 from gureum.lambda_.services.invoker import Invoker
 from gureum.lambda_.services.layers import LayerService
@@ -181,6 +184,8 @@ class Lambda(Assembly):
     snapshots: Snapshots | None = None
     # Functions' resource policies: the front door's authorizer reads them (`enforce`).
     permissions: PermissionService | None = None
+    # Code that is a directory, and its watcher.
+    hot_reload: HotReload | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -199,28 +204,7 @@ class Lambda(Assembly):
         self.networks.start()
         if self.memory is not None:
             self.memory.sweep()
-        log.info("isolation: %s (%s)", self.isolation.mode.value, self.isolation.reason)
-        if not self.scratch.sized:
-            log.warning(
-                "/tmp is a plain directory WITHOUT a size limit: %s",
-                self.scratch.describe()["reason"],
-            )
-        network = self.networks.describe()
-        if not self.networks.isolated:
-            log.warning("function network NOT isolated: %s", network["reason"])
-        elif caveat := self.networks.caveat():
-            log.warning("%s", caveat)
-        else:
-            log.info("function network: %s", network["reason"])
-        if not self.isolation.memory_limits:
-            log.warning("functions run WITHOUT memory limits: no writable memory cgroup")
-        if self.isolation.mode is IsolationMode.PROCESSES:
-            log.warning(
-                "functions run as plain processes, NOT sandboxed: %s", self.isolation.reason
-            )
-        log.info("runtimes: %s", ", ".join(self.catalog.available()) or "none")
-        if addable := self.catalog.addable():
-            log.info("runtimes fetched on first use: %s", ", ".join(addable))
+        self._say_what_isolates()
         executables = self.catalog.zygote_executables()
         await self.zygotes.start(executables)
         if self.id_maps is not None:
@@ -244,6 +228,33 @@ class Lambda(Assembly):
         self._tasks.append(asyncio.create_task(self.provisioner.run(), name="provisioner"))
         if self.pollers is not None:
             self._tasks.append(asyncio.create_task(self.pollers.run(), name="pollers"))
+        if self.hot_reload is not None:
+            self._tasks.append(asyncio.create_task(self.hot_reload.run(), name="hot-reload"))
+
+    def _say_what_isolates(self) -> None:
+        """At start-up, in the log: the sandbox, /tmp, network and runtimes this host gives."""
+        log.info("isolation: %s (%s)", self.isolation.mode.value, self.isolation.reason)
+        if not self.scratch.sized:
+            log.warning(
+                "/tmp is a plain directory WITHOUT a size limit: %s",
+                self.scratch.describe()["reason"],
+            )
+        network = self.networks.describe()
+        if not self.networks.isolated:
+            log.warning("function network NOT isolated: %s", network["reason"])
+        elif caveat := self.networks.caveat():
+            log.warning("%s", caveat)
+        else:
+            log.info("function network: %s", network["reason"])
+        if not self.isolation.memory_limits:
+            log.warning("functions run WITHOUT memory limits: no writable memory cgroup")
+        if self.isolation.mode is IsolationMode.PROCESSES:
+            log.warning(
+                "functions run as plain processes, NOT sandboxed: %s", self.isolation.reason
+            )
+        log.info("runtimes: %s", ", ".join(self.catalog.available()) or "none")
+        if addable := self.catalog.addable():
+            log.info("runtimes fetched on first use: %s", ", ".join(addable))
 
     async def _sample_concurrency(self) -> None:
         """The concurrency gauges into CloudWatch once per second, scaled by --time-scale
@@ -396,6 +407,18 @@ def _snapshots(templates: Templates, settler: Settler, invoker: Invoker) -> Snap
     return snapshots
 
 
+def _hot_reload(
+    ports: Ports,
+    pool: EnvironmentPool,
+    executor: Executor,
+    settings: Settings,
+    isolation: Isolation,
+) -> HotReload:
+    sandboxed = isolation.mode is IsolationMode.NAMESPACES
+    bucket = settings.hot_reload_bucket
+    return HotReload(ports, pool, executor, bucket, settings.data_dir, sandboxed)
+
+
 def assemble(
     kernel: Kernel,
     keys: KeyService,
@@ -527,6 +550,7 @@ def assemble(
         limits,
         invoker,
         executor,
+        _hot_reload(ports, pool, executor, settings, isolation),
     )
     async_api = AsyncApi(event_configs, invoker)
     provisioned = ProvisionedConcurrencyService(ports, limits, provisioner.changed)
@@ -598,4 +622,5 @@ def assemble(
         event_configs=event_configs,
         snapshots=_snapshots(Templates(platform, uids, settings.snapshot_memory), settler, invoker),
         permissions=policies,
+        hot_reload=lambda_api.hot_reload,
     )

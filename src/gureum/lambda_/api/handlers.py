@@ -19,12 +19,13 @@ from gureum.lambda_.api.requests import settings_changes
 from gureum.lambda_.domain.arns import FunctionRef, parse_function_name, resolve_function
 from gureum.lambda_.domain.concurrency import Limits
 from gureum.lambda_.domain.errors import InvalidParameterValue
-from gureum.lambda_.domain.functions import FunctionSettings
+from gureum.lambda_.domain.functions import Code, FunctionSettings
 from gureum.lambda_.domain.packages import UNZIPPED_LIMIT, ZIPPED_LIMIT
 from gureum.lambda_.services.aliases import AliasService
 from gureum.lambda_.services.code_links import CodeLinks
 from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.functions import FunctionService
+from gureum.lambda_.services.hot_reload import HotReload
 from gureum.lambda_.services.invoker import InvocationType, Invoker
 from gureum.lambda_.services.layers import LayerService
 from gureum.lambda_.services.packages import s3_location
@@ -66,7 +67,9 @@ class LambdaApi:
         limits: Limits,
         invoker: Invoker,
         executor: Executor,
+        hot_reload: HotReload | None = None,
     ) -> None:
+        self.hot_reload = hot_reload
         self._functions = functions
         self._aliases = aliases
         self._layers = layers
@@ -118,9 +121,7 @@ class LambdaApi:
         code_params = params.get("Code", {})
         if "ImageUri" in code_params:
             raise InvalidParameterValue("gureum runs .zip deployment packages only.")
-        code = self._functions.store_package(
-            code_params.get("ZipFile"), s3_location(code_params), caller(ctx)
-        )
+        code = self._package(code_params, ctx)
         settings = replace(FunctionSettings(role=params["Role"]), **changes)
         view = self._functions.create(
             caller(ctx), ref, settings, code, params.get("Tags", {}), params.get("Publish", False)
@@ -146,6 +147,18 @@ class LambdaApi:
             }
         return result
 
+    def _package(self, source: Params, ctx: CallContext) -> Code:
+        """The code a request names: a hot-reload directory, an object in gureum's S3, or an
+        uploaded package."""
+        hot = self.hot_reload
+        if hot is not None:
+            code = hot.package(source.get("S3Bucket"), source.get("S3Key"))
+            if code is not None:
+                return code
+        return self._functions.store_package(
+            source.get("ZipFile"), s3_location(source), caller(ctx)
+        )
+
     def get_function_configuration(self, ctx: CallContext, params: Params) -> Result:
         return render.configuration(self._functions.get(caller(ctx), function_ref(ctx, params)))
 
@@ -167,9 +180,7 @@ class LambdaApi:
             raise InvalidParameterValue("gureum runs .zip deployment packages only.")
         if params.get("DryRun"):
             raise InvalidParameterValue("gureum does not support DryRun for UpdateFunctionCode.")
-        code = self._functions.store_package(
-            params.get("ZipFile"), s3_location(params), caller(ctx)
-        )
+        code = self._package(params, ctx)
         architectures = params.get("Architectures")
         view = self._functions.update_code(
             caller(ctx),
@@ -299,9 +310,7 @@ class LambdaApi:
 
     def publish_layer_version(self, ctx: CallContext, params: Params) -> Result:
         content = params["Content"]
-        code = self._functions.store_package(
-            content.get("ZipFile"), s3_location(content), caller(ctx)
-        )
+        code = self._package(content, ctx)
         layer = self._layers.publish(
             caller(ctx),
             params["LayerName"],

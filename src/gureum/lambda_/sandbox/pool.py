@@ -29,6 +29,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from gureum.lambda_.domain.errors import TooManyRequests
 from gureum.lambda_.sandbox.environment import (
@@ -91,6 +92,8 @@ class EnvironmentPool:
         self._make = make  # how an environment is made (tests give environments that fail)
         self._idle: dict[str, list[ExecutionEnvironment]] = {}
         self._busy: set[ExecutionEnvironment] = set()
+        # Busy environments to retire when their invocation ends (their code changed).
+        self._outdated: set[ExecutionEnvironment] = set()
         self._current: dict[str, str] = {}  # function version -> its current key
         # Each live environment has a uid no other environment on the host has (the kernel
         # tells them apart by it), leased host-wide and given back only once it is gone.
@@ -296,7 +299,13 @@ class EnvironmentPool:
             if environment.state is EnvironmentState.BUSY:
                 # Abandoned mid-invocation: its runtime is still working on it. Reset it.
                 environment.abandon()
-            if environment.state is EnvironmentState.DEAD or self._current.get(slot) != key:
+            outdated = environment in self._outdated
+            self._outdated.discard(environment)
+            if (
+                environment.state is EnvironmentState.DEAD
+                or self._current.get(slot) != key
+                or outdated
+            ):
                 self._retire(environment)
             else:
                 self._idle.setdefault(key, []).append(environment)
@@ -322,6 +331,28 @@ class EnvironmentPool:
             group.born.pop(environment, None)
             self._retire(environment)
             self.on_lost(slot)
+
+    def retire_code(self, directory: Path) -> int:
+        """Retires the environments whose code or /opt is `directory` (hot reload): idle ones
+        now, busy ones when their invocation ends. How many were found."""
+
+        def uses(environment: ExecutionEnvironment) -> bool:
+            plan = environment.plan
+            return directory in (plan.code_dir, plan.opt_dir)
+
+        found = 0
+        for key, idle in self._idle.items():
+            keep = [e for e in idle if not uses(e)]
+            for environment in idle:
+                if uses(environment):
+                    self._retire(environment)
+                    found += 1
+            self._idle[key] = keep
+        for environment in self._busy:
+            if uses(environment):
+                self._outdated.add(environment)
+                found += 1
+        return found
 
     def _retire_stale(self, slot: str, key: str) -> None:
         for stale_key in [k for k in self._idle if k.startswith(slot + "#") and k != key]:

@@ -14,7 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from gureum.lambda_.domain import file_systems as fs
 from gureum.lambda_.domain import functions as fn
-from gureum.lambda_.domain import snap_start
+from gureum.lambda_.domain import hot_reload, snap_start
 from gureum.lambda_.domain.arns import (
     LATEST,
     FunctionRef,
@@ -41,7 +41,6 @@ from gureum.lambda_.domain.variables import check_variables
 from gureum.lambda_.services.context import Caller, Ports
 from gureum.lambda_.services.network import FileSystems, FunctionNetwork, NoNetwork
 from gureum.lambda_.services.packages import (
-    HOT_RELOAD_BUCKET,
     PackageSource,
     PackageUnavailable,
     S3Location,
@@ -220,12 +219,6 @@ class FunctionService:
         )
 
     def _read_s3(self, s3: S3Location, caller: Caller | None) -> bytes:
-        if s3.bucket == HOT_RELOAD_BUCKET:
-            # TODO(#23): hot reload maps this bucket to a local directory.
-            raise InvalidParameterValue(
-                f"gureum does not serve hot reload yet: S3Bucket {HOT_RELOAD_BUCKET} is kept "
-                "for it."
-            )
         if self._packages is None or caller is None:
             raise InvalidParameterValue(S3_UNSUPPORTED)
         try:
@@ -343,6 +336,12 @@ class FunctionService:
                 raise InvalidParameterValue(f"Layer version {arn} does not exist.")
             code = layer.code
             attached.append(AttachedLayer(arn, code.size, code.unzipped_size, code.blob))
+        if len(attached) > 1 and any(hot_reload.is_hot(layer.blob) for layer in attached):
+            # Layers are overlaid into one /opt by linking their files: a directory that
+            # changes cannot be, it would be a snapshot.
+            raise InvalidParameterValue(
+                "A hot-reload layer must be the function's only layer: its directory is /opt."
+            )
         return tuple(attached)
 
     # --- create, read ---------------------------------------------------------------------
@@ -360,6 +359,8 @@ class FunctionService:
         new_id = self._ports.new_id
         check_new_name(ref.name)
         fn.check_tag_count(tags)
+        if publish and hot_reload.is_hot(code.blob):
+            raise hot_reload.unpublishable()
         with self._ports.store.transaction() as tx:
             existing = tx.get_function(caller.account, caller.region, ref.name)
             if existing is not None:
@@ -498,6 +499,8 @@ class FunctionService:
     ) -> VersionView:
         now = self._ports.clock.now()
         new_id = self._ports.new_id
+        if publish and hot_reload.is_hot(code.blob):
+            raise hot_reload.unpublishable()
         with self._ports.store.transaction() as tx:
             function = require_function(tx, caller, ref.name)
             settings = function.latest.settings
@@ -553,6 +556,8 @@ class FunctionService:
         new_id = self._ports.new_id
         with self._ports.store.transaction() as tx:
             function = require_function(tx, caller, ref.name)
+            if hot_reload.is_hot(function.latest.code.blob):
+                raise hot_reload.unpublishable()
             made = fn.publish(
                 function,
                 self._newest(tx, function),

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from gureum.lambda_.domain import hot_reload
 from gureum.lambda_.domain.packages import (
     READ_ERRORS,
     UNZIPPED_LIMIT,
@@ -117,6 +118,8 @@ class CodeStore:
         return self.path(blob).exists()
 
     def remove(self, blob: str) -> None:
+        if hot_reload.is_hot(blob):
+            return  # a hot-reload directory is the user's: never gureum's to remove
         self.path(blob).unlink(missing_ok=True)
         shutil.rmtree(self._trees / blob, ignore_errors=True)
 
@@ -144,7 +147,10 @@ class CodeStore:
 
     def made(self, blob: str) -> Path | None:
         """The archive's tree if it is extracted already (the usual case: `put` extracts it):
-        one stat, cheap enough for the event loop, where `tree` may unpack."""
+        one stat, cheap enough for the event loop, where `tree` may unpack. A hot-reload blob's
+        tree is its directory, as it is (domain.hot_reload)."""
+        if hot_reload.is_hot(blob):
+            return Path(hot_reload.directory_of(blob))
         target = self._trees / blob
         return target if target.exists() else None
 
@@ -155,6 +161,8 @@ class CodeStore:
         layer is unpacked once however many functions use it; files are hard links into those
         read-only trees.
         """
+        if len(blobs) == 1 and hot_reload.is_hot(blobs[0]):
+            return self.tree(blobs[0])  # a hot-reload layer alone: its directory is /opt
         key = hashlib.sha256(":".join(blobs).encode()).hexdigest()
         target = self._trees / f"opt-{key}"
         if target.exists():
@@ -188,8 +196,8 @@ class CodeStore:
         shallowest first; a file that does not compile is left to the runtime, which reports its
         error as it would have.
         """
-        if (tree, version) in self._compiled:
-            return 0
+        if (tree, version) in self._compiled or not tree.is_relative_to(self._trees):
+            return 0  # compiled already, or a hot-reload directory: never written to
         names = sources(tree, bound)
         if names:
             self._compilers.compile(python, tree, names, mounted_at)
@@ -208,8 +216,14 @@ class CodeStore:
         """The archive extracted (once) into a read-only directory of its own.
 
         Raises `UnreadableArchive` or `ArchiveTooLarge` for an archive kept before archives were
-        verified, or damaged on disk since.
+        verified, or damaged on disk since. A hot-reload blob's tree is its directory (an
+        OSError when it is gone).
         """
+        if hot_reload.is_hot(blob):
+            directory = Path(hot_reload.directory_of(blob))
+            if not directory.is_dir():
+                raise FileNotFoundError(f"the hot-reload directory {directory} is gone")
+            return directory
         target = self._trees / blob
         if target.exists():
             return target

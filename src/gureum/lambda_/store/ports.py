@@ -119,6 +119,14 @@ class Transaction(Protocol):
 
     def blob_in_use(self, blob: str) -> bool: ...
 
+    def hot_blobs(self) -> list[str]:
+        """Every hot-reload blob a function's `$LATEST` or a layer version holds."""
+        ...
+
+    def functions_with_code(self, blob: str) -> list[tuple[str, str, str]]:
+        """(account, region, name) of each function whose `$LATEST` code is `blob`."""
+        ...
+
     # event invoke configs (per qualifier) ---------------------------------------------------
     def get_event_config(self, function: Function, qualifier: str) -> EventInvokeConfig | None: ...
 

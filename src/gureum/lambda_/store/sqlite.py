@@ -405,6 +405,21 @@ class SqliteTransaction:
         )[0][0]
         return int(function_bytes) + int(layer_bytes), int(functions)
 
+    def hot_blobs(self) -> list[str]:
+        rows = self._rows(
+            "SELECT blob FROM versions WHERE number = 0 AND blob LIKE 'hot-%' UNION "
+            "SELECT blob FROM layer_versions WHERE blob LIKE 'hot-%'"
+        )
+        return [str(row[0]) for row in rows]
+
+    def functions_with_code(self, blob: str) -> list[tuple[str, str, str]]:
+        rows = self._rows(
+            "SELECT f.account, f.region, f.name FROM functions f JOIN versions v "
+            "ON v.function_id = f.id AND v.number = 0 WHERE v.blob = ?",
+            blob,
+        )
+        return [(str(a), str(r), str(n)) for a, r, n in rows]
+
     def blob_in_use(self, blob: str) -> bool:
         rows = self._rows(
             # A layer's archive stays while a function version holds it, even once the layer

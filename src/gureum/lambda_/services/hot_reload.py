@@ -1,0 +1,126 @@
+"""Hot reload (domain.hot_reload): code that is a directory, and the watcher that reloads it.
+
+`package` turns `S3Bucket` = the hot-reload bucket and `S3Key` = a directory into the code of a
+function or a layer: checked (absolute, there, outside gureum's data directory, no link out of
+it), digested for CodeSha256, never copied. `run` (a loop the Lambda assembly owns) watches
+every such directory; when a file under one changes, environments running from it are retired
+(idle ones now, busy ones once their invocation ends: warm invocations in between still work),
+and each function whose `$LATEST` is that directory gets the new CodeSha256 and a new
+RevisionId, so the next invocation starts on the new code.
+
+Hot reload needs gureum's sandboxes (mount namespaces): there the directory is a read-only bind
+mount at /var/task (or /opt), and links in it resolve inside the sandbox. As plain processes a
+function could write to it, so gureum refuses it then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import Executor
+from dataclasses import replace
+from pathlib import Path
+
+from gureum.lambda_.domain import hot_reload
+from gureum.lambda_.domain.errors import InvalidParameterValue
+from gureum.lambda_.domain.functions import Code
+from gureum.lambda_.sandbox.pool import EnvironmentPool
+from gureum.lambda_.services.context import Ports
+from gureum.lambda_.store import directories
+
+log = logging.getLogger("gureum.hot_reload")
+
+
+class HotReload:
+    """Hot-reload packages, and the watcher over their directories (event loop only, but
+    `package`, which worker threads call)."""
+
+    def __init__(
+        self,
+        ports: Ports,
+        pool: EnvironmentPool,
+        executor: Executor,
+        bucket: str,
+        data_dir: Path,
+        sandboxed: bool,
+    ) -> None:
+        self._ports = ports
+        self._pool = pool
+        self._executor = executor
+        self.bucket = bucket
+        self._data_dir = data_dir
+        self._sandboxed = sandboxed
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._restart: asyncio.Event | None = None
+
+    def package(self, bucket: str | None, key: str | None) -> Code | None:
+        """The code of a hot-reload `S3Bucket` / `S3Key`; None for any other bucket."""
+        if bucket is None or bucket != self.bucket:
+            return None
+        path = hot_reload.check_key(key)
+        if not self._sandboxed:
+            raise InvalidParameterValue(
+                "Hot reload needs gureum's sandboxes (isolation namespaces), which mount the "
+                "directory read-only; this server runs functions as plain processes, which "
+                "could write to it."
+            )
+        real = directories.resolve(path, self._data_dir)
+        sha_b64, _, size = directories.digest(real)
+        self._rewatch()
+        return Code(sha_b64, size, hot_reload.blob_of(str(real)), size)
+
+    def _rewatch(self) -> None:
+        """The set of directories changed: the watcher starts over with the new set."""
+        loop, restart = self._loop, self._restart
+        if loop is not None and restart is not None:
+            loop.call_soon_threadsafe(restart.set)
+
+    async def run(self) -> None:
+        """Watches every hot-reload directory, until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        while True:
+            self._restart = restart = asyncio.Event()
+            blobs = await self._loop.run_in_executor(self._executor, self._blobs)
+            roots = [Path(hot_reload.directory_of(b)) for b in blobs]
+            try:
+                async for changed in directories.changes([r for r in roots if r.is_dir()], restart):
+                    for root in changed:
+                        await self._reload(root)
+            except Exception:  # a watch that failed (a directory gone under it): start over
+                log.exception("hot reload: watching failed; watching again")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(restart.wait(), 1.0)
+
+    def _blobs(self) -> list[str]:
+        with self._ports.store.transaction() as tx:
+            return tx.hot_blobs()
+
+    async def _reload(self, root: Path) -> None:
+        retired = self._pool.retire_code(root)
+        assert self._loop is not None
+        updated = await self._loop.run_in_executor(self._executor, self._update, root)
+        log.info(
+            "hot reload: %s changed; %d environment(s) retired, %d function(s) updated",
+            root,
+            retired,
+            updated,
+        )
+
+    def _update(self, root: Path) -> int:
+        """New CodeSha256 and RevisionId for each function whose `$LATEST` is `root`."""
+        sha_b64, _, size = directories.digest(root)
+        blob = hot_reload.blob_of(str(root))
+        now, new_id = self._ports.clock.now(), self._ports.new_id
+        updated = 0
+        with self._ports.store.transaction() as tx:
+            for account, region, name in tx.functions_with_code(blob):
+                function = tx.get_function(account, region, name)
+                if function is None or function.latest.code.sha256 == sha_b64:
+                    continue
+                was = function.latest
+                code = replace(was.code, sha256=sha_b64, size=size, unzipped_size=size)
+                latest = replace(was, code=code, revision_id=new_id(), last_modified=now)
+                tx.put_function(replace(function, latest=latest))
+                updated += 1
+        return updated
