@@ -52,6 +52,10 @@ OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("log-level", str, "debug, info, warning or error"),
     ("iam", str, "off (only resource policies apply) or enforce (every request is authorized)"),
     ("hot-reload-bucket", str, "S3Bucket naming hot reload: S3Key is then a directory here"),
+    ("debug-functions", str, "comma-separated functions to run under a debugger (off: none)"),
+    ("debug-port", int, "debugpy's port for Python functions in debug mode (127.0.0.1 only)"),
+    ("inspect-port", int, "the inspector's port for Node.js functions in debug mode"),
+    ("debug-wait", float, "seconds Init waits for a debugger to attach (0: no wait)"),
 )
 
 

@@ -47,6 +47,13 @@ class Settings:
     iam: str = "off"
     # The S3Bucket whose S3Key is a directory on this machine: hot reload (domain.hot_reload).
     hot_reload_bucket: str = "hot-reload"
+    # Debug mode (lambda_.sandbox.debugging): the functions (comma-separated names) whose
+    # runtimes start under a debugger, the host ports (127.0.0.1 only) of debugpy and Node's
+    # inspector, and how long Init waits for a debugger to attach (0: it does not wait).
+    debug_functions: str = ""
+    debug_port: int = 5678
+    inspect_port: int = 9229
+    debug_wait: float = 0.0
     log_level: str = "info"
 
     @property

@@ -42,6 +42,7 @@ from gureum.lambda_.domain.connections import PER_MINUTE, ConnectionLedger, Conn
 from gureum.lambda_.domain.functions import Function, FunctionVersion
 from gureum.lambda_.sandbox.catalog import RuntimeCatalog
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
+from gureum.lambda_.sandbox.debugging import Debugger, DebugSettings
 from gureum.lambda_.sandbox.environment import LogSink, Platform
 from gureum.lambda_.sandbox.id_maps import IdMaps
 from gureum.lambda_.sandbox.interpreters import discover_pythons, host_nodes
@@ -186,6 +187,8 @@ class Lambda(Assembly):
     permissions: PermissionService | None = None
     # Code that is a directory, and its watcher.
     hot_reload: HotReload | None = None
+    # Debug mode's ports (`--debug-functions`).
+    debugger: Debugger | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -228,8 +231,14 @@ class Lambda(Assembly):
         self._tasks.append(asyncio.create_task(self.provisioner.run(), name="provisioner"))
         if self.pollers is not None:
             self._tasks.append(asyncio.create_task(self.pollers.run(), name="pollers"))
+        await self._start_development()
+
+    async def _start_development(self) -> None:
+        """What helps write functions: hot reload's watcher, debug mode's ports."""
         if self.hot_reload is not None:
             self._tasks.append(asyncio.create_task(self.hot_reload.run(), name="hot-reload"))
+        if self.debugger is not None:
+            await self.debugger.start()
 
     def _say_what_isolates(self) -> None:
         """At start-up, in the log: the sandbox, /tmp, network and runtimes this host gives."""
@@ -307,6 +316,8 @@ class Lambda(Assembly):
         await self.pool.close()
         if self.snapshots is not None:
             await self.snapshots.close()
+        if self.debugger is not None:
+            self.debugger.close()
         if self.stock is not None:
             await self.stock.close()
         await self.zygotes.stop()
@@ -407,6 +418,15 @@ def _snapshots(templates: Templates, settler: Settler, invoker: Invoker) -> Snap
     return snapshots
 
 
+def _debugger(settings: Settings) -> Debugger | None:
+    """Debug mode's ports, when `--debug-functions` names any function."""
+    names = frozenset(n.strip() for n in settings.debug_functions.split(",") if n.strip())
+    if not names:
+        return None
+    ports = (settings.debug_port, settings.inspect_port)
+    return Debugger(DebugSettings(names, settings.debug_wait, *ports))
+
+
 def _hot_reload(
     ports: Ports,
     pool: EnvironmentPool,
@@ -492,6 +512,7 @@ def assemble(
         networks=networks,
         stock=stock,
         id_maps=id_maps,
+        debugger=_debugger(settings),
     )
     # Sandboxed environments take uids leased host-wide; without isolation a uid is only a
     # name (functions run as the server's user), so the leases stay in the data directory.
@@ -623,4 +644,5 @@ def assemble(
         snapshots=_snapshots(Templates(platform, uids, settings.snapshot_memory), settler, invoker),
         permissions=policies,
         hot_reload=lambda_api.hot_reload,
+        debugger=platform.debugger,
     )

@@ -39,6 +39,7 @@ from gureum.lambda_.domain.file_systems import Mount
 from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.platform_log import PlatformLine
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
+from gureum.lambda_.sandbox.debugging import Debugger, DebugSession
 from gureum.lambda_.sandbox.id_maps import IdMaps
 from gureum.lambda_.sandbox.network import NetworkNamespace, Networks
 from gureum.lambda_.sandbox.peers import RuntimePeers
@@ -167,6 +168,8 @@ class Platform:
     # With isolation: the user namespaces of id-mapped EFS mounts (None: each sandbox makes its
     # own, forking).
     id_maps: IdMaps | None = None
+    # Debug mode's ports and sessions (`--debug-functions`; None: no function is debugged).
+    debugger: Debugger | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +259,7 @@ class ExecutionEnvironment:
         self.snapshot_socket: socket.socket | None = None
         self._template = template
         self.init_error: str | None = None  # why Init failed (`initialize`), None: timed out
+        self._debug: DebugSession | None = None
 
     def _move(self, target: EnvironmentState) -> None:
         if target not in _MOVES[self.state]:
@@ -294,6 +298,11 @@ class ExecutionEnvironment:
                 raise
             self._address = f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
         self._spawns += 1
+        debugger = platform.debugger
+        if debugger is not None and self._debug is None:
+            port = debugger.port_for(plan.function_name, plan.runtime)
+            if port is not None:
+                self._debug = debugger.register(port, network)
         memory = platform.memory
         release = memory.release if memory is not None else (lambda group: None)
         process = RuntimeProcess(
@@ -605,6 +614,11 @@ class ExecutionEnvironment:
             # One snapshot, many environments, each with a stream of its own: AWS leaves these
             # out of SnapStart functions' environments.
             del variables["AWS_LAMBDA_LOG_GROUP_NAME"], variables["AWS_LAMBDA_LOG_STREAM_NAME"]
+        debugger = self._platform.debugger
+        if self._debug is not None and debugger is not None:
+            # gureum's own, read and removed by its runtimes before any function code runs.
+            variables["_GUREUM_DEBUG_PORT"] = str(self._debug.inner_port)
+            variables["_GUREUM_DEBUG_WAIT"] = "1" if debugger.settings.wait > 0 else "0"
         if plan.execution_env:
             variables["AWS_EXECUTION_ENV"] = plan.execution_env
         if not self._platform.isolate:
@@ -651,8 +665,10 @@ class ExecutionEnvironment:
         if not self._initialized:
             self._initialized = True
             began = time.monotonic()
-            ending = await self._init(INIT_LIMIT)
+            ending = await self._init(self._init_limit())
             init_ms = (time.monotonic() - began) * 1000
+            if ending is INIT_TIMED_OUT and self._waits_for_debugger():
+                return self._fail_init(request, self._no_debugger(), init_ms)
             if ending is not None and ending is not INIT_TIMED_OUT:
                 return self._fail_init(request, ending, init_ms)
             if ending is INIT_TIMED_OUT:
@@ -691,6 +707,52 @@ class ExecutionEnvironment:
         self._platform_line(platform_log.restore_report(restore_ms, "error", error), tail=False)
         raise SnapStartFailure(SNAP_START_FAILED, Type="User")
 
+    def _init_limit(self) -> float:
+        """Init's limit; with `--debug-wait`, long enough to wait for the debugger."""
+        debugger = self._platform.debugger
+        if self._waits_for_debugger() and debugger is not None:
+            return max(INIT_LIMIT, debugger.settings.wait)
+        return INIT_LIMIT
+
+    def _waits_for_debugger(self) -> bool:
+        debugger = self._platform.debugger
+        if debugger is None or debugger.settings.wait <= 0:
+            return False
+        return debugger.port_for(self.plan.function_name, self.plan.runtime) is not None
+
+    def _no_debugger(self) -> Outcome:
+        debugger = self._platform.debugger
+        assert debugger is not None
+        port = debugger.port_for(self.plan.function_name, self.plan.runtime)
+        message = (
+            f"No debugger attached to 127.0.0.1:{port} within {debugger.settings.wait:g} "
+            "seconds (--debug-wait): the function did not run."
+        )
+        self._emit(message + "\n")
+        document = {"errorType": "Runtime.DebuggerNotAttached", "errorMessage": message}
+        return Outcome(OutcomeKind.INIT_ERROR, json.dumps(document).encode(), document["errorType"])
+
+    async def _outcome(
+        self, outcome: asyncio.Future[Outcome], process: RuntimeProcess, started: float
+    ) -> set[asyncio.Future[Any]]:
+        """Waits for the invocation's end or its timeout (the empty set); while a debugger is
+        attached the timeout is suspended, and the time attached is given back after."""
+        timeout, session = self.plan.timeout_s, self._debug
+        while True:
+            waiting: set[asyncio.Future[Any]] = {outcome, process.exited}
+            limit: float | None = None
+            if session is not None:
+                waiting.add(session.change())
+            if session is None or not session.attached:
+                now = time.monotonic()
+                extra = session.attached_seconds(now) if session is not None else 0.0
+                limit = max(started + timeout + extra - now, 0)
+            done, _ = await asyncio.wait(
+                waiting, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+            )
+            if outcome in done or process.exited in done or not done:
+                return done
+
     async def _run(
         self,
         request: InvocationRequest,
@@ -712,11 +774,7 @@ class ExecutionEnvironment:
             request.stream,
         )
         outcome = process.session.submit(invocation)
-        remaining = max(timeout - (time.monotonic() - started), 0)
-        waiting: set[asyncio.Future[Any]] = {outcome, process.exited}
-        done, _ = await asyncio.wait(
-            waiting, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-        )
+        done = await self._outcome(outcome, process, started)
         process.read_logs()
         ending: Ending = None
         if outcome in done:
@@ -816,6 +874,10 @@ class ExecutionEnvironment:
         if self._server is not None:
             self._server.close()
             self._server = None
+        debugger, self_debug = self._platform.debugger, self._debug
+        if debugger is not None and self_debug is not None:
+            debugger.unregister(self_debug)
+            self._debug = None
         network, self._network = self._network, None
         if network is not None:
             network.close()

@@ -403,3 +403,24 @@ def _check(result: int, what: str) -> None:
     if result != 0:
         errno = ctypes.get_errno()
         raise NetworkError(f"{what}: {os.strerror(errno)}")
+
+
+def connect_inside(namespace: NetworkNamespace | None, port: int) -> socket.socket:
+    """A connection to 127.0.0.1:`port` inside the namespace (the host's own loopback for
+    None): made on a thread of its own that joins the namespace for the connect alone (a
+    socket stays in the namespace it was made in). Blocking: call it from a worker."""
+    if namespace is None:
+        return socket.create_connection(("127.0.0.1", port), timeout=5)
+
+    def work() -> socket.socket:
+        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _check(_libc.setns(namespace.fd, CLONE_NEWNET), "setns into an environment's network")
+            try:
+                return socket.create_connection(("127.0.0.1", port), timeout=5)
+            finally:
+                _check(_libc.setns(home, CLONE_NEWNET), "setns back to the host's network")
+        finally:
+            os.close(home)
+
+    return _in_own_thread(work).result()

@@ -30,6 +30,8 @@ SDK_PACKAGES = (
     # which AWS's Python runtimes include too; the built-in runtime runs the hooks registered.
     "snapshot_restore_py",
 )
+# Debug mode's debugger for Python functions (sandbox.debugging), bound in beside the SDK.
+DEBUGGER_PACKAGES = ("debugpy",)
 
 
 def _source(package: str) -> Path | None:
@@ -43,7 +45,7 @@ def _source(package: str) -> Path | None:
 def prepare_runtime_dir(parent: Path) -> Path:
     """The runtime directory for this gureum and SDK version, built on first use."""
     versions = []
-    for name in ("boto3", "botocore", "snapshot-restore-py"):
+    for name in ("boto3", "botocore", "snapshot-restore-py", "debugpy"):
         try:
             versions.append(importlib.metadata.version(name))
         except importlib.metadata.PackageNotFoundError:
@@ -54,7 +56,7 @@ def prepare_runtime_dir(parent: Path) -> Path:
     if not target.exists():
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=parent, prefix=".runtime-"))
-        for package in SDK_PACKAGES:
+        for package in SDK_PACKAGES + DEBUGGER_PACKAGES:
             source = _source(package)
             if source is None:
                 continue

@@ -301,7 +301,18 @@ function run(handler, event, ctx) {
   });
 }
 
+// Debug mode (gureum's `--debug-functions`): the inspector listens inside the environment on the
+// port gureum names; with `--debug-wait`, Init waits for a debugger (gureum bounds the wait).
+function startDebugger() {
+  const port = process.env._GUREUM_DEBUG_PORT;
+  const wait = process.env._GUREUM_DEBUG_WAIT === "1";
+  delete process.env._GUREUM_DEBUG_PORT;
+  delete process.env._GUREUM_DEBUG_WAIT;
+  if (port) require("inspector").open(Number(port), "127.0.0.1", wait);
+}
+
 async function main() {
+  startDebugger();
   patchConsoleForJson();
   let handler;
   try {

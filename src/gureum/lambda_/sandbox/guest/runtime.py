@@ -469,10 +469,27 @@ def on_init_complete(api: RuntimeApi) -> None:
         sys.exit(65)
 
 
+def start_debugger() -> None:
+    """Debug mode (gureum's `--debug-functions`): debugpy listens inside the environment on the
+    port gureum names, and with `--debug-wait` Init waits for a debugger before the handler's
+    module is even imported (gureum bounds that wait). Nothing of it is left in the function's
+    environment variables."""
+    port = os.environ.pop("_GUREUM_DEBUG_PORT", "")
+    wait = os.environ.pop("_GUREUM_DEBUG_WAIT", "") == "1"
+    if not port:
+        return
+    import debugpy  # bound into /var/runtime with gureum's own copy  # noqa: PLC0415
+
+    debugpy.listen(("127.0.0.1", int(port)), in_process_debug_adapter=True)
+    if wait:
+        debugpy.wait_for_client()
+
+
 def main() -> None:
     """The runtime loop: init once, then serve invocations until the platform stops us."""
     api = RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"], CHANNEL)
     setup_logging()
+    start_debugger()
     try:
         handler = load_handler(os.environ["_HANDLER"])
     except InitError as exc:
