@@ -143,6 +143,17 @@ ROWS: tuple[tuple[str, str, str, str, str], ...] = (
     ("s3_put_64m", "S3 PutObject 64 MB", "MB/s", "higher", "floor: the raw disk"),
     ("s3_get_64m", "S3 GetObject 64 MB", "MB/s", "higher", "floor: the raw disk"),
     ("s3_events", "S3 uploads to Lambda invocations, end to end", "/s", "higher", ""),
+    ("dev_reload_p50", "hot reload: save to the next invoke running it, p50", "ms", "lower", ""),
+    ("dev_ttfb_stream_p50", "time to first byte, streamed (function URL), p50", "ms", "lower", ""),
+    (
+        "dev_ttfb_buffered_p50",
+        "time to first byte, the same function buffered, p50",
+        "ms",
+        "lower",
+        "",
+    ),
+    ("dev_stream_mbs", "streaming throughput, RESPONSE_STREAM URL", "MB/s", "higher", ""),
+    ("dev_raw_mbs", "the same bytes over a raw loopback socket", "MB/s", "higher", ""),
 )
 
 
@@ -228,4 +239,11 @@ WORKLOAD_ROWS: dict[str, tuple[str, ...]] = {
         "snap_env_mb",
     ),
     "warm_enforce": ("enforce_warm_p50", "enforce_warm_p99", "authorize_p50"),
+    "development": (
+        "dev_reload_p50",
+        "dev_ttfb_stream_p50",
+        "dev_ttfb_buffered_p50",
+        "dev_stream_mbs",
+        "dev_raw_mbs",
+    ),
 }

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from benchmarks import concurrent, s3, sequential
+from benchmarks.development import development
 from benchmarks.enforce import warm_enforced
 from benchmarks.page import chart, machine, page
 from benchmarks.peers import MiniStack, PeerUnavailable, ServerlessOffline
@@ -145,6 +146,8 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
     snap_rows = tuple(key for key in WORKLOAD_ROWS["snapstart"] if key != "snap_restore_p50")
     results.explain(snap_rows, "floor", "cannot: a do-nothing server has no functions to start")
     results.explain(("authorize_p50",), "floor", "cannot: a do-nothing server authorizes nothing")
+    no_functions = "cannot: a do-nothing server has no functions"
+    results.explain(WORKLOAD_ROWS["development"], "floor", no_functions)
     if not (selected(results, "warm") or selected(results, "throughput")):
         return
     raw = RawFloor(free_ports(), workdir)
@@ -153,7 +156,7 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
         attempt(results, raw, "throughput", lambda: concurrent.throughput(raw, "f", results, plan))
     note = "not run: the raw floor is shown for warm latency and throughput only"
     workloads = ("cold", "async", "scale", "control", "boto3", "provisioned", "warm_console")
-    for workload in (*workloads, "warm_enforce", "snapstart", "s3"):
+    for workload in (*workloads, "warm_enforce", "snapstart", "s3", "development"):
         results.explain(WORKLOAD_ROWS[workload], raw.name, note)
 
 
@@ -191,6 +194,11 @@ def run_full_set(target: Target, supervisor: Supervisor, results: Results, plan:
             attempt(results, target, "s3", lambda: s3.events(target, events, results, plan))
         else:
             results.explain(WORKLOAD_ROWS["s3"], target.name, "cannot: no S3 here")
+        if isinstance(target, Gureum):
+            attempt(results, target, "development", lambda: development(target, results, plan))
+        else:
+            note = "cannot: no hot reload, and no streaming that streams"
+            results.explain(WORKLOAD_ROWS["development"], target.name, note)
 
 
 def run_enforce(supervisor: Supervisor, results: Results, plan: Plan, workdir: Path) -> None:

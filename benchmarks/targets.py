@@ -31,10 +31,10 @@ SLEEP_SOURCE = "import time\n\n\ndef handler(e, c):\n    time.sleep(e.get('sleep
 ROLE = "arn:aws:iam::000000000000:role/bench"
 
 
-def zip_of(source: str) -> bytes:
+def zip_of(source: str, name: str = "index.py") -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("index.py", source)
+        archive.writestr(name, source)
     return buffer.getvalue()
 
 
