@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.functions import create, error_of, function_arn
+from tests.support.functions import bootstrap_package, create, error_of, function_arn
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 
@@ -224,3 +224,35 @@ def test_a_response_stream_function_url(lambda_client: Any, function_name: str) 
     assert (raw.status, raw.getheader("content-type")) == (200, "text/csv")
     assert raw.read() == b"a,b\n1,2\n"
     connection.close()
+
+
+CUSTOM_STREAMING = """#!/bin/sh
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+headers=$(mktemp)
+while true; do
+  curl -sS -D "$headers" -o /dev/null "$api/invocation/next"
+  id=$(grep -i 'Lambda-Runtime-Aws-Request-Id' "$headers" | tr -d '\\r' | cut -d' ' -f2)
+  { printf 'one '; sleep 2; printf 'two'; } | curl -sS -X POST -T - \\
+      -H 'Lambda-Runtime-Function-Response-Mode: streaming' -H 'Content-Type: text/plain' \\
+      "$api/invocation/$id/response" > /dev/null
+done
+"""
+
+
+def test_a_custom_runtime_streams_unmodified(
+    lambda_client: Any, server: GureumProcess, function_name: str
+) -> None:
+    create(
+        lambda_client,
+        function_name,
+        Runtime="provided.al2023",
+        Handler="none",
+        Code={"ZipFile": bootstrap_package(CUSTOM_STREAMING)},
+        Timeout=30,
+    )
+    response = lambda_client.invoke_with_response_stream(FunctionName=function_name)
+    events = iter(response["EventStream"])
+    assert next(events) == {"PayloadChunk": {"Payload": b"one "}}
+    assert "END RequestId" not in _logs(server, function_name)
+    rest = [(name, value) for event in events for name, value in event.items()]
+    assert rest == [("PayloadChunk", {"Payload": b"two"}), ("InvokeComplete", {})]
