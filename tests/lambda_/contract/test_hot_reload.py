@@ -183,3 +183,29 @@ def test_refusals(
         S3Key="code.zip",
     )
     assert (status, kind) == (400, "InvalidParameterValueException")
+
+
+def test_a_change_while_the_server_was_down_runs_after_a_restart(
+    server: GureumProcess, tmp_path: Path
+) -> None:
+    own = GureumProcess(tmp_path / "data").start()
+    try:
+        client = own.client()
+        source = tmp_path / "app"
+        source.mkdir()
+        save(source / "index.py", "def handler(event, context):\n    return 'before'\n")
+        created = create(client, "restarted", Code=code(source))
+        assert invoke(client, "restarted").json() == "before"
+        own.stop()
+        save(source / "index.py", "def handler(event, context):\n    return 'after'\n")
+        own.start()
+        client = own.client()
+        assert invoke(client, "restarted").json() == "after"
+        now = client.get_function_configuration(FunctionName="restarted")
+        assert now["CodeSha256"] != created["CodeSha256"]
+        # And it is watched again.
+        save(source / "index.py", "def handler(event, context):\n    return 'again'\n")
+        assert until(lambda: invoke(client, "restarted").json(), "again") == "again"
+    finally:
+        if own.process is not None:
+            own.stop()

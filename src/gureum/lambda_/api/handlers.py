@@ -126,6 +126,7 @@ class LambdaApi:
         view = self._functions.create(
             caller(ctx), ref, settings, code, params.get("Tags", {}), params.get("Publish", False)
         )
+        self._committed(code)
         return render.configuration(view)
 
     async def get_function(self, ctx: CallContext, params: Params) -> Result:
@@ -159,6 +160,10 @@ class LambdaApi:
             source.get("ZipFile"), s3_location(source), caller(ctx)
         )
 
+    def _committed(self, code: Code) -> None:
+        if self.hot_reload is not None:
+            self.hot_reload.committed(code)
+
     def get_function_configuration(self, ctx: CallContext, params: Params) -> Result:
         return render.configuration(self._functions.get(caller(ctx), function_ref(ctx, params)))
 
@@ -190,6 +195,7 @@ class LambdaApi:
             params.get("RevisionId"),
             params.get("Publish", False),
         )
+        self._committed(code)
         return render.configuration(view)
 
     def update_function_configuration(self, ctx: CallContext, params: Params) -> Result:
@@ -320,6 +326,7 @@ class LambdaApi:
             tuple(params.get("CompatibleArchitectures", ())),
             params.get("LicenseInfo"),
         )
+        self._committed(code)
         return self._layer_result(ctx, layer)
 
     def get_layer_version(self, ctx: CallContext, params: Params) -> Result:

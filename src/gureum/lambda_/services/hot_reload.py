@@ -67,11 +67,14 @@ class HotReload:
             )
         real = directories.resolve(path, self._data_dir)
         sha_b64, _, size = directories.digest(real)
-        self._rewatch()
         return Code(sha_b64, size, hot_reload.blob_of(str(real)), size)
 
-    def _rewatch(self) -> None:
-        """The set of directories changed: the watcher starts over with the new set."""
+    def committed(self, code: Code) -> None:
+        """A function or layer version holding `code` was committed: when it is a directory,
+        the watcher starts over with the store's set of directories, this one now among them.
+        (Any thread.)"""
+        if not hot_reload.is_hot(code.blob):
+            return
         loop, restart = self._loop, self._restart
         if loop is not None and restart is not None:
             loop.call_soon_threadsafe(restart.set)
@@ -83,8 +86,14 @@ class HotReload:
             self._restart = restart = asyncio.Event()
             blobs = await self._loop.run_in_executor(self._executor, self._blobs)
             roots = [Path(hot_reload.directory_of(b)) for b in blobs]
+            roots = [root for root in roots if root.is_dir()]
+            # What changed while nothing watched (the server was down, the watch restarting):
+            # a function whose code changed gets its new CodeSha256 and RevisionId, which
+            # retires its environments at the next invocation.
+            for root in roots:
+                await self._loop.run_in_executor(self._executor, self._update, root)
             try:
-                async for changed in directories.changes([r for r in roots if r.is_dir()], restart):
+                async for changed in directories.changes(roots, restart):
                     for root in changed:
                         await self._reload(root)
             except Exception:  # a watch that failed (a directory gone under it): start over
