@@ -57,6 +57,7 @@ from gureum.lambda_.domain.credentials import RoleCredentials
 from gureum.lambda_.domain.errors import InvalidParameterValue as LambdaInvalidParameter
 from gureum.lambda_.domain.errors import ProvisionedConcurrencyConfigNotFound
 from gureum.lambda_.domain.errors import ResourceNotFound as LambdaResourceNotFound
+from gureum.lambda_.services.container_credentials import PATH as CREDENTIALS_PATH
 from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.invoker import Invoker, Target, check_invocable
 from gureum.lambda_.services.packages import PackageUnavailable, S3Location
@@ -335,6 +336,8 @@ class GureumApp:
                 **self.lambda_.health(),
             }
             return HttpResponse(200, json_type, json.dumps(health).encode())
+        if request.raw_path == CREDENTIALS_PATH:
+            return self.lambda_.container_credentials(request)
         if request.raw_path == "/_gureum/metrics":
             return self.lambda_.metrics_page()
         download = await self.lambda_.download(request)

@@ -8,6 +8,7 @@ queue and its delivery), then the wire adapter. `Lambda` owns the background loo
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -348,6 +349,20 @@ class Lambda(Assembly):
             "readySandboxes": self.stock.count if self.stock is not None else 0,
             "snapshots": self.snapshots.describe() if self.snapshots is not None else {},
         }
+
+    def container_credentials(self, request: HttpRequest) -> HttpResponse:
+        """A SnapStart environment's role session, for the token it was given (services/
+        container_credentials.py); 403 for any other."""
+        served = self.invoker.container_credentials
+        token = next((v for k, v in request.headers if k.lower() == "authorization"), "")
+        document = served.answer(token) if served is not None and token else None
+        if document is None:
+            return HttpResponse(
+                403, [("Content-Type", "application/json")], b'{"message":"Access Denied"}'
+            )
+        return HttpResponse(
+            200, [("Content-Type", "application/json")], json.dumps(document).encode()
+        )
 
     def metrics_page(self) -> HttpResponse:
         return HttpResponse(200, [("Content-Type", METRICS_TYPE)], self.metrics.render())

@@ -60,6 +60,11 @@ if os.environ.get("FAIL_SNAPSHOT"):
 
 
 def handler(event, context):
+    if event.get("whoami"):
+        import boto3
+
+        arn = boto3.client("sts").get_caller_identity()["Arn"]
+        return {"arn": arn, "keys": "AWS_ACCESS_KEY_ID" in os.environ}
     if event.get("write"):
         with open("/tmp/" + event["write"], "w") as mine:
             mine.write("mine")
@@ -197,6 +202,21 @@ def test_publish_takes_the_snapshot_and_invokes_restore_from_it(
     messages = _all_messages(server, group)
     assert any(m.startswith("RESTORE_START Runtime Version: python:3.12") for m in messages)
     assert any(m.startswith("RESTORE_REPORT Restore Duration: ") for m in messages)
+
+
+def test_restored_environments_act_as_the_role_through_container_credentials(
+    lambda_client: Any, function_name: str
+) -> None:
+    # A snapshot keeps its variables: like AWS, gureum gives SnapStart environments no keys but
+    # AWS_CONTAINER_CREDENTIALS_FULL_URI, so the SDK fetches a fresh session of the role.
+    _snap_function(lambda_client, function_name)
+    published = _publish(lambda_client, function_name)["Version"]
+    assert _wait_settled(lambda_client, function_name, published)["State"] == "Active"
+    body = invoke(lambda_client, function_name, {"whoami": True}, Qualifier=published).json()
+    assert body == {
+        "arn": f"arn:aws:sts::000000000000:assumed-role/lambda-role/{function_name}",
+        "keys": False,
+    }
 
 
 def test_a_restored_environment_cannot_see_its_siblings_tmp(

@@ -74,6 +74,8 @@ log = logging.getLogger("gureum.environment")
 
 INIT_LIMIT = 10.0
 SNAP_START = "snap-start"
+# Where SnapStart environments fetch their role's credentials (services/container_credentials).
+CREDENTIALS_PATH = "/_gureum/credentials"
 RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
 # AWS's X-Ray daemon address (spec 3.2). gureum runs no daemon: an X-Ray SDK's UDP segments to
 # it are lost, as they are on AWS when tracing is off.
@@ -131,6 +133,9 @@ class LaunchPlan:
     # The execution role's session, minted as each environment starts (None: no AWS
     # credentials in its variables at all).
     credentials: RoleCredentials | None = None
+    # SnapStart: no keys in the variables but the address and token of container credentials
+    # (services/container_credentials.py), so restored environments always get fresh ones.
+    container_credentials: str | None = None
 
 
 class RestoreSource(Protocol):
@@ -610,6 +615,10 @@ class ExecutionEnvironment:
             }
         )
         variables.update(plan.logging.variables())
+        if plan.container_credentials is not None:
+            endpoint = self._platform.endpoint.rstrip("/")
+            variables["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"{endpoint}{CREDENTIALS_PATH}"
+            variables["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = plan.container_credentials
         if plan.initialization_type == SNAP_START:
             # One snapshot, many environments, each with a stream of its own: AWS leaves these
             # out of SnapStart functions' environments.

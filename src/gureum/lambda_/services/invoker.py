@@ -47,6 +47,7 @@ from gureum.lambda_.sandbox.catalog import RuntimeCatalog
 from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResult, LaunchPlan
 from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.services.admission import Admission
+from gureum.lambda_.services.container_credentials import ContainerCredentials
 from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.functions import not_found
@@ -215,6 +216,8 @@ class Invoker:
         self.owner_of: Callable[[str], str | None] = lambda slot: None
         # SnapStart versions' templates (set by the assembly): environments restore from them.
         self.snapshots: Snapshots | None = None
+        # Their role sessions, served over HTTP.
+        self.container_credentials = ContainerCredentials(roles) if roles is not None else None
         # Versions whose variables opened, by the store generation they were checked at (which
         # moves with the keys too): each Event accept checks the key, and asking KMS afresh
         # every time (a read of the function and a decryption, on the loop) cost an accept more
@@ -442,9 +445,16 @@ class Invoker:
         return result
 
     async def snapshot_plan(self, function: Function, version: FunctionVersion) -> LaunchPlan:
-        """The plan a SnapStart version's template runs Init with."""
+        """The plan a SnapStart version's template runs Init with: its role's credentials
+        served over HTTP (container credentials), never keys a snapshot would keep past
+        their expiry."""
         arn = function_arn(function.region, function.account, function.name, version.version)
-        return await self.plan(Target(function, version, arn))
+        plan = await self.plan(Target(function, version, arn))
+        served = self.container_credentials
+        if served is None:
+            return plan
+        token = served.token(version.settings.role, function.name)
+        return replace(plan, credentials=None, container_credentials=token)
 
     async def plan(self, target: Target) -> LaunchPlan:
         """The launch plan of a version (the provisioner starts environments with it)."""
@@ -472,6 +482,8 @@ class Invoker:
         plan = self._mounted(target, plan) or plan
         if self._roles is None:
             return plan
+        if snap_start.applies(settings.snap_start, target.version.version):
+            return plan  # restored: its variables are its snapshot's (`snapshot_plan`)
         credentials = self._roles.credentials(settings.role, target.function.name, LIFETIME_S)
         return replace(plan, credentials=credentials)
 
