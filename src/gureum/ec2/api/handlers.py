@@ -25,9 +25,15 @@ Result = dict[str, Any]
 Operation = Callable[[CallContext, Params], Result]
 
 # The Describe operations whose MaxResults EC2 bounds with its own message, not the model's.
-PAGED = ("DescribeVpcs", "DescribeSubnets", "DescribeSecurityGroups", "DescribeRouteTables")
+PAGED = (
+    "DescribeVpcs",
+    "DescribeSubnets",
+    "DescribeSecurityGroups",
+    "DescribeRouteTables",
+    "DescribeVpcPeeringConnections",
+)
 # The operations that tag what they make (TagSpecifications), checked here.
-TAGGED = ("CreateVpc", "CreateSubnet", "CreateSecurityGroup")
+TAGGED = ("CreateVpc", "CreateSubnet", "CreateSecurityGroup", "CreateVpcPeeringConnection")
 
 
 def _tags(items: list[Mapping[str, Any]] | None) -> Tags:
@@ -108,6 +114,11 @@ class Ec2Api:
             "CreateRoute": self.create_route,
             "DeleteRoute": self.delete_route,
             "DescribeAvailabilityZones": self.describe_availability_zones,
+            "CreateVpcPeeringConnection": self.create_peering,
+            "AcceptVpcPeeringConnection": self.accept_peering,
+            "RejectVpcPeeringConnection": self.reject_peering,
+            "DeleteVpcPeeringConnection": self.delete_peering,
+            "DescribeVpcPeeringConnections": self.describe_peerings,
             "CreateTags": self.create_tags,
             "DeleteTags": self.delete_tags,
             "DescribeTags": self.describe_tags,
@@ -229,7 +240,9 @@ class Ec2Api:
         found, token = self._network.describe_route_tables(
             account, context.region, _query(params, "RouteTableIds")
         )
-        return render.paged("RouteTables", [render.route_table(t, account) for t in found], token)
+        active = self._network.active_peerings(account, context.region)
+        rendered = [render.route_table(t, account, active) for t in found]
+        return render.paged("RouteTables", rendered, token)
 
     def create_route(self, context: CallContext, params: Params) -> Result:
         self._network.create_route(
@@ -249,6 +262,45 @@ class Ec2Api:
             params.get("DestinationCidrBlock"),
         )
         return {}
+
+    # --- peering connections --------------------------------------------------------------------
+
+    def create_peering(self, context: CallContext, params: Params) -> Result:
+        made = self._network.create_peering(
+            context.account_id,
+            context.region,
+            params["VpcId"],
+            params.get("PeerVpcId"),
+            params.get("PeerOwnerId"),
+            params.get("PeerRegion"),
+            _specifications(params),
+        )
+        return {"VpcPeeringConnection": render.peering(made)}
+
+    def accept_peering(self, context: CallContext, params: Params) -> Result:
+        accepted = self._network.accept_peering(
+            context.account_id, context.region, params["VpcPeeringConnectionId"]
+        )
+        return {"VpcPeeringConnection": render.peering(accepted)}
+
+    def reject_peering(self, context: CallContext, params: Params) -> Result:
+        self._network.reject_peering(
+            context.account_id, context.region, params["VpcPeeringConnectionId"]
+        )
+        return {"Return": True}
+
+    def delete_peering(self, context: CallContext, params: Params) -> Result:
+        self._network.delete_peering(
+            context.account_id, context.region, params["VpcPeeringConnectionId"]
+        )
+        return {"Return": True}
+
+    def describe_peerings(self, context: CallContext, params: Params) -> Result:
+        found, token = self._network.describe_peerings(
+            context.account_id, context.region, _query(params, "VpcPeeringConnectionIds")
+        )
+        rendered = [render.peering(p) for p in found]
+        return render.paged("VpcPeeringConnections", rendered, token)
 
     def describe_availability_zones(self, context: CallContext, params: Params) -> Result:
         filters = _query(params, "ZoneNames").filters

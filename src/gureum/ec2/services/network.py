@@ -14,12 +14,13 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from gureum.ec2.domain import filters, groups, tags, vpcs
+from gureum.ec2.domain import filters, groups, peering, tags, vpcs
 from gureum.ec2.domain.cidr import available_addresses, free_address
 from gureum.ec2.domain.errors import (
     GroupNotFound,
     InsufficientFreeAddresses,
     InvalidParameterValue,
+    PeeringNotFound,
     RouteTableNotFound,
     SubnetNotFound,
     VpcNotFound,
@@ -34,15 +35,18 @@ from gureum.ec2.domain.network import (
     Vpc,
     arn,
 )
-from gureum.ec2.domain.rules import Permission, Rule
+from gureum.ec2.domain.peering import VpcPeering
+from gureum.ec2.domain.reachability import Interface, reaches
+from gureum.ec2.domain.rules import NFS_PORT, Permission, Rule
 from gureum.ec2.domain.tags import TagDescription, TagSpecification
 from gureum.ec2.domain.zones import Zone, zone_for, zones
-from gureum.ec2.store.network import NetworkStore
+from gureum.ec2.store.network import NetworkStore, Peerings
 
 T = TypeVar("T")
 # A security group as a request names it: by id, or by name.
 GroupRef = tuple[str | None, str | None]
 _ROUTE_TABLE_PAGE = 100
+_ACCOUNT_DIGITS = 12
 
 
 class Holder(Protocol):
@@ -317,9 +321,25 @@ class NetworkService:
         destination: str | None,
         targets: dict[str, str | None],
     ) -> None:
-        self._store.update(
-            account, region, lambda n: (vpcs.create_route(n, table_id, destination, targets), None)
-        )
+        connection = targets.get("VpcPeeringConnectionId")
+        # Read ahead of the change (a store transaction does not nest): a connection, once
+        # made, stays (deleted ones too), so what is found now is there at the change.
+        found = self._store.peerings(region).get(connection) if connection else None
+
+        def change(network: Network) -> tuple[Network, None]:
+            if connection:  # a connection of this table's VPC, in any state
+                table = network.route_table(table_id)
+                if found is None or found.side_of(account, table.vpc_id) is None:
+                    raise PeeringNotFound(connection)
+            return vpcs.create_route(network, table_id, destination, targets), None
+
+        self._store.update(account, region, change)
+
+    def active_peerings(self, account: str, region: str) -> frozenset[str]:
+        """The ids of the account's active peering connections (a route to any other is a
+        blackhole)."""
+        found = self._store.peerings(region).values()
+        return frozenset(p.id for p in found if p.involves(account) and p.is_active)
 
     def delete_route(
         self, account: str, region: str, table_id: str, destination: str | None
@@ -327,6 +347,115 @@ class NetworkService:
         self._store.update(
             account, region, lambda n: (vpcs.delete_route(n, table_id, destination), None)
         )
+
+    # --- peering connections --------------------------------------------------------------------
+
+    def create_peering(
+        self,
+        account: str,
+        region: str,
+        vpc_id: str,
+        peer_vpc_id: str | None,
+        peer_owner: str | None,
+        peer_region: str | None,
+        specs: Sequence[TagSpecification],
+    ) -> VpcPeering:
+        """A request from the account's `vpc_id` to `peer_vpc_id` of `peer_owner` (this account
+        when None), in this Region; `failed` at once when their blocks overlap."""
+        if peer_region is not None and peer_region != region:
+            raise InvalidParameterValue(
+                f"Inter-Region VPC peering is not supported: PeerRegion '{peer_region}' is "
+                f"not this Region ({region})."
+            )
+        owner = peer_owner or account
+        if not (owner.isdigit() and len(owner) == _ACCOUNT_DIGITS):
+            raise InvalidParameterValue(f"Invalid value '{owner}' for peerOwnerId.")
+        if not peer_vpc_id:
+            raise InvalidParameterValue("The request must contain the parameter peerVpcId")
+        wanted = tags.tags_for(specs, "vpc-peering-connection")
+        peering_id = self._new_id("pcx")
+
+        def change(found: Peerings, networks: dict[str, Network]) -> tuple[Peerings, VpcPeering]:
+            mine = networks[account].vpc(vpc_id)
+            theirs = networks[owner].vpc(peer_vpc_id)
+            made = peering.request(peering_id, mine, account, theirs, owner, region, wanted)
+            return {**found, made.id: made}, made
+
+        return self._store.update_peerings(region, (account, owner), change)
+
+    def _change_peering(
+        self,
+        account: str,
+        region: str,
+        peering_id: str,
+        move: Callable[[VpcPeering, str], VpcPeering],
+    ) -> VpcPeering:
+        def change(found: Peerings, _: dict[str, Network]) -> tuple[Peerings, VpcPeering]:
+            current = found.get(peering_id)
+            if current is None or not current.involves(account):
+                raise PeeringNotFound(peering_id)
+            moved = move(current, account)
+            return {**found, peering_id: moved}, moved
+
+        return self._store.update_peerings(region, (), change)
+
+    def accept_peering(self, account: str, region: str, peering_id: str) -> VpcPeering:
+        return self._change_peering(account, region, peering_id, peering.accept)
+
+    def reject_peering(self, account: str, region: str, peering_id: str) -> VpcPeering:
+        return self._change_peering(account, region, peering_id, peering.reject)
+
+    def delete_peering(self, account: str, region: str, peering_id: str) -> VpcPeering:
+        return self._change_peering(account, region, peering_id, peering.delete)
+
+    def describe_peerings(
+        self, account: str, region: str, query: Query
+    ) -> tuple[list[VpcPeering], str | None]:
+        """The connections the account is a side of."""
+        mine = {k: p for k, p in self._store.peerings(region).items() if p.involves(account)}
+        return _select(
+            mine,
+            query,
+            PeeringNotFound,
+            filters.peering_attributes,
+            lambda p: p.tags,
+            "vpcPeeringConnectionIds",
+        )
+
+    # --- reachability --------------------------------------------------------------------------
+
+    def reaches(
+        self,
+        region: str,
+        client: tuple[str, str, Sequence[str]],
+        server: tuple[str, str, Sequence[str], str],
+        port: int = NFS_PORT,
+    ) -> bool:
+        """Whether an interface in `client` (account, subnet, groups; its address unknown: any
+        of the subnet's) opens TCP `port` on `server` (account, subnet, groups, address), through
+        the routes, peering connections and security groups of the model (`reachability`)."""
+        client_account, client_subnet, client_groups = client
+        server_account, server_subnet, server_groups, address = server
+        near = self._store.read(client_account, region)
+        far = near if server_account == client_account else self._store.read(server_account, region)
+        if client_subnet not in near.subnets or server_subnet not in far.subnets:
+            return False
+        subnet = near.subnets[client_subnet]
+        ends = (
+            Interface(
+                client_account,
+                subnet,
+                [near.groups[g] for g in client_groups if g in near.groups],
+                subnet.cidr,
+            ),
+            Interface(
+                server_account,
+                far.subnets[server_subnet],
+                [far.groups[g] for g in server_groups if g in far.groups],
+                address,
+            ),
+        )
+        return reaches(ends[0], near, ends[1], far, self._store.peerings(region).values(), port)
 
     # --- zones and tags ------------------------------------------------------------------------
 

@@ -131,11 +131,50 @@ def timed_out(arn: str) -> EfsMountTimeout:
     )
 
 
+# EFS's anonymous user and group: what uid and gid 0 become without ClientRootAccess.
+NOBODY = 65534
+# Host gids an environment holds as its supplementary groups, one per SecondaryGid of the access
+# point (AWS allows 16), shown on disk as those gids through the mount's id map. Above the range
+# of environment uids (sandbox.uids), so no environment's own uid or gid is among them; shared by
+# every environment, which is harmless: an environment's files get its primary gid, and the
+# mapped gids mean something only through its own mount.
+SUPPLEMENTARY_GIDS = 60000
+MAX_SECONDARY_GIDS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class ClientIdentity:
+    """As whom a mount's file operations are made on disk: the access point's PosixUser, with
+    root squashed to EFS's anonymous user unless the client has ClientRootAccess."""
+
+    uid: int
+    gid: int
+    secondary_gids: tuple[int, ...]
+
+
+def client_identity(
+    uid: int, gid: int, secondary_gids: Sequence[int], root_access: bool
+) -> ClientIdentity:
+    """EFS's root squashing (https://docs.aws.amazon.com/efs/latest/ug/
+    iam-access-control-nfs-efs.html): without `elasticfilesystem:ClientRootAccess`, uid 0 and
+    gid 0 are made as 65534; with it, as themselves. The secondary gids the primary gid already
+    is are left out (a gid maps once)."""
+
+    def squash(value: int) -> int:
+        return NOBODY if value == 0 and not root_access else value
+
+    primary = squash(gid)
+    secondary = [squash(g) for g in secondary_gids[:MAX_SECONDARY_GIDS]]
+    kept = tuple(dict.fromkeys(g for g in secondary if g != primary))
+    return ClientIdentity(squash(uid), primary, kept)
+
+
 @dataclass(frozen=True, slots=True)
 class Mount:
     """One file system mounted in an environment: the host directory of the access point's root,
     where it shows, as whom file operations are made (None: the environment's own uid) and
-    whether writes are allowed (ClientWrite)."""
+    whether writes are allowed (ClientWrite). `account` owns the file system (another than the
+    function's when mounted across accounts): its connections are counted there."""
 
     file_system_id: str
     source: str
@@ -144,3 +183,15 @@ class Mount:
     gid: int | None
     secondary_gids: tuple[int, ...]
     writable: bool
+    account: str = ""
+
+    def supplementary_gids(self) -> tuple[int, ...]:
+        """The host gids the environment holds so that each secondary gid applies (in order)."""
+        return tuple(SUPPLEMENTARY_GIDS + i for i in range(len(self.secondary_gids)))
+
+    def gid_map(self, environment_gid: int) -> tuple[tuple[int, int], ...]:
+        """The mount's gid map, (on disk, in the environment) pairs: the primary gid as the
+        environment's own, each secondary gid as one of its supplementary gids."""
+        assert self.gid is not None
+        pairs = zip(self.secondary_gids, self.supplementary_gids(), strict=True)
+        return ((self.gid, environment_gid), *pairs)

@@ -541,6 +541,10 @@ class ExecutionEnvironment:
             "cgroups": [process.group.procs] if process.group else [],
             "uid": self._uid,
             "gid": self._uid,
+            # The access points' secondary gids, as the host gids their mounts map them to.
+            "groups": sorted(
+                {g for m in plan.mounts if m.uid is not None for g in m.supplementary_gids()}
+            ),
             "hostname": "localhost",
             "env": self._variables(task, opt, runtime_dir),
             "cwd": task,
@@ -555,13 +559,17 @@ class ExecutionEnvironment:
         access point has a POSIX user (on disk) shown as this environment's uid and gid."""
         userns = None
         id_maps = self._platform.id_maps
-        if mount.uid is not None and mount.gid is not None and id_maps is not None:
-            userns = id_maps.path((mount.uid, self._uid), (mount.gid, self._uid))
+        gid_map: tuple[tuple[int, int], ...] = ()
+        if mount.uid is not None and mount.gid is not None:
+            gid_map = mount.gid_map(self._uid)
+            if id_maps is not None:
+                userns = id_maps.path((mount.uid, self._uid), *gid_map)
         return {
             "source": mount.source,
             "target": mount.target,
             "uid": mount.uid,
             "gid": mount.gid,
+            "gid_map": [list(pair) for pair in gid_map],
             "writable": mount.writable,
             "userns": userns,
         }

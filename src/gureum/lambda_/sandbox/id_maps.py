@@ -26,11 +26,14 @@ class IdMaps:
         self._process: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
 
-    def path(self, uid: tuple[int, int], gid: tuple[int, int]) -> str | None:
+    def path(
+        self, uid: tuple[int, int], gid: tuple[int, int], *more_gids: tuple[int, int]
+    ) -> str | None:
         """A path naming a user namespace that shows `uid[0]` (on disk) as `uid[1]` (the
-        environment's), and the same for gids; None when the keeper cannot make one (the
-        sandbox then makes it itself)."""
-        request = f"{uid[0]} {uid[1]} 1;{gid[0]} {gid[1]} 1\n"
+        environment's), and the same for gids (`more_gids`: the secondary ones); None when the
+        keeper cannot make one (the sandbox then makes it itself)."""
+        gids = ",".join(f"{inside} {outside} 1" for inside, outside in (gid, *more_gids))
+        request = f"{uid[0]} {uid[1]} 1;{gids}\n"
         with self._lock:
             try:
                 process = self._started()

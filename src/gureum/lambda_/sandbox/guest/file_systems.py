@@ -116,7 +116,9 @@ def mount_file_system(root: str, mount: dict[str, Any], uid: int, gid: int) -> N
             namespace = os.open(mount["userns"], os.O_RDONLY | os.O_CLOEXEC)
             attributes |= MOUNT_ATTR_IDMAP
         elif mount["uid"] is not None:
-            namespace = id_map(f"{mount['uid']} {uid} 1\n", f"{mount['gid']} {gid} 1\n")
+            pairs = mount.get("gid_map") or [(mount["gid"], gid)]
+            gid_map = "".join(f"{inside} {outside} 1\n" for inside, outside in pairs)
+            namespace = id_map(f"{mount['uid']} {uid} 1\n", gid_map)
             attributes |= MOUNT_ATTR_IDMAP
         settings = ctypes.create_string_buffer(
             struct.pack("QQQQ", attributes, 0, 0, max(namespace, 0))

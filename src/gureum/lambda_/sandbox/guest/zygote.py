@@ -324,12 +324,13 @@ def enter_root(root: str) -> None:
     os.chdir("/")
 
 
-def drop_privileges(uid: int, gid: int, snap_start: bool = False) -> None:
+def drop_privileges(uid: int, gid: int, groups: list[int], snap_start: bool = False) -> None:
     # Limits first, while still allowed to set them: a fork bomb or a descriptor leak stays
     # inside the environment (RLIMIT_NPROC counts per uid, and each environment has its own).
     for limit, value in RLIMITS.items():
         resource.setrlimit(limit, (value, value))
-    os.setgroups([])
+    # Supplementary groups only for an EFS access point's secondary gids (its mount maps them).
+    os.setgroups(groups)
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     # Changing uid clears the parent-death signal: set it again, so the runtime dies with its
@@ -392,7 +393,9 @@ def become_runtime(spec: dict[str, Any], log_fd: int, channel: int | None = None
     else:
         os.closerange(3, 65536)
     if spec["isolate"]:
-        drop_privileges(spec["uid"], spec["gid"], snap_start=isinstance(snapshot, int))
+        drop_privileges(
+            spec["uid"], spec["gid"], spec.get("groups", []), snap_start=isinstance(snapshot, int)
+        )
     os.chdir(spec["cwd"])
     env = spec["env"]
     argv = spec.get("argv")
