@@ -35,7 +35,7 @@ from gureum.ec2.domain.network import (
     Vpc,
     arn,
 )
-from gureum.ec2.domain.peering import VpcPeering
+from gureum.ec2.domain.peering import PeeringStatus, VpcPeering
 from gureum.ec2.domain.reachability import Interface, reaches
 from gureum.ec2.domain.rules import NFS_PORT, Permission, Rule
 from gureum.ec2.domain.tags import TagDescription, TagSpecification
@@ -421,6 +421,16 @@ class NetworkService:
             lambda p: p.tags,
             "vpcPeeringConnectionIds",
         )
+
+    def peered(self, account: str, region: str, vpc_id: str) -> set[tuple[str, str]]:
+        """The VPCs (account, id) `vpc_id` has a connection with, pending or active."""
+        live = (PeeringStatus.PENDING, PeeringStatus.ACTIVE)
+        found = set()
+        for connection in self._store.peerings(region).values():
+            other = connection.side_of(account, vpc_id)
+            if other is not None and connection.status in live:
+                found.add((other.account, other.vpc_id))
+        return found
 
     # --- reachability --------------------------------------------------------------------------
 

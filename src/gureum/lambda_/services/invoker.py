@@ -164,7 +164,8 @@ FileSystemKey = tuple[str, str, str]
 
 
 def _connection(function: Function, mount: Mount) -> FileSystemKey:
-    return (function.account, function.region, mount.file_system_id)
+    # Counted in the file system's account (another than the function's across accounts).
+    return (mount.account or function.account, function.region, mount.file_system_id)
 
 
 class Invoker:
@@ -527,7 +528,8 @@ class Invoker:
 
     def _release(self, plan: LaunchPlan) -> None:
         for mount in plan.mounts:
-            self.connections.close((plan.account, plan.region, mount.file_system_id))
+            owner = mount.account or plan.account
+            self.connections.close((owner, plan.region, mount.file_system_id))
 
     def client_connections(self) -> dict[FileSystemKey, int]:
         """Open EFS connections by (account, region, file system id)."""
