@@ -16,11 +16,11 @@ def test_namespaces_with_the_maps_asked_for() -> None:
     maps = IdMaps()
     try:
         maps.start()
-        path = maps.path((1001, 71001), (1002, 71001))
+        path = maps.path([(1001, 71001, 1)], [(1002, 71001, 1)])
         assert path is not None
         assert re.fullmatch(r"/proc/\d+/fd/\d+", path)
-        assert maps.path((1001, 71001), (1002, 71001)) == path  # held, not made again
-        other = maps.path((1001, 71002), (1002, 71002))
+        assert maps.path([(1001, 71001, 1)], [(1002, 71001, 1)]) == path  # held, not made again
+        other = maps.path([(1001, 71002, 1)], [(1002, 71002, 1)])
         assert other not in (None, path)
         # The path names a user namespace, not ours.
         assert os.stat(path).st_ino != os.stat("/proc/self/ns/user").st_ino
@@ -32,9 +32,9 @@ def test_a_dead_keeper_is_started_again() -> None:
     maps = IdMaps()
     try:
         maps.start()
-        first = maps.path((1001, 71003), (1001, 71003))
+        first = maps.path([(1001, 71003, 1)], [(1001, 71003, 1)])
         maps.close()
-        again = maps.path((1001, 71003), (1001, 71003))
+        again = maps.path([(1001, 71003, 1)], [(1001, 71003, 1)])
         assert first is not None
         assert again is not None
         assert again != first  # another keeper's process

@@ -189,9 +189,40 @@ class Mount:
         """The host gids the environment holds so that each secondary gid applies (in order)."""
         return tuple(SUPPLEMENTARY_GIDS + i for i in range(len(self.secondary_gids)))
 
-    def gid_map(self, environment_gid: int) -> tuple[tuple[int, int], ...]:
-        """The mount's gid map, (on disk, in the environment) pairs: the primary gid as the
-        environment's own, each secondary gid as one of its supplementary gids."""
+    def uid_map(self, environment_uid: int) -> tuple[Extent, ...]:
+        """The mount's uid map: PosixUser's uid as the environment's own, every other as a
+        stranger (`id_map`)."""
+        assert self.uid is not None
+        return id_map([(self.uid, environment_uid)])
+
+    def gid_map(self, environment_gid: int) -> tuple[Extent, ...]:
+        """The mount's gid map: the primary gid as the environment's own, each secondary gid as
+        one of its supplementary gids, every other as a stranger."""
         assert self.gid is not None
         pairs = zip(self.secondary_gids, self.supplementary_gids(), strict=True)
-        return ((self.gid, environment_gid), *pairs)
+        return id_map([(self.gid, environment_gid), *pairs])
+
+
+# An id map's entry, as the kernel takes it: first id on disk, first id shown, how many.
+Extent = tuple[int, int, int]
+# Ids on disk that no entry names show as STRANGERS + id: mapped (an id-mapped mount refuses to
+# write to a file whose owner is not mapped at all, whatever its mode), and owned by nobody on
+# the host, so that only the "other" permission bits apply to them. The last id is left out:
+# 2^32 - 1 is no id.
+STRANGERS = 1 << 31
+_LAST = (1 << 31) - 1
+
+
+def id_map(pairs: Sequence[tuple[int, int]]) -> tuple[Extent, ...]:
+    """The extents mapping each (on disk, shown) pair, and every other on-disk id below 2^31 - 1
+    to STRANGERS + itself, in order and without overlaps (as the kernel requires)."""
+    extents: list[Extent] = []
+    start = 0
+    for inside, outside in sorted(dict(pairs).items()):
+        if start < inside <= _LAST:
+            extents.append((start, STRANGERS + start, inside - start))
+        extents.append((inside, outside, 1))
+        start = max(start, inside + 1)
+    if start < _LAST:
+        extents.append((start, STRANGERS + start, _LAST - start))
+    return tuple(extents)

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from gureum.lambda_.domain import platform_log
 from gureum.lambda_.domain.credentials import RoleCredentials
 from gureum.lambda_.domain.errors import SnapStartFailure, SnapStartTimeout
-from gureum.lambda_.domain.file_systems import Mount
+from gureum.lambda_.domain.file_systems import Extent, Mount
 from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.platform_log import PlatformLine
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
@@ -559,17 +559,19 @@ class ExecutionEnvironment:
         access point has a POSIX user (on disk) shown as this environment's uid and gid."""
         userns = None
         id_maps = self._platform.id_maps
-        gid_map: tuple[tuple[int, int], ...] = ()
+        uid_map: tuple[Extent, ...] = ()
+        gid_map: tuple[Extent, ...] = ()
         if mount.uid is not None and mount.gid is not None:
-            gid_map = mount.gid_map(self._uid)
+            uid_map, gid_map = mount.uid_map(self._uid), mount.gid_map(self._uid)
             if id_maps is not None:
-                userns = id_maps.path((mount.uid, self._uid), *gid_map)
+                userns = id_maps.path(uid_map, gid_map)
         return {
             "source": mount.source,
             "target": mount.target,
             "uid": mount.uid,
             "gid": mount.gid,
-            "gid_map": [list(pair) for pair in gid_map],
+            "uid_map": [list(extent) for extent in uid_map],
+            "gid_map": [list(extent) for extent in gid_map],
             "writable": mount.writable,
             "userns": userns,
         }

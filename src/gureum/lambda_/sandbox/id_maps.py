@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 KEEPER = Path(__file__).parent / "guest" / "id_maps.py"
@@ -27,13 +28,15 @@ class IdMaps:
         self._lock = threading.Lock()
 
     def path(
-        self, uid: tuple[int, int], gid: tuple[int, int], *more_gids: tuple[int, int]
+        self, uid_map: Sequence[tuple[int, int, int]], gid_map: Sequence[tuple[int, int, int]]
     ) -> str | None:
-        """A path naming a user namespace that shows `uid[0]` (on disk) as `uid[1]` (the
-        environment's), and the same for gids (`more_gids`: the secondary ones); None when the
-        keeper cannot make one (the sandbox then makes it itself)."""
-        gids = ",".join(f"{inside} {outside} 1" for inside, outside in (gid, *more_gids))
-        request = f"{uid[0]} {uid[1]} 1;{gids}\n"
+        """A path naming a user namespace with these maps ((on disk, shown, count) extents);
+        None when the keeper cannot make one (the sandbox then makes it itself)."""
+
+        def line(extents: Sequence[tuple[int, int, int]]) -> str:
+            return ",".join(f"{inside} {outside} {count}" for inside, outside, count in extents)
+
+        request = f"{line(uid_map)};{line(gid_map)}\n"
         with self._lock:
             try:
                 process = self._started()
