@@ -477,7 +477,11 @@ def assemble(
     shelf = RuntimeShelf(data / "runtimes", registry=npm_registry(os.environ))
     catalog = RuntimeCatalog(discover_pythons(), host_nodes(), shelf)
     settler = Settler(
-        Ports(store, code, clock), executor, settings.scaled(settings.settle_delay), catalog
+        Ports(store, code, clock),
+        executor,
+        settings.scaled(settings.settle_delay),
+        catalog,
+        file_systems,
     )
     limits = Limits(settings.account_concurrency, settings.unreserved_minimum)
     ledger = ConcurrencyLedger(limits)

@@ -1,0 +1,82 @@
+"""A function whose file system cannot be mounted as it is set up (spec 7.1, 11.1): its access
+point deleted between the request and the end of `Pending` (or `InProgress`) fails the version
+with StateReasonCode (or LastUpdateStatusReasonCode) EFSMountFailure; a network that does not
+reach the mount target is no such reason (AWS finds it per environment, at Invoke)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.lambda_.contract.test_file_systems import FILE_HANDLER, Cloud, build_cloud
+from tests.support.aws import ROLE
+from tests.support.packages import zip_of
+from tests.support.server import GureumProcess
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GureumProcess]:
+    # Versions stay Pending / InProgress for a second: time to delete the access point.
+    data = tmp_path_factory.mktemp("gureum-fs-states") / "data"
+    process = GureumProcess(data, "--settle-delay", "1").start()
+    yield process
+    process.stop()
+
+
+def settled(client: Any, name: str) -> dict[str, Any]:
+    for _ in range(200):
+        found: dict[str, Any] = client.get_function_configuration(FunctionName=name)
+        if found["State"] != "Pending" and found.get("LastUpdateStatus") != "InProgress":
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{name} did not settle")
+
+
+def create(client: Any, cloud: Cloud, name: str) -> None:
+    client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="index.handler",
+        Code={"ZipFile": zip_of({"index.py": FILE_HANDLER})},
+        VpcConfig=cloud.vpc_config(),
+        FileSystemConfigs=cloud.mounts(),
+    )
+
+
+def delete_access_point(server: GureumProcess, cloud: Cloud) -> None:
+    server.client("efs").delete_access_point(AccessPointId=cloud.access_point.rsplit("/", 1)[1])
+
+
+def test_access_point_gone_while_pending(server: GureumProcess) -> None:
+    cloud, client = build_cloud(server, "gone-pending"), server.client()
+    create(client, cloud, "gone-pending")
+    delete_access_point(server, cloud)
+    found = settled(client, "gone-pending")
+    assert (found["State"], found["StateReasonCode"]) == ("Failed", "EFSMountFailure")
+    assert found["StateReason"] == (
+        f"The function could not mount the EFS file system with access point {cloud.access_point}."
+    )
+
+
+def test_access_point_gone_while_updating(server: GureumProcess) -> None:
+    cloud, client = build_cloud(server, "gone-update"), server.client()
+    create(client, cloud, "gone-update")
+    settled(client, "gone-update")
+    client.update_function_configuration(FunctionName="gone-update", Description="next")
+    delete_access_point(server, cloud)
+    found = settled(client, "gone-update")
+    assert found["State"] == "Active"
+    assert (found["LastUpdateStatus"], found["LastUpdateStatusReasonCode"]) == (
+        "Failed",
+        "EFSMountFailure",
+    )
+
+
+def test_an_unreachable_mount_target_still_settles(server: GureumProcess) -> None:
+    cloud, client = build_cloud(server, "closed", nfs_open=False), server.client()
+    create(client, cloud, "closed")
+    assert settled(client, "closed")["State"] == "Active"
