@@ -609,6 +609,13 @@ class LambdaFileSystems:
             owner,
         )
 
+    def present(self, mount: lambda_fs.Mount, region: str) -> bool:
+        try:
+            self._file_systems.get(mount.account, region, mount.file_system_id)
+        except EfsError:
+            return False
+        return True
+
     def _reached(
         self,
         account: str,

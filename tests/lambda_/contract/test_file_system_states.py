@@ -5,14 +5,16 @@ reach the mount target is no such reason (AWS finds it per environment, at Invok
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.lambda_.contract.test_file_systems import FILE_HANDLER, Cloud, build_cloud
-from tests.support.aws import ROLE
+from tests.support.aws import ROLE, aws_error
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 
@@ -80,3 +82,65 @@ def test_an_unreachable_mount_target_still_settles(server: GureumProcess) -> Non
     cloud, client = build_cloud(server, "closed", nfs_open=False), server.client()
     create(client, cloud, "closed")
     assert settled(client, "closed")["State"] == "Active"
+
+
+HOLDING = """
+import os, time
+
+def handler(event, context):
+    open("/mnt/shared/holding", "w").close()
+    for _ in range(200):  # until the file system is gone from under it
+        if not os.path.exists("/mnt/shared/holding"):
+            break
+        time.sleep(0.05)
+    with open("/mnt/shared/after", "w") as f:
+        f.write("x")
+    return "written"
+"""
+
+
+def test_file_system_deleted_under_a_running_function(server: GureumProcess) -> None:
+    cloud, client = build_cloud(server, "io"), server.client()
+    client.create_function(
+        FunctionName="io",
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="index.handler",
+        Timeout=30,
+        Code={"ZipFile": zip_of({"index.py": HOLDING})},
+        VpcConfig=cloud.vpc_config(),
+        FileSystemConfigs=cloud.mounts(),
+    )
+    settled(client, "io")
+    answers: list[Any] = []
+
+    def invoke() -> None:
+        try:
+            answers.append(client.invoke(FunctionName="io", Payload=b"{}"))
+        except ClientError as error:
+            answers.append(error)
+
+    running = threading.Thread(target=invoke)
+    running.start()
+    holding = server.data_dir / "efs" / cloud.file_system / "shared" / "holding"
+    for _ in range(400):
+        if holding.exists():
+            break
+        time.sleep(0.025)
+    efs = server.client("efs")
+    (target,) = efs.describe_mount_targets(FileSystemId=cloud.file_system)["MountTargets"]
+    efs.delete_mount_target(MountTargetId=target["MountTargetId"])
+    efs.delete_access_point(AccessPointId=cloud.access_point.rsplit("/", 1)[1])
+    efs.delete_file_system(FileSystemId=cloud.file_system)
+    running.join(timeout=60)
+    (answer,) = answers
+    assert isinstance(answer, ClientError), answer
+    assert answer.response["Error"]["Code"] == "EFSIOException"
+    assert answer.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+    assert answer.response["Error"]["Message"] == (
+        "This function instance was stopped because Lambda detected an IO process that was "
+        "taking too long."
+    )
+    # The instance was stopped: the next invocation starts anew, and cannot mount.
+    with aws_error("EFSMountFailureException", 403):
+        client.invoke(FunctionName="io", Payload=b"{}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gureum.lambda_.domain.errors import (
+    EfsIO,
     EfsMountConnectivity,
     EfsMountFailure,
     EfsMountTimeout,
@@ -140,6 +141,13 @@ NOBODY = 65534
 # mapped gids mean something only through its own mount.
 SUPPLEMENTARY_GIDS = 60000
 MAX_SECONDARY_GIDS = 16
+
+
+def io_failed() -> EfsIO:
+    return EfsIO(
+        "This function instance was stopped because Lambda detected an IO process that was "
+        "taking too long."
+    )
 
 
 @dataclass(frozen=True, slots=True)

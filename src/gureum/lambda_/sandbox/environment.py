@@ -492,6 +492,12 @@ class ExecutionEnvironment:
         """The caller gave up on the running invocation (client gone, server stopping)."""
         self._reset()
 
+    def stop(self) -> None:
+        """Stops the runtime for good: the pool retires this environment when it is given back
+        (its file system went away under it, say)."""
+        self._reset()
+        self.state = EnvironmentState.DEAD
+
     def _reset(self) -> None:
         """Stops the runtime process; the environment, its /tmp and log stream stay."""
         process = self._process

@@ -44,7 +44,12 @@ from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.domain.runtimes import runtime_version_arn
 from gureum.lambda_.sandbox.catalog import RuntimeCatalog
-from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResult, LaunchPlan
+from gureum.lambda_.sandbox.environment import (
+    ExecutionEnvironment,
+    InvocationRequest,
+    InvocationResult,
+    LaunchPlan,
+)
 from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.services.admission import Admission
 from gureum.lambda_.services.container_credentials import ContainerCredentials
@@ -366,7 +371,7 @@ class Invoker:
                     self._metrics.provisioned_invocation(
                         function.region, function.name, resource, account=function.account
                     )
-                    result = await provisioned.invoke(request)
+                    result = self._io_checked(provisioned, await provisioned.invoke(request))
                 self._metrics.invocation(
                     function.region,
                     function.name,
@@ -432,7 +437,7 @@ class Invoker:
                 return self._started(target, plan)
 
             async with self._pool.lease(slot, key, plan, scale) as environment:
-                result = await environment.invoke(request)
+                result = self._io_checked(environment, await environment.invoke(request))
         self._metrics.invocation(
             function.region,
             function.name,
@@ -525,6 +530,21 @@ class Invoker:
                 self.connections.close(_connection(function, mount))
             raise
         return replace(plan, mounts=tuple(mounts))
+
+    def _io_checked(
+        self, environment: ExecutionEnvironment, result: InvocationResult
+    ) -> InvocationResult:
+        """`result`, unless the invocation failed on an environment whose file system is gone:
+        its I/O failed under it, so the environment is stopped and the caller gets
+        EFSIOException (410), as Lambda answers for an instance it stopped over I/O (spec 7.2).
+        Asked only of failed invocations with a mount, so a warm invoke pays nothing."""
+        plan = environment.plan
+        if not result.function_error or not plan.mounts:
+            return result
+        if all(self._file_systems.present(m, plan.region) for m in plan.mounts):
+            return result
+        environment.stop()
+        raise file_systems.io_failed()
 
     def _release(self, plan: LaunchPlan) -> None:
         for mount in plan.mounts:

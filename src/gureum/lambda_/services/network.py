@@ -48,6 +48,10 @@ class FileSystems(Protocol):
         target reached on TCP 2049) or EFSMountFailure (refused by the policy, or gone)."""
         ...
 
+    def present(self, mount: Mount, region: str) -> bool:
+        """Whether the file system of a mount made earlier still exists (its data with it)."""
+        ...
+
 
 class NoNetwork:
     """A `FunctionNetwork` and `FileSystems` of an empty cloud (a shipped fake): nothing exists,
@@ -72,3 +76,6 @@ class NoNetwork:
         role: str,
     ) -> Mount:
         raise mount_refused(arn)
+
+    def present(self, mount: Mount, region: str) -> bool:
+        return True  # nothing was mounted from here
