@@ -154,6 +154,17 @@ ROWS: tuple[tuple[str, str, str, str, str], ...] = (
     ),
     ("dev_stream_mbs", "streaming throughput, RESPONSE_STREAM URL", "MB/s", "higher", ""),
     ("dev_raw_mbs", "the same bytes over a raw loopback socket", "MB/s", "higher", ""),
+    ("efs_cold_p50", "EFS: isolated cold start with a mount, p50", "ms", "lower", ""),
+    ("efs_cold_p99", "EFS: isolated cold start with a mount, p99", "ms", "lower", ""),
+    ("efs_cold_plain_p50", "EFS: the same, paired, without a mount, p50", "ms", "lower", ""),
+    ("efs_cold_added_p50", "EFS: what the mount adds to a cold start, p50", "ms", "lower", ""),
+    ("efs_cold_init_p50", "EFS: Init Duration with a mount, p50", "ms", "lower", ""),
+    ("efs_write_mbs", "EFS: write through the mount (fsync)", "MB/s", "higher", ""),
+    ("efs_write_direct_mbs", "EFS: write, same directory on the host", "MB/s", "higher", ""),
+    ("efs_write_ratio", "EFS: write through the mount / direct", "", "higher", ""),
+    ("efs_read_mbs", "EFS: read through the mount", "MB/s", "higher", ""),
+    ("efs_read_direct_mbs", "EFS: read, same directory on the host", "MB/s", "higher", ""),
+    ("efs_read_ratio", "EFS: read through the mount / direct", "", "higher", ""),
 )
 
 
@@ -245,5 +256,18 @@ WORKLOAD_ROWS: dict[str, tuple[str, ...]] = {
         "dev_ttfb_buffered_p50",
         "dev_stream_mbs",
         "dev_raw_mbs",
+    ),
+    "efs": (
+        "efs_cold_p50",
+        "efs_cold_p99",
+        "efs_cold_plain_p50",
+        "efs_cold_added_p50",
+        "efs_cold_init_p50",
+        "efs_write_mbs",
+        "efs_write_direct_mbs",
+        "efs_write_ratio",
+        "efs_read_mbs",
+        "efs_read_direct_mbs",
+        "efs_read_ratio",
     ),
 }
