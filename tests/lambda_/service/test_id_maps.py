@@ -40,3 +40,21 @@ def test_a_dead_keeper_is_started_again() -> None:
         assert again != first  # another keeper's process
     finally:
         maps.close()
+
+
+def test_answers_taken_out_of_order() -> None:
+    """Environments ask as their spawn begins and take the answer later, in any order."""
+    maps = IdMaps()
+    try:
+        first = maps.ask([(1001, 71010, 1)], [(1001, 71010, 1)])
+        second = maps.ask([(1001, 71011, 1)], [(1001, 71011, 1)])
+        later = maps.answer(second)
+        earlier = maps.answer(first)
+        assert later is not None
+        assert earlier is not None
+        assert later != earlier
+        assert maps.path([(1001, 71010, 1)], [(1001, 71010, 1)]) == earlier  # held
+        maps.close()
+        assert maps.answer(first) is None  # a ticket of a keeper that is gone
+    finally:
+        maps.close()

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS peerings (
 """
 T = TypeVar("T")
 Resource = Vpc | Subnet | SecurityGroup | RouteTable
+_CACHED = 1000  # networks kept read; past this many the cache starts again
 
 
 def _tags(document: dict[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -91,12 +92,26 @@ class NetworkStore:
 
     def __init__(self, path: Path) -> None:
         self._db = Database(path, SCHEMA)
+        # What was read, by the store generation it was read at: values are frozen, and every
+        # cold start of a function with a file system reads its networks (parsing each row's
+        # JSON anew cost most of the mount's lookup).
+        self._networks: dict[tuple[str, str], tuple[int, Network]] = {}
+        self._peering_cache: dict[str, tuple[int, Peerings]] = {}
 
     def read(self, account: str, region: str) -> Network:
+        generation = self._db.generation
+        cached = self._networks.get((account, region))
+        if cached is not None and cached[0] == generation:
+            return cached[1]
         # In a transaction of its own: the connection is shared, and a read must not see
         # another thread's change half made.
         with self._db.transaction(counted=False):
-            return self._read(account, region)
+            generation = self._db.generation  # no change commits while this runs
+            network = self._read(account, region)
+        if len(self._networks) >= _CACHED:
+            self._networks.clear()
+        self._networks[(account, region)] = (generation, network)
+        return network
 
     def _read(self, account: str, region: str) -> Network:
         rows = self._db.connection.execute(
@@ -139,8 +154,15 @@ class NetworkStore:
         return result
 
     def peerings(self, region: str) -> Peerings:
+        """The Region's peering connections (a copy: the caller may change it)."""
+        cached = self._peering_cache.get(region)
+        if cached is not None and cached[0] == self._db.generation:
+            return dict(cached[1])
         with self._db.transaction(counted=False):
-            return self._peerings(region)
+            generation = self._db.generation
+            found = self._peerings(region)
+        self._peering_cache[region] = (generation, found)
+        return dict(found)
 
     def _peerings(self, region: str) -> Peerings:
         rows = self._db.connection.execute(

@@ -265,6 +265,9 @@ class ExecutionEnvironment:
         self._template = template
         self.init_error: str | None = None  # why Init failed (`initialize`), None: timed out
         self._debug: DebugSession | None = None
+        # The id-map keeper's tickets for this environment's mounts, asked for as a spawn
+        # begins and answered as its spec is written (`_mount`).
+        self._asked: dict[int, tuple[int, int] | None] = {}
 
     def _move(self, target: EnvironmentState) -> None:
         if target not in _MOVES[self.state]:
@@ -275,6 +278,7 @@ class ExecutionEnvironment:
 
     async def _spawn(self) -> RuntimeProcess:
         platform, plan = self._platform, self.plan
+        self._ask_id_maps()
         # The first start takes a ready sandbox when there is one; a restart after a crash or
         # a timeout keeps the environment's network, so it builds its own on the spot.
         if plan.snapshot is not None:
@@ -557,10 +561,20 @@ class ExecutionEnvironment:
             "argv": program,
             "sys_path": sys_path,
             "runtime_dir": runtime_dir,
-            "mounts": [self._mount(m) for m in plan.mounts],
+            "mounts": [self._mount(i, m) for i, m in enumerate(plan.mounts)],
         }
 
-    def _mount(self, mount: Mount) -> dict[str, object]:
+    def _ask_id_maps(self) -> None:
+        """Asks the id-map keeper for each mount's user namespace, so that it makes them while
+        the sandbox is taken and its network and Runtime API are set up."""
+        id_maps = self._platform.id_maps
+        if id_maps is None:
+            return
+        for index, mount in enumerate(self.plan.mounts):
+            if mount.uid is not None and index not in self._asked:
+                self._asked[index] = id_maps.ask(mount.uid_map(self._uid), mount.gid_map(self._uid))
+
+    def _mount(self, index: int, mount: Mount) -> dict[str, object]:
         """One EFS mount as the sandbox makes it: with the id map's user namespace, when the
         access point has a POSIX user (on disk) shown as this environment's uid and gid."""
         userns = None
@@ -570,7 +584,10 @@ class ExecutionEnvironment:
         if mount.uid is not None and mount.gid is not None:
             uid_map, gid_map = mount.uid_map(self._uid), mount.gid_map(self._uid)
             if id_maps is not None:
-                userns = id_maps.path(uid_map, gid_map)
+                ticket = self._asked.pop(index, None)
+                if ticket is None:
+                    ticket = id_maps.ask(uid_map, gid_map)
+                userns = id_maps.answer(ticket)
         return {
             "source": mount.source,
             "target": mount.target,
