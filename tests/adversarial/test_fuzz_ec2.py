@@ -35,6 +35,10 @@ OPERATIONS = [
     "DescribeVpcs",
     "CreateRoute",
     "DeleteTags",
+    "CreateVpcPeeringConnection",
+    "AcceptVpcPeeringConnection",
+    "DeleteVpcPeeringConnection",
+    "DescribeVpcPeeringConnections",
 ]
 READ_FAILURES = (AwsError, ValueError, OverflowError, RecursionError)
 KEYS = st.lists(
@@ -67,6 +71,11 @@ KEYS = st.lists(
             "Tag",
             "Key",
             "DryRun",
+            "PeerVpcId",
+            "PeerOwnerId",
+            "PeerRegion",
+            "VpcPeeringConnectionId",
+            "VpcPeeringConnectionIds",
         ]
     ),
     min_size=1,
@@ -75,7 +84,21 @@ KEYS = st.lists(
 # The ids of the VPC, its route table and its default group each example starts with.
 MADE = ["vpc-00000000000000001", "rtb-00000000000000003", "sg-00000000000000005"]
 VALUES = st.sampled_from(
-    ["10.0.0.0/16", "10.0.1.0/24", "-1", "tcp", "22", "99999", "true", "", "x", "default", *MADE]
+    [
+        "10.0.0.0/16",
+        "10.0.1.0/24",
+        "-1",
+        "tcp",
+        "22",
+        "99999",
+        "true",
+        "",
+        "x",
+        "default",
+        "111111111111",
+        "pcx-00000000000000001",
+        *MADE,
+    ]
 ) | st.text(max_size=8)
 _contexts = itertools.count()
 
