@@ -593,7 +593,7 @@ class LambdaFileSystems:
             raise lambda_fs.mount_refused(arn) from None
         if user is None:  # the environment's own uid
             return lambda_fs.Mount(
-                fs_id, str(source), local_path, None, None, (), access.write, owner
+                fs_id, str(source), local_path, None, None, (), access.write, owner, arn
             )
         client = lambda_fs.client_identity(
             user.uid, user.gid, user.secondary_gids, root_access=access.root
@@ -607,6 +607,7 @@ class LambdaFileSystems:
             client.secondary_gids,
             access.write,
             owner,
+            arn,
         )
 
     def present(self, mount: lambda_fs.Mount, region: str) -> bool:

@@ -144,3 +144,47 @@ def test_file_system_deleted_under_a_running_function(server: GureumProcess) -> 
     # The instance was stopped: the next invocation starts anew, and cannot mount.
     with aws_error("EFSMountFailureException", 403):
         client.invoke(FunctionName="io", Payload=b"{}")
+
+
+SLEEPER = """
+import os, time
+
+def handler(event, context):
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    return sorted(os.listdir("/mnt/shared"))
+"""
+
+
+def test_file_system_gone_when_a_timed_out_runtime_restarts(server: GureumProcess) -> None:
+    """After a timeout the environment restarts its runtime on the next invocation, mounting
+    again: with the file system gone, that instance is stopped with EFSIOException; a new one
+    then cannot mount the access point (EFSMountFailureException)."""
+    cloud, client = build_cloud(server, "restart"), server.client()
+    client.create_function(
+        FunctionName="restart",
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="index.handler",
+        Timeout=1,
+        Code={"ZipFile": zip_of({"index.py": SLEEPER})},
+        VpcConfig=cloud.vpc_config(),
+        FileSystemConfigs=cloud.mounts(),
+    )
+    settled(client, "restart")
+    assert "FunctionError" not in client.invoke(FunctionName="restart", Payload=b"{}")
+    timed_out = client.invoke(FunctionName="restart", Payload=b'{"sleep": 5}')
+    assert timed_out["FunctionError"] == "Unhandled"
+    efs = server.client("efs")
+    (target,) = efs.describe_mount_targets(FileSystemId=cloud.file_system)["MountTargets"]
+    efs.delete_mount_target(MountTargetId=target["MountTargetId"])
+    efs.delete_access_point(AccessPointId=cloud.access_point.rsplit("/", 1)[1])
+    efs.delete_file_system(FileSystemId=cloud.file_system)
+    with aws_error("EFSIOException", 410):
+        client.invoke(FunctionName="restart", Payload=b"{}")
+    with aws_error(
+        "EFSMountFailureException",
+        403,
+        f"The function could not mount the EFS file system with access point {cloud.access_point}.",
+    ):
+        client.invoke(FunctionName="restart", Payload=b"{}")

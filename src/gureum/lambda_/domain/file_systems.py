@@ -192,6 +192,7 @@ class Mount:
     secondary_gids: tuple[int, ...]
     writable: bool
     account: str = ""
+    access_point_arn: str = ""
 
     def supplementary_gids(self) -> tuple[int, ...]:
         """The host gids the environment holds so that each secondary gid applies (in order)."""

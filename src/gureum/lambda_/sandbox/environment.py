@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from gureum.lambda_.domain import platform_log
 from gureum.lambda_.domain.credentials import RoleCredentials
 from gureum.lambda_.domain.errors import SnapStartFailure, SnapStartTimeout
-from gureum.lambda_.domain.file_systems import Extent, Mount
+from gureum.lambda_.domain.file_systems import Extent, Mount, io_failed, mount_refused
 from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.platform_log import PlatformLine
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
@@ -187,6 +187,10 @@ class InvocationRequest:
     stream: ResponseStream | None = None
     # The caller's X-Ray trace header (recursion detection reads its Lineage); None: a new one.
     trace_id: str | None = None
+
+
+# The sandbox's exit status when an EFS mount failed in it (guest/zygote.py's MOUNT_FAILED).
+MOUNT_FAILED = 125
 
 
 @dataclass(frozen=True, slots=True)
@@ -709,6 +713,7 @@ class ExecutionEnvironment:
             began = time.monotonic()
             ending = await self._init(self._init_limit())
             init_ms = (time.monotonic() - began) * 1000
+            self._check_mounted(ending, restarted=False)
             if ending is INIT_TIMED_OUT and self._waits_for_debugger():
                 return self._fail_init(request, self._no_debugger(), init_ms)
             if ending is not None and ending is not INIT_TIMED_OUT:
@@ -722,6 +727,7 @@ class ExecutionEnvironment:
         started = time.monotonic()
         if self.state is EnvironmentState.STARTING:
             ending = await self._init(self.plan.timeout_s, announce=False)
+            self._check_mounted(ending, restarted=True)
             if ending is not None:
                 return self._finish(
                     request, ending if ending is not INIT_TIMED_OUT else None, started, None
@@ -794,6 +800,20 @@ class ExecutionEnvironment:
             )
             if outcome in done or process.exited in done or not done:
                 return done
+
+    def _check_mounted(self, ending: Ending, *, restarted: bool) -> None:
+        """Lambda's EFS error when the sandbox could not mount a file system (its setup ended
+        with MOUNT_FAILED): EFSMountFailure for a new environment, EFSIOException for one whose
+        runtime was restarting (its file system went away under it). The environment is done.
+        A runtime that itself exits with that status before it is ready reads the same."""
+        if not isinstance(ending, ExitStatus) or ending.code != MOUNT_FAILED:
+            return
+        if not self.plan.mounts:
+            return
+        self.state = EnvironmentState.DEAD
+        if restarted:
+            raise io_failed()
+        raise mount_refused(self.plan.mounts[0].access_point_arn)
 
     async def _run(
         self,
