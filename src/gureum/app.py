@@ -610,6 +610,13 @@ class LambdaFileSystems:
             arn,
         )
 
+    def access_point_exists(self, account: str, region: str, arn: str) -> bool:
+        try:
+            self._access_points.get(_owner_of(arn, account), region, arn)
+        except EfsError:
+            return False
+        return True
+
     def present(self, mount: lambda_fs.Mount, region: str) -> bool:
         try:
             self._file_systems.get(mount.account, region, mount.file_system_id)

@@ -186,3 +186,38 @@ def test_connections_survive_a_restart(tmp_path: Path) -> None:
         assert status(ec2_of(process, A), peering_id)["Code"] == "active"
     finally:
         process.stop()
+
+
+def test_another_accounts_group_over_an_active_peering(server: GureumProcess) -> None:
+    """A rule may name a group of the peer VPC's account (UserIdGroupPairs with its UserId),
+    once the connection is active; before that, or for a group that does not exist, the group
+    is not found."""
+    a, b = ec2_of(server, A), ec2_of(server, B)
+    mine, theirs = vpc(a, "10.15.0.0/16"), vpc(b, "10.25.0.0/16")
+    their_group = b.create_security_group(GroupName="clients", Description="c", VpcId=theirs)
+    my_group = a.create_security_group(GroupName="nfs", Description="n", VpcId=mine)["GroupId"]
+    pair = {"GroupId": their_group["GroupId"], "UserId": B}
+    nfs = [{"IpProtocol": "tcp", "FromPort": 2049, "ToPort": 2049, "UserIdGroupPairs": [pair]}]
+    with aws_error("InvalidGroup.NotFound", 400):
+        a.authorize_security_group_ingress(GroupId=my_group, IpPermissions=nfs)
+    peering_id = a.create_vpc_peering_connection(VpcId=mine, PeerVpcId=theirs, PeerOwnerId=B)[
+        "VpcPeeringConnection"
+    ]["VpcPeeringConnectionId"]
+    with aws_error("InvalidGroup.NotFound", 400):  # pending: not yet
+        a.authorize_security_group_ingress(GroupId=my_group, IpPermissions=nfs)
+    b.accept_vpc_peering_connection(VpcPeeringConnectionId=peering_id)
+    a.authorize_security_group_ingress(GroupId=my_group, IpPermissions=nfs)
+    (group,) = a.describe_security_groups(GroupIds=[my_group])["SecurityGroups"]
+    pairs = group["IpPermissions"][0]["UserIdGroupPairs"]
+    assert [(p["GroupId"], p["UserId"]) for p in pairs] == [(their_group["GroupId"], B)]
+    missing = [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 22,
+            "ToPort": 22,
+            "UserIdGroupPairs": [{"GroupId": "sg-0123456789abcdef0", "UserId": B}],
+        }
+    ]
+    with aws_error("InvalidGroup.NotFound", 400):
+        a.authorize_security_group_ingress(GroupId=my_group, IpPermissions=missing)
+    a.revoke_security_group_ingress(GroupId=my_group, IpPermissions=nfs)

@@ -223,6 +223,32 @@ def test_both_accounts_share_the_files(accounts: Accounts, server: GureumProcess
     assert (on_disk.stat().st_uid, on_disk.stat().st_gid) == (1001, 1001)
 
 
+def test_nfs_admitted_by_a_group_of_the_functions_account(accounts: Accounts) -> None:
+    """B's mount target may admit 2049 from A's function group itself (a group reference across
+    accounts, over the active peering) instead of A's block."""
+    a = function(accounts, A, "by-group", ROLE_A)
+    b_ec2 = accounts.client("ec2", B)
+    b_ec2.revoke_security_group_ingress(
+        GroupId=accounts.target_group, IpPermissions=accounts.nfs_in()
+    )
+    by_group = [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 2049,
+            "ToPort": 2049,
+            "UserIdGroupPairs": [{"GroupId": accounts.a_group, "UserId": A}],
+        }
+    ]
+    b_ec2.authorize_security_group_ingress(GroupId=accounts.target_group, IpPermissions=by_group)
+    try:
+        assert run(a, "by-group", op="write", path="/mnt/shared/g", data="y") == {"ok": True}
+    finally:
+        b_ec2.revoke_security_group_ingress(GroupId=accounts.target_group, IpPermissions=by_group)
+        b_ec2.authorize_security_group_ingress(
+            GroupId=accounts.target_group, IpPermissions=accounts.nfs_in()
+        )
+
+
 def test_each_missing_piece_gives_its_error(accounts: Accounts) -> None:
     a = function(accounts, A, "pieces", ROLE_A)
     assert run(a, "pieces", op="write", path="/mnt/shared/p", data="x") == {"ok": True}

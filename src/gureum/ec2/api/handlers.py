@@ -55,24 +55,37 @@ def _query(params: Params, ids: str) -> Query:
     return Query(params.get(ids, []), filters, page)
 
 
-def _permission(item: Mapping[str, Any]) -> Permission:
+def _permission(item: Mapping[str, Any], account: str) -> Permission:
     cidrs = [(r.get("CidrIp", ""), r.get("Description", "")) for r in item.get("IpRanges", [])]
     cidrs += [(r.get("CidrIpv6", ""), r.get("Description", "")) for r in item.get("Ipv6Ranges", [])]
+    pairs = item.get("UserIdGroupPairs", [])
+    # A pair naming another account (UserId) references that account's group, over peering.
+    foreign = [
+        (pair["UserId"], pair.get("GroupId", ""), pair.get("Description", ""))
+        for pair in pairs
+        if pair.get("UserId") not in (None, "", account)
+    ]
     groups = [
         (pair.get("GroupId") or pair.get("GroupName") or "", pair.get("Description", ""))
-        for pair in item.get("UserIdGroupPairs", [])
+        for pair in pairs
+        if pair.get("UserId") in (None, "", account)
     ]
     if "IpProtocol" not in item:
         raise InvalidParameterValue("Invalid value 'null' for IP protocol. Unknown protocol.")
     return Permission(
-        item["IpProtocol"], item.get("FromPort"), item.get("ToPort"), tuple(cidrs), tuple(groups)
+        item["IpProtocol"],
+        item.get("FromPort"),
+        item.get("ToPort"),
+        tuple(cidrs),
+        tuple(groups),
+        tuple(foreign),
     )
 
 
-def _permissions(params: Params) -> list[Permission]:
+def _permissions(params: Params, account: str) -> list[Permission]:
     """AWS's IpPermissions, or the older flat members (CidrIp, IpProtocol, ports, source)."""
     if params.get("IpPermissions"):
-        return [_permission(item) for item in params["IpPermissions"]]
+        return [_permission(item, account) for item in params["IpPermissions"]]
     cidrs = ((params["CidrIp"], ""),) if "CidrIp" in params else ()
     source = params.get("SourceSecurityGroupName")
     groups = ((source, ""),) if source else ()
@@ -204,7 +217,7 @@ class Ec2Api:
             account,
             region,
             (params.get("GroupId"), params.get("GroupName")),
-            _permissions(params),
+            _permissions(params, context.account_id),
             egress=egress,
         )
         rules = [render.group_rule(r, group_id, account, region) for r in added]
@@ -215,7 +228,7 @@ class Ec2Api:
             context.account_id,
             context.region,
             (params.get("GroupId"), params.get("GroupName")),
-            _permissions(params),
+            _permissions(params, context.account_id),
             egress=egress,
         )
         rules = [render.revoked_rule(r, group_id) for r in removed]

@@ -103,7 +103,8 @@ def permissions(rules: Iterable[Rule], account: str) -> list[Wire]:
         elif cidr is not None:
             bundle["IpRanges"].append({"CidrIp": cidr, **described})
         else:
-            pair = {"GroupId": rule.peer.group_id, "UserId": account, **described}
+            owner = rule.peer.account or account
+            pair = {"GroupId": rule.peer.group_id, "UserId": owner, **described}
             bundle["UserIdGroupPairs"].append(pair)
     return list(bundles.values())
 
@@ -126,7 +127,8 @@ def _peer(rule: Rule, account: str) -> Wire:
     cidr = rule.peer.cidr
     if cidr is not None:
         return {"CidrIpv6": cidr} if ":" in cidr else {"CidrIpv4": cidr}
-    return {"ReferencedGroupInfo": {"GroupId": rule.peer.group_id, "UserId": account}}
+    owner = rule.peer.account or account
+    return {"ReferencedGroupInfo": {"GroupId": rule.peer.group_id, "UserId": owner}}
 
 
 def group_rule(value: Rule, group_id: str, account: str, region: str) -> Wire:

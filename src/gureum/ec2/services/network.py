@@ -91,6 +91,12 @@ def _select(
     return filters.page(kept, query.page, ids_named if query.ids else "")
 
 
+def _other(peering: VpcPeering, account: str, vpc_id: str) -> tuple[str, str] | None:
+    """The (account, VPC) across `peering` from `vpc_id` of `account`; None when it is no side."""
+    other = peering.side_of(account, vpc_id)
+    return None if other is None else (other.account, other.vpc_id)
+
+
 class NetworkService:
     """EC2's network model, one per server; thread-safe (the store serialises changes)."""
 
@@ -266,14 +272,33 @@ class NetworkService:
     ) -> tuple[str, tuple[Rule, ...]]:
         """Adds rules to the group named by id or name; returns its id and the rules added."""
 
+        # Other accounts' groups, looked up ahead (a store transaction does not nest): each
+        # must exist, in a VPC with an active peering connection to this group's.
+        foreign = {
+            (owner, peer): self._foreign_vpc(owner, region, peer)
+            for permission in permissions
+            for owner, peer, _ in permission.foreign
+        }
+        peerings = self._store.peerings(region).values() if foreign else ()
+
         def change(network: Network) -> tuple[Network, tuple[str, tuple[Rule, ...]]]:
             group_id = groups.resolve(network, *group)
+            mine = network.group(group_id).vpc_id
+            for (owner, peer), vpc_id in foreign.items():
+                if not any(
+                    p.is_active and _other(p, account, mine) == (owner, vpc_id) for p in peerings
+                ):
+                    raise GroupNotFound(peer)
             changed, added = groups.authorize(
                 network, self._new_id, group_id, permissions, egress=egress
             )
             return changed, (group_id, added)
 
         return self._store.update(account, region, change)
+
+    def _foreign_vpc(self, account: str, region: str, group_id: str) -> str:
+        """The VPC of another account's group; InvalidGroup.NotFound when it has none."""
+        return self._store.read(account, region).group(group_id).vpc_id
 
     def revoke(
         self,

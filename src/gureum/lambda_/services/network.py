@@ -52,6 +52,10 @@ class FileSystems(Protocol):
         """Whether the file system of a mount made earlier still exists (its data with it)."""
         ...
 
+    def access_point_exists(self, account: str, region: str, arn: str) -> bool:
+        """Whether the access point (of whichever account its ARN names) exists now."""
+        ...
+
 
 class NoNetwork:
     """A `FunctionNetwork` and `FileSystems` of an empty cloud (a shipped fake): nothing exists,
@@ -79,3 +83,6 @@ class NoNetwork:
 
     def present(self, mount: Mount, region: str) -> bool:
         return True  # nothing was mounted from here
+
+    def access_point_exists(self, account: str, region: str, arn: str) -> bool:
+        return False

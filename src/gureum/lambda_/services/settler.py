@@ -28,7 +28,6 @@ from typing import Protocol
 
 from gureum.lambda_.domain import snap_start
 from gureum.lambda_.domain.arns import LATEST
-from gureum.lambda_.domain.errors import InvalidParameterValue
 from gureum.lambda_.domain.file_systems import mount_refused
 from gureum.lambda_.domain.functions import Function, FunctionVersion, fail, finish_latest, settle
 from gureum.lambda_.services.context import Ports
@@ -207,21 +206,16 @@ class Settler:
 
     def _mountable(self, function: Function, version: FunctionVersion) -> tuple[str, str] | None:
         """The version's access points checked again as its network is set up: one deleted
-        (or left without a mount target the function can use) since the request was accepted
-        fails the version with EFSMountFailure, as AWS reports a file system it cannot mount
-        while preparing a function. Reachability (groups, routes) is not a reason: AWS finds
-        that out per environment, at Invoke (EFSMountConnectivityException)."""
+        since the request was accepted fails the version with EFSMountFailure, as AWS reports a
+        file system it cannot mount while preparing a function. The network (groups, routes,
+        peering) is not a reason: AWS finds that out per environment, at Invoke
+        (EFSMountConnectivityException)."""
         settings = version.settings
         if self._file_systems is None or not settings.file_system_configs:
             return None
-        vpc_id = str((settings.vpc_config or {}).get("VpcId", ""))
         for config in settings.file_system_configs:
             arn = str(config["Arn"])
-            try:
-                self._file_systems.check_access_point(
-                    function.account, function.region, arn, vpc_id
-                )
-            except InvalidParameterValue:
+            if not self._file_systems.access_point_exists(function.account, function.region, arn):
                 return mount_refused(arn).message, EFS_MOUNT_FAILURE_CODE
         return None
 
