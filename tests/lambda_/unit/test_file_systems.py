@@ -194,6 +194,14 @@ def test_id_map_of_root() -> None:
     )
 
 
+def test_id_map_of_an_id_above_the_strangers() -> None:
+    highest = (1 << 32) - 2  # EFS takes PosixUser ids up to 2^32 - 1
+    assert fs.id_map([(highest, 20001)]) == (
+        (0, STRANGER, STRANGER - 1),
+        (highest, 20001, 1),
+    )
+
+
 def test_a_mounts_maps() -> None:
     mount = fs.Mount("fs-1", "/src", "/mnt/a", 1001, 1001, (2002, 2003), True, "1")
     assert mount.supplementary_gids() == (60000, 60001)

@@ -228,8 +228,9 @@ def id_map(pairs: Sequence[tuple[int, int]]) -> tuple[Extent, ...]:
     extents: list[Extent] = []
     start = 0
     for inside, outside in sorted(dict(pairs).items()):
-        if start < inside <= _LAST:
-            extents.append((start, STRANGERS + start, inside - start))
+        upto = min(inside, _LAST)  # strangers stop below 2^31 - 1, named ids need not
+        if start < upto:
+            extents.append((start, STRANGERS + start, upto - start))
         extents.append((inside, outside, 1))
         start = max(start, inside + 1)
     if start < _LAST:
