@@ -19,6 +19,7 @@ from gureum.ec2.domain.rules import Permission
 from gureum.ec2.domain.tags import TagSpecification
 from gureum.ec2.domain.vpcs import ROUTE_TARGETS
 from gureum.ec2.services.network import NetworkService, Query
+from gureum.ec2.services.peering import PeeringService
 
 Params = dict[str, Any]
 Result = dict[str, Any]
@@ -105,8 +106,9 @@ def _dry_run(operation: Operation) -> Operation:
 
 
 class Ec2Api:
-    def __init__(self, network: NetworkService) -> None:
+    def __init__(self, network: NetworkService, peerings: PeeringService) -> None:
         self._network = network
+        self._peerings = peerings
 
     def handlers(self) -> Mapping[str, Handler]:
         operations: dict[str, Operation] = {
@@ -279,7 +281,7 @@ class Ec2Api:
     # --- peering connections --------------------------------------------------------------------
 
     def create_peering(self, context: CallContext, params: Params) -> Result:
-        made = self._network.create_peering(
+        made = self._peerings.create_peering(
             context.account_id,
             context.region,
             params["VpcId"],
@@ -291,25 +293,25 @@ class Ec2Api:
         return {"VpcPeeringConnection": render.peering(made)}
 
     def accept_peering(self, context: CallContext, params: Params) -> Result:
-        accepted = self._network.accept_peering(
+        accepted = self._peerings.accept_peering(
             context.account_id, context.region, params["VpcPeeringConnectionId"]
         )
         return {"VpcPeeringConnection": render.peering(accepted)}
 
     def reject_peering(self, context: CallContext, params: Params) -> Result:
-        self._network.reject_peering(
+        self._peerings.reject_peering(
             context.account_id, context.region, params["VpcPeeringConnectionId"]
         )
         return {"Return": True}
 
     def delete_peering(self, context: CallContext, params: Params) -> Result:
-        self._network.delete_peering(
+        self._peerings.delete_peering(
             context.account_id, context.region, params["VpcPeeringConnectionId"]
         )
         return {"Return": True}
 
     def describe_peerings(self, context: CallContext, params: Params) -> Result:
-        found, token = self._network.describe_peerings(
+        found, token = self._peerings.describe_peerings(
             context.account_id, context.region, _query(params, "VpcPeeringConnectionIds")
         )
         rendered = [render.peering(p) for p in found]

@@ -2,8 +2,8 @@
 and Region, durable in SQLite, and what other services read of them.
 
 EFS (mount targets) and Lambda (VpcConfig) call `subnets`, `security_groups` and `vpc` to check
-what a request names, and `rules.allows` (pure, in the domain) to decide whether NFS reaches a mount
-target. They tell EC2 what they hold through a `Holder` (`register`), so that deleting a subnet or a
+what a request names, and Lambda `reaches` (the pure `domain.reachability`: routes, active peering
+connections and `rules.allows`) to decide whether NFS reaches a mount target. They tell EC2 what they hold through a `Holder` (`register`), so that deleting a subnet or a
 group they use is a `DependencyViolation`, as it is in AWS while a network interface is in it.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from gureum.ec2.domain import filters, groups, peering, tags, vpcs
+from gureum.ec2.domain import filters, groups, tags, vpcs
 from gureum.ec2.domain.cidr import available_addresses, free_address
 from gureum.ec2.domain.errors import (
     GroupNotFound,
@@ -40,13 +40,12 @@ from gureum.ec2.domain.reachability import Interface, reaches
 from gureum.ec2.domain.rules import NFS_PORT, Permission, Rule
 from gureum.ec2.domain.tags import TagDescription, TagSpecification
 from gureum.ec2.domain.zones import Zone, zone_for, zones
-from gureum.ec2.store.network import NetworkStore, Peerings
+from gureum.ec2.store.network import NetworkStore
 
 T = TypeVar("T")
 # A security group as a request names it: by id, or by name.
 GroupRef = tuple[str | None, str | None]
 _ROUTE_TABLE_PAGE = 100
-_ACCOUNT_DIGITS = 12
 
 
 class Holder(Protocol):
@@ -75,7 +74,7 @@ class Query:
     page: PageRequest = field(default_factory=PageRequest)
 
 
-def _select(
+def select(
     items: dict[str, T],
     query: Query,
     missing: Callable[[str], Exception],
@@ -166,7 +165,7 @@ class NetworkService:
         self, account: str, region: str, query: Query
     ) -> tuple[list[Vpc], str | None]:
         network = self._store.read(account, region)
-        return _select(
+        return select(
             dict(network.vpcs),
             query,
             VpcNotFound,
@@ -206,7 +205,7 @@ class NetworkService:
         """The subnets asked for, each with its count of available addresses."""
         network = self._store.read(account, region)
         counted = {i: (s, self._available(account, region, s)) for i, s in network.subnets.items()}
-        return _select(
+        return select(
             counted,
             query,
             SubnetNotFound,
@@ -252,7 +251,7 @@ class NetworkService:
     ) -> tuple[list[SecurityGroup], str | None]:
         network = self._store.read(account, region)
         ids = [*query.ids, *(groups.resolve(network, None, n) for n in names)]
-        return _select(
+        return select(
             dict(network.groups),
             Query(ids, query.filters, query.page),
             GroupNotFound,
@@ -329,7 +328,7 @@ class NetworkService:
             query.filters,
             PageRequest(query.page.max_results, query.page.token, _ROUTE_TABLE_PAGE),
         )
-        return _select(
+        return select(
             dict(network.route_tables),
             paged,
             RouteTableNotFound,
@@ -373,79 +372,7 @@ class NetworkService:
             account, region, lambda n: (vpcs.delete_route(n, table_id, destination), None)
         )
 
-    # --- peering connections --------------------------------------------------------------------
-
-    def create_peering(
-        self,
-        account: str,
-        region: str,
-        vpc_id: str,
-        peer_vpc_id: str | None,
-        peer_owner: str | None,
-        peer_region: str | None,
-        specs: Sequence[TagSpecification],
-    ) -> VpcPeering:
-        """A request from the account's `vpc_id` to `peer_vpc_id` of `peer_owner` (this account
-        when None), in this Region; `failed` at once when their blocks overlap."""
-        if peer_region is not None and peer_region != region:
-            raise InvalidParameterValue(
-                f"Inter-Region VPC peering is not supported: PeerRegion '{peer_region}' is "
-                f"not this Region ({region})."
-            )
-        owner = peer_owner or account
-        if not (owner.isdigit() and len(owner) == _ACCOUNT_DIGITS):
-            raise InvalidParameterValue(f"Invalid value '{owner}' for peerOwnerId.")
-        if not peer_vpc_id:
-            raise InvalidParameterValue("The request must contain the parameter peerVpcId")
-        wanted = tags.tags_for(specs, "vpc-peering-connection")
-        peering_id = self._new_id("pcx")
-
-        def change(found: Peerings, networks: dict[str, Network]) -> tuple[Peerings, VpcPeering]:
-            mine = networks[account].vpc(vpc_id)
-            theirs = networks[owner].vpc(peer_vpc_id)
-            made = peering.request(peering_id, mine, account, theirs, owner, region, wanted)
-            return {**found, made.id: made}, made
-
-        return self._store.update_peerings(region, (account, owner), change)
-
-    def _change_peering(
-        self,
-        account: str,
-        region: str,
-        peering_id: str,
-        move: Callable[[VpcPeering, str], VpcPeering],
-    ) -> VpcPeering:
-        def change(found: Peerings, _: dict[str, Network]) -> tuple[Peerings, VpcPeering]:
-            current = found.get(peering_id)
-            if current is None or not current.involves(account):
-                raise PeeringNotFound(peering_id)
-            moved = move(current, account)
-            return {**found, peering_id: moved}, moved
-
-        return self._store.update_peerings(region, (), change)
-
-    def accept_peering(self, account: str, region: str, peering_id: str) -> VpcPeering:
-        return self._change_peering(account, region, peering_id, peering.accept)
-
-    def reject_peering(self, account: str, region: str, peering_id: str) -> VpcPeering:
-        return self._change_peering(account, region, peering_id, peering.reject)
-
-    def delete_peering(self, account: str, region: str, peering_id: str) -> VpcPeering:
-        return self._change_peering(account, region, peering_id, peering.delete)
-
-    def describe_peerings(
-        self, account: str, region: str, query: Query
-    ) -> tuple[list[VpcPeering], str | None]:
-        """The connections the account is a side of."""
-        mine = {k: p for k, p in self._store.peerings(region).items() if p.involves(account)}
-        return _select(
-            mine,
-            query,
-            PeeringNotFound,
-            filters.peering_attributes,
-            lambda p: p.tags,
-            "vpcPeeringConnectionIds",
-        )
+    # --- peering connections, as others read them ------------------------------------------
 
     def peered(self, account: str, region: str, vpc_id: str) -> set[tuple[str, str]]:
         """The VPCs (account, id) `vpc_id` has a connection with, pending or active."""
