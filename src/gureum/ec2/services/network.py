@@ -3,8 +3,9 @@ and Region, durable in SQLite, and what other services read of them.
 
 EFS (mount targets) and Lambda (VpcConfig) call `subnets`, `security_groups` and `vpc` to check
 what a request names, and Lambda `reaches` (the pure `domain.reachability`: routes, active peering
-connections and `rules.allows`) to decide whether NFS reaches a mount target. They tell EC2 what they hold through a `Holder` (`register`), so that deleting a subnet or a
-group they use is a `DependencyViolation`, as it is in AWS while a network interface is in it.
+connections and `rules.allows`) to decide whether NFS reaches a mount target. They tell EC2 what
+they hold through a `Holder` (`register`), so that deleting a subnet or a group they use is a
+`DependencyViolation`, as it is in AWS while a network interface is in it.
 """
 
 from __future__ import annotations

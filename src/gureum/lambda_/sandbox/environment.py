@@ -35,12 +35,13 @@ from typing import Any, Protocol
 from gureum.lambda_.domain import platform_log
 from gureum.lambda_.domain.credentials import RoleCredentials
 from gureum.lambda_.domain.errors import SnapStartFailure, SnapStartTimeout
-from gureum.lambda_.domain.file_systems import Extent, Mount, io_failed, mount_refused
+from gureum.lambda_.domain.file_systems import Mount
 from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.platform_log import PlatformLine
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
 from gureum.lambda_.sandbox.debugging import Debugger, DebugSession
 from gureum.lambda_.sandbox.id_maps import IdMaps
+from gureum.lambda_.sandbox.mounts import EnvironmentMounts
 from gureum.lambda_.sandbox.network import NetworkNamespace, Networks
 from gureum.lambda_.sandbox.peers import RuntimePeers
 from gureum.lambda_.sandbox.response_stream import ResponseStream
@@ -189,10 +190,6 @@ class InvocationRequest:
     trace_id: str | None = None
 
 
-# The sandbox's exit status when an EFS mount failed in it (guest/zygote.py's MOUNT_FAILED).
-MOUNT_FAILED = 125
-
-
 @dataclass(frozen=True, slots=True)
 class InvocationResult:
     payload: bytes
@@ -269,9 +266,7 @@ class ExecutionEnvironment:
         self._template = template
         self.init_error: str | None = None  # why Init failed (`initialize`), None: timed out
         self._debug: DebugSession | None = None
-        # The id-map keeper's tickets for this environment's mounts, asked for as a spawn
-        # begins and answered as its spec is written (`_mount`).
-        self._asked: dict[int, tuple[int, int] | None] = {}
+        self._mounts = EnvironmentMounts(plan.mounts, uid, platform.id_maps)
 
     def _move(self, target: EnvironmentState) -> None:
         if target not in _MOVES[self.state]:
@@ -282,7 +277,7 @@ class ExecutionEnvironment:
 
     async def _spawn(self) -> RuntimeProcess:
         platform, plan = self._platform, self.plan
-        self._ask_id_maps()
+        self._mounts.ask()  # the keeper makes their namespaces while this spawn goes on
         # The first start takes a ready sandbox when there is one; a restart after a crash or
         # a timeout keeps the environment's network, so it builds its own on the spot.
         if plan.snapshot is not None:
@@ -555,52 +550,14 @@ class ExecutionEnvironment:
             "cgroups": [process.group.procs] if process.group else [],
             "uid": self._uid,
             "gid": self._uid,
-            # The access points' secondary gids, as the host gids their mounts map them to.
-            "groups": sorted(
-                {g for m in plan.mounts if m.uid is not None for g in m.supplementary_gids()}
-            ),
+            "groups": self._mounts.groups(),
             "hostname": "localhost",
             "env": self._variables(task, opt, runtime_dir),
             "cwd": task,
             "argv": program,
             "sys_path": sys_path,
             "runtime_dir": runtime_dir,
-            "mounts": [self._mount(i, m) for i, m in enumerate(plan.mounts)],
-        }
-
-    def _ask_id_maps(self) -> None:
-        """Asks the id-map keeper for each mount's user namespace, so that it makes them while
-        the sandbox is taken and its network and Runtime API are set up."""
-        id_maps = self._platform.id_maps
-        if id_maps is None:
-            return
-        for index, mount in enumerate(self.plan.mounts):
-            if mount.uid is not None and index not in self._asked:
-                self._asked[index] = id_maps.ask(mount.uid_map(self._uid), mount.gid_map(self._uid))
-
-    def _mount(self, index: int, mount: Mount) -> dict[str, object]:
-        """One EFS mount as the sandbox makes it: with the id map's user namespace, when the
-        access point has a POSIX user (on disk) shown as this environment's uid and gid."""
-        userns = None
-        id_maps = self._platform.id_maps
-        uid_map: tuple[Extent, ...] = ()
-        gid_map: tuple[Extent, ...] = ()
-        if mount.uid is not None and mount.gid is not None:
-            uid_map, gid_map = mount.uid_map(self._uid), mount.gid_map(self._uid)
-            if id_maps is not None:
-                ticket = self._asked.pop(index, None)
-                if ticket is None:
-                    ticket = id_maps.ask(uid_map, gid_map)
-                userns = id_maps.answer(ticket)
-        return {
-            "source": mount.source,
-            "target": mount.target,
-            "uid": mount.uid,
-            "gid": mount.gid,
-            "uid_map": [list(extent) for extent in uid_map],
-            "gid_map": [list(extent) for extent in gid_map],
-            "writable": mount.writable,
-            "userns": userns,
+            "mounts": self._mounts.spec(),
         }
 
     def _bootstrap(self, task: str, opt: str) -> str:
@@ -802,18 +759,12 @@ class ExecutionEnvironment:
                 return done
 
     def _check_mounted(self, ending: Ending, *, restarted: bool) -> None:
-        """Lambda's EFS error when the sandbox could not mount a file system (its setup ended
-        with MOUNT_FAILED): EFSMountFailure for a new environment, EFSIOException for one whose
-        runtime was restarting (its file system went away under it). The environment is done.
-        A runtime that itself exits with that status before it is ready reads the same."""
-        if not isinstance(ending, ExitStatus) or ending.code != MOUNT_FAILED:
-            return
-        if not self.plan.mounts:
-            return
-        self.state = EnvironmentState.DEAD
-        if restarted:
-            raise io_failed()
-        raise mount_refused(self.plan.mounts[0].access_point_arn)
+        """Raises Lambda's EFS error, the environment done, when its sandbox could not mount."""
+        code = ending.code if isinstance(ending, ExitStatus) else None
+        error = self._mounts.failure(code, restarted=restarted)
+        if error is not None:
+            self.state = EnvironmentState.DEAD
+            raise error
 
     async def _run(
         self,
