@@ -221,3 +221,17 @@ def test_another_accounts_group_over_an_active_peering(server: GureumProcess) ->
     with aws_error("InvalidGroup.NotFound", 400):
         a.authorize_security_group_ingress(GroupId=my_group, IpPermissions=missing)
     a.revoke_security_group_ingress(GroupId=my_group, IpPermissions=nfs)
+
+
+def test_in_one_account_the_owner_accepts_its_own_request(server: GureumProcess) -> None:
+    ec2 = server.client("ec2")
+    one, two = vpc(ec2, "10.40.0.0/16"), vpc(ec2, "10.41.0.0/16")
+    made = ec2.create_vpc_peering_connection(VpcId=one, PeerVpcId=two)["VpcPeeringConnection"]
+    assert made["Status"] == {
+        "Code": "pending-acceptance",
+        "Message": f"Pending Acceptance by {ACCOUNT}",
+    }
+    accepted = ec2.accept_vpc_peering_connection(
+        VpcPeeringConnectionId=made["VpcPeeringConnectionId"]
+    )
+    assert accepted["VpcPeeringConnection"]["Status"]["Code"] == "active"
