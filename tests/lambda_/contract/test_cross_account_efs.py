@@ -367,3 +367,63 @@ def test_under_enforce_the_role_must_allow_itself(tmp_path: Path) -> None:
         assert written == {"ok": False, "errno": 30}  # EROFS
     finally:
         process.stop()
+
+
+def test_peered_vpcs_of_one_account(server: GureumProcess) -> None:
+    """Within one account, a mount target in a VPC peered with the function's (and routed both
+    ways) is reached as well; without the peering the function cannot even name it."""
+    accounts = Accounts(server)
+    account = "333333333333"
+    ec2, efs = accounts.client("ec2", account), accounts.client("efs", account)
+    fn_vpc, fn_subnet, fn_group, fn_table = network(accounts, account, "10.30.0.0/16")
+    fs_vpc, fs_subnet, _, fs_table = network(accounts, account, "10.31.0.0/16")
+    nfs = ec2.create_security_group(GroupName="mt", Description="m", VpcId=fs_vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=nfs,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 2049,
+                "ToPort": 2049,
+                "UserIdGroupPairs": [{"GroupId": fn_group}],
+            }
+        ],
+    )
+    fs = efs.create_file_system(CreationToken="one-account")["FileSystemId"]
+    for _ in range(500):
+        if efs.describe_file_systems(FileSystemId=fs)["FileSystems"][0]["LifeCycleState"] == (
+            "available"
+        ):
+            break
+        time.sleep(0.01)
+    efs.create_mount_target(FileSystemId=fs, SubnetId=fs_subnet, SecurityGroups=[nfs])
+    point = efs.create_access_point(
+        FileSystemId=fs,
+        PosixUser={"Uid": 1001, "Gid": 1001},
+        RootDirectory={
+            "Path": "/one",
+            "CreationInfo": {"OwnerUid": 1001, "OwnerGid": 1001, "Permissions": "755"},
+        },
+    )["AccessPointArn"]
+    client = accounts.client("lambda", account)
+    options: dict[str, Any] = {
+        "Runtime": "python3.12",
+        "Role": f"arn:aws:iam::{account}:role/lambda-role",
+        "Handler": "index.handler",
+        "Code": {"ZipFile": zip_of({"index.py": HANDLER})},
+        "VpcConfig": {"SubnetIds": [fn_subnet], "SecurityGroupIds": [fn_group]},
+        "FileSystemConfigs": [{"Arn": point, "LocalMountPath": "/mnt/shared"}],
+    }
+    with aws_error("InvalidParameterValueException", 400):
+        client.create_function(FunctionName="unpeered", **options)
+    peering = ec2.create_vpc_peering_connection(VpcId=fn_vpc, PeerVpcId=fs_vpc)[
+        "VpcPeeringConnection"
+    ]["VpcPeeringConnectionId"]
+    ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=peering)
+    for table, destination in ((fn_table, "10.31.0.0/16"), (fs_table, "10.30.0.0/16")):
+        ec2.create_route(
+            RouteTableId=table, DestinationCidrBlock=destination, VpcPeeringConnectionId=peering
+        )
+    client.create_function(FunctionName="peered", **options)
+    client.get_waiter("function_active_v2").wait(FunctionName="peered", WaiterConfig={"Delay": 0.1})
+    assert run(client, "peered", op="write", path="/mnt/shared/one", data="1") == {"ok": True}
