@@ -154,6 +154,9 @@ ROWS: tuple[tuple[str, str, str, str, str], ...] = (
     ),
     ("dev_stream_mbs", "streaming throughput, RESPONSE_STREAM URL", "MB/s", "higher", ""),
     ("dev_raw_mbs", "the same bytes over a raw loopback socket", "MB/s", "higher", ""),
+    ("url_tput_8", "function URL requests, 8 clients", "/s", "higher", ""),
+    ("url_invoke_tput_8", "the same function through Invoke, 8 clients", "/s", "higher", ""),
+    ("sqs_mapping_mps", "SQS event source mapping, BatchSize 10", "msg/s", "higher", ""),
     ("efs_cold_p50", "EFS: isolated cold start with a mount, p50", "ms", "lower", ""),
     ("efs_cold_p99", "EFS: isolated cold start with a mount, p99", "ms", "lower", ""),
     ("efs_cold_plain_p50", "EFS: the same, paired, without a mount, p50", "ms", "lower", ""),
@@ -257,6 +260,7 @@ WORKLOAD_ROWS: dict[str, tuple[str, ...]] = {
         "dev_stream_mbs",
         "dev_raw_mbs",
     ),
+    "triggers": ("url_tput_8", "url_invoke_tput_8", "sqs_mapping_mps"),
     "efs": (
         "efs_cold_p50",
         "efs_cold_p99",

@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from benchmarks import concurrent, s3, sequential
+from benchmarks import concurrent, s3, sequential, triggers
 from benchmarks.development import development
 from benchmarks.efs import efs
 from benchmarks.enforce import warm_enforced
@@ -150,6 +150,9 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
     no_functions = "cannot: a do-nothing server has no functions"
     results.explain(WORKLOAD_ROWS["development"], "floor", no_functions)
     results.explain(WORKLOAD_ROWS["efs"], "floor", "cannot: a do-nothing server mounts nothing")
+    results.explain(
+        WORKLOAD_ROWS["triggers"], "floor", "cannot: a do-nothing server has no triggers"
+    )
     if not (selected(results, "warm") or selected(results, "throughput")):
         return
     raw = RawFloor(free_ports(), workdir)
@@ -158,7 +161,8 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
         attempt(results, raw, "throughput", lambda: concurrent.throughput(raw, "f", results, plan))
     note = "not run: the raw floor is shown for warm latency and throughput only"
     workloads = ("cold", "async", "scale", "control", "boto3", "provisioned", "warm_console")
-    for workload in (*workloads, "warm_enforce", "snapstart", "s3", "development", "efs"):
+    more = ("warm_enforce", "snapstart", "s3", "development", "efs", "triggers")
+    for workload in (*workloads, *more):
         results.explain(WORKLOAD_ROWS[workload], raw.name, note)
 
 
@@ -202,6 +206,22 @@ def run_full_set(target: Target, supervisor: Supervisor, results: Results, plan:
             note = "cannot: no hot reload, and no streaming that streams"
             results.explain(WORKLOAD_ROWS["development"], target.name, note)
         attempt(results, target, "efs", lambda: efs(target, results, plan))
+        if isinstance(target, Gureum):
+            noop, mapped = target.noop(), target.noop()
+            attempt(
+                results,
+                target,
+                "triggers",
+                lambda: triggers.function_urls(target, noop, results, plan),
+            )
+            attempt(
+                results,
+                target,
+                "triggers",
+                lambda: triggers.sqs_mapping(target, mapped, results, plan),
+            )
+        else:
+            results.explain(WORKLOAD_ROWS["triggers"], target.name, "not measured on peers")
 
 
 def run_enforce(supervisor: Supervisor, results: Results, plan: Plan, workdir: Path) -> None:
