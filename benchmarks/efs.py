@@ -23,9 +23,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from benchmarks.client import BlockingConnection
 from benchmarks.plan import Plan
 from benchmarks.results import Results, median, percentile
@@ -66,21 +63,10 @@ def handler(event, context):
 """
 
 
-def _client(target: Target, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=target.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-
 def file_system(target: Target) -> tuple[dict[str, Any], str]:
     """A VPC, subnet and groups, a file system with its mount target and an access point: the
     function options that mount it, and the file system's id."""
-    ec2, efs = _client(target, "ec2"), _client(target, "efs")
+    ec2, efs = target.boto3_client("ec2"), target.boto3_client("efs")
     vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.77.1.0/24", AvailabilityZone="us-east-1a")
     subnet_id = subnet["Subnet"]["SubnetId"]

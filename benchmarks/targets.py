@@ -83,9 +83,10 @@ class Target:
 
     # --- functions ---------------------------------------------------------------------------
 
-    def boto3_client(self) -> Any:
+    def boto3_client(self, service: str = "lambda") -> Any:
+        """A boto3 client of `service` on this target, with the default account's key."""
         return boto3.client(
-            "lambda",
+            service,
             endpoint_url=self.endpoint,
             region_name="us-east-1",
             aws_access_key_id="test",

@@ -9,12 +9,9 @@ path, and MiniStack's mappings are not measured here.
 from __future__ import annotations
 
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import uvloop
-from botocore.config import Config
 
 from benchmarks.concurrent import _errors, _for_duration
 from benchmarks.plan import Plan
@@ -35,20 +32,9 @@ class _Unsigned:
         return head.encode() + request.body
 
 
-def _client(target: Gureum, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=target.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-
 def function_urls(target: Gureum, function: str, results: Results, plan: Plan) -> None:
     """Requests per second through a function URL beside Invoke, 8 clients each."""
-    lam = _client(target, "lambda")
+    lam = target.boto3_client("lambda")
     url = lam.create_function_url_config(FunctionName=function, AuthType="NONE")["FunctionUrl"]
     path = urlsplit(url).path or "/"
     for key, signer, request in (
@@ -66,7 +52,7 @@ def function_urls(target: Gureum, function: str, results: Results, plan: Plan) -
 
 def sqs_mapping(target: Gureum, function: str, results: Results, plan: Plan) -> None:
     """Messages per second an SQS mapping (BatchSize 10) takes from a full queue to empty."""
-    sqs, lam = _client(target, "sqs"), _client(target, "lambda")
+    sqs, lam = target.boto3_client("sqs"), target.boto3_client("lambda")
     queue = sqs.create_queue(QueueName=f"bench-mapping-{function}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
