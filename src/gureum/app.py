@@ -451,12 +451,20 @@ class LambdaNotifications:
         return True
 
     async def deliver(
-        self, account: str, region: str, function_arn: str, payload: bytes, request_id: str
+        self,
+        account: str,
+        region: str,
+        function_arn: str,
+        payload: bytes,
+        request_id: str,
+        trace_header: str | None = None,
     ) -> None:
         assert self._invoker is not None
         target, ref = self._target(account, region, function_arn)
         check_invocable(target.version)  # a Pending function: retried by the notifier
-        await self._invoker.accept(target, ref, payload, request_id, self._limit)
+        # The uploader's trace header: a function writing to a bucket that notifies it again is
+        # a loop Lambda sees (domain.recursion).
+        await self._invoker.accept(target, ref, payload, request_id, self._limit, trace_header)
 
 
 class S3Packages:
