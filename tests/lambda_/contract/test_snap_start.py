@@ -53,6 +53,7 @@ def restored_one():
 @register_after_restore
 def restored_two():
     ORDER.append("after-2")
+    time.sleep(float(os.environ.get("RESTORE_SLEEP", "0")))
 
 
 if os.environ.get("FAIL_SNAPSHOT"):
@@ -270,6 +271,20 @@ def test_a_failing_after_restore_hook_is_a_snap_start_exception(
     )
     assert (status, code) == (400, "SnapStartException")
     assert message.startswith("The afterRestore() runtime hook encountered an error.")
+
+
+@pytest.mark.slow
+def test_an_after_restore_hook_past_ten_seconds_is_a_snap_start_timeout(
+    lambda_client: Any, function_name: str
+) -> None:
+    _snap_function(lambda_client, function_name, RESTORE_SLEEP="11")
+    published = _publish(lambda_client, function_name)["Version"]
+    assert _wait_settled(lambda_client, function_name, published)["State"] == "Active"
+    status, code, message = error_of(
+        lambda_client.invoke, FunctionName=function_name, Qualifier=published, Payload=b"{}"
+    )
+    assert (status, code) == (408, "SnapStartTimeoutException")
+    assert message == "Lambda couldn't restore the snapshot within the timeout limit."
 
 
 def test_provisioned_concurrency_is_refused_on_a_snap_start_version(
