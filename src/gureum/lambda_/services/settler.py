@@ -26,7 +26,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Protocol
 
-from gureum.lambda_.domain import snap_start
+from gureum.lambda_.domain import hot_reload, snap_start
 from gureum.lambda_.domain.arns import LATEST
 from gureum.lambda_.domain.file_systems import mount_refused
 from gureum.lambda_.domain.functions import Function, FunctionVersion, fail, finish_latest, settle
@@ -257,6 +257,14 @@ class Settler:
         if python is None:
             return
         trees = [(task, TASK_ROOT)] + ([(opt, OPT_ROOT)] if opt is not None else [])
+        # A hot-reload directory is the user's: gureum never writes bytecode into it.
+        hot = {self._ports.code.made(b) for b in (version.code.blob,) if hot_reload.is_hot(b)}
+        hot |= {
+            self._ports.code.made(layer.blob)
+            for layer in version.settings.layers
+            if hot_reload.is_hot(layer.blob)
+        }
+        trees = [(tree, mounted_at) for tree, mounted_at in trees if tree not in hot]
         for tree, mounted_at in trees:
             try:
                 self._ports.code.compile(tree, python.executable, python.version, mounted_at)

@@ -196,8 +196,8 @@ class CodeStore:
         shallowest first; a file that does not compile is left to the runtime, which reports its
         error as it would have.
         """
-        if (tree, version) in self._compiled or not tree.is_relative_to(self._trees):
-            return 0  # compiled already, or a hot-reload directory: never written to
+        if (tree, version) in self._compiled:
+            return 0
         names = sources(tree, bound)
         if names:
             self._compilers.compile(python, tree, names, mounted_at)
