@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from tests.support.aws import ROLE
 from tests.support.packages import zip_of
+from tests.support.redis import MISSING, RedisServer, redis_server_binary
 from tests.support.server import GureumProcess
 
 _names = itertools.count()
@@ -21,6 +23,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GureumProcess]:
     process = GureumProcess(tmp_path_factory.mktemp("gureum") / "data").start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of the test run's own (the Redis ledger's tests, issue #24)."""
+    binary = redis_server_binary()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail(MISSING)  # CI installs it (.ci/run): never skipped there
+        pytest.skip(MISSING)
+    server = RedisServer(binary, tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

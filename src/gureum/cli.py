@@ -56,6 +56,7 @@ OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("debug-port", int, "debugpy's port for Python functions in debug mode (127.0.0.1 only)"),
     ("inspect-port", int, "the inspector's port for Node.js functions in debug mode"),
     ("debug-wait", float, "seconds Init waits for a debugger to attach (0: no wait)"),
+    ("ledger", str, "the concurrency ledger: in-process (default) or redis://HOST:PORT/DB"),
 )
 
 
@@ -100,8 +101,21 @@ def settings_from(args: argparse.Namespace) -> Settings:
         )
     if values["iam"] not in ("off", "enforce"):
         raise SystemExit(f"gureum: --iam must be off or enforce, not {values['iam']}")
+    values["ledger"] = _ledger_url(values["ledger"])
     values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
     return Settings(**values)
+
+
+def _ledger_url(value: str) -> str:
+    """ "" for the in-process ledger, else a Redis URL (redis-py's forms)."""
+    if value in ("", "in-process"):
+        return ""
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise SystemExit(
+            f"gureum: --ledger must be in-process or a redis://, rediss:// or unix:// URL, "
+            f"not {value}"
+        )
+    return value
 
 
 class _Server(uvicorn.Server):

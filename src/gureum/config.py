@@ -55,6 +55,9 @@ class Settings:
     inspect_port: int = 9229
     debug_wait: float = 0.0
     log_level: str = "info"
+    # The concurrency ledger: "" in process (the default), or a Redis URL (issue #24): the
+    # limits then hold across every process that shares that Redis.
+    ledger: str = ""
 
     @property
     def scaling_scaled_period(self) -> float:

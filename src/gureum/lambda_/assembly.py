@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gureum.aws.errors import ServiceError
 from gureum.aws.frontend import Handler, ServiceEndpoint
 from gureum.aws.http import HttpResponse, query_params
 from gureum.aws.kernel import Assembly, Kernel
 from gureum.aws.protocols.restjson import RestJsonProtocol
 from gureum.aws.sigv4 import HttpRequest
+from gureum.clock import Clock
 from gureum.config import Settings
 from gureum.kms.services.keys import KeyService
 from gureum.lambda_.api.asynchronous import AsyncApi
@@ -38,7 +40,7 @@ from gureum.lambda_.api.provisioned import ProvisionedApi
 from gureum.lambda_.api.recursion import RecursionApi
 from gureum.lambda_.api.streaming import StreamingApi
 from gureum.lambda_.api.url_requests import Accounts, UrlGateway
-from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
+from gureum.lambda_.domain.concurrency import Limits
 from gureum.lambda_.domain.connections import PER_MINUTE, ConnectionLedger, ConnectionRules
 from gureum.lambda_.domain.functions import Function, FunctionVersion
 from gureum.lambda_.sandbox.catalog import RuntimeCatalog
@@ -78,6 +80,7 @@ from gureum.lambda_.services.hot_reload import HotReload
 from gureum.lambda_.services.interfaces import NetworkInterfaces
 from gureum.lambda_.services.invoker import Invoker
 from gureum.lambda_.services.layers import LayerService
+from gureum.lambda_.services.ledger import InProcessLedger, Ledger
 from gureum.lambda_.services.metrics import CONTENT_TYPE as METRICS_TYPE
 from gureum.lambda_.services.metrics import LambdaMetrics, MetricPublisher
 from gureum.lambda_.services.network import FileSystems, FunctionNetwork
@@ -94,6 +97,7 @@ from gureum.lambda_.services.streaming import ResponseStreaming
 from gureum.lambda_.services.vault import KmsEnvironmentVault
 from gureum.lambda_.store.codestore import CodeStore
 from gureum.lambda_.store.event_sources import TriggerStore
+from gureum.lambda_.store.redis_ledger import RedisLedger
 from gureum.lambda_.store.sqlite import SqliteStore
 from gureum.sqs.services.queues import QueueService
 
@@ -130,15 +134,24 @@ def decide_isolation(wanted: str) -> tuple[Isolation, MemoryGroups | None]:
 
 class _LedgerRelay:
     """Carries reserved-concurrency changes, committed on worker threads, to the ledger, which
-    lives on the event loop."""
+    lives on the event loop (in process, it hears them in the task's first step, before the API
+    answers). A change a ledger out of reach missed marks it `stale`: the keeper writes every
+    reservation again once the ledger answers."""
 
-    def __init__(self, ledger: ConcurrencyLedger) -> None:
+    def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.stale = False
 
     def __call__(self, scope: tuple[str, str], function_id: str, value: int | None) -> None:
         if self.loop is not None:
-            self.loop.call_soon_threadsafe(self.ledger.reserve, scope, function_id, value)
+            asyncio.run_coroutine_threadsafe(self._reserve(scope, function_id, value), self.loop)
+
+    async def _reserve(self, scope: tuple[str, str], function_id: str, value: int | None) -> None:
+        try:
+            await self.ledger.reserve(scope, function_id, value)
+        except ServiceError:
+            self.stale = True
 
 
 @dataclass(eq=False)
@@ -150,7 +163,7 @@ class Lambda(Assembly):
     code: CodeStore
     links: CodeLinks
     settler: Settler
-    ledger: ConcurrencyLedger
+    ledger: Ledger
     metrics: LambdaMetrics
     isolation: Isolation
     memory: MemoryGroups | None
@@ -197,10 +210,11 @@ class Lambda(Assembly):
         loop = asyncio.get_running_loop()
         self.relay.loop = loop
         executor = self.kernel.executor
-        for account, region, function_id, reserved in await loop.run_in_executor(
-            executor, self._load_reservations
-        ):
-            self.ledger.reserve((account, region), function_id, reserved)
+        try:
+            await self._push_reservations()
+        except ServiceError:  # the ledger (Redis) is away: the keeper writes them when it is back
+            self.relay.stale = True
+        self._tasks.append(asyncio.create_task(self._keep_ledger(), name="ledger"))
         swept = await loop.run_in_executor(executor, self._sweep)
         if swept:
             log.info("removed %d unreferenced code blobs", swept)
@@ -266,6 +280,32 @@ class Lambda(Assembly):
         if addable := self.catalog.addable():
             log.info("runtimes fetched on first use: %s", ", ".join(addable))
 
+    async def _push_reservations(self) -> None:
+        """Every reservation of the store into the ledger, and none it no longer has."""
+        loop = asyncio.get_running_loop()
+        rows = await loop.run_in_executor(self.kernel.executor, self._load_reservations)
+        held = {((account, region), function_id) for account, region, function_id, _ in rows}
+        for scope in self.ledger.scopes():
+            for function_id in self.ledger.reserved_functions(scope):
+                if (scope, function_id) not in held:
+                    await self.ledger.reserve(scope, function_id, None)
+        for account, region, function_id, reserved in rows:
+            await self.ledger.reserve((account, region), function_id, reserved)
+
+    async def _keep_ledger(self) -> None:
+        """The ledger's housekeeping (on Redis: renews this process's leases before their TTL,
+        refreshes the gauges); after the ledger was out of reach, writes the reservations again
+        (a change committed meanwhile never reached it)."""
+        while True:
+            await asyncio.sleep(self.ledger.keep_interval)
+            try:
+                await self.ledger.keep()
+                if self.relay.stale:
+                    self.relay.stale = False
+                    await self._push_reservations()
+            except ServiceError:
+                self.relay.stale = True
+
     async def _sample_concurrency(self) -> None:
         """The concurrency gauges into CloudWatch once per second, scaled by --time-scale
         (at most 20 times a real second, at least once)."""
@@ -328,6 +368,7 @@ class Lambda(Assembly):
         self.networks.close()
         if self.memory is not None:
             self.memory.close()
+        await self.ledger.close()
 
     def close(self) -> None:
         self.events.close()  # its last COMMIT, if any, before the store goes
@@ -454,6 +495,25 @@ def _hot_reload(
     return HotReload(ports, pool, executor, bucket, settings.data_dir, sandboxed)
 
 
+def _ledger(settings: Settings, limits: Limits, store: SqliteStore, executor: Executor) -> Ledger:
+    """The concurrency ledger `--ledger` names: in process (the default), or on Redis."""
+    if not settings.ledger:
+        return InProcessLedger(limits)
+
+    async def restore() -> tuple[list[tuple[str, str, str, int]], list[tuple[str, str, str, int]]]:
+        def read() -> tuple[list[tuple[str, str, str, int]], list[tuple[str, str, str, int]]]:
+            with store.transaction() as tx:
+                return tx.reservations(), tx.provisioned_totals()
+
+        return await asyncio.get_running_loop().run_in_executor(executor, read)
+
+    return RedisLedger(settings.ledger, limits, restore=restore)
+
+
+def _wall(clock: Clock) -> Callable[[], float]:
+    return lambda: clock.now().timestamp()
+
+
 def assemble(
     kernel: Kernel,
     keys: KeyService,
@@ -484,7 +544,7 @@ def assemble(
         file_systems,
     )
     limits = Limits(settings.account_concurrency, settings.unreserved_minimum)
-    ledger = ConcurrencyLedger(limits)
+    ledger = _ledger(settings, limits, store, executor)
     relay = _LedgerRelay(ledger)
     ports = Ports(
         store, code, clock, changed=settler.wake_from_any_thread, reservation_changed=relay
@@ -494,7 +554,9 @@ def assemble(
     admission = Admission(
         ledger,
         metrics,
-        clock.monotonic,
+        # A ledger shared by hosts refills its rates by the clock they share (NTP), not each
+        # one's monotonic clock.
+        clock.monotonic if isinstance(ledger, InProcessLedger) else _wall(clock),
         (settings.scaling_limit, settings.scaling_scaled_period),
         rate_period=settings.scaled(1.0),
     )

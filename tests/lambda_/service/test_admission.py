@@ -6,15 +6,17 @@ one, else 10 x the account's concurrency, and the account as a whole 10 x its co
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import pytest
 
 from gureum.clock import ManualClock
-from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
+from gureum.lambda_.domain.concurrency import Limits
 from gureum.lambda_.domain.errors import TooManyRequests
 from gureum.lambda_.domain.functions import Function
 from gureum.lambda_.services.admission import Admission
+from gureum.lambda_.services.ledger import InProcessLedger
 from gureum.lambda_.services.metrics import LambdaMetrics
 from tests.support.model import a_function
 
@@ -22,24 +24,32 @@ SCOPE = ("123456789012", "us-east-1")
 
 
 def admission(limits: Limits, clock: ManualClock) -> Admission:
-    ledger = ConcurrencyLedger(limits)
+    ledger = InProcessLedger(limits)
     return Admission(ledger, LambdaMetrics(ledger), clock.monotonic)
 
 
 def run(gate: Admission, function: Function) -> str | None:
     """Starts and ends one invocation; the throttle reason when it is refused."""
-    try:
-        with gate.lease(function):
-            return None
-    except TooManyRequests as refused:
-        return str(refused.fields["Reason"])
+
+    async def once() -> str | None:
+        try:
+            async with gate.lease(function):
+                return None
+        except TooManyRequests as refused:
+            return str(refused.fields["Reason"])
+
+    return asyncio.run(once())
+
+
+def reserve(gate: Admission, function: Function, reserved: int) -> None:
+    asyncio.run(gate.ledger.reserve(SCOPE, function.id, reserved))
 
 
 def test_a_reserved_function_starts_ten_requests_per_second_per_unit() -> None:
     clock = ManualClock()
     gate = admission(Limits(), clock)
     function = a_function()
-    gate.ledger.reserve(SCOPE, function.id, 2)
+    reserve(gate, function, 2)
     assert [run(gate, function) for _ in range(20)] == [None] * 20
     assert run(gate, function) == "ReservedFunctionInvocationRateLimitExceeded"
     clock.advance(0.101)  # a tenth of a second's worth of 20 per second: two more requests
@@ -68,7 +78,7 @@ def test_a_refused_request_spends_no_rate() -> None:
     clock = ManualClock()
     gate = admission(Limits(), clock)
     function = a_function()
-    gate.ledger.reserve(SCOPE, function.id, 1)
+    reserve(gate, function, 1)
     assert [run(gate, function) for _ in range(10)] == [None] * 10
     for _ in range(5):
         assert run(gate, function) == "ReservedFunctionInvocationRateLimitExceeded"
@@ -80,5 +90,5 @@ def test_a_refused_request_spends_no_rate() -> None:
 def test_zero_reservation_is_refused_by_concurrency_not_rate(reserved: int) -> None:
     gate = admission(Limits(), ManualClock())
     function = a_function()
-    gate.ledger.reserve(SCOPE, function.id, reserved)
+    reserve(gate, function, reserved)
     assert run(gate, function) == "ReservedFunctionConcurrentInvocationLimitExceeded"

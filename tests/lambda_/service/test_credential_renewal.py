@@ -99,7 +99,7 @@ def test_the_pool_replaces_an_environment_whose_session_ends_soon(
         seen: list[str] = []
         issued = [session(wall.now, 20)]
 
-        def fresh() -> LaunchPlan:
+        async def fresh() -> LaunchPlan:
             issued.append(session(wall.now, 20))
             return replace(base, credentials=issued[-1])
 

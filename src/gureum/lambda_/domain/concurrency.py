@@ -177,6 +177,9 @@ class ConcurrencyLedger:
     def reserved_total(self, scope: tuple[str, str]) -> int:
         return self._scope(scope).reserved_total
 
+    def reserved_functions(self, scope: tuple[str, str]) -> set[str]:
+        return set(self._scope(scope).reservations)
+
     def unreserved_capacity(self, scope: tuple[str, str]) -> int:
         state = self._scope(scope)
         return self.limits.account - state.reserved_total - state.unreserved_provisioned

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -262,7 +262,7 @@ class EnvironmentPool:
         slot: str,
         key: str,
         plan: LaunchPlan,
-        before_new: Callable[[], LaunchPlan | None] = lambda: None,
+        before_new: Callable[[], Awaitable[LaunchPlan | None]] | None = None,
     ) -> AsyncIterator[ExecutionEnvironment]:
         """An environment for one invocation of `slot` (a function version) at `key`.
 
@@ -278,7 +278,8 @@ class EnvironmentPool:
         if idle:
             environment = idle.pop()
         else:
-            plan = before_new() or plan
+            if before_new is not None:
+                plan = await before_new() or plan
             uid = self._uids.acquire()
             if uid is None:
                 self.released(plan)

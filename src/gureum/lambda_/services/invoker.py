@@ -367,7 +367,7 @@ class Invoker:
         resource = f"{function.name}:{self.owner_of(slot) or version.version}"
         with self._pool.provisioned(slot, key) as provisioned:
             if provisioned is not None:
-                with self._admission.provisioned_lease(function):
+                async with self._admission.provisioned_lease(function):
                     self._metrics.provisioned_invocation(
                         function.region, function.name, resource, account=function.account
                     )
@@ -415,7 +415,7 @@ class Invoker:
         self, target: Target, request: InvocationRequest, slot: str, key: str
     ) -> InvocationResult:
         function, version = target.function, target.version
-        with self._admission.lease(function):
+        async with self._admission.lease(function):
             plan = self._plans.get(key) or await self._plan(target)
             if len(self._plans) >= PLAN_CACHE:
                 self._plans.clear()
@@ -428,12 +428,12 @@ class Invoker:
                 template = await snapshots.template(function, version)
                 plan = replace(plan, snapshot=template)
 
-            def scale() -> LaunchPlan | None:
+            async def scale() -> LaunchPlan | None:
                 # A new environment needs the variables in the clear: the key must work now
                 # (asked afresh: a key's state is not the function record's).
                 self.check_key(target)
                 self._check_role_key(target)
-                self._admission.new_environment(function)
+                await self._admission.new_environment(function)
                 return self._started(target, plan)
 
             async with self._pool.lease(slot, key, plan, scale) as environment:

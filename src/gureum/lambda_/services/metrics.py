@@ -29,8 +29,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from gureum.lambda_.domain.concurrency import ConcurrencyLedger
-
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LABELS = ("Region", "FunctionName")
 NAMESPACE = "AWS/Lambda"
@@ -51,6 +49,16 @@ class MetricPublisher(Protocol):
     aggregates and writes them off the request path."""
 
     def publish(self, account: str, region: str, namespace: str, data: Sequence[Datum]) -> None: ...
+
+
+class LedgerView(Protocol):
+    """What the gauges read of the Ledger port (`services.ledger`): counts as last seen."""
+
+    def scopes(self) -> list[tuple[str, str]]: ...
+
+    def in_flight(self, scope: tuple[str, str], function_id: str | None = None) -> int: ...
+
+    def unreserved_in_flight(self, scope: tuple[str, str]) -> int: ...
 
 
 class _NoPublisher:
@@ -93,7 +101,7 @@ class _ProvisionedCollector(Collector):
 
 
 class _LedgerCollector(Collector):
-    def __init__(self, ledger: ConcurrencyLedger, names: dict[tuple[str, str, str], str]) -> None:
+    def __init__(self, ledger: LedgerView, names: dict[tuple[str, str, str], str]) -> None:
         self._ledger = ledger
         self._names = names
 
@@ -127,7 +135,7 @@ class _LedgerCollector(Collector):
 class LambdaMetrics:
     """Counters updated as things happen; gauges read from the ledger at scrape time."""
 
-    def __init__(self, ledger: ConcurrencyLedger, publisher: MetricPublisher | None = None) -> None:
+    def __init__(self, ledger: LedgerView, publisher: MetricPublisher | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._ledger = ledger
         self._publisher: MetricPublisher = publisher or _NoPublisher()

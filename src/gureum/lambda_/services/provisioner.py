@@ -34,8 +34,9 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
+from gureum.aws.errors import ServiceError
 from gureum.lambda_.domain.arns import is_version_number
-from gureum.lambda_.domain.concurrency import ConcurrencyLedger, TokenBucket
+from gureum.lambda_.domain.concurrency import TokenBucket
 from gureum.lambda_.domain.functions import Function, FunctionVersion
 from gureum.lambda_.domain.lifecycle import State
 from gureum.lambda_.domain.provisioned import (
@@ -47,6 +48,7 @@ from gureum.lambda_.domain.provisioned import (
 )
 from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.services.invoker import Invoker, Target, slot_of
+from gureum.lambda_.services.ledger import Ledger
 from gureum.lambda_.store.ports import Store, Transaction
 
 log = logging.getLogger("gureum.provisioner")
@@ -110,7 +112,7 @@ class Provisioner:
         executor: Executor,
         pool: EnvironmentPool,
         invoker: Invoker,
-        ledger: ConcurrencyLedger,
+        ledger: Ledger,
         monotonic: Callable[[], float],
         time_scale: float,
         poll: float = 1.0,
@@ -145,10 +147,15 @@ class Provisioner:
         """A function's provisioned total changed (committed): the ledger hears it first."""
         loop = self._loop
         if loop is not None:
-            loop.call_soon_threadsafe(self._changed, scope, function_id, total)
+            # In process the ledger hears it in the task's first step, before the API answers.
+            asyncio.run_coroutine_threadsafe(self._changed(scope, function_id, total), loop)
 
-    def _changed(self, scope: tuple[str, str], function_id: str, total: int) -> None:
-        self._ledger.provision(scope, function_id, total)
+    async def _changed(self, scope: tuple[str, str], function_id: str, total: int) -> None:
+        try:
+            await self._ledger.provision(scope, function_id, total)
+        except ServiceError:
+            log.warning("the ledger is out of reach: provisioned totals are accounted again")
+            self._generation = -1  # the next round accounts every total again
         self.wake()
 
     def wake(self) -> None:
@@ -187,7 +194,7 @@ class Provisioner:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._last = await self._loop.run_in_executor(self._executor, self._restarted)
-        self._account(self._last)
+        await self._account(self._last)
 
     def _restarted(self) -> list[Allocation]:
         with self._store.transaction() as tx:
@@ -230,7 +237,7 @@ class Provisioner:
         self._generation = self._store.generation
         allocations = await self._loop.run_in_executor(self._executor, self._read)
         self._last = allocations
-        self._account(allocations)
+        await self._account(allocations)
         wanted: set[str] = set()
         owners: dict[str, tuple[Function, str]] = {}
         for allocation in allocations:
@@ -291,17 +298,23 @@ class Provisioner:
         with self._store.transaction() as tx:
             return _allocations(tx)
 
-    def _account(self, allocations: list[Allocation]) -> None:
-        """The ledger's provisioned totals, from the store (catches deleted functions too)."""
+    async def _account(self, allocations: list[Allocation]) -> None:
+        """The ledger's provisioned totals, from the store (catches deleted functions too).
+        A ledger out of reach (Redis) is told again at the next round."""
         totals: dict[tuple[tuple[str, str], str], int] = {}
         for allocation in allocations:
             function = allocation.function
             key = ((function.account, function.region), function.id)
             totals[key] = totals.get(key, 0) + allocation.config.requested
-        for scope, function_id in self._totals - set(totals):
-            self._ledger.provision(scope, function_id, 0)
-        for (scope, function_id), total in totals.items():
-            self._ledger.provision(scope, function_id, total)
+        try:
+            for scope, function_id in self._totals - set(totals):
+                await self._ledger.provision(scope, function_id, 0)
+            for (scope, function_id), total in totals.items():
+                await self._ledger.provision(scope, function_id, total)
+        except ServiceError:
+            log.warning("the ledger is out of reach: provisioned totals are accounted again")
+            self._generation = -1
+            return
         self._totals = set(totals)
 
     def _complete(self, allocation: Allocation) -> bool:
