@@ -28,14 +28,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GureumProcess]:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A redis-server of the test run's own (the Redis ledger's tests, issue #24)."""
+    server = RedisServer(_redis_binary(), tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server, not started, that a test may stop and start (the session's is shared)."""
+    server = RedisServer(_redis_binary(), tmp_path / "redis")
+    yield server
+    server.stop()
+
+
+def _redis_binary() -> str:
     binary = redis_server_binary()
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail(MISSING)  # CI installs it (.ci/run): never skipped there
         pytest.skip(MISSING)
-    server = RedisServer(binary, tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
+    return binary
 
 
 @pytest.fixture(scope="session")

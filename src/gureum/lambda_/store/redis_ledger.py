@@ -62,7 +62,9 @@ class RedisLedger:
         self._limits = limits
         self._prefix = prefix
         self._ttl_ms = max(int(ttl * 1000), 1)
-        self.keep_interval = ttl / 3
+        # Renewals well inside the TTL; at least every second, which also keeps the gauges as
+        # fresh as the metrics sample them.
+        self.keep_interval = min(ttl / 3, 1.0)
         self.restore = restore
         # Fail fast while Redis is away (the caller gets a 500 at once); one reconnect when a
         # pooled connection went stale (Redis restarted).
