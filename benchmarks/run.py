@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import importlib.metadata
 import os
 import random
@@ -26,7 +27,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from benchmarks import concurrent, s3, sequential, triggers
+from benchmarks import concurrent, ledger, s3, sequential, triggers
 from benchmarks.development import development
 from benchmarks.efs import efs
 from benchmarks.enforce import warm_enforced
@@ -234,6 +235,31 @@ def run_enforce(supervisor: Supervisor, results: Results, plan: Plan, workdir: P
         attempt(results, target, "warm_enforce", lambda: warm_enforced(target, results, plan))
 
 
+def run_ledger(supervisor: Supervisor, results: Results, plan: Plan, workdir: Path) -> None:
+    """The warm row again on a server of its own whose ledger is on a redis-server the run
+    starts, and the lease's own cost against that Redis."""
+    rows = WORKLOAD_ROWS["warm_redis"]
+    if not selected(results, "warm_redis"):
+        results.explain(rows, "gureum", "not run: --only")
+        return
+    binary = ledger.redis_binary()
+    if binary is None:
+        results.explain(rows, "gureum", "cannot: no redis-server (apt-get install redis-server)")
+        return
+    port = free_ports()
+    url = f"redis://127.0.0.1:{port}/0"
+    target = Gureum(free_ports(), workdir, ledger=url)
+    # Registered with the supervisor as it starts: stopped below, or with everything on exit.
+    redis = ledger.start_redis(supervisor, binary, port, workdir)
+    try:
+        with started(target, supervisor, results):
+            warm = functools.partial(ledger.warm_on_redis, target, results, plan)
+            attempt(results, target, "warm_redis", warm)
+        attempt(results, target, "warm_redis", lambda: ledger.lease_cost(url, results, plan))
+    finally:
+        supervisor.stop(redis)
+
+
 def run_scale(
     target: Target, supervisor: Supervisor, results: Results, plan: Plan, count: int
 ) -> None:
@@ -405,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             run_floor(supervisor, results, plan, workdir)
             run_full_set(Gureum(free_ports(), workdir), supervisor, results, plan)
             run_enforce(supervisor, results, plan, workdir)
+            run_ledger(supervisor, results, plan, workdir)
             scale_server = Gureum(free_ports(), workdir, account_concurrency=plan.scale + 100)
             run_scale(scale_server, supervisor, results, plan, plan.scale)
             if args.peers:

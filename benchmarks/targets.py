@@ -159,10 +159,12 @@ class Gureum(Target):
         workdir: Path,
         account_concurrency: int | None = None,
         iam: str | None = None,
+        ledger: str | None = None,
     ) -> None:
         super().__init__(port, workdir)
         self.account_concurrency = account_concurrency
         self.iam = iam  # `--iam` (enforce: every request authorized)
+        self.ledger = ledger  # `--ledger` (a Redis URL: the concurrency ledger on Redis)
         self.data_dir = workdir / f"gureum-data-{port}"
 
     def cannot(self, workload: str) -> str | None:
@@ -176,6 +178,8 @@ class Gureum(Target):
             argv += ["--account-concurrency", str(self.account_concurrency)]
         if self.iam is not None:
             argv += ["--iam", self.iam]
+        if self.ledger is not None:
+            argv += ["--ledger", self.ledger]
         log = self.workdir / f"gureum-{self.port}.log"
         self.server = supervisor.start(Server(self.name, argv, log))
         self.server.wait_http(f"{self.endpoint}/_gureum/health", timeout=60)
