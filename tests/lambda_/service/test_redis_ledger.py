@@ -14,13 +14,15 @@ import json
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from gureum.aws.errors import ServiceError
-from gureum.lambda_.domain.concurrency import Limits
+from gureum.lambda_.domain.concurrency import Lease, Limits
 from gureum.lambda_.domain.errors import TooManyRequests
 from gureum.lambda_.store.redis_ledger import RedisLedger, Rows
 from tests.support.redis import RedisServer
@@ -174,3 +176,48 @@ def test_redis_away_is_a_service_exception_and_the_ledger_recovers(own_redis: Re
         asyncio.run(scenario())
     finally:
         own_redis.stop()
+
+
+def test_a_lease_is_one_round_trip_to_take_and_one_to_give(own_redis: RedisServer) -> None:
+    """The warm invoke path's cost on Redis: what Redis's MONITOR sees the ledger send (the
+    commands its scripts run inside Redis are marked `lua` and cost no round trip)."""
+
+    async def sent(
+        client: aioredis.Redis, marker: aioredis.Redis, action: Callable[[], Awaitable[object]]
+    ) -> list[str]:
+        async with client.monitor() as monitor:
+            await action()
+            await marker.echo("end")  # a connection already open: no HELLO
+            seen: list[str] = []
+            while True:
+                command = await asyncio.wait_for(monitor.next_command(), 10)
+                if command["command"] == "ECHO end":
+                    return seen
+                if command["client_type"] != "lua":
+                    seen.append(command["command"].split(" ", 1)[0])
+
+    async def scenario() -> list[list[str]]:
+        ledger = RedisLedger(own_redis.url, Limits())
+        client = aioredis.Redis.from_url(own_redis.url, decode_responses=True)
+        marker = aioredis.Redis.from_url(own_redis.url)
+        await marker.ping()
+        await ledger.release(await ledger.admit(SCOPE, "f", 0.0, 0.0))  # scripts loaded
+        answers = []
+        leases: list[Lease] = []
+
+        async def take() -> None:
+            leases.append(await ledger.admit(SCOPE, "f", 1.0, 1.0))
+
+        async def give() -> None:
+            await ledger.release(leases.pop())
+
+        for _ in range(3):
+            answers.append(await sent(client, marker, take))
+            answers.append(await sent(client, marker, give))
+        await client.aclose()
+        await marker.aclose()
+        await ledger.close()
+        return answers
+
+    own_redis.start()
+    assert asyncio.run(scenario()) == [["EVALSHA"]] * 6
