@@ -136,8 +136,10 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
         "pc_warm_after_pause_p50",
         "enforce_warm_p50",
         "enforce_warm_p99",
+        "redis_warm_p50",
+        "redis_warm_p99",
     )
-    sources = ("warm_p50", "warm_p99") * 4 + ("warm_p50",) + ("warm_p50", "warm_p99")
+    sources = ("warm_p50", "warm_p99") * 4 + ("warm_p50",) + ("warm_p50", "warm_p99") * 2
     for key, source in zip(cold_rows, sources, strict=True):
         results.set(key, "floor", results.value(source, "floor"), "floor: its warm latency")
     results.set("scale_time", "floor", plan.scale_sleep, "floor: the handler's sleep (ideal)")
@@ -148,6 +150,7 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
     snap_rows = tuple(key for key in WORKLOAD_ROWS["snapstart"] if key != "snap_restore_p50")
     results.explain(snap_rows, "floor", "cannot: a do-nothing server has no functions to start")
     results.explain(("authorize_p50",), "floor", "cannot: a do-nothing server authorizes nothing")
+    results.explain(("ledger_lease_p50",), "floor", "cannot: a do-nothing server leases nothing")
     no_functions = "cannot: a do-nothing server has no functions"
     results.explain(WORKLOAD_ROWS["development"], "floor", no_functions)
     results.explain(WORKLOAD_ROWS["efs"], "floor", "cannot: a do-nothing server mounts nothing")
