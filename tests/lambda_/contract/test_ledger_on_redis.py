@@ -8,11 +8,14 @@ server recovers when Redis is back, its reservations restored from the store.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.lambda_.contract.test_concurrency import (
     RESERVED,
@@ -29,6 +32,8 @@ from tests.lambda_.contract.test_concurrency import (
     succeeded,
     wait_until,
 )
+from tests.lambda_.contract.test_provisioned import RESERVED_REASON, new_function, wait_status
+from tests.support.functions import invoke
 from tests.support.redis import RedisServer
 from tests.support.server import GureumProcess
 
@@ -83,6 +88,38 @@ def test_the_account_pool_is_shared_by_unreserved_functions(
     assert {reason_of(error) for error in refused(outcomes)} == {
         "ConcurrentInvocationLimitExceeded"
     }
+
+
+def test_provisioned_concurrency_is_claimed_in_redis(
+    on_redis: Deployment, function_name: str
+) -> None:
+    """The provisioner tells the Redis ledger the provisioned total; executions on provisioned
+    environments take provisioned leases, the rest of the reservation runs on demand."""
+    client = on_redis.client
+    version = new_function(client, function_name)
+    on_redis.names.append(function_name)
+    client.put_function_concurrency(FunctionName=function_name, ReservedConcurrentExecutions=2)
+    client.put_provisioned_concurrency_config(
+        FunctionName=function_name, Qualifier=version, ProvisionedConcurrentExecutions=1
+    )
+    wait_status(client, function_name, version, "READY")
+    barrier = threading.Barrier(3)
+
+    def call(_: int) -> str:
+        barrier.wait()
+        try:
+            ran = invoke(client, function_name, {"sleep": 1.0}, Qualifier=version)
+        except ClientError as error:
+            reason: str = error.response["Reason"]
+            return reason
+        kind: str = ran.json()["type"]
+        return kind
+
+    with ThreadPoolExecutor(3) as pool:
+        outcomes = sorted(pool.map(call, range(3)))
+    # One provisioned, one on demand (reserved 2 - provisioned 1), the third refused.
+    assert outcomes == sorted(["on-demand", "provisioned-concurrency", RESERVED_REASON])
+    wait_until(lambda: nothing_runs(Metrics(on_redis.server)))
 
 
 def test_redis_away_answers_service_exception_and_recovers(

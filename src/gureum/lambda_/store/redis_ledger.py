@@ -192,8 +192,9 @@ class RedisLedger:
             lost, inflight, pinflight, reserved = await self._run(
                 self._keep, [self._key(scope)], [self._ttl_ms, *members]
             )
-            if lost:
-                log.warning("%d leases in %s expired before renewal", len(lost), scope)
+            held = set(self._held.values())  # a lease given back meanwhile was not lost
+            if missed := [m for m in lost if _text(m) in held]:
+                log.warning("%d leases in %s expired before renewal", len(missed), scope)
             self._seen[scope] = (_pairs(inflight), _pairs(pinflight), set(_pairs(reserved)))
 
     async def close(self) -> None:
