@@ -56,6 +56,7 @@ OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("debug-port", int, "debugpy's port for Python functions in debug mode (127.0.0.1 only)"),
     ("inspect-port", int, "the inspector's port for Node.js functions in debug mode"),
     ("debug-wait", float, "seconds Init waits for a debugger to attach (0: no wait)"),
+    ("store", str, "postgresql://user@host/db: Lambda's control plane and event queue there"),
 )
 
 
@@ -100,6 +101,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         )
     if values["iam"] not in ("off", "enforce"):
         raise SystemExit(f"gureum: --iam must be off or enforce, not {values['iam']}")
+    if values["store"] and not values["store"].startswith(("postgresql://", "postgres://")):
+        raise SystemExit(
+            "gureum: --store must be a PostgreSQL URL (postgresql://user@host/db)"
+        )
     values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
     return Settings(**values)
 

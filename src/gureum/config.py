@@ -55,6 +55,9 @@ class Settings:
     inspect_port: int = 9229
     debug_wait: float = 0.0
     log_level: str = "info"
+    # Where Lambda's control plane and event queue live: "" (SQLite in the data directory, the
+    # default) or a PostgreSQL URL (scale-out, issue #24; the other stores stay in SQLite).
+    store: str = ""
 
     @property
     def scaling_scaled_period(self) -> float:

@@ -93,6 +93,7 @@ from gureum.lambda_.services.streaming import ResponseStreaming
 from gureum.lambda_.services.vault import KmsEnvironmentVault
 from gureum.lambda_.store.codestore import CodeStore
 from gureum.lambda_.store.event_sources import TriggerStore
+from gureum.lambda_.store.ports import EnvironmentVault, Followed, QueueStore
 from gureum.lambda_.store.sqlite import SqliteStore
 from gureum.sqs.services.queues import QueueService
 
@@ -145,7 +146,7 @@ class Lambda(Assembly):
     """Lambda as one server runs it; the fields are what the lifecycle and the front door need."""
 
     kernel: Kernel
-    store: SqliteStore
+    store: QueueStore
     code: CodeStore
     links: CodeLinks
     settler: Settler
@@ -189,6 +190,8 @@ class Lambda(Assembly):
     hot_reload: HotReload | None = None
     # Debug mode's ports (`--debug-functions`).
     debugger: Debugger | None = None
+    # The control plane's store when other processes share it (PostgreSQL, `--store`).
+    followed: Followed | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -225,6 +228,10 @@ class Lambda(Assembly):
         self._tasks.append(asyncio.create_task(self.settler.run(), name="settler"))
         self._tasks.append(asyncio.create_task(self.pool.reap(), name="reaper"))
         self._tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
+        if self.followed is not None:
+            # PostgreSQL: other processes' accepts wake delivery, their changes the caches.
+            follow = self.followed.follow(self.delivery.wake)
+            self._tasks.append(asyncio.create_task(follow, name="follow"))
         self._tasks.append(asyncio.create_task(self.scratch.refill(), name="scratch"))
         self._tasks.append(asyncio.create_task(self.networks.refill(), name="networks"))
         self._tasks.append(asyncio.create_task(self._sample_concurrency(), name="gauges"))
@@ -347,6 +354,19 @@ class Lambda(Assembly):
             "environments": self.pool.environment_count,
             "readySandboxes": self.stock.count if self.stock is not None else 0,
             "snapshots": self.snapshots.describe() if self.snapshots is not None else {},
+            "stores": self.stores(),
+        }
+
+    def stores(self) -> dict[str, str]:
+        """Where state lives: Lambda's control plane and event queue on PostgreSQL with
+        `--store`; everything else in the data directory (issue #24 ports the rest)."""
+        data = self.kernel.settings.data_dir
+        shared = self.followed.describe() if self.followed is not None else None
+        return {
+            "lambda.controlPlane": shared or f"sqlite:{data / 'gureum.sqlite3'}",
+            "lambda.eventQueue": shared or f"sqlite:{data / 'gureum.sqlite3'}",
+            "lambda.code": f"files:{data / 'code'}",
+            "default": f"sqlite:{data}",
         }
 
     def metrics_page(self) -> HttpResponse:
@@ -376,6 +396,21 @@ class Lambda(Assembly):
         return HttpResponse(
             403, [("Content-Type", "application/json")], b'{"message":"Access Denied"}'
         )
+
+
+def _control_plane(
+    settings: Settings, vault: EnvironmentVault
+) -> tuple[QueueStore, Followed | None]:
+    """Lambda's control plane and event queue: SQLite in the data directory, or PostgreSQL
+    (then also what follows other processes' commits)."""
+    if not settings.store:
+        return SqliteStore(settings.data_dir / "gureum.sqlite3", vault), None
+    # Imported only here: psycopg costs a tenth of a second at start-up, for nothing in the
+    # default (embedded) deployment.
+    from gureum.lambda_.store.postgres import open_store  # noqa: PLC0415
+
+    store = open_store(settings.store, vault)
+    return store, store
 
 
 def _triggers(
@@ -455,7 +490,7 @@ def assemble(
     settings, clock, executor = kernel.settings, kernel.clock, kernel.executor
     data = settings.data_dir
     # Durable state: the control plane (variables sealed with KMS), code blobs, the settler.
-    store = SqliteStore(data / "gureum.sqlite3", KmsEnvironmentVault(keys))
+    store, followed = _control_plane(settings, KmsEnvironmentVault(keys))
     code = CodeStore(data / "code")
     links = CodeLinks(_secret(data / "links.key"))
     # Runtimes: the host's interpreters, and Node.js builds fetched into the data directory.
@@ -645,4 +680,5 @@ def assemble(
         permissions=policies,
         hot_reload=lambda_api.hot_reload,
         debugger=platform.debugger,
+        followed=followed,
     )
