@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.aws import ROLE
 from tests.support.packages import zip_of
+from tests.support.postgres import PostgresCluster, find_binaries
 from tests.support.server import GureumProcess
 
 _names = itertools.count()
@@ -21,6 +22,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GureumProcess]:
     process = GureumProcess(tmp_path_factory.mktemp("gureum") / "data").start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
+    """The test run's own PostgreSQL (issue #24); skipped only where none can be had."""
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip("no PostgreSQL here (initdb, pg_ctl); .ci/run installs Debian's postgresql")
+    cluster = PostgresCluster(binaries, tmp_path_factory.mktemp("postgres")).start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -296,7 +296,7 @@ class PostgresTransaction(QueueStatements):
 
     def list_latest_layer_versions(self, account: str, region: str) -> list[LayerVersion]:
         rows = self._rows(
-            "SELECT DISTINCT ON (name) name, version, doc FROM lambda_layer_versions "
+            'SELECT DISTINCT ON (name COLLATE "C") name, version, doc FROM lambda_layer_versions '
             'WHERE account = %s AND region = %s ORDER BY name COLLATE "C", version DESC',
             account,
             region,
