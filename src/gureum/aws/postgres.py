@@ -114,6 +114,9 @@ class Database:
 
     def __init__(self, url: str, *, max_size: int = 16) -> None:
         self.url = url
+        # One connection first: a database that cannot be reached fails at once, with the
+        # server's own reason, rather than after the pool's retries.
+        psycopg.connect(url, connect_timeout=10).close()
         self.pool: ConnectionPool[psycopg.Connection[tuple[object, ...]]] = ConnectionPool(
             url,
             min_size=1,
