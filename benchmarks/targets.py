@@ -148,10 +148,12 @@ class Gureum(Target):
         workdir: Path,
         account_concurrency: int | None = None,
         iam: str | None = None,
+        store: str | None = None,
     ) -> None:
         super().__init__(port, workdir)
         self.account_concurrency = account_concurrency
         self.iam = iam  # `--iam` (enforce: every request authorized)
+        self.store = store  # `--store` (a PostgreSQL URL)
 
     def start(self, supervisor: Supervisor) -> None:
         executable = Path(sys.executable).with_name("gureum")
@@ -162,6 +164,8 @@ class Gureum(Target):
             argv += ["--account-concurrency", str(self.account_concurrency)]
         if self.iam is not None:
             argv += ["--iam", self.iam]
+        if self.store is not None:
+            argv += ["--store", self.store]
         log = self.workdir / f"gureum-{self.port}.log"
         self.server = supervisor.start(Server(self.name, argv, log))
         self.server.wait_http(f"{self.endpoint}/_gureum/health", timeout=60)
