@@ -10,13 +10,13 @@ import time
 from pathlib import Path
 
 import uvloop
+from tests.support.postgres import PostgresCluster, find_binaries
 
 from benchmarks.concurrent import _errors, _for_count, cpu_seconds
 from benchmarks.plan import Plan
 from benchmarks.results import Results
 from benchmarks.sigv4 import invoke_request
 from benchmarks.targets import Gureum
-from tests.support.postgres import PostgresCluster, find_binaries
 
 ROWS = ("async_accept_pg", "async_drain_pg", "async_cpu_accept_pg")
 

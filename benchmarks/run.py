@@ -215,8 +215,8 @@ def run_enforce(supervisor: Supervisor, results: Results, plan: Plan, workdir: P
 
 def run_postgres(supervisor: Supervisor, results: Results, plan: Plan, workdir: Path) -> None:
     """Event accepts on a gureum of its own with `--store` on a private PostgreSQL."""
-    for target in (t for t in results.targets if t != "gureum"):
-        results.explain(POSTGRES_ROWS, target, "cannot: gureum's scale-out store only")
+    for other in (name for name in results.targets if name != "gureum"):
+        results.explain(POSTGRES_ROWS, other, "cannot: gureum's scale-out store only")
     if not selected(results, "async_pg"):
         results.explain(POSTGRES_ROWS, "gureum", "not run: --only")
         return

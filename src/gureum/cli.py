@@ -102,9 +102,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if values["iam"] not in ("off", "enforce"):
         raise SystemExit(f"gureum: --iam must be off or enforce, not {values['iam']}")
     if values["store"] and not values["store"].startswith(("postgresql://", "postgres://")):
-        raise SystemExit(
-            "gureum: --store must be a PostgreSQL URL (postgresql://user@host/db)"
-        )
+        raise SystemExit("gureum: --store must be a PostgreSQL URL (postgresql://user@host/db)")
     values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
     return Settings(**values)
 

@@ -72,8 +72,12 @@ class PostgresCluster:
     def start(self) -> PostgresCluster:
         data = self.root / "data"
         self._tool("initdb", "-D", str(data), "-A", "trust", "-U", self.user, "-E", "UTF8")
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
-        self._tool("pg_ctl", "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        )
+        self._tool(
+            "pg_ctl", "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w", "start"
+        )
         return self
 
     def url(self, database: str = "postgres") -> str:

@@ -129,7 +129,8 @@ def test_a_function_reads_back_as_written_with_variables_sealed_and_opened(
     with store.transaction() as tx:
         found = tx.get_function(ACCOUNT, REGION, "fn")
     assert found is not None
-    assert found.id == fn.id and found.reserved_concurrency == 3
+    assert found.id == fn.id
+    assert found.reserved_concurrency == 3
     assert found.latest.settings.environment == {"A": "1"}
     assert found.latest.settings.environment_sealed == {"A": "sealed:1"}
     assert found.latest.last_modified == WHEN
@@ -178,7 +179,8 @@ def test_versions_list_in_order_after_a_marker(store: QueueStore) -> None:
         after = tx.get_version(fn, "2")
     assert listed == ["2", "3"]
     assert slots == {f"{fn.id}:{v}" for v in (LATEST, "1", "2", "3")}
-    assert got is not None and got.code.blob == "blob-v"
+    assert got is not None
+    assert got.code.blob == "blob-v"
     assert after is None
 
 
@@ -193,7 +195,8 @@ def test_an_alias_takes_its_configs_with_it(store: QueueStore) -> None:
     with store.transaction() as tx:
         assert [a.name for a in tx.list_aliases(fn)] == ["a", "b"]
         alias = tx.get_alias(fn, "b")
-        assert alias is not None and alias.weights == {"2": 0.25}
+        assert alias is not None
+        assert alias.weights == {"2": 0.25}
         tx.delete_alias(fn, "b")
     with store.transaction() as tx:
         assert tx.get_event_config(fn, "b") is None
@@ -221,7 +224,8 @@ def test_layer_numbers_are_reserved_and_the_latest_listed(store: QueueStore) -> 
         tx.delete_layer_version(layer("lib", 3, "layer-3"))
         deleted = tx.get_layer_version(ACCOUNT, REGION, "lib", 3)
         renumbered = tx.next_layer_version(ACCOUNT, REGION, "lib")
-    assert numbers == [1, 2, 3] and other == 1
+    assert numbers == [1, 2, 3]
+    assert other == 1
     assert newest == [("lib", 3), ("zlib", 1)]
     assert versions == [3, 2, 1]
     assert deleted is None
@@ -237,7 +241,8 @@ def test_code_usage_and_blobs_in_use(store: QueueStore) -> None:
         tx.put_layer_version(layer("lib", 1, "layer-blob"))
     with store.transaction() as tx:
         assert tx.code_usage(ACCOUNT, REGION) == (10 + 5 + 7, 1)
-        assert tx.blob_in_use("blob-fn") and tx.blob_in_use("blob-v")
+        assert tx.blob_in_use("blob-fn")
+        assert tx.blob_in_use("blob-v")
         assert tx.blob_in_use("layer-blob")
         assert not tx.blob_in_use("blob-gone")
         assert tx.functions_with_code("blob-fn") == [(ACCOUNT, REGION, "fn")]
@@ -267,7 +272,11 @@ def test_reservations_and_provisioned_sums(store: QueueStore) -> None:
         )
         assert tx.unreserved_provisioned(ACCOUNT, REGION, excluding=a.id) == 7
         assert [p.qualifier for p in tx.list_provisioned(c)] == ["1", "live"]
-        assert [(f.name, p.qualifier) for f, p in tx.all_provisioned()][0][0] in ("a", "c")
+        assert sorted((f.name, p.qualifier) for f, p in tx.all_provisioned()) == [
+            ("a", "1"),
+            ("c", "1"),
+            ("c", "live"),
+        ]
 
 
 def test_event_configs_by_qualifier(store: QueueStore) -> None:
@@ -287,10 +296,14 @@ def test_event_configs_by_qualifier(store: QueueStore) -> None:
 
 
 def test_a_failed_transaction_leaves_nothing(store: QueueStore) -> None:
-    with pytest.raises(RuntimeError), store.transaction() as tx:
-        tx.put_function(function("half"))
-        tx.enqueue([event("half", 1.0)])
-        raise RuntimeError("the service refused halfway")
+    def halfway() -> None:
+        with store.transaction() as tx:
+            tx.put_function(function("half"))
+            tx.enqueue([event("half", 1.0)])
+            raise RuntimeError("the service refused halfway")
+
+    with pytest.raises(RuntimeError):
+        halfway()
     with store.transaction() as tx:
         assert tx.get_function(ACCOUNT, REGION, "half") is None
         assert tx.queue_depth() == 0
@@ -333,11 +346,13 @@ def test_due_events_come_oldest_due_first_without_the_busy_ones(store: QueueStor
     with store.queue_transaction() as tx:
         due = tx.due_events(5.0, 10, set())
         assert [e.request_id for e in due] == ["a", "b", "c"]
-        assert due[0].payload == b'{"k":1}' and due[0].trace_header == "Root=1-abc"
+        assert due[0].payload == b'{"k":1}'
+        assert due[0].trace_header == "Root=1-abc"
         busy = {due[0].id}
         assert [e.request_id for e in tx.due_events(5.0, 2, busy)] == ["b", "c"]
         assert tx.next_due() == 1.0
-        assert tx.queue_depth() == 4 and tx.queue_depths() == {(ACCOUNT, REGION): 4}
+        assert tx.queue_depth() == 4
+        assert tx.queue_depths() == {(ACCOUNT, REGION): 4}
 
 
 def test_reschedule_and_finish(store: QueueStore) -> None:
@@ -350,9 +365,11 @@ def test_reschedule_and_finish(store: QueueStore) -> None:
     with store.queue_transaction() as tx:
         assert tx.due_events(10.0, 10, set()) == []
         (again,) = tx.due_events(50.0, 10, set())
-        assert again.request_id == "a" and again.progress == Progress(1.0, 1, 2)
+        assert again.request_id == "a"
+        assert again.progress == Progress(1.0, 1, 2)
         tx.finish_event(again.id)
-        assert tx.next_due() is None and tx.queue_depths() == {}
+        assert tx.next_due() is None
+        assert tx.queue_depths() == {}
 
 
 def test_a_prepared_queue_commit_stores_on_commit_and_nothing_on_rollback(
@@ -410,7 +427,8 @@ def test_a_process_does_not_take_events_another_has_claimed(
         (taken,) = tx.due_events(1.0, 1, set())
     with two.queue_transaction() as tx:
         others = tx.due_events(1.0, 10, set())
-    assert [e.request_id for e in others] == ["b"] and taken.request_id == "a"
+    assert [e.request_id for e in others] == ["b"]
+    assert taken.request_id == "a"
     with one.queue_transaction() as tx:
         tx.reschedule(taken.id, 1.0, Progress(1.0, 1))  # released: anyone may take it again
     with two.queue_transaction() as tx:
