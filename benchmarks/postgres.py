@@ -26,7 +26,7 @@ def cluster(workdir: Path) -> PostgresCluster | None:
     binaries = find_binaries()
     if binaries is None:
         return None
-    return PostgresCluster(binaries, workdir / "postgres").start()
+    return PostgresCluster(binaries, workdir / "postgres", basetemp=workdir).start()
 
 
 def async_on_postgres(target: Gureum, results: Results, plan: Plan) -> None:

@@ -40,9 +40,10 @@ def find_binaries() -> Path | None:
 class PostgresCluster:
     """initdb + pg_ctl start in `root`; `stop` ends it (fast shutdown)."""
 
-    def __init__(self, binaries: Path, root: Path) -> None:
+    def __init__(self, binaries: Path, root: Path, basetemp: Path | None = None) -> None:
         self.binaries = binaries
         self.root = root
+        self.basetemp = basetemp or root
         self.port = free_port()
         self.user = "gureum"
         self._run_as: list[str] = []
@@ -52,13 +53,15 @@ class PostgresCluster:
 
     def _open_path_for(self, uid: int) -> None:
         """The basetemp is root's and private (0700): `nobody` needs to pass through it to its
-        own directory, and to own that directory."""
+        own directory (search only: nothing in it becomes readable), and to own that one. The
+        directories above the basetemp are left as they are, and must let others through."""
         self.root.mkdir(parents=True, exist_ok=True)
-        for parent in [self.root, *self.root.parents]:
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            os.chmod(parent, mode | 0o011)  # search only: nothing in them becomes readable
+        inside = self.root.relative_to(self.basetemp).parents  # up to "." (the basetemp)
+        for directory in [self.root, *(self.basetemp / part for part in inside)]:
+            os.chmod(directory, directory.stat().st_mode | 0o011)
+        for above in self.basetemp.parents:
+            if not above.stat().st_mode & 0o001:
+                raise RuntimeError(f"PostgreSQL runs as nobody, who cannot pass through {above}")
         os.chown(self.root, uid, -1)
 
     def _tool(self, name: str, *args: str) -> None:

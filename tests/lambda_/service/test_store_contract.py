@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from gureum.lambda_.domain.layers import LayerVersion
 from gureum.lambda_.domain.lifecycle import READY
 from gureum.lambda_.domain.provisioned import ProvisionedConfig
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
+from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.store.ports import QueueStore, StoreBusy
 from gureum.lambda_.store.postgres import PostgresStore
 from gureum.lambda_.store.sqlite import SqliteStore
@@ -390,6 +392,36 @@ def test_a_prepared_queue_commit_stores_on_commit_and_nothing_on_rollback(
     assert result == 7
     with store.queue_transaction() as tx:
         assert [e.request_id for e in tx.due_events(1.0, 10, set())] == ["kept"]
+
+
+def test_the_event_queue_commits_concurrent_accepts_in_groups(store: QueueStore) -> None:
+    """`EventQueue` over the adapter: every accept committed before it returns, together."""
+    workers = ThreadPoolExecutor(4)
+    commits = 0
+
+    def committed() -> None:
+        nonlocal commits
+        commits += 1
+
+    async def accept_then_deliver() -> None:
+        queue = EventQueue(store, workers)
+        queue.on_commit = committed
+        await asyncio.gather(*(queue.accept(event("f", 1.0, f"r{n}")) for n in range(200)))
+        due = await queue.run(lambda tx: tx.due_events(1.0, 300, set()))
+        await asyncio.gather(
+            *(queue.finish(e.id) for e in due[:150]),
+            *(queue.reschedule(e.id, 9.0, Progress(1.0, 1)) for e in due[150:]),
+        )
+        queue.close()
+
+    try:
+        asyncio.run(accept_then_deliver())
+    finally:
+        workers.shutdown()
+    with store.queue_transaction() as tx:
+        assert tx.queue_depth() == 50
+        assert tx.next_due() == 9.0
+    assert commits < 200  # grouped: not one commit per accept
 
 
 # --- PostgreSQL only: what a shared database adds ----------------------------------------------
