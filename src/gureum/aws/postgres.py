@@ -162,10 +162,10 @@ class Database:
                 done.append(migration.version)
             return done
 
-    def _begin(self) -> psycopg.Connection[tuple[object, ...]]:
+    def _begin(self, read_only: bool = False) -> psycopg.Connection[tuple[object, ...]]:
         connection = self.pool.getconn()
         try:
-            connection.execute("BEGIN")
+            connection.execute("BEGIN READ ONLY" if read_only else "BEGIN")
         except BaseException:
             self.pool.putconn(connection)
             raise
@@ -195,10 +195,8 @@ class Database:
     ) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
         """One transaction; `lock`: a transaction-level advisory lock taken first (writers of
         the same lock run one at a time, across every process on the database)."""
-        connection = self._begin()
+        connection = self._begin(read_only)
         try:
-            if read_only:
-                connection.execute("SET TRANSACTION READ ONLY")
             if lock is not None:
                 connection.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
             yield connection

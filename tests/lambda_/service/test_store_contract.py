@@ -37,6 +37,7 @@ from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.store.ports import QueueStore, StoreBusy
 from gureum.lambda_.store.postgres import PostgresStore
+from gureum.lambda_.store.postgres_queue import StoreTaken
 from gureum.lambda_.store.sqlite import SqliteStore
 from tests.support.postgres import PostgresCluster
 
@@ -433,12 +434,23 @@ def shared(postgres: PostgresCluster) -> Iterator[Callable[[], PostgresStore]]:
     opened: list[PostgresStore] = []
 
     def make() -> PostgresStore:
-        opened.append(PostgresStore(url, MarkingVault()))
+        opened.append(PostgresStore(url, MarkingVault(), exclusive=False))
         return opened[-1]
 
     yield make
     for store in opened:
         store.close()
+
+
+def test_one_server_at_a_time_uses_a_database(postgres: PostgresCluster) -> None:
+    url = postgres.database()
+    first = PostgresStore(url, MarkingVault())
+    try:
+        with pytest.raises(StoreTaken, match="another gureum server uses this database"):
+            PostgresStore(url, MarkingVault())
+    finally:
+        first.close()
+    PostgresStore(url, MarkingVault()).close()  # free again once the first has gone
 
 
 def test_the_loop_never_waits_on_the_network(shared: Callable[[], PostgresStore]) -> None:

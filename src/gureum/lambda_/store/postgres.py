@@ -31,13 +31,8 @@ from gureum.aws.postgres import (
     redacted,
 )
 from gureum.lambda_.store.ports import EnvironmentVault, StoreBusy
-from gureum.lambda_.store.postgres_tx import (
-    CHANGES,
-    EVENTS,
-    SEALED_ON_LOOP,
-    Claimant,
-    PostgresTransaction,
-)
+from gureum.lambda_.store.postgres_queue import EVENTS, Claimant, StoreTaken
+from gureum.lambda_.store.postgres_tx import CHANGES, SEALED_ON_LOOP, PostgresTransaction
 
 T = TypeVar("T")
 
@@ -49,14 +44,20 @@ COMPONENT = "lambda"
 class PostgresStore:
     """`Store` and `QueueStore` on a PostgreSQL database (migrated when opened)."""
 
-    def __init__(self, url: str, vault: EnvironmentVault) -> None:
+    def __init__(self, url: str, vault: EnvironmentVault, *, exclusive: bool = True) -> None:
+        """`exclusive`: this process alone may use the database (see `Claimant`); the tests of
+        claims between processes open several stores on one database without it."""
         self._vault = vault
         self._database = Database(url)
         try:
-            self._database.migrate(COMPONENT, migrations_in("gureum.lambda_.store"))
-            self._claimant = Claimant(url)
+            self._claimant = Claimant(url, exclusive=exclusive)
         except BaseException:
             self._database.close()
+            raise
+        try:
+            self._database.migrate(COMPONENT, migrations_in("gureum.lambda_.store"))
+        except BaseException:
+            self.close()
             raise
         self.url = url
 
@@ -121,5 +122,5 @@ def open_store(url: str, vault: EnvironmentVault) -> PostgresStore:
     """Opens (and migrates) the store, or exits with what went wrong, without the password."""
     try:
         return PostgresStore(url, vault)
-    except (psycopg.Error, SchemaTooNew) as exc:
+    except (psycopg.Error, SchemaTooNew, StoreTaken) as exc:
         raise SystemExit(f"gureum: cannot use the store {redacted(url)}: {exc}") from None

@@ -21,9 +21,7 @@ from gureum.lambda_.domain.layers import LayerVersion
 from gureum.lambda_.domain.provisioned import ProvisionedConfig, ProvisionedStatus
 from gureum.lambda_.store import records
 from gureum.lambda_.store.ports import EnvironmentVault, NeedsWorker
-from gureum.lambda_.store.postgres_queue import EVENTS, Claimant, QueueStatements
-
-__all__ = ["CHANGES", "EVENTS", "SEALED_ON_LOOP", "Claimant", "PostgresTransaction"]
+from gureum.lambda_.store.postgres_queue import Claimant, QueueStatements
 
 # NOTIFY channel: the control plane changed (other processes move their `generation`).
 CHANGES = "gureum_lambda_changes"
