@@ -312,6 +312,30 @@ def test_a_failed_transaction_leaves_nothing(store: QueueStore) -> None:
         assert tx.queue_depth() == 0
 
 
+def test_read_modify_writes_never_race(store: QueueStore) -> None:
+    """Writers run one at a time (SQLite's BEGIN IMMEDIATE, PostgreSQL's advisory lock): two
+    threads each bumping a function's reservation 50 times, as a RevisionId-checked update
+    reads then writes, lose none of the 100 bumps."""
+    with store.transaction() as tx:
+        tx.put_function(function("counted", reserved=0))
+
+    def bump() -> None:
+        for _ in range(50):
+            with store.transaction() as tx:
+                found = tx.get_function(ACCOUNT, REGION, "counted")
+                assert found is not None
+                count = found.reserved_concurrency or 0
+                tx.put_function(replace(found, reserved_concurrency=count + 1))
+
+    with ThreadPoolExecutor(2) as threads:
+        for done in [threads.submit(bump), threads.submit(bump)]:
+            done.result()
+    with store.transaction() as tx:
+        found = tx.get_function(ACCOUNT, REGION, "counted")
+    assert found is not None
+    assert found.reserved_concurrency == 100
+
+
 def test_generation_moves_on_control_plane_changes_only(store: QueueStore) -> None:
     before = store.generation
     with store.transaction() as tx:
