@@ -366,7 +366,7 @@ class Lambda(Assembly):
             "lambda.controlPlane": shared or f"sqlite:{data / 'gureum.sqlite3'}",
             "lambda.eventQueue": shared or f"sqlite:{data / 'gureum.sqlite3'}",
             "lambda.code": f"files:{data / 'code'}",
-            "default": f"sqlite:{data}",
+            "default": f"data-dir:{data}",
         }
 
     def metrics_page(self) -> HttpResponse:
