@@ -231,7 +231,7 @@ class ServerlessOffline(CountingPeer):
     def cannot(self, workload: str) -> str | None:
         if workload in ("control", "provisioned", "snapstart"):
             return "no control plane: functions are declared in serverless.yml"
-        return None
+        return super().cannot(workload)
 
     def _function(self, name: str) -> str:
         return f"{self.service}-dev-{name}"

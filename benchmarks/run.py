@@ -26,8 +26,9 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from benchmarks import concurrent, s3, sequential
+from benchmarks import concurrent, s3, sequential, triggers
 from benchmarks.development import development
+from benchmarks.efs import efs
 from benchmarks.enforce import warm_enforced
 from benchmarks.page import chart, machine, page
 from benchmarks.peers import MiniStack, PeerUnavailable, ServerlessOffline
@@ -150,6 +151,10 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
     results.explain(("authorize_p50",), "floor", "cannot: a do-nothing server authorizes nothing")
     no_functions = "cannot: a do-nothing server has no functions"
     results.explain(WORKLOAD_ROWS["development"], "floor", no_functions)
+    results.explain(WORKLOAD_ROWS["efs"], "floor", "cannot: a do-nothing server mounts nothing")
+    results.explain(
+        WORKLOAD_ROWS["triggers"], "floor", "cannot: a do-nothing server has no triggers"
+    )
     if not (selected(results, "warm") or selected(results, "throughput")):
         return
     raw = RawFloor(free_ports(), workdir)
@@ -158,7 +163,8 @@ def run_floor(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pat
         attempt(results, raw, "throughput", lambda: concurrent.throughput(raw, "f", results, plan))
     note = "not run: the raw floor is shown for warm latency and throughput only"
     workloads = ("cold", "async", "scale", "control", "boto3", "provisioned", "warm_console")
-    for workload in (*workloads, "warm_enforce", "snapstart", "s3", "development"):
+    more = ("warm_enforce", "snapstart", "s3", "development", "efs", "triggers")
+    for workload in (*workloads, *more):
         results.explain(WORKLOAD_ROWS[workload], raw.name, note)
 
 
@@ -201,6 +207,23 @@ def run_full_set(target: Target, supervisor: Supervisor, results: Results, plan:
         else:
             note = "cannot: no hot reload, and no streaming that streams"
             results.explain(WORKLOAD_ROWS["development"], target.name, note)
+        attempt(results, target, "efs", lambda: efs(target, results, plan))
+        if isinstance(target, Gureum):
+            noop, mapped = target.noop(), target.noop()
+            attempt(
+                results,
+                target,
+                "triggers",
+                lambda: triggers.function_urls(target, noop, results, plan),
+            )
+            attempt(
+                results,
+                target,
+                "triggers",
+                lambda: triggers.sqs_mapping(target, mapped, results, plan),
+            )
+        else:
+            results.explain(WORKLOAD_ROWS["triggers"], target.name, "not measured on peers")
 
 
 def run_enforce(supervisor: Supervisor, results: Results, plan: Plan, workdir: Path) -> None:
@@ -357,6 +380,11 @@ def method_notes(plan: Plan) -> list[str]:
         "`--iam enforce`, signed as an IAM user whose inline policy allows "
         "lambda:InvokeFunction (the account's root is never checked); beside it, the "
         "authorizer's own cost per request measured in process (benchmarks/authorization.py).",
+        f"EFS (gureum only): {plan.cold_isolated_count} pairs of fresh functions, one without "
+        "a file system and one mounting an access point, each invoked once after the isolated "
+        "pause, alternating; the mount's cost is the median of the pairs' differences. "
+        "Throughput: a function writes 64 MB through its mount (fsync'd) and reads it back, "
+        "three times; the harness does the same in the file system's directory on the host.",
     ]
 
 

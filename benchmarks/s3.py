@@ -15,9 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-import boto3
 import uvloop
-from botocore.config import Config
 
 from benchmarks.client import AsyncConnection, BlockingConnection
 from benchmarks.plan import Plan
@@ -31,17 +29,6 @@ BUCKET = "bench-s3"
 NOTIFIED = "bench-s3-notified"
 
 
-def _client(target: Gureum, service: str) -> object:
-    return boto3.client(
-        service,
-        endpoint_url=target.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-
 def _signer(target: Gureum) -> Signer:
     return Signer(f"{HOST}:{target.port}", Credentials(service="s3"))
 
@@ -51,8 +38,8 @@ def _rate(count: int, seconds: float) -> float:
 
 
 def objects(target: Gureum, results: Results, plan: Plan, scratch: Path) -> None:
-    s3 = _client(target, "s3")
-    s3.create_bucket(Bucket=BUCKET)  # type: ignore[attr-defined]
+    s3 = target.boto3_client("s3")
+    s3.create_bucket(Bucket=BUCKET)
     signer = _signer(target)
     connection = BlockingConnection(HOST, target.port)
     try:
@@ -140,10 +127,10 @@ async def _upload_all(port: int, signer: Signer, count: int, clients: int) -> in
 def events(target: Gureum, function: str, results: Results, plan: Plan) -> None:
     """Uploads whose notifications run `function` (a no-op): uploads per second from the first
     upload until every one has run as an invocation."""
-    s3, lam = _client(target, "s3"), _client(target, "lambda")
-    arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]  # type: ignore[attr-defined]
-    s3.create_bucket(Bucket=NOTIFIED)  # type: ignore[attr-defined]
-    s3.put_bucket_notification_configuration(  # type: ignore[attr-defined]
+    s3, lam = target.boto3_client("s3"), target.boto3_client("lambda")
+    arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    s3.create_bucket(Bucket=NOTIFIED)
+    s3.put_bucket_notification_configuration(
         Bucket=NOTIFIED,
         NotificationConfiguration={
             "LambdaFunctionConfigurations": [

@@ -74,6 +74,8 @@ class Target:
 
     def cannot(self, workload: str) -> str | None:
         """Why this target cannot run `workload`, or None if it can."""
+        if workload == "efs":
+            return "mounts no EFS file systems (FileSystemConfigs ignored)"
         return None
 
     def version(self) -> str:
@@ -81,9 +83,10 @@ class Target:
 
     # --- functions ---------------------------------------------------------------------------
 
-    def boto3_client(self) -> Any:
+    def boto3_client(self, service: str = "lambda") -> Any:
+        """A boto3 client of `service` on this target, with the default account's key."""
         return boto3.client(
-            "lambda",
+            service,
             endpoint_url=self.endpoint,
             region_name="us-east-1",
             aws_access_key_id="test",
@@ -91,7 +94,14 @@ class Target:
             config=Config(retries={"max_attempts": 1}, read_timeout=300, connect_timeout=10),
         )
 
-    def create(self, prefix: str, source: str = NOOP_SOURCE, timeout: int = 30) -> str:
+    def create(
+        self,
+        prefix: str,
+        source: str = NOOP_SOURCE,
+        timeout: int = 30,
+        options: dict[str, Any] | None = None,
+    ) -> str:
+        """A new function, Active; `options`: more of CreateFunction's parameters."""
         self._created += 1
         name = f"{prefix}-{self._created}"
         client = self.boto3_client()
@@ -102,6 +112,7 @@ class Target:
             Role=ROLE,
             Code={"ZipFile": zip_of(source)},
             Timeout=timeout,
+            **(options or {}),
         )
         client.get_waiter("function_active_v2").wait(
             FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 600}
@@ -154,12 +165,15 @@ class Gureum(Target):
         self.account_concurrency = account_concurrency
         self.iam = iam  # `--iam` (enforce: every request authorized)
         self.store = store  # `--store` (a PostgreSQL URL)
+        self.data_dir = workdir / f"gureum-data-{port}"
+
+    def cannot(self, workload: str) -> str | None:
+        return None
 
     def start(self, supervisor: Supervisor) -> None:
         executable = Path(sys.executable).with_name("gureum")
         command = [str(executable)] if executable.exists() else [sys.executable, "-m", "gureum"]
-        data = self.workdir / f"gureum-data-{self.port}"
-        argv = [*command, "serve", "--port", str(self.port), "--data-dir", str(data)]
+        argv = [*command, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
         if self.account_concurrency is not None:
             argv += ["--account-concurrency", str(self.account_concurrency)]
         if self.iam is not None:
@@ -215,11 +229,17 @@ class Floor(Target):
         self.server.wait_http(f"{self.endpoint}/", timeout=30)
 
     def cannot(self, workload: str) -> str | None:
-        if workload in ("cold", "cold_isolated", "scale", "drain"):
+        if workload in ("cold", "cold_isolated", "scale", "drain", "efs"):
             return "a do-nothing server has no functions to start or run"
         return None
 
-    def create(self, prefix: str, source: str = NOOP_SOURCE, timeout: int = 30) -> str:
+    def create(
+        self,
+        prefix: str,
+        source: str = NOOP_SOURCE,
+        timeout: int = 30,
+        options: dict[str, Any] | None = None,
+    ) -> str:
         self._created += 1
         return f"{prefix}-{self._created}"  # anything answers
 

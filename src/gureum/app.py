@@ -28,7 +28,7 @@ from gureum.aws.catalog import ServiceCatalog
 from gureum.aws.frontend import CallContext, Frontend
 from gureum.aws.http import BodyFile, HttpResponse
 from gureum.aws.kernel import Assembly, Kernel
-from gureum.aws.policy import Decision
+from gureum.aws.policy import Decision, Policy
 from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import Clock, SystemClock
 from gureum.cloudwatch import assembly as cloudwatch
@@ -37,7 +37,6 @@ from gureum.console import assembly as console
 from gureum.console.services.sources import Sources as ConsoleSources
 from gureum.ec2 import assembly as ec2
 from gureum.ec2.domain.errors import SubnetNotFound
-from gureum.ec2.domain.rules import NFS_PORT, allows
 from gureum.ec2.services.network import NetworkService
 from gureum.efs import assembly as efs
 from gureum.efs.domain.errors import EfsError, MountRefused
@@ -57,6 +56,7 @@ from gureum.lambda_.domain.credentials import RoleCredentials
 from gureum.lambda_.domain.errors import InvalidParameterValue as LambdaInvalidParameter
 from gureum.lambda_.domain.errors import ProvisionedConcurrencyConfigNotFound
 from gureum.lambda_.domain.errors import ResourceNotFound as LambdaResourceNotFound
+from gureum.lambda_.services.container_credentials import PATH as CREDENTIALS_PATH
 from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.invoker import Invoker, Target, check_invocable
 from gureum.lambda_.services.packages import PackageUnavailable, S3Location
@@ -132,6 +132,8 @@ class GureumApp:
                 self.efs.file_systems,
                 self.efs.mount_targets,
                 self.efs.access_points,
+                # Under `--iam enforce` the execution role's own policies count too (spec 8).
+                self.iam.principals.identity_policies if settings.iam == "enforce" else None,
             ),
             # Each environment gets a session of its function's execution role from STS;
             # under `enforce` IAM decides what the role may do as Lambda acts for it.
@@ -335,6 +337,8 @@ class GureumApp:
                 **self.lambda_.health(),
             }
             return HttpResponse(200, json_type, json.dumps(health).encode())
+        if request.raw_path == CREDENTIALS_PATH:
+            return self.lambda_.container_credentials(request)
         if request.raw_path == "/_gureum/metrics":
             return self.lambda_.metrics_page()
         download = await self.lambda_.download(request)
@@ -447,12 +451,20 @@ class LambdaNotifications:
         return True
 
     async def deliver(
-        self, account: str, region: str, function_arn: str, payload: bytes, request_id: str
+        self,
+        account: str,
+        region: str,
+        function_arn: str,
+        payload: bytes,
+        request_id: str,
+        trace_header: str | None = None,
     ) -> None:
         assert self._invoker is not None
         target, ref = self._target(account, region, function_arn)
         check_invocable(target.version)  # a Pending function: retried by the notifier
-        await self._invoker.accept(target, ref, payload, request_id, self._limit)
+        # The uploader's trace header: a function writing to a bucket that notifies it again is
+        # a loop Lambda sees (domain.recursion).
+        await self._invoker.accept(target, ref, payload, request_id, self._limit, trace_header)
 
 
 class S3Packages:
@@ -521,9 +533,11 @@ class LambdaNetwork:
 
 
 class LambdaFileSystems:
-    """Lambda's `FileSystems`, over EFS's services and EC2's network model and its pure
-    reachability rule (`ec2.domain.rules.allows`): which mount target an environment reaches,
-    what the file system policy lets its execution role do, and the access point's root."""
+    """Lambda's `FileSystems`, over EFS's services and EC2's network model and its reachability
+    (`ec2.services.network.NetworkService.reaches`): which mount target an environment reaches,
+    what the file system policy (and under `--iam enforce` the execution role's own policies)
+    let it do, and the access point's root. The access point may be another account's (spec 8):
+    its ARN names the account whose EFS and network are read."""
 
     def __init__(
         self,
@@ -531,21 +545,29 @@ class LambdaFileSystems:
         file_systems: FileSystemService,
         mount_targets: MountTargetService,
         access_points: AccessPointService,
+        identity: Callable[[str], list[Policy]] | None = None,
     ) -> None:
         self._network = network
         self._file_systems = file_systems
         self._mount_targets = mount_targets
         self._access_points = access_points
+        # The role's identity policies, when IAM is enforced (None: the file system's policy
+        # alone decides, `--iam off`).
+        self._identity = identity
 
     def check_access_point(self, account: str, region: str, arn: str, vpc_id: str) -> None:
+        owner = _owner_of(arn, account)
         try:
-            point = self._access_points.get(account, region, arn)
+            point = self._access_points.get(owner, region, arn)
             targets, _ = self._mount_targets.describe(
-                account, region, file_system=point.file_system_id
+                owner, region, file_system=point.file_system_id
             )
         except EfsError:
             raise LambdaInvalidParameter(f"Access point {arn} does not exist.") from None
-        if not any(t.subnet.vpc_id == vpc_id for t in targets):
+        # In the function's VPC, or in a VPC peered with it (whether the peering carries NFS
+        # is for each environment's mount to find out).
+        near = {(account, vpc_id)} | self._network.peered(account, region, vpc_id)
+        if not any((owner, t.subnet.vpc_id) in near for t in targets):
             raise LambdaInvalidParameter(
                 f"EFS file system {point.file_system_id} referenced by access point {arn} has "
                 f"no mount target in the function's VPC {vpc_id}."
@@ -560,57 +582,77 @@ class LambdaFileSystems:
         vpc: Mapping[str, Any],
         role: str,
     ) -> lambda_fs.Mount:
+        owner = _owner_of(arn, account)
         try:
-            point = self._access_points.get(account, region, arn)
+            point = self._access_points.get(owner, region, arn)
             fs_id = point.file_system_id
-            targets, _ = self._mount_targets.describe(account, region, file_system=fs_id)
+            targets, _ = self._mount_targets.describe(owner, region, file_system=fs_id)
         except EfsError:
             raise lambda_fs.mount_refused(arn) from None
-        if not self._reached(account, region, targets, vpc):
+        if not self._reached(account, owner, region, targets, vpc):
             raise lambda_fs.unreachable(arn)
         try:
-            mount, write, _root = self._file_systems.client_access(
-                account, region, fs_id, role, arn
-            )
-            if not mount:
+            identity = None if self._identity is None else self._identity(role)
+            access = self._file_systems.client_access(owner, region, fs_id, role, arn, identity)
+            if not access.mount:
                 raise lambda_fs.mount_refused(arn)
-            source, user = self._access_points.root_directory(account, region, arn)
+            source, user = self._access_points.root_directory(owner, region, arn)
         except (EfsError, MountRefused):
             raise lambda_fs.mount_refused(arn) from None
+        if user is None:  # the environment's own uid
+            return lambda_fs.Mount(
+                fs_id, str(source), local_path, None, None, (), access.write, owner, arn
+            )
+        client = lambda_fs.client_identity(
+            user.uid, user.gid, user.secondary_gids, root_access=access.root
+        )
         return lambda_fs.Mount(
             fs_id,
             str(source),
             local_path,
-            user.uid if user else None,
-            user.gid if user else None,
-            tuple(user.secondary_gids) if user else (),
-            write,
+            client.uid,
+            client.gid,
+            client.secondary_gids,
+            access.write,
+            owner,
+            arn,
         )
+
+    def access_point_exists(self, account: str, region: str, arn: str) -> bool:
+        try:
+            self._access_points.get(_owner_of(arn, account), region, arn)
+        except EfsError:
+            return False
+        return True
+
+    def present(self, mount: lambda_fs.Mount, region: str) -> bool:
+        try:
+            self._file_systems.get(mount.account, region, mount.file_system_id)
+        except EfsError:
+            return False
+        return True
 
     def _reached(
         self,
         account: str,
+        owner: str,
         region: str,
         targets: Sequence[MountTarget],
         vpc: Mapping[str, Any],
     ) -> bool:
-        """Whether one of the file system's mount targets, in the function's VPC and in an AZ
-        of one of its subnets, takes TCP 2049 from the function's groups (spec 7.2)."""
+        """Whether one of the file system's mount targets, in an AZ (by id: names differ between
+        accounts) of one of the function's subnets, takes TCP 2049 from the function's groups
+        through the network: in its VPC, or a peered one routed both ways (spec 7.2, 8)."""
         network = self._network.network(account, region)
         subnet_ids = [str(s) for s in vpc.get("SubnetIds", [])]
         group_ids = [str(g) for g in vpc.get("SecurityGroupIds", [])]
         subnets = [network.subnets[i] for i in subnet_ids if i in network.subnets]
-        own = [network.groups[g] for g in group_ids if g in network.groups]
         for target in targets:
-            theirs = [network.groups[g] for g in target.security_groups if g in network.groups]
             for subnet in subnets:
-                if subnet.vpc_id != target.subnet.vpc_id:
-                    continue
                 if subnet.zone.id != target.subnet.availability_zone_id:
                     continue
-                if allows(
-                    own, theirs, NFS_PORT, address_from=subnet.cidr, address_to=target.ip_address
-                ):
+                server = (owner, target.subnet.subnet_id, target.security_groups, target.ip_address)
+                if self._network.reaches(region, (account, subnet.id, group_ids), server):
                     return True
         return False
 
@@ -655,6 +697,12 @@ async def _send_stream(
         await stream.aclose()
     if pumping.done() and not pumping.cancelled() and pumping.exception() is not None:
         log.error("a streamed response failed", exc_info=pumping.exception())
+
+
+def _owner_of(access_point_arn: str, default: str) -> str:
+    """The account an access point's ARN names (checked against Lambda's pattern already)."""
+    ref = lambda_fs.parse_access_point_arn(access_point_arn)
+    return default if ref is None else ref.account
 
 
 async def _read_body(receive: Receive, cap: int) -> bytes | None:

@@ -21,6 +21,7 @@ from gureum.aws.protocols.ec2 import Ec2Protocol
 from gureum.aws.sigv4 import HttpRequest
 from gureum.ec2.api.handlers import Ec2Api
 from gureum.ec2.services.network import NetworkService
+from gureum.ec2.services.peering import PeeringService
 from gureum.ec2.store.network import NetworkStore
 
 MODEL = botocore.session.get_session().get_service_model("ec2")
@@ -35,6 +36,10 @@ OPERATIONS = [
     "DescribeVpcs",
     "CreateRoute",
     "DeleteTags",
+    "CreateVpcPeeringConnection",
+    "AcceptVpcPeeringConnection",
+    "DeleteVpcPeeringConnection",
+    "DescribeVpcPeeringConnections",
 ]
 READ_FAILURES = (AwsError, ValueError, OverflowError, RecursionError)
 KEYS = st.lists(
@@ -67,6 +72,11 @@ KEYS = st.lists(
             "Tag",
             "Key",
             "DryRun",
+            "PeerVpcId",
+            "PeerOwnerId",
+            "PeerRegion",
+            "VpcPeeringConnectionId",
+            "VpcPeeringConnectionIds",
         ]
     ),
     min_size=1,
@@ -75,7 +85,21 @@ KEYS = st.lists(
 # The ids of the VPC, its route table and its default group each example starts with.
 MADE = ["vpc-00000000000000001", "rtb-00000000000000003", "sg-00000000000000005"]
 VALUES = st.sampled_from(
-    ["10.0.0.0/16", "10.0.1.0/24", "-1", "tcp", "22", "99999", "true", "", "x", "default", *MADE]
+    [
+        "10.0.0.0/16",
+        "10.0.1.0/24",
+        "-1",
+        "tcp",
+        "22",
+        "99999",
+        "true",
+        "",
+        "x",
+        "default",
+        "111111111111",
+        "pcx-00000000000000001",
+        *MADE,
+    ]
 ) | st.text(max_size=8)
 _contexts = itertools.count()
 
@@ -99,7 +123,7 @@ def test_any_form_is_parsed_and_answered_or_refused(
         numbers = itertools.count(1)
         network = NetworkService(store, lambda kind: f"{kind}-{next(numbers):017x}")
         network.create_vpc("000000000000", "us-east-1", "10.0.0.0/16", [])
-        handlers = Ec2Api(network).handlers()
+        handlers = Ec2Api(network, PeeringService(store)).handlers()
         request = _request(operation, form)
         params: dict[str, Any] | None = None
         with contextlib.suppress(*READ_FAILURES):
@@ -171,7 +195,7 @@ def test_any_permissions_are_applied_or_refused(
         numbers = itertools.count(1)
         network = NetworkService(store, lambda kind: f"{kind}-{next(numbers):017x}")
         network.create_vpc("000000000000", "us-east-1", "10.0.0.0/16", [])
-        handlers = Ec2Api(network).handlers()
+        handlers = Ec2Api(network, PeeringService(store)).handlers()
         context = CallContext("000000000000", "us-east-1", f"r{next(_contexts)}", "")
         params = {"GroupId": MADE[2], "IpPermissions": permissions}
         with contextlib.suppress(AwsError):

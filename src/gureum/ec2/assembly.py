@@ -10,12 +10,14 @@ from gureum.aws.kernel import Assembly, Kernel
 from gureum.aws.protocols.ec2 import Ec2Protocol
 from gureum.ec2.api.handlers import PAGED, TAGGED, Ec2Api
 from gureum.ec2.services.network import NetworkService
+from gureum.ec2.services.peering import PeeringService
 from gureum.ec2.store.network import NetworkStore
 
 
 @dataclass(eq=False)
 class Ec2(Assembly):
     network: NetworkService
+    peerings: PeeringService
     endpoint: ServiceEndpoint
     store: NetworkStore
 
@@ -26,12 +28,16 @@ class Ec2(Assembly):
 def assemble(kernel: Kernel) -> Ec2:
     store = NetworkStore(kernel.settings.data_dir / "ec2.sqlite3")
     network = NetworkService(store)
+    peerings = PeeringService(store)
     # EC2 answers these with its own InvalidParameterValue, not the model's ValidationException:
     # MaxResults out of bounds, a TagSpecification of a type the operation does not make.
     unvalidated = {operation: frozenset({"MaxResults"}) for operation in PAGED}
     for operation in TAGGED:
         unvalidated[operation] = frozenset({"TagSpecifications"})
     endpoint = ServiceEndpoint(
-        "ec2", Ec2Protocol(kernel.model("ec2")), Ec2Api(network).handlers(), unvalidated=unvalidated
+        "ec2",
+        Ec2Protocol(kernel.model("ec2")),
+        Ec2Api(network, peerings).handlers(),
+        unvalidated=unvalidated,
     )
-    return Ec2(network, endpoint, store)
+    return Ec2(network, peerings, endpoint, store)

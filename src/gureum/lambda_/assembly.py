@@ -8,6 +8,7 @@ queue and its delivery), then the wire adapter. `Lambda` owns the background loo
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -369,6 +370,20 @@ class Lambda(Assembly):
             "default": f"data-dir:{data}",
         }
 
+    def container_credentials(self, request: HttpRequest) -> HttpResponse:
+        """A SnapStart environment's role session, for the token it was given (services/
+        container_credentials.py); 403 for any other."""
+        served = self.invoker.container_credentials
+        token = next((v for k, v in request.headers if k.lower() == "authorization"), "")
+        document = served.answer(token) if served is not None and token else None
+        if document is None:
+            return HttpResponse(
+                403, [("Content-Type", "application/json")], b'{"message":"Access Denied"}'
+            )
+        return HttpResponse(
+            200, [("Content-Type", "application/json")], json.dumps(document).encode()
+        )
+
     def metrics_page(self) -> HttpResponse:
         return HttpResponse(200, [("Content-Type", METRICS_TYPE)], self.metrics.render())
 
@@ -497,7 +512,11 @@ def assemble(
     shelf = RuntimeShelf(data / "runtimes", registry=npm_registry(os.environ))
     catalog = RuntimeCatalog(discover_pythons(), host_nodes(), shelf)
     settler = Settler(
-        Ports(store, code, clock), executor, settings.scaled(settings.settle_delay), catalog
+        Ports(store, code, clock),
+        executor,
+        settings.scaled(settings.settle_delay),
+        catalog,
+        file_systems,
     )
     limits = Limits(settings.account_concurrency, settings.unreserved_minimum)
     ledger = ConcurrencyLedger(limits)

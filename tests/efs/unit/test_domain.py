@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from gureum.aws.errors import ClientError
+from gureum.aws.policy import parse_policy
 from gureum.efs.domain import resources
 from gureum.efs.domain.access_points import CreationInfo, RootDirectory, posix_user, root_directory
 from gureum.efs.domain.errors import (
@@ -354,6 +355,40 @@ def test_an_access_point_condition_refuses_other_access_points_and_none() -> Non
     other = AP_ARN.replace("fsap-0", "fsap-f")
     assert not client_access(policy, FS_ARN, ROLE, other).mount
     assert not client_access(policy, FS_ARN, ROLE, None).mount
+
+
+OTHER_ROLE = "arn:aws:iam::555555555555:role/fn"
+MOUNT_WRITE = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+NAMING_OTHER = efs_policy(
+    {"Effect": "Allow", "Principal": {"AWS": OTHER_ROLE}, "Action": MOUNT_WRITE}
+)
+DESCRIBE_ONLY = efs_policy(
+    {**ANYONE, "Action": "elasticfilesystem:DescribeMountTargets", "Resource": FS_ARN}
+)
+ROLE_MAY_MOUNT = efs_policy({"Effect": "Allow", "Action": MOUNT_WRITE, "Resource": FS_ARN})
+
+
+@pytest.mark.parametrize(
+    ("policy", "principal", "identity", "expected"),
+    [
+        # --iam off: the file system policy alone.
+        (NAMING_OTHER, OTHER_ROLE, None, ClientAccess(True, True, False)),
+        (None, OTHER_ROLE, None, FULL_ACCESS),  # AWS's default names anyone
+        # Enforced, from another account: both must allow.
+        (NAMING_OTHER, OTHER_ROLE, [], ClientAccess(False, False, False)),
+        (NAMING_OTHER, OTHER_ROLE, [ROLE_MAY_MOUNT], ClientAccess(True, True, False)),
+        (None, OTHER_ROLE, [ROLE_MAY_MOUNT], ClientAccess(True, True, False)),
+        (DESCRIBE_ONLY, OTHER_ROLE, [ROLE_MAY_MOUNT], ClientAccess(False, False, False)),
+        # Enforced, in the file system's account: either may allow.
+        (DESCRIBE_ONLY, ROLE, [ROLE_MAY_MOUNT], ClientAccess(True, True, False)),
+        (NAMING_OTHER, ROLE, [], ClientAccess(False, False, False)),
+    ],
+)
+def test_client_access_across_accounts(
+    policy: str | None, principal: str, identity: list[Any] | None, expected: ClientAccess
+) -> None:
+    parsed = None if identity is None else [parse_policy(p) for p in identity]
+    assert client_access(policy, FS_ARN, principal, AP_ARN, identity=parsed) == expected
 
 
 def test_an_invalid_policy_is_an_invalid_policy_exception() -> None:

@@ -66,6 +66,19 @@ def handler(event, context):
 
 ECHO = "def handler(event, context):\n    return event\n"
 
+# Writes an object into the bucket whose uploads invoke it: a loop through S3's notifications.
+TO_OWN_BUCKET = """\
+import os
+import boto3
+
+s3 = boto3.client("s3")
+
+def handler(event, context):
+    key = event["Records"][0]["s3"]["object"]["key"]
+    print("looping", key)
+    s3.put_object(Bucket=os.environ["BUCKET"], Key=key + "x", Body=b"again")
+"""
+
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
@@ -185,6 +198,44 @@ def test_a_function_invoking_itself_asynchronously_is_stopped(
     )[0]
     # The event the 16th invocation sent: hop 17, which never ran.
     assert json.loads(message["Body"]) == {"hop": THRESHOLD + 1}
+    assert starts(server, function_name) == THRESHOLD
+    assert dropped(server, function_name) == 1
+
+
+def test_a_loop_through_a_bucket_is_stopped(
+    lambda_client: Any, server: GureumProcess, sqs: Any, function_name: str
+) -> None:
+    # S3 keeps the uploader's X-Amzn-Trace-Id with each notification, so the invocation it
+    # causes carries the lineage of the one whose SDK call uploaded.
+    dead = sqs.create_queue(QueueName=f"{function_name}-dlq")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])
+    bucket = function_name.lower().replace("_", "-")[:50]
+    create(
+        lambda_client,
+        function_name,
+        Code={"ZipFile": zip_of({"index.py": TO_OWN_BUCKET})},
+        Environment={"Variables": {"BUCKET": bucket}},
+        DeadLetterConfig={"TargetArn": dead_arn["Attributes"]["QueueArn"]},
+    )
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    arn = lambda_client.get_function(FunctionName=function_name)["Configuration"]["FunctionArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
+    )
+    s3.put_object(Bucket=bucket, Key="k", Body=b"first")
+    message = wait_for(
+        lambda: sqs.receive_message(QueueUrl=dead, WaitTimeSeconds=1).get("Messages"),
+        what="the looping notification in the dead-letter queue",
+    )[0]
+    # The notification of the 16th invocation's upload never ran.
+    record = json.loads(message["Body"])["Records"][0]
+    assert record["s3"]["object"]["key"] == "k" + "x" * THRESHOLD
     assert starts(server, function_name) == THRESHOLD
     assert dropped(server, function_name) == 1
 

@@ -53,6 +53,7 @@ def restored_one():
 @register_after_restore
 def restored_two():
     ORDER.append("after-2")
+    time.sleep(float(os.environ.get("RESTORE_SLEEP", "0")))
 
 
 if os.environ.get("FAIL_SNAPSHOT"):
@@ -60,6 +61,11 @@ if os.environ.get("FAIL_SNAPSHOT"):
 
 
 def handler(event, context):
+    if event.get("whoami"):
+        import boto3
+
+        arn = boto3.client("sts").get_caller_identity()["Arn"]
+        return {"arn": arn, "keys": "AWS_ACCESS_KEY_ID" in os.environ}
     if event.get("write"):
         with open("/tmp/" + event["write"], "w") as mine:
             mine.write("mine")
@@ -199,6 +205,21 @@ def test_publish_takes_the_snapshot_and_invokes_restore_from_it(
     assert any(m.startswith("RESTORE_REPORT Restore Duration: ") for m in messages)
 
 
+def test_restored_environments_act_as_the_role_through_container_credentials(
+    lambda_client: Any, function_name: str
+) -> None:
+    # A snapshot keeps its variables: like AWS, gureum gives SnapStart environments no keys but
+    # AWS_CONTAINER_CREDENTIALS_FULL_URI, so the SDK fetches a fresh session of the role.
+    _snap_function(lambda_client, function_name)
+    published = _publish(lambda_client, function_name)["Version"]
+    assert _wait_settled(lambda_client, function_name, published)["State"] == "Active"
+    body = invoke(lambda_client, function_name, {"whoami": True}, Qualifier=published).json()
+    assert body == {
+        "arn": f"arn:aws:sts::000000000000:assumed-role/lambda-role/{function_name}",
+        "keys": False,
+    }
+
+
 def test_a_restored_environment_cannot_see_its_siblings_tmp(
     lambda_client: Any, function_name: str
 ) -> None:
@@ -250,6 +271,20 @@ def test_a_failing_after_restore_hook_is_a_snap_start_exception(
     )
     assert (status, code) == (400, "SnapStartException")
     assert message.startswith("The afterRestore() runtime hook encountered an error.")
+
+
+@pytest.mark.slow
+def test_an_after_restore_hook_past_ten_seconds_is_a_snap_start_timeout(
+    lambda_client: Any, function_name: str
+) -> None:
+    _snap_function(lambda_client, function_name, RESTORE_SLEEP="11")
+    published = _publish(lambda_client, function_name)["Version"]
+    assert _wait_settled(lambda_client, function_name, published)["State"] == "Active"
+    status, code, message = error_of(
+        lambda_client.invoke, FunctionName=function_name, Qualifier=published, Payload=b"{}"
+    )
+    assert (status, code) == (408, "SnapStartTimeoutException")
+    assert message == "Lambda couldn't restore the snapshot within the timeout limit."
 
 
 def test_provisioned_concurrency_is_refused_on_a_snap_start_version(

@@ -144,3 +144,68 @@ def test_mount_errors_carry_aws_identity() -> None:
         f"The function could not mount the EFS file system with access point {AP} due to mount "
         "time out."
     )
+
+
+# --- as whom a mount's file operations are made ---------------------------------------------
+
+STRANGER = fs.STRANGERS
+
+
+@pytest.mark.parametrize(
+    ("uid", "gid", "secondary", "root", "expected"),
+    [
+        (1001, 1001, [2002], False, (1001, 1001, (2002,))),
+        (0, 0, [0, 5], False, (65534, 65534, (5,))),  # root squashed, everywhere
+        (0, 0, [0, 5], True, (0, 0, (5,))),  # ClientRootAccess: root is root
+        (1001, 1001, [1001, 2002, 2002], False, (1001, 1001, (2002,))),  # each gid once
+    ],
+)
+def test_client_identity(
+    uid: int,
+    gid: int,
+    secondary: list[int],
+    root: bool,
+    expected: tuple[int, int, tuple[int, ...]],
+) -> None:
+    found = fs.client_identity(uid, gid, secondary, root_access=root)
+    assert (found.uid, found.gid, found.secondary_gids) == expected
+
+
+def test_id_map_names_its_ids_and_makes_every_other_a_stranger() -> None:
+    extents = fs.id_map([(1001, 20001), (2002, 60000)])
+    assert extents == (
+        (0, STRANGER, 1001),
+        (1001, 20001, 1),
+        (1002, STRANGER + 1002, 1000),
+        (2002, 60000, 1),
+        (2003, STRANGER + 2003, STRANGER - 1 - 2003),
+    )
+    # Every on-disk id below 2^31 - 1 is mapped exactly once, and no shown id twice.
+    assert sum(count for _, _, count in extents) == STRANGER - 1
+    shown = [(outside, outside + count) for _, outside, count in extents]
+    for (a, b), (c, d) in zip(sorted(shown), sorted(shown)[1:], strict=False):
+        assert b <= c, ((a, b), (c, d))
+
+
+def test_id_map_of_root() -> None:
+    assert fs.id_map([(0, 20001)]) == (
+        (0, 20001, 1),
+        (1, STRANGER + 1, STRANGER - 2),
+    )
+
+
+def test_id_map_of_an_id_above_the_strangers() -> None:
+    highest = (1 << 32) - 2  # EFS takes PosixUser ids up to 2^32 - 1
+    assert fs.id_map([(highest, 20001)]) == (
+        (0, STRANGER, STRANGER - 1),
+        (highest, 20001, 1),
+    )
+
+
+def test_a_mounts_maps() -> None:
+    mount = fs.Mount("fs-1", "/src", "/mnt/a", 1001, 1001, (2002, 2003), True, "1")
+    assert mount.supplementary_gids() == (60000, 60001)
+    gids = {inside: outside for inside, outside, _ in mount.gid_map(20001)}
+    assert (gids[1001], gids[2002], gids[2003]) == (20001, 60000, 60001)
+    uids = {inside: outside for inside, outside, _ in mount.uid_map(20001)}
+    assert uids[1001] == 20001

@@ -19,15 +19,22 @@ from gureum.ec2.domain.rules import Permission
 from gureum.ec2.domain.tags import TagSpecification
 from gureum.ec2.domain.vpcs import ROUTE_TARGETS
 from gureum.ec2.services.network import NetworkService, Query
+from gureum.ec2.services.peering import PeeringService
 
 Params = dict[str, Any]
 Result = dict[str, Any]
 Operation = Callable[[CallContext, Params], Result]
 
 # The Describe operations whose MaxResults EC2 bounds with its own message, not the model's.
-PAGED = ("DescribeVpcs", "DescribeSubnets", "DescribeSecurityGroups", "DescribeRouteTables")
+PAGED = (
+    "DescribeVpcs",
+    "DescribeSubnets",
+    "DescribeSecurityGroups",
+    "DescribeRouteTables",
+    "DescribeVpcPeeringConnections",
+)
 # The operations that tag what they make (TagSpecifications), checked here.
-TAGGED = ("CreateVpc", "CreateSubnet", "CreateSecurityGroup")
+TAGGED = ("CreateVpc", "CreateSubnet", "CreateSecurityGroup", "CreateVpcPeeringConnection")
 
 
 def _tags(items: list[Mapping[str, Any]] | None) -> Tags:
@@ -49,24 +56,37 @@ def _query(params: Params, ids: str) -> Query:
     return Query(params.get(ids, []), filters, page)
 
 
-def _permission(item: Mapping[str, Any]) -> Permission:
+def _permission(item: Mapping[str, Any], account: str) -> Permission:
     cidrs = [(r.get("CidrIp", ""), r.get("Description", "")) for r in item.get("IpRanges", [])]
     cidrs += [(r.get("CidrIpv6", ""), r.get("Description", "")) for r in item.get("Ipv6Ranges", [])]
+    pairs = item.get("UserIdGroupPairs", [])
+    # A pair naming another account (UserId) references that account's group, over peering.
+    foreign = [
+        (pair["UserId"], pair.get("GroupId", ""), pair.get("Description", ""))
+        for pair in pairs
+        if pair.get("UserId") not in (None, "", account)
+    ]
     groups = [
         (pair.get("GroupId") or pair.get("GroupName") or "", pair.get("Description", ""))
-        for pair in item.get("UserIdGroupPairs", [])
+        for pair in pairs
+        if pair.get("UserId") in (None, "", account)
     ]
     if "IpProtocol" not in item:
         raise InvalidParameterValue("Invalid value 'null' for IP protocol. Unknown protocol.")
     return Permission(
-        item["IpProtocol"], item.get("FromPort"), item.get("ToPort"), tuple(cidrs), tuple(groups)
+        item["IpProtocol"],
+        item.get("FromPort"),
+        item.get("ToPort"),
+        tuple(cidrs),
+        tuple(groups),
+        tuple(foreign),
     )
 
 
-def _permissions(params: Params) -> list[Permission]:
+def _permissions(params: Params, account: str) -> list[Permission]:
     """AWS's IpPermissions, or the older flat members (CidrIp, IpProtocol, ports, source)."""
     if params.get("IpPermissions"):
-        return [_permission(item) for item in params["IpPermissions"]]
+        return [_permission(item, account) for item in params["IpPermissions"]]
     cidrs = ((params["CidrIp"], ""),) if "CidrIp" in params else ()
     source = params.get("SourceSecurityGroupName")
     groups = ((source, ""),) if source else ()
@@ -86,8 +106,9 @@ def _dry_run(operation: Operation) -> Operation:
 
 
 class Ec2Api:
-    def __init__(self, network: NetworkService) -> None:
+    def __init__(self, network: NetworkService, peerings: PeeringService) -> None:
         self._network = network
+        self._peerings = peerings
 
     def handlers(self) -> Mapping[str, Handler]:
         operations: dict[str, Operation] = {
@@ -108,6 +129,11 @@ class Ec2Api:
             "CreateRoute": self.create_route,
             "DeleteRoute": self.delete_route,
             "DescribeAvailabilityZones": self.describe_availability_zones,
+            "CreateVpcPeeringConnection": self.create_peering,
+            "AcceptVpcPeeringConnection": self.accept_peering,
+            "RejectVpcPeeringConnection": self.reject_peering,
+            "DeleteVpcPeeringConnection": self.delete_peering,
+            "DescribeVpcPeeringConnections": self.describe_peerings,
             "CreateTags": self.create_tags,
             "DeleteTags": self.delete_tags,
             "DescribeTags": self.describe_tags,
@@ -193,7 +219,7 @@ class Ec2Api:
             account,
             region,
             (params.get("GroupId"), params.get("GroupName")),
-            _permissions(params),
+            _permissions(params, context.account_id),
             egress=egress,
         )
         rules = [render.group_rule(r, group_id, account, region) for r in added]
@@ -204,7 +230,7 @@ class Ec2Api:
             context.account_id,
             context.region,
             (params.get("GroupId"), params.get("GroupName")),
-            _permissions(params),
+            _permissions(params, context.account_id),
             egress=egress,
         )
         rules = [render.revoked_rule(r, group_id) for r in removed]
@@ -229,7 +255,9 @@ class Ec2Api:
         found, token = self._network.describe_route_tables(
             account, context.region, _query(params, "RouteTableIds")
         )
-        return render.paged("RouteTables", [render.route_table(t, account) for t in found], token)
+        active = self._network.active_peerings(account, context.region)
+        rendered = [render.route_table(t, account, active) for t in found]
+        return render.paged("RouteTables", rendered, token)
 
     def create_route(self, context: CallContext, params: Params) -> Result:
         self._network.create_route(
@@ -249,6 +277,45 @@ class Ec2Api:
             params.get("DestinationCidrBlock"),
         )
         return {}
+
+    # --- peering connections --------------------------------------------------------------------
+
+    def create_peering(self, context: CallContext, params: Params) -> Result:
+        made = self._peerings.create_peering(
+            context.account_id,
+            context.region,
+            params["VpcId"],
+            params.get("PeerVpcId"),
+            params.get("PeerOwnerId"),
+            params.get("PeerRegion"),
+            _specifications(params),
+        )
+        return {"VpcPeeringConnection": render.peering(made)}
+
+    def accept_peering(self, context: CallContext, params: Params) -> Result:
+        accepted = self._peerings.accept_peering(
+            context.account_id, context.region, params["VpcPeeringConnectionId"]
+        )
+        return {"VpcPeeringConnection": render.peering(accepted)}
+
+    def reject_peering(self, context: CallContext, params: Params) -> Result:
+        self._peerings.reject_peering(
+            context.account_id, context.region, params["VpcPeeringConnectionId"]
+        )
+        return {"Return": True}
+
+    def delete_peering(self, context: CallContext, params: Params) -> Result:
+        self._peerings.delete_peering(
+            context.account_id, context.region, params["VpcPeeringConnectionId"]
+        )
+        return {"Return": True}
+
+    def describe_peerings(self, context: CallContext, params: Params) -> Result:
+        found, token = self._peerings.describe_peerings(
+            context.account_id, context.region, _query(params, "VpcPeeringConnectionIds")
+        )
+        rendered = [render.peering(p) for p in found]
+        return render.paged("VpcPeeringConnections", rendered, token)
 
     def describe_availability_zones(self, context: CallContext, params: Params) -> Result:
         filters = _query(params, "ZoneNames").filters

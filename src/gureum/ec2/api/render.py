@@ -11,6 +11,7 @@ from typing import Any
 
 from gureum.ec2.domain.cidr import available_addresses
 from gureum.ec2.domain.network import RouteTable, SecurityGroup, Subnet, Tags, Vpc, arn
+from gureum.ec2.domain.peering import PeeringSide, VpcPeering
 from gureum.ec2.domain.rules import Rule
 from gureum.ec2.domain.tags import TagDescription
 from gureum.ec2.domain.zones import Zone
@@ -102,7 +103,8 @@ def permissions(rules: Iterable[Rule], account: str) -> list[Wire]:
         elif cidr is not None:
             bundle["IpRanges"].append({"CidrIp": cidr, **described})
         else:
-            pair = {"GroupId": rule.peer.group_id, "UserId": account, **described}
+            owner = rule.peer.account or account
+            pair = {"GroupId": rule.peer.group_id, "UserId": owner, **described}
             bundle["UserIdGroupPairs"].append(pair)
     return list(bundles.values())
 
@@ -125,7 +127,8 @@ def _peer(rule: Rule, account: str) -> Wire:
     cidr = rule.peer.cidr
     if cidr is not None:
         return {"CidrIpv6": cidr} if ":" in cidr else {"CidrIpv4": cidr}
-    return {"ReferencedGroupInfo": {"GroupId": rule.peer.group_id, "UserId": account}}
+    owner = rule.peer.account or account
+    return {"ReferencedGroupInfo": {"GroupId": rule.peer.group_id, "UserId": owner}}
 
 
 def group_rule(value: Rule, group_id: str, account: str, region: str) -> Wire:
@@ -160,7 +163,39 @@ def revoked_rule(value: Rule, group_id: str) -> Wire:
     }
 
 
-def route_table(value: RouteTable, account: str) -> Wire:
+def _side(value: PeeringSide) -> Wire:
+    return {
+        "CidrBlock": value.cidr,
+        "CidrBlockSet": [{"CidrBlock": value.cidr}],
+        "OwnerId": value.account,
+        "VpcId": value.vpc_id,
+        "Region": value.region,
+        "PeeringOptions": {
+            "AllowDnsResolutionFromRemoteVpc": False,
+            "AllowEgressFromLocalClassicLinkToRemoteVpc": False,
+            "AllowEgressFromLocalVpcToRemoteClassicLink": False,
+        },
+    }
+
+
+def peering(value: VpcPeering) -> Wire:
+    return {
+        "VpcPeeringConnectionId": value.id,
+        "RequesterVpcInfo": _side(value.requester),
+        "AccepterVpcInfo": _side(value.accepter),
+        "Status": {"Code": value.status.value, "Message": value.message},
+        "Tags": [{"Key": k, "Value": v} for k, v in value.tags],
+    }
+
+
+def _route_state(kind: str, target: str, active: frozenset[str]) -> str:
+    """A route to a peering connection that is not active (rejected, deleted) is a blackhole."""
+    if kind == "VpcPeeringConnectionId" and target not in active:
+        return "blackhole"
+    return "active"
+
+
+def route_table(value: RouteTable, account: str, active: frozenset[str] = frozenset()) -> Wire:
     associations = []
     if value.main:
         associations.append(
@@ -180,7 +215,7 @@ def route_table(value: RouteTable, account: str) -> Wire:
                 "DestinationCidrBlock": route.destination,
                 route.target_kind: route.target,
                 "Origin": route.origin,
-                "State": "active",
+                "State": _route_state(route.target_kind, route.target, active),
             }
             for route in value.routes
         ],

@@ -144,3 +144,18 @@ class VpcIdNotSpecified(ClientError):
 
 class InsufficientFreeAddresses(ClientError):
     code = "InsufficientFreeAddressesInSubnet"
+
+
+class PeeringNotFound(ClientError):
+    code = "InvalidVpcPeeringConnectionID.NotFound"
+
+    def __init__(self, peering_id: str) -> None:
+        super().__init__(f"The vpcPeeringConnection ID '{peering_id}' does not exist")
+
+
+class InvalidStateTransition(ClientError):
+    code = "InvalidStateTransition"
+
+
+class OperationNotPermitted(ClientError):
+    code = "OperationNotPermitted"

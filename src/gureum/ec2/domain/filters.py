@@ -22,6 +22,7 @@ from gureum.ec2.domain.errors import (
     InvalidParameterValue,
 )
 from gureum.ec2.domain.network import RouteTable, SecurityGroup, Subnet, Tags, Vpc
+from gureum.ec2.domain.peering import VpcPeering
 from gureum.ec2.domain.rules import Rule
 from gureum.ec2.domain.zones import Zone
 
@@ -145,6 +146,22 @@ def route_table_attributes(table: RouteTable, owner: str) -> Attributes:
         ],
         "route.origin": [r.origin for r in table.routes],
         "route.state": ["active" for _ in table.routes],
+    }
+
+
+def peering_attributes(peering: VpcPeering) -> Attributes:
+    requester, accepter = peering.requester, peering.accepter
+    return {
+        "vpc-peering-connection-id": [peering.id],
+        "status-code": [peering.status.value],
+        "status-message": [peering.message],
+        "requester-vpc-info.vpc-id": [requester.vpc_id],
+        "requester-vpc-info.owner-id": [requester.account],
+        "requester-vpc-info.cidr-block": [requester.cidr],
+        "accepter-vpc-info.vpc-id": [accepter.vpc_id],
+        "accepter-vpc-info.owner-id": [accepter.account],
+        "accepter-vpc-info.cidr-block": [accepter.cidr],
+        "expiration-time": [],
     }
 
 

@@ -83,7 +83,9 @@ def _resolved(network: Network, vpc_id: str, rules: Iterable[Rule]) -> tuple[Rul
     resolved = []
     for rule in rules:
         peer = rule.peer.group_id
-        if peer is not None and peer not in network.groups:
+        if rule.peer.account is not None:  # another account's: checked by the service
+            resolved.append(rule)
+        elif peer is not None and peer not in network.groups:
             named = [g.id for g in network.groups_of(vpc_id) if g.name == peer]
             if not named:
                 raise GroupNotFound(peer)

@@ -44,10 +44,12 @@ class SecurityGroupRules(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Peer:
-    """Whom a rule allows: a CIDR block (IPv4 or IPv6) or a security group."""
+    """Whom a rule allows: a CIDR block (IPv4 or IPv6) or a security group, of this account or
+    (`account`) of another whose VPC is peered with the group's."""
 
     cidr: str | None = None
     group_id: str | None = None
+    account: str | None = None
 
     def __str__(self) -> str:
         return self.cidr or self.group_id or ""
@@ -90,6 +92,8 @@ class Permission:
     to_port: int | None
     cidrs: tuple[tuple[str, str], ...] = ()  # (block, description)
     groups: tuple[tuple[str, str], ...] = ()  # (group id, description)
+    # Groups of other accounts, over a peering connection: (account, group id, description).
+    foreign: tuple[tuple[str, str, str], ...] = ()
 
 
 def protocol_of(text: str) -> str:
@@ -130,6 +134,7 @@ def expand(
         low, high = _ports(protocol, permission.from_port, permission.to_port)
         peers = [(Peer(cidr=str(rule_block(c))), d) for c, d in permission.cidrs]
         peers += [(Peer(group_id=g), d) for g, d in permission.groups]
+        peers += [(Peer(group_id=g, account=a), d) for a, g, d in permission.foreign]
         if not peers:
             raise InvalidParameterValue(
                 "The request must contain a CIDR range, a security group or a prefix list"

@@ -2,9 +2,10 @@
 and Region, durable in SQLite, and what other services read of them.
 
 EFS (mount targets) and Lambda (VpcConfig) call `subnets`, `security_groups` and `vpc` to check
-what a request names, and `rules.allows` (pure, in the domain) to decide whether NFS reaches a mount
-target. They tell EC2 what they hold through a `Holder` (`register`), so that deleting a subnet or a
-group they use is a `DependencyViolation`, as it is in AWS while a network interface is in it.
+what a request names, and Lambda `reaches` (the pure `domain.reachability`: routes, active peering
+connections and `rules.allows`) to decide whether NFS reaches a mount target. They tell EC2 what
+they hold through a `Holder` (`register`), so that deleting a subnet or a group they use is a
+`DependencyViolation`, as it is in AWS while a network interface is in it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gureum.ec2.domain.errors import (
     GroupNotFound,
     InsufficientFreeAddresses,
     InvalidParameterValue,
+    PeeringNotFound,
     RouteTableNotFound,
     SubnetNotFound,
     VpcNotFound,
@@ -34,7 +36,9 @@ from gureum.ec2.domain.network import (
     Vpc,
     arn,
 )
-from gureum.ec2.domain.rules import Permission, Rule
+from gureum.ec2.domain.peering import PeeringStatus, VpcPeering
+from gureum.ec2.domain.reachability import Interface, reaches
+from gureum.ec2.domain.rules import NFS_PORT, Permission, Rule
 from gureum.ec2.domain.tags import TagDescription, TagSpecification
 from gureum.ec2.domain.zones import Zone, zone_for, zones
 from gureum.ec2.store.network import NetworkStore
@@ -71,7 +75,7 @@ class Query:
     page: PageRequest = field(default_factory=PageRequest)
 
 
-def _select(
+def select(
     items: dict[str, T],
     query: Query,
     missing: Callable[[str], Exception],
@@ -85,6 +89,12 @@ def _select(
     chosen = [items[i] for i in dict.fromkeys(query.ids)] if query.ids else list(items.values())
     kept = [x for x in chosen if filters.matches(query.filters, attributes(x), tags_of(x))]
     return filters.page(kept, query.page, ids_named if query.ids else "")
+
+
+def _other(peering: VpcPeering, account: str, vpc_id: str) -> tuple[str, str] | None:
+    """The (account, VPC) across `peering` from `vpc_id` of `account`; None when it is no side."""
+    other = peering.side_of(account, vpc_id)
+    return None if other is None else (other.account, other.vpc_id)
 
 
 class NetworkService:
@@ -156,7 +166,7 @@ class NetworkService:
         self, account: str, region: str, query: Query
     ) -> tuple[list[Vpc], str | None]:
         network = self._store.read(account, region)
-        return _select(
+        return select(
             dict(network.vpcs),
             query,
             VpcNotFound,
@@ -196,7 +206,7 @@ class NetworkService:
         """The subnets asked for, each with its count of available addresses."""
         network = self._store.read(account, region)
         counted = {i: (s, self._available(account, region, s)) for i, s in network.subnets.items()}
-        return _select(
+        return select(
             counted,
             query,
             SubnetNotFound,
@@ -242,7 +252,7 @@ class NetworkService:
     ) -> tuple[list[SecurityGroup], str | None]:
         network = self._store.read(account, region)
         ids = [*query.ids, *(groups.resolve(network, None, n) for n in names)]
-        return _select(
+        return select(
             dict(network.groups),
             Query(ids, query.filters, query.page),
             GroupNotFound,
@@ -262,14 +272,33 @@ class NetworkService:
     ) -> tuple[str, tuple[Rule, ...]]:
         """Adds rules to the group named by id or name; returns its id and the rules added."""
 
+        # Other accounts' groups, looked up ahead (a store transaction does not nest): each
+        # must exist, in a VPC with an active peering connection to this group's.
+        foreign = {
+            (owner, peer): self._foreign_vpc(owner, region, peer)
+            for permission in permissions
+            for owner, peer, _ in permission.foreign
+        }
+        peerings = self._store.peerings(region).values() if foreign else ()
+
         def change(network: Network) -> tuple[Network, tuple[str, tuple[Rule, ...]]]:
             group_id = groups.resolve(network, *group)
+            mine = network.group(group_id).vpc_id
+            for (owner, peer), vpc_id in foreign.items():
+                if not any(
+                    p.is_active and _other(p, account, mine) == (owner, vpc_id) for p in peerings
+                ):
+                    raise GroupNotFound(peer)
             changed, added = groups.authorize(
                 network, self._new_id, group_id, permissions, egress=egress
             )
             return changed, (group_id, added)
 
         return self._store.update(account, region, change)
+
+    def _foreign_vpc(self, account: str, region: str, group_id: str) -> str:
+        """The VPC of another account's group; InvalidGroup.NotFound when it has none."""
+        return self._store.read(account, region).group(group_id).vpc_id
 
     def revoke(
         self,
@@ -300,7 +329,7 @@ class NetworkService:
             query.filters,
             PageRequest(query.page.max_results, query.page.token, _ROUTE_TABLE_PAGE),
         )
-        return _select(
+        return select(
             dict(network.route_tables),
             paged,
             RouteTableNotFound,
@@ -317,9 +346,25 @@ class NetworkService:
         destination: str | None,
         targets: dict[str, str | None],
     ) -> None:
-        self._store.update(
-            account, region, lambda n: (vpcs.create_route(n, table_id, destination, targets), None)
-        )
+        connection = targets.get("VpcPeeringConnectionId")
+        # Read ahead of the change (a store transaction does not nest): a connection, once
+        # made, stays (deleted ones too), so what is found now is there at the change.
+        found = self._store.peerings(region).get(connection) if connection else None
+
+        def change(network: Network) -> tuple[Network, None]:
+            if connection:  # a connection of this table's VPC, in any state
+                table = network.route_table(table_id)
+                if found is None or found.side_of(account, table.vpc_id) is None:
+                    raise PeeringNotFound(connection)
+            return vpcs.create_route(network, table_id, destination, targets), None
+
+        self._store.update(account, region, change)
+
+    def active_peerings(self, account: str, region: str) -> frozenset[str]:
+        """The ids of the account's active peering connections (a route to any other is a
+        blackhole)."""
+        found = self._store.peerings(region).values()
+        return frozenset(p.id for p in found if p.involves(account) and p.is_active)
 
     def delete_route(
         self, account: str, region: str, table_id: str, destination: str | None
@@ -327,6 +372,53 @@ class NetworkService:
         self._store.update(
             account, region, lambda n: (vpcs.delete_route(n, table_id, destination), None)
         )
+
+    # --- peering connections, as others read them ------------------------------------------
+
+    def peered(self, account: str, region: str, vpc_id: str) -> set[tuple[str, str]]:
+        """The VPCs (account, id) `vpc_id` has a connection with, pending or active."""
+        live = (PeeringStatus.PENDING, PeeringStatus.ACTIVE)
+        found = set()
+        for connection in self._store.peerings(region).values():
+            other = connection.side_of(account, vpc_id)
+            if other is not None and connection.status in live:
+                found.add((other.account, other.vpc_id))
+        return found
+
+    # --- reachability --------------------------------------------------------------------------
+
+    def reaches(
+        self,
+        region: str,
+        client: tuple[str, str, Sequence[str]],
+        server: tuple[str, str, Sequence[str], str],
+        port: int = NFS_PORT,
+    ) -> bool:
+        """Whether an interface in `client` (account, subnet, groups; its address unknown: any
+        of the subnet's) opens TCP `port` on `server` (account, subnet, groups, address), through
+        the routes, peering connections and security groups of the model (`reachability`)."""
+        client_account, client_subnet, client_groups = client
+        server_account, server_subnet, server_groups, address = server
+        near = self._store.read(client_account, region)
+        far = near if server_account == client_account else self._store.read(server_account, region)
+        if client_subnet not in near.subnets or server_subnet not in far.subnets:
+            return False
+        subnet = near.subnets[client_subnet]
+        ends = (
+            Interface(
+                client_account,
+                subnet,
+                [near.groups[g] for g in client_groups if g in near.groups],
+                subnet.cidr,
+            ),
+            Interface(
+                server_account,
+                far.subnets[server_subnet],
+                [far.groups[g] for g in server_groups if g in far.groups],
+                address,
+            ),
+        )
+        return reaches(ends[0], near, ends[1], far, self._store.peerings(region).values(), port)
 
     # --- zones and tags ------------------------------------------------------------------------
 

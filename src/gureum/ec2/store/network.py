@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from gureum.aws.sqlite import Database
 from gureum.ec2.domain.network import Network, Route, RouteTable, SecurityGroup, Subnet, Vpc
+from gureum.ec2.domain.peering import PeeringSide, PeeringStatus, VpcPeering
 from gureum.ec2.domain.rules import Peer, Rule
 from gureum.ec2.domain.zones import Zone
 
@@ -25,9 +26,14 @@ CREATE TABLE IF NOT EXISTS resources (
     account TEXT NOT NULL, region TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL,
     document TEXT NOT NULL,
     UNIQUE (account, region, id));
+CREATE TABLE IF NOT EXISTS peerings (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    region TEXT NOT NULL, id TEXT NOT NULL, document TEXT NOT NULL,
+    UNIQUE (region, id));
 """
 T = TypeVar("T")
 Resource = Vpc | Subnet | SecurityGroup | RouteTable
+_CACHED = 1000  # networks kept read; past this many the cache starts again
 
 
 def _tags(document: dict[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -65,17 +71,47 @@ def _resources(network: Network) -> dict[str, tuple[str, Resource]]:
     }
 
 
+def _peering(document: dict[str, Any]) -> VpcPeering:
+    return VpcPeering(
+        document["id"],
+        PeeringSide(**document["requester"]),
+        PeeringSide(**document["accepter"]),
+        PeeringStatus(document["status"]),
+        document["message"],
+        _tags(document),
+    )
+
+
+# Peering connections of a Region as a change sees them, by id; a change returns them anew.
+Peerings = dict[str, VpcPeering]
+
+
 class NetworkStore:
-    """Networks by account and Region, in SQLite; thread-safe (one writer at a time)."""
+    """Networks by account and Region, in SQLite; thread-safe (one writer at a time). Peering
+    connections join two accounts' networks, so they are kept by Region, beside them."""
 
     def __init__(self, path: Path) -> None:
         self._db = Database(path, SCHEMA)
+        # What was read, by the store generation it was read at: values are frozen, and every
+        # cold start of a function with a file system reads its networks (parsing each row's
+        # JSON anew cost most of the mount's lookup).
+        self._networks: dict[tuple[str, str], tuple[int, Network]] = {}
+        self._peering_cache: dict[str, tuple[int, Peerings]] = {}
 
     def read(self, account: str, region: str) -> Network:
+        generation = self._db.generation
+        cached = self._networks.get((account, region))
+        if cached is not None and cached[0] == generation:
+            return cached[1]
         # In a transaction of its own: the connection is shared, and a read must not see
         # another thread's change half made.
         with self._db.transaction(counted=False):
-            return self._read(account, region)
+            generation = self._db.generation  # no change commits while this runs
+            network = self._read(account, region)
+        if len(self._networks) >= _CACHED:
+            self._networks.clear()
+        self._networks[(account, region)] = (generation, network)
+        return network
 
     def _read(self, account: str, region: str) -> Network:
         rows = self._db.connection.execute(
@@ -114,6 +150,46 @@ class NetworkStore:
                     "VALUES (?, ?, ?, ?, ?) "
                     "ON CONFLICT (account, region, id) DO UPDATE SET document = excluded.document",
                     (account, region, resource_id, kind, json.dumps(asdict(resource))),
+                )
+        return result
+
+    def peerings(self, region: str) -> Peerings:
+        """The Region's peering connections (a copy: the caller may change it)."""
+        cached = self._peering_cache.get(region)
+        if cached is not None and cached[0] == self._db.generation:
+            return dict(cached[1])
+        with self._db.transaction(counted=False):
+            generation = self._db.generation
+            found = self._peerings(region)
+        self._peering_cache[region] = (generation, found)
+        return dict(found)
+
+    def _peerings(self, region: str) -> Peerings:
+        rows = self._db.connection.execute(
+            "SELECT document FROM peerings WHERE region = ? ORDER BY seq", (region,)
+        ).fetchall()
+        found = [_peering(json.loads(document)) for (document,) in rows]
+        return {p.id: p for p in found}
+
+    def update_peerings(
+        self,
+        region: str,
+        accounts: tuple[str, ...],
+        change: Callable[[Peerings, dict[str, Network]], tuple[Peerings, T]],
+    ) -> T:
+        """Applies `change` to the Region's peering connections, given the networks of
+        `accounts` (read in the same transaction), and writes the connections it changed."""
+        with self._db.transaction() as db:
+            before = self._peerings(region)
+            networks = {account: self._read(account, region) for account in accounts}
+            after, result = change(dict(before), networks)
+            for peering_id, peering in after.items():
+                if before.get(peering_id) == peering:
+                    continue
+                db.execute(
+                    "INSERT INTO peerings (region, id, document) VALUES (?, ?, ?) "
+                    "ON CONFLICT (region, id) DO UPDATE SET document = excluded.document",
+                    (region, peering_id, json.dumps(asdict(peering))),
                 )
         return result
 

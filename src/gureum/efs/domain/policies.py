@@ -10,8 +10,10 @@ policy every client that can reach a mount target gets all three, AWS's default
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
+from gureum.aws.authorization import account_of, authorize
 from gureum.aws.policy import Decision, Policy, PolicyError, PolicyRequest, evaluate, parse_policy
 from gureum.efs.domain.errors import InvalidPolicy
 
@@ -31,6 +33,16 @@ class ClientAccess(NamedTuple):
 
 
 FULL_ACCESS = ClientAccess(True, True, True)
+# What a file system without a policy answers: EFS's default policy, full access for any client
+# that mounts through a mount target (https://docs.aws.amazon.com/efs/latest/ug/
+# iam-access-control-nfs-efs.html#default-filesystempolicy). Its Principal is `*`, so across
+# accounts it is the client's own identity policy that decides.
+DEFAULT_POLICY = parse_policy(
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},'
+    '"Action":["elasticfilesystem:ClientRootAccess","elasticfilesystem:ClientWrite",'
+    '"elasticfilesystem:ClientMount"],"Condition":{"Bool":'
+    '{"elasticfilesystem:AccessedViaMountTarget":"true"}}}]}'
+)
 
 
 def checked_policy(text: str) -> Policy:
@@ -62,18 +74,30 @@ def client_access(
     principal_arn: str,
     access_point_arn: str | None,
     via_mount_target: bool = True,
+    identity: Sequence[Policy] | None = None,
 ) -> ClientAccess:
-    """What `principal_arn` may do through a mount of the file system."""
-    if policy_text is None:
-        return FULL_ACCESS
-    policy = parse_policy(text=policy_text)
+    """What `principal_arn` may do through a mount of the file system.
+
+    `identity`: the principal's identity policies when IAM is enforced; then IAM's rule applies
+    (`authorization.authorize`): in the file system's account either kind may allow, from another
+    account both must (spec 8). Without them (`--iam off`) the file system policy alone decides.
+    """
+    policy = DEFAULT_POLICY if policy_text is None else parse_policy(text=policy_text)
     context: dict[str, str | bool] = {VIA_MOUNT_TARGET_KEY: via_mount_target}
     if access_point_arn is not None:
         context[ACCESS_POINT_KEY] = access_point_arn
 
     def allowed(action: str) -> bool:
         request = PolicyRequest(action, file_system_arn, principal_arn, context)
-        return evaluate([policy], request) is Decision.ALLOW
+        if identity is None:
+            return evaluate([policy], request) is Decision.ALLOW
+        decision = authorize(
+            request,
+            identity=identity,
+            resource=[policy],
+            resource_account=account_of(file_system_arn),
+        )
+        return decision is Decision.ALLOW
 
     mount = allowed(MOUNT)
     # Writing and root access come with a mount, never without one.

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 
+from gureum.aws.policy import Policy
 from gureum.clock import Clock
 from gureum.efs.domain import resources
 from gureum.efs.domain.errors import (
@@ -208,12 +209,14 @@ class FileSystemService:
         file_system_id: str,
         principal_arn: str,
         access_point_arn: str | None,
+        identity: Sequence[Policy] | None = None,
     ) -> ClientAccess:
         """What `principal_arn` may do through a mount (through `access_point_arn`, if one) of
-        the file system: mount, write, act as root. No policy: everything, AWS's default."""
+        the file system: mount, write, act as root. No policy: AWS's default (everything, to
+        any principal). `identity`: the principal's identity policies, when IAM is enforced."""
         fs = self.get(account, region, file_system_id)
         fs_arn = resources.arn(region, account, Kind.FILE_SYSTEM, fs.file_system_id)
-        return client_access(fs.policy, fs_arn, principal_arn, access_point_arn)
+        return client_access(fs.policy, fs_arn, principal_arn, access_point_arn, identity=identity)
 
     # tags, of file systems and access points -------------------------------------------------
 

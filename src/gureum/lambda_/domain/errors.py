@@ -118,3 +118,10 @@ class RecursiveInvocation(ClientError):
             "Lambda has detected your function being invoked in a recursive loop with other "
             "Amazon Web Services resources and stopped your function's invocation."
         )
+
+
+class EfsIO(ClientError):
+    """An environment stopped because I/O on its file system failed under it (spec 7.2)."""
+
+    code = "EFSIOException"
+    status = 410

@@ -41,6 +41,7 @@ from gureum.lambda_.domain.platform_log import PlatformLine
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
 from gureum.lambda_.sandbox.debugging import Debugger, DebugSession
 from gureum.lambda_.sandbox.id_maps import IdMaps
+from gureum.lambda_.sandbox.mounts import EnvironmentMounts
 from gureum.lambda_.sandbox.network import NetworkNamespace, Networks
 from gureum.lambda_.sandbox.peers import RuntimePeers
 from gureum.lambda_.sandbox.response_stream import ResponseStream
@@ -74,6 +75,8 @@ log = logging.getLogger("gureum.environment")
 
 INIT_LIMIT = 10.0
 SNAP_START = "snap-start"
+# Where SnapStart environments fetch their role's credentials (services/container_credentials).
+CREDENTIALS_PATH = "/_gureum/credentials"
 RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
 # AWS's X-Ray daemon address (spec 3.2). gureum runs no daemon: an X-Ray SDK's UDP segments to
 # it are lost, as they are on AWS when tracing is off.
@@ -131,6 +134,9 @@ class LaunchPlan:
     # The execution role's session, minted as each environment starts (None: no AWS
     # credentials in its variables at all).
     credentials: RoleCredentials | None = None
+    # SnapStart: no keys in the variables but the address and token of container credentials
+    # (services/container_credentials.py), so restored environments always get fresh ones.
+    container_credentials: str | None = None
 
 
 class RestoreSource(Protocol):
@@ -260,6 +266,7 @@ class ExecutionEnvironment:
         self._template = template
         self.init_error: str | None = None  # why Init failed (`initialize`), None: timed out
         self._debug: DebugSession | None = None
+        self._mounts = EnvironmentMounts(plan.mounts, uid, platform.id_maps)
 
     def _move(self, target: EnvironmentState) -> None:
         if target not in _MOVES[self.state]:
@@ -270,6 +277,7 @@ class ExecutionEnvironment:
 
     async def _spawn(self) -> RuntimeProcess:
         platform, plan = self._platform, self.plan
+        self._mounts.ask()  # the keeper makes their namespaces while this spawn goes on
         # The first start takes a ready sandbox when there is one; a restart after a crash or
         # a timeout keeps the environment's network, so it builds its own on the spot.
         if plan.snapshot is not None:
@@ -487,6 +495,12 @@ class ExecutionEnvironment:
         """The caller gave up on the running invocation (client gone, server stopping)."""
         self._reset()
 
+    def stop(self) -> None:
+        """Stops the runtime for good: the pool retires this environment when it is given back
+        (its file system went away under it, say)."""
+        self._reset()
+        self.state = EnvironmentState.DEAD
+
     def _reset(self) -> None:
         """Stops the runtime process; the environment, its /tmp and log stream stay."""
         process = self._process
@@ -536,29 +550,14 @@ class ExecutionEnvironment:
             "cgroups": [process.group.procs] if process.group else [],
             "uid": self._uid,
             "gid": self._uid,
+            "groups": self._mounts.groups(),
             "hostname": "localhost",
             "env": self._variables(task, opt, runtime_dir),
             "cwd": task,
             "argv": program,
             "sys_path": sys_path,
             "runtime_dir": runtime_dir,
-            "mounts": [self._mount(m) for m in plan.mounts],
-        }
-
-    def _mount(self, mount: Mount) -> dict[str, object]:
-        """One EFS mount as the sandbox makes it: with the id map's user namespace, when the
-        access point has a POSIX user (on disk) shown as this environment's uid and gid."""
-        userns = None
-        id_maps = self._platform.id_maps
-        if mount.uid is not None and mount.gid is not None and id_maps is not None:
-            userns = id_maps.path((mount.uid, self._uid), (mount.gid, self._uid))
-        return {
-            "source": mount.source,
-            "target": mount.target,
-            "uid": mount.uid,
-            "gid": mount.gid,
-            "writable": mount.writable,
-            "userns": userns,
+            "mounts": self._mounts.spec(),
         }
 
     def _bootstrap(self, task: str, opt: str) -> str:
@@ -610,6 +609,10 @@ class ExecutionEnvironment:
             }
         )
         variables.update(plan.logging.variables())
+        if plan.container_credentials is not None:
+            endpoint = self._platform.endpoint.rstrip("/")
+            variables["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"{endpoint}{CREDENTIALS_PATH}"
+            variables["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = plan.container_credentials
         if plan.initialization_type == SNAP_START:
             # One snapshot, many environments, each with a stream of its own: AWS leaves these
             # out of SnapStart functions' environments.
@@ -667,6 +670,7 @@ class ExecutionEnvironment:
             began = time.monotonic()
             ending = await self._init(self._init_limit())
             init_ms = (time.monotonic() - began) * 1000
+            self._check_mounted(ending, restarted=False)
             if ending is INIT_TIMED_OUT and self._waits_for_debugger():
                 return self._fail_init(request, self._no_debugger(), init_ms)
             if ending is not None and ending is not INIT_TIMED_OUT:
@@ -680,6 +684,7 @@ class ExecutionEnvironment:
         started = time.monotonic()
         if self.state is EnvironmentState.STARTING:
             ending = await self._init(self.plan.timeout_s, announce=False)
+            self._check_mounted(ending, restarted=True)
             if ending is not None:
                 return self._finish(
                     request, ending if ending is not INIT_TIMED_OUT else None, started, None
@@ -752,6 +757,14 @@ class ExecutionEnvironment:
             )
             if outcome in done or process.exited in done or not done:
                 return done
+
+    def _check_mounted(self, ending: Ending, *, restarted: bool) -> None:
+        """Raises Lambda's EFS error, the environment done, when its sandbox could not mount."""
+        code = ending.code if isinstance(ending, ExitStatus) else None
+        error = self._mounts.failure(code, restarted=restarted)
+        if error is not None:
+            self.state = EnvironmentState.DEAD
+            raise error
 
     async def _run(
         self,

@@ -33,11 +33,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from gureum.lambda_.domain.errors import SnapStartFailure, SnapStartTimeout
-from gureum.lambda_.sandbox.cgroups import MemoryGroup
-from gureum.lambda_.sandbox.scratch import ScratchSpace
+from gureum.lambda_.sandbox.cgroups import MemoryGroup, MemoryGroups
+from gureum.lambda_.sandbox.scratch import ScratchSpace, ScratchSpaces
 from gureum.lambda_.sandbox.zygotes import ExitStatus, Zygote
 
 log = logging.getLogger("gureum.restores")
@@ -89,12 +89,25 @@ class RestorePlan:
     owner: int  # the template's uid (what Init wrote is its)
 
 
+class Resources(Protocol):
+    """What restores are made of (environment.Platform has it all)."""
+
+    @property
+    def scratch(self) -> ScratchSpaces: ...
+
+    @property
+    def memory(self) -> MemoryGroups | None: ...
+
+    @property
+    def isolate(self) -> bool: ...
+
+
 class Restores:
     """The prepared children of one template. Event loop only."""
 
-    def __init__(self, plan: RestorePlan, platform: Any) -> None:
+    def __init__(self, plan: RestorePlan, platform: Resources) -> None:
         self.plan = plan
-        self._platform = platform  # environment.Platform (scratch spaces, memory groups)
+        self._platform = platform
         self._ready: list[PreparedRestore] = []
         self._refilling: asyncio.Task[None] | None = None
         self._closed = False
@@ -104,11 +117,11 @@ class Restores:
         while self._ready:
             prepared = self._ready.pop()
             if prepared.ended is None:
-                self._refill_soon()
+                self.refill_soon()
                 return prepared
             await self.discard(prepared)
         prepared = await self.prepare()
-        self._refill_soon()
+        self.refill_soon()
         return prepared
 
     @property
@@ -116,9 +129,7 @@ class Restores:
         return len(self._ready)
 
     def refill_soon(self) -> None:
-        self._refill_soon()
-
-    def _refill_soon(self) -> None:
+        """Prepares restores up to PREPARED in the background (once at a time)."""
         if self._closed or (self._refilling is not None and not self._refilling.done()):
             return
         self._refilling = asyncio.get_running_loop().create_task(self._refill())

@@ -316,14 +316,8 @@ class _Connection(asyncio.Protocol):
         self._write(200, [(b"Content-Type", b"application/json")], b"")
 
     def _restore_error(self) -> None:
-        session = self._session
-        problem = session.move(Move.RESTORE_ERROR)
-        if problem is not None:
-            self._reply(403, {"errorMessage": problem, "errorType": "InvalidStateTransition"})
-            return
-        error_type = self._headers.get(b"lambda-runtime-function-error-type", b"").decode()
-        self._reply(202, {"status": "OK"})
-        session.on_init_error(Outcome(OutcomeKind.INIT_ERROR, b"".join(self._body), error_type))
+        """An after-restore hook failed: the restore ends as a failed Init does."""
+        self._init_error(Move.RESTORE_ERROR)
 
     async def _next(self) -> None:
         session = self._session
@@ -405,9 +399,9 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None and not self._transport.is_closing():
             self._transport.resume_reading()
 
-    def _init_error(self) -> None:
+    def _init_error(self, move: Move = Move.INIT_ERROR) -> None:
         session = self._session
-        problem = session.move(Move.INIT_ERROR)
+        problem = session.move(move)
         if problem is not None:
             self._reply(403, {"errorMessage": problem, "errorType": "InvalidStateTransition"})
             return

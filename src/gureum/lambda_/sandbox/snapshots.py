@@ -7,9 +7,10 @@ A restore is a fork of it that becomes a sandbox of its own before it runs on (z
 how, environment.py's `_restore` what the server does): its own uid, memory group, /tmp, log
 stream and Runtime API channel, with the template's memory copy-on-write.
 
-The mechanism is a fork, chosen by measuring (benchmarks/): it restores in about a millisecond,
-where a checkpoint/restore tool (CRIU) rebuilds a process in tens. What a fork cannot do is
-outlive the server: templates are made again when a version is first invoked after a restart.
+The mechanism is a fork: a restore's own steps take about a millisecond (benchmarks/), where a
+checkpoint/restore tool (CRIU) rebuilds a process in tens, and Debian 12's CRIU does not start on
+the kernel gureum was built on (`criu check` fails on the vDSO). What a fork cannot do is outlive
+the server: templates are made again at start-up (an invocation that comes first waits).
 
 Templates hold memory while they wait. They count against a budget the operator sets
 (`--snapshot-memory`); past it, making one evicts the least recently used templates that no

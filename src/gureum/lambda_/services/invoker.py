@@ -44,9 +44,15 @@ from gureum.lambda_.domain.log_format import LogSettings
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.domain.runtimes import runtime_version_arn
 from gureum.lambda_.sandbox.catalog import RuntimeCatalog
-from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResult, LaunchPlan
+from gureum.lambda_.sandbox.environment import (
+    ExecutionEnvironment,
+    InvocationRequest,
+    InvocationResult,
+    LaunchPlan,
+)
 from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.services.admission import Admission
+from gureum.lambda_.services.container_credentials import ContainerCredentials
 from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.functions import not_found
@@ -163,7 +169,8 @@ FileSystemKey = tuple[str, str, str]
 
 
 def _connection(function: Function, mount: Mount) -> FileSystemKey:
-    return (function.account, function.region, mount.file_system_id)
+    # Counted in the file system's account (another than the function's across accounts).
+    return (mount.account or function.account, function.region, mount.file_system_id)
 
 
 class Invoker:
@@ -215,6 +222,8 @@ class Invoker:
         self.owner_of: Callable[[str], str | None] = lambda slot: None
         # SnapStart versions' templates (set by the assembly): environments restore from them.
         self.snapshots: Snapshots | None = None
+        # Their role sessions, served over HTTP.
+        self.container_credentials = ContainerCredentials(roles) if roles is not None else None
         # Versions whose variables opened, by the store generation they were checked at (which
         # moves with the keys too): each Event accept checks the key, and asking KMS afresh
         # every time (a read of the function and a decryption, on the loop) cost an accept more
@@ -362,7 +371,7 @@ class Invoker:
                     self._metrics.provisioned_invocation(
                         function.region, function.name, resource, account=function.account
                     )
-                    result = await provisioned.invoke(request)
+                    result = self._io_checked(provisioned, await provisioned.invoke(request))
                 self._metrics.invocation(
                     function.region,
                     function.name,
@@ -428,7 +437,7 @@ class Invoker:
                 return self._started(target, plan)
 
             async with self._pool.lease(slot, key, plan, scale) as environment:
-                result = await environment.invoke(request)
+                result = self._io_checked(environment, await environment.invoke(request))
         self._metrics.invocation(
             function.region,
             function.name,
@@ -442,9 +451,16 @@ class Invoker:
         return result
 
     async def snapshot_plan(self, function: Function, version: FunctionVersion) -> LaunchPlan:
-        """The plan a SnapStart version's template runs Init with."""
+        """The plan a SnapStart version's template runs Init with: its role's credentials
+        served over HTTP (container credentials), never keys a snapshot would keep past
+        their expiry."""
         arn = function_arn(function.region, function.account, function.name, version.version)
-        return await self.plan(Target(function, version, arn))
+        plan = await self.plan(Target(function, version, arn))
+        served = self.container_credentials
+        if served is None:
+            return plan
+        token = served.token(version.settings.role, function.name)
+        return replace(plan, credentials=None, container_credentials=token)
 
     async def plan(self, target: Target) -> LaunchPlan:
         """The launch plan of a version (the provisioner starts environments with it)."""
@@ -472,6 +488,8 @@ class Invoker:
         plan = self._mounted(target, plan) or plan
         if self._roles is None:
             return plan
+        if snap_start.applies(settings.snap_start, target.version.version):
+            return plan  # restored: its variables are its snapshot's (`snapshot_plan`)
         credentials = self._roles.credentials(settings.role, target.function.name, LIFETIME_S)
         return replace(plan, credentials=credentials)
 
@@ -513,9 +531,25 @@ class Invoker:
             raise
         return replace(plan, mounts=tuple(mounts))
 
+    def _io_checked(
+        self, environment: ExecutionEnvironment, result: InvocationResult
+    ) -> InvocationResult:
+        """`result`, unless the invocation failed on an environment whose file system is gone:
+        its I/O failed under it, so the environment is stopped and the caller gets
+        EFSIOException (410), as Lambda answers for an instance it stopped over I/O (spec 7.2).
+        Asked only of failed invocations with a mount, so a warm invoke pays nothing."""
+        plan = environment.plan
+        if not result.function_error or not plan.mounts:
+            return result
+        if all(self._file_systems.present(m, plan.region) for m in plan.mounts):
+            return result
+        environment.stop()
+        raise file_systems.io_failed()
+
     def _release(self, plan: LaunchPlan) -> None:
         for mount in plan.mounts:
-            self.connections.close((plan.account, plan.region, mount.file_system_id))
+            owner = mount.account or plan.account
+            self.connections.close((owner, plan.region, mount.file_system_id))
 
     def client_connections(self) -> dict[FileSystemKey, int]:
         """Open EFS connections by (account, region, file system id)."""

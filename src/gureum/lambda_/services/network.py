@@ -48,6 +48,14 @@ class FileSystems(Protocol):
         target reached on TCP 2049) or EFSMountFailure (refused by the policy, or gone)."""
         ...
 
+    def present(self, mount: Mount, region: str) -> bool:
+        """Whether the file system of a mount made earlier still exists (its data with it)."""
+        ...
+
+    def access_point_exists(self, account: str, region: str, arn: str) -> bool:
+        """Whether the access point (of whichever account its ARN names) exists now."""
+        ...
+
 
 class NoNetwork:
     """A `FunctionNetwork` and `FileSystems` of an empty cloud (a shipped fake): nothing exists,
@@ -72,3 +80,9 @@ class NoNetwork:
         role: str,
     ) -> Mount:
         raise mount_refused(arn)
+
+    def present(self, mount: Mount, region: str) -> bool:
+        return True  # nothing was mounted from here
+
+    def access_point_exists(self, account: str, region: str, arn: str) -> bool:
+        return False

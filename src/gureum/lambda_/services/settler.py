@@ -28,8 +28,10 @@ from typing import Protocol
 
 from gureum.lambda_.domain import snap_start
 from gureum.lambda_.domain.arns import LATEST
+from gureum.lambda_.domain.file_systems import mount_refused
 from gureum.lambda_.domain.functions import Function, FunctionVersion, fail, finish_latest, settle
 from gureum.lambda_.services.context import Ports
+from gureum.lambda_.services.network import FileSystems
 from gureum.lambda_.store.codestore import ArchiveTooLarge, UnreadableArchive
 
 log = logging.getLogger("gureum.settler")
@@ -38,6 +40,8 @@ log = logging.getLogger("gureum.settler")
 # with the message of the matching InvalidZipFileException (spec 10.6).
 UNZIP_FAILED_CODE = "InvalidZipFileException"
 UNZIP_FAILED = "Lambda could not unzip the deployment package."
+# The reason code of a version whose file system cannot be mounted as it settles (spec 7.1).
+EFS_MOUNT_FAILURE_CODE = "EFSMountFailure"
 RETRY_FIRST = 1.0
 RETRY_CAP = 60.0
 # Where an environment sees the code and the layers (the trees' .pyc files name these paths).
@@ -81,9 +85,11 @@ class Settler:
         executor: Executor,
         settle_delay: float,
         runtimes: RuntimeSupply | None = None,
+        file_systems: FileSystems | None = None,
     ) -> None:
         self._ports = ports
         self._runtimes = runtimes
+        self._file_systems = file_systems
         self._executor = executor
         self._delay = settle_delay
         self._wake = asyncio.Event()
@@ -155,7 +161,11 @@ class Settler:
         return moved
 
     def _settle(self, function: Function, version: FunctionVersion) -> int:
-        failure = self._provide(version.settings.runtime) or self._prepare(function, version)
+        failure = (
+            self._provide(version.settings.runtime)
+            or self._mountable(function, version)
+            or self._prepare(function, version)
+        )
         if failure is None and snap_start.applies(version.settings.snap_start, version.version):
             status = self.snapshot(function, version)
             if status is not None and not isinstance(status, tuple):
@@ -193,6 +203,21 @@ class Settler:
             return None
         log.warning("runtime %s is not available: %s", runtime, problem)
         return problem, "InvalidRuntime"
+
+    def _mountable(self, function: Function, version: FunctionVersion) -> tuple[str, str] | None:
+        """The version's access points checked again as its network is set up: one deleted
+        since the request was accepted fails the version with EFSMountFailure, as AWS reports a
+        file system it cannot mount while preparing a function. The network (groups, routes,
+        peering) is not a reason: AWS finds that out per environment, at Invoke
+        (EFSMountConnectivityException)."""
+        settings = version.settings
+        if self._file_systems is None or not settings.file_system_configs:
+            return None
+        for config in settings.file_system_configs:
+            arn = str(config["Arn"])
+            if not self._file_systems.access_point_exists(function.account, function.region, arn):
+                return mount_refused(arn).message, EFS_MOUNT_FAILURE_CODE
+        return None
 
     def _prepare(self, function: Function, version: FunctionVersion) -> tuple[str, str] | None:
         """Unpacks the code, and the layers merged as /opt will show them; why, if it fails.

@@ -31,7 +31,9 @@ CHECKSUM_HEADERS = {
 
 
 def requester(ctx: CallContext) -> Requester:
-    return Requester(ctx.account_id, ctx.region, ctx.request_id, ctx.principal)
+    return Requester(
+        ctx.account_id, ctx.region, ctx.request_id, ctx.principal, trace_header=ctx.trace_header
+    )
 
 
 def check_owner(ctx: CallContext, params: Params) -> None:

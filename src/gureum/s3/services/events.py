@@ -51,5 +51,6 @@ def queue_events(
             payload(happened, config.id),
             # The invocation's request id, the same however often the outbox is drained.
             str(uuid.uuid5(uuid.NAMESPACE_URL, f"s3:{happened.sequencer}:{config.id}")),
+            requester.trace_header,
         )
     return len(configs)

@@ -19,7 +19,13 @@ class RecordingTarget:
         return function_arn in self.functions
 
     async def deliver(
-        self, account: str, region: str, function_arn: str, payload: bytes, request_id: str
+        self,
+        account: str,
+        region: str,
+        function_arn: str,
+        payload: bytes,
+        request_id: str,
+        trace_header: str | None = None,
     ) -> None:
         if function_arn not in self.functions:
             raise UndeliverableNotification(function_arn)

@@ -87,7 +87,12 @@ class Notifier:
         """Whether `item` is finished with: delivered, or dropped for good."""
         try:
             await self._target.deliver(
-                item.account, item.region, item.function_arn, item.payload, item.request_id
+                item.account,
+                item.region,
+                item.function_arn,
+                item.payload,
+                item.request_id,
+                item.trace_header,
             )
         except UndeliverableNotification:
             log.warning(

@@ -25,6 +25,9 @@ class Requester:
     request_id: str
     principal: str = ""
     source_ip: str = "127.0.0.1"
+    # X-Amzn-Trace-Id of the request (an SDK inside a function sends its invocation's): the
+    # notifications it causes carry it, so Lambda sees a loop through the bucket.
+    trace_header: str | None = None
 
 
 class NotificationTarget(Protocol):
@@ -36,7 +39,13 @@ class NotificationTarget(Protocol):
         ...
 
     async def deliver(
-        self, account: str, region: str, function_arn: str, payload: bytes, request_id: str
+        self,
+        account: str,
+        region: str,
+        function_arn: str,
+        payload: bytes,
+        request_id: str,
+        trace_header: str | None = None,
     ) -> None:
         """Queues one Event invocation of the function with `payload`; returns once it is
         durable in the destination's own queue. Raises UndeliverableNotification when the

@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS parts (
     modified REAL NOT NULL, PRIMARY KEY (upload_id, number));
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, region TEXT NOT NULL,
-    function_arn TEXT NOT NULL, payload BLOB NOT NULL, request_id TEXT NOT NULL);
+    function_arn TEXT NOT NULL, payload BLOB NOT NULL, request_id TEXT NOT NULL,
+    trace_header TEXT);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 _OBJECT = "bucket, key, blob, size, etag, modified, headers, parts"
@@ -57,6 +58,7 @@ class Outgoing:
     function_arn: str
     payload: bytes
     request_id: str
+    trace_header: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,18 +251,24 @@ class S3Transaction:
         return int(row[0])
 
     def queue(
-        self, account: str, region: str, function_arn: str, payload: bytes, request_id: str
+        self,
+        account: str,
+        region: str,
+        function_arn: str,
+        payload: bytes,
+        request_id: str,
+        trace_header: str | None = None,
     ) -> None:
         self._db.execute(
-            "INSERT INTO outbox (account, region, function_arn, payload, request_id) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (account, region, function_arn, payload, request_id),
+            "INSERT INTO outbox (account, region, function_arn, payload, request_id, "
+            "trace_header) VALUES (?, ?, ?, ?, ?, ?)",
+            (account, region, function_arn, payload, request_id, trace_header),
         )
 
     def outgoing(self, limit: int) -> list[Outgoing]:
         rows = self._db.execute(
-            "SELECT id, account, region, function_arn, payload, request_id FROM outbox "
-            "ORDER BY id LIMIT ?",
+            "SELECT id, account, region, function_arn, payload, request_id, trace_header "
+            "FROM outbox ORDER BY id LIMIT ?",
             (limit,),
         )
         return [Outgoing(*row) for row in rows]
@@ -275,6 +283,10 @@ class S3Records:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = Database(path, SCHEMA)
+        with self._db.transaction() as db:  # an outbox from before trace headers were kept
+            columns = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
+            if "trace_header" not in columns:
+                db.execute("ALTER TABLE outbox ADD COLUMN trace_header TEXT")
 
     @contextmanager
     def transaction(self) -> Iterator[S3Transaction]:

@@ -49,6 +49,10 @@ def _checked(result: int, what: str) -> int:
     return result
 
 
+def _lines(extents: list[Any]) -> str:
+    return "".join(f"{inside} {outside} {count}\n" for inside, outside, count in extents)
+
+
 def id_map(uid_map: str, gid_map: str) -> int:
     """A descriptor of a new user namespace with these maps ("inside outside count" lines).
 
@@ -116,7 +120,9 @@ def mount_file_system(root: str, mount: dict[str, Any], uid: int, gid: int) -> N
             namespace = os.open(mount["userns"], os.O_RDONLY | os.O_CLOEXEC)
             attributes |= MOUNT_ATTR_IDMAP
         elif mount["uid"] is not None:
-            namespace = id_map(f"{mount['uid']} {uid} 1\n", f"{mount['gid']} {gid} 1\n")
+            uids = mount.get("uid_map") or [(mount["uid"], uid, 1)]
+            gids = mount.get("gid_map") or [(mount["gid"], gid, 1)]
+            namespace = id_map(_lines(uids), _lines(gids))
             attributes |= MOUNT_ATTR_IDMAP
         settings = ctypes.create_string_buffer(
             struct.pack("QQQQ", attributes, 0, 0, max(namespace, 0))

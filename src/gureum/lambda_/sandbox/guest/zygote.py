@@ -66,6 +66,9 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine(), 155)
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 SETUP_FAILED = 126
+# An EFS access point's root could not be mounted (gone, or swapped for a link): the server
+# answers with Lambda's EFS errors rather than a runtime's exit.
+MOUNT_FAILED = 125
 # Resource limits as on AWS, whatever the server's own are (root's are usually much higher).
 # AWS documents two, "File descriptors: 1,024" and "Execution processes/threads: 1,024"
 # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). The others are
@@ -273,7 +276,14 @@ def mount_function(root: str, spec: dict[str, Any]) -> None:
     for source, target, writable in spec["binds"]:
         bind(source, root + target, writable)
     for mounted in spec.get("mounts", ()):
-        file_systems.mount_file_system(root, mounted, spec["uid"], spec["gid"])
+        try:
+            file_systems.mount_file_system(root, mounted, spec["uid"], spec["gid"])
+        except OSError as exc:
+            raise MountFailed(str(exc)) from None
+
+
+class MountFailed(Exception):
+    """An EFS mount failed in the sandbox (the setup ends with MOUNT_FAILED)."""
 
 
 def mount_tmp(root: str, spec: dict[str, Any]) -> None:
@@ -324,12 +334,13 @@ def enter_root(root: str) -> None:
     os.chdir("/")
 
 
-def drop_privileges(uid: int, gid: int, snap_start: bool = False) -> None:
+def drop_privileges(uid: int, gid: int, groups: list[int], snap_start: bool = False) -> None:
     # Limits first, while still allowed to set them: a fork bomb or a descriptor leak stays
     # inside the environment (RLIMIT_NPROC counts per uid, and each environment has its own).
     for limit, value in RLIMITS.items():
         resource.setrlimit(limit, (value, value))
-    os.setgroups([])
+    # Supplementary groups only for an EFS access point's secondary gids (its mount maps them).
+    os.setgroups(groups)
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     # Changing uid clears the parent-death signal: set it again, so the runtime dies with its
@@ -392,7 +403,9 @@ def become_runtime(spec: dict[str, Any], log_fd: int, channel: int | None = None
     else:
         os.closerange(3, 65536)
     if spec["isolate"]:
-        drop_privileges(spec["uid"], spec["gid"], snap_start=isinstance(snapshot, int))
+        drop_privileges(
+            spec["uid"], spec["gid"], spec.get("groups", []), snap_start=isinstance(snapshot, int)
+        )
     os.chdir(spec["cwd"])
     env = spec["env"]
     argv = spec.get("argv")
@@ -561,6 +574,10 @@ def keeper(spec: dict[str, Any], fds: dict[str, int]) -> None:
         os.write(gate_write, b"{}" if go_fd is not None else json.dumps(spec).encode())
         os.close(gate_write)
         mirror(child)
+    except MountFailed as exc:  # in the environment's first process, forked from here
+        with contextlib.suppress(OSError):
+            os.write(log_fd, f"gureum: the file system could not be mounted: {exc}\n".encode())
+        os._exit(MOUNT_FAILED)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.write(log_fd, f"gureum: the sandbox could not be set up: {exc}\n".encode())
