@@ -504,6 +504,9 @@ def assemble(
 ) -> Lambda:
     settings, clock, executor = kernel.settings, kernel.clock, kernel.executor
     data = settings.data_dir
+    # Isolation first: it moves the server into a mount namespace of its own, which unshare(2)
+    # refuses once threads run (a PostgreSQL store's pool starts some).
+    isolation, memory = decide_isolation(settings.isolation)
     # Durable state: the control plane (variables sealed with KMS), code blobs, the settler.
     store, followed = _control_plane(settings, KmsEnvironmentVault(keys))
     code = CodeStore(data / "code")
@@ -533,7 +536,6 @@ def assemble(
         (settings.scaling_limit, settings.scaling_scaled_period),
         rate_period=settings.scaled(1.0),
     )
-    isolation, memory = decide_isolation(settings.isolation)
     isolate = isolation.mode is IsolationMode.NAMESPACES
     zygotes = Zygotes(var_lang=isolate)
     sandbox_root = data / "sandbox-root"

@@ -69,6 +69,9 @@ def test_the_control_plane_and_the_queue_live_in_postgresql_across_restarts(
     assert stores["lambda.controlPlane"] == database
     assert stores["lambda.eventQueue"] == database
     assert stores["default"].startswith("data-dir:")
+    # The store's threads start after the server has its own mount namespace (unshare(2)
+    # refuses a process with threads), so sandbox mounts still die with the server.
+    assert "already runs threads" not in server.log_path.read_text()
     lam, sqs = server.client(), server.client("sqs")
     dlq_url = sqs.create_queue(QueueName="pg-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
