@@ -124,6 +124,9 @@ class Database:
             kwargs={"autocommit": True},
             open=False,
             name="gureum",
+            # While the database is away a request waits this long for a connection, then
+            # fails (ServiceException) rather than hang; the pool reconnects meanwhile.
+            timeout=5.0,
         )
         self.pool.open(wait=True, timeout=30.0)
         self.generation = 0
