@@ -38,7 +38,8 @@ def find_binaries() -> Path | None:
 
 
 class PostgresCluster:
-    """initdb + pg_ctl start in `root`; `stop` ends it (fast shutdown)."""
+    """initdb + pg_ctl start in `root`; `stop` ends it (fast shutdown), `start` again
+    restarts it on the same data and port."""
 
     def __init__(self, binaries: Path, root: Path, basetemp: Path | None = None) -> None:
         self.binaries = binaries
@@ -47,6 +48,7 @@ class PostgresCluster:
         self.port = free_port()
         self.user = "gureum"
         self._run_as: list[str] = []
+        self.running = False
         if os.getuid() == 0:
             self._run_as = ["runuser", "-u", "nobody", "--"]
             self._open_path_for(pwd.getpwnam("nobody").pw_uid)
@@ -74,13 +76,15 @@ class PostgresCluster:
 
     def start(self) -> PostgresCluster:
         data = self.root / "data"
-        self._tool("initdb", "-D", str(data), "-A", "trust", "-U", self.user, "-E", "UTF8")
+        if not data.exists():
+            self._tool("initdb", "-D", str(data), "-A", "trust", "-U", self.user, "-E", "UTF8")
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
         )
         self._tool(
             "pg_ctl", "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w", "start"
         )
+        self.running = True
         return self
 
     def url(self, database: str = "postgres") -> str:
@@ -94,4 +98,7 @@ class PostgresCluster:
         return self.url(name)
 
     def stop(self) -> None:
-        self._tool("pg_ctl", "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+        """Stops the cluster if it runs (so a `finally` may call it whatever happened)."""
+        if self.running:
+            self._tool("pg_ctl", "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+            self.running = False

@@ -9,12 +9,14 @@ events reach the dead-letter queue (SQS, still SQLite in the data directory).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.support.packages import zip_of
 from tests.support.postgres import PostgresCluster
@@ -121,6 +123,49 @@ def test_the_control_plane_and_the_queue_live_in_postgresql_across_restarts(
     # At least once: an attempt cut short by the kill runs again, so some may come twice.
     delivered = {json.loads(body)["n"] for body in dead_letters(sqs, dlq_url, set(range(3, 13)))}
     assert delivered == set(range(3, 13))
+
+
+def test_while_the_database_is_away_requests_fail_with_500_then_recover(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, postgres: PostgresCluster
+) -> None:
+    # A cluster of its own (the session's is shared), stopped and started again under a server.
+    own = PostgresCluster(postgres.binaries, tmp_path / "pg", tmp_path_factory.getbasetemp())
+    own.start()
+    process = GureumProcess(tmp_path / "data", "--store", own.database())
+    try:
+        lam = process.start().client()
+        lam.create_function(
+            FunctionName="kept",
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="index.handler",
+            Code={"ZipFile": zip_of({"index.py": HANDLER})},
+        )
+        own.stop()
+        calls: list[Callable[[], object]] = [
+            lambda: lam.get_function(FunctionName="kept"),
+            lambda: lam.invoke(FunctionName="kept", InvocationType="Event", Payload=b"{}"),
+        ]
+        for call in calls:
+            with pytest.raises(ClientError) as caught:
+                call()
+            assert caught.value.response["Error"]["Code"] == "ServiceException"
+            assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        own.start()
+        for _ in range(60):  # the pool reconnects on its own
+            try:
+                got = lam.get_function(FunctionName="kept")
+                break
+            except ClientError:
+                time.sleep(1)
+        else:
+            pytest.fail("the server did not recover once the database was back")
+        assert got["Configuration"]["FunctionName"] == "kept"
+        assert process.health()["status"] == "ok"
+    finally:
+        if process.process is not None:
+            process.stop()
+        own.stop()
 
 
 def test_a_second_server_on_the_same_database_is_refused(
