@@ -19,6 +19,7 @@ COMMIT durable when it returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import threading
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import TypeVar
+from typing import TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -146,7 +147,7 @@ class Database:
             rows = connection.execute(
                 "SELECT version FROM gureum_migrations WHERE component = %s", (component,)
             ).fetchall()
-            applied = {int(row[0]) for row in rows}  # type: ignore[call-overload]
+            applied = {cast(int, row[0]) for row in rows}
             known = {migration.version for migration in migrations}
             if applied - known:
                 raise SchemaTooNew(
@@ -176,19 +177,22 @@ class Database:
 
     def _end(self, connection: psycopg.Connection[tuple[object, ...]], commit: bool) -> None:
         """COMMIT (or ROLLBACK), then gives the connection back whatever happens (the pool
-        discards one that broke)."""
+        discards one that broke, or that is still in a transaction). A ROLLBACK that fails
+        (the connection broke: the server drops the transaction) raises nothing, so the
+        error that led to it is the one the caller sees."""
         try:
-            if commit:
+            if not commit:
+                with contextlib.suppress(psycopg.Error):
+                    connection.execute("ROLLBACK")
+                return
+            try:
                 connection.execute("COMMIT")
-            else:
-                connection.execute("ROLLBACK")
-        except BaseException:
-            if (
-                not connection.broken
-                and connection.info.transaction_status != pq.TransactionStatus.IDLE
-            ):
-                connection.execute("ROLLBACK")  # a failed COMMIT: nothing stored, usable again
-            raise
+            except BaseException:
+                idle = connection.info.transaction_status == pq.TransactionStatus.IDLE
+                if not connection.broken and not idle:
+                    with contextlib.suppress(psycopg.Error):
+                        connection.execute("ROLLBACK")  # nothing stored, usable again
+                raise
         finally:
             self.pool.putconn(connection)
 
