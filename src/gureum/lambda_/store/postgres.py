@@ -6,12 +6,14 @@ The same `Store` as `gureum.lambda_.store.sqlite`, with the same guarantees:
   read-modify-write (a RevisionId check, a layer's next number) never races another writer.
   The control plane's rate is low; the queue does not take that lock.
 - A COMMIT is durable when it returns (PostgreSQL's `synchronous_commit=on`).
-- The queue's events are claimed with `FOR UPDATE SKIP LOCKED` (`queue.py`), and each commit
+- The queue's events are claimed with `FOR UPDATE SKIP LOCKED` (`postgres_queue`), and each commit
   that enqueues NOTIFYs the delivery loops of every process (`follow`).
 
-The event loop never waits on the network: `queue_transaction(wait=False)` and
-`prepare_queue(wait=False)` always answer `StoreBusy`, so the event queue hands each group
-commit whole to a worker thread (one round trip per statement would stall the loop).
+The event queue never makes the event loop wait on the network: `queue_transaction(wait=False)`
+and `prepare_queue(wait=False)` always answer `StoreBusy`, so it hands each group commit whole
+to a worker thread (one round trip per statement would stall the loop). `snapshot()` does read
+on the loop, as SQLite's does: the invoker's and the function service's caches use it on a miss
+(after a change), one short read-only transaction.
 """
 
 from __future__ import annotations
