@@ -153,6 +153,11 @@ def verdicts(results: Results) -> list[Verdict]:
         _throughput_verdict(results),
         _at_least("durable Event accepts >= 5,000/s", v("async_accept", "gureum"), 5000),
         _at_least("Event end to end >= 2,000/s", v("async_drain", "gureum"), 2000),
+        _at_least(
+            "Event accepts on PostgreSQL >= 3,000/s (issue 24)",
+            v("async_accept_pg", "gureum"),
+            3000,
+        ),
         _at_least("GetFunction >= 3,000/s", v("cp_get", "gureum"), 3000),
     ]
     create, theirs = v("cp_create", "gureum"), v("cp_create", "ministack")

@@ -71,6 +71,15 @@ ROWS: tuple[tuple[str, str, str, str, str], ...] = (
     ("async_cpu_accept", "Event: server CPU per accept, while accepting", "us", "lower", ""),
     ("async_cpu_all", "Event: server CPU per event, accept to all run", "us", "lower", ""),
     (
+        "async_accept_pg",
+        "Event accepts on PostgreSQL, 32 clients, delivery running",
+        "/s",
+        "higher",
+        "",
+    ),
+    ("async_drain_pg", "Event end-to-end on PostgreSQL", "/s", "higher", ""),
+    ("async_cpu_accept_pg", "Event on PostgreSQL: server CPU per accept", "us", "lower", ""),
+    (
         "scale_time",
         "N sleeping invokes at once: time to all done",
         "s",
@@ -246,6 +255,7 @@ WORKLOAD_ROWS: dict[str, tuple[str, ...]] = {
     "warm_console": ("warm_console_p50", "warm_console_p99"),
     "throughput": ("tput_1", "tput_8", "tput_32"),
     "async": ("async_accept", "async_drain", "async_tail", "async_cpu_accept", "async_cpu_all"),
+    "async_pg": ("async_accept_pg", "async_drain_pg", "async_cpu_accept_pg"),
     "scale": ("scale_time", "scale_envs", "scale_env_mb", "scale_all_mb", "scale_server_mb"),
     "control": ("cp_create", "cp_publish", "cp_get"),
     "boto3": ("boto3_p50", "boto3_p99"),

@@ -34,6 +34,8 @@ from benchmarks.enforce import warm_enforced
 from benchmarks.page import chart, machine, page
 from benchmarks.peers import MiniStack, PeerUnavailable, ServerlessOffline
 from benchmarks.plan import FULL, QUICK, Plan
+from benchmarks.postgres import ROWS as POSTGRES_ROWS
+from benchmarks.postgres import async_on_postgres, cluster
 from benchmarks.processes import Supervisor
 from benchmarks.provisioned import provisioned
 from benchmarks.report import plain, write_json
@@ -263,6 +265,25 @@ def run_ledger(supervisor: Supervisor, results: Results, plan: Plan, workdir: Pa
         supervisor.stop(redis)
 
 
+def run_postgres(supervisor: Supervisor, results: Results, plan: Plan, workdir: Path) -> None:
+    """Event accepts on a gureum of its own with `--store` on a private PostgreSQL."""
+    for other in (name for name in results.targets if name != "gureum"):
+        results.explain(POSTGRES_ROWS, other, "cannot: gureum's scale-out store only")
+    if not selected(results, "async_pg"):
+        results.explain(POSTGRES_ROWS, "gureum", "not run: --only")
+        return
+    postgres = cluster(workdir)
+    if postgres is None:
+        results.explain(POSTGRES_ROWS, "gureum", "not run: no PostgreSQL (initdb) here")
+        return
+    try:
+        target = Gureum(free_ports(), workdir, store=postgres.database())
+        with started(target, supervisor, results):
+            attempt(results, target, "async_pg", lambda: async_on_postgres(target, results, plan))
+    finally:
+        postgres.stop()
+
+
 def run_scale(
     target: Target, supervisor: Supervisor, results: Results, plan: Plan, count: int
 ) -> None:
@@ -381,6 +402,9 @@ def method_notes(plan: Plan) -> list[str]:
         f"Control plane: with the lean client (not boto3), sequentially: {plan.control_count} "
         "CreateFunction (a 200-byte zip), then PublishVersion and GetFunction on each.",
         "boto3: `client.invoke` sequentially, retries off, payload read.",
+        "Events on PostgreSQL: the Events workload again on a gureum of its own started with "
+        "`--store` on a private PostgreSQL cluster (initdb in the working directory, defaults "
+        "but for the port: fsync and synchronous_commit on), delivery running meanwhile.",
         "--iam enforce: the warm latency workload on a server of its own started with "
         "`--iam enforce`, signed as an IAM user whose inline policy allows "
         "lambda:InvokeFunction (the account's root is never checked); beside it, the "
@@ -435,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
             run_full_set(Gureum(free_ports(), workdir), supervisor, results, plan)
             run_enforce(supervisor, results, plan, workdir)
             run_ledger(supervisor, results, plan, workdir)
+            run_postgres(supervisor, results, plan, workdir)
             scale_server = Gureum(free_ports(), workdir, account_concurrency=plan.scale + 100)
             run_scale(scale_server, supervisor, results, plan, plan.scale)
             if args.peers:

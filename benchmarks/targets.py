@@ -160,11 +160,13 @@ class Gureum(Target):
         account_concurrency: int | None = None,
         iam: str | None = None,
         ledger: str | None = None,
+        store: str | None = None,
     ) -> None:
         super().__init__(port, workdir)
         self.account_concurrency = account_concurrency
         self.iam = iam  # `--iam` (enforce: every request authorized)
         self.ledger = ledger  # `--ledger` (a Redis URL: the concurrency ledger on Redis)
+        self.store = store  # `--store` (a PostgreSQL URL)
         self.data_dir = workdir / f"gureum-data-{port}"
 
     def cannot(self, workload: str) -> str | None:
@@ -180,6 +182,8 @@ class Gureum(Target):
             argv += ["--iam", self.iam]
         if self.ledger is not None:
             argv += ["--ledger", self.ledger]
+        if self.store is not None:
+            argv += ["--store", self.store]
         log = self.workdir / f"gureum-{self.port}.log"
         self.server = supervisor.start(Server(self.name, argv, log))
         self.server.wait_http(f"{self.endpoint}/_gureum/health", timeout=60)

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.aws import ROLE
 from tests.support.packages import zip_of
+from tests.support.postgres import PostgresCluster, find_binaries
 from tests.support.redis import MISSING, RedisServer, redis_server_binary
 from tests.support.server import GureumProcess
 
@@ -44,10 +45,25 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 def _redis_binary() -> str:
     binary = redis_server_binary()
     if binary is None:
-        if os.environ.get("CI"):
+        if os.environ.get("CI") or os.environ.get("GUREUM_REQUIRE_REDIS"):
             pytest.fail(MISSING)  # CI installs it (.ci/run): never skipped there
         pytest.skip(MISSING)
     return binary
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
+    """The test run's own PostgreSQL (issue #24); skipped only where none can be had."""
+    binaries = find_binaries()
+    if binaries is None:
+        reason = "no PostgreSQL here (initdb, pg_ctl); .ci/run installs Debian's postgresql"
+        if os.environ.get("GUREUM_REQUIRE_POSTGRES"):  # CI: a skip would hide the tests
+            pytest.fail(reason)
+        pytest.skip(reason)
+    root, basetemp = tmp_path_factory.mktemp("postgres"), tmp_path_factory.getbasetemp()
+    cluster = PostgresCluster(binaries, root, basetemp).start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")

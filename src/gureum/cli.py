@@ -57,6 +57,7 @@ OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("inspect-port", int, "the inspector's port for Node.js functions in debug mode"),
     ("debug-wait", float, "seconds Init waits for a debugger to attach (0: no wait)"),
     ("ledger", str, "the concurrency ledger: in-process (default) or redis://HOST:PORT/DB"),
+    ("store", str, "postgresql://user@host/db: Lambda's control plane and event queue there"),
 )
 
 
@@ -102,6 +103,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if values["iam"] not in ("off", "enforce"):
         raise SystemExit(f"gureum: --iam must be off or enforce, not {values['iam']}")
     values["ledger"] = _ledger_url(values["ledger"])
+    if values["store"] and not values["store"].startswith(("postgresql://", "postgres://")):
+        raise SystemExit("gureum: --store must be a PostgreSQL URL (postgresql://user@host/db)")
     values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
     return Settings(**values)
 

@@ -58,6 +58,9 @@ class Settings:
     # The concurrency ledger: "" in process (the default), or a Redis URL (issue #24): the
     # limits then hold across every process that shares that Redis.
     ledger: str = ""
+    # Where Lambda's control plane and event queue live: "" (SQLite in the data directory, the
+    # default) or a PostgreSQL URL (scale-out, issue #24; the other stores stay in SQLite).
+    store: str = ""
 
     @property
     def scaling_scaled_period(self) -> float:

@@ -97,6 +97,7 @@ from gureum.lambda_.services.streaming import ResponseStreaming
 from gureum.lambda_.services.vault import KmsEnvironmentVault
 from gureum.lambda_.store.codestore import CodeStore
 from gureum.lambda_.store.event_sources import TriggerStore
+from gureum.lambda_.store.ports import EnvironmentVault, Followed, QueueStore
 from gureum.lambda_.store.redis_ledger import RedisLedger
 from gureum.lambda_.store.sqlite import SqliteStore
 from gureum.sqs.services.queues import QueueService
@@ -159,7 +160,7 @@ class Lambda(Assembly):
     """Lambda as one server runs it; the fields are what the lifecycle and the front door need."""
 
     kernel: Kernel
-    store: SqliteStore
+    store: QueueStore
     code: CodeStore
     links: CodeLinks
     settler: Settler
@@ -203,6 +204,8 @@ class Lambda(Assembly):
     hot_reload: HotReload | None = None
     # Debug mode's ports (`--debug-functions`).
     debugger: Debugger | None = None
+    # The control plane's store when other processes share it (PostgreSQL, `--store`).
+    followed: Followed | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -240,6 +243,10 @@ class Lambda(Assembly):
         self._tasks.append(asyncio.create_task(self.settler.run(), name="settler"))
         self._tasks.append(asyncio.create_task(self.pool.reap(), name="reaper"))
         self._tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
+        if self.followed is not None:
+            # PostgreSQL: other processes' accepts wake delivery, their changes the caches.
+            follow = self.followed.follow(self.delivery.wake)
+            self._tasks.append(asyncio.create_task(follow, name="follow"))
         self._tasks.append(asyncio.create_task(self.scratch.refill(), name="scratch"))
         self._tasks.append(asyncio.create_task(self.networks.refill(), name="networks"))
         self._tasks.append(asyncio.create_task(self._sample_concurrency(), name="gauges"))
@@ -389,6 +396,19 @@ class Lambda(Assembly):
             "environments": self.pool.environment_count,
             "readySandboxes": self.stock.count if self.stock is not None else 0,
             "snapshots": self.snapshots.describe() if self.snapshots is not None else {},
+            "stores": self.stores(),
+        }
+
+    def stores(self) -> dict[str, str]:
+        """Where state lives: Lambda's control plane and event queue on PostgreSQL with
+        `--store`; everything else in the data directory (issue #24 ports the rest)."""
+        data = self.kernel.settings.data_dir
+        shared = self.followed.describe() if self.followed is not None else None
+        return {
+            "lambda.controlPlane": shared or f"sqlite:{data / 'gureum.sqlite3'}",
+            "lambda.eventQueue": shared or f"sqlite:{data / 'gureum.sqlite3'}",
+            "lambda.code": f"files:{data / 'code'}",
+            "default": f"data-dir:{data}",
         }
 
     def container_credentials(self, request: HttpRequest) -> HttpResponse:
@@ -432,6 +452,21 @@ class Lambda(Assembly):
         return HttpResponse(
             403, [("Content-Type", "application/json")], b'{"message":"Access Denied"}'
         )
+
+
+def _control_plane(
+    settings: Settings, vault: EnvironmentVault
+) -> tuple[QueueStore, Followed | None]:
+    """Lambda's control plane and event queue: SQLite in the data directory, or PostgreSQL
+    (then also what follows other processes' commits)."""
+    if not settings.store:
+        return SqliteStore(settings.data_dir / "gureum.sqlite3", vault), None
+    # Imported only here: psycopg costs a tenth of a second at start-up, for nothing in the
+    # default (embedded) deployment.
+    from gureum.lambda_.store.postgres import open_store  # noqa: PLC0415
+
+    store = open_store(settings.store, vault)
+    return store, store
 
 
 def _triggers(
@@ -495,7 +530,7 @@ def _hot_reload(
     return HotReload(ports, pool, executor, bucket, settings.data_dir, sandboxed)
 
 
-def _ledger(settings: Settings, limits: Limits, store: SqliteStore, executor: Executor) -> Ledger:
+def _ledger(settings: Settings, limits: Limits, store: QueueStore, executor: Executor) -> Ledger:
     """The concurrency ledger `--ledger` names: in process (the default), or on Redis."""
     if not settings.ledger:
         return InProcessLedger(limits)
@@ -529,8 +564,11 @@ def assemble(
 ) -> Lambda:
     settings, clock, executor = kernel.settings, kernel.clock, kernel.executor
     data = settings.data_dir
+    # Isolation first: it moves the server into a mount namespace of its own, which unshare(2)
+    # refuses once threads run (a PostgreSQL store's pool starts some).
+    isolation, memory = decide_isolation(settings.isolation)
     # Durable state: the control plane (variables sealed with KMS), code blobs, the settler.
-    store = SqliteStore(data / "gureum.sqlite3", KmsEnvironmentVault(keys))
+    store, followed = _control_plane(settings, KmsEnvironmentVault(keys))
     code = CodeStore(data / "code")
     links = CodeLinks(_secret(data / "links.key"))
     # Runtimes: the host's interpreters, and Node.js builds fetched into the data directory.
@@ -560,7 +598,6 @@ def assemble(
         (settings.scaling_limit, settings.scaling_scaled_period),
         rate_period=settings.scaled(1.0),
     )
-    isolation, memory = decide_isolation(settings.isolation)
     isolate = isolation.mode is IsolationMode.NAMESPACES
     zygotes = Zygotes(var_lang=isolate)
     sandbox_root = data / "sandbox-root"
@@ -726,4 +763,5 @@ def assemble(
         permissions=policies,
         hot_reload=lambda_api.hot_reload,
         debugger=platform.debugger,
+        followed=followed,
     )

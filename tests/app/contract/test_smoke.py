@@ -12,6 +12,18 @@ def test_health_answers_json(server: GureumProcess) -> None:
     assert server.health()["status"] == "ok"
 
 
+def test_health_says_every_store_is_in_the_data_directory_by_default(
+    server: GureumProcess,
+) -> None:
+    data = server.data_dir.resolve()
+    assert server.health()["stores"] == {
+        "lambda.controlPlane": f"sqlite:{data / 'gureum.sqlite3'}",
+        "lambda.eventQueue": f"sqlite:{data / 'gureum.sqlite3'}",
+        "lambda.code": f"files:{data / 'code'}",
+        "default": f"data-dir:{data}",
+    }
+
+
 def test_create_then_get_function(
     lambda_client: Any, make_function: Callable[..., dict[str, Any]], function_name: str
 ) -> None:

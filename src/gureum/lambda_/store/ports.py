@@ -3,7 +3,8 @@
 Every service call that changes state does it inside one `transaction()`; either all of its writes
 are durable when the block exits, or none is (the SQLite adapter commits with `synchronous=FULL`
 in WAL mode, so an acknowledged change survives `kill -9`). A PostgreSQL adapter implements the
-same protocol for scale-out.
+same protocol for scale-out (`postgres`): one writer at a time there too, through an
+advisory lock, so the services' read-check-write sequences (RevisionId) never race.
 """
 
 from __future__ import annotations
@@ -215,7 +216,8 @@ class QueueStore(Store, Protocol):
 
         `wait=False` raises `StoreBusy` at once, rather than waiting, if another thread's
         transaction holds the store: the event loop commits the queue itself, but must never
-        stop behind a control-plane write."""
+        stop behind a control-plane write. A store across the network (PostgreSQL) always
+        raises it: the loop must not wait for round trips either."""
         ...
 
     def prepare_queue(
@@ -225,6 +227,20 @@ class QueueStore(Store, Protocol):
         COMMIT still to run: the event loop writes a batch itself and leaves only the COMMIT
         (the fsync) to a worker thread. The store stays held until that commit or rollback.
         `wait` as for `queue_transaction`."""
+        ...
+
+
+class Followed(Protocol):
+    """A store other processes write to as well (PostgreSQL): what they commit reaches this
+    process through `follow`, which its owner runs as a task until cancelled."""
+
+    def describe(self) -> str:
+        """Where the store is (a URL without its password)."""
+        ...
+
+    async def follow(self, events_committed: Callable[[], None]) -> None:
+        """Calls `events_committed` (on the event loop) when any process commits events to
+        the queue, and moves `generation` when another changes the control plane."""
         ...
 
 

@@ -1,0 +1,246 @@
+"""PostgreSQL plumbing: a connection pool, numbered-SQL migrations, transactions, wake-ups.
+
+The scale-out counterpart of `gureum.aws.sqlite`, shared by the services' PostgreSQL stores.
+
+Migrations are a small numbered-SQL scheme rather than a migration tool (Alembic, yoyo, ...):
+each store ships `NNNN_name.sql` files in its package, and `migrate` applies the ones a
+database lacks, in order, in ONE transaction under a transaction-level advisory lock. So front
+doors started together wait for each other instead of racing (the second finds the work done),
+a failed migration leaves the database as it was, and a database migrated by a newer gureum is
+refused rather than misread. The files are plain SQL that a DBA can read and run by hand; a tool
+would add a dependency and its own configuration for what is a table of applied numbers.
+
+Transactions run on connections in autocommit mode, with BEGIN and COMMIT sent by `Database`
+itself, so a transaction's COMMIT may run on another thread than its writes (`prepare`, as
+SQLite's event queue does). PostgreSQL's defaults (`fsync`, `synchronous_commit=on`) make a
+COMMIT durable when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import TypeVar, cast
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import pq
+from psycopg_pool import ConnectionPool
+
+T = TypeVar("T")
+log = logging.getLogger("gureum.postgres")
+
+# Every migration of every component is applied under this lock (pg_advisory_xact_lock's key).
+MIGRATION_LOCK = 0x67757265756D  # "gureum"
+_MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS gureum_migrations (
+    component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (component, version))
+"""
+
+
+class SchemaTooNew(Exception):
+    """The database has migrations this gureum does not know: a newer gureum wrote it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations_in(package: str) -> list[Migration]:
+    """The `NNNN_name.sql` files of `package`'s `migrations` directory, in order."""
+    found = []
+    for entry in (resources.files(package) / "migrations").iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda migration: migration.version)
+    numbers = [migration.version for migration in found]
+    if numbers != list(range(1, len(found) + 1)):
+        raise ValueError(f"{package}: migrations must be numbered 1, 2, 3, ... not {numbers}")
+    return found
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for logs and the health page."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PreparedCommit:
+    """A transaction whose writes are done and whose COMMIT is still to run (on any thread);
+    the first of `commit` and `rollback` ends it and gives the connection back."""
+
+    def __init__(self, database: Database, connection: psycopg.Connection[tuple[object, ...]]):
+        self._database = database
+        self._connection = connection
+        self._ended = False
+        self._lock = threading.Lock()
+
+    def commit(self) -> None:
+        self._end(True)
+
+    def rollback(self) -> None:
+        self._end(False)
+
+    def _end(self, commit: bool) -> None:
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+        self._database._end(self._connection, commit)
+
+
+class Database:
+    """One PostgreSQL database through a pool of connections, shared by threads.
+
+    `generation` moves after every counted commit that wrote something, in this process; the
+    store announces its writes (NOTIFY) so that other processes move theirs too (`bump`).
+    """
+
+    def __init__(self, url: str, *, max_size: int = 16) -> None:
+        self.url = url
+        # One connection first: a database that cannot be reached fails at once, with the
+        # server's own reason, rather than after the pool's retries.
+        psycopg.connect(url, connect_timeout=10).close()
+        self.pool: ConnectionPool[psycopg.Connection[tuple[object, ...]]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"autocommit": True},
+            open=False,
+            name="gureum",
+            # While the database is away a request waits this long for a connection, then
+            # fails (ServiceException) rather than hang; the pool reconnects meanwhile.
+            timeout=5.0,
+        )
+        self.pool.open(wait=True, timeout=30.0)
+        self.generation = 0
+        self._generation_lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._generation_lock:
+            self.generation += 1
+
+    def migrate(self, component: str, migrations: Sequence[Migration]) -> list[int]:
+        """Applies the migrations the database lacks, all in one transaction under the
+        migration lock; returns the versions applied. Raises `SchemaTooNew` when the database
+        holds a version of `component` past the last of `migrations`."""
+        with self.transaction() as connection:
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            connection.execute(_LEDGER)
+            rows = connection.execute(
+                "SELECT version FROM gureum_migrations WHERE component = %s", (component,)
+            ).fetchall()
+            applied = {cast(int, row[0]) for row in rows}
+            known = {migration.version for migration in migrations}
+            if applied - known:
+                raise SchemaTooNew(
+                    f"the database's {component} schema is at version {max(applied)}, newer than "
+                    f"this gureum knows ({max(known, default=0)}): run a newer gureum"
+                )
+            done = []
+            for migration in migrations:
+                if migration.version in applied:
+                    continue
+                connection.execute(migration.sql.encode())
+                connection.execute(
+                    "INSERT INTO gureum_migrations (component, version, name) VALUES (%s, %s, %s)",
+                    (component, migration.version, migration.name),
+                )
+                done.append(migration.version)
+            return done
+
+    def _begin(self, read_only: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+        connection = self.pool.getconn()
+        try:
+            connection.execute("BEGIN READ ONLY" if read_only else "BEGIN")
+        except BaseException:
+            self.pool.putconn(connection)
+            raise
+        return connection
+
+    def _end(self, connection: psycopg.Connection[tuple[object, ...]], commit: bool) -> None:
+        """COMMIT (or ROLLBACK), then gives the connection back whatever happens (the pool
+        discards one that broke, or that is still in a transaction). A ROLLBACK that fails
+        (the connection broke: the server drops the transaction) raises nothing, so the
+        error that led to it is the one the caller sees."""
+        try:
+            if not commit:
+                with contextlib.suppress(psycopg.Error):
+                    connection.execute("ROLLBACK")
+                return
+            try:
+                connection.execute("COMMIT")
+            except BaseException:
+                idle = connection.info.transaction_status == pq.TransactionStatus.IDLE
+                if not connection.broken and not idle:
+                    with contextlib.suppress(psycopg.Error):
+                        connection.execute("ROLLBACK")  # nothing stored, usable again
+                raise
+        finally:
+            self.pool.putconn(connection)
+
+    @contextmanager
+    def transaction(
+        self, *, lock: int | None = None, read_only: bool = False
+    ) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+        """One transaction; `lock`: a transaction-level advisory lock taken first (writers of
+        the same lock run one at a time, across every process on the database)."""
+        connection = self._begin(read_only)
+        try:
+            if lock is not None:
+                connection.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            yield connection
+        except BaseException:
+            self._end(connection, False)
+            raise
+        self._end(connection, True)
+
+    def prepare(
+        self, work: Callable[[psycopg.Connection[tuple[object, ...]]], T]
+    ) -> tuple[T, PreparedCommit]:
+        """Begins, runs `work`, and returns its result with the COMMIT still to run."""
+        connection = self._begin()
+        try:
+            result = work(connection)
+        except BaseException:
+            self._end(connection, False)
+            raise
+        return result, PreparedCommit(self, connection)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+async def follow(url: str, channels: Sequence[str], heard: Callable[[str], None]) -> None:
+    """LISTENs on `channels` and calls `heard(channel)` for each notification, until
+    cancelled (its owner's task group does). A lost connection is made again after a pause,
+    and `heard("")` then says that notifications may have been missed meanwhile."""
+    while True:
+        try:
+            connection = await psycopg.AsyncConnection.connect(url, autocommit=True)
+            async with connection:
+                for channel in channels:
+                    await connection.execute(f"LISTEN {channel}")
+                heard("")
+                async for notification in connection.notifies():
+                    heard(notification.channel)
+        except psycopg.OperationalError as exc:
+            log.warning("PostgreSQL notifications lost (%s); listening again in 1 s", exc)
+            await asyncio.sleep(1.0)

@@ -1,0 +1,102 @@
+"""The shared PostgreSQL plumbing (issue #24): migrations, prepared commits, failed commits.
+
+Migrations are applied once whoever starts first (servers started together wait on the
+advisory lock), all or nothing; a COMMIT may run on another thread than the writes; a COMMIT
+that fails stores nothing and leaves the pool usable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from gureum.aws.postgres import Database, Migration, redacted
+from tests.support.postgres import PostgresCluster
+
+FIRST = Migration(1, "parents", "CREATE TABLE parents (id INTEGER PRIMARY KEY)")
+SECOND = Migration(
+    2,
+    "children",
+    "CREATE TABLE children (parent INTEGER REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED)",
+)
+
+
+@pytest.fixture
+def database(postgres: PostgresCluster) -> Iterator[Database]:
+    opened = Database(postgres.database(), max_size=4)
+    yield opened
+    opened.close()
+
+
+def tables(database: Database) -> set[str]:
+    with database.transaction() as connection:
+        rows = connection.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def test_servers_started_together_migrate_once(database: Database) -> None:
+    applied: list[list[int]] = []
+
+    def migrate() -> None:
+        applied.append(database.migrate("test", [FIRST, SECOND]))
+
+    threads = [threading.Thread(target=migrate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(applied) == [[], [], [], [1, 2]]
+    assert tables(database) >= {"parents", "children", "gureum_migrations"}
+
+
+def test_a_failed_migration_leaves_the_database_as_it_was(database: Database) -> None:
+    broken = Migration(2, "broken", "CREATE TABLE children (parent NO_SUCH_TYPE)")
+    with pytest.raises(psycopg.errors.UndefinedObject):
+        database.migrate("test", [FIRST, broken])
+    assert "parents" not in tables(database)  # the first went with the second
+    assert database.migrate("test", [FIRST, SECOND]) == [1, 2]
+
+
+def test_a_commit_prepared_on_one_thread_runs_on_another(database: Database) -> None:
+    database.migrate("test", [FIRST, SECOND])
+    _, prepared = database.prepare(
+        lambda connection: connection.execute("INSERT INTO parents VALUES (1)")
+    )
+    worker = threading.Thread(target=prepared.commit)
+    worker.start()
+    worker.join()
+    with database.transaction() as connection:
+        row = connection.execute("SELECT count(*) FROM parents").fetchone()
+    assert row is not None
+    assert row[0] == 1
+
+
+def test_a_failed_commit_stores_nothing_and_the_pool_goes_on(database: Database) -> None:
+    database.migrate("test", [FIRST, SECOND])
+    _, prepared = database.prepare(
+        lambda connection: connection.execute("INSERT INTO children VALUES (42)")
+    )
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        prepared.commit()  # the deferred check fails at COMMIT
+    for _ in range(6):  # more than the pool holds: no connection was lost in a transaction
+        with database.transaction() as connection:
+            row = connection.execute("SELECT count(*) FROM children").fetchone()
+        assert row is not None
+        assert row[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:secret@db:5433/x", "postgresql://u:***@db:5433/x"),
+        ("postgresql://u:secret@db/x?sslmode=require", "postgresql://u:***@db/x?sslmode=require"),
+        ("postgresql://u@db/x", "postgresql://u@db/x"),
+    ],
+)
+def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
+    assert redacted(url) == shown
