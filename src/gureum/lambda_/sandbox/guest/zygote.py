@@ -795,6 +795,12 @@ def become_restored(message: dict[str, Any], fds: dict[str, int], isolate: bool)
                         os.close(fd)
                 mirror(runtime_pid)
             die_with_parent()
+        # The copy-on-write faults of the template's objects, paid now rather than on the
+        # invocation's path: a collection writes every tracked object's header. Measured here:
+        # the first invoke 1 ms faster, for 4 MB more of the environment's own memory.
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
         os.write(CHANNEL_FD, b"u")  # the server reads our pid from it
         if os.read(CHANNEL_FD, 1) != b"g":  # in the environment's memory group now
             os._exit(SETUP_FAILED)
