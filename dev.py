@@ -65,7 +65,20 @@ def check(pytest_args: list[str]) -> int:
         [str(BIN / "ruff"), "format", "--check", *sources],
         [str(BIN / "mypy")],
         [str(BIN / "lint-imports")],  # the rules between packages (pyproject.toml, ARCHITECTURE.md)
-        [str(BIN / "python"), "-m", "pytest", f"--basetemp={basetemp}", *pytest_args],
+        # Two test processes (pytest-xdist) by default: most tests wait on servers and sandboxes,
+        # so two share two cores well (about 10 minutes instead of 15 for the whole suite).
+        [
+            str(BIN / "python"),
+            "-m",
+            "pytest",
+            f"--basetemp={basetemp}",
+            *(
+                ["-n", "2"]
+                if not any(a.startswith(("-n", "--numprocesses")) for a in pytest_args)
+                else []
+            ),
+            *pytest_args,
+        ],
     ]
     try:
         for step in steps:

@@ -61,6 +61,8 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresClust
             pytest.fail(reason)
         pytest.skip(reason)
     root, basetemp = tmp_path_factory.mktemp("postgres"), tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        basetemp = basetemp.parent  # a worker's basetemp is inside the run's, which is private
     cluster = PostgresCluster(binaries, root, basetemp).start()
     yield cluster
     cluster.stop()

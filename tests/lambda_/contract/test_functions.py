@@ -799,6 +799,8 @@ def test_get_function_shows_every_change_at_once(
         lambda_client.update_function_configuration(FunctionName=function_name, Timeout=timeout)
         shown = lambda_client.get_function(FunctionName=function_name)["Configuration"]
         assert shown["Timeout"] == timeout
+        # The next update waits for this one to settle, as on AWS (409 while InProgress).
+        wait_updated(lambda_client, function_name)
     arn = lambda_client.get_function(FunctionName=function_name)["Configuration"]["FunctionArn"]
     lambda_client.tag_resource(Resource=arn, Tags={"team": "blue"})
     assert lambda_client.get_function(FunctionName=function_name)["Tags"] == {"team": "blue"}
