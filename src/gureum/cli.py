@@ -168,6 +168,11 @@ def serve(settings: Settings) -> None:
         access_log=False,
         http=BoundedHttpToolsProtocol,  # httptools, with the request head bounded (431)
         loop="uvloop",
+        # SDKs keep connections in a pool and reuse them seconds later: uvicorn's default of 5 s
+        # closes idle ones under them, and a request sent as one closes fails ("Connection was
+        # closed before we received a valid response"). AWS's endpoints keep them open about
+        # a minute (a load balancer's default idle timeout is 60 s).
+        timeout_keep_alive=65,
     )
     # Server.run() is what applies `loop="uvloop"`; asyncio.run() alone would not.
     _Server(config, app.draining).run()
