@@ -154,8 +154,9 @@ def dead_letter_attributes(
 def role_unique_id(role_arn: str) -> str:
     """The execution role's IAM unique id (`AROA` and 17 more characters, as IAM's role ids are).
 
-    gureum has no IAM yet, so the id is derived from the role's ARN: stable for a role, distinct
-    between roles. TODO(#14): take IAM's RoleId once gureum has IAM (the IAM issue).
+    Derived from the role's ARN: stable for a role, distinct between roles, and the same for a
+    role IAM does not know (functions may name one under `--iam off`). For a role IAM has, AWS
+    would show IAM's own RoleId; gureum does not look it up here (a known difference).
     """
     digest = base64.b32encode(hashlib.sha256(role_arn.encode()).digest()).decode()
     return f"AROA{digest[:17]}"
