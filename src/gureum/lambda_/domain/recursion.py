@@ -17,6 +17,7 @@ function calling another many times, is no loop.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from enum import StrEnum
 
@@ -31,6 +32,7 @@ class RecursiveLoop(StrEnum):
     TERMINATE = "Terminate"
 
 
+@functools.lru_cache(maxsize=4096)  # asked on every invocation: one digest per function
 def function_key(function_arn: str) -> str:
     return hashlib.sha256(function_arn.encode()).hexdigest()[:8]
 

@@ -11,8 +11,8 @@ import asyncio
 import base64
 import binascii
 import logging
+import os
 import random
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
@@ -407,8 +407,9 @@ class Invoker:
                 recursion.count(header, function.arn) + 1,
             )
             raise RecursiveInvocation()
-        root = f"1-{int(self._clock.now().timestamp()):08x}-{uuid.uuid4().hex[:24]}"
-        traced = recursion.carried(header, function.arn, root, uuid.uuid4().hex[:16])
+        fresh = os.urandom(20).hex()  # a new root's 24 hex digits and the parent's 16
+        root = f"1-{int(self._clock.now().timestamp()):08x}-{fresh[:24]}"
+        traced = recursion.carried(header, function.arn, root, fresh[24:])
         return replace(request, trace_id=traced)
 
     async def _on_demand(
@@ -421,12 +422,6 @@ class Invoker:
                 self._plans.clear()
             if version.settings.environment_error is None:  # else the key may come back
                 self._plans[key] = plan
-            snapshots = self.snapshots
-            if snapshots is not None and snap_start.applies(
-                version.settings.snap_start, version.version
-            ):
-                template = await snapshots.template(function, version)
-                plan = replace(plan, snapshot=template)
 
             async def scale() -> LaunchPlan | None:
                 # A new environment needs the variables in the clear: the key must work now
@@ -434,7 +429,16 @@ class Invoker:
                 self.check_key(target)
                 self._check_role_key(target)
                 await self._admission.new_environment(function)
-                return self._started(target, plan)
+                started = self._started(target, plan)
+                snapshots = self.snapshots
+                if snapshots is not None and snap_start.applies(
+                    version.settings.snap_start, version.version
+                ):
+                    # Restored, not cold-started: only a new environment needs the template
+                    # (made again first if a restart or the memory budget let it go).
+                    template = await snapshots.template(function, version)
+                    started = replace(started, snapshot=template)
+                return started
 
             async with self._pool.lease(slot, key, plan, scale) as environment:
                 result = self._io_checked(environment, await environment.invoke(request))
