@@ -85,9 +85,17 @@ def throughput(target: Target, function: str, results: Results, plan: Plan) -> N
         results.set(f"tput_{clients}", target.name, tally.statuses[200] / tally.seconds, note)
 
 
-def async_events(target: Target, function: str, results: Results, plan: Plan) -> None:
+def async_events(
+    target: Target, function: str, results: Results, plan: Plan, suffix: str = ""
+) -> None:
     """Event invocations: how fast they are accepted (202), then how fast all of them have run,
-    and the server process's CPU time per event (steadier than rates on a shared machine)."""
+    and the server process's CPU time per event (steadier than rates on a shared machine).
+    `suffix`: the same rows of another store (`_pg`), those of them the results have."""
+
+    def put(key: str, value: float, note: str) -> None:
+        if f"{key}{suffix}" in results.rows:
+            results.set(f"{key}{suffix}", target.name, value, note)
+
     signer, request = target.signer(), invoke_request(function, event=True)
     pid = target.server.pid if target.server is not None else None
     cpu_start = cpu_seconds(pid)
@@ -101,12 +109,12 @@ def async_events(target: Target, function: str, results: Results, plan: Plan) ->
     accepted = tally.statuses[202]
     errors = _errors(tally.statuses, 202)
     note = f"{accepted} accepted" + (f", errors {errors}" if errors else "")
-    results.set("async_accept", target.name, accepted / tally.seconds, note)
+    put("async_accept", accepted / tally.seconds, note)
     if cpu_start is not None and cpu_accepted is not None and accepted:
         per_event = (cpu_accepted - cpu_start) / accepted * 1e6
-        results.set("async_cpu_accept", target.name, per_event, "server process, all threads")
+        put("async_cpu_accept", per_event, "server process, all threads")
     if (reason := target.cannot("drain")) is not None:
-        results.set("async_drain", target.name, accepted / tally.seconds, "its accepts: " + reason)
+        put("async_drain", accepted / tally.seconds, "its accepts: " + reason)
         return
     accepted_at = time.perf_counter()
     deadline = accepted_at + plan.drain_cap
@@ -118,12 +126,12 @@ def async_events(target: Target, function: str, results: Results, plan: Plan) ->
     cpu_done = cpu_seconds(pid)
     if cpu_start is not None and cpu_done is not None and done:
         per_event = (cpu_done - cpu_start) / done * 1e6
-        results.set("async_cpu_all", target.name, per_event, "server process, all threads")
+        put("async_cpu_all", per_event, "server process, all threads")
     note = f"{done}/{accepted} run"
     if done < accepted:
         note += f" when stopped after {plan.drain_cap:g} s"
-    results.set("async_drain", target.name, done / (finished - start), note)
-    results.set("async_tail", target.name, finished - accepted_at, note)
+    put("async_drain", done / (finished - start), note)
+    put("async_tail", finished - accepted_at, note)
 
 
 def cpu_seconds(pid: int | None) -> float | None:
