@@ -20,7 +20,7 @@ from typing import Any
 
 from gureum.aws.errors import ServiceError
 from gureum.aws.frontend import Handler, ServiceEndpoint
-from gureum.aws.http import HttpResponse, query_params
+from gureum.aws.http import HttpResponse, header, query_params
 from gureum.aws.kernel import Assembly, Kernel
 from gureum.aws.protocols.restjson import RestJsonProtocol
 from gureum.aws.sigv4 import HttpRequest
@@ -415,7 +415,7 @@ class Lambda(Assembly):
         """A SnapStart environment's role session, for the token it was given (services/
         container_credentials.py); 403 for any other."""
         served = self.invoker.container_credentials
-        token = next((v for k, v in request.headers if k.lower() == "authorization"), "")
+        token = header(request.headers, "authorization")
         document = served.answer(token) if served is not None and token else None
         if document is None:
             return HttpResponse(

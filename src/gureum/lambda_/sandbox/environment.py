@@ -382,7 +382,7 @@ class ExecutionEnvironment:
         self._process = process
         self._scratch = prepared.scratch
         process.group = prepared.group
-        process.keeper = prepared.pid
+        process.keeper = prepared.keeper
         if process.group is not None:
             process.oom_kills_before = process.group.oom_kills()
         if prepared.ended is not None:
@@ -463,13 +463,7 @@ class ExecutionEnvironment:
         """The runtime's first process as the host sees it: the keeper's child when sandboxed,
         else the keeper, which became the runtime."""
         process = self._process
-        if process is None or process.keeper is None or not process.alive:
-            return None
-        keeper = process.keeper
-        path = f"/proc/{keeper}/task/{keeper}/children"
-        with contextlib.suppress(OSError, ValueError, IndexError), open(path) as children:
-            return int(children.read().split()[0])
-        return keeper
+        return process.runtime_pid() if process is not None else None
 
     def memory_bytes(self) -> int:
         """What the runtime holds now: its proportional set size (the pages it shares with

@@ -68,6 +68,9 @@ class PreparedRestore:
     scratch: ScratchSpace
     group: MemoryGroup | None
     copied: bool = False  # its /tmp holds a copy of the template's (owned by the template's uid)
+    # The runtime's parent (the keeper of its pid namespace when sandboxed, else the runtime
+    # itself): what RuntimeProcess.keeper is, so the runtime is its first child as elsewhere.
+    keeper: int = 0
     ended: ExitStatus | None = None
     on_exit: Callable[[ExitStatus], None] | None = None
 
@@ -182,6 +185,7 @@ class Restores:
             try:
                 generations = 2 if platform.isolate else 1  # the runtime, or its keeper
                 prepared.pid = await _admit(ours, plan.template_pid, generations, group, prepared)
+                prepared.keeper = _parent_of(prepared.pid) if generations == 2 else prepared.pid
             except BaseException:
                 plan.control.kill(prepared.id)
                 raise

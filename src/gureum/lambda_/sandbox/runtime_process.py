@@ -108,6 +108,17 @@ class RuntimeProcess:
         group = self.group.peak_bytes() if self.group else 0
         return max(self.peak, group, self._resident_peak())
 
+    def runtime_pid(self) -> int | None:
+        """The runtime's first process as the host sees it: the keeper's child when sandboxed,
+        else the keeper, which became the runtime; None once it has ended."""
+        keeper = self.keeper
+        if keeper is None or self.exited.done():
+            return None
+        path = f"/proc/{keeper}/task/{keeper}/children"
+        with contextlib.suppress(OSError, ValueError, IndexError), open(path) as children:
+            return int(children.read().split()[0])
+        return keeper
+
     def _resident_peak(self) -> int:
         """VmHWM of the runtime's first process (the keeper's child, or the keeper itself when it
         became the runtime), read from a descriptor kept open."""
@@ -115,11 +126,8 @@ class RuntimeProcess:
             return 0
         try:
             if self._status_fd is None:
-                pid = self.keeper
-                with contextlib.suppress(OSError, ValueError, IndexError):
-                    children = f"/proc/{pid}/task/{pid}/children"
-                    with open(children) as found:
-                        pid = int(found.read().split()[0])
+                pid = self.runtime_pid()
+                assert pid is not None  # the keeper is known and alive (above)
                 self._status_fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
             status = os.pread(self._status_fd, 4096, 0)
         except OSError:
