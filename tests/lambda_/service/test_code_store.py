@@ -7,7 +7,9 @@ nothing behind. `FunctionService.store_package` turns its refusals into AWS's 40
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -170,3 +172,30 @@ def test_layers_are_overlaid_from_their_trees_later_ones_winning(code: CodeStore
     assert (merged / "index.py").read_text() == HANDLER
     # The layers' own trees are untouched by the overlay.
     assert (code.tree(blob_of(first)) / "python" / "shared.py").read_text() == "A = 1\n"
+
+
+def test_a_tree_removed_while_the_same_bytes_are_unpacked_is_published_again(
+    code: CodeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delete of the last function using a package removes its tree while a create of the
+    same bytes unpacks them (CI saw it as a 500 on CreateFunction): the rename finds the
+    directory half removed, and by the time it looks again the removal has finished."""
+    data = zip_of({"index.py": HANDLER})
+    blob = blob_of(data)
+    trees = tmp_path / "code" / "trees"
+    failed: list[Path] = []
+    real_replace = os.replace
+
+    def racing_replace(source: str | Path, target: str | Path) -> None:
+        if Path(target) == trees / blob and not failed:
+            failed.append(Path(target))
+            # A half-removed tree was there, and the removal finished as the rename failed.
+            raise OSError(errno.ENOTEMPTY, "Directory not empty")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", racing_replace)
+    code.put(blob, data)
+    monkeypatch.undo()
+    assert failed
+    assert code.read(blob) == data
+    assert leftovers(trees) == [f"{blob}/index.py"]

@@ -238,14 +238,24 @@ class CodeStore:
         return target
 
 
-def _publish(staging: Path, target: Path) -> None:
-    try:
-        os.replace(staging, target)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not target.exists():
-            raise
-        # A concurrent cold start (or upload of the same bytes) extracted the same tree first.
+def _publish(staging: Path, target: Path, attempts: int = 5) -> None:
+    """Renames the finished `staging` tree to `target`, unless an equal tree is there already.
+
+    The rename fails while `target` exists as a non-empty directory: either a concurrent cold
+    start (or upload of the same bytes) published it first, and `staging` is dropped, or the
+    delete of the last function using it is removing it right now (`CodeStore.remove`), and the
+    rename is tried again once that removal has taken the directory away.
+    """
+    for attempt in range(attempts):
+        try:
+            os.replace(staging, target)
+            return
+        except OSError:
+            if attempt == attempts - 1 or target.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+                if target.exists():
+                    return
+                raise
 
 
 def _overlay(source: Path, target: Path) -> None:

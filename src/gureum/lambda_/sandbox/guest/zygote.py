@@ -673,7 +673,10 @@ class Zygote:
                     os.read(wake_read, 4096)
                     self.reap()
                     continue
-                data, fds, _, _ = socket.recv_fds(self.control, 1 << 20, 16)
+                try:
+                    data, fds, _, _ = socket.recv_fds(self.control, 1 << 20, 16)
+                except ConnectionResetError:
+                    return  # the server died (kill -9): as quietly as when it closes
                 if not data:
                     return
                 self.dispatch(json.loads(data), fds)
