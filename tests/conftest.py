@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from gureum.aws.sql import Backend, SqliteBackend
 from tests.support.aws import ROLE
 from tests.support.packages import zip_of
 from tests.support.postgres import PostgresCluster, find_binaries
@@ -66,6 +67,50 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresClust
     cluster = PostgresCluster(binaries, root, basetemp).start()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Backend]]:
+    """Opens the services' stores' backend (`gureum.aws.sql`), twice over: SQLite files in a
+    temporary data directory, and a fresh database of the test run's PostgreSQL. Each call is a
+    new backend on the same databases, as a restarted server opens them; all are closed after.
+    A store's contract test takes this fixture and runs the same tests on both (issue #24)."""
+    opened: list[Backend] = []
+    if request.param == "sqlite":
+
+        def make() -> Backend:
+            return SqliteBackend(tmp_path / "data")
+
+    else:
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        url = cluster.database()
+
+        def make() -> Backend:
+            from gureum.aws.postgres import PostgresBackend  # noqa: PLC0415
+
+            return PostgresBackend(url)
+
+    def tracked() -> Backend:
+        backend = make()
+        opened.append(backend)
+        return backend
+
+    yield tracked
+    for backend in opened:
+        backend.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(
+    tmp_path_factory: pytest.TempPathFactory, postgres: PostgresCluster
+) -> Iterator[GureumProcess]:
+    """A `gureum serve --store postgresql://...` shared by the tests that drive each service
+    on PostgreSQL end to end (the same calls as on the embedded default)."""
+    process = GureumProcess(
+        tmp_path_factory.mktemp("gureum-pg") / "data", "--store", postgres.database()
+    ).start()
+    yield process
+    process.stop()
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from gureum.aws.errors import AwsError
 from gureum.aws.frontend import CallContext
 from gureum.aws.protocols.ec2 import Ec2Protocol
 from gureum.aws.sigv4 import HttpRequest
+from gureum.aws.sql import SqliteBackend
 from gureum.ec2.api.handlers import Ec2Api
 from gureum.ec2.services.network import NetworkService
 from gureum.ec2.services.peering import PeeringService
@@ -118,7 +119,7 @@ def _request(operation: str, form: dict[str, str]) -> HttpRequest:
 def test_any_form_is_parsed_and_answered_or_refused(
     tmp_path: Path, operation: str, form: dict[str, str]
 ) -> None:
-    store = NetworkStore(tmp_path / "ec2.sqlite3")
+    store = NetworkStore(SqliteBackend(tmp_path))
     try:
         numbers = itertools.count(1)
         network = NetworkService(store, lambda kind: f"{kind}-{next(numbers):017x}")
@@ -190,7 +191,7 @@ PERMISSIONS = st.lists(
 def test_any_permissions_are_applied_or_refused(
     tmp_path: Path, operation: str, permissions: list[dict[str, Any]]
 ) -> None:
-    store = NetworkStore(tmp_path / "ec2.sqlite3")
+    store = NetworkStore(SqliteBackend(tmp_path))
     try:
         numbers = itertools.count(1)
         network = NetworkService(store, lambda kind: f"{kind}-{next(numbers):017x}")

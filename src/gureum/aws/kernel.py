@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gureum.aws.frontend import ServiceEndpoint
+from gureum.aws.sql import Backend
 from gureum.clock import Clock
 from gureum.config import Settings
 
@@ -27,6 +28,9 @@ class Kernel:
     endpoint_url: str
     # botocore's session, the source of every service model.
     botocore: Any
+    # Where the services' stores keep their tables: SQLite files in the data directory, or
+    # one PostgreSQL database (`--store`).
+    stores: Backend
 
     def model(self, service: str) -> Any:
         """botocore's model of `service` (a `botocore.model.ServiceModel`)."""

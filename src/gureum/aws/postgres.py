@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import logging
 import re
 import threading
@@ -27,12 +29,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import pq
 from psycopg_pool import ConnectionPool
+
+from gureum.aws.sql import StoreSpec
 
 T = TypeVar("T")
 log = logging.getLogger("gureum.postgres")
@@ -58,10 +62,10 @@ class Migration:
     sql: str
 
 
-def migrations_in(package: str) -> list[Migration]:
-    """The `NNNN_name.sql` files of `package`'s `migrations` directory, in order."""
+def migrations_in(package: str, directory: str = "migrations") -> list[Migration]:
+    """The `NNNN_name.sql` files of `package`'s `directory`, in order."""
     found = []
-    for entry in (resources.files(package) / "migrations").iterdir():
+    for entry in (resources.files(package) / directory).iterdir():
         match = _MIGRATION_FILE.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
@@ -244,3 +248,115 @@ async def follow(url: str, channels: Sequence[str], heard: Callable[[str], None]
         except psycopg.OperationalError as exc:
             log.warning("PostgreSQL notifications lost (%s); listening again in 1 s", exc)
             await asyncio.sleep(1.0)
+
+
+# --- the SQL port (gureum.aws.sql) on PostgreSQL ----------------------------------------------
+
+
+def _lock_of(component: str) -> int:
+    """A store's advisory-lock key: 56 bits of a hash of its name (a positive BIGINT)."""
+    return int.from_bytes(hashlib.sha256(f"gureum:{component}".encode()).digest()[:7], "big")
+
+
+@functools.lru_cache(maxsize=4096)
+def _placeholders(sql: str) -> str:
+    """SQLite's `?` placeholders as psycopg's `%s` (a literal `%` doubled first)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+class PostgresSql:
+    """`Sql` on a psycopg connection inside a transaction: `?` placeholders, booleans stored as
+    integers (as SQLite stores them), and a note of whether any statement changed a row."""
+
+    def __init__(self, connection: psycopg.Connection[tuple[object, ...]]) -> None:
+        self._connection = connection
+        self.changed = False
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
+        if not parameters:
+            cursor = self._connection.execute(sql.encode())
+        else:
+            values = [int(value) if isinstance(value, bool) else value for value in parameters]
+            cursor = self._connection.execute(_placeholders(sql).encode(), values)
+        if cursor.rowcount > 0 and sql.lstrip()[:6].upper() in _WRITES:
+            self.changed = True
+        return cursor
+
+
+class SqlOnPostgres:
+    """One store's `SqlDatabase` on the shared PostgreSQL database.
+
+    Its writers take the store's advisory lock first, so they run one at a time across every
+    process, as SQLite's `BEGIN IMMEDIATE` makes them in one. A transaction that changed a row
+    NOTIFYs the store's channel before it commits; every process's `PostgresBackend.follow`
+    hears it and moves that store's `generation`, so caches over it see other processes' writes.
+    """
+
+    def __init__(self, database: Database, component: str) -> None:
+        self._database = database
+        self._lock = _lock_of(component)
+        self.channel = f"gureum_{component}"
+        self._generation = 0
+        self._generation_lock = threading.Lock()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def bump(self) -> None:
+        with self._generation_lock:
+            self._generation += 1
+
+    @contextmanager
+    def transaction(self) -> Iterator[PostgresSql]:
+        with self._database.transaction(lock=self._lock) as connection:
+            sql = PostgresSql(connection)
+            yield sql
+            if sql.changed:
+                connection.execute(f"NOTIFY {self.channel}".encode())
+        if sql.changed:
+            self.bump()
+
+    def close(self) -> None:
+        """The shared pool is the backend's to close."""
+
+
+class PostgresBackend:
+    """Every store in one PostgreSQL database, through one pool (`gureum.aws.sql.Backend`)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._database: Database | None = None
+        self._opened: dict[str, SqlOnPostgres] = {}
+
+    def open(self, spec: StoreSpec) -> SqlOnPostgres:
+        if self._database is None:
+            self._database = Database(self.url)
+        self._database.migrate(spec.component, migrations_in(spec.package, spec.directory))
+        opened = SqlOnPostgres(self._database, spec.component)
+        self._opened[opened.channel] = opened
+        return opened
+
+    def describe(self, spec: StoreSpec) -> str:
+        return f"{redacted(self.url)} ({spec.component})"
+
+    async def follow(self) -> None:
+        if not self._opened:
+            return
+
+        def heard(channel: str) -> None:
+            targets = list(self._opened.values()) if channel == "" else []
+            if channel in self._opened:
+                targets.append(self._opened[channel])
+            for opened in targets:
+                opened.bump()
+
+        await follow(self.url, list(self._opened), heard)
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.close()
+            self._database = None

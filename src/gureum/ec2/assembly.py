@@ -26,7 +26,7 @@ class Ec2(Assembly):
 
 
 def assemble(kernel: Kernel) -> Ec2:
-    store = NetworkStore(kernel.settings.data_dir / "ec2.sqlite3")
+    store = NetworkStore(kernel.stores)
     network = NetworkService(store)
     peerings = PeeringService(store)
     # EC2 answers these with its own InvalidParameterValue, not the model's ValidationException:

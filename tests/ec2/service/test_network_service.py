@@ -1,14 +1,15 @@
-"""The network service over its real SQLite store: what EFS and Lambda will read of it, the
-resources they hold, accounts and Regions kept apart, and changes that are whole or absent."""
+"""The network service over its real store: what EFS and Lambda will read of it, the resources
+they hold, accounts and Regions kept apart, and changes that are whole or absent. Every test runs
+on SQLite and on PostgreSQL (the `stores` fixture): the store's contract suite (issue #24)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
-from pathlib import Path
+from collections.abc import Callable, Collection, Iterator
 
 import pytest
 
 from gureum.aws.errors import AwsError
+from gureum.aws.sql import Backend
 from gureum.ec2.domain.rules import Permission, allows
 from gureum.ec2.services.network import NetworkService, Query
 from gureum.ec2.store.network import NetworkStore
@@ -18,13 +19,8 @@ REGION = "eu-west-1"
 
 
 @pytest.fixture
-def store_path(tmp_path: Path) -> Path:
-    return tmp_path / "ec2.sqlite3"
-
-
-@pytest.fixture
-def service(store_path: Path) -> Iterator[NetworkService]:
-    store = NetworkStore(store_path)
+def service(stores: Callable[[], Backend]) -> Iterator[NetworkService]:
+    store = NetworkStore(stores())
     yield NetworkService(store)
     store.close()
 
@@ -119,7 +115,7 @@ def test_a_refused_change_writes_nothing(service: NetworkService) -> None:
     assert service.security_groups(ACCOUNT, REGION, [group.id])[0].ingress == ()
 
 
-def test_the_network_is_on_disk(service: NetworkService, store_path: Path) -> None:
+def test_the_network_is_on_disk(service: NetworkService, stores: Callable[[], Backend]) -> None:
     vpc = service.create_vpc(ACCOUNT, REGION, "10.0.0.0/16", [])
     subnet = service.create_subnet(ACCOUNT, REGION, vpc.id, "10.0.1.0/24", (None, None), [])
     group = service.create_group(ACCOUNT, REGION, vpc.id, "g", "d", [])
@@ -127,7 +123,7 @@ def test_the_network_is_on_disk(service: NetworkService, store_path: Path) -> No
     service.authorize(ACCOUNT, REGION, (group.id, None), [nfs], egress=False)
     service.create_tags(ACCOUNT, REGION, [subnet.id], (("Name", "a"),))
     before = service.network(ACCOUNT, REGION)
-    reopened = NetworkStore(store_path)
+    reopened = NetworkStore(stores())
     try:
         assert reopened.read(ACCOUNT, REGION) == before
     finally:

@@ -23,6 +23,7 @@ from gureum.aws.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
 from gureum.aws.frontend import Frontend
 from gureum.aws.kernel import Kernel
 from gureum.aws.sigv4 import HttpRequest
+from gureum.aws.sql import SqliteBackend
 from gureum.clock import SystemClock
 from gureum.config import Settings
 from gureum.efs import assembly
@@ -61,7 +62,12 @@ def efs(tmp_path: Path) -> Iterator[Any]:
     settings = Settings(data_dir=tmp_path / "data", time_scale=0.0)
     settings.data_dir.mkdir()
     kernel = Kernel(
-        settings, SystemClock(), executor, "http://efs.test", botocore.session.get_session()
+        settings,
+        SystemClock(),
+        executor,
+        "http://efs.test",
+        botocore.session.get_session(),
+        SqliteBackend(settings.data_dir),
     )
     built = assembly.assemble(kernel, network)
     frontend = Frontend(

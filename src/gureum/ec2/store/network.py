@@ -1,9 +1,11 @@
-"""The networks' store: one SQLite file, a row per resource (VPC, subnet, security group, route
-table) of an account and Region, its value as JSON.
+"""The networks' store: a row per resource (VPC, subnet, security group, route table) of an
+account and Region, its value as JSON, through the SQL port (`gureum.aws.sql`): an SQLite file
+in the data directory, or PostgreSQL (`migrations/`).
 
 `update` reads a network, applies a pure change to it and writes back what changed, all in one
-transaction (`BEGIN IMMEDIATE`): two requests never interleave their read and write, and a change
-that raises writes nothing.
+transaction (SQLite's `BEGIN IMMEDIATE`, PostgreSQL's advisory lock of the store): two requests,
+whichever processes they reach, never interleave their read and write, and a change that raises
+writes nothing.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any, TypeVar
 
-from gureum.aws.sqlite import Database
+from gureum.aws.sql import Backend, Sql, StoreSpec
 from gureum.ec2.domain.network import Network, Route, RouteTable, SecurityGroup, Subnet, Vpc
 from gureum.ec2.domain.peering import PeeringSide, PeeringStatus, VpcPeering
 from gureum.ec2.domain.rules import Peer, Rule
@@ -31,6 +32,7 @@ CREATE TABLE IF NOT EXISTS peerings (
     region TEXT NOT NULL, id TEXT NOT NULL, document TEXT NOT NULL,
     UNIQUE (region, id));
 """
+SPEC = StoreSpec("ec2", "ec2.sqlite3", SCHEMA, "gureum.ec2.store")
 T = TypeVar("T")
 Resource = Vpc | Subnet | SecurityGroup | RouteTable
 _CACHED = 1000  # networks kept read; past this many the cache starts again
@@ -87,11 +89,11 @@ Peerings = dict[str, VpcPeering]
 
 
 class NetworkStore:
-    """Networks by account and Region, in SQLite; thread-safe (one writer at a time). Peering
-    connections join two accounts' networks, so they are kept by Region, beside them."""
+    """Networks by account and Region; thread-safe (one writer at a time). Peering connections
+    join two accounts' networks, so they are kept by Region, beside them."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = Database(path, SCHEMA)
+    def __init__(self, stores: Backend) -> None:
+        self._db = stores.open(SPEC)
         # What was read, by the store generation it was read at: values are frozen, and every
         # cold start of a function with a file system reads its networks (parsing each row's
         # JSON anew cost most of the mount's lookup).
@@ -105,16 +107,15 @@ class NetworkStore:
             return cached[1]
         # In a transaction of its own: the connection is shared, and a read must not see
         # another thread's change half made.
-        with self._db.transaction(counted=False):
-            generation = self._db.generation  # no change commits while this runs
-            network = self._read(account, region)
+        with self._db.transaction() as sql:
+            network = self._read(sql, account, region)
         if len(self._networks) >= _CACHED:
             self._networks.clear()
         self._networks[(account, region)] = (generation, network)
         return network
 
-    def _read(self, account: str, region: str) -> Network:
-        rows = self._db.connection.execute(
+    def _read(self, sql: Sql, account: str, region: str) -> Network:
+        rows = sql.execute(
             "SELECT kind, document FROM resources WHERE account = ? AND region = ? ORDER BY seq",
             (account, region),
         ).fetchall()
@@ -134,7 +135,7 @@ class NetworkStore:
     ) -> T:
         """Applies `change` to the stored network and writes what it changed, atomically."""
         with self._db.transaction() as db:
-            before = self._read(account, region)
+            before = self._read(db, account, region)
             after, result = change(before)
             old, new = _resources(before), _resources(after)
             for gone in old.keys() - new.keys():
@@ -158,14 +159,14 @@ class NetworkStore:
         cached = self._peering_cache.get(region)
         if cached is not None and cached[0] == self._db.generation:
             return dict(cached[1])
-        with self._db.transaction(counted=False):
-            generation = self._db.generation
-            found = self._peerings(region)
+        generation = self._db.generation  # before the read: a later commit is not missed
+        with self._db.transaction() as sql:
+            found = self._peerings(sql, region)
         self._peering_cache[region] = (generation, found)
         return dict(found)
 
-    def _peerings(self, region: str) -> Peerings:
-        rows = self._db.connection.execute(
+    def _peerings(self, sql: Sql, region: str) -> Peerings:
+        rows = sql.execute(
             "SELECT document FROM peerings WHERE region = ? ORDER BY seq", (region,)
         ).fetchall()
         found = [_peering(json.loads(document)) for (document,) in rows]
@@ -180,8 +181,8 @@ class NetworkStore:
         """Applies `change` to the Region's peering connections, given the networks of
         `accounts` (read in the same transaction), and writes the connections it changed."""
         with self._db.transaction() as db:
-            before = self._peerings(region)
-            networks = {account: self._read(account, region) for account in accounts}
+            before = self._peerings(db, region)
+            networks = {account: self._read(db, account, region) for account in accounts}
             after, result = change(dict(before), networks)
             for peering_id, peering in after.items():
                 if before.get(peering_id) == peering:
