@@ -57,7 +57,8 @@ OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("inspect-port", int, "the inspector's port for Node.js functions in debug mode"),
     ("debug-wait", float, "seconds Init waits for a debugger to attach (0: no wait)"),
     ("ledger", str, "the concurrency ledger: in-process (default) or redis://HOST:PORT/DB"),
-    ("store", str, "postgresql://user@host/db: Lambda's control plane and event queue there"),
+    ("store", str, "postgresql://user@host/db: every service's store there (default: SQLite)"),
+    ("shared-dir", Path, "what every process of a cluster reads: code, objects (default DATA_DIR)"),
 )
 
 
@@ -106,6 +107,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if values["store"] and not values["store"].startswith(("postgresql://", "postgres://")):
         raise SystemExit("gureum: --store must be a PostgreSQL URL (postgresql://user@host/db)")
     values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
+    if values["shared_dir"] is not None:
+        values["shared_dir"] = Path(values["shared_dir"]).expanduser().resolve()
     return Settings(**values)
 
 

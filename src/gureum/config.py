@@ -58,9 +58,17 @@ class Settings:
     # The concurrency ledger: "" in process (the default), or a Redis URL (issue #24): the
     # limits then hold across every process that shares that Redis.
     ledger: str = ""
-    # Where Lambda's control plane and event queue live: "" (SQLite in the data directory, the
-    # default) or a PostgreSQL URL (scale-out, issue #24; the other stores stay in SQLite).
+    # Where every service's store lives: "" (SQLite files in the data directory, the default)
+    # or a PostgreSQL URL (scale-out, issue #24).
     store: str = ""
+    # Where what every process of a cluster must read is kept (code and layer archives, S3's
+    # objects, EFS's data, the KMS root key and STS's sealing key): the data directory unless
+    # set; in a cluster, one directory every host mounts (README, "Running a cluster").
+    shared_dir: Path | None = None
+
+    @property
+    def shared(self) -> Path:
+        return self.shared_dir if self.shared_dir is not None else self.data_dir
 
     @property
     def scaling_scaled_period(self) -> float:
