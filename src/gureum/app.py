@@ -30,6 +30,7 @@ from gureum.aws.http import BodyFile, HttpResponse
 from gureum.aws.kernel import Assembly, Kernel
 from gureum.aws.policy import Decision, Policy
 from gureum.aws.sigv4 import HttpRequest
+from gureum.aws.singletons import LocalSingletons, Singletons
 from gureum.clock import Clock, SystemClock
 from gureum.cloudwatch import assembly as cloudwatch
 from gureum.config import Settings
@@ -95,6 +96,16 @@ def _stores(settings: Settings) -> sql.Backend:
     return PostgresBackend(settings.store)
 
 
+def _singletons(settings: Settings) -> Singletons:
+    """Leases for the background work one process runs at a time: PostgreSQL's advisory locks
+    when several processes share the `--store`, else every singleton is this process's."""
+    if not settings.store:
+        return LocalSingletons()
+    from gureum.aws.postgres import PostgresSingletons  # noqa: PLC0415
+
+    return PostgresSingletons(settings.store)
+
+
 class GureumApp:
     """Everything one gureum server is, wired together."""
 
@@ -105,6 +116,9 @@ class GureumApp:
         shutil.rmtree(self.spool_dir, ignore_errors=True)
         self.spool_dir.mkdir()
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        # Before anything starts a thread (a PostgreSQL store's pool does): isolation moves the
+        # server into a mount namespace of its own, which unshare(2) refuses once threads run.
+        isolation = lambda_.decide_isolation(settings.isolation)
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gureum-worker")
         self.kernel = Kernel(
             settings,
@@ -113,6 +127,7 @@ class GureumApp:
             f"http://{host}:{settings.port}",
             botocore.session.get_session(),
             _stores(settings),
+            _singletons(settings),
         )
         self._following: asyncio.Task[None] | None = None
         # IAM and STS first (stopped last): the front door finds IAM users' keys and STS
@@ -156,6 +171,7 @@ class GureumApp:
                 RoleAuthority(self.iam.authorizer) if self.iam.authorizer is not None else None
             ),
             packages=S3Packages(self.s3.objects),
+            isolated=isolation,
         )
         notifications.connect(self.lambda_.invoker)
         self.ec2.network.register(self.lambda_.interfaces)

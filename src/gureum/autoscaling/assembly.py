@@ -36,7 +36,8 @@ class AutoScaling(Assembly):
     _task: asyncio.Task[None] | None = field(default=None)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._scale(), name="autoscaling-scaler")
+        scaling = self.kernel.singletons.lead("autoscaling-scaler", self._scale)
+        self._task = asyncio.create_task(scaling, name="autoscaling-scaler")
 
     async def _scale(self) -> None:
         loop = asyncio.get_running_loop()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gureum.aws.frontend import ServiceEndpoint
+from gureum.aws.singletons import Singletons
 from gureum.aws.sql import Backend
 from gureum.clock import Clock
 from gureum.config import Settings
@@ -31,6 +32,8 @@ class Kernel:
     # Where the services' stores keep their tables: SQLite files in the data directory, or
     # one PostgreSQL database (`--store`).
     stores: Backend
+    # Background work one process of a cluster runs at a time (settler, provisioner, ...).
+    singletons: Singletons
 
     def model(self, service: str) -> Any:
         """botocore's model of `service` (a `botocore.model.ServiceModel`)."""

@@ -25,7 +25,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -333,15 +333,21 @@ class PostgresBackend:
         self._opened: dict[str, SqlOnPostgres] = {}
 
     def open(self, spec: StoreSpec) -> SqlOnPostgres:
-        if self._database is None:
-            self._database = Database(self.url)
-        self._database.migrate(spec.component, migrations_in(spec.package, spec.directory))
+        """The store's database, migrated; exits the server with the reason (and the URL
+        without its password) when the database cannot be used."""
+        try:
+            if self._database is None:
+                self._database = Database(self.url)
+            self._database.migrate(spec.component, migrations_in(spec.package, spec.directory))
+        except (psycopg.Error, SchemaTooNew) as exc:
+            raise SystemExit(f"gureum: cannot use the store {redacted(self.url)}: {exc}") from None
         opened = SqlOnPostgres(self._database, spec.component)
         self._opened[opened.channel] = opened
         return opened
 
-    def describe(self, spec: StoreSpec) -> str:
-        return f"{redacted(self.url)} ({spec.component})"
+    def opened(self) -> dict[str, str]:
+        where = redacted(self.url)
+        return {channel.removeprefix("gureum_"): where for channel in self._opened}
 
     async def follow(self) -> None:
         if not self._opened:
@@ -360,3 +366,70 @@ class PostgresBackend:
         if self._database is not None:
             self._database.close()
             self._database = None
+
+
+class PostgresSingletons:
+    """`gureum.aws.singletons.Singletons` on PostgreSQL session-level advisory locks.
+
+    Each singleton holds one connection of its own while it leads, and with it the lock
+    `pg_try_advisory_lock(hash of its name)`. The lock lives exactly as long as that session,
+    so a holder that dies (`kill -9`, a lost host) lets it go when PostgreSQL sees the
+    connection end, and a waiting process takes it at its next try. The holder asks its
+    connection every `check` seconds whether it still stands (bounded by the same time): if it
+    does not, the work is cancelled at once, so two processes never lead together for longer
+    than that check, and PostgreSQL keeps the old session's lock until it notices the loss.
+    """
+
+    def __init__(self, url: str, *, retry: float = 1.0, check: float = 1.0) -> None:
+        self.url = url
+        self._retry = retry
+        self._check = check
+        self._leading: set[str] = set()
+
+    def held(self) -> list[str]:
+        return sorted(self._leading)
+
+    async def lead(self, name: str, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        key = _lock_of(f"singleton:{name}")
+        while True:
+            try:
+                if await self._lead_once(name, key, work):
+                    return
+            except (psycopg.OperationalError, TimeoutError) as exc:
+                log.warning("singleton %s: lease lost or unreachable (%s)", name, exc)
+            await asyncio.sleep(self._retry)
+
+    async def _lead_once(
+        self, name: str, key: int, work: Callable[[], Coroutine[Any, Any, None]]
+    ) -> bool:
+        """Waits for the lease and runs `work` under it; True when `work` returned."""
+        connection = await asyncio.wait_for(
+            psycopg.AsyncConnection.connect(self.url, autocommit=True), 10.0
+        )
+        async with connection:
+            while not await self._try(connection, key):
+                await asyncio.sleep(self._retry)
+            log.info("singleton %s: this process leads it", name)
+            self._leading.add(name)
+            task = asyncio.create_task(work(), name=f"singleton-{name}")
+            try:
+                while True:
+                    done, _ = await asyncio.wait({task}, timeout=self._check)
+                    if done:
+                        break
+                    await asyncio.wait_for(connection.execute("SELECT 1"), self._check)
+                if task.exception() is None:
+                    return True
+                log.error("singleton %s failed", name, exc_info=task.exception())
+                return False
+            finally:
+                self._leading.discard(name)
+                if not task.done():
+                    task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    @staticmethod
+    async def _try(connection: psycopg.AsyncConnection[tuple[object, ...]], key: int) -> bool:
+        cursor = await connection.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+        row = await cursor.fetchone()
+        return bool(row and row[0])

@@ -65,7 +65,9 @@ class Backend(Protocol):
 
     def open(self, spec: StoreSpec) -> SqlDatabase: ...
 
-    def describe(self, spec: StoreSpec) -> str: ...
+    def opened(self) -> dict[str, str]:
+        """Each store opened so far, by component: where it is (for the health page)."""
+        ...
 
     async def follow(self) -> None:
         """Until cancelled: moves each opened database's generation when another process
@@ -99,9 +101,11 @@ class SqliteBackend:
 
     def __init__(self, data_dir: Path) -> None:
         self._data_dir = data_dir
+        self._opened: dict[str, str] = {}
 
     def open(self, spec: StoreSpec) -> SqlDatabase:
         path = self._data_dir / spec.file
+        self._opened[spec.component] = f"sqlite:{path}"
         path.parent.mkdir(parents=True, exist_ok=True)
         database = Database(path, spec.schema, *spec.pragmas)
         if spec.upgrade is not None:
@@ -109,8 +113,8 @@ class SqliteBackend:
                 spec.upgrade(sql)
         return database
 
-    def describe(self, spec: StoreSpec) -> str:
-        return f"sqlite:{self._data_dir / spec.file}"
+    def opened(self) -> dict[str, str]:
+        return dict(self._opened)
 
     async def follow(self) -> None:
         return

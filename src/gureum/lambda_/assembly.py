@@ -8,10 +8,12 @@ queue and its delivery), then the wire adapter. `Lambda` owns the background loo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -104,15 +106,28 @@ from gureum.sqs.services.queues import QueueService
 
 log = logging.getLogger("gureum")
 
+# With a shared store, the start-up sweep leaves archives younger than this (seconds).
+SHARED_SWEEP_GRACE = 3600.0
 # The largest request any operation accepts (CreateFunction, spec appendix A).
 CREATE_FUNCTION_LIMIT = 70_167_211
 
 
 def _secret(path: Path) -> bytes:
+    """The 32-byte key in `path`, made on first use. Written whole under a temporary name and
+    linked into place, so servers starting together on a shared directory agree on one key
+    and none reads a half-written one."""
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_bytes(32))
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):  # another server's came first
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
     return path.read_bytes()
 
 
@@ -234,25 +249,35 @@ class Lambda(Assembly):
             # Memory groups are warmed by a child of a zygote (the smallest process at hand).
             self.memory.joiner = self.zygotes(min(executables)).join
             await self.memory.warm()
-        await self.provisioner.start()
+        lead = self.kernel.singletons.lead
+        if self.kernel.settings.store:
+            # Shared by several servers: the one that takes the provisioner's lease starts it
+            # (marking READY configurations IN_PROGRESS and allocating them on its host).
+            provisioning = lead("lambda-provisioner", self._provision)
+        else:
+            await self.provisioner.start()  # the ledger has every total before any invoke
+            provisioning = lead("lambda-provisioner", self.provisioner.run)
         if self.snapshots is not None:
             self.snapshots.start()
             self._tasks.append(asyncio.create_task(self._sweep_snapshots(), name="snapshots"))
         if self.stock is not None:
             self._tasks.append(asyncio.create_task(self.stock.refill(), name="stock"))
-        self._tasks.append(asyncio.create_task(self.settler.run(), name="settler"))
+        self._tasks.append(
+            asyncio.create_task(lead("lambda-settler", self.settler.run), name="settler")
+        )
         self._tasks.append(asyncio.create_task(self.pool.reap(), name="reaper"))
         self._tasks.append(asyncio.create_task(self.delivery.run(), name="delivery"))
         if self.followed is not None:
             # PostgreSQL: other processes' accepts wake delivery, their changes the caches.
-            follow = self.followed.follow(self.delivery.wake)
+            follow = self.followed.follow(self.delivery.wake, self.settler.wake_from_any_thread)
             self._tasks.append(asyncio.create_task(follow, name="follow"))
         self._tasks.append(asyncio.create_task(self.scratch.refill(), name="scratch"))
         self._tasks.append(asyncio.create_task(self.networks.refill(), name="networks"))
         self._tasks.append(asyncio.create_task(self._sample_concurrency(), name="gauges"))
-        self._tasks.append(asyncio.create_task(self.provisioner.run(), name="provisioner"))
+        self._tasks.append(asyncio.create_task(provisioning, name="provisioner"))
         if self.pollers is not None:
-            self._tasks.append(asyncio.create_task(self.pollers.run(), name="pollers"))
+            polling = lead("lambda-pollers", self.pollers.run)
+            self._tasks.append(asyncio.create_task(polling, name="pollers"))
         await self._start_development()
 
     async def _start_development(self) -> None:
@@ -261,6 +286,10 @@ class Lambda(Assembly):
             self._tasks.append(asyncio.create_task(self.hot_reload.run(), name="hot-reload"))
         if self.debugger is not None:
             await self.debugger.start()
+
+    async def _provision(self) -> None:
+        await self.provisioner.start()
+        await self.provisioner.run()
 
     def _say_what_isolates(self) -> None:
         """At start-up, in the log: the sandbox, /tmp, network and runtimes this host gives."""
@@ -353,8 +382,11 @@ class Lambda(Assembly):
             return tx.reservations()
 
     def _sweep(self) -> int:
+        # Archives shared with other servers (`--store`): one written a moment ago may belong
+        # to a function another server has not committed yet.
+        grace = SHARED_SWEEP_GRACE if self.kernel.settings.store else None
         with self.store.transaction() as tx:
-            return self.code.sweep(tx.blob_in_use)
+            return self.code.sweep(tx.blob_in_use, older_than=grace)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -397,17 +429,21 @@ class Lambda(Assembly):
             "readySandboxes": self.stock.count if self.stock is not None else 0,
             "snapshots": self.snapshots.describe() if self.snapshots is not None else {},
             "stores": self.stores(),
+            "singletons": self.kernel.singletons.held(),
         }
 
     def stores(self) -> dict[str, str]:
-        """Where state lives: Lambda's control plane and event queue on PostgreSQL with
-        `--store`; everything else in the data directory (issue #24 ports the rest)."""
-        data = self.kernel.settings.data_dir
+        """Where state lives: every service's store in SQLite files or in the `--store`
+        PostgreSQL database; archives in the shared directory; the rest (runtimes, sandboxes'
+        scratch space) in this host's data directory."""
+        settings = self.kernel.settings
+        data = settings.data_dir
         shared = self.followed.describe() if self.followed is not None else None
         return {
+            **self.kernel.stores.opened(),
             "lambda.controlPlane": shared or f"sqlite:{data / 'gureum.sqlite3'}",
             "lambda.eventQueue": shared or f"sqlite:{data / 'gureum.sqlite3'}",
-            "lambda.code": f"files:{data / 'code'}",
+            "lambda.code": f"files:{settings.shared / 'code'}",
             "default": f"data-dir:{data}",
         }
 
@@ -561,16 +597,20 @@ def assemble(
     roles: ExecutionRoles | None = None,
     permissions: RolePermissions | None = None,
     packages: PackageSource | None = None,
+    isolated: tuple[Isolation, MemoryGroups | None] | None = None,
 ) -> Lambda:
     settings, clock, executor = kernel.settings, kernel.clock, kernel.executor
     data = settings.data_dir
-    # Isolation first: it moves the server into a mount namespace of its own, which unshare(2)
-    # refuses once threads run (a PostgreSQL store's pool starts some).
-    isolation, memory = decide_isolation(settings.isolation)
+    # Isolation first (unless the composition root decided it before starting any thread): it
+    # moves the server into a mount namespace of its own, which unshare(2) refuses once threads
+    # run (a PostgreSQL store's pool starts some).
+    isolation, memory = isolated or decide_isolation(settings.isolation)
     # Durable state: the control plane (variables sealed with KMS), code blobs, the settler.
     store, followed = _control_plane(settings, KmsEnvironmentVault(keys))
-    code = CodeStore(data / "code")
-    links = CodeLinks(_secret(data / "links.key"))
+    # Archives where every host of a cluster reads them, each host's unpacked trees its own;
+    # the download links' key shared too (a link one front door signs, another serves).
+    code = CodeStore(settings.shared / "code", trees=data / "code" / "trees")
+    links = CodeLinks(_secret(settings.shared / "links.key"))
     # Runtimes: the host's interpreters, and Node.js builds fetched into the data directory.
     shelf = RuntimeShelf(data / "runtimes", registry=npm_registry(os.environ))
     catalog = RuntimeCatalog(discover_pythons(), host_nodes(), shelf)

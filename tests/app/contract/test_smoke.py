@@ -16,12 +16,19 @@ def test_health_says_every_store_is_in_the_data_directory_by_default(
     server: GureumProcess,
 ) -> None:
     data = server.data_dir.resolve()
-    assert server.health()["stores"] == {
-        "lambda.controlPlane": f"sqlite:{data / 'gureum.sqlite3'}",
-        "lambda.eventQueue": f"sqlite:{data / 'gureum.sqlite3'}",
-        "lambda.code": f"files:{data / 'code'}",
-        "default": f"data-dir:{data}",
-    }
+    stores = server.health()["stores"]
+    assert stores["lambda.controlPlane"] == f"sqlite:{data / 'gureum.sqlite3'}"
+    assert stores["lambda.eventQueue"] == f"sqlite:{data / 'gureum.sqlite3'}"
+    assert stores["lambda.code"] == f"files:{data / 'code'}"
+    assert stores["ec2"] == f"sqlite:{data / 'ec2.sqlite3'}"
+    assert stores["default"] == f"data-dir:{data}"
+    assert all(where.partition(":")[2].startswith(str(data)) for where in stores.values())
+    assert server.health()["singletons"] == [
+        "autoscaling-scaler",
+        "lambda-pollers",
+        "lambda-provisioner",
+        "lambda-settler",
+    ]
 
 
 def test_create_then_get_function(

@@ -23,6 +23,7 @@ from gureum.aws.accounts import DEFAULT_ACCESS_KEY, AccountDirectory
 from gureum.aws.frontend import Frontend
 from gureum.aws.kernel import Kernel
 from gureum.aws.sigv4 import HttpRequest
+from gureum.aws.singletons import LocalSingletons
 from gureum.aws.sql import SqliteBackend
 from gureum.clock import SystemClock
 from gureum.config import Settings
@@ -68,6 +69,7 @@ def efs(tmp_path: Path) -> Iterator[Any]:
         "http://efs.test",
         botocore.session.get_session(),
         SqliteBackend(settings.data_dir),
+        LocalSingletons(),
     )
     built = assembly.assemble(kernel, network)
     frontend = Frontend(

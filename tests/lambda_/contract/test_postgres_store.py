@@ -168,16 +168,6 @@ def test_while_the_database_is_away_requests_fail_with_500_then_recover(
         own.stop()
 
 
-def test_a_second_server_on_the_same_database_is_refused(
-    server: GureumProcess, database: str, tmp_path: Path
-) -> None:
-    # Several front doors on one database are issue 24's next part, not built yet.
-    second = GureumProcess(tmp_path / "second", "--store", database)
-    with pytest.raises(RuntimeError, match="another gureum server uses this database"):
-        second.start()
-    assert server.health()["status"] == "ok"
-
-
 def test_a_store_that_is_not_postgresql_is_refused(tmp_path: Path) -> None:
     process = GureumProcess(tmp_path / "data", "--store", "mysql://u@h/db")
     with pytest.raises(RuntimeError, match="must be a PostgreSQL URL"):

@@ -107,6 +107,35 @@ def test_sweep_removes_interrupted_extractions(code: CodeStore, tmp_path: Path) 
     assert not staging.exists()
 
 
+def test_a_shared_sweep_leaves_young_archives_to_their_writers(tmp_path: Path) -> None:
+    """In a cluster the archives are shared: one no row names yet may be another server's
+    upload whose CreateFunction has not committed. Only old orphans go then."""
+    code = CodeStore(tmp_path / "shared" / "code", trees=tmp_path / "host" / "trees")
+    young, old = zip_of({"index.py": HANDLER}), zip_of({"index.py": HANDLER + "# old\n"})
+    code.put(blob_of(young), young)
+    code.put(blob_of(old), old)
+    os.utime(code.path(blob_of(old)), (1, 1))
+    assert code.sweep(lambda blob: False, older_than=3600) == 1
+    assert code.exists(blob_of(young))
+    assert not code.exists(blob_of(old))
+    assert code.made(blob_of(young)) is not None
+    assert code.made(blob_of(old)) is None
+
+
+def test_a_sweep_drops_this_hosts_trees_of_archives_gone_elsewhere(tmp_path: Path) -> None:
+    """Another server deleted the last function using an archive: this host's unpacked copy
+    is a cache of nothing, removed at its next start; a tree is made again from its archive."""
+    shared = tmp_path / "shared" / "code"
+    here = CodeStore(shared, trees=tmp_path / "here" / "trees")
+    there = CodeStore(shared, trees=tmp_path / "there" / "trees")
+    data = zip_of({"index.py": HANDLER})
+    here.put(blob_of(data), data)
+    assert (there.tree(blob_of(data)) / "index.py").read_text() == HANDLER  # from the archive
+    there.remove(blob_of(data))
+    here.sweep(lambda blob: True)
+    assert here.made(blob_of(data)) is None
+
+
 # --- the service's answer --------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ import io
 import os
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -60,11 +61,17 @@ def _fsync_dir(path: Path) -> None:
 
 
 class CodeStore:
-    """Content-addressed archive files under `root/blobs`, extracted trees under `root/trees`."""
+    """Content-addressed archive files under `root/blobs`, extracted trees under `trees`
+    (default `root/trees`).
 
-    def __init__(self, root: Path) -> None:
+    In a cluster `root` is on the shared directory every host reads (`--shared-dir`), and
+    `trees` on the host's own disk: a tree is this host's cache of its archive, made again from
+    the archive when missing (`tree`), so the archives are the only shared state.
+    """
+
+    def __init__(self, root: Path, trees: Path | None = None) -> None:
         self._blobs = root / "blobs"
-        self._trees = root / "trees"
+        self._trees = trees if trees is not None else root / "trees"
         # (tree, interpreter version) pairs compiled by this process: a tree is immutable once
         # published, so its bytecode for one version never needs making twice.
         self._compiled: set[tuple[Path, tuple[int, int]]] = set()
@@ -123,21 +130,31 @@ class CodeStore:
         self.path(blob).unlink(missing_ok=True)
         shutil.rmtree(self._trees / blob, ignore_errors=True)
 
-    def sweep(self, in_use: Callable[[str], bool]) -> int:
-        """Deletes blobs nothing refers to (left by a crash between write and commit).
+    def sweep(self, in_use: Callable[[str], bool], older_than: float | None = None) -> int:
+        """Deletes blobs nothing refers to (left by a crash between write and commit), and the
+        trees of blobs that are gone (another host of a cluster deleted them).
 
         Also the staging directories of extractions a crash interrupted: call it at start-up,
-        before anything extracts.
+        before anything extracts. `older_than` (seconds): only files at least that old go.
+        Another process sharing the blobs may have written one a moment ago for a function it
+        has not committed yet; on one host, with no other process, every orphan goes.
         """
         for staging in self._trees.glob(".*"):
             shutil.rmtree(staging, ignore_errors=True)
         removed = 0
+        now = time.time()
         for file in self._blobs.glob("*/*"):
             blob = file.name.removesuffix(".zip")
+            if older_than is not None and now - _mtime(file, now) < older_than:
+                continue
             if file.suffix == ".part" or not in_use(blob):
                 file.unlink(missing_ok=True)
                 shutil.rmtree(self._trees / blob, ignore_errors=True)
                 removed += 1
+        for tree in self._trees.iterdir():
+            name = tree.name
+            if not name.startswith((".", "opt-")) and not self.path(name).exists():
+                shutil.rmtree(tree, ignore_errors=True)
         return removed
 
     def _staging(self, prefix: str) -> Path:
@@ -236,6 +253,13 @@ class CodeStore:
             raise
         _publish(staging, target)
         return target
+
+
+def _mtime(path: Path, default: float) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return default
 
 
 def _publish(staging: Path, target: Path, attempts: int = 5) -> None:

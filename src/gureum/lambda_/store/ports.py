@@ -238,9 +238,12 @@ class Followed(Protocol):
         """Where the store is (a URL without its password)."""
         ...
 
-    async def follow(self, events_committed: Callable[[], None]) -> None:
+    async def follow(
+        self, events_committed: Callable[[], None], changed: Callable[[], None]
+    ) -> None:
         """Calls `events_committed` (on the event loop) when any process commits events to
-        the queue, and moves `generation` when another changes the control plane."""
+        the queue; moves `generation` and calls `changed` when any changes the control plane
+        (the settler, which may run in another process than the change, hears it so)."""
         ...
 
 

@@ -33,7 +33,7 @@ from gureum.aws.postgres import (
     redacted,
 )
 from gureum.lambda_.store.ports import EnvironmentVault, StoreBusy
-from gureum.lambda_.store.postgres_queue import EVENTS, Claimant, StoreTaken
+from gureum.lambda_.store.postgres_queue import EVENTS, Claimant
 from gureum.lambda_.store.postgres_tx import CHANGES, SEALED_ON_LOOP, PostgresTransaction
 
 T = TypeVar("T")
@@ -46,13 +46,11 @@ COMPONENT = "lambda"
 class PostgresStore:
     """`Store` and `QueueStore` on a PostgreSQL database (migrated when opened)."""
 
-    def __init__(self, url: str, vault: EnvironmentVault, *, exclusive: bool = True) -> None:
-        """`exclusive`: this process alone may use the database (see `Claimant`); the tests of
-        claims between processes open several stores on one database without it."""
+    def __init__(self, url: str, vault: EnvironmentVault) -> None:
         self._vault = vault
         self._database = Database(url)
         try:
-            self._claimant = Claimant(url, exclusive=exclusive)
+            self._claimant = Claimant(url)
         except BaseException:
             self._database.close()
             raise
@@ -102,7 +100,9 @@ class PostgresStore:
             lambda connection: work(PostgresTransaction(connection, self._vault, self._claimant))
         )
 
-    async def follow(self, events_committed: Callable[[], None]) -> None:
+    async def follow(
+        self, events_committed: Callable[[], None], changed: Callable[[], None]
+    ) -> None:
         """Until cancelled: wakes the delivery loop when any process enqueues events, and
         moves `generation` when another process changes the control plane. Owned by the
         assembly's task group."""
@@ -110,6 +110,7 @@ class PostgresStore:
         def heard(channel: str) -> None:
             if channel in (CHANGES, ""):
                 self._database.bump()
+                changed()
             if channel in (EVENTS, ""):
                 events_committed()
 
@@ -124,5 +125,5 @@ def open_store(url: str, vault: EnvironmentVault) -> PostgresStore:
     """Opens (and migrates) the store, or exits with what went wrong, without the password."""
     try:
         return PostgresStore(url, vault)
-    except (psycopg.Error, SchemaTooNew, StoreTaken) as exc:
+    except (psycopg.Error, SchemaTooNew) as exc:
         raise SystemExit(f"gureum: cannot use the store {redacted(url)}: {exc}") from None

@@ -23,9 +23,6 @@ from gureum.lambda_.domain.retries import Progress, QueuedEvent
 
 # NOTIFY channel: events were committed to the queue.
 EVENTS = "gureum_lambda_events"
-# The session-level advisory lock of the server that uses the database (`Claimant`).
-SERVER_LOCK = 0x67757265756D01
-
 _EVENT_COLUMNS = (
     "id, request_id, account, region, function_name, qualifier, payload, "
     "accepted_at, invocations, backoffs, due_at, trace_header"
@@ -46,23 +43,12 @@ RETURNING {", ".join(f"lambda_events.{c.strip()}" for c in _EVENT_COLUMNS.split(
 """
 
 
-class StoreTaken(Exception):
-    """Another server holds the database (see `Claimant`)."""
-
-
 class Claimant:
     """This process's identity for claims: one connection held open for the store's life, and
-    made again if it broke (its claims are then free for others: at-least-once).
+    made again if it broke (its claims are then free for others: at-least-once)."""
 
-    `exclusive`: the connection also holds a session-level advisory lock, so that one server
-    at a time uses the database. Until issue 24's front doors and agents exist, two servers
-    on one database would each run the settler and the provisioner, keep their own code blobs
-    and count concurrency apart: refused at start-up rather than half working. Claims between
-    processes are built (and tested) for when they do."""
-
-    def __init__(self, url: str, *, exclusive: bool = True) -> None:
+    def __init__(self, url: str) -> None:
         self._url = url
-        self._exclusive = exclusive
         self._lock = threading.Lock()
         self._connection: psycopg.Connection[tuple[Any, ...]] | None = None
         self._identity: tuple[int, datetime] = self._connect()
@@ -70,15 +56,6 @@ class Claimant:
     def _connect(self) -> tuple[int, datetime]:
         connection = psycopg.connect(self._url, autocommit=True)
         try:
-            if self._exclusive:
-                taken = connection.execute(
-                    "SELECT pg_try_advisory_lock(%s)", (SERVER_LOCK,)
-                ).fetchone()
-                if taken is None or not taken[0]:
-                    raise StoreTaken(
-                        "another gureum server uses this database; several servers on one "
-                        "database are not supported yet (issue 24)"
-                    )
             row = connection.execute(
                 "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
             ).fetchone()
