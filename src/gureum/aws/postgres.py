@@ -368,6 +368,10 @@ class PostgresBackend:
             self._database = None
 
 
+# A singleton's session idle for this many checks is ended by PostgreSQL (its lease freed).
+IDLE_CHECKS = 5
+
+
 class PostgresSingletons:
     """`gureum.aws.singletons.Singletons` on PostgreSQL session-level advisory locks.
 
@@ -376,8 +380,13 @@ class PostgresSingletons:
     so a holder that dies (`kill -9`, a lost host) lets it go when PostgreSQL sees the
     connection end, and a waiting process takes it at its next try. The holder asks its
     connection every `check` seconds whether it still stands (bounded by the same time): if it
-    does not, the work is cancelled at once, so two processes never lead together for longer
-    than that check, and PostgreSQL keeps the old session's lock until it notices the loss.
+    does not, the work is cancelled at once. A holder that stops without dying (SIGSTOP) loses
+    its session to PostgreSQL's `idle_session_timeout` (PostgreSQL 14 or later) after
+    `IDLE_CHECKS` checks; when it runs again, its next check fails and its work is cancelled,
+    so two processes lead together for at most about one check, plus whatever step the old
+    holder had already handed to a worker thread (which a cancellation does not stop); each
+    singleton's work copes with that (the settler's steps are transactions that re-read what
+    they change; the provisioner lets its host's environments go when its lease ends).
     """
 
     def __init__(self, url: str, *, retry: float = 1.0, check: float = 1.0) -> None:
@@ -407,6 +416,11 @@ class PostgresSingletons:
             psycopg.AsyncConnection.connect(self.url, autocommit=True), 10.0
         )
         async with connection:
+            # A holder that stops answering (SIGSTOP, a hung host) keeps its TCP connection,
+            # and with it the lock, for ever: PostgreSQL ends a session idle this long, so
+            # the lease is free a few checks after the holder's last one.
+            timeout_ms = int(self._check * IDLE_CHECKS * 1000)
+            await connection.execute(f"SET idle_session_timeout = {timeout_ms}".encode())
             while not await self._try(connection, key):
                 await asyncio.sleep(self._retry)
             log.info("singleton %s: this process leads it", name)

@@ -288,8 +288,15 @@ class Lambda(Assembly):
             await self.debugger.start()
 
     async def _provision(self) -> None:
-        await self.provisioner.start()
-        await self.provisioner.run()
+        """The provisioner while this server holds its lease. When the lease ends (another
+        server took it over), this host's provisioned environments go: the new holder
+        allocates its own, and two hosts never serve one configuration twice over."""
+        try:
+            await self.provisioner.start()
+            await self.provisioner.run()
+        finally:
+            for slot in self.pool.provisioned_slots():
+                self.pool.deprovision(slot)
 
     def _say_what_isolates(self) -> None:
         """At start-up, in the log: the sandbox, /tmp, network and runtimes this host gives."""
