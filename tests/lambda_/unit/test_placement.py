@@ -1,0 +1,58 @@
+"""Placement (domain.placement): warm first, else least loaded, live agents only."""
+
+from __future__ import annotations
+
+import pytest
+
+from gureum.lambda_.domain.placement import AgentStatus, InFlight, choose
+
+NOW, STALE = 1000.0, 3.0
+
+
+def agent(name: str, running: int = 0, seen: float = NOW, **idle: int) -> AgentStatus:
+    return AgentStatus(
+        name, f"{name}:1", seen, running, {k.replace("_", "#"): v for k, v in idle.items()}
+    )
+
+
+@pytest.mark.parametrize(
+    ("agents", "sent", "expected"),
+    [
+        # No agent, or none heard from lately: nowhere to run.
+        ([], [], None),
+        ([agent("a", seen=NOW - 10)], [], None),
+        # Warm wins over less loaded.
+        ([agent("a", running=5, v_1=1), agent("b")], [], "a"),
+        # Cold: the least loaded; ties to the id.
+        ([agent("a", running=2), agent("b", running=1)], [], "b"),
+        ([agent("b"), agent("a")], [], "a"),
+        # Another version's idle environment is no reason to go there.
+        ([agent("a", v_2=3), agent("b")], [], "a"),
+        ([agent("a", running=1, v_2=3), agent("b")], [], "b"),
+        # What this front door sent since the heartbeat uses up idle environments ...
+        ([agent("a", v_1=1), agent("b", running=1, v_1=1)], [("a", "v#1")], "b"),
+        # ... and counts as load.
+        ([agent("a"), agent("b", running=1)], [("a", "v#9"), ("a", "v#9")], "b"),
+        # A stale agent is skipped even when it is warm.
+        ([agent("a", seen=NOW - 4, v_1=1), agent("b", running=7)], [], "b"),
+    ],
+)
+def test_choose(
+    agents: list[AgentStatus], sent: list[tuple[str, str]], expected: str | None
+) -> None:
+    in_flight = InFlight()
+    for agent_id, key in sent:
+        in_flight.add(agent_id, key)
+    chosen = choose(agents, "v#1", NOW, STALE, in_flight)
+    assert (chosen.agent_id if chosen else None) == expected
+
+
+def test_in_flight_counts_come_back_to_nothing() -> None:
+    in_flight = InFlight()
+    in_flight.add("a", "k")
+    in_flight.add("a", "k")
+    in_flight.done("a", "k")
+    assert in_flight.by_agent == {"a": 1}
+    in_flight.done("a", "k")
+    assert in_flight.by_agent == {}
+    assert in_flight.by_key == {}
