@@ -15,7 +15,7 @@ from typing import Any
 from gureum.aws.errors import ClientError
 from gureum.aws.frontend import CallContext, Handler
 from gureum.logs.domain.events import LogEvent
-from gureum.logs.store.streams import LogStore
+from gureum.logs.store.ports import LogStore
 
 Params = dict[str, Any]
 Result = dict[str, Any]

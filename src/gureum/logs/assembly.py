@@ -10,13 +10,17 @@ from gureum.aws.frontend import ServiceEndpoint
 from gureum.aws.kernel import Assembly, Kernel
 from gureum.aws.protocols.json import JsonProtocol
 from gureum.logs.api import LogsApi
-from gureum.logs.store.streams import LogStore
+from gureum.logs.store.ports import LogStore
+from gureum.logs.store.streams import FileLogStore
+from gureum.logs.store.tables import SPEC, SqlLogStore
 
 
 @dataclass(eq=False)
 class Logs(Assembly):
     streams: LogStore
     endpoint: ServiceEndpoint
+    # Where the streams are, for the health page's `stores`.
+    location: str
     _flusher: asyncio.Task[None] | None = field(default=None)
 
     async def start(self) -> None:
@@ -33,9 +37,19 @@ class Logs(Assembly):
         self.streams.close()
 
 
+def _streams(kernel: Kernel) -> tuple[LogStore, str]:
+    """Files in the data directory by default; with `--store`, the PostgreSQL database, where
+    every process of a cluster writes its functions' logs and every front door reads them.
+    (Not SQLite when there is no `--store`: one process writes, and files cost it less.)"""
+    if not kernel.settings.store:
+        root = kernel.settings.data_dir / "logs"
+        return FileLogStore(root), f"files:{root}"
+    return SqlLogStore(kernel.stores, kernel.executor), kernel.stores.describe(SPEC)
+
+
 def assemble(kernel: Kernel) -> Logs:
-    streams = LogStore(kernel.settings.data_dir / "logs")
+    streams, location = _streams(kernel)
     endpoint = ServiceEndpoint(
         "logs", JsonProtocol(kernel.model("logs")), LogsApi(streams).handlers()
     )
-    return Logs(streams, endpoint)
+    return Logs(streams, endpoint, location)

@@ -19,7 +19,7 @@ from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.sandbox.scratch import ScratchSpaces
 from gureum.lambda_.sandbox.uids import UidLeases
 from gureum.lambda_.sandbox.zygotes import Zygote
-from gureum.logs.store.streams import LogStore
+from gureum.logs.store.streams import FileLogStore
 from tests.lambda_.service.test_reaper import plan as bare_plan
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -44,7 +44,7 @@ def wall() -> Wall:
 
 @pytest.fixture
 def platform(tmp_path: Path, wall: Wall) -> Iterator[Platform]:
-    logs = LogStore(tmp_path / "logs")
+    logs = FileLogStore(tmp_path / "logs")
     yield Platform(
         zygote_for=no_zygote,
         scratch=ScratchSpaces(tmp_path / "scratch", disks=False),

@@ -25,7 +25,7 @@ from gureum.lambda_.sandbox.pool import PROVISIONED_TYPE, EnvironmentPool
 from gureum.lambda_.sandbox.scratch import ScratchSpaces
 from gureum.lambda_.sandbox.uids import UidLeases
 from gureum.lambda_.sandbox.zygotes import Zygote
-from gureum.logs.store.streams import LogStore
+from gureum.logs.store.streams import FileLogStore
 
 SLOT, KEY = "f:1", "f:1#r"
 
@@ -57,7 +57,7 @@ def no_zygote(name: str) -> Zygote:
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
-    logs = LogStore(tmp_path / "logs")
+    logs = FileLogStore(tmp_path / "logs")
     yield Platform(
         zygote_for=no_zygote,
         scratch=ScratchSpaces(tmp_path / "scratch", disks=False),

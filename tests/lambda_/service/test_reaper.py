@@ -23,7 +23,7 @@ from gureum.lambda_.sandbox.pool import EnvironmentPool
 from gureum.lambda_.sandbox.scratch import ScratchSpaces
 from gureum.lambda_.sandbox.uids import UidLeases
 from gureum.lambda_.sandbox.zygotes import Zygote
-from gureum.logs.store.streams import LogStore
+from gureum.logs.store.streams import FileLogStore
 
 
 class FailingEnvironment(ExecutionEnvironment):
@@ -62,7 +62,7 @@ def no_zygote(name: str) -> Zygote:
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
-    logs = LogStore(tmp_path / "logs")
+    logs = FileLogStore(tmp_path / "logs")
     yield Platform(
         zygote_for=no_zygote,
         scratch=ScratchSpaces(tmp_path / "scratch", disks=False),

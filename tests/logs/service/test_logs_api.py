@@ -1,11 +1,11 @@
-"""CloudWatch Logs' operations in-process, over the real on-disk log store: the answers AWS gives
-for log streams that are, or are not, there (found by the AWS SDK for JavaScript's contract test,
-where a misspelt stream read back as an empty page instead of an error)."""
+"""CloudWatch Logs' operations in-process, over each real log store (files, rows on PostgreSQL
+and on SQLite): the answers AWS gives for log streams that are, or are not, there (found by the
+AWS SDK for JavaScript's contract test, where a misspelt stream read back as an empty page
+instead of an error)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,20 +13,18 @@ import pytest
 from gureum.aws.errors import AwsError
 from gureum.aws.frontend import CallContext
 from gureum.logs.api import LogsApi
-from gureum.logs.store.streams import LogStore
+from tests.logs.conftest import OpenStore
 
 CONTEXT = CallContext("123456789012", "us-east-1", "request-1", "http://127.0.0.1:4566")
 GROUP = "/aws/lambda/reader"
 
 
 @pytest.fixture
-def logs(tmp_path: Path) -> Iterator[LogsApi]:
-    store = LogStore(tmp_path / "logs")
-    api = LogsApi(store)
+def logs(open_store: OpenStore) -> LogsApi:
+    api = LogsApi(open_store())
     api.create_log_group(CONTEXT, {"logGroupName": GROUP})
     api.create_log_stream(CONTEXT, {"logGroupName": GROUP, "logStreamName": "present"})
-    yield api
-    store.close()
+    return api
 
 
 def error_of(

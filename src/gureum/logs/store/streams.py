@@ -1,4 +1,5 @@
-"""Function logs on disk: log groups of log streams of timestamped events (CloudWatch Logs' model).
+"""Function logs on disk, the embedded default `LogStore` (`ports`): log groups of log streams
+of timestamped events (CloudWatch Logs' model).
 
 One JSON-lines file per stream under `root/<account>/<region>/<group>/<stream>.jsonl` (names
 percent-encoded). A per-stream size cap drops the oldest half when exceeded, so a chatty function
@@ -26,10 +27,9 @@ from typing import BinaryIO
 from urllib.parse import quote, unquote
 
 from gureum.logs.domain.events import LogEvent
+from gureum.logs.store.ports import FLUSH_INTERVAL, STREAM_CAP
 
-STREAM_CAP = 16 * 1024 * 1024
 OPEN_STREAMS = 256
-FLUSH_INTERVAL = 0.02  # seconds
 PATHS_KEPT = 4096
 
 
@@ -39,8 +39,9 @@ def _name(text: str) -> str:
     return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
 
 
-class LogStore:
-    """Log groups and streams on disk; safe to use from the event loop and worker threads."""
+class FileLogStore:
+    """Log groups and streams on disk (`ports.LogStore`); safe to use from the event loop and
+    worker threads."""
 
     def __init__(self, root: Path, stream_cap: int = STREAM_CAP) -> None:
         self._root = root

@@ -1,0 +1,1 @@
+"""CloudWatch Logs against a real server, with boto3's `logs` client."""
