@@ -188,19 +188,18 @@ class SqlLogStore:
     @staticmethod
     def _trim(sql: Sql, stream: int, size: int) -> None:
         """Drops the events that start in the stream's first half, as the files' trim does
-        (which keeps what follows the first line end past the middle)."""
-        rows = sql.execute(
-            "SELECT seq, size FROM log_events WHERE stream = ? ORDER BY seq", (stream,)
-        ).fetchall()
-        dropped, last = 0, None
-        for seq, length in rows:
-            if dropped > size // 2:
-                break
-            dropped, last = dropped + int(length), seq
+        (which keeps what follows the first line end past the middle). The offsets are summed
+        by the database: a stream at its cap holds some hundred thousand events."""
+        last, dropped = sql.execute(
+            "SELECT MAX(seq), MAX(start + size) FROM (SELECT seq, size, "
+            "SUM(size) OVER (ORDER BY seq) - size AS start FROM log_events WHERE stream = ?) "
+            "AS offsets WHERE start <= ?",
+            (stream, size // 2),
+        ).fetchone()
         if last is None:  # no events, so no size: nothing to trim
             return
         sql.execute("DELETE FROM log_events WHERE stream = ? AND seq <= ?", (stream, last))
-        sql.execute("UPDATE log_streams SET size = size - ? WHERE seq = ?", (dropped, stream))
+        sql.execute("UPDATE log_streams SET size = size - ? WHERE seq = ?", (int(dropped), stream))
 
     async def flush_periodically(self, interval: float = FLUSH_INTERVAL) -> None:
         """Flushes on a worker thread every `interval` seconds until cancelled (the Logs
