@@ -371,6 +371,7 @@ class GureumApp:
                 "services": [s.endpoint.signing_name for s in self.services],
                 **self.lambda_.health(),
             }
+            health["stores"] = {**health["stores"], "logs": self.logs.location}
             return HttpResponse(200, json_type, json.dumps(health).encode())
         if request.raw_path == CREDENTIALS_PATH:
             return self.lambda_.container_credentials(request)

@@ -44,7 +44,8 @@ def _streams(kernel: Kernel) -> tuple[LogStore, str]:
     if not kernel.settings.store:
         root = kernel.settings.data_dir / "logs"
         return FileLogStore(root), f"files:{root}"
-    return SqlLogStore(kernel.stores, kernel.executor), kernel.stores.describe(SPEC)
+    store = SqlLogStore(kernel.stores, kernel.executor)
+    return store, kernel.stores.opened()[SPEC.component]
 
 
 def assemble(kernel: Kernel) -> Logs:

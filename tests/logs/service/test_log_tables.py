@@ -49,14 +49,14 @@ class AwayBackend:
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
-        self.opened: list[AwayDatabase] = []
+        self.databases: list[AwayDatabase] = []
 
     def open(self, spec: StoreSpec) -> SqlDatabase:
-        self.opened.append(AwayDatabase(self._backend.open(spec)))
-        return self.opened[-1]
+        self.databases.append(AwayDatabase(self._backend.open(spec)))
+        return self.databases[-1]
 
-    def describe(self, spec: StoreSpec) -> str:
-        return self._backend.describe(spec)
+    def opened(self) -> dict[str, str]:
+        return self._backend.opened()
 
     async def follow(self) -> None:
         await self._backend.follow()
@@ -97,7 +97,7 @@ def test_events_appended_while_the_database_is_away_are_kept_in_order(
     backend: AwayBackend,
 ) -> None:
     store = SqlLogStore(backend)
-    (database,) = backend.opened
+    (database,) = backend.databases
     store.append(ACCOUNT, REGION, GROUP, "s", [LogEvent(T0, "one")])
     store.flush()
     database.away = True
@@ -116,7 +116,7 @@ def test_events_appended_while_the_database_is_away_are_kept_in_order(
 
 def test_the_periodic_flush_outlasts_a_database_away(backend: AwayBackend) -> None:
     store = SqlLogStore(backend)
-    database = backend.opened[0]
+    database = backend.databases[0]
     other = SqlLogStore(backend)  # another process: it sees only what the loop wrote
     database.away = True
 
