@@ -23,6 +23,7 @@ from pathlib import Path
 from gureum.aws.authorization import ResourcePolicy
 from gureum.aws.frontend import CallContext
 from gureum.aws.policy import read_policy
+from gureum.aws.sql import SqliteBackend
 from gureum.clock import SystemClock
 from gureum.iam.domain.entities import Holder
 from gureum.iam.services.authorizer import Authorizer
@@ -80,7 +81,7 @@ def _samples(
 def measure(count: int = 20_000) -> dict[str, float]:
     """Median and p99 microseconds of one authorization, warm (cached) and cold (evaluated)."""
     with tempfile.TemporaryDirectory(prefix="gureum-authz-") as directory:
-        store = IamStore(Path(directory) / "iam.sqlite3")
+        store = IamStore(SqliteBackend(Path(directory)))
         try:
             clock = SystemClock()
             user = UserService(store, clock).create(ACCOUNT, {"UserName": "bench"})

@@ -34,7 +34,7 @@ class Iam(Assembly):
 
 
 def assemble(kernel: Kernel) -> Iam:
-    store = IamStore(kernel.settings.data_dir / "iam.sqlite3")
+    store = IamStore(kernel.stores)
     principals = Principals(store)
     roles = RoleService(store, kernel.clock, principals.check_trusted)
     users = UserService(store, kernel.clock)

@@ -23,7 +23,8 @@ class Sts(Assembly):
 
 def assemble(kernel: Kernel, principals: Principals) -> Sts:
     settings = kernel.settings
-    key = sealing_key(settings.data_dir / "sts.key")
+    # In the shared directory: every process of a cluster must open the tokens the others seal.
+    key = sealing_key(settings.shared / "sts.key")
     enforce = settings.iam == "enforce"
     sessions = SessionService(principals, kernel.clock, key, settings.time_scale, enforce)
     endpoint = ServiceEndpoint(

@@ -1,17 +1,18 @@
-"""IAM's services over a real SQLite store: the authorizer's decisions and their cache, the
-principals the front door finds keys through, and case-insensitive names under concurrency."""
+"""IAM's services over the real store: the authorizer's decisions and their cache, the
+principals the front door finds keys through, and case-insensitive names under concurrency. Every
+test runs on SQLite and on PostgreSQL (the `stores` fixture), as `test_records.py`'s do."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from gureum.aws.errors import AccessDenied
 from gureum.aws.frontend import CallContext
+from gureum.aws.sql import Backend
 from gureum.clock import SystemClock
 from gureum.iam.domain.entities import Holder
 from gureum.iam.domain.errors import EntityAlreadyExists
@@ -37,8 +38,8 @@ def allow(action: str) -> str:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Any:
-    store = IamStore(tmp_path / "iam.sqlite3")
+def store(stores: Callable[[], Backend]) -> Iterator[IamStore]:
+    store = IamStore(stores())
     yield store
     store.close()
 

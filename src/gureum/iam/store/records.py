@@ -1,24 +1,24 @@
-"""IAM's records in SQLite: one file (`iam.sqlite3`), a row per role, user, managed policy,
-inline policy, attachment and access key, each a JSON document beside the columns it is found
-by.
+"""IAM's records: a row per role, user, managed policy, inline policy, attachment and access
+key, each a JSON document beside the columns it is found by, through the SQL port
+(`gureum.aws.sql`): `iam.sqlite3` in the data directory, or PostgreSQL (`migrations/`).
 
 Names are keyed in lower case (IAM's names are unique regardless of case), so a uniqueness
 check and the insert that follows it run in one transaction (`transaction()`), and two
-concurrent CreateRole calls for `App` and `app` cannot both succeed. Access keys have a table of
-their own, keyed by id alone, because the front door finds a key before it knows the account.
+concurrent CreateRole calls for `App` and `app` cannot both succeed, whichever processes they
+reach (SQLite's `BEGIN IMMEDIATE`, PostgreSQL's advisory lock of the store). Access keys have
+a table of their own, keyed by id alone, because the front door finds a key before it knows the
+account.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from gureum.aws.sqlite import Database
+from gureum.aws.sql import Backend, Sql, StoreSpec
 from gureum.iam.domain.entities import (
     AccessKeyRecord,
     Attachment,
@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS access_keys (
     id TEXT PRIMARY KEY, account TEXT NOT NULL, user TEXT NOT NULL, document TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS access_keys_of ON access_keys (account, user);
 """
+SPEC = StoreSpec("iam", "iam.sqlite3", SCHEMA, "gureum.iam.store")
 
 ROLE, USER, POLICY = "role", "user", "policy"
 
@@ -145,7 +146,7 @@ def _key(account: str, user: str, doc: dict[str, Any], key_id: str) -> AccessKey
 class Records:
     """IAM's rows, inside one transaction."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Sql) -> None:
         self._db = db
 
     # --- generic rows --------------------------------------------------------------------
@@ -159,8 +160,9 @@ class Records:
 
     def _put(self, account: str, kind: str, key: str, doc: dict[str, Any], owner: str) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO records (account, kind, key, owner, document) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO records (account, kind, key, owner, document) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (account, kind, key) "
+            "DO UPDATE SET owner = excluded.owner, document = excluded.document",
             (account, kind, key, owner, json.dumps(doc)),
         )
 
@@ -263,9 +265,11 @@ class Records:
 
     def attachment_count(self, account: str, policy_arn: str) -> int:
         """How many roles and users of `account` have `policy_arn` attached."""
+        # An attachment's key is its owner's, a space and the policy's ARN (`attach`): matched
+        # in SQL both databases speak, where JSON functions differ.
         (count,) = self._db.execute(
             "SELECT COUNT(*) FROM records WHERE account = ? AND kind IN (?, ?) "
-            "AND json_extract(document, '$.arn') = ?",
+            "AND key = owner || ' ' || ?",
             (account, "role-attachment", "user-attachment", policy_arn),
         ).fetchone()
         return int(count)
@@ -274,7 +278,7 @@ class Records:
 
     def access_key(self, key_id: str) -> AccessKeyRecord | None:
         row = self._db.execute(
-            "SELECT account, user, document FROM access_keys WHERE id = ?", (key_id,)
+            'SELECT account, "user", document FROM access_keys WHERE id = ?', (key_id,)
         ).fetchone()
         return None if row is None else _key(row[0], row[1], json.loads(row[2]), key_id)
 
@@ -285,8 +289,11 @@ class Records:
             "created": key.created.isoformat(),
             "user": key.user,
         }
+        # `user` is a reserved word in PostgreSQL: quoted, it names the column on both.
         self._db.execute(
-            "INSERT OR REPLACE INTO access_keys (id, account, user, document) VALUES (?, ?, ?, ?)",
+            'INSERT INTO access_keys (id, account, "user", document) VALUES (?, ?, ?, ?) '
+            'ON CONFLICT (id) DO UPDATE SET account = excluded.account, "user" = excluded."user", '
+            "document = excluded.document",
             (key.key_id, key.account, key_of(key.user), json.dumps(doc)),
         )
 
@@ -295,17 +302,17 @@ class Records:
 
     def access_keys(self, account: str, user: str) -> list[AccessKeyRecord]:
         rows = self._db.execute(
-            "SELECT id, document FROM access_keys WHERE account = ? AND user = ? ORDER BY id",
+            'SELECT id, document FROM access_keys WHERE account = ? AND "user" = ? ORDER BY id',
             (account, key_of(user)),
         )
         return [_key(account, user, json.loads(doc), key_id) for key_id, doc in rows]
 
 
 class IamStore:
-    """The one SQLite file; `transaction()` for changes, `read()` for lookups."""
+    """IAM's database; `transaction()` for lookups and changes alike."""
 
-    def __init__(self, path: Path) -> None:
-        self._database = Database(path, SCHEMA)
+    def __init__(self, stores: Backend) -> None:
+        self._database = stores.open(SPEC)
 
     @contextmanager
     def transaction(self) -> Iterator[Records]:
@@ -314,7 +321,8 @@ class IamStore:
 
     @property
     def generation(self) -> int:
-        """Moves on every change (readers that cache, such as the front door's, compare it)."""
+        """Moves on every change, in this process or (on PostgreSQL) another: readers that
+        cache, such as the front door's, compare it, read before what they cache is read."""
         return self._database.generation
 
     def close(self) -> None:

@@ -1,5 +1,6 @@
-"""The key that seals STS's session tokens: 32 random bytes in `<data>/sts.key`, created once
-(readable by the server's user only) so that sessions outlive a restart."""
+"""The key that seals STS's session tokens: 32 random bytes in `<shared>/sts.key` (the data
+directory unless `--shared-dir` is set), created once (readable by the server's user only) so
+that sessions outlive a restart, and every process of a cluster opens the others' tokens."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ _SIZE = 32
 
 def sealing_key(path: Path) -> bytes:
     """The key in `path`, made on first use. Created with O_EXCL, so two servers starting on
-    one data directory agree on one key."""
+    one directory (or a cluster's processes starting together) agree on one key."""
+    path.parent.mkdir(parents=True, exist_ok=True)  # a shared directory not yet made
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
