@@ -45,8 +45,10 @@ class Efs(Assembly):
 
 def assemble(kernel: Kernel, network: NetworkModel) -> Efs:
     settings = kernel.settings
-    store = EfsStore(settings.data_dir / "efs.sqlite3")
-    trees = FileSystemTrees(settings.data_dir / "efs")
+    store = EfsStore(kernel.stores)
+    # The file systems' data in the shared directory (the data directory unless
+    # `--shared-dir`): a function mounts the same files whichever host runs it.
+    trees = FileSystemTrees(settings.shared / "efs")
     clock, scale = kernel.clock, settings.time_scale
     file_systems = FileSystemService(store, trees, clock, scale)
     mount_targets = MountTargetService(store, network, clock, scale)

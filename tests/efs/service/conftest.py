@@ -1,14 +1,16 @@
-"""EFS's services over their real SQLite store and directories, the shipped in-memory network
-and a manual clock."""
+"""EFS's services over their real store and directories, the shipped in-memory network and a
+manual clock. Every test that takes `efs` runs on SQLite and on PostgreSQL (the `stores`
+fixture): the store's contract suite (issue #24)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from gureum.aws.sql import Backend
 from gureum.clock import ManualClock
 from gureum.efs.domain.file_systems import FileSystem, file_system_spec
 from gureum.efs.domain.mount_targets import Subnet
@@ -50,9 +52,11 @@ class Efs:
         return fs
 
 
-def build(data: Path, clock: ManualClock, network: InMemoryNetwork) -> Efs:
+def build(data: Path, stores: Backend, clock: ManualClock, network: InMemoryNetwork) -> Efs:
+    """EFS as a server builds it: its records in `stores`, its file systems' data under `data`
+    (the shared directory, which is the data directory by default)."""
     trees = FileSystemTrees(data / "efs")  # makes the data directory too
-    store = EfsStore(data / "efs.sqlite3")
+    store = EfsStore(stores)
     return Efs(
         clock,
         network,
@@ -77,7 +81,7 @@ def network() -> InMemoryNetwork:
 
 
 @pytest.fixture
-def efs(tmp_path: Path, network: InMemoryNetwork) -> Iterator[Efs]:
-    built = build(tmp_path / "data", ManualClock(), network)
+def efs(tmp_path: Path, stores: Callable[[], Backend], network: InMemoryNetwork) -> Iterator[Efs]:
+    built = build(tmp_path / "data", stores(), ManualClock(), network)
     yield built
     built.store.close()

@@ -1,16 +1,20 @@
-"""File systems over the real store: tokens, lifecycle, data directories, policies, tags."""
+"""File systems over the real store (SQLite and PostgreSQL): tokens, lifecycle, data
+directories, policies, tags."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from contextlib import closing
+from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from gureum.aws.sql import Backend
 from gureum.clock import ManualClock
 from gureum.efs.domain import resources
+from gureum.efs.domain.access_points import AccessPointSpec
 from gureum.efs.domain.errors import (
     AccessPointNotFound,
     FileSystemAlreadyExists,
@@ -26,6 +30,7 @@ from gureum.efs.domain.policies import FULL_ACCESS, ClientAccess
 from gureum.efs.domain.resources import Kind
 from gureum.efs.services.fakes import InMemoryNetwork
 from gureum.efs.services.file_systems import FileSystemService
+from gureum.efs.store.records import SPEC
 from tests.efs.service.conftest import ACCOUNT, REGION, SUBNET_A, Efs, build
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/fn"
@@ -55,9 +60,9 @@ def test_a_file_system_is_creating_then_available(efs: Efs) -> None:
     )
 
 
-def test_the_creating_delay_is_scaled(tmp_path: Path) -> None:
+def test_the_creating_delay_is_scaled(tmp_path: Path, stores: Callable[[], Backend]) -> None:
     clock = ManualClock()
-    efs = build(tmp_path, clock, InMemoryNetwork())
+    efs = build(tmp_path, stores(), clock, InMemoryNetwork())
     scaled = FileSystemService(efs.store, efs.trees, clock, 0.1)
     fs = scaled.create(ACCOUNT, REGION, file_system_spec("t"))
     clock.advance(0.1)
@@ -152,14 +157,16 @@ def test_tags_of_file_systems_and_access_points(efs: Efs) -> None:
         efs.file_systems.tag(ACCOUNT, REGION, "fs-0123456789abcdef0", {"a": "b"})
 
 
-def test_everything_survives_a_reopen(tmp_path: Path, network: InMemoryNetwork) -> None:
+def test_everything_survives_a_reopen(
+    tmp_path: Path, stores: Callable[[], Backend], network: InMemoryNetwork
+) -> None:
     clock = ManualClock()
-    first = build(tmp_path, clock, network)
+    first = build(tmp_path, stores(), clock, network)
     fs = first.file_systems.create(ACCOUNT, REGION, file_system_spec("t", tags={"Name": "n"}))
     clock.advance(1)
     target = first.mount_targets.create(ACCOUNT, REGION, fs.file_system_id, SUBNET_A.subnet_id)
     first.store.close()
-    second = build(tmp_path, clock, network)
+    second = build(tmp_path, stores(), clock, network)
     assert second.file_systems.get(ACCOUNT, REGION, fs.file_system_id) == fs
     found, _ = second.mount_targets.describe(
         ACCOUNT, REGION, mount_target_id=target.mount_target_id
@@ -196,17 +203,21 @@ def test_sweep_removes_what_no_file_system_owns_but_never_data(efs: Efs) -> None
     assert (efs.trees.path_of(kept.file_system_id) / "data").read_text() == "x"
 
 
-def test_a_delete_that_fails_to_commit_keeps_the_data(efs: Efs) -> None:
+def test_a_delete_that_fails_to_commit_keeps_the_data(
+    efs: Efs, stores: Callable[[], Backend]
+) -> None:
     fs = efs.file_system()
     (efs.trees.path_of(fs.file_system_id) / "data").write_text("x")
     # A row that refers to the file system through a deferred foreign key: deleting the file
     # system then fails at COMMIT, after the directory was moved aside.
-    with closing(sqlite3.connect(efs.trees.root.parent / "efs.sqlite3")) as db, db:
-        db.execute(
+    beside = stores().open(SPEC)
+    with beside.transaction() as sql:
+        sql.execute(
             "CREATE TABLE holds (fs TEXT REFERENCES file_systems(id) DEFERRABLE INITIALLY DEFERRED)"
         )
-        db.execute("INSERT INTO holds VALUES (?)", (fs.file_system_id,))
-    with pytest.raises(sqlite3.IntegrityError):
+        sql.execute("INSERT INTO holds VALUES (?)", (fs.file_system_id,))
+    beside.close()
+    with pytest.raises((sqlite3.IntegrityError, psycopg.errors.ForeignKeyViolation)):
         efs.file_systems.delete(ACCOUNT, REGION, fs.file_system_id)
     assert (efs.trees.path_of(fs.file_system_id) / "data").read_text() == "x"
     assert efs.file_systems.get(ACCOUNT, REGION, fs.file_system_id) == fs
@@ -219,3 +230,28 @@ def test_a_retired_directory_of_a_file_system_that_still_exists_is_put_back(efs:
     efs.trees.retire(fs.file_system_id)
     assert efs.file_systems.sweep() == set()
     assert (efs.trees.path_of(fs.file_system_id) / "data").read_text() == "x"
+
+
+def test_hosts_on_one_shared_directory_and_database_serve_the_same_file_systems(
+    tmp_path: Path, stores: Callable[[], Backend], network: InMemoryNetwork
+) -> None:
+    # Two servers of a cluster: one database, one shared directory every host mounts.
+    clock = ManualClock()
+    one = build(tmp_path / "shared", stores(), clock, network)
+    two = build(tmp_path / "shared", stores(), clock, network)
+    try:
+        fs = one.file_systems.create(ACCOUNT, REGION, file_system_spec("t"))
+        clock.advance(1)
+        assert two.file_systems.sweep() == set()  # a host that starts keeps the others' data
+        point = two.access_points.create(ACCOUNT, REGION, AccessPointSpec("c", fs.file_system_id))
+        arn = resources.arn(REGION, ACCOUNT, Kind.ACCESS_POINT, point.access_point_id)
+        (one.trees.path_of(fs.file_system_id) / "note").write_text("x")
+        root, _ = two.access_points.root_directory(ACCOUNT, REGION, arn)
+        assert (root / "note").read_text() == "x"
+        two.file_systems.delete(ACCOUNT, REGION, fs.file_system_id)
+        with pytest.raises(FileSystemNotFound):
+            one.file_systems.get(ACCOUNT, REGION, fs.file_system_id)
+        assert not one.trees.path_of(fs.file_system_id).exists()
+    finally:
+        one.store.close()
+        two.store.close()

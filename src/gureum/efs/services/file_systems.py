@@ -3,7 +3,10 @@
 The public interface other services use: Lambda asks `client_access` what a function's role may
 do through a mount. Each operation is one transaction; a file system's directory is made before
 its row is committed and removed after its row is gone, so a crash leaves at worst an orphan
-directory, never a file system without data.
+directory, never a file system without data. Directories are made and moved aside inside the
+writing transaction, and the start-up sweep runs in one too: in a cluster, where every host sees
+the same directories, a host that starts never takes another's create or delete under way for a
+crashed one's leftovers.
 """
 
 from __future__ import annotations
@@ -85,7 +88,6 @@ class FileSystemService:
         """A new file system; FileSystemAlreadyExists (with the id) when the creation token
         already made one in this account and region, as AWS answers a retried create."""
         file_system_id = resources.new_id("fs-", self._draw())
-        self._trees.create(file_system_id)
         try:
             with self._store.write() as records:
                 existing = records.file_system_by_token(account, region, spec.creation_token)
@@ -95,6 +97,7 @@ class FileSystemService:
                     raise FileSystemLimitExceeded(
                         f"You have reached the maximum number of file systems ({self._max})."
                     )
+                self._trees.create(file_system_id)
                 fs = FileSystem(
                     account,
                     region,
@@ -111,10 +114,15 @@ class FileSystemService:
 
     def sweep(self) -> set[str]:
         """Removes the directories no file system owns (see `FileSystemTrees.sweep`); run at
-        start, before any request. Returns the directories with data it left in place."""
-        with self._store.read() as records:
-            known = records.file_system_ids()
-        return self._trees.sweep(known)
+        start, before any request. Returns the directories with data it left in place. Looks in
+        a write transaction: another host's create or delete, whose directory work is done in
+        its own, is then either committed or not begun. Deleted data, which may be large, is
+        removed after it, as `delete` removes it after its commit."""
+        with self._store.write() as records:
+            kept, retired = self._trees.sweep(records.file_system_ids())
+        for file_system_id in sorted(retired):
+            self._trees.purge(file_system_id)
+        return kept
 
     def data_of(self, file_system_id: str) -> Path:
         """Where the file system's data is on the host."""

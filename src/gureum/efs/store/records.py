@@ -1,24 +1,23 @@
-"""EFS's records in SQLite: one file (`efs.sqlite3`), a row per file system, mount target and
-access point, each a JSON document beside the columns it is looked up by.
+"""EFS's records: a row per file system, mount target and access point, each a JSON document
+beside the columns it is looked up by, through the SQL port (`gureum.aws.sql`): `efs.sqlite3` in
+the data directory, or PostgreSQL (`migrations/`).
 
-Durability as every store over `gureum.aws.sqlite`: each change is on disk before the request
-that made it is answered. Uniqueness rules that must hold under concurrent requests (one
-creation token per account and region, one client token per account and region, one mount target per
-AZ) are checked inside the writing transaction by the service, which runs its check-then-insert
-through `transaction()`.
+Each change is durable before the request that made it is answered. Uniqueness rules that must
+hold under concurrent requests (one creation token per account and region, one client token per
+account and region, one mount target per AZ) are checked inside the writing transaction by the
+service, which runs its check-then-insert through `write()`: writers take turns (SQLite's
+`BEGIN IMMEDIATE`, PostgreSQL's advisory lock of the store), whichever processes they run in.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from gureum.aws.sqlite import Database
+from gureum.aws.sql import Backend, Sql, StoreSpec
 from gureum.efs.domain.access_points import (
     AccessPoint,
     AccessPointSpec,
@@ -49,6 +48,7 @@ CREATE TABLE IF NOT EXISTS access_points (
 CREATE INDEX IF NOT EXISTS access_points_of ON access_points (file_system);
 CREATE INDEX IF NOT EXISTS access_points_by_token ON access_points (account, region, token);
 """
+SPEC = StoreSpec("efs", "efs.sqlite3", SCHEMA, "gureum.efs.store")
 
 
 def _time(value: datetime) -> str:
@@ -74,7 +74,7 @@ def _file_system_document(fs: FileSystem) -> str:
     )
 
 
-def _file_system(row: sqlite3.Row | tuple[Any, ...]) -> FileSystem:
+def _file_system(row: tuple[Any, ...]) -> FileSystem:
     file_system_id, account, region, text = row
     doc = json.loads(text)
     spec = FileSystemSpec(
@@ -174,7 +174,7 @@ _AP = "SELECT id, account, region, file_system, token, document FROM access_poin
 class Records:
     """One transaction's view of the records: reads and writes on its connection."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Sql) -> None:
         self._db = db
 
     # file systems ---------------------------------------------------------------------------
@@ -313,21 +313,22 @@ class Records:
 
 
 class EfsStore:
-    """The SQLite file behind EFS; `read()` and `write()` hand out a `Records` view."""
+    """The database behind EFS; `read()` and `write()` hand out a `Records` view."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = Database(path, SCHEMA)
+    def __init__(self, stores: Backend) -> None:
+        self._db = stores.open(SPEC)
 
     @contextmanager
     def write(self) -> Iterator[Records]:
-        with self._db.transaction() as db:
-            yield Records(db)
+        with self._db.transaction() as sql:
+            yield Records(sql)
 
     @contextmanager
     def read(self) -> Iterator[Records]:
-        # Reads go through the same lock: one connection, shared by threads.
-        with self._db.transaction(counted=False) as db:
-            yield Records(db)
+        # A transaction too: a read sees no other writer's change half made. Nothing caches
+        # what EFS reads, so its generation is not followed.
+        with self._db.transaction() as sql:
+            yield Records(sql)
 
     def close(self) -> None:
         self._db.close()

@@ -1,5 +1,7 @@
-"""Each file system's data: a directory tree under `<data>/efs/<fs-id>/`, made with the file
-system and removed with it, and the access points' root directories inside it.
+"""Each file system's data: a directory tree under `<shared>/efs/<fs-id>/` (the shared
+directory, which is the data directory unless `--shared-dir` names the one every host of a
+cluster mounts), made with the file system and removed with it, and the access points' root
+directories inside it.
 
 An access point's root is reached by walking its path one component at a time from the file
 system's directory with `openat(..., O_NOFOLLOW | O_DIRECTORY)`: a component that is a symbolic
@@ -25,7 +27,7 @@ _WALK = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class FileSystemTrees:
-    """The directories of every file system, under one root (`<data>/efs`)."""
+    """The directories of every file system, under one root (`<shared>/efs`)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -63,26 +65,29 @@ class FileSystemTrees:
     def purge(self, file_system_id: str) -> None:
         shutil.rmtree(self.root / f"{_RETIRED}{file_system_id}", ignore_errors=True)
 
-    def sweep(self, known: set[str]) -> set[str]:
-        """Removes what no file system owns: retired directories (a delete that committed and
-        crashed before removing them; one whose file system still exists, because the delete
-        never committed, is put back) and empty directories of unknown ids (a create that
-        crashed before its commit). A directory with data and no file system is left alone and
-        returned, for the log: losing the database must never cost the data."""
+    def sweep(self, known: set[str]) -> tuple[set[str], set[str]]:
+        """Tidies what no file system owns: a retired directory whose file system still exists
+        (killed before the delete committed) is put back, and empty directories of unknown ids
+        (a create that crashed before its commit) are removed. Returns the directories with
+        data and no file system, left alone for the log (losing the database must never cost
+        the data), and the ids whose retired directories are to `purge` (a delete that
+        committed and crashed before removing its data): quick renames and rmdirs here, the
+        long removals for the caller to run once it no longer holds the store."""
         kept: set[str] = set()
+        retired: set[str] = set()
         for entry in os.scandir(self.root):
             if entry.name.startswith(_RETIRED):
                 owner = entry.name.removeprefix(_RETIRED)
                 if owner in known:
-                    self.restore(owner)  # retired, then killed before the delete committed
+                    self.restore(owner)
                 else:
-                    shutil.rmtree(entry.path, ignore_errors=True)
+                    retired.add(owner)
             elif entry.name.startswith("fs-") and entry.name not in known:
                 try:
                     os.rmdir(entry.path)  # only if empty
                 except OSError:
                     kept.add(entry.name)
-        return kept
+        return kept, retired
 
     def open_root(self, file_system_id: str, root: RootDirectory) -> int:
         """A descriptor of the access point's root directory, made with its CreationInfo when
