@@ -6,13 +6,18 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
 import pytest
+from botocore.session import get_session
 
-from gureum.aws.sql import Backend
-from gureum.clock import ManualClock
+from gureum.aws.kernel import Kernel
+from gureum.aws.sql import Backend, SqliteBackend
+from gureum.clock import ManualClock, SystemClock
+from gureum.config import Settings
+from gureum.efs import assembly
 from gureum.efs.domain import resources
 from gureum.efs.domain.access_points import AccessPointSpec
 from gureum.efs.domain.errors import (
@@ -255,3 +260,25 @@ def test_hosts_on_one_shared_directory_and_database_serve_the_same_file_systems(
     finally:
         one.store.close()
         two.store.close()
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_the_data_is_in_the_shared_directory_when_there_is_one(
+    tmp_path: Path, network: InMemoryNetwork, shared: bool
+) -> None:
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data, shared_dir=tmp_path / "shared" if shared else None)
+    executor = ThreadPoolExecutor(max_workers=1)
+    kernel = Kernel(
+        settings, SystemClock(), executor, "http://efs.test", get_session(), SqliteBackend(data)
+    )
+    efs = assembly.assemble(kernel, network)
+    try:
+        fs = efs.file_systems.create(ACCOUNT, REGION, file_system_spec("t"))
+        where = (tmp_path / "shared" if shared else data) / "efs" / fs.file_system_id
+        assert efs.file_systems.data_of(fs.file_system_id) == where
+        assert where.is_dir()
+        assert (data / "efs.sqlite3").exists()  # the records stay with the store
+    finally:
+        efs.close()
+        executor.shutdown()
