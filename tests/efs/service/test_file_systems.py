@@ -14,6 +14,7 @@ import pytest
 from botocore.session import get_session
 
 from gureum.aws.kernel import Kernel
+from gureum.aws.singletons import LocalSingletons
 from gureum.aws.sql import Backend, SqliteBackend
 from gureum.clock import ManualClock, SystemClock
 from gureum.config import Settings
@@ -270,7 +271,13 @@ def test_the_data_is_in_the_shared_directory_when_there_is_one(
     settings = Settings(data_dir=data, shared_dir=tmp_path / "shared" if shared else None)
     executor = ThreadPoolExecutor(max_workers=1)
     kernel = Kernel(
-        settings, SystemClock(), executor, "http://efs.test", get_session(), SqliteBackend(data)
+        settings,
+        SystemClock(),
+        executor,
+        "http://efs.test",
+        get_session(),
+        SqliteBackend(data),
+        LocalSingletons(),
     )
     efs = assembly.assemble(kernel, network)
     try:

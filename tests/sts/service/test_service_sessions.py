@@ -14,6 +14,7 @@ import pytest
 from botocore.session import get_session
 
 from gureum.aws.kernel import Kernel
+from gureum.aws.singletons import LocalSingletons
 from gureum.aws.sql import SqliteBackend
 from gureum.clock import ManualClock, SystemClock
 from gureum.config import Settings
@@ -85,7 +86,13 @@ def servers() -> Iterator[Callable[[Settings], SessionService]]:
     def build(settings: Settings) -> SessionService:
         backend = SqliteBackend(settings.data_dir)
         kernel = Kernel(
-            settings, SystemClock(), executor, "http://sts.test", get_session(), backend
+            settings,
+            SystemClock(),
+            executor,
+            "http://sts.test",
+            get_session(),
+            backend,
+            LocalSingletons(),
         )
         opened.append(IamStore(backend))
         return sts.assemble(kernel, Principals(opened[-1])).sessions
