@@ -22,9 +22,7 @@ class Sqs(Assembly):
 
 def assemble(kernel: Kernel) -> Sqs:
     settings = kernel.settings
-    queues = QueueService(
-        settings.data_dir / "queues.sqlite3", kernel.clock, settings.time_scale, kernel.endpoint_url
-    )
+    queues = QueueService(kernel.stores, kernel.clock, settings.time_scale, kernel.endpoint_url)
     endpoint = ServiceEndpoint(
         "sqs", JsonProtocol(kernel.model("sqs")), SqsApi(queues).handlers(), unvalidated=UNVALIDATED
     )

@@ -26,6 +26,7 @@ from typing import Any, TypeVar, cast
 import pytest
 
 from gureum.app import GureumApp
+from gureum.aws.sql import SqliteBackend
 from gureum.clock import SystemClock
 from gureum.config import Settings
 from gureum.lambda_.domain.arns import LATEST, FunctionRef
@@ -529,7 +530,7 @@ def rig_over(
 ) -> Rig:
     invoker = invoker or ScriptedInvoker()
     clock = SystemClock()
-    queues = QueueService(tmp_path / "queues.sqlite3", clock, 1.0, "http://127.0.0.1:1")
+    queues = QueueService(SqliteBackend(tmp_path), clock, 1.0, "http://127.0.0.1:1")
     events = EventQueue(store, executor)
     metrics = LambdaMetrics(ConcurrencyLedger(Limits(1000, 100)))
     delivery = Delivery(store, invoker, queues, events, executor, clock, 1.0, metrics)

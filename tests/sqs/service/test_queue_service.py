@@ -1,6 +1,7 @@
-"""The queue service in-process, over its real SQLite store and a `ManualClock`: the port Lambda's
+"""The queue service in-process, over its real store and a `ManualClock`: the port Lambda's
 asynchronous invocation uses (`send`, `exists`), long polls woken from other threads, and every
-SQS delay on the scaled clock."""
+SQS delay on the scaled clock. Every test runs on SQLite and on PostgreSQL (the `stores` fixture):
+the store's contract suite (issue #24)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from gureum.aws.errors import ClientError
+from gureum.aws.sql import Backend
 from gureum.clock import ManualClock
 from gureum.sqs.domain.messages import MessageAttribute, md5_of_attributes
 from gureum.sqs.domain.queues import QueueKey
@@ -32,8 +33,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def queues(tmp_path: Path, clock: ManualClock) -> Iterator[QueueService]:
-    service = QueueService(tmp_path / "queues.sqlite3", clock, SCALE, "http://127.0.0.1:4566")
+def queues(stores: Callable[[], Backend], clock: ManualClock) -> Iterator[QueueService]:
+    service = QueueService(stores(), clock, SCALE, "http://127.0.0.1:4566")
     service.create_queue(KEY, {}, {})
     yield service
     service.close()
@@ -141,11 +142,11 @@ def test_retention_runs_on_the_scaled_clock(queues: QueueService, clock: ManualC
 
 
 def test_messages_survive_reopening_the_store(
-    tmp_path: Path, queues: QueueService, clock: ManualClock
+    stores: Callable[[], Backend], queues: QueueService, clock: ManualClock
 ) -> None:
     queues.send(KEY.account, KEY.region, KEY.arn, "kept", {"k": ("String", "v")})
     queues.close()
-    reopened = QueueService(tmp_path / "queues.sqlite3", clock, SCALE, "http://127.0.0.1:4566")
+    reopened = QueueService(stores(), clock, SCALE, "http://127.0.0.1:4566")
     try:
         assert bodies(reopened) == ["kept"]
     finally:

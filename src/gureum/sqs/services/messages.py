@@ -1,7 +1,7 @@
 """Messages on SQS queues: sending, receiving (with long polling), deleting, re-hiding.
 
 Invariants:
-- A send is acknowledged only after its commit (`QueueStore` commits with `synchronous=FULL`).
+- A send is acknowledged only after its commit (`QueueStore`'s commits are durable).
 - Delays SQS applies on its own (DelaySeconds, visibility timeouts, retention) run on the clock
   port, multiplied by `time_scale` (DESIGN.md "Time"); a long poll's WaitTimeSeconds is the
   client's own wait and is never scaled.
@@ -9,7 +9,7 @@ Invariants:
 - A message received `maxReceiveCount` times moves to the queue's dead-letter queue on the next
   receive, as SQS's redrive does.
 
-Every method but `receive_message` blocks on SQLite: call them from worker threads.
+Every method but `receive_message` blocks on the store: call them from worker threads.
 """
 
 from __future__ import annotations

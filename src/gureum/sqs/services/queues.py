@@ -1,4 +1,4 @@
-"""SQS-compatible queues: durable in their own SQLite file, timed by the clock port.
+"""SQS-compatible queues: durable in their store (SQLite or PostgreSQL), timed by the clock port.
 
 `QueueService` is the control plane (create, list, attributes, tags, purge, delete) and owns the
 store; its `messages` (`MessageService`) send, receive and delete messages on the same store.
@@ -6,16 +6,16 @@ Every delay SQS applies on its own, the purge interval included, runs on the clo
 multiplied by `time_scale` (DESIGN.md "Time").
 
 `send` and `exists` are the port Lambda's asynchronous invocation uses for dead-letter queues and
-destinations. Every method blocks on SQLite (a commit per call): call them from worker threads.
+destinations. Every method blocks on the store (a commit per call): call them from worker threads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from pathlib import Path
 
 from gureum.aws.errors import ClientError
+from gureum.aws.sql import Backend
 from gureum.clock import Clock
 from gureum.sqs.domain.errors import PurgeQueueInProgress, QueueDoesNotExist, invalid_parameter
 from gureum.sqs.domain.messages import Message, MessageAttribute
@@ -42,8 +42,8 @@ PURGE_INTERVAL = 60  # seconds between two PurgeQueue calls on one queue
 class QueueService:
     """SQS's queues and messages for every account and region, on one store."""
 
-    def __init__(self, db_path: Path, clock: Clock, time_scale: float, endpoint: str) -> None:
-        self._store = QueueStore(db_path)
+    def __init__(self, stores: Backend, clock: Clock, time_scale: float, endpoint: str) -> None:
+        self._store = QueueStore(stores)
         self._timeline = Timeline(clock, time_scale)
         self._endpoint = endpoint
         self._waiters = Waiters()

@@ -1,1 +1,1 @@
-"""SQS's store adapter: queues and messages in SQLite."""
+"""SQS's store adapter: queues and messages on the SQL port (SQLite or PostgreSQL)."""

@@ -1,27 +1,27 @@
-"""The queues' store: SQLite in WAL mode, its own file and connection, one writer at a time.
+"""The queues' store, through the SQL port (`gureum.aws.sql`): an SQLite file in the data
+directory (WAL, `synchronous=FULL`), or PostgreSQL (`migrations/`).
 
-Durability as in `gureum.lambda_.store.sqlite`: `synchronous=FULL` makes every commit reach the disk
-before `transaction()` returns, so a message is on disk before its SendMessage is answered and
-survives `kill -9`. Every transaction starts with `BEGIN IMMEDIATE`, so a receive's read-then-hide
-never races another receive, and the connection is shared by threads behind a lock.
+A message is committed before its SendMessage is answered, and survives `kill -9` (SQLite syncs
+every commit; PostgreSQL's COMMIT is durable). Every transaction holds the store alone: SQLite's
+`BEGIN IMMEDIATE` in one process, PostgreSQL's advisory lock of the store across every process.
+So a receive's read-then-hide never races another receive, in this process or another one, and
+`seq` (taken inside that transaction) numbers messages in the order their sends committed.
 
-Times are epoch seconds of the clock port. A message's `visible_at` is when it may next be
-received (its delay or its visibility timeout, already scaled); `receipt` is the token of its
-latest receive, the only one whose handle still deletes it.
+Times are epoch seconds of the clock port, stored as doubles on both backends. A message's
+`visible_at` is when it may next be received (its delay or its visibility timeout, already
+scaled); `receipt` is the token of its latest receive, the only one whose handle still deletes it.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from gureum.aws.sqlite import Database
+from gureum.aws.sql import Backend, Rows, Sql, StoreSpec
 from gureum.sqs.domain.errors import QueueDoesNotExist
 from gureum.sqs.domain.messages import Message, MessageAttribute
 from gureum.sqs.domain.queues import Queue, QueueCounts, QueueKey
@@ -42,6 +42,7 @@ CREATE INDEX IF NOT EXISTS messages_due ON messages (queue_id, visible_at, seq);
 CREATE INDEX IF NOT EXISTS messages_by_id ON messages (queue_id, id);
 CREATE INDEX IF NOT EXISTS messages_by_age ON messages (queue_id, sent);
 """
+SPEC = StoreSpec("sqs", "queues.sqlite3", SCHEMA, "gureum.sqs.store")
 _QUEUE_COLUMNS = "id, account, region, name, created, modified, attributes, tags"
 _MESSAGE_COLUMNS = (
     "id, body, sent, sender, attributes, trace_header, dead_letter_source, receive_count, "
@@ -80,10 +81,10 @@ def _load_attributes(text: str) -> dict[str, MessageAttribute]:
 
 
 class QueueStore:
-    """Queues and their messages on one SQLite file."""
+    """Queues and their messages, on SQLite or PostgreSQL; thread-safe (one writer at a time)."""
 
-    def __init__(self, path: Path) -> None:
-        self._database = Database(path, SCHEMA)
+    def __init__(self, stores: Backend) -> None:
+        self._database = stores.open(SPEC)
 
     @contextmanager
     def transaction(self) -> Iterator[QueueTransaction]:
@@ -95,14 +96,14 @@ class QueueStore:
 
 
 class QueueTransaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
+    def __init__(self, sql: Sql) -> None:
+        self._sql = sql
 
-    def _rows(self, sql: str, *args: Any) -> list[Any]:
-        return self._db.execute(sql, args).fetchall()
+    def _rows(self, statement: str, *args: Any) -> list[Any]:
+        return self._sql.execute(statement, args).fetchall()
 
-    def _run(self, sql: str, *args: Any) -> sqlite3.Cursor:
-        return self._db.execute(sql, args)
+    def _run(self, statement: str, *args: Any) -> Rows:
+        return self._sql.execute(statement, args)
 
     # queues -------------------------------------------------------------------------------
 
@@ -130,9 +131,9 @@ class QueueTransaction:
     def add_queue(
         self, key: QueueKey, now: float, attributes: Mapping[str, str], tags: Mapping[str, str]
     ) -> Queue:
-        cursor = self._run(
+        (queue_id,) = self._run(
             "INSERT INTO queues (account, region, name, created, modified, attributes, tags) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             key.account,
             key.region,
             key.name,
@@ -140,9 +141,8 @@ class QueueTransaction:
             now,
             json.dumps(dict(attributes)),
             json.dumps(dict(tags)),
-        )
-        assert cursor.lastrowid is not None
-        return Queue(cursor.lastrowid, key, now, now, dict(attributes), dict(tags))
+        ).fetchone()
+        return Queue(queue_id, key, now, now, dict(attributes), dict(tags))
 
     def save_queue(self, queue: Queue) -> None:
         self._run(
@@ -202,12 +202,15 @@ class QueueTransaction:
         self._run("DELETE FROM messages WHERE queue_id = ? AND sent <= ?", queue_id, sent_before)
 
     def counts(self, queue_id: int, now: float) -> QueueCounts:
-        # `gureum.sqs.domain.messages.message_state`, as SQL.
+        # `gureum.sqs.domain.messages.message_state`, as SQL (COUNT of a CASE: an integer on
+        # both backends, where PostgreSQL cannot SUM a comparison).
         row = self._rows(
-            "SELECT COALESCE(SUM(visible_at <= ?1), 0), "
-            "COALESCE(SUM(visible_at > ?1 AND receive_count > 0), 0), "
-            "COALESCE(SUM(visible_at > ?1 AND receive_count = 0), 0) "
-            "FROM messages WHERE queue_id = ?2",
+            "SELECT COUNT(CASE WHEN visible_at <= ? THEN 1 END), "
+            "COUNT(CASE WHEN visible_at > ? AND receive_count > 0 THEN 1 END), "
+            "COUNT(CASE WHEN visible_at > ? AND receive_count = 0 THEN 1 END) "
+            "FROM messages WHERE queue_id = ?",
+            now,
+            now,
             now,
             queue_id,
         )[0]
