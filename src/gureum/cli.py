@@ -48,7 +48,7 @@ OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("efs-connection-burst", int, "EFS connections opened at once before 500 a minute"),
     ("snapshot-memory", int, "MB of memory SnapStart snapshots may hold together"),
     ("isolation", str, "namespaces, none, or auto (namespaces when the machine allows them)"),
-    ("kms-root-key-file", Path, "the key encrypting KMS key material (default DATA_DIR/root.key)"),
+    ("kms-root-key-file", Path, "the key wrapping KMS key material (default SHARED_DIR/root.key)"),
     ("log-level", str, "debug, info, warning or error"),
     ("iam", str, "off (only resource policies apply) or enforce (every request is authorized)"),
     ("hot-reload-bucket", str, "S3Bucket naming hot reload: S3Key is then a directory here"),

@@ -37,7 +37,7 @@ class Settings:
     efs_connection_burst: int = 3_000
     # MB of memory SnapStart snapshots (initialized templates) may hold together.
     snapshot_memory: int = 4_096
-    # The KMS root key file (key material is encrypted under it); default <data-dir>/root.key.
+    # The KMS root key file (key material is encrypted under it); default <shared>/root.key.
     kms_root_key_file: Path | None = None
     # "auto" (namespaces when the machine allows them), "namespaces" (required) or "none".
     isolation: str = "auto"

@@ -22,10 +22,11 @@ class Kms(Assembly):
 
 
 def assemble(kernel: Kernel) -> Kms:
-    settings, data = kernel.settings, kernel.settings.data_dir
+    settings = kernel.settings
     keys = KeyService(
-        data / "keys.sqlite3",
-        settings.kms_root_key_file or data / "root.key",
+        kernel.stores,
+        # In the shared directory: every process of a cluster wraps under the same root key.
+        settings.kms_root_key_file or settings.shared / "root.key",
         kernel.clock,
         settings.time_scale,
         environ=os.environ,  # GUREUM_ROOT_KEY: the root key itself, instead of a file

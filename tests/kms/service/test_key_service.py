@@ -1,16 +1,20 @@
-"""`KeyService` on a real SQLite file and a manual clock: accounts, deletion, rotation, storage."""
+"""`KeyService` on its real store and a manual clock: accounts, deletion, rotation, storage. The
+tests of the store's behaviour run on SQLite and on PostgreSQL (the `stores` fixture): the store's
+contract suite (issue #24)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import stat
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from gureum.aws.sql import Backend, SqliteBackend
 from gureum.clock import ManualClock
 from gureum.kms.domain.errors import (
     IncorrectKey,
@@ -22,7 +26,8 @@ from gureum.kms.domain.errors import (
 )
 from gureum.kms.domain.keys import KeyManager, KeyState
 from gureum.kms.services.keys import KeyService
-from gureum.kms.store.root_key import ROOT_KEY_ENV, RootKeyError
+from gureum.kms.store.keys import SPEC
+from gureum.kms.store.root_key import ROOT_KEY_ENV, RootKeyError, load_root_key
 
 ALICE = "111111111111"
 BOB = "222222222222"
@@ -55,9 +60,11 @@ def random() -> RecordedRandom:
 
 
 @pytest.fixture
-def service(tmp_path: Path, clock: ManualClock, random: RecordedRandom) -> Iterator[KeyService]:
+def service(
+    stores: Callable[[], Backend], tmp_path: Path, clock: ManualClock, random: RecordedRandom
+) -> Iterator[KeyService]:
     keys = KeyService(
-        tmp_path / "keys.sqlite3",
+        stores(),
         tmp_path / "root.key",
         clock,
         SCALE,
@@ -173,8 +180,23 @@ def test_the_aws_managed_key_is_made_once_and_kept_from_customers(service: KeySe
     assert service.decrypt(ALICE, REGION, service.encrypt(ALICE, REGION, arn, b"env")) == b"env"
 
 
+def stored(backend: Backend, data_dir: Path) -> bytes:
+    """Everything the key database holds: every row of every table; on SQLite, also its files
+    whole (freed pages and the write-ahead log included)."""
+    database = backend.open(SPEC)
+    found = []
+    with database.transaction() as sql:
+        for table in ("keys", "key_materials", "key_aliases", "key_settings"):
+            for row in sql.execute(f"SELECT * FROM {table}"):
+                found += [v if isinstance(v, bytes) else str(v).encode() for v in row]
+    assert found
+    if isinstance(backend, SqliteBackend):
+        found += [path.read_bytes() for path in data_dir.glob("keys.sqlite3*")]
+    return b"".join(found)
+
+
 def test_the_database_holds_no_key_material_in_the_clear(
-    tmp_path: Path, service: KeyService, random: RecordedRandom
+    tmp_path: Path, stores: Callable[[], Backend], service: KeyService, random: RecordedRandom
 ) -> None:
     key = service.create_key(ALICE, REGION)
     service.encrypt(ALICE, REGION, key.key_id, b"PLAINTEXT-SECRET-VALUE")
@@ -183,37 +205,58 @@ def test_the_database_holds_no_key_material_in_the_clear(
     root = base64.b64decode((tmp_path / "root.key").read_text())
     secrets = [chunk for chunk in random.issued if len(chunk) == 32] + [root]
     assert len(secrets) >= 4
-    stored = b"".join(path.read_bytes() for path in tmp_path.glob("keys.sqlite3*"))
+    everything = stored(stores(), tmp_path / "data")
     for secret in [*secrets, b"PLAINTEXT-SECRET-VALUE"]:
-        assert secret not in stored
+        assert secret not in everything
 
 
 def test_the_root_key_file_is_private_and_must_stay_so(tmp_path: Path, clock: ManualClock) -> None:
     root_file = tmp_path / "root.key"
-    KeyService(tmp_path / "keys.sqlite3", root_file, clock, 1.0, environ={}).close()
+    stores = SqliteBackend(tmp_path)
+    KeyService(stores, root_file, clock, 1.0, environ={}).close()
     assert stat.S_IMODE(root_file.stat().st_mode) == 0o600
     root_file.chmod(0o644)
     with pytest.raises(RootKeyError, match="chmod 600"):
-        KeyService(tmp_path / "keys.sqlite3", root_file, clock, 1.0, environ={})
+        KeyService(stores, root_file, clock, 1.0, environ={})
 
 
-def test_an_operator_supplied_root_key(tmp_path: Path, clock: ManualClock) -> None:
+def test_processes_starting_together_read_the_one_root_key(tmp_path: Path) -> None:
+    """A cluster's processes starting at once on a fresh shared directory: one makes the key
+    file, and none reads it half written."""
+    root_file = tmp_path / "shared" / "root.key"
+    start = threading.Barrier(8)
+    keys: list[bytes] = []
+
+    def load() -> None:
+        start.wait()
+        keys.append(load_root_key(root_file, {}))
+
+    threads = [threading.Thread(target=load) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys) == 8
+    assert set(keys) == {base64.b64decode(root_file.read_text())}
+    assert [path.name for path in root_file.parent.iterdir()] == ["root.key"]
+
+
+def test_an_operator_supplied_root_key(
+    tmp_path: Path, stores: Callable[[], Backend], clock: ManualClock
+) -> None:
     supplied = {ROOT_KEY_ENV: base64.b64encode(bytes(range(32))).decode()}
-    keys = KeyService(
-        tmp_path / "keys.sqlite3", tmp_path / "root.key", clock, 1.0, environ=supplied
-    )
+    keys = KeyService(stores(), tmp_path / "root.key", clock, 1.0, environ=supplied)
     ciphertext = keys.encrypt(ALICE, REGION, keys.create_key(ALICE, REGION).key_id, b"s")
     keys.close()
     assert not (tmp_path / "root.key").exists()
-    reopened = KeyService(
-        tmp_path / "keys.sqlite3", tmp_path / "root.key", clock, 1.0, environ=supplied
-    )
+    reopened = KeyService(stores(), tmp_path / "root.key", clock, 1.0, environ=supplied)
+    assert reopened.decrypt(ALICE, REGION, ciphertext) == b"s"
+    # Another root key (here: a new key file) is refused at start-up, not on a later Decrypt,
+    # though a process holding the right one still has the database open (a cluster's other
+    # process, on PostgreSQL).
+    with pytest.raises(RootKeyError, match="not the one"):
+        KeyService(stores(), tmp_path / "root.key", clock, 1.0, environ={})
     assert reopened.decrypt(ALICE, REGION, ciphertext) == b"s"
     reopened.close()
-    # Another root key (here: a new key file) is refused at start-up, not on a later Decrypt.
-    with pytest.raises(RootKeyError, match="not the one"):
-        KeyService(tmp_path / "keys.sqlite3", tmp_path / "root.key", clock, 1.0, environ={})
     with pytest.raises(RootKeyError, match="32 bytes"):
-        KeyService(
-            tmp_path / "k2.sqlite3", tmp_path / "r2", clock, 1.0, environ={ROOT_KEY_ENV: "YQ=="}
-        )
+        KeyService(stores(), tmp_path / "r2", clock, 1.0, environ={ROOT_KEY_ENV: "YQ=="})

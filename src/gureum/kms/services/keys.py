@@ -3,8 +3,9 @@
 Invariants (the machinery is `gureum.kms.services.keyring`):
 - Key material is in the clear only in memory, for one operation. At rest it is wrapped under the
   root key, which never enters the key database: the operator's `GUREUM_ROOT_KEY` (base64 of 32
-  bytes) when set, else `root.key` in the data directory, created with mode 0600 on first use
-  (`gureum.kms.store.root_key`). A database made under another root key is refused at start-up.
+  bytes) when set, else `root.key` in the shared directory, created with mode 0600 on first use
+  (`gureum.kms.store.root_key`). A database made under another root key is refused at start-up,
+  by every process that opens it (the check value is in the database, `KeyRing.check_root_key`).
 - A ciphertext (`gureum.kms.domain.envelope`) opens only in the account and region that made
   it, with its own key's material and encryption context, and only while that key is Enabled.
 - Deletion and rotation are lazy, on the injected clock with periods times `time_scale`: a key
@@ -26,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from gureum.aws.errors import ValidationError
+from gureum.aws.sql import Backend
 from gureum.clock import Clock
 from gureum.kms.domain.keys import (
     AWS_KMS,
@@ -55,7 +57,7 @@ from gureum.kms.services.keyring import (
     Sealed,
     new_key_id,
 )
-from gureum.kms.store.keys import SqliteKeyStore
+from gureum.kms.store.keys import SqlKeyStore
 from gureum.kms.store.root_key import load_root_key
 
 DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
@@ -70,7 +72,7 @@ class KeyService:
 
     def __init__(
         self,
-        db_path: Path,
+        stores: Backend,
         root_key_file: Path,
         clock: Clock,
         time_scale: float,
@@ -80,8 +82,7 @@ class KeyService:
         new_key_id: Callable[[], str] = new_key_id,
     ) -> None:
         root = load_root_key(root_key_file, os.environ if environ is None else environ)
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._store = SqliteKeyStore(db_path)
+        self._store = SqlKeyStore(stores)
         self._ring = KeyRing(self._store, root, clock, time_scale, random_bytes, new_key_id)
         self._random = random_bytes
         self.aliases = KeyAliases(self._ring)

@@ -1,1 +1,2 @@
-"""KMS's store adapters: wrapped key material in SQLite, the root key."""
+"""KMS's store adapters: wrapped key material on the SQL port (SQLite or PostgreSQL), the root
+key."""

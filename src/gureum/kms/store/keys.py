@@ -1,22 +1,23 @@
-"""Where KMS keys live: their own SQLite file (WAL, `synchronous=FULL`), one writer at a time.
+"""Where KMS keys live, through the SQL port (`gureum.aws.sql`): an SQLite file in the data
+directory (WAL, `synchronous=FULL`, `secure_delete`), or PostgreSQL (`migrations/`).
 
 Key material is stored only wrapped under the root key (`gureum.kms.domain.envelope.wrap`); this
-module never sees it in the clear. Every call happens inside `transaction()`, which holds a lock and
-an `IMMEDIATE` SQLite transaction, so a read-modify-write (a rotation, a state change) cannot race
-another thread, and nothing is half-applied after a crash: what a caller saw acknowledged is on
-disk. Deleting a key takes its material and aliases with it (foreign keys, `ON DELETE CASCADE`)."""
+module never sees it in the clear. Every call happens inside `transaction()`, which holds the store
+alone (SQLite's `BEGIN IMMEDIATE` in one process, PostgreSQL's advisory lock of the store across
+every process), so a read-modify-write (a rotation, a state change, the root key's check at
+start-up) cannot race another thread or process, and nothing is half-applied after a crash: what
+a caller saw acknowledged is committed. Deleting a key takes its material and aliases with it
+(foreign keys, `ON DELETE CASCADE`)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
-from gureum.aws.sqlite import Database
+from gureum.aws.sql import Backend, Sql, StoreSpec
 from gureum.kms.domain.keys import Key, KeyAlias, KeyManager, KeyState
 
 SCHEMA = """
@@ -35,6 +36,8 @@ CREATE TABLE IF NOT EXISTS key_aliases (
     FOREIGN KEY (account, region, key_id) REFERENCES keys ON DELETE CASCADE);
 CREATE TABLE IF NOT EXISTS key_settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
+# Freed pages are zeroed, so a deleted key's wrapped material does not linger in the file.
+SPEC = StoreSpec("kms", "keys.sqlite3", SCHEMA, "gureum.kms.store", pragmas=("secure_delete=ON",))
 
 
 class KeyTransaction(Protocol):
@@ -126,29 +129,28 @@ def _alias(row: tuple[str, str, str, str, float, float]) -> KeyAlias:
     )
 
 
-class SqliteKeyStore:
-    """`KeyStore` on its own SQLite file, shared by worker threads behind a lock."""
+class SqlKeyStore:
+    """`KeyStore` on the SQL port (SQLite or PostgreSQL), shared by worker threads."""
 
-    def __init__(self, path: Path) -> None:
-        # Freed pages are zeroed, so a deleted key's wrapped material does not linger in the file.
-        self._database = Database(path, SCHEMA, "secure_delete=ON")
+    def __init__(self, stores: Backend) -> None:
+        self._database = stores.open(SPEC)
 
     @property
     def generation(self) -> int:
         return self._database.generation
 
     @contextmanager
-    def transaction(self) -> Iterator[SqliteKeyTransaction]:
-        with self._database.transaction() as db:
-            yield SqliteKeyTransaction(db)
+    def transaction(self) -> Iterator[SqlKeyTransaction]:
+        with self._database.transaction() as sql:
+            yield SqlKeyTransaction(sql)
 
     def close(self) -> None:
         self._database.close()
 
 
-class SqliteKeyTransaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
+class SqlKeyTransaction:
+    def __init__(self, sql: Sql) -> None:
+        self._db = sql
 
     def key(self, account: str, region: str, key_id: str) -> Key | None:
         row = self._db.execute(
@@ -159,6 +161,7 @@ class SqliteKeyTransaction:
 
     def keys(self, account: str, region: str) -> list[Key]:
         rows = self._db.execute(
+            # In the order they were made: SQLite's rowid, a column of that name on PostgreSQL.
             "SELECT key_id, doc FROM keys WHERE account = ? AND region = ? ORDER BY rowid",
             (account, region),
         )
@@ -238,5 +241,7 @@ class SqliteKeyTransaction:
 
     def put_setting(self, name: str, value: bytes) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO key_settings (name, value) VALUES (?, ?)", (name, value)
+            "INSERT INTO key_settings (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, value),
         )
