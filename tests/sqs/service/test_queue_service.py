@@ -21,6 +21,7 @@ from gureum.sqs.domain.queues import QueueKey
 from gureum.sqs.domain.receives import ReceiveOptions
 from gureum.sqs.services.messages import OutgoingMessage
 from gureum.sqs.services.queues import QueueService
+from tests.support.postgres import PostgresCluster
 
 KEY = QueueKey("123456789012", "us-east-1", "dead-letters")
 ALL = ReceiveOptions(10, None, ("ApproximateReceiveCount",), ("All",))
@@ -96,6 +97,41 @@ def test_a_send_from_another_thread_wakes_a_long_poll(queues: QueueService) -> N
         sender.join()
     assert received == ["late"]
     assert 0.15 < waited < 5
+
+
+def test_a_send_in_another_process_wakes_a_long_poll(
+    postgres: PostgresCluster, clock: ManualClock
+) -> None:
+    """Two processes of a cluster on one PostgreSQL database (SQLite has a single process): no
+    waiter crosses between them, so the poll sees the other's send as the store's generation
+    moves (its NOTIFY, heard by `follow`)."""
+    from gureum.aws.postgres import PostgresBackend  # noqa: PLC0415
+
+    url = postgres.database()
+    here, there = PostgresBackend(url), PostgresBackend(url)
+    polling = QueueService(here, clock, SCALE, "http://127.0.0.1:4566")
+    sending = QueueService(there, clock, SCALE, "http://127.0.0.1:4566")
+    polling.create_queue(KEY, {}, {})
+
+    async def poll() -> tuple[list[str], float]:
+        following = asyncio.create_task(here.follow())
+        started = time.monotonic()
+        try:
+            deliveries = await polling.messages.receive_message(KEY, ALL, wait_seconds=10)
+        finally:
+            following.cancel()
+        return [d.message.body for d in deliveries], time.monotonic() - started
+
+    sender = threading.Timer(0.5, sending.send, (KEY.account, KEY.region, KEY.arn, "late", {}))
+    sender.start()
+    try:
+        received, waited = asyncio.run(poll())
+    finally:
+        sender.join()
+        here.close()
+        there.close()
+    assert received == ["late"]
+    assert 0.4 < waited < 5
 
 
 def test_a_deleted_queue_ends_a_long_poll(queues: QueueService) -> None:

@@ -43,8 +43,12 @@ from gureum.sqs.domain.receives import (
     message_state,
     parse_receipt,
 )
-from gureum.sqs.services.waiters import Waiters
+from gureum.sqs.services.waiters import Waiter, Waiters
 from gureum.sqs.store.queues import QueueStore, QueueTransaction
+
+# How often a long poll looks whether another process committed to the store (a cluster on
+# PostgreSQL): its sends cannot wake this process's waiters, but they move the generation.
+FOLLOW_INTERVAL = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +190,10 @@ class MessageService:
         ReceiveMessageWaitTimeSeconds) for a first message to arrive.
 
         Returns as soon as a send, a visibility timeout or a delay makes a message visible; the
-        store work runs in the loop's default executor, so waiting never holds a thread.
+        store work runs in the loop's default executor, so waiting never holds a thread. A send
+        in this process wakes the wait at once; one in another process of a cluster (on
+        PostgreSQL) moves the store's generation, which the wait looks at every
+        `FOLLOW_INTERVAL`.
         """
         if wait_seconds is not None:
             check_wait_time(wait_seconds)
@@ -195,6 +202,7 @@ class MessageService:
         with self._waiters.registered(key) as waiter:
             while True:
                 waiter.event.clear()
+                generation = self._store.generation  # before the look: no later commit missed
                 received = await loop.run_in_executor(None, self.receive_now, key, options)
                 wait = received.wait_seconds if wait_seconds is None else wait_seconds
                 remaining = started + wait - loop.time()
@@ -204,7 +212,18 @@ class MessageService:
                     remaining = min(
                         remaining, max(received.next_visible - self._timeline.now(), 0.001)
                     )
-                await waiter.wait(remaining)
+                await self._wait(waiter, remaining, generation)
+
+    async def _wait(self, waiter: Waiter, timeout: float, generation: int) -> None:
+        """Until `waiter` is woken, `timeout` seconds pass, or the store has moved on from
+        `generation` (a commit in another process, which has no waiter here to wake)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._store.generation == generation and not waiter.event.is_set():
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await waiter.wait(min(left, FOLLOW_INTERVAL))
 
     # after a receive ----------------------------------------------------------------------
 

@@ -86,6 +86,12 @@ class QueueStore:
     def __init__(self, stores: Backend) -> None:
         self._database = stores.open(SPEC)
 
+    @property
+    def generation(self) -> int:
+        """Moves after every commit that changed a row: this process's, and on PostgreSQL any
+        other process's too (a long poll looks again when it moves)."""
+        return self._database.generation
+
     @contextmanager
     def transaction(self) -> Iterator[QueueTransaction]:
         with self._database.transaction() as db:
