@@ -9,13 +9,18 @@ import hashlib
 import stat
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+import botocore.session
 import pytest
 
+from gureum.aws.kernel import Kernel
 from gureum.aws.sql import Backend, SqliteBackend
 from gureum.clock import ManualClock
+from gureum.config import Settings
+from gureum.kms import assembly as kms
 from gureum.kms.domain.errors import (
     IncorrectKey,
     InvalidCiphertext,
@@ -218,6 +223,27 @@ def test_the_root_key_file_is_private_and_must_stay_so(tmp_path: Path, clock: Ma
     root_file.chmod(0o644)
     with pytest.raises(RootKeyError, match="chmod 600"):
         KeyService(stores, root_file, clock, 1.0, environ={})
+
+
+def test_the_root_key_file_is_in_the_shared_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each process of a cluster has its own data directory; all find the one root key in the
+    shared directory (`--shared-dir`)."""
+    monkeypatch.delenv(ROOT_KEY_ENV, raising=False)
+    settings = Settings(data_dir=tmp_path / "data", shared_dir=tmp_path / "shared")
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        kernel = Kernel(
+            settings,
+            ManualClock(),
+            executor,
+            "http://kms.test",
+            botocore.session.get_session(),
+            SqliteBackend(settings.data_dir),
+        )
+        kms.assemble(kernel).close()
+    assert [path.name for path in (tmp_path / "shared").iterdir()] == ["root.key"]
+    assert not (tmp_path / "data" / "root.key").exists()
 
 
 def test_processes_starting_together_read_the_one_root_key(tmp_path: Path) -> None:
