@@ -17,6 +17,7 @@ import botocore.session
 import pytest
 
 from gureum.aws.kernel import Kernel
+from gureum.aws.singletons import LocalSingletons
 from gureum.aws.sql import Backend, SqliteBackend
 from gureum.clock import ManualClock
 from gureum.config import Settings
@@ -240,6 +241,7 @@ def test_the_root_key_file_is_in_the_shared_directory(
             "http://kms.test",
             botocore.session.get_session(),
             SqliteBackend(settings.data_dir),
+            LocalSingletons(),
         )
         kms.assemble(kernel).close()
     assert [path.name for path in (tmp_path / "shared").iterdir()] == ["root.key"]
