@@ -112,6 +112,20 @@ class EnvironmentPool:
         provisioned = sum(group.count for group in self._provisioned.values())
         return len(self._busy) + sum(len(idle) for idle in self._idle.values()) + provisioned
 
+    @property
+    def running(self) -> int:
+        """Invocations running now, on demand and provisioned (an agent's heartbeat)."""
+        return len(self._busy) + sum(len(group.busy) for group in self._provisioned.values())
+
+    def idle_by_key(self) -> dict[str, int]:
+        """Idle environments by version key, provisioned ones of serving slots among them:
+        where a front door sends a warm invoke (an agent's heartbeat)."""
+        found = {key: len(idle) for key, idle in self._idle.items() if idle}
+        for group in self._provisioned.values():
+            if group.serving and group.idle:
+                found[group.key] = found.get(group.key, 0) + len(group.idle)
+        return found
+
     # --- provisioned environments -------------------------------------------------------------
 
     async def provision_one(

@@ -18,6 +18,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 from gureum.aws.documents import UnreadableDocument, read_document
 from gureum.aws.errors import RequestEntityTooLarge, SerializationError
@@ -173,6 +174,12 @@ def _connection(function: Function, mount: Mount) -> FileSystemKey:
     return (mount.account or function.account, function.region, mount.file_system_id)
 
 
+class Remote(Protocol):
+    """Runs invocations elsewhere: on the agents of a cluster."""
+
+    async def run(self, target: Target, request: InvocationRequest) -> InvocationResult: ...
+
+
 class Invoker:
     """Invoke, synchronous and queued: resolve the version, check it, run it under a lease.
 
@@ -222,6 +229,9 @@ class Invoker:
         self.owner_of: Callable[[str], str | None] = lambda slot: None
         # SnapStart versions' templates (set by the assembly): environments restore from them.
         self.snapshots: Snapshots | None = None
+        # A front door of a cluster (`--sandboxes agents`): where invocations run instead of
+        # here (services.agents.Placement; set by the assembly).
+        self.remote: Remote | None = None
         # Their role sessions, served over HTTP.
         self.container_credentials = ContainerCredentials(roles) if roles is not None else None
         # Versions whose variables opened, by the store generation they were checked at (which
@@ -356,11 +366,20 @@ class Invoker:
         self._metrics.async_received(function.region, function.name, account=function.account)
 
     async def run(self, target: Target, request: InvocationRequest) -> InvocationResult:
-        """Runs one invocation: on a free provisioned environment of the version if there is
-        one, else on demand under a concurrency lease (429 when there is none to be had),
-        counted as spillover when the version has provisioned concurrency (spec 6.3)."""
-        function, version = target.function, target.version
+        """Runs one invocation, here or, on a front door of a cluster, on an agent (`remote`,
+        which runs it with `run_here`). Its trace header is carried on (a recursive loop
+        stopped) first, once, wherever it then runs."""
         request = self._traced(target, request)
+        if self.remote is not None:
+            return await self.remote.run(target, request)
+        return await self.run_here(target, request)
+
+    async def run_here(self, target: Target, request: InvocationRequest) -> InvocationResult:
+        """Runs one invocation on this host: on a free provisioned environment of the version
+        if there is one, else on demand under a concurrency lease (429 when there is none to
+        be had), counted as spillover when the version has provisioned concurrency (spec 6.3).
+        `request` carries its trace header already (`run`)."""
+        function, version = target.function, target.version
         slot, key = slot_of(function, version)
         if not self._pool.serving(slot):  # the usual case: no provisioned concurrency here
             return await self._on_demand(target, request, slot, key)

@@ -1,0 +1,334 @@
+"""The hop between a front door and an agent: invocations over persistent framed connections.
+
+A frame is two big-endian 32-bit lengths, a JSON header of the first length and a body of the
+second. A connection opens with `hello` (the cluster's key from the shared directory, so only
+gureum's own processes may run functions through an agent), then carries one invocation at a
+time: the front door keeps idle connections per agent and opens another when all are busy.
+
+    front door -> agent   {"op": "invoke", account, region, function, version, arn,
+                           request_id, client_context, trace_id, stream}   body: the payload
+    agent -> front door   {"op": "begin", content_type}                    (streamed responses)
+                          {"op": "chunk"}                                  body: response bytes
+                          {"op": "result", function_error, error_type, duration_ms,
+                           init_duration_ms, streamed, trace_id, logs}     body: payload + logs
+                       or {"op": "error", code, status, sender_fault, query_code, message,
+                           fields}                                         (an AwsError)
+
+The agent resolves the version from the store itself (the front door sends names, not
+records) and runs it with `Invoker.run_here`: leases, throttles and metrics as on one host. An
+error keeps its AWS identity across the hop. A connection that breaks mid-invocation answers
+the caller ServiceException, and is never retried on another agent: the first may have run it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import struct
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from gureum.aws.errors import AwsError, ServiceError
+from gureum.lambda_.domain.arns import FunctionRef
+from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResult
+from gureum.lambda_.sandbox.response_stream import ResponseStream
+from gureum.lambda_.services.context import Caller
+from gureum.lambda_.services.invoker import Invoker, Target
+
+log = logging.getLogger("gureum.hop")
+
+_LENGTHS = struct.Struct(">II")
+MAX_HEADER = 1 << 20
+# A payload (6 MB), its logs, or a streamed chunk: generous, but a bound.
+MAX_BODY = 64 << 20
+# Beyond the function's own timeout, how long a front door waits for an agent's answer.
+ANSWER_MARGIN = 30.0
+# Idle connections kept per agent.
+IDLE_CONNECTIONS = 64
+
+
+class HopBroken(Exception):
+    """The peer sent something that is not a frame of this protocol, or went away."""
+
+
+def frame(header: dict[str, Any], body: bytes = b"") -> bytes:
+    head = json.dumps(header, separators=(",", ":"), default=str).encode()
+    return _LENGTHS.pack(len(head), len(body)) + head + body
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[dict[str, Any], bytes]:
+    try:
+        head_size, body_size = _LENGTHS.unpack(await reader.readexactly(_LENGTHS.size))
+        if head_size > MAX_HEADER or body_size > MAX_BODY:
+            raise HopBroken(f"a frame of {head_size} + {body_size} bytes")
+        header = json.loads(await reader.readexactly(head_size))
+        body = await reader.readexactly(body_size) if body_size else b""
+    except (asyncio.IncompleteReadError, ConnectionError) as exc:
+        raise HopBroken(str(exc) or type(exc).__name__) from None
+    except ValueError as exc:
+        raise HopBroken(f"an unreadable header: {exc}") from None
+    if not isinstance(header, dict):
+        raise HopBroken("a header that is not an object")
+    return header, body
+
+
+# --- errors keep their AWS identity --------------------------------------------------------
+
+
+def error_header(error: AwsError) -> dict[str, Any]:
+    return {
+        "op": "error",
+        "code": error.code,
+        "status": error.status,
+        "sender_fault": error.sender_fault,
+        "query_code": error.query_code,
+        "message": error.message,
+        "fields": error.fields,
+    }
+
+
+_relayed: dict[tuple[str, int, bool, str | None], type[AwsError]] = {}
+
+
+def relayed_error(header: dict[str, Any]) -> AwsError:
+    """The agent's error, as the same code, status and members on the front door."""
+    identity = (
+        str(header["code"]),
+        int(header["status"]),
+        bool(header["sender_fault"]),
+        header.get("query_code"),
+    )
+    kind = _relayed.get(identity)
+    if kind is None:
+        code, status, sender_fault, query_code = identity
+        attributes = {
+            "code": code,
+            "status": status,
+            "sender_fault": sender_fault,
+            "query_code": query_code,
+        }
+        kind = type(code, (AwsError,), attributes)
+        _relayed[identity] = kind
+    return kind(str(header["message"]), **dict(header.get("fields") or {}))
+
+
+# --- the agent's side -------------------------------------------------------------------------
+
+
+class HopServer:
+    """Takes invocations from front doors and runs them on this host."""
+
+    def __init__(self, invoker: Invoker, key: str, agent_id: str) -> None:
+        self._invoker = invoker
+        self._key = key
+        self.agent_id = agent_id
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    async def start(self, host: str, port: int) -> None:
+        self._server = await asyncio.start_server(self._serve, host, port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._connections):
+                task.cancel()
+            await asyncio.gather(*self._connections, return_exceptions=True)
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            header, _ = await read_frame(reader)
+            given = str(header.get("key", ""))
+            if header.get("op") != "hello" or not hmac.compare_digest(given, self._key):
+                log.warning("a hop connection without the cluster's key was refused")
+                return
+            writer.write(frame({"op": "hello", "agent": self.agent_id}))
+            while True:
+                header, body = await read_frame(reader)
+                if header.get("op") != "invoke":
+                    raise HopBroken(f"unexpected {header.get('op')!r}")
+                await self._invoke(header, body, writer)
+        except HopBroken:
+            pass  # the front door went away (or spoke nonsense): its invocations end with it
+        finally:
+            self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _invoke(
+        self, header: dict[str, Any], payload: bytes, writer: asyncio.StreamWriter
+    ) -> None:
+        stream = ResponseStream() if header.get("stream") else None
+        forwarding = None
+        if stream is not None:
+            forwarding = asyncio.ensure_future(_forward(stream, writer))
+        try:
+            caller = Caller(str(header["account"]), str(header["region"]))
+            found = self._invoker.target(caller, FunctionRef(header["function"], header["version"]))
+            target = replace(found, invoked_arn=str(header["arn"]))
+            request = InvocationRequest(
+                str(header["request_id"]),
+                payload,
+                target.invoked_arn,
+                header.get("client_context"),
+                stream,
+                header.get("trace_id"),
+            )
+            result = await self._invoker.run_here(target, request)
+        except AwsError as error:
+            answer = frame(error_header(error))
+        except Exception:
+            log.exception("an invocation through the hop failed")
+            answer = frame(error_header(ServiceError("An internal error occurred.")))
+        else:
+            answer = frame(
+                {
+                    "op": "result",
+                    "function_error": result.function_error,
+                    "error_type": result.error_type,
+                    "duration_ms": result.duration_ms,
+                    "init_duration_ms": result.init_duration_ms,
+                    "streamed": result.streamed,
+                    "trace_id": result.trace_id,
+                    "logs": len(result.logs),
+                },
+                result.payload + result.logs,
+            )
+        finally:
+            if stream is not None and forwarding is not None:
+                stream.end()
+                await forwarding
+        writer.write(answer)
+        await writer.drain()
+
+
+async def _forward(stream: ResponseStream, writer: asyncio.StreamWriter) -> None:
+    """A streamed response's start and chunks, to the front door as they come."""
+    if not await stream.started:
+        return
+    writer.write(frame({"op": "begin", "content_type": stream.content_type}))
+    async for chunk in stream.chunks():
+        writer.write(frame({"op": "chunk"}, chunk))
+        await writer.drain()
+
+
+# --- the front door's side -------------------------------------------------------------------
+
+
+class HopClient:
+    """Connections to agents, kept open between invocations (`services.agents.Hop`)."""
+
+    def __init__(self, key: str, open_connection: Callable[..., Any] = asyncio.open_connection):
+        self._key = key
+        self._open = open_connection
+        self._idle: dict[str, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+
+    async def _connect(self, address: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        idle = self._idle.get(address)
+        while idle:
+            reader, writer = idle.pop()
+            if not writer.is_closing() and not reader.at_eof():
+                return reader, writer
+        host, _, port = address.rpartition(":")
+        reader, writer = await asyncio.wait_for(self._open(host, int(port)), 5.0)
+        writer.write(frame({"op": "hello", "key": self._key}))
+        header, _ = await asyncio.wait_for(read_frame(reader), 5.0)
+        if header.get("op") != "hello":
+            writer.close()
+            raise HopBroken(f"the agent at {address} did not answer hello")
+        return reader, writer
+
+    def _keep(
+        self, address: str, connection: tuple[asyncio.StreamReader, asyncio.StreamWriter]
+    ) -> None:
+        idle = self._idle.setdefault(address, [])
+        if len(idle) < IDLE_CONNECTIONS:
+            idle.append(connection)
+        else:
+            connection[1].close()
+
+    async def run(
+        self, address: str, target: Target, request: InvocationRequest
+    ) -> InvocationResult:
+        function, version = target.function, target.version
+        header = {
+            "op": "invoke",
+            "account": function.account,
+            "region": function.region,
+            "function": function.name,
+            "version": version.version,
+            "arn": target.invoked_arn,
+            "request_id": request.request_id,
+            "client_context": request.client_context,
+            "trace_id": request.trace_id,
+            "stream": request.stream is not None,
+        }
+        deadline = float(version.settings.timeout) + ANSWER_MARGIN
+        try:
+            connection = await self._connect(address)
+        except (OSError, TimeoutError, HopBroken) as exc:
+            log.error("agent %s out of reach: %s", address, exc)
+            raise ServiceError("An internal error occurred: the agent is out of reach.") from None
+        reader, writer = connection
+        try:
+            writer.write(frame(header, request.payload))
+            answer, body = await asyncio.wait_for(_answer(reader, request.stream), deadline)
+        except (OSError, TimeoutError, HopBroken) as exc:
+            writer.close()
+            log.error("agent %s lost during invocation %s: %s", address, request.request_id, exc)
+            raise ServiceError(
+                "An internal error occurred: the agent running the function was lost."
+            ) from None
+        except BaseException:
+            writer.close()  # cancelled: the connection is mid-answer, never reused
+            raise
+        self._keep(address, connection)
+        if answer["op"] == "error":
+            raise relayed_error(answer)
+        logs = int(answer["logs"])
+        payload, logs_bytes = (body[:-logs], body[-logs:]) if logs else (body, b"")
+        return InvocationResult(
+            payload,
+            bool(answer["function_error"]),
+            logs_bytes,
+            float(answer["duration_ms"]),
+            None if answer["init_duration_ms"] is None else float(answer["init_duration_ms"]),
+            answer.get("error_type"),
+            bool(answer.get("streamed")),
+            answer.get("trace_id"),
+        )
+
+    def close(self) -> None:
+        for connections in self._idle.values():
+            for _, writer in connections:
+                writer.close()
+        self._idle.clear()
+
+
+async def _answer(
+    reader: asyncio.StreamReader, stream: ResponseStream | None
+) -> tuple[dict[str, Any], bytes]:
+    """Reads frames until the result (or error), feeding a streamed response on the way."""
+    while True:
+        header, body = await read_frame(reader)
+        op = header.get("op")
+        if op in ("result", "error"):
+            return header, body
+        if stream is None:
+            raise HopBroken(f"{op!r} for a response that is not streamed")
+        if op == "begin":
+            stream.begin(header.get("content_type"))
+        elif op == "chunk":
+            stream.feed(body)
+        else:
+            raise HopBroken(f"unexpected {op!r}")
