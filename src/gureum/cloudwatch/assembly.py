@@ -64,9 +64,7 @@ class CloudWatch(Assembly):
 
 def assemble(kernel: Kernel) -> CloudWatch:
     settings = kernel.settings
-    metrics = MetricService(
-        MetricStore(settings.data_dir / "metrics.sqlite3"), kernel.clock, settings.time_scale
-    )
+    metrics = MetricService(MetricStore(kernel.stores), kernel.clock, settings.time_scale)
     model = kernel.model("cloudwatch")
     codecs: dict[str, WireProtocol] = {
         "smithy-rpc-v2-cbor": CborProtocol(model),

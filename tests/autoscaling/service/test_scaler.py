@@ -20,6 +20,7 @@ from gureum.autoscaling.services.fakes import InMemoryCapacity
 from gureum.autoscaling.services.scaler import Scaler
 from gureum.autoscaling.services.scaling import ScalingService
 from gureum.autoscaling.store.scaling import ScalingStore
+from gureum.aws.sql import SqliteBackend
 from gureum.clock import ManualClock
 from gureum.cloudwatch.services.metrics import MetricService
 from gureum.cloudwatch.store.points import MetricStore
@@ -90,7 +91,7 @@ class World:
 
 
 def build(directory: Path, clock: ManualClock, capacity: InMemoryCapacity) -> World:
-    metrics = MetricService(MetricStore(directory / "metrics.sqlite3"), clock)
+    metrics = MetricService(MetricStore(SqliteBackend(directory)), clock)
     store = ScalingStore(directory / "autoscaling.sqlite3")
     alarms = CloudWatchAlarms(metrics)
     changes = CapacityChanges(store, capacity, clock)

@@ -1,16 +1,17 @@
-"""The metric service over its real SQLite store and a ManualClock: published values wait in
-memory until a flush, reads flush first, a failed write loses nothing, the queue is bounded,
-retention drops old points (scaled) and the oldest past the cap, and points are durable."""
+"""The metric service over its real store and a ManualClock: published values wait in memory
+until a flush, reads flush first, a failed write loses nothing, the queue is bounded, retention
+drops old points (scaled) and the oldest past the cap, and points are durable. Every test runs on
+SQLite and on PostgreSQL (the `stores` fixture): the store's contract suite (issue #24)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gureum.aws.sql import Backend
 from gureum.clock import ManualClock
 from gureum.cloudwatch.domain.aggregates import Aggregate
 from gureum.cloudwatch.domain.metrics import MetricKey
@@ -40,8 +41,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[FailingOnce]:
-    store = FailingOnce(tmp_path / "metrics.sqlite3")
+def store(stores: Callable[[], Backend]) -> Iterator[FailingOnce]:
+    store = FailingOnce(stores())
     store.fail = False
     yield store
     store.close()
@@ -139,13 +140,12 @@ def test_past_the_cap_the_oldest_points_go_first(store: MetricStore, clock: Manu
     assert stored(store) == [(at + 60, 2.0), (at + 120, 4.0)]
 
 
-def test_points_outlive_the_store(tmp_path: Path, clock: ManualClock) -> None:
-    path = tmp_path / "metrics.sqlite3"
-    service = MetricService(MetricStore(path), clock)
+def test_points_outlive_the_store(stores: Callable[[], Backend], clock: ManualClock) -> None:
+    service = MetricService(MetricStore(stores()), clock)
     publish(service, 5.0)
     service.flush()
     service.close()
-    again = MetricStore(path)
+    again = MetricStore(stores())
     try:
         assert stored(again) == [(START.timestamp(), 5.0)]
     finally:
@@ -177,3 +177,70 @@ def test_a_start_time_inside_a_minute_reads_from_that_minute(
         (at, 1.0),
         (at + 60, 2.0),
     ]
+
+
+def test_list_metrics_narrows_by_namespace_and_name_in_byte_order(
+    store: MetricStore, clock: ManualClock
+) -> None:
+    service = MetricService(store, clock)
+    service.publish(ACCOUNT, REGION, "Shop", [("b", {}, 1.0, "Count"), ("B", {}, 1.0, "Count")])
+    service.publish(ACCOUNT, REGION, "Shop", [("a", {"Z": "1"}, 1.0, "Count")])
+    service.publish(ACCOUNT, REGION, "Other", [("a", {}, 1.0, "Count")])
+    service.publish("111111111111", REGION, "Shop", [("a", {}, 1.0, "Count")])
+
+    def listed(**params: str) -> list[tuple[str, str]]:
+        metrics = service.list_metrics(ACCOUNT, REGION, params)["Metrics"]
+        return [(m["Namespace"], m["MetricName"]) for m in metrics]
+
+    assert listed() == [("Other", "a"), ("Shop", "B"), ("Shop", "a"), ("Shop", "b")]
+    assert listed(Namespace="Shop") == [("Shop", "B"), ("Shop", "a"), ("Shop", "b")]
+    assert listed(MetricName="a") == [("Other", "a"), ("Shop", "a")]
+    assert listed(Namespace="Shop", MetricName="a") == [("Shop", "a")]
+
+
+def test_alarms_are_replaced_listed_by_name_and_deleted(
+    store: MetricStore, clock: ManualClock
+) -> None:
+    service = MetricService(store, clock)
+    alarm = {
+        "Namespace": "Shop",
+        "MetricName": "Orders",
+        "Statistic": "Sum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 1.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+    }
+    for name in ("low", "High", "high"):
+        service.put_alarm(ACCOUNT, REGION, {**alarm, "AlarmName": name})
+    service.put_alarm(ACCOUNT, REGION, {**alarm, "AlarmName": "low", "Threshold": 5.0})
+    service.put_alarm("111111111111", REGION, {**alarm, "AlarmName": "other"})
+
+    def described() -> list[tuple[str, float]]:
+        found = service.alarms(ACCOUNT, REGION, {})["MetricAlarms"]
+        return [(a["AlarmName"], a["Threshold"]) for a in found]
+
+    assert described() == [("High", 1.0), ("high", 1.0), ("low", 5.0)]
+    service.delete_alarms(ACCOUNT, REGION, ["High", "low", "missing"])
+    assert described() == [("high", 1.0)]
+    assert [a["AlarmName"] for a in service.alarms("111111111111", REGION, {})["MetricAlarms"]] == [
+        "other"
+    ]
+
+
+def test_a_later_write_adds_to_the_stored_point_and_never_ages_the_metric(
+    store: MetricStore, clock: ManualClock
+) -> None:
+    service = MetricService(store, clock)
+    publish(service, 1.0)
+    service.flush()
+    publish(service, 2.0)
+    service.flush()
+    assert stored(store) == [(START.timestamp(), 3.0)]
+    # A point put four hours back: the metric stays recently active, by its newest point.
+    past = START - timedelta(hours=4)
+    datum = {"MetricName": "Orders", "Value": 8.0, "Timestamp": past}
+    service.put(ACCOUNT, REGION, "Shop", [datum])
+    recent = service.list_metrics(ACCOUNT, REGION, {"RecentlyActive": "PT3H"})["Metrics"]
+    assert [m["MetricName"] for m in recent] == ["Orders"]
+    assert stored(store) == [(past.timestamp(), 8.0), (START.timestamp(), 3.0)]

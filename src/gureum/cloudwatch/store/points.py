@@ -1,5 +1,6 @@
-"""The metrics' store: one SQLite file of series (a metric in an account and Region) and their
-one-minute points, and of alarms.
+"""The metrics' store: series (a metric in an account and Region), their one-minute points, and
+alarms, through the SQL port (`gureum.aws.sql`): an SQLite file in the data directory, or
+PostgreSQL (`migrations/`).
 
 A batch of points merges into the rows already there in one transaction (a point written twice
 adds up), so what the service buffers in memory reaches the disk whole or not at all. Retention
@@ -12,10 +13,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from gureum.aws.sqlite import Database
+from gureum.aws.sql import Backend, Sql, StoreSpec
 from gureum.cloudwatch.domain.aggregates import Aggregate
 from gureum.cloudwatch.domain.metrics import MetricKey
 from gureum.cloudwatch.domain.queries import Point
@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS alarms (
     account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, document TEXT NOT NULL,
     PRIMARY KEY (account, region, name));
 """
+SPEC = StoreSpec("cloudwatch", "metrics.sqlite3", SCHEMA, "gureum.cloudwatch.store")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,31 +62,32 @@ def _dimensions(metric: MetricKey) -> str:
     return json.dumps(metric.dimensions, separators=(",", ":"))
 
 
-class MetricStore:
-    """Series, points and alarms in SQLite; thread-safe (one writer at a time)."""
+def _series(sql: Sql, key: PointKey) -> int:
+    """The id of `key`'s series, made if new; its last point's start moves up to `key`'s."""
+    metric = key.metric
+    (series,) = sql.execute(
+        "INSERT INTO series (account, region, namespace, name, dimensions, last_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (account, region, namespace, name, dimensions) DO UPDATE SET last_at = "
+        "CASE WHEN excluded.last_at > series.last_at THEN excluded.last_at "
+        "ELSE series.last_at END RETURNING id",
+        (key.account, key.region, metric.namespace, metric.name, _dimensions(metric), key.start),
+    ).fetchone()
+    return int(series)
 
-    def __init__(self, path: Path) -> None:
-        self._db = Database(path, SCHEMA)
+
+class MetricStore:
+    """Series, points and alarms; thread-safe (one writer at a time)."""
+
+    def __init__(self, stores: Backend) -> None:
+        self._db = stores.open(SPEC)
 
     def write(self, batch: Mapping[PointKey, Aggregate]) -> None:
         """Merges `batch` into the stored points, in one transaction."""
-        with self._db.transaction(counted=False) as db:
+        with self._db.transaction() as sql:
             for key, aggregate in batch.items():
-                metric = key.metric
-                identity = (key.account, key.region, metric.namespace, metric.name)
-                dimensions = _dimensions(metric)
-                db.execute(
-                    "INSERT INTO series (account, region, namespace, name, dimensions, last_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                    "last_at = max(last_at, excluded.last_at)",
-                    (*identity, dimensions, key.start),
-                )
-                (series,) = db.execute(
-                    "SELECT id FROM series WHERE account = ? AND region = ? AND namespace = ? "
-                    "AND name = ? AND dimensions = ?",
-                    (*identity, dimensions),
-                ).fetchone()
-                row = db.execute(
+                series = _series(sql, key)
+                row = sql.execute(
                     "SELECT sum, count, minimum, maximum, histogram, exact FROM points "
                     "WHERE series = ? AND start = ? AND unit = ?",
                     (series, key.start, key.unit),
@@ -94,8 +96,13 @@ class MetricStore:
                 if row is not None:
                     total = _aggregate(*row)
                 total.merge(aggregate)
-                db.execute(
-                    "INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                sql.execute(
+                    "INSERT INTO points (series, start, unit, sum, count, minimum, maximum, "
+                    "histogram, exact) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (series, start, unit) DO UPDATE SET sum = excluded.sum, "
+                    "count = excluded.count, minimum = excluded.minimum, "
+                    "maximum = excluded.maximum, histogram = excluded.histogram, "
+                    "exact = excluded.exact",
                     (
                         series,
                         key.start,
@@ -110,13 +117,13 @@ class MetricStore:
                 )
 
     def points(self, account: str, region: str, metric: MetricKey, since: float) -> list[Point]:
-        with self._db.transaction(counted=False) as db:
-            rows = db.execute(
+        with self._db.transaction() as sql:
+            rows = sql.execute(
                 "SELECT p.start, p.unit, p.sum, p.count, p.minimum, p.maximum, p.histogram, "
                 "p.exact "
                 "FROM points p JOIN series s ON s.id = p.series WHERE s.account = ? "
                 "AND s.region = ? AND s.namespace = ? AND s.name = ? AND s.dimensions = ? "
-                "AND p.start >= ? ORDER BY p.start",
+                "AND p.start >= ? ORDER BY p.start, p.unit",
                 (account, region, metric.namespace, metric.name, _dimensions(metric), since),
             ).fetchall()
         return [Point(start, unit, _aggregate(*row)) for start, unit, *row in rows]
@@ -126,11 +133,17 @@ class MetricStore:
     ) -> list[MetricKey]:
         """The metrics with a point at or after `since`, in (namespace, name, dimensions)
         order."""
-        with self._db.transaction(counted=False) as db:
-            rows = db.execute(
-                "SELECT namespace, name, dimensions FROM series WHERE account = ? AND region = ? "
-                "AND (? IS NULL OR namespace = ?) AND (? IS NULL OR name = ?) AND last_at >= ?",
-                (account, region, namespace, namespace, name, name, since),
+        # Each filter given narrows the query (not `? IS NULL OR ...`: PostgreSQL cannot type
+        # a parameter that only meets IS NULL).
+        clauses, args = ["account = ?", "region = ?", "last_at >= ?"], [account, region, since]
+        for column, value in (("namespace", namespace), ("name", name)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        with self._db.transaction() as sql:
+            rows = sql.execute(
+                f"SELECT namespace, name, dimensions FROM series WHERE {' AND '.join(clauses)}",
+                args,
             ).fetchall()
         keys = [
             MetricKey(ns, metric, tuple((n, v) for n, v in json.loads(dimensions)))
@@ -140,41 +153,45 @@ class MetricStore:
 
     def expire(self, before: float, max_points: int) -> None:
         """Drops points older than `before`, then the oldest past `max_points`."""
-        with self._db.transaction(counted=False) as db:
-            db.execute("DELETE FROM points WHERE start < ?", (before,))
-            (count,) = db.execute("SELECT count(*) FROM points").fetchone()
+        with self._db.transaction() as sql:
+            sql.execute("DELETE FROM points WHERE start < ?", (before,))
+            (count,) = sql.execute("SELECT count(*) FROM points").fetchone()
             if count > max_points:
-                db.execute(
-                    "DELETE FROM points WHERE rowid IN "
-                    "(SELECT rowid FROM points ORDER BY start LIMIT ?)",
+                # By key, not SQLite's rowid; ties at one start broken the same on both backends.
+                sql.execute(
+                    "DELETE FROM points WHERE (series, start, unit) IN "
+                    "(SELECT series, start, unit FROM points ORDER BY start, series, unit "
+                    "LIMIT ?)",
                     (count - max_points,),
                 )
-            db.execute(
+            sql.execute(
                 "DELETE FROM series WHERE NOT EXISTS "
                 "(SELECT 1 FROM points WHERE points.series = series.id)"
             )
 
     def alarms(self, account: str, region: str) -> list[dict[str, Any]]:
-        with self._db.transaction(counted=False) as db:
-            rows = db.execute(
+        with self._db.transaction() as sql:
+            rows = sql.execute(
                 "SELECT document FROM alarms WHERE account = ? AND region = ? ORDER BY name",
                 (account, region),
             ).fetchall()
         return [json.loads(document) for (document,) in rows]
 
     def put_alarm(self, account: str, region: str, name: str, document: Mapping[str, Any]) -> None:
-        with self._db.transaction(counted=False) as db:
-            db.execute(
-                "INSERT OR REPLACE INTO alarms VALUES (?, ?, ?, ?)",
+        with self._db.transaction() as sql:
+            sql.execute(
+                "INSERT INTO alarms (account, region, name, document) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (account, region, name) DO UPDATE SET document = excluded.document",
                 (account, region, name, json.dumps(document)),
             )
 
     def delete_alarms(self, account: str, region: str, names: Sequence[str]) -> None:
-        with self._db.transaction(counted=False) as db:
-            db.executemany(
-                "DELETE FROM alarms WHERE account = ? AND region = ? AND name = ?",
-                [(account, region, name) for name in names],
-            )
+        with self._db.transaction() as sql:
+            for name in names:
+                sql.execute(
+                    "DELETE FROM alarms WHERE account = ? AND region = ? AND name = ?",
+                    (account, region, name),
+                )
 
     def close(self) -> None:
         self._db.close()
