@@ -740,7 +740,7 @@ def assemble(
     )
     async_api = AsyncApi(event_configs, invoker)
     provisioned = ProvisionedConcurrencyService(ports, limits, provisioner.changed)
-    triggers = TriggerStore(data / "triggers.sqlite3")
+    triggers = TriggerStore(kernel.stores)
     pollers, trigger_apis, urls, policies = _triggers(
         kernel, triggers, invoker, queues, lambda: store.generation
     )

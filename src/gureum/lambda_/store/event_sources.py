@@ -1,6 +1,6 @@
-"""Event source mappings, function URL configs and functions' resource policies, in their own
-SQLite file beside the control plane's (the same plumbing: WAL, synchronous commits, one writer
-at a time).
+"""Event source mappings, function URL configs and functions' resource policies, in a store of
+their own beside the control plane's, through the SQL port (`gureum.aws.sql`): an SQLite file in
+the data directory, or PostgreSQL (`triggers_migrations/`).
 
 Kept apart from `gureum.sqlite3` so these records never widen the function store's port; a
 mapping names its function by (account, region, name), as AWS's does, and outlives it.
@@ -9,14 +9,12 @@ mapping names its function by (account, region, name), as AWS's does, and outliv
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
-from gureum.aws.sqlite import Database
+from gureum.aws.sql import Backend, Sql, StoreSpec
 from gureum.lambda_.domain.event_sources import (
     EventSourceMapping,
     MappingSettings,
@@ -44,6 +42,14 @@ CREATE TABLE IF NOT EXISTS function_policies (
 # A database written before function policies existed gains their table when opened
 # (`CREATE TABLE IF NOT EXISTS`); a policy document's own shape is versioned by its "v".
 POLICY_FORMAT = 1
+# The control plane's migrations are `migrations/`: these are the triggers' own.
+SPEC = StoreSpec(
+    "lambda_triggers",
+    "triggers.sqlite3",
+    SCHEMA,
+    "gureum.lambda_.store",
+    directory="triggers_migrations",
+)
 
 
 def _mapping_doc(mapping: EventSourceMapping) -> str:
@@ -95,13 +101,13 @@ def _policy(doc: str) -> FunctionPolicy:
 class TriggerTransaction:
     """One transaction over mappings and URL configs."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
+    def __init__(self, sql: Sql) -> None:
+        self._sql = sql
 
     # mappings -----------------------------------------------------------------------------
 
     def mapping(self, uuid: str) -> EventSourceMapping | None:
-        row = self._db.execute(
+        row = self._sql.execute(
             "SELECT doc FROM event_source_mappings WHERE uuid = ?", (uuid,)
         ).fetchone()
         return None if row is None else _mapping(row[0])
@@ -125,7 +131,7 @@ class TriggerTransaction:
                 clauses.append(f"{column} = ?")
                 args.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._db.execute(
+        rows = self._sql.execute(
             f"SELECT doc FROM event_source_mappings{where} ORDER BY created, uuid",
             args,
         ).fetchall()
@@ -133,9 +139,10 @@ class TriggerTransaction:
 
     def add_mapping(self, mapping: EventSourceMapping) -> None:
         """Adds the mapping after every other (lists follow creation order)."""
-        self._db.execute(
-            "INSERT INTO event_source_mappings SELECT ?, ?, ?, ?, ?, "
-            "COALESCE(MAX(created), 0) + 1, ? FROM event_source_mappings",
+        self._sql.execute(
+            "INSERT INTO event_source_mappings "
+            "(uuid, account, region, function_name, source_arn, created, doc) "
+            "SELECT ?, ?, ?, ?, ?, COALESCE(MAX(created), 0) + 1, ? FROM event_source_mappings",
             (
                 mapping.uuid,
                 mapping.account,
@@ -147,20 +154,20 @@ class TriggerTransaction:
         )
 
     def save_mapping(self, mapping: EventSourceMapping) -> None:
-        self._db.execute(
+        self._sql.execute(
             "UPDATE event_source_mappings SET doc = ?, function_name = ? WHERE uuid = ?",
             (_mapping_doc(mapping), mapping.function_name, mapping.uuid),
         )
 
     def delete_mapping(self, uuid: str) -> None:
-        self._db.execute("DELETE FROM event_source_mappings WHERE uuid = ?", (uuid,))
+        self._sql.execute("DELETE FROM event_source_mappings WHERE uuid = ?", (uuid,))
 
     # function URLs ------------------------------------------------------------------------
 
     def url_config(
         self, account: str, region: str, function_name: str, qualifier: str
     ) -> FunctionUrlConfig | None:
-        row = self._db.execute(
+        row = self._sql.execute(
             "SELECT doc FROM function_urls WHERE account = ? AND region = ? "
             "AND function_name = ? AND qualifier = ?",
             (account, region, function_name, qualifier),
@@ -168,7 +175,7 @@ class TriggerTransaction:
         return None if row is None else _url(row[0])
 
     def url_configs(self, account: str, region: str, function_name: str) -> list[FunctionUrlConfig]:
-        rows = self._db.execute(
+        rows = self._sql.execute(
             "SELECT doc FROM function_urls WHERE account = ? AND region = ? "
             "AND function_name = ? ORDER BY qualifier",
             (account, region, function_name),
@@ -176,33 +183,35 @@ class TriggerTransaction:
         return [_url(doc) for (doc,) in rows]
 
     def url_by_id(self, url_id: str) -> FunctionUrlConfig | None:
-        row = self._db.execute(
+        row = self._sql.execute(
             "SELECT doc FROM function_urls WHERE url_id = ?", (url_id,)
         ).fetchone()
         return None if row is None else _url(row[0])
 
     def put_url_config(self, config: FunctionUrlConfig) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO function_urls VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                config.account,
-                config.region,
-                config.function_name,
-                config.qualifier,
-                config.url_id,
-                _url_doc(config),
-            ),
+        """Saves the config in place of its qualifier's, and of any holding its URL id (what
+        SQLite's INSERT OR REPLACE did, for either unique key)."""
+        key = (config.account, config.region, config.function_name, config.qualifier)
+        self._sql.execute(
+            "DELETE FROM function_urls WHERE url_id = ? OR (account = ? AND region = ? "
+            "AND function_name = ? AND qualifier = ?)",
+            (config.url_id, *key),
+        )
+        self._sql.execute(
+            "INSERT INTO function_urls "
+            "(account, region, function_name, qualifier, url_id, doc) VALUES (?, ?, ?, ?, ?, ?)",
+            (*key, config.url_id, _url_doc(config)),
         )
 
     def delete_url_config(self, config: FunctionUrlConfig) -> None:
-        self._db.execute("DELETE FROM function_urls WHERE url_id = ?", (config.url_id,))
+        self._sql.execute("DELETE FROM function_urls WHERE url_id = ?", (config.url_id,))
 
     # function policies ------------------------------------------------------------------
 
     def function_policy(
         self, account: str, region: str, function_name: str, qualifier: str
     ) -> FunctionPolicy | None:
-        row = self._db.execute(
+        row = self._sql.execute(
             "SELECT doc FROM function_policies WHERE account = ? AND region = ? "
             "AND function_name = ? AND qualifier = ?",
             (account, region, function_name, qualifier),
@@ -213,14 +222,16 @@ class TriggerTransaction:
         """Saves the policy; one without statements is no policy at all (AWS drops it)."""
         key = (policy.account, policy.region, policy.function_name, policy.qualifier)
         if not policy.statements:
-            self._db.execute(
+            self._sql.execute(
                 "DELETE FROM function_policies WHERE account = ? AND region = ? "
                 "AND function_name = ? AND qualifier = ?",
                 key,
             )
             return
-        self._db.execute(
-            "INSERT OR REPLACE INTO function_policies VALUES (?, ?, ?, ?, ?)",
+        self._sql.execute(
+            "INSERT INTO function_policies (account, region, function_name, qualifier, doc) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, region, function_name, qualifier) "
+            "DO UPDATE SET doc = excluded.doc",
             (*key, _policy_doc(policy)),
         )
 
@@ -228,8 +239,8 @@ class TriggerTransaction:
 class TriggerStore:
     """The store of mappings and URL configs. Every method blocks: call it from worker threads."""
 
-    def __init__(self, path: Path) -> None:
-        self._database = Database(path, SCHEMA)
+    def __init__(self, stores: Backend) -> None:
+        self._database = stores.open(SPEC)
 
     @property
     def generation(self) -> int:
@@ -238,8 +249,8 @@ class TriggerStore:
 
     @contextmanager
     def transaction(self) -> Iterator[TriggerTransaction]:
-        with self._database.transaction() as db:
-            yield TriggerTransaction(db)
+        with self._database.transaction() as sql:
+            yield TriggerTransaction(sql)
 
     def close(self) -> None:
         self._database.close()
