@@ -244,3 +244,31 @@ def test_a_later_write_adds_to_the_stored_point_and_never_ages_the_metric(
     recent = service.list_metrics(ACCOUNT, REGION, {"RecentlyActive": "PT3H"})["Metrics"]
     assert [m["MetricName"] for m in recent] == ["Orders"]
     assert stored(store) == [(past.timestamp(), 8.0), (START.timestamp(), 3.0)]
+
+
+def test_a_batch_of_many_series_is_written_whole_and_merges_into_what_is_stored(
+    store: MetricStore,
+) -> None:
+    at = START.timestamp()
+    # Past what one statement writes (`_CHUNK`), over two minutes of the same series.
+    keys = [
+        PointKey(ACCOUNT, REGION, MetricKey("Shop", f"m{n}", (("Id", str(n)),)), "Count", start)
+        for n in range(700)
+        for start in (at, at + 60)
+    ]
+
+    def batch(value: float) -> dict[PointKey, Aggregate]:
+        aggregates = {key: Aggregate() for key in keys}
+        for aggregate in aggregates.values():
+            aggregate.add(value)
+        return aggregates
+
+    store.write(batch(1.0))
+    store.write(batch(2.0))
+    assert len(store.metrics(ACCOUNT, REGION, "Shop", None, 0.0)) == 700
+    for key in (keys[0], keys[-1]):
+        points = store.points(ACCOUNT, REGION, key.metric, 0.0)
+        assert [(p.start, p.aggregate.sum, p.aggregate.count) for p in points] == [
+            (at, 3.0, 2.0),
+            (at + 60, 3.0, 2.0),
+        ]

@@ -38,6 +38,11 @@ CREATE TABLE IF NOT EXISTS alarms (
     PRIMARY KEY (account, region, name));
 """
 SPEC = StoreSpec("cloudwatch", "metrics.sqlite3", SCHEMA, "gureum.cloudwatch.store")
+# Points a statement writes: 9 parameters each, well under SQLite's 32,766 and PostgreSQL's
+# 65,535 a statement.
+_CHUNK = 500
+# A series: (account, region, namespace, name, dimensions as JSON).
+Identity = tuple[str, str, str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,18 +67,56 @@ def _dimensions(metric: MetricKey) -> str:
     return json.dumps(metric.dimensions, separators=(",", ":"))
 
 
-def _series(sql: Sql, key: PointKey) -> int:
-    """The id of `key`'s series, made if new; its last point's start moves up to `key`'s."""
+def _identity(key: PointKey) -> Identity:
     metric = key.metric
-    (series,) = sql.execute(
+    return (key.account, key.region, metric.namespace, metric.name, _dimensions(metric))
+
+
+def _marks(rows: int, columns: int) -> str:
+    """`(?, ?), (?, ?), ...`: a VALUES list of `rows` rows."""
+    row = f"({', '.join('?' * columns)})"
+    return ", ".join([row] * rows)
+
+
+def _series(sql: Sql, keys: Mapping[PointKey, Identity]) -> dict[Identity, int]:
+    """The ids of `keys`' series, made if new; each series' last point's start moves up to
+    its newest key's (never back: a point put for an earlier minute does not age it)."""
+    latest: dict[Identity, float] = {}
+    for key, identity in keys.items():
+        latest[identity] = max(latest.get(identity, key.start), key.start)
+    rows = sql.execute(
         "INSERT INTO series (account, region, namespace, name, dimensions, last_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) "
+        f"VALUES {_marks(len(latest), 6)} "
         "ON CONFLICT (account, region, namespace, name, dimensions) DO UPDATE SET last_at = "
         "CASE WHEN excluded.last_at > series.last_at THEN excluded.last_at "
-        "ELSE series.last_at END RETURNING id",
-        (key.account, key.region, metric.namespace, metric.name, _dimensions(metric), key.start),
-    ).fetchone()
-    return int(series)
+        "ELSE series.last_at END RETURNING id, account, region, namespace, name, dimensions",
+        [value for identity, at in latest.items() for value in (*identity, at)],
+    ).fetchall()
+    return {
+        (account, region, ns, name, dims): int(id_) for id_, account, region, ns, name, dims in rows
+    }
+
+
+def _stored(
+    sql: Sql, keys: Mapping[PointKey, Identity], ids: Mapping[Identity, int]
+) -> dict[PointKey, Aggregate]:
+    """The points already stored under `keys`, read in one query (those of the same series at
+    the batch's other starts are read too, and left out)."""
+    wanted = {(ids[identity], key.start, key.unit): key for key, identity in keys.items()}
+    series = sorted({id_ for id_, _, _ in wanted})
+    starts = sorted({start for _, start, _ in wanted})
+    rows = sql.execute(
+        "SELECT series, start, unit, sum, count, minimum, maximum, histogram, exact FROM points "
+        f"WHERE series IN ({', '.join('?' * len(series))}) "
+        f"AND start IN ({', '.join('?' * len(starts))})",
+        [*series, *starts],
+    ).fetchall()
+    found = {}
+    for id_, start, unit, *aggregate in rows:
+        key = wanted.get((id_, start, unit))
+        if key is not None:
+            found[key] = _aggregate(*aggregate)
+    return found
 
 
 class MetricStore:
@@ -83,28 +126,22 @@ class MetricStore:
         self._db = stores.open(SPEC)
 
     def write(self, batch: Mapping[PointKey, Aggregate]) -> None:
-        """Merges `batch` into the stored points, in one transaction."""
+        """Merges `batch` into the stored points, in one transaction. Three statements a
+        `_CHUNK` of points, not three a point: on PostgreSQL each statement is a round trip, and
+        a flush every half second carries every series Lambda published to."""
+        keys = list(batch)
         with self._db.transaction() as sql:
-            for key, aggregate in batch.items():
-                series = _series(sql, key)
-                row = sql.execute(
-                    "SELECT sum, count, minimum, maximum, histogram, exact FROM points "
-                    "WHERE series = ? AND start = ? AND unit = ?",
-                    (series, key.start, key.unit),
-                ).fetchone()
-                total = Aggregate()
-                if row is not None:
-                    total = _aggregate(*row)
-                total.merge(aggregate)
-                sql.execute(
-                    "INSERT INTO points (series, start, unit, sum, count, minimum, maximum, "
-                    "histogram, exact) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (series, start, unit) DO UPDATE SET sum = excluded.sum, "
-                    "count = excluded.count, minimum = excluded.minimum, "
-                    "maximum = excluded.maximum, histogram = excluded.histogram, "
-                    "exact = excluded.exact",
-                    (
-                        series,
+            for first in range(0, len(keys), _CHUNK):
+                chunk = {key: _identity(key) for key in keys[first : first + _CHUNK]}
+                ids = _series(sql, chunk)
+                totals = _stored(sql, chunk, ids)
+                values: list[object] = []
+                for key, identity in chunk.items():
+                    total = totals.get(key, Aggregate())
+                    total.merge(batch[key])
+                    exact = None if total.values is None else list(total.values.items())
+                    values += (
+                        ids[identity],
                         key.start,
                         key.unit,
                         total.sum,
@@ -112,8 +149,16 @@ class MetricStore:
                         total.minimum,
                         total.maximum,
                         json.dumps(total.histogram, separators=(",", ":")),
-                        None if total.values is None else json.dumps(list(total.values.items())),
-                    ),
+                        None if exact is None else json.dumps(exact),
+                    )
+                sql.execute(
+                    "INSERT INTO points (series, start, unit, sum, count, minimum, maximum, "
+                    f"histogram, exact) VALUES {_marks(len(chunk), 9)} "
+                    "ON CONFLICT (series, start, unit) DO UPDATE SET sum = excluded.sum, "
+                    "count = excluded.count, minimum = excluded.minimum, "
+                    "maximum = excluded.maximum, histogram = excluded.histogram, "
+                    "exact = excluded.exact",
+                    values,
                 )
 
     def points(self, account: str, region: str, metric: MetricKey, since: float) -> list[Point]:
