@@ -59,7 +59,14 @@ OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("ledger", str, "the concurrency ledger: in-process (default) or redis://HOST:PORT/DB"),
     ("store", str, "postgresql://user@host/db: every service's store there (default: SQLite)"),
     ("shared-dir", Path, "what every process of a cluster reads: code, objects (default DATA_DIR)"),
+    ("sandboxes", str, "local (this server runs functions) or agents (a cluster's front door)"),
+    ("hop", str, "an agent's HOST:PORT for front doors (gureum agent: default 127.0.0.1:4570)"),
+    ("hop-advertise", str, "the HOST:PORT front doors reach this agent at (default: --hop)"),
 )
+
+
+# Where `gureum agent` listens for front doors unless told (--hop).
+DEFAULT_HOP = "127.0.0.1:4570"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -67,12 +74,17 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"gureum {__version__}")
     commands = top.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the server (every option is also GUREUM_<NAME>)")
+    agent = commands.add_parser(
+        "agent",
+        help="run a cluster's agent: sandboxes for front doors (needs --store, --ledger)",
+    )
     defaults = Settings(data_dir=default_data_dir())
-    for name, kind, text in OPTIONS:
-        field = name.replace("-", "_")
-        from_env = os.environ.get(f"GUREUM_{field.upper()}")
-        default = kind(from_env) if from_env else getattr(defaults, field)
-        serve.add_argument(f"--{name}", type=kind, default=default, help=text)
+    for command in (serve, agent):
+        for name, kind, text in OPTIONS:
+            field = name.replace("-", "_")
+            from_env = os.environ.get(f"GUREUM_{field.upper()}")
+            default = kind(from_env) if from_env else getattr(defaults, field)
+            command.add_argument(f"--{name}", type=kind, default=default, help=text)
     # `--data-dir` before or after `add`: both parsers take it, the inner one only if given.
     data_dir = argparse.ArgumentParser(add_help=False)
     data_dir.add_argument(
@@ -109,7 +121,32 @@ def settings_from(args: argparse.Namespace) -> Settings:
     values["data_dir"] = Path(values["data_dir"]).expanduser().resolve()
     if values["shared_dir"] is not None:
         values["shared_dir"] = Path(values["shared_dir"]).expanduser().resolve()
+    if args.command == "agent" and not values["hop"]:
+        values["hop"] = DEFAULT_HOP
+    _check_cluster(values, args.command)
     return Settings(**values)
+
+
+def _check_cluster(values: dict[str, Any], command: str) -> None:
+    """What a cluster's processes need: the shared store and ledger, and sane addresses."""
+    if values["sandboxes"] not in ("local", "agents"):
+        raise SystemExit(f"gureum: --sandboxes must be local or agents, not {values['sandboxes']}")
+    clustered = command == "agent" or values["sandboxes"] == "agents"
+    if clustered and not (values["store"] and values["ledger"]):
+        raise SystemExit(
+            "gureum: a cluster's front doors and agents share their state: give --store "
+            "postgresql://... and --ledger redis://..."
+        )
+    if command == "agent" and values["sandboxes"] == "agents":
+        raise SystemExit("gureum: an agent runs sandboxes: --sandboxes agents is a front door's")
+    if values["shared_dir"] is not None and not values["store"]:
+        # Servers with stores of their own would each sweep the others' files as orphans.
+        raise SystemExit("gureum: --shared-dir is for servers that share a --store")
+    for option in ("hop", "hop_advertise"):
+        host, _, port = str(values[option]).rpartition(":")
+        if values[option] and not (host and port.isdigit() and 0 < int(port) < 65536):
+            flag = "--" + option.replace("_", "-")
+            raise SystemExit(f"gureum: {flag} must be HOST:PORT, not {values[option]}")
 
 
 def _ledger_url(value: str) -> str:
@@ -237,7 +274,7 @@ def add_runtime(data_dir: Path, runtime: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "serve":
+    if args.command in ("serve", "agent"):
         serve(settings_from(args))
     elif args.command == "runtimes":
         data_dir = Path(args.data_dir).expanduser().resolve()

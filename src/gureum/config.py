@@ -65,6 +65,13 @@ class Settings:
     # objects, EFS's data, the KMS root key and STS's sealing key): the data directory unless
     # set; in a cluster, one directory every host mounts (README, "Running a cluster").
     shared_dir: Path | None = None
+    # "local" (this server runs the sandboxes) or "agents" (a front door of a cluster: the
+    # agents registered in the shared store run them).
+    sandboxes: str = "local"
+    # An agent's hop (`gureum agent`): HOST:PORT it listens on for front doors, and the
+    # HOST:PORT front doors reach it at when that differs (listening on 0.0.0.0).
+    hop: str = ""
+    hop_advertise: str = ""
 
     @property
     def shared(self) -> Path:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -33,6 +34,7 @@ from gureum.lambda_.api.asynchronous import AsyncApi
 from gureum.lambda_.api.event_sources import EventSourceApi
 from gureum.lambda_.api.function_urls import FunctionUrlApi
 from gureum.lambda_.api.handlers import LambdaApi
+from gureum.lambda_.api.hop import HopClient, HopServer
 from gureum.lambda_.api.permissions import (
     PermissionApi,
     across_accounts,
@@ -68,6 +70,7 @@ from gureum.lambda_.sandbox.stock import SandboxStock
 from gureum.lambda_.sandbox.uids import LEASE_DIR, UidLeases
 from gureum.lambda_.sandbox.zygotes import Zygotes
 from gureum.lambda_.services.admission import Admission
+from gureum.lambda_.services.agents import Heartbeat, Placement
 from gureum.lambda_.services.aliases import AliasService
 from gureum.lambda_.services.code_links import PREFIX as CODE_PREFIX
 from gureum.lambda_.services.code_links import CodeLinks
@@ -97,6 +100,7 @@ from gureum.lambda_.services.settler import Settler
 from gureum.lambda_.services.snapshots import Snapshots
 from gureum.lambda_.services.streaming import ResponseStreaming
 from gureum.lambda_.services.vault import KmsEnvironmentVault
+from gureum.lambda_.store.agents import AgentRegistry
 from gureum.lambda_.store.codestore import CodeStore
 from gureum.lambda_.store.event_sources import TriggerStore
 from gureum.lambda_.store.ports import EnvironmentVault, Followed, QueueStore
@@ -171,6 +175,18 @@ class _LedgerRelay:
 
 
 @dataclass(eq=False)
+class Cluster:
+    """This server's part in a cluster: a front door's placement, or an agent's hop listener
+    and heartbeat (services.agents)."""
+
+    registry: AgentRegistry
+    placement: Placement | None = None
+    client: HopClient | None = None
+    server: HopServer | None = None
+    heartbeat: Heartbeat | None = None
+
+
+@dataclass(eq=False)
 class Lambda(Assembly):
     """Lambda as one server runs it; the fields are what the lifecycle and the front door need."""
 
@@ -221,18 +237,26 @@ class Lambda(Assembly):
     debugger: Debugger | None = None
     # The control plane's store when other processes share it (PostgreSQL, `--store`).
     followed: Followed | None = None
+    # A front door's agents, or this agent's hop (`--sandboxes agents`, `gureum agent`).
+    cluster: Cluster | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.relay.loop = loop
-        executor = self.kernel.executor
+    async def _start_ledger(self) -> None:
+        self.relay.loop = asyncio.get_running_loop()
         try:
             await self._push_reservations()
         except ServiceError:  # the ledger (Redis) is away: the keeper writes them when it is back
             self.relay.stale = True
         self._tasks.append(asyncio.create_task(self._keep_ledger(), name="ledger"))
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        executor = self.kernel.executor
+        await self._start_ledger()
+        if self.cluster is not None and self.cluster.placement is not None:
+            await self._start_front_door(self.cluster.placement)
+            return
         swept = await loop.run_in_executor(executor, self._sweep)
         if swept:
             log.info("removed %d unreferenced code blobs", swept)
@@ -279,6 +303,36 @@ class Lambda(Assembly):
             polling = lead("lambda-pollers", self.pollers.run)
             self._tasks.append(asyncio.create_task(polling, name="pollers"))
         await self._start_development()
+        if self.cluster is not None and self.cluster.server is not None:
+            await self._start_agent(self.cluster)
+
+    async def _start_front_door(self, placement: Placement) -> None:
+        """`--sandboxes agents`: no sandboxes here, so none of what runs them (zygotes, the
+        stock, delivery of queued events, the settler, the provisioner, pollers): the agents
+        do all of it. This server answers the API and sends invocations to agents."""
+        try:
+            await placement.refresh()
+        except Exception as exc:  # the store away at start: the loop below tries again
+            log.warning("could not read the agents' heartbeats yet: %s", exc)
+        self._tasks.append(asyncio.create_task(placement.follow(), name="placement"))
+        if self.followed is not None:
+            follow = self.followed.follow(lambda: None, lambda: None)  # caches' generation
+            self._tasks.append(asyncio.create_task(follow, name="follow"))
+        log.info("front door: invocations run on the cluster's agents")
+
+    async def _start_agent(self, cluster: Cluster) -> None:
+        """`gureum agent`: takes invocations from front doors, and says what it holds."""
+        assert cluster.server is not None
+        assert cluster.heartbeat is not None
+        host, _, port = self.kernel.settings.hop.rpartition(":")
+        await cluster.server.start(host or "127.0.0.1", int(port))
+        self._tasks.append(asyncio.create_task(cluster.heartbeat.run(), name="heartbeat"))
+        log.info(
+            "agent %s: hop on %s (advertised as %s)",
+            cluster.heartbeat.agent_id,
+            self.kernel.settings.hop,
+            cluster.heartbeat.address,
+        )
 
     async def _start_development(self) -> None:
         """What helps write functions: hot reload's watcher, debug mode's ports."""
@@ -396,6 +450,13 @@ class Lambda(Assembly):
             return self.code.sweep(tx.blob_in_use, older_than=grace)
 
     async def stop(self) -> None:
+        cluster = self.cluster
+        if cluster is not None and cluster.heartbeat is not None:
+            await cluster.heartbeat.leave()  # front doors stop sending here at once
+        if cluster is not None and cluster.server is not None:
+            await cluster.server.close()
+        if cluster is not None and cluster.client is not None:
+            cluster.client.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -417,6 +478,8 @@ class Lambda(Assembly):
         await self.ledger.close()
 
     def close(self) -> None:
+        if self.cluster is not None:
+            self.cluster.registry.close()
         self.events.close()  # its last COMMIT, if any, before the store goes
         self.store.close()
         if self.triggers is not None:
@@ -811,4 +874,25 @@ def assemble(
         hot_reload=lambda_api.hot_reload,
         debugger=platform.debugger,
         followed=followed,
+        cluster=_cluster(kernel, invoker, pool),
     )
+
+
+def _cluster(kernel: Kernel, invoker: Invoker, pool: EnvironmentPool) -> Cluster | None:
+    """A front door's placement (`--sandboxes agents`) or an agent's hop and heartbeat
+    (`gureum agent`): both need the cluster's key, from the shared directory."""
+    settings = kernel.settings
+    if settings.sandboxes != "agents" and not settings.hop:
+        return None
+    registry = AgentRegistry(kernel.stores)
+    key = _secret(settings.shared / "cluster.key").hex()
+    if settings.sandboxes == "agents":
+        client = HopClient(key)
+        placement = Placement(registry, client, kernel.executor)
+        invoker.remote = placement
+        return Cluster(registry, placement=placement, client=client)
+    agent_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    address = settings.hop_advertise or settings.hop
+    server = HopServer(invoker, key, agent_id)
+    heartbeat = Heartbeat(registry, pool, agent_id, address, kernel.executor)
+    return Cluster(registry, server=server, heartbeat=heartbeat)
