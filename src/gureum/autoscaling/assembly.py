@@ -62,7 +62,7 @@ class AutoScaling(Assembly):
 
 def assemble(kernel: Kernel, metrics: MetricService, capacity: ProvisionedCapacity) -> AutoScaling:
     settings = kernel.settings
-    store = ScalingStore(settings.data_dir / "autoscaling.sqlite3")
+    store = ScalingStore(kernel.stores)
     alarms = CloudWatchAlarms(metrics)
     changes = CapacityChanges(store, capacity, kernel.clock)
     scaling = ScalingService(store, capacity, alarms, kernel.clock, changes)

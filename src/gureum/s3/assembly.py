@@ -1,4 +1,5 @@
-"""S3, built from the kernel: buckets, objects and multipart uploads on disk, their endpoint
+"""S3, built from the kernel: buckets, objects and multipart uploads (their records in the
+services' store, SQLite or PostgreSQL; their bytes under the shared directory), their endpoint
 (rest-xml, path-style and virtual-hosted), and the notifier that drains event notifications
 into the `NotificationTarget` the composition root gives (Lambda's event queue)."""
 
@@ -40,6 +41,10 @@ S3_ERRORS = {
 }
 # A single PUT of the largest object, with room for aws-chunked framing (about 0.1%).
 SPOOL_LIMIT = MAX_OBJECT_SIZE + MAX_OBJECT_SIZE // 256
+# In a cluster, how long a blob or scratch file must have been left unchanged before a starting
+# process's sweep may count it as a crash's leftover: far longer than any process takes between
+# placing a blob and committing the row that names it.
+SETTLED_AFTER = timedelta(hours=1)
 
 
 @dataclass(eq=False)
@@ -51,6 +56,7 @@ class S3(Assembly):
     records: S3Records
     blobs: BlobStore
     endpoint: ServiceEndpoint
+    kernel: Kernel
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -60,9 +66,14 @@ class S3(Assembly):
         self.notifier.start()
 
     def _sweep(self) -> int:
+        # On PostgreSQL other processes share the records and the blobs, and write them while
+        # this one starts: only what they left long ago can be a crash's leftover.
+        settled = None
+        if self.kernel.settings.store:
+            settled = (self.kernel.clock.now() - SETTLED_AFTER).timestamp()
         with self.records.transaction() as tx:
             named = tx.blobs()
-        return self.blobs.sweep(named)
+        return self.blobs.sweep(named, settled)
 
     async def stop(self) -> None:
         await self.notifier.stop()
@@ -72,10 +83,11 @@ class S3(Assembly):
 
 
 def assemble(kernel: Kernel, target: NotificationTarget) -> S3:
-    root = kernel.settings.data_dir / "s3"
-    records = S3Records(root / "s3.sqlite3")
-    blobs = BlobStore(root / "blobs")
-    notifier = Notifier(records, target, kernel.executor)
+    records = S3Records(kernel.stores)
+    # Every process of a cluster reads and writes the same objects' bytes (`<data>/s3/blobs`
+    # in the embedded default, where the shared directory is the data directory).
+    blobs = BlobStore(kernel.settings.shared / "s3" / "blobs")
+    notifier = Notifier(records, target, kernel.executor, kernel.clock)
     buckets = BucketService(records, kernel.clock, target)
     objects = ObjectService(records, blobs, kernel.clock, notifier.wake)
     uploads = MultipartService(records, blobs, kernel.clock, notifier.wake)
@@ -92,4 +104,4 @@ def assemble(kernel: Kernel, target: NotificationTarget) -> S3:
         # own error, which the bucket service words.
         unvalidated={"CreateBucket": frozenset({"CreateBucketConfiguration"})},
     )
-    return S3(buckets, objects, uploads, notifier, records, blobs, endpoint)
+    return S3(buckets, objects, uploads, notifier, records, blobs, endpoint, kernel)

@@ -1,11 +1,12 @@
-"""The scaler over its real SQLite store, CloudWatch's real metric service (utilization and
-alarms) and the shipped in-memory capacity, under a ManualClock: scale out after three periods
-above the target, scale in after fifteen below 90% of it, cooldowns, DisableScaleIn, a capacity
-Lambda refuses, scheduled actions at their time in their time zone, and everything durable."""
+"""The scaler over its real store (on SQLite and on PostgreSQL: the `stores` fixture),
+CloudWatch's real metric service (utilization and alarms) and the shipped in-memory capacity,
+under a ManualClock: scale out after three periods above the target, scale in after fifteen
+below 90% of it, cooldowns, DisableScaleIn, a capacity Lambda refuses, scheduled actions at
+their time in their time zone, and everything durable."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from gureum.autoscaling.services.fakes import InMemoryCapacity
 from gureum.autoscaling.services.scaler import Scaler
 from gureum.autoscaling.services.scaling import ScalingService
 from gureum.autoscaling.store.scaling import ScalingStore
-from gureum.aws.sql import SqliteBackend
+from gureum.aws.sql import Backend, SqliteBackend
 from gureum.clock import ManualClock
 from gureum.cloudwatch.services.metrics import MetricService
 from gureum.cloudwatch.store.points import MetricStore
@@ -90,9 +91,12 @@ class World:
         return answer
 
 
-def build(directory: Path, clock: ManualClock, capacity: InMemoryCapacity) -> World:
+def build(
+    directory: Path, stores: Callable[[], Backend], clock: ManualClock, capacity: InMemoryCapacity
+) -> World:
+    """Everything over the stores in `directory` and `stores` (a restart when built again)."""
     metrics = MetricService(MetricStore(SqliteBackend(directory)), clock)
-    store = ScalingStore(directory / "autoscaling.sqlite3")
+    store = ScalingStore(stores())
     alarms = CloudWatchAlarms(metrics)
     changes = CapacityChanges(store, capacity, clock)
     scaling = ScalingService(store, capacity, alarms, clock, changes)
@@ -102,8 +106,8 @@ def build(directory: Path, clock: ManualClock, capacity: InMemoryCapacity) -> Wo
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    world = build(tmp_path, ManualClock(START), InMemoryCapacity())
+def world(tmp_path: Path, stores: Callable[[], Backend]) -> Iterator[World]:
+    world = build(tmp_path, stores, ManualClock(START), InMemoryCapacity())
     yield world
     world.store.close()
     world.metrics.close()
@@ -199,8 +203,10 @@ def test_never_past_max(world: World) -> None:
     assert world.current() == 5
 
 
-def test_a_capacity_lambda_refuses_is_a_failed_activity(tmp_path: Path) -> None:
-    world = build(tmp_path, ManualClock(START), InMemoryCapacity(refuse_above=3))
+def test_a_capacity_lambda_refuses_is_a_failed_activity(
+    tmp_path: Path, stores: Callable[[], Backend]
+) -> None:
+    world = build(tmp_path, stores, ManualClock(START), InMemoryCapacity(refuse_above=3))
     register(world)
     world.policy()
     for _ in range(3):
@@ -221,10 +227,12 @@ def test_a_capacity_lambda_refuses_is_a_failed_activity(tmp_path: Path) -> None:
     world.store.close()
 
 
-def test_a_cron_action_fires_at_its_time_in_its_zone(tmp_path: Path) -> None:
+def test_a_cron_action_fires_at_its_time_in_its_zone(
+    tmp_path: Path, stores: Callable[[], Backend]
+) -> None:
     # 2026-03-02 is a Monday: 09:00 in Seoul is 00:00 UTC
     clock = ManualClock(datetime(2026, 3, 1, 23, 55, tzinfo=UTC))
-    world = build(tmp_path, clock, InMemoryCapacity())
+    world = build(tmp_path, stores, clock, InMemoryCapacity())
     register(world, low=1, high=10)
     world.scaling.put_action(
         ACCOUNT,
@@ -254,13 +262,15 @@ def test_a_cron_action_fires_at_its_time_in_its_zone(tmp_path: Path) -> None:
     ]
     world.store.close()
     # a restart neither forgets it fired nor fires it again
-    again = build(tmp_path, clock, world.capacity)
+    again = build(tmp_path, stores, clock, world.capacity)
     again.scaler.tick()
     assert len([a for a in again.activities() if "morning" in a["Cause"]]) == 2
     again.store.close()
 
 
-def test_everything_survives_a_restart(tmp_path: Path, world: World) -> None:
+def test_everything_survives_a_restart(
+    tmp_path: Path, stores: Callable[[], Backend], world: World
+) -> None:
     register(world)
     answer = world.policy()
     world.scaling.put_action(
@@ -276,7 +286,7 @@ def test_everything_survives_a_restart(tmp_path: Path, world: World) -> None:
     for _ in range(3):
         world.minute(1.0)
     world.store.close()
-    again = build(tmp_path, world.clock, world.capacity)
+    again = build(tmp_path, stores, world.clock, world.capacity)
     policies = again.scaling.describe_policies(ACCOUNT, REGION, {"ServiceNamespace": "lambda"})
     assert [p["PolicyARN"] for p in policies["ScalingPolicies"]] == [answer["PolicyARN"]]
     actions = again.scaling.describe_actions(ACCOUNT, REGION, {"ServiceNamespace": "lambda"})
@@ -319,9 +329,11 @@ def test_a_changed_schedule_counts_from_now(world: World) -> None:
     assert world.current() == 4
 
 
-def test_registering_a_missing_qualifier_is_refused(tmp_path: Path) -> None:
+def test_registering_a_missing_qualifier_is_refused(
+    tmp_path: Path, stores: Callable[[], Backend]
+) -> None:
     existing = [(ACCOUNT, REGION, "f", "live")]
-    world = build(tmp_path, ManualClock(START), InMemoryCapacity(existing))
+    world = build(tmp_path, stores, ManualClock(START), InMemoryCapacity(existing))
     with pytest.raises(Invalid) as caught:
         register(world)
     assert caught.value.message == (

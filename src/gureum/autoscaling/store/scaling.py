@@ -1,6 +1,7 @@
 """Application Auto Scaling's store: targets, policies, scheduled actions, activities and the
-scaler's memory, in their own SQLite file (WAL, synchronous commits: `aws.sqlite`), so
-everything survives a restart or `kill -9`.
+scaler's memory, through the SQL port (`gureum.aws.sql`): their own SQLite file (WAL,
+synchronous commits: `aws.sqlite`), or PostgreSQL (`migrations/`), so everything survives a
+restart or `kill -9`.
 
 Each row keeps its value as a JSON document beside the columns it is found by. Deregistering a
 target deletes its policies, scheduled actions and scaler memory with it, in one transaction;
@@ -11,9 +12,7 @@ its activities stay, as AWS keeps them for six weeks. Activities are capped per 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from gureum.autoscaling.domain.actions import ScheduledAction
@@ -21,7 +20,7 @@ from gureum.autoscaling.domain.activities import Activity, Status
 from gureum.autoscaling.domain.policies import ScalingPolicy, TargetTracking
 from gureum.autoscaling.domain.scaling import Cooldowns
 from gureum.autoscaling.domain.targets import ScalableTarget, TargetKey
-from gureum.aws.sqlite import Database
+from gureum.aws.sql import Backend, Sql, StoreSpec
 
 ACTIVITY_CAP = 1000
 SCHEMA = """
@@ -45,7 +44,9 @@ CREATE TABLE IF NOT EXISTS scaler (
     last_out REAL, last_in REAL, changed_at REAL,
     PRIMARY KEY (account, region, resource_id));
 """
+SPEC = StoreSpec("autoscaling", "autoscaling.sqlite3", SCHEMA, "gureum.autoscaling.store")
 _KEY = "account = ? AND region = ? AND resource_id = ?"
+_KEY_COLUMNS = "account, region, resource_id"
 
 
 def _key(key: TargetKey) -> tuple[str, str, str]:
@@ -81,8 +82,8 @@ def _activity(key: TargetKey, text: str) -> Activity:
 class ScalingStore:
     """Thread-safe (the database serialises its writers); every method is one transaction."""
 
-    def __init__(self, path: Path) -> None:
-        self._db = Database(path, SCHEMA)
+    def __init__(self, stores: Backend) -> None:
+        self._db = stores.open(SPEC)
 
     def close(self) -> None:
         self._db.close()
@@ -109,7 +110,8 @@ class ScalingStore:
     def put_target(self, target: ScalableTarget) -> None:
         with self._db.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO targets VALUES (?, ?, ?, ?)",
+                f"INSERT INTO targets ({_KEY_COLUMNS}, document) VALUES (?, ?, ?, ?) "
+                f"ON CONFLICT ({_KEY_COLUMNS}) DO UPDATE SET document = excluded.document",
                 (*_key(target.key), _dump(target)),
             )
 
@@ -125,7 +127,7 @@ class ScalingStore:
     # --- policies -----------------------------------------------------------------------------
 
     @staticmethod
-    def _policies(db: sqlite3.Connection, key: TargetKey) -> list[ScalingPolicy]:
+    def _policies(db: Sql, key: TargetKey) -> list[ScalingPolicy]:
         rows = db.execute(
             f"SELECT document FROM policies WHERE {_KEY} ORDER BY name", _key(key)
         ).fetchall()
@@ -138,7 +140,8 @@ class ScalingStore:
     def put_policy(self, policy: ScalingPolicy) -> None:
         with self._db.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO policies VALUES (?, ?, ?, ?, ?)",
+                f"INSERT INTO policies ({_KEY_COLUMNS}, name, document) VALUES (?, ?, ?, ?, ?) "
+                f"ON CONFLICT ({_KEY_COLUMNS}, name) DO UPDATE SET document = excluded.document",
                 (*_key(policy.key), policy.name, _dump(policy)),
             )
 
@@ -158,7 +161,8 @@ class ScalingStore:
     def put_action(self, action: ScheduledAction) -> None:
         with self._db.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO actions VALUES (?, ?, ?, ?, ?)",
+                f"INSERT INTO actions ({_KEY_COLUMNS}, name, document) VALUES (?, ?, ?, ?, ?) "
+                f"ON CONFLICT ({_KEY_COLUMNS}, name) DO UPDATE SET document = excluded.document",
                 (*_key(action.key), action.name, _dump(action)),
             )
 
@@ -213,15 +217,16 @@ class ScalingStore:
 
     def moved(self, key: TargetKey, at: float, direction: str | None) -> None:
         """The target's capacity changed at `at` (by a scale-out, a scale-in, or neither)."""
+        column = {"out": "last_out", "in": "last_in"}.get(direction or "")
+        # The target's row is made on its first move, the scaling direction's time with it.
+        columns = f"{_KEY_COLUMNS}, changed_at" + (f", {column}" if column else "")
+        marks = "?, ?, ?, ?" + (", ?" if column else "")
+        updates = "changed_at = excluded.changed_at" + (
+            f", {column} = excluded.{column}" if column else ""
+        )
         with self._db.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO scaler (account, region, resource_id) VALUES (?, ?, ?)",
-                _key(key),
-            )
-            column = {"out": "last_out", "in": "last_in"}.get(direction or "")
-            extra = f", {column} = :at" if column else ""
-            db.execute(
-                f"UPDATE scaler SET changed_at = :at{extra} WHERE account = :a AND region = :r "
-                "AND resource_id = :i",
-                {"at": at, "a": key.account, "r": key.region, "i": key.resource_id},
+                f"INSERT INTO scaler ({columns}) VALUES ({marks}) "
+                f"ON CONFLICT ({_KEY_COLUMNS}) DO UPDATE SET {updates}",
+                (*_key(key), at, *((at,) if column else ())),
             )

@@ -1,11 +1,18 @@
 """Drains the notification outbox into the destination (Lambda's durable event queue).
 
 A row leaves the outbox only after the destination has accepted its event durably, so a crash
-anywhere loses none: after a restart the loop sends what is left. The one window in which a
-notification can be sent twice is between the destination's commit and the row's removal; its
-invocation then carries the same request id (S3 itself delivers at least once). A destination
-that is gone drops its notifications (logged); any other failure is retried after a pause. The
-loop is owned by S3's assembly: started with it, cancelled when it stops.
+anywhere loses none: after a restart the loop sends what is left. A destination that is gone
+drops its notifications (logged); any other failure is retried after a pause. The loop is owned
+by S3's assembly: started with it, cancelled when it stops.
+
+Every process of a cluster runs this loop over the one outbox (on PostgreSQL), so each batch is
+claimed first, for `CLAIM_LEASE` seconds, in one of the store's transactions (which run one at a
+time across processes): another process's loop skips the claimed rows, and a row is sent by one
+process only. The rows a process could not send are released at once; those of a process that
+died while sending are claimed again once their lease ends, by any process, the restarted one
+included. So a notification is sent twice only if a crash falls between the destination's commit
+and the row's removal, or if a delivery outlasts its lease; its invocation then carries the same
+request id (S3 itself delivers at least once).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import contextlib
 import logging
 from concurrent.futures import Executor
 
+from gureum.clock import Clock
 from gureum.s3.services.ports import NotificationTarget, UndeliverableNotification
 from gureum.s3.store.records import Outgoing, S3Records
 
@@ -22,13 +30,19 @@ log = logging.getLogger("gureum.s3.notifier")
 BATCH = 100
 RETRY_PAUSE = 1.0  # seconds before a failed delivery is tried again
 IDLE_PAUSE = 5.0  # seconds between looks at the outbox when nothing woke the loop
+# Seconds a claimed batch is this process's to send: far longer than a batch takes to reach
+# Lambda's event queue, short enough that a dead process's batch is not held up for long.
+CLAIM_LEASE = 30.0
 
 
 class Notifier:
-    def __init__(self, records: S3Records, target: NotificationTarget, executor: Executor) -> None:
+    def __init__(
+        self, records: S3Records, target: NotificationTarget, executor: Executor, clock: Clock
+    ) -> None:
         self._records = records
         self._target = target
         self._executor = executor
+        self._clock = clock
         self._loop: asyncio.AbstractEventLoop | None = None
         self._due: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -70,17 +84,19 @@ class Notifier:
                 self._due.set()
 
     async def drain(self) -> bool:
-        """Sends what the outbox holds; False when a delivery failed and must be retried. A
-        batch is sent at once: the destination commits it together (Lambda's group commit)."""
+        """Sends what the outbox holds (what no other process is sending); False when a delivery
+        failed and must be retried. A batch is sent at once: the destination commits it
+        together (Lambda's group commit)."""
         loop = asyncio.get_running_loop()
         while True:
-            batch = await loop.run_in_executor(self._executor, self._outgoing)
+            batch = await loop.run_in_executor(self._executor, self._claim)
             if not batch:
                 return True
             outcomes = await asyncio.gather(*(self._send(item) for item in batch))
             done = [item.id for item, ok in zip(batch, outcomes, strict=True) if ok]
-            await loop.run_in_executor(self._executor, self._sent, done)
-            if len(done) < len(batch):
+            failed = [item.id for item, ok in zip(batch, outcomes, strict=True) if not ok]
+            await loop.run_in_executor(self._executor, self._settle, done, failed)
+            if failed:
                 return False
 
     async def _send(self, item: Outgoing) -> bool:
@@ -106,11 +122,13 @@ class Notifier:
             return False
         return True
 
-    def _outgoing(self) -> list[Outgoing]:
+    def _claim(self) -> list[Outgoing]:
+        now = self._clock.now().timestamp()
         with self._records.transaction() as tx:
-            return tx.outgoing(BATCH)
+            return tx.claim(now, now + CLAIM_LEASE, BATCH)
 
-    def _sent(self, ids: list[int]) -> None:
+    def _settle(self, done: list[int], failed: list[int]) -> None:
         with self._records.transaction() as tx:
-            for outgoing_id in ids:
+            for outgoing_id in done:
                 tx.sent(outgoing_id)
+            tx.release(failed)

@@ -10,10 +10,16 @@ which `sweep` removes at the next start, never a partial object.
 Blobs are never rewritten. A copy is a hard link; a removed or replaced object's blob is
 unlinked after the transaction that stopped naming it commits (a reader that opened it still
 reads it whole: POSIX keeps an unlinked file's bytes for its open descriptors).
+
+The directory is under the shared directory (`--shared-dir`, the data directory unless set), so
+that every process of a cluster reads the same objects. There other processes write blobs while
+one starts: its `sweep` then leaves alone what changed lately (a blob placed and not yet named,
+a scratch file being written).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -60,10 +66,25 @@ class BlobStore:
         return name
 
     def adopt(self, body: BodyFile) -> str:
-        """Takes a spooled request body over as a new blob (it must be on the same file system:
-        the server spools under the data directory)."""
+        """Takes a spooled request body over as a new blob: renamed when it is on the blobs'
+        file system (the server spools under the data directory, which holds them unless
+        `--shared-dir` puts them elsewhere), else copied there first."""
         fsync_file(body.path)
-        return self._place(body.path)
+        try:
+            return self._place(body.path)
+        except OSError as error:
+            if error.errno != errno.EXDEV:
+                raise
+        scratch = self._scratch / f"{uuid.uuid4().hex}.copy"
+        try:
+            shutil.copyfile(body.path, scratch)
+            fsync_file(scratch)
+            name = self._place(scratch)
+        except BaseException:
+            scratch.unlink(missing_ok=True)
+            raise
+        body.path.unlink(missing_ok=True)
+        return name
 
     def link(self, name: str) -> str:
         """A new blob with `name`'s bytes (a hard link; a copy where links are refused)."""
@@ -120,11 +141,36 @@ class BlobStore:
                 for blob in directory.iterdir():
                     yield blob.name
 
-    def sweep(self, named: set[str]) -> int:
-        """Removes the blobs no row names (left by a crash) and any scratch file; returns how
-        many blobs went. Only while nothing else writes blobs (at start)."""
-        shutil.rmtree(self._scratch, ignore_errors=True)
-        self._scratch.mkdir(exist_ok=True)
-        orphans = [name for name in self.names() if name not in named]
+    def sweep(self, named: set[str], settled_before: float | None = None) -> int:
+        """Removes the blobs no row names (left by a crash) and the scratch files; returns how
+        many blobs went. `named` is read before, at start, when this process writes no blob.
+
+        `settled_before` (seconds since the epoch): only the files unchanged since then go,
+        for a directory that other processes write meanwhile (a cluster's): a blob placed
+        after `named` was read, or a scratch file still being written, changed lately (a rename
+        or a link changes a file's ctime, a write its mtime). None: every such file goes (this
+        process is the only one writing)."""
+        if settled_before is None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch.mkdir(exist_ok=True)
+            orphans = [name for name in self.names() if name not in named]
+        else:
+            for scratch in list(self._scratch.iterdir()):
+                if _settled(scratch, settled_before):
+                    scratch.unlink(missing_ok=True)
+            orphans = [
+                name
+                for name in self.names()
+                if name not in named and _settled(self.path(name), settled_before)
+            ]
         self.remove(orphans)
         return len(orphans)
+
+
+def _settled(path: Path, before: float) -> bool:
+    """Whether `path` is unchanged since `before` (False when it is gone already)."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return False
+    return max(status.st_mtime, status.st_ctime) < before
