@@ -60,19 +60,23 @@ class S3(Assembly):
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        swept = await loop.run_in_executor(None, self._sweep)
+        swept = await loop.run_in_executor(None, self._recover)
         if swept:
             log.info("removed %d blobs no object names (left by an interrupted write)", swept)
         self.notifier.start()
 
-    def _sweep(self) -> int:
-        # On PostgreSQL other processes share the records and the blobs, and write them while
-        # this one starts: only what they left long ago can be a crash's leftover.
-        settled = None
-        if self.kernel.settings.store:
-            settled = (self.kernel.clock.now() - SETTLED_AFTER).timestamp()
+    def _recover(self) -> int:
+        """Tidies what a previous run left; returns how many blobs went. On PostgreSQL other
+        processes share the records and the blobs, and write them while this one starts: only
+        what they left long ago can be a crash's leftover, and their claims on the outbox end
+        with their lease. In the embedded default this process is the only one: every blob no
+        row names and every claim are a previous run's, so its outbox is sent again at once."""
+        clustered = bool(self.kernel.settings.store)
         with self.records.transaction() as tx:
+            if not clustered:
+                tx.release_all()
             named = tx.blobs()
+        settled = (self.kernel.clock.now() - SETTLED_AFTER).timestamp() if clustered else None
         return self.blobs.sweep(named, settled)
 
     async def stop(self) -> None:

@@ -146,3 +146,18 @@ def test_the_claim_of_a_process_that_died_ends_with_its_lease(
     sent = [request_id for _, _, request_id in target.delivered]
     assert sent == ["request-2", "request-0", "request-1"]
     assert outbox(records) == 0
+
+
+def test_a_sole_sender_ends_every_claim_at_once(stores: Callable[[], Backend]) -> None:
+    target = RecordingTarget({ARN})
+    clock = ManualClock()
+    killed = S3Records(stores())
+    queue(killed, 2)
+    now = clock.now().timestamp()
+    with killed.transaction() as tx:
+        tx.claim(now, now + CLAIM_LEASE, 2)
+    restarted = S3Records(stores())
+    with restarted.transaction() as tx:  # what the embedded default's S3 does as it starts
+        tx.release_all()
+    assert asyncio.run(notifier_of(restarted, target, clock).drain())
+    assert [request_id for _, _, request_id in target.delivered] == ["request-0", "request-1"]

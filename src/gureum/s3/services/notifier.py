@@ -10,9 +10,10 @@ claimed first, for `CLAIM_LEASE` seconds, in one of the store's transactions (wh
 time across processes): another process's loop skips the claimed rows, and a row is sent by one
 process only. The rows a process could not send are released at once; those of a process that
 died while sending are claimed again once their lease ends, by any process, the restarted one
-included. So a notification is sent twice only if a crash falls between the destination's commit
-and the row's removal, or if a delivery outlasts its lease; its invocation then carries the same
-request id (S3 itself delivers at least once).
+included (in the embedded default, where a restarted process is the outbox's only sender, at
+once: S3's assembly ends every claim as it starts). So a notification is sent twice only if a
+crash falls between the destination's commit and the row's removal, or if a delivery outlasts
+its lease; its invocation then carries the same request id (S3 itself delivers at least once).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ BATCH = 100
 RETRY_PAUSE = 1.0  # seconds before a failed delivery is tried again
 IDLE_PAUSE = 5.0  # seconds between looks at the outbox when nothing woke the loop
 # Seconds a claimed batch is this process's to send: far longer than a batch takes to reach
-# Lambda's event queue, short enough that a dead process's batch is not held up for long.
+# Lambda's event queue, short enough that a dead process's batch is not held up for long. Claims
+# are wall-clock times, so a cluster's hosts must keep their clocks close (NTP).
 CLAIM_LEASE = 30.0
 
 

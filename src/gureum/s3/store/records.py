@@ -335,6 +335,11 @@ class S3Transaction:
         them again."""
         self._set_claims(outgoing_ids, None)
 
+    def release_all(self) -> None:
+        """Ends every claim: for a process that knows itself the outbox's only sender (the
+        embedded default's, at start), so what a killed run held is sent again at once."""
+        self._sql.execute("UPDATE outbox SET claimed_until = NULL WHERE claimed_until IS NOT NULL")
+
     def _set_claims(self, outgoing_ids: list[int], until: float | None) -> None:
         if outgoing_ids:
             marks = ", ".join("?" * len(outgoing_ids))
