@@ -57,6 +57,7 @@ OPTIONS: tuple[tuple[str, Callable[[str], Any], str], ...] = (
     ("inspect-port", int, "the inspector's port for Node.js functions in debug mode"),
     ("debug-wait", float, "seconds Init waits for a debugger to attach (0: no wait)"),
     ("ledger", str, "the concurrency ledger: in-process (default) or redis://HOST:PORT/DB"),
+    ("lease-ttl", float, "seconds a dead process's Redis leases outlive it (default 30)"),
     ("store", str, "postgresql://user@host/db: every service's store there (default: SQLite)"),
     ("shared-dir", Path, "what every process of a cluster reads: code, objects (default DATA_DIR)"),
     ("sandboxes", str, "local (this server runs functions) or agents (a cluster's front door)"),

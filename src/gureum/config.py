@@ -58,6 +58,9 @@ class Settings:
     # The concurrency ledger: "" in process (the default), or a Redis URL (issue #24): the
     # limits then hold across every process that shares that Redis.
     ledger: str = ""
+    # Seconds a Redis lease outlives the last renewal of a process that went away (wall time:
+    # a dead host's invocations stop counting this long after it died).
+    lease_ttl: float = 30.0
     # Where every service's store lives: "" (SQLite files in the data directory, the default)
     # or a PostgreSQL URL (scale-out, issue #24).
     store: str = ""

@@ -34,8 +34,10 @@ class GureumProcess:
         env: dict[str, str] | None = None,
         command: tuple[str, ...] = (sys.executable, "-m", "gureum"),
         cwd: Path | None = None,
+        subcommand: str = "serve",
     ) -> None:
         self.data_dir = data_dir
+        self.subcommand = subcommand  # `agent` for a cluster's agent
         self.command = command  # how to run gureum (an installed `gureum` script, say)
         self.cwd = cwd
         self.port = free_port()
@@ -49,7 +51,7 @@ class GureumProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> GureumProcess:
-        command = [*self.command, "serve", "--port", str(self.port)]
+        command = [*self.command, self.subcommand, "--port", str(self.port)]
         command += ["--data-dir", str(self.data_dir), "--log-level", "warning", *self.extra]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

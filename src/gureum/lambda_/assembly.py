@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from gureum.lambda_.api.url_requests import Accounts, UrlGateway
 from gureum.lambda_.domain.concurrency import Limits
 from gureum.lambda_.domain.connections import PER_MINUTE, ConnectionLedger, ConnectionRules
 from gureum.lambda_.domain.functions import Function, FunctionVersion
+from gureum.lambda_.domain.placement import live
 from gureum.lambda_.sandbox.catalog import RuntimeCatalog
 from gureum.lambda_.sandbox.cgroups import MemoryGroups
 from gureum.lambda_.sandbox.debugging import Debugger, DebugSettings
@@ -70,7 +72,7 @@ from gureum.lambda_.sandbox.stock import SandboxStock
 from gureum.lambda_.sandbox.uids import LEASE_DIR, UidLeases
 from gureum.lambda_.sandbox.zygotes import Zygotes
 from gureum.lambda_.services.admission import Admission
-from gureum.lambda_.services.agents import Heartbeat, Placement
+from gureum.lambda_.services.agents import STALE_AFTER, Heartbeat, Placement
 from gureum.lambda_.services.aliases import AliasService
 from gureum.lambda_.services.code_links import PREFIX as CODE_PREFIX
 from gureum.lambda_.services.code_links import CodeLinks
@@ -500,7 +502,24 @@ class Lambda(Assembly):
             "snapshots": self.snapshots.describe() if self.snapshots is not None else {},
             "stores": self.stores(),
             "singletons": self.kernel.singletons.held(),
+            **self._cluster_health(),
         }
+
+    def _cluster_health(self) -> dict[str, Any]:
+        """A front door: the agents it may place invocations on now; an agent: itself."""
+        cluster = self.cluster
+        if cluster is None:
+            return {}
+        if cluster.placement is not None:
+            now = time.time()
+            return {
+                "agents": [
+                    {"id": a.agent_id, "address": a.address, "running": a.running}
+                    for a in live(cluster.placement.agents, now, STALE_AFTER)
+                ]
+            }
+        assert cluster.heartbeat is not None
+        return {"agent": {"id": cluster.heartbeat.agent_id, "hop": cluster.heartbeat.address}}
 
     def stores(self) -> dict[str, str]:
         """Where state lives: every service's store in SQLite files or in the `--store`
@@ -648,7 +667,7 @@ def _ledger(settings: Settings, limits: Limits, store: QueueStore, executor: Exe
 
         return await asyncio.get_running_loop().run_in_executor(executor, read)
 
-    return RedisLedger(settings.ledger, limits, restore=restore)
+    return RedisLedger(settings.ledger, limits, ttl=settings.lease_ttl, restore=restore)
 
 
 def _wall(clock: Clock) -> Callable[[], float]:
