@@ -118,7 +118,7 @@ class GureumApp:
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
         # Before anything starts a thread (a PostgreSQL store's pool does): isolation moves the
         # server into a mount namespace of its own, which unshare(2) refuses once threads run.
-        isolation = lambda_.decide_isolation(settings.isolation)
+        isolation = lambda_.decide_isolation(settings.isolation, settings.sandboxes)
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gureum-worker")
         self.kernel = Kernel(
             settings,

@@ -137,8 +137,13 @@ def _secret(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def decide_isolation(wanted: str) -> tuple[Isolation, MemoryGroups | None]:
-    """The isolation this machine grants (and the memory groups, when it has them)."""
+def decide_isolation(
+    wanted: str, sandboxes: str = "local"
+) -> tuple[Isolation, MemoryGroups | None]:
+    """The isolation this machine grants (and the memory groups, when it has them); none to
+    decide on a front door, which runs no sandbox (`--sandboxes agents`)."""
+    if sandboxes == "agents":
+        return Isolation(IsolationMode.PROCESSES, False, "a front door: agents run functions"), None
     if wanted == "none":
         off = Isolation(IsolationMode.PROCESSES, False, "isolation turned off (--isolation none)")
         return off, None
@@ -693,7 +698,7 @@ def assemble(
     # Isolation first (unless the composition root decided it before starting any thread): it
     # moves the server into a mount namespace of its own, which unshare(2) refuses once threads
     # run (a PostgreSQL store's pool starts some).
-    isolation, memory = isolated or decide_isolation(settings.isolation)
+    isolation, memory = isolated or decide_isolation(settings.isolation, settings.sandboxes)
     # Durable state: the control plane (variables sealed with KMS), code blobs, the settler.
     store, followed = _control_plane(settings, KmsEnvironmentVault(keys))
     # Archives where every host of a cluster reads them, each host's unpacked trees its own;
