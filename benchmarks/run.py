@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from benchmarks import concurrent, ledger, s3, sequential, triggers
+from benchmarks.cluster import ROWS as CLUSTER_ROWS
+from benchmarks.cluster import on_a_cluster
 from benchmarks.development import development
 from benchmarks.efs import efs
 from benchmarks.enforce import warm_enforced
@@ -284,6 +286,22 @@ def run_postgres(supervisor: Supervisor, results: Results, plan: Plan, workdir: 
         postgres.stop()
 
 
+def run_cluster(supervisor: Supervisor, results: Results, plan: Plan, workdir: Path) -> None:
+    """Front doors and agents on a private PostgreSQL and Redis (benchmarks.cluster)."""
+    for other in (name for name in results.targets if name != "gureum"):
+        results.explain(CLUSTER_ROWS, other, "cannot: gureum's cluster only")
+    if not selected(results, "cluster"):
+        results.explain(CLUSTER_ROWS, "gureum", "not run: --only")
+        return
+    say("gureum: cluster (front doors and agents)")
+    try:
+        on_a_cluster(supervisor, results, plan, workdir)
+    except Exception as error:
+        say(f"gureum: cluster failed: {type(error).__name__}: {error}")
+        traceback.print_exc()
+        results.explain(CLUSTER_ROWS, "gureum", f"failed: {type(error).__name__}: {error}"[:200])
+
+
 def run_scale(
     target: Target, supervisor: Supervisor, results: Results, plan: Plan, count: int
 ) -> None:
@@ -460,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
             run_enforce(supervisor, results, plan, workdir)
             run_ledger(supervisor, results, plan, workdir)
             run_postgres(supervisor, results, plan, workdir)
+            run_cluster(supervisor, results, plan, workdir)
             scale_server = Gureum(free_ports(), workdir, account_concurrency=plan.scale + 100)
             run_scale(scale_server, supervisor, results, plan, plan.scale)
             if args.peers:

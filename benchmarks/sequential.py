@@ -142,7 +142,9 @@ def console_dashboard(port: int) -> Iterator[None]:
         raise RuntimeError("the console's dashboard streamed nothing")
 
 
-def cold_start(target: Target, results: Results, plan: Plan, isolated: bool = False) -> None:
+def cold_start(
+    target: Target, results: Results, plan: Plan, isolated: bool = False, prefix: str = ""
+) -> None:
     """The first invoke of freshly created functions (created and Active before the clock).
 
     Back to back, each cold start overlaps what the one before left running (its environment's
@@ -151,7 +153,7 @@ def cold_start(target: Target, results: Results, plan: Plan, isolated: bool = Fa
     now and then feels.
     """
     count = plan.cold_isolated_count if isolated else plan.cold_count
-    prefix = "cold_iso" if isolated else "cold"
+    prefix = prefix or ("cold_iso" if isolated else "cold")
     names = target.cold_functions(count, plan.cold_cap)
     signer, connection = target.signer(), BlockingConnection(HOST, target.port, timeout=120)
     samples: list[float] = []

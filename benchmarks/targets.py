@@ -161,8 +161,12 @@ class Gureum(Target):
         iam: str | None = None,
         ledger: str | None = None,
         store: str | None = None,
+        extra: tuple[str, ...] = (),
+        subcommand: str = "serve",
     ) -> None:
         super().__init__(port, workdir)
+        self.extra = extra  # more options (a cluster's: --shared-dir, --sandboxes, --hop, ...)
+        self.subcommand = subcommand  # `agent` for a cluster's agent
         self.account_concurrency = account_concurrency
         self.iam = iam  # `--iam` (enforce: every request authorized)
         self.ledger = ledger  # `--ledger` (a Redis URL: the concurrency ledger on Redis)
@@ -175,7 +179,8 @@ class Gureum(Target):
     def start(self, supervisor: Supervisor) -> None:
         executable = Path(sys.executable).with_name("gureum")
         command = [str(executable)] if executable.exists() else [sys.executable, "-m", "gureum"]
-        argv = [*command, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        argv = [*command, self.subcommand, "--port", str(self.port)]
+        argv += ["--data-dir", str(self.data_dir), *self.extra]
         if self.account_concurrency is not None:
             argv += ["--account-concurrency", str(self.account_concurrency)]
         if self.iam is not None:
