@@ -53,6 +53,9 @@ class HotReload:
         self._sandboxed = sandboxed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._restart: asyncio.Event | None = None
+        # Each directory's digest when it was last looked at (committed, or watched): a change
+        # made while the watch restarts (to take in a new directory) is found by comparing.
+        self._digests: dict[Path, str] = {}
 
     def package(self, bucket: str | None, key: str | None) -> Code | None:
         """The code of a hot-reload `S3Bucket` / `S3Key`; None for any other bucket."""
@@ -75,6 +78,7 @@ class HotReload:
         (Any thread.)"""
         if not hot_reload.is_hot(code.blob):
             return
+        self._digests.setdefault(Path(hot_reload.directory_of(code.blob)), code.sha256)
         loop, restart = self._loop, self._restart
         if loop is not None and restart is not None:
             loop.call_soon_threadsafe(restart.set)
@@ -89,9 +93,14 @@ class HotReload:
             roots = [root for root in roots if root.is_dir()]
             # What changed while nothing watched (the server was down, the watch restarting):
             # a function whose code changed gets its new CodeSha256 and RevisionId, which
-            # retires its environments at the next invocation.
+            # retires its environments at the next invocation; a directory known to have
+            # changed since it was last looked at (a layer's, whose versions never change)
+            # has its environments retired as a watched change would.
             for root in roots:
-                await self._loop.run_in_executor(self._executor, self._update, root)
+                if await self._loop.run_in_executor(self._executor, self._changed, root):
+                    await self._reload(root)
+                else:
+                    await self._loop.run_in_executor(self._executor, self._update, root)
             try:
                 async for changed in directories.changes(roots, restart):
                     for root in changed:
@@ -101,11 +110,19 @@ class HotReload:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(restart.wait(), 1.0)
 
+    def _changed(self, root: Path) -> bool:
+        """Whether `root`'s content differs from its last look (and it is now looked at)."""
+        digest = directories.digest(root)[0]
+        before = self._digests.get(root)
+        self._digests[root] = digest
+        return before is not None and before != digest
+
     def _blobs(self) -> list[str]:
         with self._ports.store.transaction() as tx:
             return tx.hot_blobs()
 
     async def _reload(self, root: Path) -> None:
+        self._digests.pop(root, None)  # looked at again when the watch next starts
         retired = self._pool.retire_code(root)
         assert self._loop is not None
         updated = await self._loop.run_in_executor(self._executor, self._update, root)
