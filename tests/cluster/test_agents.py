@@ -40,6 +40,7 @@ ENVIRONMENT = str(uuid.uuid4())  # one per execution environment
 
 
 def handler(event, context):
+    print("ran", event.get("n"))
     time.sleep(event.get("sleep", 0))
     return {"n": event.get("n"), "environment": ENVIRONMENT}
 """
@@ -276,6 +277,62 @@ def test_an_agent_killed_during_an_invoke(deployment: Deployment) -> None:
     wait_until(runs_again, 20, "the dead agent's lease expired")
     assert refusals <= {"TooManyRequestsException"}
     assert survivor.health()["environments"] >= 1
+
+
+def test_an_agent_cut_off_during_an_invoke(deployment: Deployment) -> None:
+    """An agent that stops answering mid-invoke (SIGSTOP: no hop answer, no heartbeat, no lease
+    renewal, as a host cut off from the cluster) fails its caller within seconds, with AWS's
+    500; the call is never run a second time elsewhere; the function's one reserved slot is
+    held until the cut-off agent's lease expires, and then runs on the other agent."""
+    cut = deployment.agent("agent1")
+    door = deployment.front_door("door")
+    client, logs = door.client(), door.client("logs")
+    create(client, "cut")
+    client.put_function_concurrency(FunctionName="cut", ReservedConcurrentExecutions=1)
+    run(client, "cut")  # warm on the agent to be cut off: the next call goes there
+    time.sleep(1.5)
+    deployment.agent("agent2")
+    wait_until(lambda: agents_seen(door) == 2, 15, "both agents live")
+    outcome: list[Any] = []
+
+    def call() -> None:
+        started = time.monotonic()
+        try:
+            run(client, "cut", {"sleep": 8, "n": 99})
+            outcome.append("ran")
+        except ClientError as error:
+            outcome.append((error.response, time.monotonic() - started))
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    time.sleep(1.0)
+    assert cut.process is not None
+    cut.process.send_signal(signal.SIGSTOP)
+    try:
+        caller.join(timeout=20)
+        ((response, waited),) = outcome
+        assert response["Error"]["Code"] == "ServiceException"
+        assert waited < 8, "the caller waited for the function's whole sleep"
+        refusals: set[str] = set()
+
+        def runs_elsewhere() -> bool:
+            try:
+                return bool(run(client, "cut", {"n": 1})["n"] == 1)
+            except ClientError as error:
+                refusals.add(error.response["Error"]["Code"])
+                return False
+
+        wait_until(runs_elsewhere, 20, "the cut-off agent's lease expired")
+        assert refusals <= {"TooManyRequestsException", "ServiceException"}
+    finally:
+        cut.process.send_signal(signal.SIGCONT)
+
+    def marks() -> int:
+        found = logs.filter_log_events(logGroupName="/aws/lambda/cut", filterPattern='"ran 99"')
+        return len(found["events"])
+
+    time.sleep(2)  # the cut-off agent finishes the call it had, answering no one
+    assert marks() == 1  # it ran once, where it was sent
 
 
 def test_a_stopped_agent_leaves_placement_and_comes_back(deployment: Deployment) -> None:

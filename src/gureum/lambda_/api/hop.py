@@ -159,6 +159,8 @@ class HopServer:
                 await self._invoke(header, body, writer)
         except HopBroken:
             pass  # the front door went away (or spoke nonsense): its invocations end with it
+        except asyncio.CancelledError:
+            pass  # the agent stops (`close`): this connection ends with it, quietly
         finally:
             self._connections.discard(task)
             writer.close()
@@ -282,7 +284,8 @@ class HopClient:
         reader, writer = connection
         try:
             writer.write(frame(header, request.payload))
-            answer, body = await asyncio.wait_for(_answer(reader, request.stream), deadline)
+            async with asyncio.timeout(deadline):  # no task per call, as wait_for would make
+                answer, body = await _answer(reader, request.stream)
         except (OSError, TimeoutError, HopBroken) as exc:
             writer.close()
             log.error("agent %s lost during invocation %s: %s", address, request.request_id, exc)

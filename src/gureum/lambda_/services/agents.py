@@ -17,7 +17,7 @@ from concurrent.futures import Executor
 from typing import Protocol
 
 from gureum.aws.errors import ServiceError
-from gureum.lambda_.domain.placement import AgentStatus, InFlight, choose
+from gureum.lambda_.domain.placement import AgentStatus, InFlight, choose, live
 from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResult
 from gureum.lambda_.services.invoker import Target, slot_of
 
@@ -65,6 +65,10 @@ class Placement:
         self._now = now
         self._agents: list[AgentStatus] = []
         self._in_flight = InFlight()
+        # The tasks waiting on each agent's answer, so that an agent that goes silent (dead,
+        # stopped, cut off) fails them at once instead of after the function's timeout.
+        self._waiting: dict[str, set[asyncio.Task[object]]] = {}
+        self._lost: set[asyncio.Task[object]] = set()
 
     @property
     def agents(self) -> list[AgentStatus]:
@@ -73,6 +77,12 @@ class Placement:
     async def refresh(self) -> None:
         loop = asyncio.get_running_loop()
         self._agents = await loop.run_in_executor(self._executor, self._directory.agents)
+        alive = {agent.agent_id for agent in live(self._agents, self._now(), STALE_AFTER)}
+        for agent_id, tasks in self._waiting.items():
+            if agent_id not in alive:
+                for task in tasks - self._lost:
+                    self._lost.add(task)
+                    task.cancel()
 
     async def follow(self) -> None:
         while True:
@@ -89,9 +99,27 @@ class Placement:
             log.error("no agent is live to run %s (none heard from lately)", target.invoked_arn)
             raise ServiceError("An internal error occurred: no agent can run the function now.")
         self._in_flight.add(agent.agent_id, key)
+        task = asyncio.current_task()
+        assert task is not None
+        waiting = self._waiting.setdefault(agent.agent_id, set())
+        waiting.add(task)
         try:
             return await self._hop.run(agent.address, target, request)
+        except asyncio.CancelledError:
+            if task not in self._lost:
+                raise  # the caller's own cancellation
+            task.uncancel()
+            log.error(
+                "agent %s went silent during invocation %s", agent.agent_id, request.request_id
+            )
+            raise ServiceError(
+                "An internal error occurred: the agent running the function was lost."
+            ) from None
         finally:
+            self._lost.discard(task)
+            waiting.discard(task)
+            if not waiting:
+                self._waiting.pop(agent.agent_id, None)
             self._in_flight.done(agent.agent_id, key)
 
 
