@@ -8,24 +8,22 @@ queue and its delivery), then the wire adapter. `Lambda` owns the background loo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import secrets
 import socket
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from gureum.aws.errors import ServiceError
 from gureum.aws.frontend import Handler, ServiceEndpoint
 from gureum.aws.http import HttpResponse, header, query_params
 from gureum.aws.kernel import Assembly, Kernel
+from gureum.aws.key_files import key_file
 from gureum.aws.protocols.restjson import RestJsonProtocol
 from gureum.aws.sigv4 import HttpRequest
 from gureum.clock import Clock
@@ -116,25 +114,6 @@ log = logging.getLogger("gureum")
 SHARED_SWEEP_GRACE = 3600.0
 # The largest request any operation accepts (CreateFunction, spec appendix A).
 CREATE_FUNCTION_LIMIT = 70_167_211
-
-
-def _secret(path: Path) -> bytes:
-    """The 32-byte key in `path`, made on first use. Written whole under a temporary name and
-    linked into place, so servers starting together on a shared directory agree on one key
-    and none reads a half-written one."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(secrets.token_bytes(32))
-                handle.flush()
-                os.fsync(handle.fileno())
-            with contextlib.suppress(FileExistsError):  # another server's came first
-                os.link(temporary, path)
-        finally:
-            os.unlink(temporary)
-    return path.read_bytes()
 
 
 def decide_isolation(
@@ -704,7 +683,7 @@ def assemble(
     # Archives where every host of a cluster reads them, each host's unpacked trees its own;
     # the download links' key shared too (a link one front door signs, another serves).
     code = CodeStore(settings.shared / "code", trees=data / "code" / "trees")
-    links = CodeLinks(_secret(settings.shared / "links.key"))
+    links = CodeLinks(key_file(settings.shared / "links.key"))
     # Runtimes: the host's interpreters, and Node.js builds fetched into the data directory.
     shelf = RuntimeShelf(data / "runtimes", registry=npm_registry(os.environ))
     catalog = RuntimeCatalog(discover_pythons(), host_nodes(), shelf)
@@ -909,7 +888,7 @@ def _cluster(kernel: Kernel, invoker: Invoker, pool: EnvironmentPool) -> Cluster
     if settings.sandboxes != "agents" and not settings.hop:
         return None
     registry = AgentRegistry(kernel.stores)
-    key = _secret(settings.shared / "cluster.key").hex()
+    key = key_file(settings.shared / "cluster.key").hex()
     if settings.sandboxes == "agents":
         client = HopClient(key)
         placement = Placement(registry, client, kernel.executor)

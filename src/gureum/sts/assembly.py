@@ -8,11 +8,11 @@ from datetime import timedelta
 
 from gureum.aws.frontend import ServiceEndpoint
 from gureum.aws.kernel import Assembly, Kernel
+from gureum.aws.key_files import key_file
 from gureum.aws.protocols.query import QUERY_AUTH_ERRORS, QueryProtocol
 from gureum.iam.services.principals import Principals
 from gureum.sts.api import StsApi
 from gureum.sts.services.sessions import SessionService
-from gureum.sts.store.keys import sealing_key
 
 
 @dataclass(eq=False)
@@ -24,7 +24,7 @@ class Sts(Assembly):
 def assemble(kernel: Kernel, principals: Principals) -> Sts:
     settings = kernel.settings
     # In the shared directory: every process of a cluster must open the tokens the others seal.
-    key = sealing_key(settings.shared / "sts.key")
+    key = key_file(settings.shared / "sts.key")  # 32 bytes; sessions outlive a restart
     enforce = settings.iam == "enforce"
     sessions = SessionService(principals, kernel.clock, key, settings.time_scale, enforce)
     endpoint = ServiceEndpoint(

@@ -1,1 +1,0 @@
-"""STS's one file: the key that seals session tokens."""
