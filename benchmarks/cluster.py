@@ -13,41 +13,23 @@ Redis, measured against the embedded server of the same run.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from pathlib import Path
 
 import uvloop
 from tests.support.redis import redis_server_binary
+from tests.support.server import free_port
 
 from benchmarks import concurrent, ledger, sequential
 from benchmarks.plan import Plan
 from benchmarks.postgres import cluster as postgres_cluster
 from benchmarks.processes import Supervisor
-from benchmarks.results import Results
+from benchmarks.results import WORKLOAD_ROWS, Results
 from benchmarks.sigv4 import invoke_request
 from benchmarks.targets import Gureum
 
-ROWS = (
-    "hop_warm_p50",
-    "hop_warm_p99",
-    "hop_agent_p50",
-    "hop_agent_p99",
-    "hop_extra_p50",
-    "hop_cold_p50",
-    "hop_cold_p99",
-    "hop_cold_init_p50",
-    "cluster_tput_1x1",
-    "cluster_tput_2x2",
-)
-
-
-def _port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+ROWS = WORKLOAD_ROWS["cluster"]
 
 
 class Cluster:
@@ -61,14 +43,14 @@ class Cluster:
         self.agents: list[Gureum] = []
 
     def add_agent(self) -> Gureum:
-        hop = ("--hop", f"127.0.0.1:{_port()}")
-        agent = Gureum(_port(), self.workdir, extra=(*self.common, *hop), subcommand="agent")
+        hop = ("--hop", f"127.0.0.1:{free_port()}")
+        agent = Gureum(free_port(), self.workdir, extra=(*self.common, *hop), subcommand="agent")
         agent.start(self.supervisor)
         self.agents.append(agent)
         return agent
 
     def add_door(self) -> Gureum:
-        door = Gureum(_port(), self.workdir, extra=(*self.common, "--sandboxes", "agents"))
+        door = Gureum(free_port(), self.workdir, extra=(*self.common, "--sandboxes", "agents"))
         door.start(self.supervisor)
         self.doors.append(door)
         self.wait_for_agents(door)
@@ -113,7 +95,7 @@ def on_a_cluster(supervisor: Supervisor, results: Results, plan: Plan, workdir: 
     binary = redis_server_binary()
     if postgres is None or binary is None:
         raise RuntimeError("no PostgreSQL or no redis-server here")
-    redis_port = _port()
+    redis_port = free_port()
     redis = ledger.start_redis(supervisor, binary, redis_port, workdir)
     common = (
         "--store",

@@ -15,7 +15,7 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from tests.support.packages import zip_of
 from tests.support.postgres import PostgresCluster
 from tests.support.redis import RedisServer
 from tests.support.server import GureumProcess, free_port
+from tests.support.waiting import wait_until
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 HANDLER = """\
@@ -105,15 +106,6 @@ def deployment(
         yield made
     finally:
         made.stop()
-
-
-def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"not within {seconds} s: {what}")
 
 
 def create(client: Any, name: str, code: bytes | None = None, **extra: Any) -> None:

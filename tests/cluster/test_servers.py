@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from tests.support.packages import zip_of
 from tests.support.postgres import PostgresCluster
 from tests.support.redis import RedisServer
 from tests.support.server import GureumProcess
+from tests.support.waiting import wait_until
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 HANDLER = """\
@@ -83,15 +83,6 @@ def create(client: Any, name: str, **extra: Any) -> None:
         Code={"ZipFile": zip_of({"index.py": HANDLER})},
         **extra,
     )
-
-
-def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"not within {seconds} s: {what}")
 
 
 def active(client: Any, name: str) -> bool:
