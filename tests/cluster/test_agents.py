@@ -399,3 +399,69 @@ def test_with_no_agent_live_an_invoke_answers_awss_500(deployment: Deployment) -
         run(client, "orphaned")
     assert caught.value.response["Error"]["Code"] == "ServiceException"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+
+def test_postgresql_and_redis_restarted_under_a_cluster(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres: PostgresCluster,
+    own_redis: RedisServer,
+) -> None:
+    """While PostgreSQL or Redis is away, calls fail with AWS's 5xx codes; when it is back,
+    the cluster works again, and the Events accepted before are all delivered."""
+    own = PostgresCluster(postgres.binaries, tmp_path / "pg", tmp_path_factory.getbasetemp())
+    own.start()
+    own_redis.start()
+    common = (
+        "--store",
+        own.database(),
+        "--ledger",
+        own_redis.url,
+        "--shared-dir",
+        str(tmp_path / "shared"),
+        "--time-scale",
+        "0.05",
+        "--lease-ttl",
+        "3",
+    )
+    made = Deployment(tmp_path, common)
+    try:
+        made.agent("agent1")
+        door = made.front_door("door")
+        client, sqs = door.client(), door.client("sqs")
+        queue = sqs.create_queue(QueueName="kept")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        create(client, "engines")
+        client.put_function_event_invoke_config(
+            FunctionName="engines", DestinationConfig={"OnSuccess": {"Destination": arn}}
+        )
+        for n in range(5):
+            client.invoke(
+                FunctionName="engines", InvocationType="Event", Payload=json.dumps({"n": n})
+            )
+
+        def fails_with_5xx() -> bool:
+            try:
+                client.invoke(FunctionName="engines", InvocationType="Event", Payload=b"{}")
+                run(client, "engines", {"n": -1})
+            except ClientError as error:
+                return int(error.response["ResponseMetadata"]["HTTPStatusCode"]) >= 500
+            return False
+
+        def works() -> bool:
+            try:
+                return bool(run(client, "engines", {"n": -2})["n"] == -2)
+            except ClientError:
+                return False
+
+        for away, back in ((own.stop, own.start), (own_redis.stop, own_redis.start)):
+            away()
+            wait_until(fails_with_5xx, 30, "calls fail with a 5xx while an engine is away")
+            back()
+            wait_until(works, 60, "the cluster works again once the engine is back")
+        assert delivered(sqs, queue, set(range(5))) >= set(range(5))
+    finally:
+        made.stop()
+        own.stop()
