@@ -655,8 +655,9 @@ def test_delivery_commits_its_finishes_in_groups_and_reads_a_config_once(
             loop.cancel()
             await asyncio.gather(loop, return_exceptions=True)
         # One commit per delivered event (and a read of its configuration) would be 200 and more:
-        # each of them an fsync that an accept's commit would queue behind.
-        assert store.transactions - before < 60, store.transactions - before
+        # each of them an fsync that an accept's commit would queue behind. Grouped, it is about
+        # 40 on a quiet machine; a loaded one (CI's two workers) makes smaller groups.
+        assert store.transactions - before < 100, store.transactions - before
 
     asyncio.run(scenario())
     rig.queues.close()
