@@ -7,8 +7,10 @@ text: the four processes, the wait for both agents, and the calls through both f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -52,15 +54,24 @@ def test_the_cluster_walkthrough_runs_as_written(
         "trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n"
         f"{script}"
     )
-    done = subprocess.run(
+    # A session of its own: whatever happens (a timeout kills only bash, whose EXIT trap then
+    # never runs), the four servers the walkthrough starts are killed with it.
+    shell = subprocess.Popen(
         ["bash", "-c", wrapped],
         cwd=tmp_path,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=300,
-        check=False,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = shell.communicate(timeout=300)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, signal.SIGKILL)
+        shell.wait()
+    done = subprocess.CompletedProcess(shell.args, shell.returncode, stdout, stderr)
     logs = "\n".join(
         f"--- {log.name}\n{log.read_text()[-2000:]}" for log in sorted(tmp_path.glob("*.log"))
     )
