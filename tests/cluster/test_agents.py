@@ -184,18 +184,24 @@ def test_errors_keep_their_aws_identity_across_the_hop(deployment: Deployment) -
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
+def reporting(client: Any, sqs: Any, name: str) -> str:
+    """Creates the function `name` with an on-success destination: a new queue of the same
+    name, whose URL this returns (`delivered` reads it)."""
+    queue: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    create(client, name)
+    client.put_function_event_invoke_config(
+        FunctionName=name,
+        DestinationConfig={"OnSuccess": {"Destination": attributes["Attributes"]["QueueArn"]}},
+    )
+    return queue
+
+
 def test_events_accepted_by_a_front_door_are_delivered_by_agents(deployment: Deployment) -> None:
     deployment.agent("agent1")
     door = deployment.front_door("door")
     client, sqs = door.client(), door.client("sqs")
-    queue = sqs.create_queue(QueueName="done")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    create(client, "queued")
-    client.put_function_event_invoke_config(
-        FunctionName="queued", DestinationConfig={"OnSuccess": {"Destination": arn}}
-    )
+    queue = reporting(client, sqs, "queued")
     for n in range(5):
         client.invoke(FunctionName="queued", InvocationType="Event", Payload=json.dumps({"n": n}))
     assert delivered(sqs, queue, set(range(5))) == set(range(5))
@@ -351,15 +357,8 @@ def test_a_front_door_killed_with_event_accepts_in_flight(deployment: Deployment
     deployment.agent("agent1")
     doomed, other = deployment.front_door("door1"), deployment.front_door("door2")
     sqs = other.client("sqs")
-    queue = sqs.create_queue(QueueName="accepted")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
     client = doomed.client(config=THREADED)
-    create(client, "accepted")
-    client.put_function_event_invoke_config(
-        FunctionName="accepted", DestinationConfig={"OnSuccess": {"Destination": arn}}
-    )
+    queue = reporting(client, sqs, "accepted")
     answered: list[int] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -429,14 +428,7 @@ def test_postgresql_and_redis_restarted_under_a_cluster(
         made.agent("agent1")
         door = made.front_door("door")
         client, sqs = door.client(), door.client("sqs")
-        queue = sqs.create_queue(QueueName="kept")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        create(client, "engines")
-        client.put_function_event_invoke_config(
-            FunctionName="engines", DestinationConfig={"OnSuccess": {"Destination": arn}}
-        )
+        queue = reporting(client, sqs, "engines")
         for n in range(5):
             client.invoke(
                 FunctionName="engines", InvocationType="Event", Payload=json.dumps({"n": n})
