@@ -84,24 +84,29 @@ class Deployment:
                 process.stop()
 
 
-@pytest.fixture
-def deployment(
-    tmp_path: Path, postgres: PostgresCluster, own_redis: RedisServer
-) -> Iterator[Deployment]:
-    own_redis.start()
-    common = (
+def options(root: Path, database: str, redis: str) -> tuple[str, ...]:
+    """What every process of one test's cluster is started with (fast clocks, short leases)."""
+    shared = str(root / "shared")
+    return (
         "--store",
-        postgres.database(),
+        database,
         "--ledger",
-        own_redis.url,
+        redis,
         "--shared-dir",
-        str(tmp_path / "shared"),
+        shared,
         "--time-scale",
         "0.05",
         "--lease-ttl",
         "3",
     )
-    made = Deployment(tmp_path, common)
+
+
+@pytest.fixture
+def deployment(
+    tmp_path: Path, postgres: PostgresCluster, own_redis: RedisServer
+) -> Iterator[Deployment]:
+    own_redis.start()
+    made = Deployment(tmp_path, options(tmp_path, postgres.database(), own_redis.url))
     try:
         yield made
     finally:
@@ -411,19 +416,7 @@ def test_postgresql_and_redis_restarted_under_a_cluster(
     own = PostgresCluster(postgres.binaries, tmp_path / "pg", tmp_path_factory.getbasetemp())
     own.start()
     own_redis.start()
-    common = (
-        "--store",
-        own.database(),
-        "--ledger",
-        own_redis.url,
-        "--shared-dir",
-        str(tmp_path / "shared"),
-        "--time-scale",
-        "0.05",
-        "--lease-ttl",
-        "3",
-    )
-    made = Deployment(tmp_path, common)
+    made = Deployment(tmp_path, options(tmp_path, own.database(), own_redis.url))
     try:
         made.agent("agent1")
         door = made.front_door("door")
