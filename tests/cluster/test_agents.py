@@ -450,3 +450,30 @@ def test_postgresql_and_redis_restarted_under_a_cluster(
     finally:
         made.stop()
         own.stop()
+
+
+def test_an_event_whose_agent_is_killed_mid_delivery_is_delivered_again(
+    deployment: Deployment,
+) -> None:
+    """An agent delivering a queued Event dies (kill -9) while the function runs: its claim
+    on the event ends with its database session, and the other agent delivers the event."""
+    agents = [deployment.agent("agent1"), deployment.agent("agent2")]
+    door = deployment.front_door("door")
+    wait_until(lambda: agents_seen(door) == 2, 15, "the front door sees both agents")
+    client, sqs = door.client(), door.client("sqs")
+    queue = reporting(client, sqs, "redelivered")
+    client.invoke(
+        FunctionName="redelivered", InvocationType="Event", Payload=json.dumps({"n": 7, "sleep": 2})
+    )
+
+    def running() -> list[GureumProcess]:
+        return [agent for agent in agents if agent.health()["environments"] >= 1]
+
+    wait_until(lambda: len(running()) == 1, 30, "one agent runs the event")
+    (doomed,) = running()  # within the function's 2 s (its timeout is 3 s)
+    doomed.kill()
+    reply = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=20)
+    (record,) = [json.loads(message["Body"]) for message in reply["Messages"]]
+    assert record["responsePayload"]["n"] == 7
+    (survivor,) = [agent for agent in agents if agent is not doomed]
+    assert survivor.health()["environments"] == 1  # it ran there, after the kill

@@ -11,11 +11,17 @@ reaches the app.
 The close lingers, as nginx's does: the answer goes out, then whatever the client is still
 sending is read and dropped for a moment, so the kernel does not reset the connection (which
 would destroy the 431 before the client reads it).
+
+A response goes out in one write where it can (`CoalescingTransport`): uvicorn writes a
+response's head and its body separately, and on a socket with TCP_NODELAY each write is a
+system call and a segment of its own, which the client must wait for and read one by one. On a
+warm invoke that is a tenth of the server's work and a wake-up of the client more.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -23,6 +29,48 @@ MAX_HEAD_BYTES = 64 * 1024
 MAX_HEADER_FIELDS = 100
 LINGER_SECONDS = 2.0
 _BODY = b"Request Header Fields Too Large"
+
+
+class CoalescingTransport:
+    """A connection's transport that holds a response head until the next write (its body,
+    normally written in the same turn of the loop) and sends both in one; a head with nothing
+    after it goes out at the end of the turn (a streamed response's first chunk may be slow),
+    and anything that closes or ends the connection sends it first. Every other call is the
+    transport's own."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held = b""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._held:
+            data, self._held = self._held + data, b""
+        elif data[:5] == b"HTTP/" and data[-4:] == b"\r\n\r\n":
+            self._held = bytes(data)
+            self._loop.call_soon(self.flush)
+            return
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._held:
+            held, self._held = self._held, b""
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def writelines(self, lines: Any) -> None:
+        self.write(b"".join(lines))
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class HeadTooLarge(Exception):
@@ -45,7 +93,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     _refused: bool
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        coalescing = CoalescingTransport(transport, self.loop)
+        super().connection_made(coalescing)  # type: ignore[arg-type]
         self._head_bytes = self._raw_head_bytes = self._messages = 0
         self._head_open = self._refused = False
 

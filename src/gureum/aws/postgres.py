@@ -25,7 +25,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -282,6 +282,16 @@ class PostgresSql:
             values = [int(value) if isinstance(value, bool) else value for value in parameters]
             cursor = self._connection.execute(_placeholders(sql).encode(), values)
         if cursor.rowcount > 0 and sql.lstrip()[:6].upper() in _WRITES:
+            self.changed = True
+        return cursor
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> psycopg.Cursor[Any]:
+        # One statement text however many rows (so psycopg converts it once and caches it;
+        # it caches none past 50 parameters), sent in pipeline mode: one round trip.
+        values = [[int(v) if isinstance(v, bool) else v for v in row] for row in rows]
+        cursor = self._connection.cursor()
+        cursor.executemany(_placeholders(sql).encode(), values)
+        if values and sql.lstrip()[:6].upper() in _WRITES:
             self.changed = True
         return cursor
 

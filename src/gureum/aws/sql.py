@@ -17,7 +17,7 @@ instead of `INSERT OR REPLACE/IGNORE`; `RETURNING` instead of `lastrowid`; `COAL
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,10 @@ class Sql(Protocol):
     """A connection inside a transaction."""
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Rows: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> object:
+        """One statement over many rows (on PostgreSQL: pipelined, one round trip)."""
+        ...
 
 
 class SqlDatabase(Protocol):
