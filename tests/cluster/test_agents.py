@@ -16,35 +16,28 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.cluster.deployment import (
+    THREADED,
+    Deployment,
+    agents_seen,
+    create,
+    delivered,
+    options,
+    reporting,
+    run,
+)
 from tests.support.packages import zip_of
 from tests.support.postgres import PostgresCluster
 from tests.support.redis import RedisServer
-from tests.support.server import GureumProcess, free_port
+from tests.support.server import GureumProcess
 from tests.support.waiting import wait_until
 
-ROLE = "arn:aws:iam::000000000000:role/lambda-role"
-HANDLER = """\
-import json
-import os
-import time
-import uuid
-
-ENVIRONMENT = str(uuid.uuid4())  # one per execution environment
-
-
-def handler(event, context):
-    print("ran", event.get("n"))
-    time.sleep(event.get("sleep", 0))
-    return {"n": event.get("n"), "environment": ENVIRONMENT}
-"""
 STREAMING = """\
 exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
   for (const part of ["one ", "two ", "three"]) {
@@ -53,52 +46,6 @@ exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
   responseStream.end();
 });
 """
-THREADED = Config(retries={"total_max_attempts": 1}, max_pool_connections=30)
-
-
-@dataclass
-class Deployment:
-    """PostgreSQL, Redis, a shared directory; agents and front doors made on demand."""
-
-    root: Path
-    common: tuple[str, ...]
-    processes: list[GureumProcess] = field(default_factory=list)
-
-    def agent(self, name: str) -> GureumProcess:
-        hop = f"127.0.0.1:{free_port()}"
-        process = GureumProcess(
-            self.root / name, *self.common, "--hop", hop, subcommand="agent"
-        ).start()
-        self.processes.append(process)
-        return process
-
-    def front_door(self, name: str) -> GureumProcess:
-        process = GureumProcess(self.root / name, *self.common, "--sandboxes", "agents").start()
-        self.processes.append(process)
-        return process
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.process is not None:
-                process.process.send_signal(signal.SIGCONT)
-                process.stop()
-
-
-def options(root: Path, database: str, redis: str) -> tuple[str, ...]:
-    """What every process of one test's cluster is started with (fast clocks, short leases)."""
-    shared = str(root / "shared")
-    return (
-        "--store",
-        database,
-        "--ledger",
-        redis,
-        "--shared-dir",
-        shared,
-        "--time-scale",
-        "0.05",
-        "--lease-ttl",
-        "3",
-    )
 
 
 @pytest.fixture
@@ -111,32 +58,6 @@ def deployment(
         yield made
     finally:
         made.stop()
-
-
-def create(client: Any, name: str, code: bytes | None = None, **extra: Any) -> None:
-    client.create_function(
-        FunctionName=name,
-        Runtime=extra.pop("Runtime", "python3.12"),
-        Role=ROLE,
-        Handler="index.handler",
-        Code={"ZipFile": code or zip_of({"index.py": HANDLER})},
-        **extra,
-    )
-    wait_until(
-        lambda: client.get_function(FunctionName=name)["Configuration"]["State"] == "Active",
-        60,
-        f"{name} Active",
-    )
-
-
-def run(client: Any, name: str, event: dict[str, Any] | None = None) -> dict[str, Any]:
-    reply = client.invoke(FunctionName=name, Payload=json.dumps(event or {}).encode())
-    document: dict[str, Any] = json.loads(reply["Payload"].read())
-    return document
-
-
-def agents_seen(front_door: GureumProcess) -> int:
-    return len(front_door.health()["agents"])
 
 
 def test_a_front_door_runs_functions_on_agents_warm_where_they_are_warm(
@@ -189,19 +110,6 @@ def test_errors_keep_their_aws_identity_across_the_hop(deployment: Deployment) -
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def reporting(client: Any, sqs: Any, name: str) -> str:
-    """Creates the function `name` with an on-success destination: a new queue of the same
-    name, whose URL this returns (`delivered` reads it)."""
-    queue: str = sqs.create_queue(QueueName=name)["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-    create(client, name)
-    client.put_function_event_invoke_config(
-        FunctionName=name,
-        DestinationConfig={"OnSuccess": {"Destination": attributes["Attributes"]["QueueArn"]}},
-    )
-    return queue
-
-
 def test_events_accepted_by_a_front_door_are_delivered_by_agents(deployment: Deployment) -> None:
     deployment.agent("agent1")
     door = deployment.front_door("door")
@@ -210,18 +118,6 @@ def test_events_accepted_by_a_front_door_are_delivered_by_agents(deployment: Dep
     for n in range(5):
         client.invoke(FunctionName="queued", InvocationType="Event", Payload=json.dumps({"n": n}))
     assert delivered(sqs, queue, set(range(5))) == set(range(5))
-
-
-def delivered(sqs: Any, queue: str, wanted: set[int], seconds: float = 60) -> set[int]:
-    """The `n` of each on-success record in `queue`, until all of `wanted` came."""
-    seen: set[int] = set()
-    deadline = time.monotonic() + seconds
-    while not wanted <= seen and time.monotonic() < deadline:
-        reply = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        for message in reply.get("Messages", []):
-            seen.add(json.loads(message["Body"])["responsePayload"]["n"])
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-    return seen
 
 
 def test_a_streamed_response_streams_through_the_front_door(deployment: Deployment) -> None:
@@ -403,53 +299,6 @@ def test_with_no_agent_live_an_invoke_answers_awss_500(deployment: Deployment) -
         run(client, "orphaned")
     assert caught.value.response["Error"]["Code"] == "ServiceException"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
-
-
-def test_postgresql_and_redis_restarted_under_a_cluster(
-    tmp_path: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres: PostgresCluster,
-    own_redis: RedisServer,
-) -> None:
-    """While PostgreSQL or Redis is away, calls fail with AWS's 5xx codes; when it is back,
-    the cluster works again, and the Events accepted before are all delivered."""
-    own = PostgresCluster(postgres.binaries, tmp_path / "pg", tmp_path_factory.getbasetemp())
-    own.start()
-    own_redis.start()
-    made = Deployment(tmp_path, options(tmp_path, own.database(), own_redis.url))
-    try:
-        made.agent("agent1")
-        door = made.front_door("door")
-        client, sqs = door.client(), door.client("sqs")
-        queue = reporting(client, sqs, "engines")
-        for n in range(5):
-            client.invoke(
-                FunctionName="engines", InvocationType="Event", Payload=json.dumps({"n": n})
-            )
-
-        def fails_with_5xx() -> bool:
-            try:
-                client.invoke(FunctionName="engines", InvocationType="Event", Payload=b"{}")
-                run(client, "engines", {"n": -1})
-            except ClientError as error:
-                return int(error.response["ResponseMetadata"]["HTTPStatusCode"]) >= 500
-            return False
-
-        def works() -> bool:
-            try:
-                return bool(run(client, "engines", {"n": -2})["n"] == -2)
-            except ClientError:
-                return False
-
-        for away, back in ((own.stop, own.start), (own_redis.stop, own_redis.start)):
-            away()
-            wait_until(fails_with_5xx, 30, "calls fail with a 5xx while an engine is away")
-            back()
-            wait_until(works, 60, "the cluster works again once the engine is back")
-        assert delivered(sqs, queue, set(range(5))) >= set(range(5))
-    finally:
-        made.stop()
-        own.stop()
 
 
 def test_an_event_whose_agent_is_killed_mid_delivery_is_delivered_again(
