@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS gureum_migrations (
 """
 
 
+class RolledBack(psycopg.errors.InFailedSqlTransaction):
+    """A COMMIT that PostgreSQL answered with ROLLBACK: a statement of the transaction had
+    failed, so none of its writes are stored."""
+
+
 class SchemaTooNew(Exception):
     """The database has migrations this gureum does not know: a newer gureum wrote it."""
 
@@ -171,13 +176,25 @@ class Database:
             return done
 
     def _begin(self, read_only: bool = False) -> psycopg.Connection[tuple[object, ...]]:
-        connection = self.pool.getconn()
-        try:
-            connection.execute("BEGIN READ ONLY" if read_only else "BEGIN")
-        except BaseException:
-            self.pool.putconn(connection)
-            raise
-        return connection
+        """A pooled connection in a new transaction.
+
+        After PostgreSQL restarted, every idle connection of the pool is dead, and the pool only
+        learns it by using one: the BEGIN fails with the connection broken. Nothing was sent
+        that could have changed anything, so the connection is handed back (the pool discards a
+        broken one and makes another) and the next one tried; without this, each of the pool's
+        dead connections failed one request after the database was back."""
+        for attempt in range(self.pool.max_size + 1):
+            connection = self.pool.getconn()
+            try:
+                connection.execute("BEGIN READ ONLY" if read_only else "BEGIN")
+            except BaseException as exc:
+                self.pool.putconn(connection)
+                dead = isinstance(exc, psycopg.OperationalError) and connection.broken
+                if not dead or attempt == self.pool.max_size:
+                    raise
+                continue
+            return connection
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _end(self, connection: psycopg.Connection[tuple[object, ...]], commit: bool) -> None:
         """COMMIT (or ROLLBACK), then gives the connection back whatever happens (the pool
@@ -190,7 +207,13 @@ class Database:
                     connection.execute("ROLLBACK")
                 return
             try:
-                connection.execute("COMMIT")
+                ended = connection.execute("COMMIT")
+                if ended.statusmessage != "COMMIT":
+                    # A statement of the transaction failed (and its error was caught): the
+                    # server answers such a COMMIT with ROLLBACK, and no error. Reported as
+                    # done, it would have answered callers (an Event's 202) for writes that
+                    # were never stored.
+                    raise RolledBack(f"the transaction was rolled back ({ended.statusmessage})")
             except BaseException:
                 idle = connection.info.transaction_status == pq.TransactionStatus.IDLE
                 if not connection.broken and not idle:

@@ -2,18 +2,21 @@
 
 Migrations are applied once whoever starts first (servers started together wait on the
 advisory lock), all or nothing; a COMMIT may run on another thread than the writes; a COMMIT
-that fails stores nothing and leaves the pool usable.
+that fails stores nothing and leaves the pool usable; a COMMIT that PostgreSQL turned into a
+ROLLBACK raises; the pool outlives a restart of the server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from gureum.aws.postgres import Database, Migration, redacted
+from gureum.aws.postgres import Database, Migration, RolledBack, redacted
 from tests.support.postgres import PostgresCluster
 
 FIRST = Migration(1, "parents", "CREATE TABLE parents (id INTEGER PRIMARY KEY)")
@@ -88,6 +91,50 @@ def test_a_failed_commit_stores_nothing_and_the_pool_goes_on(database: Database)
             row = connection.execute("SELECT count(*) FROM children").fetchone()
         assert row is not None
         assert row[0] == 0
+
+
+def test_a_commit_after_a_failed_statement_raises_and_stores_nothing(database: Database) -> None:
+    """PostgreSQL answers the COMMIT of a transaction whose statement failed with ROLLBACK,
+    and no error: a caller that caught the statement's error must not be told it committed."""
+    database.migrate("test", [FIRST, SECOND])
+
+    def write(connection: psycopg.Connection[tuple[object, ...]]) -> None:
+        connection.execute("INSERT INTO parents VALUES (1)")
+        with contextlib.suppress(psycopg.errors.UniqueViolation):
+            connection.execute("INSERT INTO parents VALUES (1)")
+
+    _, prepared = database.prepare(write)
+    with pytest.raises(RolledBack):
+        prepared.commit()
+    with pytest.raises(RolledBack), database.transaction() as connection:
+        write(connection)
+    with database.transaction() as connection:
+        row = connection.execute("SELECT count(*) FROM parents").fetchone()
+    assert row == (0,)
+
+
+def test_the_pool_outlives_a_restart_of_postgresql(
+    postgres: PostgresCluster, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """After a restart every pooled connection is dead: the first transactions afterwards are
+    still served (the dead connections are replaced), none fails for having drawn one."""
+    own = PostgresCluster(postgres.binaries, tmp_path / "pg", tmp_path_factory.getbasetemp())
+    own.start()
+    try:
+        restarted = Database(own.url(), max_size=4)
+        try:
+            held = [restarted._begin() for _ in range(4)]  # the pool fills to its size
+            for connection in held:
+                restarted._end(connection, True)
+            own.stop()
+            own.start()
+            for _ in range(6):
+                with restarted.transaction() as connection:
+                    assert connection.execute("SELECT 1").fetchone() == (1,)
+        finally:
+            restarted.close()
+    finally:
+        own.stop()
 
 
 @pytest.mark.parametrize(

@@ -179,7 +179,10 @@ class EventQueue:
 
         A failed finish or reschedule (one statement, which SQLite undoes by itself) is its
         caller's alone: the rest of the batch is still committed. A failed insert of the
-        accepts, or a failed COMMIT, fails the whole batch with nothing stored."""
+        accepts, or a failed COMMIT, fails the whole batch with nothing stored. On PostgreSQL a
+        failed statement ends the whole transaction (its COMMIT raises `RolledBack`), so there
+        it fails the whole batch: every caller hears of it, and no accept is answered that was
+        not stored."""
         events = [w for w in writes if isinstance(w, QueuedEvent)]
         failed: dict[int, Exception] = {}
         if events:
