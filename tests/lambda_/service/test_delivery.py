@@ -12,6 +12,7 @@ loop goes on delivering the others.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -31,6 +32,7 @@ from gureum.clock import SystemClock
 from gureum.config import Settings
 from gureum.lambda_.domain.arns import LATEST, FunctionRef
 from gureum.lambda_.domain.concurrency import ConcurrencyLedger, Limits
+from gureum.lambda_.domain.event_configs import EventInvokeConfig
 from gureum.lambda_.domain.functions import Code, Function, FunctionSettings, FunctionVersion
 from gureum.lambda_.domain.lifecycle import READY
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
@@ -455,6 +457,7 @@ class ScriptedInvoker(Invoker):
     `broken` raises an error nobody planned for (outside the attempt's own error handling)."""
 
     def __init__(self) -> None:  # none of the real invoker's collaborators are needed
+        self.permissions = None  # no IAM: destinations are sent to unchecked
         self.broken: set[str] = set()
         self.resolved: list[str] = []
         self.ran: list[str] = []
@@ -527,10 +530,11 @@ def rig_over(
     executor: ThreadPoolExecutor,
     tmp_path: Path,
     invoker: ScriptedInvoker | None = None,
+    queues: QueueService | None = None,
 ) -> Rig:
     invoker = invoker or ScriptedInvoker()
     clock = SystemClock()
-    queues = QueueService(SqliteBackend(tmp_path), clock, 1.0, "http://127.0.0.1:1")
+    queues = queues or QueueService(SqliteBackend(tmp_path), clock, 1.0, "http://127.0.0.1:1")
     events = EventQueue(store, executor)
     metrics = LambdaMetrics(ConcurrencyLedger(Limits(1000, 100)))
     delivery = Delivery(store, invoker, queues, events, executor, clock, 1.0, metrics)
@@ -634,6 +638,58 @@ def test_the_loop_outlives_a_round_that_fails(
         await until(lambda: rig.invoker.ran == ["healthy-0"])
 
     asyncio.run(running(rig, scenario))
+
+
+class FlakyQueues(QueueService):
+    """SQS whose first `failures` sends fail inside gureum (its store away, say); keeps the
+    records it was sent."""
+
+    failures = 0
+
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__(SqliteBackend(tmp_path), SystemClock(), 1.0, "http://127.0.0.1:1")
+        self.sent: list[dict[str, Any]] = []
+
+    def send(
+        self,
+        account: str,
+        region: str,
+        queue_arn: str,
+        body: str,
+        attributes: Mapping[str, tuple[str, str]],
+        sender: str | None = None,
+        trace_header: str | None = None,
+    ) -> str:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("injected: the store is away")
+        self.sent.append(json.loads(body))
+        return "message-id"
+
+
+def test_a_record_that_a_fault_inside_gureum_kept_from_its_destination_is_not_lost(
+    store: CountingStore, executor: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    """AWS drops a record its destination refuses (spec 5.4); one that gureum's own store could
+    not take is not the destination's doing: the event backs off and is delivered again."""
+    queues = FlakyQueues(tmp_path)
+    queues.failures = 1
+    rig = rig_over(store, executor, tmp_path, queues=queues)
+    caller = Caller("123456789012", "us-east-1")
+    function = rig.invoker.target(caller, FunctionRef("reporting")).function
+    with store.inner.transaction() as tx:
+        tx.put_function(function)
+        destination = "arn:aws:sqs:us-east-1:123456789012:records"
+        tx.put_event_config(function, LATEST, EventInvokeConfig(on_success=destination))
+
+    async def scenario() -> None:
+        await rig.accept("reporting", 7)
+        await until(lambda: len(queues.sent) == 1)  # after the system-error backoff (1 s)
+        await until(lambda: not queued(store))
+
+    asyncio.run(running(rig, scenario))
+    assert [record["requestContext"]["requestId"] for record in queues.sent] == ["reporting-7"]
+    assert rig.invoker.ran == ["reporting-7", "reporting-7"]  # run again: at least once
 
 
 # --- delivery shares the store and the loop with the accepts (issue #11) ------------------------

@@ -420,6 +420,11 @@ class Delivery:
                 event.region, event.function_name, account=event.account, dead_letter=dead_letter
             )
         except Exception as exc:
+            if not _refused(exc):
+                # gureum's own store failed (PostgreSQL restarting, say), not the destination:
+                # dropped here, the record would be lost for a fault AWS does not have. Raised,
+                # the event stays queued, backs off and is delivered again: at least once.
+                raise
             log.warning("event %s: delivery to %s failed: %s", event.request_id, arn, exc)
             if dead_letter:
                 self._metrics.dead_letter_error(
@@ -449,6 +454,15 @@ class Delivery:
             trace_header=trace,
         )
         await self._events.accept(queued)
+
+
+def _refused(error: Exception) -> bool:
+    """Whether a destination or dead-letter send failed as it fails on AWS (the queue or
+    function is gone, the role may not send, the target is of a kind that takes nothing):
+    AWS drops the record then, and counts it (spec 5.4). Anything else is a fault inside gureum."""
+    if isinstance(error, AwsError):
+        return error.sender_fault
+    return isinstance(error, (PermissionError, ValueError))
 
 
 def new_request_id() -> str:
