@@ -513,6 +513,32 @@ def test_the_claims_of_a_process_that_died_are_free_at_once(
     assert freed == ["a"]
 
 
+def test_claims_made_after_postgresql_restarted_still_hold(
+    postgres: PostgresCluster, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A restart ends every claimant's session; a claim made afterwards must name the new one,
+    or every other process would take the claimed event as free and deliver it too."""
+    own = PostgresCluster(postgres.binaries, tmp_path / "pg", tmp_path_factory.getbasetemp())
+    own.start()
+    try:
+        url = own.url()
+        one, two = PostgresStore(url, MarkingVault()), PostgresStore(url, MarkingVault())
+        try:
+            with one.queue_transaction() as tx:
+                tx.enqueue([event("f", 1.0, "a")])
+            own.stop()
+            own.start()
+            with one.queue_transaction() as tx:
+                assert [e.request_id for e in tx.due_events(1.0, 10, set())] == ["a"]
+            with two.queue_transaction() as tx:
+                assert tx.due_events(1.0, 10, set()) == []
+        finally:
+            one.close()
+            two.close()
+    finally:
+        own.stop()
+
+
 def test_another_processs_changes_move_generation_and_its_accepts_wake_delivery(
     shared: Callable[[], PostgresStore],
 ) -> None:
