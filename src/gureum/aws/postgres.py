@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import pq
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from gureum.aws.sql import StoreSpec
@@ -115,6 +116,20 @@ class PreparedCommit:
         self._database._end(self._connection, commit)
 
 
+# libpq's socket settings for every connection: on a network that drops packets without a reset
+# (a host cut off), a query would otherwise wait for the kernel's retransmissions (many minutes)
+# and hold its worker thread and whoever awaits it (an agent's heartbeat) as long. Unacknowledged
+# data fails the connection after 10 s; an idle one is probed after 5 s, dropped after 3 misses.
+RESILIENT = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+
+
 class Database:
     """One PostgreSQL database through a pool of connections, shared by threads.
 
@@ -131,7 +146,7 @@ class Database:
             url,
             min_size=1,
             max_size=max_size,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, **RESILIENT},
             open=False,
             name="gureum",
             # While the database is away a request waits this long for a connection, then
@@ -261,7 +276,8 @@ async def follow(url: str, channels: Sequence[str], heard: Callable[[str], None]
     and `heard("")` then says that notifications may have been missed meanwhile."""
     while True:
         try:
-            connection = await psycopg.AsyncConnection.connect(url, autocommit=True)
+            conninfo = make_conninfo(url, **RESILIENT)
+            connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
             async with connection:
                 for channel in channels:
                     await connection.execute(f"LISTEN {channel}")

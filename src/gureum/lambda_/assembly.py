@@ -221,6 +221,8 @@ class Lambda(Assembly):
     hot_reload: HotReload | None = None
     # Debug mode's ports (`--debug-functions`).
     debugger: Debugger | None = None
+    # Who runs under which lease (self-fencing, `_keep_ledger`).
+    admission: Admission | None = None
     # The control plane's store when other processes share it (PostgreSQL, `--store`).
     followed: Followed | None = None
     # A front door's agents, or this agent's hop (`--sandboxes agents`, `gureum agent`).
@@ -378,16 +380,22 @@ class Lambda(Assembly):
     async def _keep_ledger(self) -> None:
         """The ledger's housekeeping (on Redis: renews this process's leases before their TTL,
         refreshes the gauges); after the ledger was out of reach, writes the reservations again
-        (a change committed meanwhile never reached it)."""
+        (a change committed meanwhile never reached it). Leases that can expire: a renewal gives
+        up after its share of the TTL, and the invocations whose leases may run out before the
+        next one are fenced (`Admission.fence_unrenewed`)."""
+        policy = self.ledger.fence_policy
         while True:
             await asyncio.sleep(self.ledger.keep_interval)
             try:
-                await self.ledger.keep()
+                async with asyncio.timeout(None if policy is None else policy.timeout):
+                    await self.ledger.keep()
                 if self.relay.stale:
                     self.relay.stale = False
                     await self._push_reservations()
-            except ServiceError:
+            except (ServiceError, TimeoutError):
                 self.relay.stale = True
+            if policy is not None and self.admission is not None:
+                self.admission.fence_unrenewed(policy, time.monotonic())
 
     async def _sample_concurrency(self) -> None:
         """The concurrency gauges into CloudWatch once per second, scaled by --time-scale
@@ -878,6 +886,7 @@ def assemble(
         debugger=platform.debugger,
         followed=followed,
         cluster=_cluster(kernel, invoker, pool),
+        admission=admission,
     )
 
 

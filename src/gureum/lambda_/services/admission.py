@@ -5,10 +5,18 @@ Every invocation, synchronous or queued, enters through `lease`, a context manag
 lease back however the invocation ends (success, function error, timeout, crash, a client that
 went away, shutdown). A request refused here gets AWS's 429, is counted as a throttle and never
 starts an environment.
+
+Self-fencing: a lease that can expire (Redis) and could not be renewed for long enough that it
+may run out before the next renewal (`domain.fencing`) stops its invocation first
+(`fence_unrenewed`, from the app's keeper): the task running it is cancelled, which kills the
+environment's runtime (`EnvironmentPool.lease`), and the caller, if still connected, gets
+ServiceException. Otherwise a host cut off from Redis would keep running while another host,
+seeing the lease expired, starts a second invocation past the function's reserved concurrency.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,11 +24,14 @@ from contextlib import asynccontextmanager
 from gureum.aws.errors import ServiceError
 from gureum.lambda_.domain.concurrency import Lease, ThrottleReason
 from gureum.lambda_.domain.errors import TooManyRequests
+from gureum.lambda_.domain.fencing import FencePolicy, must_fence
 from gureum.lambda_.domain.functions import Function
 from gureum.lambda_.services.ledger import Ledger
 from gureum.lambda_.services.metrics import LambdaMetrics
 
 log = logging.getLogger(__name__)
+
+FENCED = "An internal error occurred: the host running the function lost the concurrency ledger."
 
 
 class Admission:
@@ -40,6 +51,9 @@ class Admission:
         self._scaling = scaling
         # The invocation rate's window: one second, times --time-scale like every platform period.
         self._rate_period = rate_period
+        # The task running under each lease (so a fence can stop it), and the leases fenced.
+        self._running: dict[Lease, asyncio.Task[object]] = {}
+        self._fenced: set[Lease] = set()
 
     @asynccontextmanager
     async def lease(self, function: Function) -> AsyncIterator[Lease]:
@@ -55,10 +69,8 @@ class Admission:
                 function.region, function.name, account=function.account, reason=reason
             )
             raise
-        try:
+        async with self._held(lease):
             yield lease
-        finally:
-            await self._give_back(lease)
 
     @asynccontextmanager
     async def provisioned_lease(self, function: Function) -> AsyncIterator[Lease]:
@@ -67,10 +79,49 @@ class Admission:
         scope = (function.account, function.region)
         self._metrics.known(function.account, function.region, function.id, function.name)
         lease = await self.ledger.admit_provisioned(scope, function.id)
-        try:
+        async with self._held(lease):
             yield lease
+
+    @asynccontextmanager
+    async def _held(self, lease: Lease) -> AsyncIterator[None]:
+        """Runs the invocation under `lease`: fenced, it ends in ServiceException; given back
+        on every path."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._running[lease] = task
+        try:
+            yield
+        except asyncio.CancelledError:
+            if lease not in self._fenced:
+                raise  # the caller's own cancellation
+            task.uncancel()
+            raise ServiceError(FENCED) from None
         finally:
+            self._running.pop(lease, None)
+            self._fenced.discard(lease)
             await self._give_back(lease)
+
+    def fence_unrenewed(self, policy: FencePolicy, now: float) -> int:
+        """Stops the invocations whose leases may expire before they can be renewed (see the
+        module docstring); `now` on the ledger's `renewals` clock. Answers how many."""
+        fenced = 0
+        for lease, renewed in self.ledger.renewals().items():
+            task = self._running.get(lease)
+            if task is None or lease in self._fenced or not must_fence(policy, renewed, now):
+                continue
+            log.error(
+                "SELF-FENCING: lease %s of function %s not renewed for %.1f s (the concurrency "
+                "ledger, Redis, is out of reach; leases expire %.1f s after renewal): its "
+                "invocation is stopped now, before another host may take the lease",
+                lease.id,
+                lease.function_id,
+                now - renewed,
+                policy.ttl,
+            )
+            self._fenced.add(lease)
+            task.cancel()
+            fenced += 1
+        return fenced
 
     async def _give_back(self, lease: Lease) -> None:
         """The invocation has run: a ledger out of reach now must not turn its result into an

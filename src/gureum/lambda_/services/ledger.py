@@ -18,6 +18,8 @@ Invariants every adapter keeps:
   process, as of the last `keep` on Redis (the metrics sample them, they do not decide).
 - A ledger that cannot be reached refuses with `ServiceError` (500 ServiceException): nothing
   ran, the SDKs retry it, and a throttle's 429 would name a limit that was not reached.
+- Leases that can expire (Redis) come with a `fence_policy` and their last renewals
+  (`renewals`): the keeper stops an invocation before its lease may run out (`domain.fencing`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from gureum.lambda_.domain.concurrency import (
     invocation_rate,
     throttled,
 )
+from gureum.lambda_.domain.fencing import FencePolicy
 
 
 class Ledger(Protocol):
@@ -72,6 +75,14 @@ class Ledger(Protocol):
     @property
     def keep_interval(self) -> float: ...
 
+    @property
+    def fence_policy(self) -> FencePolicy | None:
+        """How leases expire unless renewed; None: they never do (in process)."""
+
+    def renewals(self) -> dict[Lease, float]:
+        """This process's leases, each with when it was last renewed (`time.monotonic`;
+        -inf: found expired); empty when leases never expire."""
+
     async def close(self) -> None: ...
 
     @property
@@ -92,6 +103,7 @@ class InProcessLedger:
     """The embedded default: the pure ledger and its buckets, mutated on the event loop only."""
 
     keep_interval = 3600.0
+    fence_policy = None
 
     def __init__(self, limits: Limits) -> None:
         self.ledger = ConcurrencyLedger(limits)
@@ -159,6 +171,9 @@ class InProcessLedger:
 
     async def keep(self) -> None:
         return None
+
+    def renewals(self) -> dict[Lease, float]:
+        return {}
 
     async def close(self) -> None:
         return None

@@ -7,10 +7,17 @@ leases, so a process that dies stops renewing and its leases expire: the next sc
 scope sweeps them and gives their counts back.
 
 Redis out of reach: every call raises `ServiceError` (500 ServiceException; see the port), and the
-client reconnects at the next call once Redis is back. Redis back without its data (restarted
-without persistence): the scripts find the `loaded` marker missing and the ledger restores the
-reservations and provisioned totals from the durable store (`restore`, given by the assembly)
-before it admits anyone; leases that ran across the restart are no longer counted, and their
+client reconnects at the next call once Redis is back. A call gives up after a share of the TTL
+(`domain.fencing.renewal_timeout`): on a network that drops packets without a reset, a renewal
+that waited out a fixed 5 s would end after a 3 s lease had expired. Each lease's last renewal is
+kept (`renewals`), so that the keeper can stop an invocation whose lease it cannot renew before
+the lease runs out (self-fencing, `services.admission`); a lease `keep` finds lost (expired, or
+gone with a Redis restarted empty) no longer counts, so its invocation is fenced at once.
+
+Redis back without its data (restarted without persistence): the scripts find the `loaded`
+marker missing and the ledger restores the reservations and provisioned totals from the durable
+store (`restore`, given by the assembly) before it admits anyone; leases that ran across the
+restart are no longer counted (their invocations are fenced at the next `keep`), and their
 release, finding nothing, takes nothing (counts never go below the truth).
 
 One Redis (a primary, with replicas if wanted): the scripts touch keys they derive from the
@@ -20,6 +27,7 @@ scope's prefix, which Redis Cluster refuses.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,6 +39,7 @@ from redis.exceptions import RedisError
 
 from gureum.aws.errors import ServiceError
 from gureum.lambda_.domain.concurrency import Lease, Limits, Pool, ThrottleReason, throttled
+from gureum.lambda_.domain.fencing import FencePolicy
 from gureum.lambda_.store import ledger_scripts
 
 log = logging.getLogger(__name__)
@@ -58,6 +67,7 @@ class RedisLedger:
         prefix: str = "gureum:ledger:",
         ttl: float = LEASE_TTL,
         restore: Restore = _nothing,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._limits = limits
         self._prefix = prefix
@@ -66,12 +76,16 @@ class RedisLedger:
         # fresh as the metrics sample them.
         self.keep_interval = min(ttl / 3, 1.0)
         self.restore = restore
+        self.fence_policy: FencePolicy | None = FencePolicy.for_ttl(ttl, self.keep_interval)
+        self._monotonic = monotonic
         # Fail fast while Redis is away (the caller gets a 500 at once); one reconnect when a
-        # pooled connection went stale (Redis restarted).
+        # pooled connection went stale (Redis restarted). No call may outlast its share of the
+        # TTL (see the module docstring).
+        timeout = self.fence_policy.timeout
         self._redis = aioredis.Redis.from_url(
             url,
-            socket_connect_timeout=1.0,
-            socket_timeout=5.0,
+            socket_connect_timeout=min(1.0, timeout),
+            socket_timeout=timeout,
             retry=Retry(NoBackoff(), 1, (RedisConnectionError,)),
         )
         register = self._redis.register_script
@@ -83,6 +97,8 @@ class RedisLedger:
         self._scale = register(ledger_scripts.SCALE)
         self._keep = register(ledger_scripts.KEEP)
         self._held: dict[Lease, str] = {}  # this process's leases -> their members in Redis
+        # When each was last renewed (sent: Redis's expiry is later), on `monotonic`.
+        self._renewed: dict[Lease, float] = {}
         # The gauges, as of the last `keep`: scope -> (in flight by function, on provisioned,
         # reserved functions).
         self._seen: dict[tuple[str, str], tuple[dict[str, int], dict[str, int], set[str]]] = {}
@@ -139,27 +155,34 @@ class RedisLedger:
         keys = [self._key(scope), self._prefix + "loaded", self._prefix + "scopes"]
         args: list[object] = [function_id, repr(now), repr(rate_period), self._limits.account]
         args += [self._ttl_ms, "/".join(scope)]
+        sent = self._monotonic()
         answer = await self._run(self._admit, keys, args)
         if answer[0] == -2:  # Redis has no limits loaded (new, or restarted empty)
             await self._restore_all()
+            sent = self._monotonic()
             answer = await self._run(self._admit, keys, args)
         if answer[0] == -1:
             raise throttled(ThrottleReason(_text(answer[1])))
-        return self._hold(scope, function_id, answer)
+        return self._hold(scope, function_id, answer, sent)
 
     async def admit_provisioned(self, scope: tuple[str, str], function_id: str) -> Lease:
         keys = [self._key(scope), self._prefix + "scopes"]
         args: list[object] = [function_id, self._ttl_ms, "/".join(scope)]
+        sent = self._monotonic()
         answer = await self._run(self._admit_provisioned, keys, args)
-        return self._hold(scope, function_id, answer)
+        return self._hold(scope, function_id, answer, sent)
 
-    def _hold(self, scope: tuple[str, str], function_id: str, answer: list[Any]) -> Lease:
+    def _hold(
+        self, scope: tuple[str, str], function_id: str, answer: list[Any], sent: float
+    ) -> Lease:
         lease = Lease(int(answer[0]), scope, function_id, Pool(_text(answer[1])))
         self._held[lease] = f"{lease.id}|{lease.pool.value}|{function_id}"
+        self._renewed[lease] = sent
         return lease
 
     async def release(self, lease: Lease) -> None:
         member = self._held.pop(lease, None)
+        self._renewed.pop(lease, None)
         if member is None:
             raise KeyError(f"lease {lease.id} was already released")
         given = await self._run(self._release, [self._key(lease.scope)], [member])
@@ -182,20 +205,28 @@ class RedisLedger:
 
     async def keep(self) -> None:
         """Renews this process's leases and reads the gauges, one script per scope."""
+        sent = self._monotonic()
         try:
             names = await self._redis.smembers(self._prefix + "scopes")
         except RedisError as exc:
             raise ServiceError(UNAVAILABLE) from exc
         scopes = {_scope(_text(name)) for name in names} | {lease.scope for lease in self._held}
         for scope in scopes:
-            members = [m for lease, m in self._held.items() if lease.scope == scope]
+            sent_leases = {m: lease for lease, m in self._held.items() if lease.scope == scope}
             lost, inflight, pinflight, reserved = await self._run(
-                self._keep, [self._key(scope)], [self._ttl_ms, *members]
+                self._keep, [self._key(scope)], [self._ttl_ms, *sent_leases]
             )
+            gone = {_text(m) for m in lost}
+            for member, lease in sent_leases.items():
+                if lease in self._renewed:  # not given back meanwhile
+                    self._renewed[lease] = float("-inf") if member in gone else sent
             held = set(self._held.values())  # a lease given back meanwhile was not lost
-            if missed := [m for m in lost if _text(m) in held]:
+            if missed := [m for m in gone if m in held]:
                 log.warning("%d leases in %s expired before renewal", len(missed), scope)
             self._seen[scope] = (_pairs(inflight), _pairs(pinflight), set(_pairs(reserved)))
+
+    def renewals(self) -> dict[Lease, float]:
+        return dict(self._renewed)
 
     async def close(self) -> None:
         await self._redis.aclose()
