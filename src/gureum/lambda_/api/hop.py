@@ -7,7 +7,9 @@ time: the front door keeps idle connections per agent and opens another when all
 
     front door -> agent   {"op": "invoke", account, region, function, version, arn,
                            request_id, client_context, trace_id, stream}   body: the payload
-    agent -> front door   {"op": "begin", content_type}                    (streamed responses)
+    agent -> front door   {"op": "running"}                                (every second
+                                                                           until the answer)
+                          {"op": "begin", content_type}                    (streamed responses)
                           {"op": "chunk"}                                  body: response bytes
                           {"op": "result", function_error, error_type, duration_ms,
                            init_duration_ms, streamed, trace_id, logs}     body: payload + logs
@@ -18,6 +20,9 @@ The agent resolves the version from the store itself (the front door sends names
 records) and runs it with `Invoker.run_here`: leases, throttles and metrics as on one host. An
 error keeps its AWS identity across the hop. A connection that breaks mid-invocation answers
 the caller ServiceException, and is never retried on another agent: the first may have run it.
+So does one silent for `STALE_AFTER` seconds (no `running`, nothing else): the path between front
+door and agent was cut, though the agent may still heartbeat (its invocation runs on there, and
+its answer is lost).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from gureum.aws.errors import AwsError, ServiceError
 from gureum.lambda_.domain.arns import FunctionRef
 from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResult
 from gureum.lambda_.sandbox.response_stream import ResponseStream
+from gureum.lambda_.services.agents import STALE_AFTER
 from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.invoker import Invoker, Target
 
@@ -49,6 +55,8 @@ MAX_BODY = 64 << 20
 ANSWER_MARGIN = 30.0
 # Idle connections kept per agent.
 IDLE_CONNECTIONS = 64
+# How often an agent says `running` while an invocation runs (seconds, wall time).
+KEEPALIVE = 1.0
 
 
 class HopBroken(Exception):
@@ -174,6 +182,7 @@ class HopServer:
         forwarding = None
         if stream is not None:
             forwarding = asyncio.ensure_future(_forward(stream, writer))
+        alive = asyncio.ensure_future(_keepalive(writer))
         try:
             caller = Caller(str(header["account"]), str(header["region"]))
             found = self._invoker.target(caller, FunctionRef(header["function"], header["version"]))
@@ -207,11 +216,19 @@ class HopServer:
                 result.payload + result.logs,
             )
         finally:
+            alive.cancel()
             if stream is not None and forwarding is not None:
                 stream.end()
                 await forwarding
         writer.write(answer)
         await writer.drain()
+
+
+async def _keepalive(writer: asyncio.StreamWriter) -> None:
+    """`running` every `KEEPALIVE` seconds until cancelled (whole frames: never inside another)."""
+    while True:
+        await asyncio.sleep(KEEPALIVE)
+        writer.write(frame({"op": "running"}))
 
 
 async def _forward(stream: ResponseStream, writer: asyncio.StreamWriter) -> None:
@@ -321,12 +338,16 @@ class HopClient:
 async def _answer(
     reader: asyncio.StreamReader, stream: ResponseStream | None
 ) -> tuple[dict[str, Any], bytes]:
-    """Reads frames until the result (or error), feeding a streamed response on the way."""
+    """Reads frames until the result (or error), feeding a streamed response on the way; an
+    agent silent for `STALE_AFTER` seconds is lost (TimeoutError)."""
     while True:
-        header, body = await read_frame(reader)
+        async with asyncio.timeout(STALE_AFTER):
+            header, body = await read_frame(reader)
         op = header.get("op")
         if op in ("result", "error"):
             return header, body
+        if op == "running":
+            continue
         if stream is None:
             raise HopBroken(f"{op!r} for a response that is not streamed")
         if op == "begin":
