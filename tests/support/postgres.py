@@ -41,8 +41,16 @@ class PostgresCluster:
     """initdb + pg_ctl start in `root`; `stop` ends it (fast shutdown), `start` again
     restarts it on the same data and port."""
 
-    def __init__(self, binaries: Path, root: Path, basetemp: Path | None = None) -> None:
+    def __init__(
+        self,
+        binaries: Path,
+        root: Path,
+        basetemp: Path | None = None,
+        also: tuple[str, str] | None = None,
+    ) -> None:
         self.binaries = binaries
+        # An address to listen on besides loopback, and the network trusted there (CIDR).
+        self.also = also
         self.root = root
         self.basetemp = basetemp or root
         self.port = free_port()
@@ -78,9 +86,12 @@ class PostgresCluster:
         data = self.root / "data"
         if not data.exists():
             self._tool("initdb", "-D", str(data), "-A", "trust", "-U", self.user, "-E", "UTF8")
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
-        )
+            if self.also is not None:
+                with (data / "pg_hba.conf").open("a") as hba:
+                    hba.write(f"host all all {self.also[1]} trust\n")
+        listen = "127.0.0.1" if self.also is None else f"127.0.0.1,{self.also[0]}"
+        options = f"-p {self.port} -k {self.root} -c listen_addresses={listen}"
+        options += " -c max_connections=200"
         self._tool(
             "pg_ctl", "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w", "start"
         )

@@ -28,8 +28,9 @@ class RedisServer:
     """One server without persistence: a restart starts empty, as a lost Redis would come
     back. `stop`, `start` again on the same port: what the fault tests need."""
 
-    def __init__(self, binary: str, directory: Path) -> None:
+    def __init__(self, binary: str, directory: Path, also: tuple[str, ...] = ()) -> None:
         self.binary = binary
+        self.also = also  # addresses it listens on besides loopback (a test's own network)
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -40,7 +41,9 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
-        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", *self.also]
+        if self.also:  # reached from another network namespace: not "local" to Redis
+            command += ["--protected-mode", "no"]
         command += ["--dir", str(self.directory), "--save", "", "--appendonly", "no"]
         command += ["--logfile", str(self.directory / "redis.log"), "--daemonize", "no"]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)

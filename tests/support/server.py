@@ -35,11 +35,15 @@ class GureumProcess:
         command: tuple[str, ...] = (sys.executable, "-m", "gureum"),
         cwd: Path | None = None,
         subcommand: str = "serve",
+        prefix: tuple[str, ...] = (),
+        host: str = "127.0.0.1",
     ) -> None:
         self.data_dir = data_dir
         self.subcommand = subcommand  # `agent` for a cluster's agent
         self.command = command  # how to run gureum (an installed `gureum` script, say)
         self.cwd = cwd
+        self.prefix = prefix  # run under it (`ip netns exec NAME`, say)
+        self.host = host  # the address its HTTP listens on and tests reach it at
         self.port = free_port()
         self.extra = extra
         self.env = env or {}
@@ -48,10 +52,12 @@ class GureumProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> GureumProcess:
-        command = [*self.command, self.subcommand, "--port", str(self.port)]
+        command = [*self.prefix, *self.command, self.subcommand, "--port", str(self.port)]
+        if self.host != "127.0.0.1":
+            command += ["--host", self.host]
         command += ["--data-dir", str(self.data_dir), "--log-level", "warning", *self.extra]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
