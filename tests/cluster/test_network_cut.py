@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.cluster.test_agents import THREADED, Deployment, agents_seen, create, options, run
+from tests.cluster.deployment import THREADED, Deployment, agents_seen, create, options, run
 from tests.support.netns import CutNetwork, unavailable
 from tests.support.packages import zip_of
 from tests.support.postgres import PostgresCluster
@@ -75,12 +75,15 @@ class Runs:
     def _watch(self) -> None:
         while not self._stop.is_set():
             now: set[str] = set()
-            for path in glob("/proc/[0-9]*/task/[0-9]*/comm"):
+            for path in glob("/proc/[0-9]*/task/[0-9]*/stat"):
                 try:
-                    name = Path(path).read_bytes().decode(errors="replace").strip()
+                    stat = Path(path).read_bytes().decode(errors="replace")
                 except OSError:
                     continue  # gone meanwhile
-                if name.startswith("cut"):
+                # "tid (name) state ...": a killed task not yet reaped (Z) keeps its name but
+                # runs nothing.
+                name, _, rest = stat.partition("(")[2].rpartition(")")
+                if name.startswith("cut") and rest.split()[0] not in ("Z", "X"):
                     now.add(name)
             self.running = now
             self.seen |= now
@@ -172,7 +175,7 @@ def test_an_agent_cut_off_mid_invoke_fences_and_the_limit_holds(network: Network
     cut_agent, _ = network.agent_inside()
     door = network.deployment.front_door("door")
     client = door.client(config=THREADED)
-    create(client, "fenced", zip_of({"index.py": NAMED}))
+    create(client, "fenced", zip_of({"index.py": NAMED}), Timeout=30)
     client.put_function_concurrency(FunctionName="fenced", ReservedConcurrentExecutions=1)
     run(client, "fenced")  # warm on the agent to be cut off: the next call goes there
     time.sleep(1.5)
@@ -221,7 +224,7 @@ def test_a_cut_hop_fails_the_caller_by_its_keepalive(network: Network) -> None:
     agent, hop = network.agent_inside()
     door = network.deployment.front_door("door")
     client = door.client(config=THREADED)
-    create(client, "partial", zip_of({"index.py": NAMED}))
+    create(client, "partial", zip_of({"index.py": NAMED}), Timeout=30)
     wait_until(lambda: agents_seen(door) == 1, 15, "the agent live")
     with Runs() as runs:
         outcome: list[Any] = []

@@ -16,34 +16,37 @@ def agent(name: str, running: int = 0, seen: float = NOW, **idle: int) -> AgentS
 
 
 @pytest.mark.parametrize(
-    ("agents", "sent", "expected"),
+    ("agents", "sent", "expected", "back"),
     [
         # No agent, or none heard from lately: nowhere to run.
-        ([], [], None),
-        ([agent("a", seen=NOW - 10)], [], None),
+        ([], [], None, 0.0),
+        ([agent("a", seen=NOW - 10)], [], None, 0.0),
         # Warm wins over less loaded.
-        ([agent("a", running=5, v_1=1), agent("b")], [], "a"),
+        ([agent("a", running=5, v_1=1), agent("b")], [], "a", 0.0),
         # Cold: the least loaded; ties to the id.
-        ([agent("a", running=2), agent("b", running=1)], [], "b"),
-        ([agent("b"), agent("a")], [], "a"),
+        ([agent("a", running=2), agent("b", running=1)], [], "b", 0.0),
+        ([agent("b"), agent("a")], [], "a", 0.0),
         # Another version's idle environment is no reason to go there.
-        ([agent("a", v_2=3), agent("b")], [], "a"),
-        ([agent("a", running=1, v_2=3), agent("b")], [], "b"),
+        ([agent("a", v_2=3), agent("b")], [], "a", 0.0),
+        ([agent("a", running=1, v_2=3), agent("b")], [], "b", 0.0),
         # What this front door sent since the heartbeat uses up idle environments ...
-        ([agent("a", v_1=1), agent("b", running=1, v_1=1)], [("a", "v#1")], "b"),
+        ([agent("a", v_1=1), agent("b", running=1, v_1=1)], [("a", "v#1")], "b", 0.0),
         # ... and counts as load.
-        ([agent("a"), agent("b", running=1)], [("a", "v#9"), ("a", "v#9")], "b"),
+        ([agent("a"), agent("b", running=1)], [("a", "v#9"), ("a", "v#9")], "b", 0.0),
         # A stale agent is skipped even when it is warm.
-        ([agent("a", seen=NOW - 4, v_1=1), agent("b", running=7)], [], "b"),
+        ([agent("a", seen=NOW - 4, v_1=1), agent("b", running=7)], [], "b", 0.0),
+        # The store was away (no heartbeat written or read): silence counts from its return.
+        ([agent("a", seen=NOW - 10)], [], "a", NOW - 1),
+        ([agent("a", seen=NOW - 10)], [], None, NOW - 4),
     ],
 )
 def test_choose(
-    agents: list[AgentStatus], sent: list[tuple[str, str]], expected: str | None
+    agents: list[AgentStatus], sent: list[tuple[str, str]], expected: str | None, back: float
 ) -> None:
     in_flight = InFlight()
     for agent_id, key in sent:
         in_flight.add(agent_id, key)
-    chosen = choose(agents, "v#1", NOW, STALE, in_flight)
+    chosen = choose(agents, "v#1", NOW, STALE, in_flight, back)
     assert (chosen.agent_id if chosen else None) == expected
 
 

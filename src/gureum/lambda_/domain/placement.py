@@ -12,6 +12,11 @@ chooses, for each invocation:
 - else the least loaded (running plus what this front door has in flight there): the cold start
   goes where it waits least.
 Ties go to the agent id, so the choice is stable.
+
+While the store itself was away, no agent could write a heartbeat and no front door read one:
+silence then says nothing of the agents. `back` is when this front door's reads came back after
+failing; an agent's staleness counts from then at the earliest, so a store restart does not take
+every agent out of placement until each writes again.
 """
 
 from __future__ import annotations
@@ -56,8 +61,10 @@ class InFlight:
             self.by_key.pop(pair, None)
 
 
-def live(agents: Sequence[AgentStatus], now: float, stale_after: float) -> list[AgentStatus]:
-    return [agent for agent in agents if now - agent.seen <= stale_after]
+def live(
+    agents: Sequence[AgentStatus], now: float, stale_after: float, back: float = 0.0
+) -> list[AgentStatus]:
+    return [agent for agent in agents if now - max(agent.seen, back) <= stale_after]
 
 
 def choose(
@@ -66,9 +73,10 @@ def choose(
     now: float,
     stale_after: float,
     in_flight: InFlight,
+    back: float = 0.0,
 ) -> AgentStatus | None:
     """The agent to run an invocation of version `key`; None when no agent is live."""
-    candidates = live(agents, now, stale_after)
+    candidates = live(agents, now, stale_after, back)
 
     def load(agent: AgentStatus) -> tuple[int, str]:
         return agent.running + in_flight.by_agent.get(agent.agent_id, 0), agent.agent_id

@@ -64,6 +64,10 @@ class Placement:
         self._executor = executor
         self._now = now
         self._agents: list[AgentStatus] = []
+        # When reads of the heartbeats came back after failing (`domain.placement`: the agents
+        # could not write meanwhile either), and whether the last read failed.
+        self._back = 0.0
+        self._failing = False
         self._in_flight = InFlight()
         # The tasks waiting on each agent's answer, so that an agent that goes silent (dead,
         # stopped, cut off) fails them at once instead of after the function's timeout.
@@ -76,8 +80,15 @@ class Placement:
 
     async def refresh(self) -> None:
         loop = asyncio.get_running_loop()
-        self._agents = await loop.run_in_executor(self._executor, self._directory.agents)
-        alive = {agent.agent_id for agent in live(self._agents, self._now(), STALE_AFTER)}
+        try:
+            self._agents = await loop.run_in_executor(self._executor, self._directory.agents)
+        except Exception:
+            self._failing = True
+            raise
+        if self._failing:
+            self._failing, self._back = False, self._now()
+        now = self._now()
+        alive = {agent.agent_id for agent in live(self._agents, now, STALE_AFTER, self._back)}
         for agent_id, tasks in self._waiting.items():
             if agent_id not in alive:
                 for task in tasks - self._lost:
@@ -94,7 +105,7 @@ class Placement:
 
     async def run(self, target: Target, request: InvocationRequest) -> InvocationResult:
         _, key = slot_of(target.function, target.version)
-        agent = choose(self._agents, key, self._now(), STALE_AFTER, self._in_flight)
+        agent = choose(self._agents, key, self._now(), STALE_AFTER, self._in_flight, self._back)
         if agent is None:
             log.error("no agent is live to run %s (none heard from lately)", target.invoked_arn)
             raise ServiceError("An internal error occurred: no agent can run the function now.")
