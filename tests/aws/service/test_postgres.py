@@ -3,7 +3,7 @@
 Migrations are applied once whoever starts first (servers started together wait on the
 advisory lock), all or nothing; a COMMIT may run on another thread than the writes; a COMMIT
 that fails stores nothing and leaves the pool usable; a COMMIT that PostgreSQL turned into a
-ROLLBACK raises; the pool outlives a restart of the server.
+ROLLBACK raises; the pool outlives a restart of the server, for transactions and plain reads.
 """
 
 from __future__ import annotations
@@ -130,6 +130,12 @@ def test_the_pool_outlives_a_restart_of_postgresql(
             own.start()
             for _ in range(6):
                 with restarted.transaction() as connection:
+                    assert connection.execute("SELECT 1").fetchone() == (1,)
+            # Reads outside a transaction too: restarted again, each read gets a live session.
+            own.stop()
+            own.start()
+            for _ in range(6):
+                with restarted.reading() as connection:
                     assert connection.execute("SELECT 1").fetchone() == (1,)
         finally:
             restarted.close()

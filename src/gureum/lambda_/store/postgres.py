@@ -13,7 +13,9 @@ The event queue never makes the event loop wait on the network: `queue_transacti
 and `prepare_queue(wait=False)` always answer `StoreBusy`, so it hands each group commit whole
 to a worker thread (one round trip per statement would stall the loop). `snapshot()` does read
 on the loop, as SQLite's does: the invoker's and the function service's caches use it on a miss
-(after a change), one short read-only transaction.
+(after a change). It reads outside a transaction (`Database.reading`), one round trip a
+statement: its readers look up a function, then a version or alias of it by the function's id,
+and a record changed between the two is one a read a moment later would have seen.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ class PostgresStore:
 
     @contextmanager
     def snapshot(self) -> Iterator[PostgresTransaction]:
-        with self._database.transaction(read_only=True) as connection:
+        with self._database.reading() as connection:
             yield PostgresTransaction(connection, SEALED_ON_LOOP, self._claimant)
 
     @contextmanager

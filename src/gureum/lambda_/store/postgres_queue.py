@@ -13,13 +13,13 @@ loops of every process LISTEN to.
 
 from __future__ import annotations
 
-import select
 import threading
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
+from gureum.aws.postgres import session_alive
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 
 # NOTIFY channel: events were committed to the queue.
@@ -69,7 +69,10 @@ class Claimant:
 
     def identity(self) -> tuple[int, datetime]:
         with self._lock:
-            if self._connection is None or not _alive(self._connection):
+            # Claims made on a session the server ended (a restart) would name a backend that
+            # no longer exists, which every other process takes as free: each event claimed
+            # then would be delivered by another as well.
+            if self._connection is None or not session_alive(self._connection):
                 if self._connection is not None:
                     self._connection.close()
                 self._identity = self._connect()
@@ -79,27 +82,6 @@ class Claimant:
         with self._lock:
             if self._connection is not None:
                 self._connection.close()
-
-
-def _alive(connection: psycopg.Connection[tuple[Any, ...]]) -> bool:
-    """Whether the claimant's session still stands.
-
-    An idle session learns that the server ended it (PostgreSQL restarted) only when it reads:
-    `broken` stays False until then. Claims made meanwhile would name a backend that no longer
-    exists, which every other process takes as free, so each event this process claimed after a
-    restart would be claimed (and delivered) by another as well. The server's last words (its
-    FATAL, then the close) make the socket readable, while an idle session otherwise hears
-    nothing: only then is a round trip spent to find out."""
-    if connection.closed or connection.broken:
-        return False
-    readable, _, _ = select.select([connection.fileno()], [], [], 0)
-    if not readable:
-        return True
-    try:
-        connection.execute("SELECT 1")
-    except psycopg.Error:
-        return False
-    return True
 
 
 class QueueStatements:
