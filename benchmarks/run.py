@@ -424,9 +424,10 @@ def method_notes(plan: Plan) -> list[str]:
         "`--store` on a private PostgreSQL cluster (initdb in the working directory, defaults "
         "but for the port: fsync and synchronous_commit on), delivery running meanwhile.",
         "Cluster (gureum only): on the same machine, a private PostgreSQL and Redis, one agent "
-        "(`gureum agent`) and one front door (`--sandboxes agents`); the warm latency workload "
-        "through the front door, then the same through the agent's own API (same stores and "
-        "Redis ledger, no hop): the hop's cost is the difference of the p50s. Cold starts are "
+        "(`gureum agent`) and one front door (`--sandboxes agents`); warm invokes through the "
+        "front door and through the agent's own API (same stores and Redis ledger, no hop), "
+        "one of each in turn so that both see the same moment of the machine: the hop's cost "
+        "is the difference of the p50s. Cold starts are "
         "the cold workload through the front door. Throughput: the largest client count "
         "through one front door and agent, then split over two of each; on two cores the "
         "second pair shares the first's cores, so it shows the cost of more processes here, "

@@ -94,6 +94,29 @@ def warm_latency(
     results.set(rows[1], target.name, percentile(samples, 0.99), note)
 
 
+def warm_latency_paired(
+    first: Target, second: Target, function: str, plan: Plan
+) -> tuple[list[float], list[float], Counter[int]]:
+    """Warm invokes of `function` sent to `first` and `second` in turn, one after the other:
+    per-call ms of each. Taken in turn, both see the same moment of a shared machine, whose
+    speed drifts from one minute to the next by more than the difference being measured."""
+    connections = [BlockingConnection(HOST, target.port) for target in (first, second)]
+    rendered = [target.signer().render(invoke_request(function)) for target in (first, second)]
+    samples: tuple[list[float], list[float]] = ([], [])
+    statuses: Counter[int] = Counter()
+    try:
+        for round_ in range(plan.latency_warmup + plan.latency_count):
+            for side in (0, 1):
+                before = time.perf_counter()
+                statuses[connections[side].exchange(rendered[side]).outcome] += 1
+                if round_ >= plan.latency_warmup:
+                    samples[side].append((time.perf_counter() - before) * 1000)
+    finally:
+        for connection in connections:
+            connection.close()
+    return samples[0], samples[1], statuses
+
+
 def warm_latency_watched(target: Target, function: str, results: Results, plan: Plan) -> None:
     """Warm latency while a signed-in console streams its live dashboard (issue 16: the console
     must not slow the invoke path; its figures are read periodically, never pushed from it)."""
