@@ -32,15 +32,19 @@ RESULT = {
 Agent = Callable[[asyncio.StreamWriter], Awaitable[None]]
 
 
-async def through(agent: Agent) -> tuple[InvocationResult | ServiceError, float]:
-    """One invocation from a HopClient to `agent` (after hello and the invoke frame)."""
+async def through(
+    agent: Agent, promises: bool = True
+) -> tuple[InvocationResult | ServiceError, float]:
+    """One invocation from a HopClient to `agent` (after hello and the invoke frame); its hello
+    `promises` to say `running` while it works, or (an agent from before `running`) not."""
 
     done = asyncio.Event()
     closed = asyncio.Event()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_frame(reader)
-        writer.write(frame({"op": "hello", "agent": "a"}))
+        hello, _ = await read_frame(reader)
+        assert hello["running"] is True  # the front door asks for `running`
+        writer.write(frame({"op": "hello", "agent": "a", "running": promises}))
         await read_frame(reader)
         await agent(writer)
         await done.wait()  # open until the caller is through: silence, not a reset
@@ -89,3 +93,16 @@ def test_a_silent_agent_is_lost_after_the_silence_limit() -> None:
     assert isinstance(outcome, ServiceError)
     assert "lost" in outcome.message
     assert waited == pytest.approx(STALE_AFTER, abs=1.0)
+
+
+def test_an_agent_that_never_promised_running_is_not_held_to_the_silence_limit() -> None:
+    """A cluster upgraded one process at a time: an older agent says nothing while it works."""
+
+    async def agent(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(STALE_AFTER + 1.0)
+        writer.write(frame(RESULT, b'"late"'))
+
+    outcome, waited = asyncio.run(through(agent, promises=False))
+    assert isinstance(outcome, InvocationResult)
+    assert outcome.payload == b'"late"'
+    assert waited > STALE_AFTER

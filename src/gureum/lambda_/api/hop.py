@@ -23,6 +23,10 @@ the caller ServiceException, and is never retried on another agent: the first ma
 So does one silent for `STALE_AFTER` seconds (no `running`, nothing else): the path between front
 door and agent was cut, though the agent may still heartbeat (its invocation runs on there, and
 its answer is lost).
+
+`running` is agreed in the hellos (`"running": true` both ways), so that a cluster can be
+upgraded one process at a time: an agent sends it only to a front door that asked for it, and a
+front door holds an agent to the silence rule only when the agent's hello promised it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import json
 import logging
 import struct
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gureum.aws.errors import AwsError, ServiceError
@@ -159,12 +163,14 @@ class HopServer:
             if header.get("op") != "hello" or not hmac.compare_digest(given, self._key):
                 log.warning("a hop connection without the cluster's key was refused")
                 return
-            writer.write(frame({"op": "hello", "agent": self.agent_id}))
+            running = header.get("running") is True  # the front door knows `running`
+            hello = {"op": "hello", "agent": self.agent_id, "running": running}
+            writer.write(frame(hello))
             while True:
                 header, body = await read_frame(reader)
                 if header.get("op") != "invoke":
                     raise HopBroken(f"unexpected {header.get('op')!r}")
-                await self._invoke(header, body, writer)
+                await self._invoke(header, body, writer, running)
         except HopBroken:
             pass  # the front door went away (or spoke nonsense): its invocations end with it
         except asyncio.CancelledError:
@@ -176,13 +182,13 @@ class HopServer:
                 await writer.wait_closed()
 
     async def _invoke(
-        self, header: dict[str, Any], payload: bytes, writer: asyncio.StreamWriter
+        self, header: dict[str, Any], payload: bytes, writer: asyncio.StreamWriter, running: bool
     ) -> None:
         stream = ResponseStream() if header.get("stream") else None
         forwarding = None
         if stream is not None:
             forwarding = asyncio.ensure_future(_forward(stream, writer))
-        alive = asyncio.ensure_future(_keepalive(writer))
+        alive = _Keepalive(writer) if running else None
         try:
             caller = Caller(str(header["account"]), str(header["region"]))
             found = self._invoker.target(caller, FunctionRef(header["function"], header["version"]))
@@ -216,7 +222,8 @@ class HopServer:
                 result.payload + result.logs,
             )
         finally:
-            alive.cancel()
+            if alive is not None:
+                alive.cancel()
             if stream is not None and forwarding is not None:
                 stream.end()
                 await forwarding
@@ -224,11 +231,25 @@ class HopServer:
         await writer.drain()
 
 
-async def _keepalive(writer: asyncio.StreamWriter) -> None:
-    """`running` every `KEEPALIVE` seconds until cancelled (whole frames: never inside another)."""
-    while True:
-        await asyncio.sleep(KEEPALIVE)
-        writer.write(frame({"op": "running"}))
+class _Keepalive:
+    """`running` every `KEEPALIVE` seconds until cancelled, from a timer rather than a task (a
+    task per invocation costs more than the invocation's own bookkeeping). Each is a whole
+    frame, written at once: never inside another."""
+
+    _RUNNING = frame({"op": "running"})
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._loop = asyncio.get_running_loop()
+        self._timer = self._loop.call_later(KEEPALIVE, self._say)
+
+    def _say(self) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(self._RUNNING)
+            self._timer = self._loop.call_later(KEEPALIVE, self._say)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 async def _forward(stream: ResponseStream, writer: asyncio.StreamWriter) -> None:
@@ -244,37 +265,42 @@ async def _forward(stream: ResponseStream, writer: asyncio.StreamWriter) -> None
 # --- the front door's side -------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class _Connection:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    running: bool  # the agent says `running` while it works (its hello said so)
+
+
 class HopClient:
     """Connections to agents, kept open between invocations (`services.agents.Hop`)."""
 
     def __init__(self, key: str, open_connection: Callable[..., Any] = asyncio.open_connection):
         self._key = key
         self._open = open_connection
-        self._idle: dict[str, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+        self._idle: dict[str, list[_Connection]] = {}
 
-    async def _connect(self, address: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connect(self, address: str) -> _Connection:
         idle = self._idle.get(address)
         while idle:
-            reader, writer = idle.pop()
-            if not writer.is_closing() and not reader.at_eof():
-                return reader, writer
+            connection = idle.pop()
+            if not connection.writer.is_closing() and not connection.reader.at_eof():
+                return connection
         host, _, port = address.rpartition(":")
         reader, writer = await asyncio.wait_for(self._open(host, int(port)), 5.0)
-        writer.write(frame({"op": "hello", "key": self._key}))
+        writer.write(frame({"op": "hello", "key": self._key, "running": True}))
         header, _ = await asyncio.wait_for(read_frame(reader), 5.0)
         if header.get("op") != "hello":
             writer.close()
             raise HopBroken(f"the agent at {address} did not answer hello")
-        return reader, writer
+        return _Connection(reader, writer, header.get("running") is True)
 
-    def _keep(
-        self, address: str, connection: tuple[asyncio.StreamReader, asyncio.StreamWriter]
-    ) -> None:
+    def _keep(self, address: str, connection: _Connection) -> None:
         idle = self._idle.setdefault(address, [])
         if len(idle) < IDLE_CONNECTIONS:
             idle.append(connection)
         else:
-            connection[1].close()
+            connection.writer.close()
 
     async def run(
         self, address: str, target: Target, request: InvocationRequest
@@ -298,11 +324,12 @@ class HopClient:
         except (OSError, TimeoutError, HopBroken) as exc:
             log.error("agent %s out of reach: %s", address, exc)
             raise ServiceError("An internal error occurred: the agent is out of reach.") from None
-        reader, writer = connection
+        reader, writer = connection.reader, connection.writer
+        silence = STALE_AFTER if connection.running else None
         try:
             writer.write(frame(header, request.payload))
             async with asyncio.timeout(deadline):  # no task per call, as wait_for would make
-                answer, body = await _answer(reader, request.stream)
+                answer, body = await _answer(reader, request.stream, silence)
         except (OSError, TimeoutError, HopBroken) as exc:
             writer.close()
             log.error("agent %s lost during invocation %s: %s", address, request.request_id, exc)
@@ -330,18 +357,19 @@ class HopClient:
 
     def close(self) -> None:
         for connections in self._idle.values():
-            for _, writer in connections:
-                writer.close()
+            for connection in connections:
+                connection.writer.close()
         self._idle.clear()
 
 
 async def _answer(
-    reader: asyncio.StreamReader, stream: ResponseStream | None
+    reader: asyncio.StreamReader, stream: ResponseStream | None, silence: float | None
 ) -> tuple[dict[str, Any], bytes]:
     """Reads frames until the result (or error), feeding a streamed response on the way; an
-    agent silent for `STALE_AFTER` seconds is lost (TimeoutError)."""
+    agent that said it keeps saying `running` and is silent for `silence` seconds is lost
+    (TimeoutError)."""
     while True:
-        async with asyncio.timeout(STALE_AFTER):
+        async with asyncio.timeout(silence):
             header, body = await read_frame(reader)
         op = header.get("op")
         if op in ("result", "error"):
