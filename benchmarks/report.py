@@ -130,8 +130,8 @@ def _ratio(name: str, mine: float | None, base: float | None, most: float, what:
 
 
 def verdicts(results: Results) -> list[Verdict]:
-    """The fast path's targets (issue 11), provisioned concurrency's (issue 12) and SnapStart's
-    (issue 22)."""
+    """The fast path's targets (issue 11), provisioned concurrency's (issue 12), SnapStart's
+    (issue 22) and the cluster's (issue 24)."""
     v = results.value
     found = [
         _at_most("isolated cold start p50 <= 5 ms", v("cold_iso_p50", "gureum"), 5),
@@ -159,6 +159,10 @@ def verdicts(results: Results) -> list[Verdict]:
             3000,
         ),
         _at_least("GetFunction >= 3,000/s", v("cp_get", "gureum"), 3000),
+        _hop_verdict(results),
+        _at_most(
+            "cold start through an agent p50 <= 10 ms (issue 24)", v("hop_cold_p50", "gureum"), 10
+        ),
     ]
     create, theirs = v("cp_create", "gureum"), v("cp_create", "ministack")
     name = "CreateFunction >= MiniStack's, durable"
@@ -195,6 +199,21 @@ def verdicts(results: Results) -> list[Verdict]:
         )
     )
     return found
+
+
+def _hop_verdict(results: Results) -> Verdict:
+    """The hop under 150 us at p50 (issue 24), beside the floor's own round trip in the same run:
+    the hop adds a round trip between two more processes, which costs about what the floor's
+    does on the same machine."""
+    name = "the hop's cost p50 <= 150 us (issue 24)"
+    hop, floor = results.value("hop_extra_p50", "gureum"), results.value("warm_p50", "floor")
+    if hop is None:
+        return Verdict(name, "not shown", "not measured")
+    status = "met" if hop <= 150 else "missed"
+    detail = f"{hop:,.0f} us ({hop / 150:.2f}x the budget)"
+    if floor is not None:
+        detail += f"; the floor's whole round trip in this run: {floor * 1000:,.0f} us"
+    return Verdict(name, status, detail)
 
 
 def _throughput_verdict(results: Results) -> Verdict:
