@@ -178,11 +178,12 @@ def test_an_agent_killed_during_an_invoke(deployment: Deployment) -> None:
     assert survivor.health()["environments"] >= 1
 
 
-def test_an_agent_cut_off_during_an_invoke(deployment: Deployment) -> None:
+def test_an_agent_stopped_during_an_invoke(deployment: Deployment) -> None:
     """An agent that stops answering mid-invoke (SIGSTOP: no hop answer, no heartbeat, no lease
-    renewal, as a host cut off from the cluster) fails its caller within seconds, with AWS's
-    500; the call is never run a second time elsewhere; the function's one reserved slot is
-    held until the cut-off agent's lease expires, and then runs on the other agent."""
+    renewal; a host cut off from the network is `test_network_cut`) fails its caller within
+    seconds, with AWS's 500; the call is never run a second time elsewhere; the function's one
+    reserved slot is held until the stopped agent's lease expires, and then runs on the other
+    agent."""
     cut = deployment.agent("agent1")
     door = deployment.front_door("door")
     client, logs = door.client(), door.client("logs")
