@@ -1,4 +1,5 @@
-"""Placement (domain.placement): warm first, else least loaded, live agents only."""
+"""Placement (domain.placement): provisioned first, then warm, else least loaded, live agents
+only."""
 
 from __future__ import annotations
 
@@ -48,6 +49,39 @@ def test_choose(
         in_flight.add(agent_id, key)
     chosen = choose(agents, "v#1", NOW, STALE, in_flight, back)
     assert (chosen.agent_id if chosen else None) == expected
+
+
+def holding(name: str, provisioned: int, running: int = 0, **idle: int) -> AgentStatus:
+    """An agent with `provisioned` serving environments of v#1."""
+    plain = agent(name, running, **idle)
+    return AgentStatus(name, plain.address, NOW, running, plain.idle, {"v#1": provisioned})
+
+
+@pytest.mark.parametrize(
+    ("agents", "sent", "expected"),
+    [
+        # Provisioned first, even busy (a heartbeat taken during an invocation), even against
+        # an idle on-demand environment elsewhere (a spillover's) and a lighter load.
+        ([agent("a", v_1=1), holding("b", 1, running=1)], [], "b"),
+        ([agent("a", v_1=1), holding("b", 1, running=1, v_1=1)], [], "b"),
+        # Past what this front door has in flight there: spill over, warm first ...
+        ([agent("a", running=3, v_1=1), holding("b", 1)], [("b", "v#1")], "a"),
+        # ... else the least loaded.
+        ([agent("a"), holding("b", 1)], [("b", "v#1")], "a"),
+        ([holding("a", 1), holding("b", 2)], [("a", "v#1"), ("b", "v#1")], "b"),
+        # Another version's provisioned environments are no reason to go there.
+        ([agent("a", v_1=1), AgentStatus("b", "b:1", NOW, 0, {}, {"v#2": 1})], [], "a"),
+    ],
+)
+def test_provisioned_environments_come_first(
+    agents: list[AgentStatus], sent: list[tuple[str, str]], expected: str
+) -> None:
+    in_flight = InFlight()
+    for agent_id, key in sent:
+        in_flight.add(agent_id, key)
+    chosen = choose(agents, "v#1", NOW, STALE, in_flight)
+    assert chosen is not None
+    assert chosen.agent_id == expected
 
 
 def test_in_flight_counts_come_back_to_nothing() -> None:

@@ -6,9 +6,15 @@ version at one revision, `services.invoker.slot_of`). A front door keeps the lat
 chooses, for each invocation:
 - among live agents (heard from within `stale_after` seconds: a stopped or cut-off agent drops
   out of placement, and comes back with its next heartbeat),
-- one with an idle environment of the version, so a warm invoke stays warm; the invocations the
-  front door sent there since that heartbeat are counted against those idle environments, so a
-  burst does not pile onto one environment while others sit idle elsewhere,
+- one holding provisioned environments of the version, more of them than this front door has
+  invocations of the version in flight there: AWS serves a version from its provisioned
+  concurrency first and spills over on demand only past it. They count busy or idle: a
+  heartbeat taken during an invocation says the provisioned environment is not idle, and an
+  idle on-demand environment elsewhere (a spillover's) or a lighter load would otherwise draw
+  the version's invocations away from it, to cold starts and on-demand environments (issue #24),
+- else one with an idle environment of the version, so a warm invoke stays warm; the
+  invocations the front door sent there since that heartbeat are counted against those idle
+  environments, so a burst does not pile onto one environment while others sit idle elsewhere,
 - else the least loaded (running plus what this front door has in flight there): the cold start
   goes where it waits least.
 Ties go to the agent id, so the choice is stable.
@@ -34,6 +40,7 @@ class AgentStatus:
     seen: float  # epoch seconds of the heartbeat
     running: int = 0
     idle: Mapping[str, int] = field(default_factory=dict)
+    provisioned: Mapping[str, int] = field(default_factory=dict)  # serving, busy or idle
 
 
 @dataclass(slots=True)
@@ -81,10 +88,10 @@ def choose(
     def load(agent: AgentStatus) -> tuple[int, str]:
         return agent.running + in_flight.by_agent.get(agent.agent_id, 0), agent.agent_id
 
-    warm = [
-        agent
-        for agent in candidates
-        if agent.idle.get(key, 0) > in_flight.by_key.get((agent.agent_id, key), 0)
-    ]
-    pool = warm or candidates
+    def sent(agent: AgentStatus) -> int:
+        return in_flight.by_key.get((agent.agent_id, key), 0)
+
+    provisioned = [agent for agent in candidates if agent.provisioned.get(key, 0) > sent(agent)]
+    warm = [agent for agent in candidates if agent.idle.get(key, 0) > sent(agent)]
+    pool = provisioned or warm or candidates
     return min(pool, key=load) if pool else None

@@ -126,6 +126,15 @@ class EnvironmentPool:
                 found[group.key] = found.get(group.key, 0) + len(group.idle)
         return found
 
+    def provisioned_by_key(self) -> dict[str, int]:
+        """Provisioned environments of serving slots by version key, busy or idle: where a
+        front door sends the version's invocations first (an agent's heartbeat)."""
+        found: dict[str, int] = {}
+        for group in self._provisioned.values():
+            if group.serving and (count := len(group.idle) + len(group.busy)):
+                found[group.key] = found.get(group.key, 0) + count
+        return found
+
     # --- provisioned environments -------------------------------------------------------------
 
     async def provision_one(

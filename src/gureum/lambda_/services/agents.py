@@ -142,6 +142,8 @@ class HostState(Protocol):
 
     def idle_by_key(self) -> dict[str, int]: ...
 
+    def provisioned_by_key(self) -> dict[str, int]: ...
+
 
 class Heartbeat:
     """The agent's side: its status written every `HEARTBEAT` seconds until cancelled; its row
@@ -164,8 +166,14 @@ class Heartbeat:
         self._now = now
 
     def status(self) -> AgentStatus:
+        host = self._host
         return AgentStatus(
-            self.agent_id, self.address, self._now(), self._host.running, self._host.idle_by_key()
+            self.agent_id,
+            self.address,
+            self._now(),
+            host.running,
+            host.idle_by_key(),
+            host.provisioned_by_key(),
         )
 
     async def run(self) -> None:

@@ -10,16 +10,30 @@ from __future__ import annotations
 
 import json
 
-from gureum.aws.sql import Backend, StoreSpec
+from gureum.aws.sql import Backend, Sql, StoreSpec
 from gureum.lambda_.domain.placement import AgentStatus
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agents (
     id TEXT PRIMARY KEY, address TEXT NOT NULL, seen REAL NOT NULL,
-    running INTEGER NOT NULL, idle TEXT NOT NULL);
+    running INTEGER NOT NULL, idle TEXT NOT NULL, provisioned TEXT NOT NULL DEFAULT '{}');
 """
+
+
+def _upgrade(sql: Sql) -> None:
+    """An SQLite file made before heartbeats said where provisioned environments are."""
+    columns = {row[1] for row in sql.execute("PRAGMA table_info(agents)")}
+    if "provisioned" not in columns:
+        sql.execute("ALTER TABLE agents ADD COLUMN provisioned TEXT NOT NULL DEFAULT '{}'")
+
+
 SPEC = StoreSpec(
-    "lambda_agents", "agents.sqlite3", SCHEMA, "gureum.lambda_.store", "agents_migrations"
+    "lambda_agents",
+    "agents.sqlite3",
+    SCHEMA,
+    "gureum.lambda_.store",
+    "agents_migrations",
+    upgrade=_upgrade,
 )
 # An agent silent this long (seconds) is forgotten, its row deleted.
 FORGET_AFTER = 3600.0
@@ -34,15 +48,18 @@ class AgentRegistry:
     def beat(self, status: AgentStatus) -> None:
         with self._db.transaction() as sql:
             sql.execute(
-                "INSERT INTO agents (id, address, seen, running, idle) VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO agents (id, address, seen, running, idle, provisioned) "
+                "VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET address = excluded.address, "
-                "seen = excluded.seen, running = excluded.running, idle = excluded.idle",
+                "seen = excluded.seen, running = excluded.running, idle = excluded.idle, "
+                "provisioned = excluded.provisioned",
                 (
                     status.agent_id,
                     status.address,
                     status.seen,
                     status.running,
                     json.dumps(dict(status.idle)),
+                    json.dumps(dict(status.provisioned)),
                 ),
             )
             sql.execute("DELETE FROM agents WHERE seen < ?", (status.seen - FORGET_AFTER,))
@@ -54,11 +71,18 @@ class AgentRegistry:
     def agents(self) -> list[AgentStatus]:
         with self._db.transaction() as sql:
             rows = sql.execute(
-                "SELECT id, address, seen, running, idle FROM agents ORDER BY id"
+                "SELECT id, address, seen, running, idle, provisioned FROM agents ORDER BY id"
             ).fetchall()
         return [
-            AgentStatus(str(i), str(address), float(seen), int(running), json.loads(idle))
-            for i, address, seen, running, idle in rows
+            AgentStatus(
+                str(i),
+                str(address),
+                float(seen),
+                int(running),
+                json.loads(idle),
+                json.loads(provisioned),
+            )
+            for i, address, seen, running, idle, provisioned in rows
         ]
 
     def close(self) -> None:
