@@ -54,9 +54,11 @@ def handler(event, context):
 
 
 class Runs:
-    """Watches the host's threads for running invocations (`cut<n>-<id>`) every 20 ms."""
+    """Watches the host's threads for running invocations (`cut<n>-<id>`) every 20 ms, of the
+    given `n`s only: the other test of this module may run at the same time (pytest-xdist)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *numbers: int) -> None:
+        self._prefixes = tuple(f"cut{n}-" for n in numbers)
         self.seen: set[str] = set()
         self.running: set[str] = set()
         self.most = 0
@@ -83,7 +85,7 @@ class Runs:
                 # "tid (name) state ...": a killed task not yet reaped (Z) keeps its name but
                 # runs nothing.
                 name, _, rest = stat.partition("(")[2].rpartition(")")
-                if name.startswith("cut") and rest.split()[0] not in ("Z", "X"):
+                if name.startswith(self._prefixes) and rest.split()[0] not in ("Z", "X"):
                     now.add(name)
             self.running = now
             self.seen |= now
@@ -181,7 +183,7 @@ def test_an_agent_cut_off_mid_invoke_fences_and_the_limit_holds(network: Network
     time.sleep(1.5)
     network.deployment.agent("outside")
     wait_until(lambda: agents_seen(door) == 2, 15, "both agents live")
-    with Runs() as runs:
+    with Runs(99, 1) as runs:
         outcome: list[Any] = []
         caller = call(client, "fenced", {"sleep": 10, "n": 99}, outcome)
         wait_until(lambda: bool(runs.now_of(99)), 15, "the invocation runs in the namespace")
@@ -226,7 +228,7 @@ def test_a_cut_hop_fails_the_caller_by_its_keepalive(network: Network) -> None:
     client = door.client(config=THREADED)
     create(client, "partial", zip_of({"index.py": NAMED}), Timeout=30)
     wait_until(lambda: agents_seen(door) == 1, 15, "the agent live")
-    with Runs() as runs:
+    with Runs(7) as runs:
         outcome: list[Any] = []
         caller = call(client, "partial", {"sleep": 8, "n": 7}, outcome)
         wait_until(lambda: bool(runs.now_of(7)), 15, "the invocation runs")
