@@ -133,3 +133,11 @@ def delivered(sqs: Any, queue: str, wanted: set[int], seconds: float = 60) -> se
             seen.add(json.loads(message["Body"])["responsePayload"]["n"])
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
     return seen
+
+
+def two_agents_and_a_door(deployment: Deployment) -> tuple[list[GureumProcess], GureumProcess]:
+    """Two agents and a front door that sees both."""
+    agents = [deployment.agent("agent1"), deployment.agent("agent2")]
+    door = deployment.front_door("door")
+    wait_until(lambda: agents_seen(door) == 2, 15, "the front door sees both agents")
+    return agents, door

@@ -15,8 +15,6 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,13 +26,11 @@ from tests.cluster.deployment import (
     agents_seen,
     create,
     delivered,
-    options,
     reporting,
     run,
+    two_agents_and_a_door,
 )
 from tests.support.packages import zip_of
-from tests.support.postgres import PostgresCluster
-from tests.support.redis import RedisServer
 from tests.support.server import GureumProcess
 from tests.support.waiting import wait_until
 
@@ -48,24 +44,10 @@ exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
 """
 
 
-@pytest.fixture
-def deployment(
-    tmp_path: Path, postgres: PostgresCluster, own_redis: RedisServer
-) -> Iterator[Deployment]:
-    own_redis.start()
-    made = Deployment(tmp_path, options(tmp_path, postgres.database(), own_redis.url))
-    try:
-        yield made
-    finally:
-        made.stop()
-
-
 def test_a_front_door_runs_functions_on_agents_warm_where_they_are_warm(
     deployment: Deployment,
 ) -> None:
-    agents = [deployment.agent("agent1"), deployment.agent("agent2")]
-    door = deployment.front_door("door")
-    wait_until(lambda: agents_seen(door) == 2, 15, "the front door sees both agents")
+    agents, door = two_agents_and_a_door(deployment)
     health = door.health()
     assert health["environments"] == 0  # a front door holds no sandbox
     assert health["singletons"] == []  # nor any of the work that needs one
@@ -307,9 +289,7 @@ def test_an_event_whose_agent_is_killed_mid_delivery_is_delivered_again(
 ) -> None:
     """An agent delivering a queued Event dies (kill -9) while the function runs: its claim
     on the event ends with its database session, and the other agent delivers the event."""
-    agents = [deployment.agent("agent1"), deployment.agent("agent2")]
-    door = deployment.front_door("door")
-    wait_until(lambda: agents_seen(door) == 2, 15, "the front door sees both agents")
+    agents, door = two_agents_and_a_door(deployment)
     client, sqs = door.client(), door.client("sqs")
     queue = reporting(client, sqs, "redelivered")
     client.invoke(

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.cluster.deployment import THREADED, Deployment, agents_seen, create, options
+from tests.cluster.deployment import (
+    THREADED,
+    Deployment,
+    agents_seen,
+    create,
+    two_agents_and_a_door,
+)
 from tests.support.functions import WAIT, Invoked, invoke
 from tests.support.packages import zip_of
-from tests.support.postgres import PostgresCluster
-from tests.support.redis import RedisServer
 from tests.support.server import GureumProcess
 from tests.support.waiting import wait_until
 
@@ -49,18 +49,6 @@ def handler(event, context):
 CODE = zip_of({"index.py": HANDLER})
 PROVISIONER = "lambda-provisioner"
 SETTLER = "lambda-settler"
-
-
-@pytest.fixture
-def deployment(
-    tmp_path: Path, postgres: PostgresCluster, own_redis: RedisServer
-) -> Iterator[Deployment]:
-    own_redis.start()
-    made = Deployment(tmp_path, options(tmp_path, postgres.database(), own_redis.url))
-    try:
-        yield made
-    finally:
-        made.stop()
 
 
 def published(client: Any, name: str, **extra: Any) -> str:
@@ -110,9 +98,7 @@ def warm_provisioned(client: Any, name: str, version: str) -> Invoked:
 def test_provisioned_concurrency_through_a_front_door_and_its_agents_death(
     deployment: Deployment,
 ) -> None:
-    agents = [deployment.agent("agent1"), deployment.agent("agent2")]
-    door = deployment.front_door("door")
-    wait_until(lambda: agents_seen(door) == 2, 15, "the front door sees both agents")
+    agents, door = two_agents_and_a_door(deployment)
     client = door.client(config=THREADED)
     version = published(client, "kept")
     answer = client.put_provisioned_concurrency_config(
@@ -176,9 +162,7 @@ def test_provisioned_concurrency_through_a_front_door_and_its_agents_death(
 def test_snap_start_through_a_front_door_restores_on_either_agent(
     deployment: Deployment,
 ) -> None:
-    agents = [deployment.agent("agent1"), deployment.agent("agent2")]
-    door = deployment.front_door("door")
-    wait_until(lambda: agents_seen(door) == 2, 15, "the front door sees both agents")
+    agents, door = two_agents_and_a_door(deployment)
     client = door.client(config=THREADED)
     version = published(client, "snapped", SnapStart={"ApplyOn": "PublishedVersions"})
     config = client.get_function_configuration(FunctionName="snapped", Qualifier=version)
