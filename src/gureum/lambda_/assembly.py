@@ -720,10 +720,11 @@ def assemble(
         rate_period=settings.scaled(1.0),
     )
     isolate = isolation.mode is IsolationMode.NAMESPACES
-    zygotes = Zygotes(var_lang=isolate)
+    scratch = ScratchSpaces(data / "scratch", disks=isolate)
+    # Sandboxed, zygotes fork in mount namespaces of their own, without the /tmp disks.
+    zygotes = Zygotes(var_lang=isolate, own_mounts=scratch.root if isolate else None)
     sandbox_root = data / "sandbox-root"
     sandbox_root.mkdir(exist_ok=True)
-    scratch = ScratchSpaces(data / "scratch", disks=isolate)
     networks = Networks(kernel.endpoint_url, isolated=isolate, outside=Outside())
     # Sandboxes built ahead of cold starts need namespaces; without them there is little to
     # build ahead (a process is forked on the spot).

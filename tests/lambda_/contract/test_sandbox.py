@@ -440,6 +440,49 @@ def test_a_killed_server_leaves_no_mount_and_no_loop_device(tmp_path: Path) -> N
     assert list((process.data_dir / "scratch").glob("*.img")) == []
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _mounts_under(pid: int, directory: Path) -> list[str]:
+    with open(f"/proc/{pid}/mountinfo") as mounts:
+        points = [line.split(" ")[4] for line in mounts]
+    return [point for point in points if point.startswith(f"{directory}/")]
+
+
+def test_sandboxes_are_made_without_the_other_environments_tmp_disks(tmp_path: Path) -> None:
+    """Each environment's /tmp disk is mounted in the server's mount namespace; its zygote forks
+    sandboxes in a namespace of its own that holds none of them, so a cold start does not copy
+    (and then let go of) one mount per environment the server has."""
+    process = GureumProcess(tmp_path / "data").start()
+    try:
+        client = process.client()
+        for name in ("first", "second", "third"):
+            create(client, name, Code=probe_code(), Timeout=30)
+            assert ask(client, name, action="keep", path="/tmp/kept", mb=1) == 1
+        assert process.process is not None
+        server, scratch = process.process.pid, process.data_dir / "scratch"
+        assert len(_mounts_under(server, scratch)) >= 3
+        zygotes = [
+            pid
+            for pid in _children(server)
+            if b"--own-mounts" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert zygotes
+        for zygote in zygotes:
+            assert _mounts_under(zygote, scratch) == []
+        # Each function still has its own /tmp, as it left it.
+        for name in ("first", "second", "third"):
+            assert ask(client, name, action="exists", path="/tmp/kept") is True
+    finally:
+        process.stop()
+
+
 def test_health_says_what_backs_tmp(server: GureumProcess) -> None:
     assert server.health()["tmp"]["backing"] == "disk"
     assert server.health()["tmp"]["sizeLimited"] is True

@@ -142,7 +142,7 @@ def test_a_server_on_another_host_address_is_at_that_address_inside() -> None:
 def test_without_nftables_namespaces_have_no_outside_network_and_say_why(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("PATH", "/nonexistent")  # no `nft`, no `ip`: as on a bare host
+    monkeypatch.setenv("PATH", "/nonexistent")  # no `nft`: as on a bare host
 
     async def opened() -> tuple[dict[str, object], bool, str | None]:
         networks = Networks("http://127.0.0.1:4566", isolated=True, outside=Outside())
@@ -158,7 +158,7 @@ def test_without_nftables_namespaces_have_no_outside_network_and_say_why(
     assert unlinked
     assert described["isolated"] is True
     assert described["outside"] is False
-    assert "NO outside network (nftables (nft) or iproute2 (ip) is not installed)" in str(
+    assert "NO outside network (nftables (nft) is not installed)" in str(
         described["reason"]
     )
     if networks_host_has_outside():  # then the start-up log warns of it

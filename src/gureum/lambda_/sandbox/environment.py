@@ -67,6 +67,7 @@ from gureum.lambda_.sandbox.runtime_process import (
     exit_error,
 )
 from gureum.lambda_.sandbox.scratch import ScratchSpace, ScratchSpaces
+from gureum.lambda_.sandbox.scratch_disks import detached_copy
 from gureum.lambda_.sandbox.stock import ReadySandbox, SandboxStock
 from gureum.lambda_.sandbox.zygotes import ExitStatus, Zygote
 from gureum.logs.domain.events import LogEvent
@@ -358,15 +359,22 @@ class ExecutionEnvironment:
         fds = {"log": write_fd}
         if network is not None:
             fds["network"] = network.fd
-        if not self._template:
-            return await zygote.spawn(process.id, self._spec(process), fds, process.exit)
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.snapshot_socket = ours
-        fds["snapshot"] = theirs.fileno()
+        tmp = -1
+        if platform.isolate and self._scratch is not None:
+            tmp = fds["tmp"] = detached_copy(self._scratch.path)
         try:
-            return await zygote.spawn(process.id, self._spec(process), fds, process.exit)
+            if not self._template:
+                return await zygote.spawn(process.id, self._spec(process), fds, process.exit)
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            self.snapshot_socket = ours
+            fds["snapshot"] = theirs.fileno()
+            try:
+                return await zygote.spawn(process.id, self._spec(process), fds, process.exit)
+            finally:
+                theirs.close()
         finally:
-            theirs.close()
+            if tmp >= 0:
+                os.close(tmp)
 
     async def _restore(self, template: RestoreSource) -> RuntimeProcess:
         """Starts this environment as a restore of `template`: a child prepared ahead (or now)
@@ -540,7 +548,6 @@ class ExecutionEnvironment:
             "root": str(platform.sandbox_root),
             "reveal": list(plan.reveal),
             "binds": binds,
-            "tmp": str(self._scratch.path) if self._scratch else "",
             "cgroups": [process.group.procs] if process.group else [],
             "uid": self._uid,
             "gid": self._uid,

@@ -46,7 +46,6 @@ import logging
 import os
 import socket
 import struct
-import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,15 +215,14 @@ class Networks:
         except BaseException as exc:
             if link is not None:
                 link.lease.release()
-            if isinstance(exc, subprocess.SubprocessError):
-                detail = getattr(exc, "stderr", "") or exc
-                raise NetworkError(f"a link for the namespace: {detail}") from exc
+                if isinstance(exc, OSError):
+                    raise NetworkError(f"a link for the namespace: {exc}") from exc
             raise
         if link is None:
             return namespace
         try:
             Outside.connect_host(link)
-        except (OSError, subprocess.SubprocessError) as exc:
+        except OSError as exc:
             namespace.close()
             raise NetworkError(f"the host's end of {link.host_name}: {exc}") from exc
         namespace.link = link

@@ -29,6 +29,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from gureum.lambda_.sandbox import rtnetlink
 from gureum.lambda_.sandbox.uids import UidLease, UidLeases
 
 log = logging.getLogger("gureum.network")
@@ -116,8 +117,8 @@ class Outside:
 
     @staticmethod
     def _unavailable() -> str | None:
-        if shutil.which("nft") is None or shutil.which("ip") is None:
-            return "nftables (nft) or iproute2 (ip) is not installed"
+        if shutil.which("nft") is None:
+            return "nftables (nft) is not installed"
         routes = _host_routes()
         if not any(route.prefixlen == 0 for route in routes):
             return "this host has no default route"
@@ -145,23 +146,16 @@ class Outside:
     @staticmethod
     def connect_inside(link: Link, server_pid: int) -> None:
         """Run inside the new namespace: makes the pair, its end inside, the default route."""
-        _ip(
-            f"link add eth0 type veth peer name {link.host_name} netns {server_pid}\n"
-            f"addr add {link.address}/31 dev eth0\n"
-            "link set eth0 up\n"
-            f"route add default via {link.host_address} dev eth0 onlink\n"
-        )
+        rtnetlink.add_veth("eth0", link.host_name, server_pid)
+        rtnetlink.add_address("eth0", link.address, 31)
+        rtnetlink.set_up("eth0")
+        rtnetlink.add_default_route(link.host_address, "eth0")
 
     @staticmethod
     def connect_host(link: Link) -> None:
         """Run in the host's namespace: the host's end of the pair."""
-        _ip(f"addr add {link.host_address}/31 dev {link.host_name}\nlink set {link.host_name} up\n")
-
-
-def _ip(batch: str) -> None:
-    subprocess.run(
-        ["ip", "-batch", "-"], input=batch, text=True, check=True, capture_output=True, timeout=30
-    )
+        rtnetlink.add_address(link.host_name, link.host_address, 31)
+        rtnetlink.set_up(link.host_name)
 
 
 def _resolvers() -> list[str]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import shutil
@@ -38,6 +37,7 @@ from typing import Protocol
 from gureum.lambda_.domain.errors import SnapStartFailure, SnapStartTimeout
 from gureum.lambda_.sandbox.cgroups import MemoryGroup, MemoryGroups
 from gureum.lambda_.sandbox.scratch import ScratchSpace, ScratchSpaces
+from gureum.lambda_.sandbox.scratch_disks import detached_copy
 from gureum.lambda_.sandbox.zygotes import ExitStatus, Zygote
 
 log = logging.getLogger("gureum.restores")
@@ -49,9 +49,6 @@ SNAP_START_FAILED = (
     "Amazon CloudWatch logs."
 )
 SNAP_START_TIMED_OUT = "Lambda couldn't restore the snapshot within the timeout limit."
-OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC = 1, 0o2000000
-SYS_OPEN_TREE = 428  # the same on every architecture (Linux 5.2)
-AT_FDCWD = -100
 # Kept prepared per template; a burst restores the rest on the spot.
 PREPARED = 1
 REFILL_DELAY = 0.02  # after a take: not while the restore that took one is starting
@@ -169,7 +166,7 @@ class Restores:
             os.set_blocking(read_fd, False)
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-            tmp = _detached_mount(scratch.path) if platform.isolate else None
+            tmp = detached_copy(scratch.path) if platform.isolate else None
             fds = {"runtime": theirs.fileno(), "log": write_fd}
             if tmp is not None:
                 fds["tmp"] = tmp
@@ -295,18 +292,6 @@ def _join(procs: str, pid: int) -> None:
         members.write(str(pid))
 
 
-def _detached_mount(path: Path) -> int:
-    """A copy of the mount at `path`, attached nowhere, as a descriptor: a restored child
-    attaches it over its /tmp (move_mount) in the mount namespace it has just made."""
-    libc = _libc()
-    flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC
-    fd = int(libc.syscall(SYS_OPEN_TREE, AT_FDCWD, os.fsencode(path), flags))
-    if fd < 0:
-        number = ctypes.get_errno()
-        raise OSError(number, f"open_tree {path}: {os.strerror(number)}")
-    return fd
-
-
 def _parent_of(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -366,15 +351,6 @@ def chown_tmp(tmp: Path, owner: int, uid: int) -> None:
                 user = uid if found.st_uid == owner else found.st_uid
                 group = uid if found.st_gid == owner else found.st_gid
                 os.lchown(path, user, group)
-
-
-_LIBC: list[ctypes.CDLL] = []
-
-
-def _libc() -> ctypes.CDLL:
-    if not _LIBC:
-        _LIBC.append(ctypes.CDLL(None, use_errno=True))
-    return _LIBC[0]
 
 
 __all__ = [

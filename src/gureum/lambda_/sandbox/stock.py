@@ -43,6 +43,7 @@ from pathlib import Path
 from gureum.lambda_.sandbox.cgroups import MemoryGroup, MemoryGroups
 from gureum.lambda_.sandbox.network import NetworkNamespace, Networks
 from gureum.lambda_.sandbox.scratch import DEFAULT_SIZE_MB, ScratchSpace, ScratchSpaces
+from gureum.lambda_.sandbox.scratch_disks import detached_copy
 from gureum.lambda_.sandbox.zygotes import ExitCallback, ExitStatus, Zygote, ZygoteError
 
 log = logging.getLogger("gureum.stock")
@@ -236,17 +237,17 @@ class SandboxStock:
                 "root": str(self._root),
                 "cgroups": [sandbox.group.procs] if sandbox.group is not None else [],
                 "hostname": "localhost",
-                "tmp": str(sandbox.scratch.path),
-                "scratch_root": str(self._scratch.root),
             }
             sandbox.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            fds = {"log": write_fd, "go": go_read, "runtime": theirs.fileno()}
+            tmp = detached_copy(sandbox.scratch.path)
+            fds = {"log": write_fd, "go": go_read, "runtime": theirs.fileno(), "tmp": tmp}
             if sandbox.network is not None:
                 fds["network"] = sandbox.network.fd
             try:
                 sandbox.keeper = await zygote.spawn(sandbox.id, spec, fds, sandbox.exit)
             finally:
                 theirs.close()
+                os.close(tmp)
         except BaseException:
             self._release(sandbox)
             raise

@@ -47,10 +47,15 @@ class ZygoteError(Exception):
 class Zygote:
     """One running zygote process and the environments it has forked."""
 
-    def __init__(self, executable: str, var_lang: bool = False) -> None:
+    def __init__(
+        self, executable: str, var_lang: bool = False, own_mounts: Path | None = None
+    ) -> None:
         self.executable = executable
         # Environments see the interpreter at /var/lang (sandboxed ones; see zygote.relocate).
         self.var_lang = var_lang
+        # Sandboxed: the zygote forks in a mount namespace of its own, without the server's
+        # /tmp disks (under this directory; see zygote.own_mount_namespace).
+        self.own_mounts = own_mounts
         self._socket: socket.socket | None = None
         self._process: asyncio.subprocess.Process | None = None
         self._spawned: dict[str, asyncio.Future[int]] = {}
@@ -75,6 +80,7 @@ class Zygote:
                 "-S",
                 str(GUEST_DIR / "zygote.py"),
                 str(theirs.fileno()),
+                *(["--own-mounts", str(self.own_mounts)] if self.own_mounts else []),
                 *(["--var-lang"] if self.var_lang else []),
                 pass_fds=(theirs.fileno(),),
                 env={},
@@ -251,13 +257,14 @@ class Zygote:
 class Zygotes:
     """One zygote per interpreter, started on first use or all at once."""
 
-    def __init__(self, var_lang: bool = False) -> None:
+    def __init__(self, var_lang: bool = False, own_mounts: Path | None = None) -> None:
         self._zygotes: dict[str, Zygote] = {}
         self._var_lang = var_lang
+        self._own_mounts = own_mounts
 
     def __call__(self, executable: str) -> Zygote:
         if executable not in self._zygotes:
-            self._zygotes[executable] = Zygote(executable, self._var_lang)
+            self._zygotes[executable] = Zygote(executable, self._var_lang, self._own_mounts)
         return self._zygotes[executable]
 
     async def start(self, executables: set[str]) -> None:

@@ -58,8 +58,10 @@ sys.path.remove(GUEST_DIR)
 BASE_PATH = list(sys.path)
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE, MS_SLAVE = 32, 4096, 16384, 1 << 18, 1 << 19
 MNT_DETACH = 2
+MOVE_MOUNT_F_EMPTY_PATH, AT_FDCWD = 4, -100
+SYS_MOVE_MOUNT = 429  # the same on every architecture (Linux 5.2)
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID = 0x20000, 0x04000000, 0x08000000, 0x20000000
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
@@ -286,22 +288,35 @@ class MountFailed(Exception):
     """An EFS mount failed in the sandbox (the setup ends with MOUNT_FAILED)."""
 
 
-def mount_tmp(root: str, spec: dict[str, Any]) -> None:
-    """/tmp is the environment's scratch space, mounted by the server outside this namespace so
-    that it survives a reset of the runtime (spec 6.1), as AWS's does.
+def mount_tmp(root: str, fds: dict[str, int]) -> None:
+    """/tmp is the environment's scratch space: a disk the server made and mounted outside this
+    namespace, so that it survives a reset of the runtime (spec 6.1) as AWS's does, handed over
+    as a detached copy of that mount (`tmp`) and attached here."""
+    tmp = fds.pop("tmp")
+    target = os.path.join(root, "tmp")
+    os.makedirs(target, exist_ok=True)
+    flags = MOVE_MOUNT_F_EMPTY_PATH
+    result = _libc.syscall(SYS_MOVE_MOUNT, tmp, b"", AT_FDCWD, target.encode(), flags)
+    _check(0 if result == 0 else -1, "move_mount " + target)
+    os.close(tmp)
 
-    The server's other scratch disks were copied into this namespace with everything else: a
-    prepared sandbox, which waits a while before its pivot_root drops them, lets go of them now,
-    or their space would stay taken after their environments end.
+
+def own_mount_namespace(scratch_root: str) -> None:
+    """Moves the zygote into a mount namespace of its own, before it forks any sandbox.
+
+    A sandbox's mount namespace is a copy of the one it is forked in, made at each cold start,
+    and the server's holds a /tmp disk per environment: in the server's namespace each copy cost
+    more than the last (and then had to let go of every disk in it, or their space stayed taken).
+    This one holds only what was mounted when the zygote started, less the disks of that moment:
+    sandboxes get their own /tmp as a detached mount (`mount_tmp`). Mounts the host makes later
+    still propagate in (slave propagation); the server's are private, and do not.
     """
-    bind(spec["tmp"], os.path.join(root, "tmp"), writable=True)
-    others = spec.get("scratch_root")
-    if not others:
-        return
+    _check(_libc.unshare(CLONE_NEWNS), "unshare(mount)")
+    mount(None, "/", None, MS_REC | MS_SLAVE)
     with open("/proc/self/mountinfo") as mounts:
         points = [line.split(" ")[4] for line in mounts]
     for point in reversed(points):  # the newest first: a mount before what it is under
-        if point.startswith(others + "/") and point != spec["tmp"]:
+        if point.startswith(scratch_root + "/"):
             with contextlib.suppress(OSError):
                 _check(_libc.umount2(point.encode(), MNT_DETACH), "umount " + point)
 
@@ -518,7 +533,7 @@ def init(root: str, gate: int, fds: dict[str, int]) -> None:
         os._exit(SETUP_FAILED)
     if go_fd is None:
         spec = json.loads(opened)
-        mount_tmp(root, spec)
+        mount_tmp(root, fds)
     else:
         attach(log_fd)  # while waiting for a function: nothing of it is needed
         started = read_to_end(go_fd)
@@ -557,7 +572,7 @@ def keeper(spec: dict[str, Any], fds: dict[str, int]) -> None:
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         root = build_root(spec)
         if go_fd is not None:  # a prepared sandbox's /tmp is known, and mounted, now
-            mount_tmp(root, spec)
+            mount_tmp(root, fds)
         name = spec["hostname"].encode()
         _libc.sethostname(name, len(name))
         gate_read, gate_write = os.pipe()
@@ -566,7 +581,7 @@ def keeper(spec: dict[str, Any], fds: dict[str, int]) -> None:
             os.close(gate_write)
             init(root, gate_read, fds)
         os.close(gate_read)
-        for name in ("log", "go", "runtime", "snapshot"):
+        for name in ("log", "go", "runtime", "snapshot", "tmp"):
             if name in fds:
                 os.close(fds[name])
         join_cgroups(group_fds, proc_fd, child)
@@ -714,8 +729,6 @@ class Zygote:
 # The server checks the pid is a child of this template, so a function that forges the message
 # can only ever map its own processes.
 
-OPEN_TREE_CLOEXEC, MOVE_MOUNT_F_EMPTY_PATH, AT_FDCWD = 0o2000000, 4, -100
-SYS_MOVE_MOUNT = 429  # the same on every architecture (Linux 5.2)
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(platform.machine(), 126)
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -910,10 +923,14 @@ def _mover(prefix: str, target: str) -> Any:
 
 
 def main() -> None:
-    """`zygote.py FD [--var-lang]`: with --var-lang, environments see the interpreter at
-    /var/lang (they are sandboxed, and the server mounts its prefix there)."""
+    """`zygote.py FD [--own-mounts SCRATCH_ROOT] [--var-lang]`: with --own-mounts, the zygote
+    forks its sandboxes in a mount namespace of its own (`own_mount_namespace`); with
+    --var-lang, environments see the interpreter at /var/lang (they are sandboxed, and the
+    server mounts its prefix there)."""
     die_with_parent()
     control = socket.socket(fileno=int(sys.argv[1]))
+    if "--own-mounts" in sys.argv[2:]:
+        own_mount_namespace(sys.argv[sys.argv.index("--own-mounts") + 1])
     if "--var-lang" in sys.argv[2:]:
         relocate(sys.base_prefix)
     Zygote(control).serve()
