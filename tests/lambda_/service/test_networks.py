@@ -158,9 +158,7 @@ def test_without_nftables_namespaces_have_no_outside_network_and_say_why(
     assert unlinked
     assert described["isolated"] is True
     assert described["outside"] is False
-    assert "NO outside network (nftables (nft) is not installed)" in str(
-        described["reason"]
-    )
+    assert "NO outside network (nftables (nft) is not installed)" in str(described["reason"])
     if networks_host_has_outside():  # then the start-up log warns of it
         assert caveat is not None
         assert caveat.startswith("functions have NO outside network, though this host has one")
