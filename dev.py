@@ -50,6 +50,14 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def compile_sources() -> None:
+    """gureum's modules compiled to bytecode ahead: every server start (and the test suite
+    starts hundreds) then loads them rather than compiling 340 files, 0.3 s a start, also where
+    PYTHONDONTWRITEBYTECODE keeps Python from caching them as it goes. Up to date: no work."""
+    command = [str(BIN / "python"), "-m", "compileall", "-q", "-j", "0", str(ROOT / "src")]
+    subprocess.run(command, cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
+
+
 def run(command: list[str]) -> int:
     print("$", " ".join(command), flush=True)
     return subprocess.run(command, cwd=ROOT, check=False).returncode
@@ -95,6 +103,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     ensure_venv()
+    compile_sources()
     if argv[0] == "serve":
         gureum = str(BIN / "gureum")
         os.execv(gureum, [gureum, "serve", *argv[1:]])

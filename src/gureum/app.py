@@ -18,8 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-import botocore.session
-
 from gureum import __version__
 from gureum.autoscaling import assembly as autoscaling
 from gureum.aws import payloads, sql
@@ -28,6 +26,7 @@ from gureum.aws.catalog import ServiceCatalog
 from gureum.aws.frontend import CallContext, Frontend
 from gureum.aws.http import BodyFile, HttpResponse
 from gureum.aws.kernel import Assembly, Kernel
+from gureum.aws.models import ServiceModels
 from gureum.aws.policy import Decision, Policy
 from gureum.aws.sigv4 import HttpRequest
 from gureum.aws.singletons import LocalSingletons, Singletons
@@ -125,7 +124,7 @@ class GureumApp:
             clock or SystemClock(),
             self.executor,
             f"http://{host}:{settings.port}",
-            botocore.session.get_session(),
+            ServiceModels(),
             _stores(settings),
             _singletons(settings),
         )

@@ -18,6 +18,7 @@ from typing import Any
 import botocore
 
 from gureum.aws.errors import AwsError, UnknownOperation, UnservedService
+from gureum.aws.models import ServiceModels
 from gureum.aws.protocols.dialects import Dialect, ErrorCodec
 from gureum.aws.protocols.json import JsonErrors
 from gureum.aws.sigv4 import HttpRequest
@@ -37,9 +38,9 @@ class ServiceCatalog:
     its signing name (ec2, s3, iam, sts, dynamodb) is found without it. Blocking: call it from a
     worker thread."""
 
-    def __init__(self, session: Any) -> None:
-        self._session = session
-        self._loader: Any = session.get_component("data_loader")
+    def __init__(self, models: ServiceModels) -> None:
+        self._models = models
+        self._loader: Any = models.loader
         self._dialects: dict[str, Dialect] = {}
         self._signers: Mapping[str, tuple[str, ...]] | None = None
         self._lock = threading.Lock()
@@ -91,7 +92,7 @@ class ServiceCatalog:
     def _dialect(self, name: str) -> Dialect:
         dialect = self._dialects.get(name)
         if dialect is None:
-            dialect = Dialect(self._session.get_service_model(name))
+            dialect = Dialect(self._models.get_service_model(name))
             self._dialects[name] = dialect
         return dialect
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
-import botocore.session
 from botocore.model import OperationModel
 
 from gureum.aws import payloads, sigv2, sigv4
@@ -42,6 +41,7 @@ from gureum.aws.errors import (
     UnrecognizedClient,
 )
 from gureum.aws.http import HttpResponse, header, query_params
+from gureum.aws.models import ServiceModels
 from gureum.aws.protocols.dialects import ErrorCodec
 from gureum.aws.protocols.routes import Routed
 from gureum.aws.sigv4 import HttpRequest
@@ -221,7 +221,7 @@ class Frontend:
         self._clock = clock
         self._executor = executor
         self._default = services[default_service]
-        self._catalog = catalog or ServiceCatalog(botocore.session.get_session())
+        self._catalog = catalog or ServiceCatalog(ServiceModels())
 
     def spooled_body_limit(self, request: HttpRequest) -> int | None:
         """How large a body `request` (its head: no body yet) may spool to disk, when it is

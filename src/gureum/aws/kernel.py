@@ -27,7 +27,7 @@ class Kernel:
     executor: Executor
     # Where clients (and functions) reach this server.
     endpoint_url: str
-    # botocore's session, the source of every service model.
+    # botocore's models of the services (`gureum.aws.models.ServiceModels`).
     botocore: Any
     # Where the services' stores keep their tables: SQLite files in the data directory, or
     # one PostgreSQL database (`--store`).

@@ -104,7 +104,6 @@ from gureum.lambda_.store.agents import AgentRegistry
 from gureum.lambda_.store.codestore import CodeStore
 from gureum.lambda_.store.event_sources import TriggerStore
 from gureum.lambda_.store.ports import EnvironmentVault, Followed, QueueStore
-from gureum.lambda_.store.redis_ledger import RedisLedger
 from gureum.lambda_.store.sqlite import SqliteStore
 from gureum.sqs.services.queues import QueueService
 
@@ -658,6 +657,10 @@ def _ledger(settings: Settings, limits: Limits, store: QueueStore, executor: Exe
                 return tx.reservations(), tx.provisioned_totals()
 
         return await asyncio.get_running_loop().run_in_executor(executor, read)
+
+    # Imported here: the redis client takes 40 ms to import, which the embedded default (and
+    # every front door or agent without --ledger) does not pay.
+    from gureum.lambda_.store.redis_ledger import RedisLedger  # noqa: PLC0415
 
     return RedisLedger(settings.ledger, limits, ttl=settings.lease_ttl, restore=restore)
 

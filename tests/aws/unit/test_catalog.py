@@ -4,11 +4,11 @@ the name a service signs as is often not botocore's name for it, and several ser
 from __future__ import annotations
 
 import botocore
-import botocore.session
 import pytest
 
 from gureum.aws.catalog import ServiceCatalog
 from gureum.aws.errors import UnknownOperation, UnservedService
+from gureum.aws.models import ServiceModels
 from gureum.aws.protocols.cbor import CborErrors
 from gureum.aws.protocols.json import JsonErrors
 from gureum.aws.protocols.restjson import RestJsonErrors
@@ -20,7 +20,7 @@ FORM = ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 
 @pytest.fixture(scope="module")
 def catalog() -> ServiceCatalog:
-    return ServiceCatalog(botocore.session.get_session())
+    return ServiceCatalog(ServiceModels())
 
 
 def targeted(target: str) -> HttpRequest:

@@ -56,19 +56,15 @@ def prepare_runtime_dir(parent: Path) -> Path:
     if not target.exists():
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=parent, prefix=".runtime-"))
+        staging.chmod(0o755)
         for package in SDK_PACKAGES + DEBUGGER_PACKAGES:
             source = _source(package)
             if source is None:
                 continue
             if source.is_dir():
-                shutil.copytree(
-                    source, staging / source.name, ignore=_no_bytecode, copy_function=_share
-                )
+                _share_tree(str(source), str(staging / source.name))
             else:
                 _share(str(source), str(staging / source.name))
-        for path in [staging, *staging.rglob("*")]:
-            if path.is_dir():
-                path.chmod(0o755)
         staging.rename(target)
     for source, name in ((node_runtime, "node_runtime.js"), (python_runtime, "bootstrap.py")):
         shutil.copy2(source, target / name)
@@ -88,5 +84,18 @@ def _share(source: str, target: str) -> None:
     os.chmod(target, 0o644)
 
 
-def _no_bytecode(directory: str, names: list[str]) -> list[str]:
-    return [name for name in names if name == "__pycache__"]
+def _share_tree(source: str, target: str) -> None:
+    """`source`'s tree at `target`, but bytecode caches: directories made readable to everyone,
+    files shared (`_share`). scandir and link directly: shutil.copytree took 70 us a file, and
+    the SDK is 2,500 files, paid by every start of a server with a new data directory."""
+    os.mkdir(target)
+    os.chmod(target, 0o755)  # whatever the umask
+    with os.scandir(source) as entries:
+        for entry in entries:
+            if entry.name == "__pycache__":
+                continue
+            destination = os.path.join(target, entry.name)
+            if entry.is_dir():  # a linked directory is copied as one, as copytree does
+                _share_tree(entry.path, destination)
+            else:
+                _share(entry.path, destination)
