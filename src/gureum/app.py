@@ -9,6 +9,7 @@ stops in reverse, the shared worker threads drain, then each closes what it hold
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
 import logging
 import os
@@ -81,6 +82,8 @@ Send = Callable[[Message], Awaitable[None]]
 BODY_CAP = CREATE_FUNCTION_LIMIT + 1
 # How much of a streamed response body (S3's GetObject) is read from disk at a time.
 STREAM_SLICE = 1 << 20
+# A stop still going after this many seconds logs where every thread is (see `draining`).
+SLOW_STOP = 10.0
 
 
 def _stores(settings: Settings) -> sql.Backend:
@@ -246,7 +249,9 @@ class GureumApp:
 
     def draining(self) -> None:
         """The server stops taking connections: end the console's live streams, which would
-        otherwise hold the graceful shutdown open."""
+        otherwise hold the graceful shutdown open. A stop that takes longer than
+        `SLOW_STOP` seconds writes every thread's stack to the log, once: what it waits for."""
+        faulthandler.dump_traceback_later(SLOW_STOP)
         self.console.stop()
 
     async def shutdown(self) -> None:
@@ -260,6 +265,7 @@ class GureumApp:
         for service in reversed(self.services):
             service.close()
         self.kernel.stores.close()
+        faulthandler.cancel_dump_traceback_later()
 
     # --- ASGI -------------------------------------------------------------------------------
 

@@ -88,7 +88,14 @@ class GureumProcess:
         """SIGTERM, as an operator's Ctrl-C or service manager would; returns the exit code."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=20)
+        try:
+            code = self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            # Killed, so that it holds nothing the next test needs (a port, its sandboxes), and
+            # failed with what it logged while it did not stop.
+            self.kill()
+            tail = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-40:])
+            raise AssertionError(f"gureum did not stop within 20 s of SIGTERM:\n{tail}") from None
         self.process = None
         return code
 
