@@ -95,9 +95,6 @@ def make_disk(image: Path, mountpoint: Path, size_mb: int) -> None:
         raise
     finally:
         os.close(fd)
-    # The empty file system's root is the function's /tmp: world-writable and sticky, as AWS's.
-    (mountpoint / "lost+found").rmdir()
-    mountpoint.chmod(0o1777)
 
 
 def destroy_disk(image: Path, mountpoint: Path) -> None:
@@ -144,6 +141,7 @@ def _format(fd: int, image: Path, size_mb: int) -> None:
             if result.returncode != 0:
                 message = result.stderr.decode(errors="replace").strip()
                 raise ScratchDiskError(errno.EIO, f"mke2fs {staging}: {message}")
+            _root_as_tmp(staging)
             staging.replace(empty)  # whole or not at all: two makers at once both rename
         finally:
             staging.unlink(missing_ok=True)
@@ -152,6 +150,32 @@ def _format(fd: int, image: Path, size_mb: int) -> None:
         _copy_written(source, fd)
     finally:
         os.close(source)
+
+
+def _root_as_tmp(image: Path) -> None:
+    """Makes the root of the file system in `image` what an environment's /tmp starts as, as
+    AWS's: empty (mke2fs makes a lost+found) and world-writable with the sticky bit. Done once,
+    in the empty image every disk copies: removing lost+found took 0.6 ms of each disk's 2."""
+    mountpoint = image.with_name(image.name + ".root")
+    mountpoint.mkdir(mode=0o700)
+    fd = os.open(image, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        device, loop_fd = _attach(fd, image)
+        try:
+            _mount(device, mountpoint)
+        finally:
+            os.close(loop_fd)
+        try:
+            (mountpoint / "lost+found").rmdir()
+            mountpoint.chmod(0o1777)
+        finally:
+            # Not lazily: every block is back in the image before anything copies it.
+            if _libc.umount2(os.fsencode(mountpoint), 0) != 0:
+                number = ctypes.get_errno()
+                raise ScratchDiskError(number, f"umount {mountpoint}: {os.strerror(number)}")
+    finally:
+        os.close(fd)
+        mountpoint.rmdir()
 
 
 def _copy_written(source: int, target: int) -> None:
