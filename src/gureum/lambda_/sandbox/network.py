@@ -21,14 +21,14 @@ so at start-up and in its health endpoint.
 
 Cost, measured on the 2-core CI machine: 0.6-0.7 ms to make a namespace, bring its loopback up
 and open its sockets (in a thread of its own, see `_in_own_thread`) on a quiet machine, but a
-median of 1 ms and a 90th percentile of 4-5 ms under load, and about 8 ms with a link to the
-outside (two runs of `ip`); 20 µs to close one. So namespaces
-are pooled, as /tmp disks are (scratch.py): READY of them made ahead by `refill`, a loop the app
-owns and cancels; a cold start takes a ready one, and makes its own only when a burst has
-emptied the pool. A namespace is never reused: the next environment must not find the last
-one's sockets. Namespaces live only through the descriptors the server holds, and a veth dies
-with its namespace: a server killed with -9 leaves neither behind (its NAT rules are replaced at
-the next start, outside.py).
+median of 1 ms and a 90th percentile of 4-5 ms under load; a link to the outside took 8 ms
+more while two runs of `ip` made it, and now a few rtnetlink requests (rtnetlink.py); 20 µs to
+close one. So namespaces are pooled, as /tmp disks are (scratch.py): READY of them made ahead by
+`refill`, a loop the app owns and cancels; a cold start takes a ready one, and makes its own
+only when a burst has emptied the pool. A namespace is never reused: the next environment must
+not find the last one's sockets. Namespaces live only through the descriptors the server holds,
+and a veth dies with its namespace: a server killed with -9 leaves neither behind (its NAT rules
+are replaced at the next start, outside.py).
 
 Without isolation (`--isolation none`, or not root) functions share the host's network, the
 server's loopback included, and gureum says that too.

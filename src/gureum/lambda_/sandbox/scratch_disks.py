@@ -9,7 +9,7 @@ What one disk costs (measured on an ext4 host, 2 cores): a sparse image, `mke2fs
 journal (a scratch space needs no crash consistency: it never outlives the server), a loop device
 and a mount take 4-7 ms and 128-250 KB of real disk, from 512 MB to 10,240 MB; tearing one down
 takes 1.5-3 ms. mke2fs runs once per size: later disks copy what it wrote (`_format`), which
-leaves the loop device and the mount, about 1 ms. The pool in `scratch.py` keeps even that off
+leaves the loop device and the mount, about 1.5 ms. The pool in `scratch.py` keeps even that off
 the cold-start path.
 
 Choices and why:

@@ -8,9 +8,10 @@ takes it and sends the function's part (the code, layers and language to mount, 
 environment, what to run). What is left on the cold-start path is a few mounts, pivot_root and
 the runtime's own start.
 
-Why /tmp is mounted ahead: the disks are mounted in the server's mount namespace, and a sandbox's
-namespace is a private copy made when it was prepared, so a disk mounted after that is not there
-to bind. Sandboxes are kept per (zygote, /tmp size) for that reason.
+/tmp is attached ahead too: its disk, mounted in the server's mount namespace, is handed to the
+sandbox as a detached copy of that mount when it is prepared (the zygote's namespace, which the
+sandbox's copies, holds no disk: see guest/zygote.py). Sandboxes are kept per (zygote, /tmp
+size) for that reason.
 
 The slowest of what moves off the path is the cgroup join: the first one after a quiet spell
 waits out an RCU grace period, 10-25 ms on the CI machine, which a user who invokes now and then
