@@ -5,7 +5,8 @@ Redis, measured against the embedded server of the same run.
   agent's own API (the same PostgreSQL stores and Redis ledger, no hop), one of each in turn,
   and the difference: what the hop itself costs. The embedded server's `warm_p50` (SQLite,
   in-process ledger) is beside them; the Redis ledger's own cost is `ledger_lease_p50`;
-- a cold start through an agent (the front door's Invoke to a version no agent holds yet);
+- a cold start through an agent (the front door's Invoke to a version no agent holds yet), back
+  to back and isolated, as the embedded server's are;
 - warm throughput with one front door and one agent, then with two of each (the clients split
   between the front doors). On two cores the second pair shares the same cores as the first:
   the figure shows what the extra processes cost or gain here, not what more hosts would.
@@ -124,6 +125,7 @@ def on_a_cluster(supervisor: Supervisor, results: Results, plan: Plan, workdir: 
         note = "front door to agent p50 minus the agent's own p50, taken in turn"
         results.set("hop_extra_p50", "gureum", extra, note)
         sequential.cold_start(door, results, plan, prefix="hop_cold")
+        sequential.cold_start(door, results, plan, isolated=True, prefix="hop_cold_iso")
         clients = max(plan.clients)
         _throughput([door], noop, clients, plan.tput_warmup)
         rate = _throughput([door], noop, clients, plan.tput_seconds)

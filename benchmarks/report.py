@@ -160,8 +160,12 @@ def verdicts(results: Results) -> list[Verdict]:
         ),
         _at_least("GetFunction >= 3,000/s", v("cp_get", "gureum"), 3000),
         _hop_verdict(results),
+        # Isolated, as the embedded server's cold-start target (issue 11) is judged; the
+        # back-to-back figure, each overlapping the last one's follow-up, is on the page too.
         _at_most(
-            "cold start through an agent p50 <= 10 ms (issue 24)", v("hop_cold_p50", "gureum"), 10
+            "isolated cold start through an agent p50 <= 10 ms (issue 24)",
+            v("hop_cold_iso_p50", "gureum"),
+            10,
         ),
     ]
     create, theirs = v("cp_create", "gureum"), v("cp_create", "ministack")

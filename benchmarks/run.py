@@ -428,7 +428,8 @@ def method_notes(plan: Plan) -> list[str]:
         "front door and through the agent's own API (same stores and Redis ledger, no hop), "
         "one of each in turn so that both see the same moment of the machine: the hop's cost "
         "is the difference of the p50s. Cold starts are "
-        "the cold workload through the front door. Throughput: the largest client count "
+        "the cold workloads through the front door, back to back and isolated. Throughput: "
+        "the largest client count "
         "through one front door and agent, then split over two of each; on two cores the "
         "second pair shares the first's cores, so it shows the cost of more processes here, "
         "not what more hosts give.",

@@ -86,6 +86,22 @@ STREAM_SLICE = 1 << 20
 SLOW_STOP = 10.0
 
 
+def _log_pending_tasks() -> None:
+    """Each task still pending, where it waits (a stop that takes too long: `draining`)."""
+    lines = []
+    for task in asyncio.all_tasks():
+        if task.done():
+            continue
+        frames = task.get_stack(limit=12)
+        where = " < ".join(
+            f"{code.co_name} ({os.path.basename(code.co_filename)}:{frame.f_lineno})"
+            for frame in reversed(frames)
+            for code in (frame.f_code,)
+        )
+        lines.append(f"  {task.get_name()}: {where or 'not started'}")
+    log.warning("still stopping after %.0f s; tasks pending:\n%s", SLOW_STOP, "\n".join(lines))
+
+
 def _stores(settings: Settings) -> sql.Backend:
     """Where the services' stores are: SQLite files in the data directory, or the `--store`
     PostgreSQL database."""
@@ -249,9 +265,14 @@ class GureumApp:
 
     def draining(self) -> None:
         """The server stops taking connections: end the console's live streams, which would
-        otherwise hold the graceful shutdown open. A stop that takes longer than
-        `SLOW_STOP` seconds writes every thread's stack to the log, once: what it waits for."""
+        otherwise hold the graceful shutdown open. A stop that takes longer than `SLOW_STOP`
+        seconds logs what it waits for, once: every thread's stack, and every task's.
+
+        Called from a signal handler, between two bytecodes of the loop's thread: the task
+        report is scheduled through the loop's thread-safe door."""
         faulthandler.dump_traceback_later(SLOW_STOP)
+        loop = asyncio.get_running_loop()
+        loop.call_soon_threadsafe(loop.call_later, SLOW_STOP, _log_pending_tasks)
         self.console.stop()
 
     async def shutdown(self) -> None:
