@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -81,9 +82,16 @@ class Browser:
             return found
         binary, driver_path = found
         port = free_port()
+        # Chromium's profile and scratch directories under the test's own temporary directory,
+        # which the run removes, rather than the machine's /tmp, where they stayed.
+        scratch = artefacts / "tmp"
+        scratch.mkdir(exist_ok=True)
         with (artefacts / "chromedriver.log").open("wb") as log:
             driver = subprocess.Popen(
-                [driver_path, f"--port={port}"], stdout=log, stderr=subprocess.STDOUT
+                [driver_path, f"--port={port}"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "TMPDIR": str(scratch)},
             )
         browser = cls(driver, f"http://127.0.0.1:{port}", artefacts)
         deadline = time.monotonic() + 20
