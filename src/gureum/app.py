@@ -87,18 +87,21 @@ SLOW_STOP = 10.0
 
 
 def _log_pending_tasks() -> None:
-    """Each task still pending, where it waits (a stop that takes too long: `draining`)."""
+    """Each task still pending, and the chain of awaits it is suspended in (a stop that takes
+    too long: `draining`). A task's own stack shows only its outermost coroutine."""
     lines = []
     for task in asyncio.all_tasks():
         if task.done():
             continue
-        frames = task.get_stack(limit=12)
-        where = " < ".join(
-            f"{code.co_name} ({os.path.basename(code.co_filename)}:{frame.f_lineno})"
-            for frame in reversed(frames)
-            for code in (frame.f_code,)
-        )
-        lines.append(f"  {task.get_name()}: {where or 'not started'}")
+        chain: list[str] = []
+        awaited: Any = task.get_coro()
+        while awaited is not None and len(chain) < 20:
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+            if frame is not None:
+                where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+                chain.append(f"{frame.f_code.co_name} ({where})")
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+        lines.append(f"  {task.get_name()}: {' > '.join(chain) or 'not started'}")
     log.warning("still stopping after %.0f s; tasks pending:\n%s", SLOW_STOP, "\n".join(lines))
 
 

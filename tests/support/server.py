@@ -94,7 +94,7 @@ class GureumProcess:
             # Killed, so that it holds nothing the next test needs (a port, its sandboxes), and
             # failed with what it logged while it did not stop.
             self.kill()
-            tail = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-40:])
+            tail = "\n".join(self.log_path.read_text(errors="replace").splitlines()[-300:])
             raise AssertionError(f"gureum did not stop within 20 s of SIGTERM:\n{tail}") from None
         self.process = None
         return code

@@ -35,4 +35,6 @@ def test_a_slow_stop_logs_the_tasks_it_waits_on(
             faulthandler.cancel_dump_traceback_later()
     assert stopped == [True]
     [record] = [r for r in caplog.records if "still stopping" in r.getMessage()]
+    # The whole chain of awaits, down to where the task waits.
     assert "the-slow-one: holding_the_stop_up (test_slow_stop.py:" in record.getMessage()
+    assert "> sleep (tasks.py:" in record.getMessage()
