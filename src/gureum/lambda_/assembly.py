@@ -450,9 +450,7 @@ class Lambda(Assembly):
             await cluster.server.close()
         if cluster is not None and cluster.client is not None:
             cluster.client.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _cancelled(self._tasks)
         self._tasks.clear()
         await self.pool.close()
         if self.snapshots is not None:
@@ -663,6 +661,26 @@ def _ledger(settings: Settings, limits: Limits, store: QueueStore, executor: Exe
     from gureum.lambda_.store.redis_ledger import RedisLedger  # noqa: PLC0415
 
     return RedisLedger(settings.ledger, limits, ttl=settings.lease_ttl, restore=restore)
+
+
+# How long a stopping task gets to end once cancelled before it is cancelled again.
+STOP_GRACE = 1.0
+
+
+async def _cancelled(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancels `tasks` and waits until all have ended, cancelling again each `STOP_GRACE`
+    those that have not. A loop that outlives errors can outlive its cancellation too: one
+    delivered inside a Redis call came back as that call's error (its own timeout racing it),
+    the ledger's keeper went back to sleep, and a stop waited for it for ever."""
+    pending = {task for task in tasks if not task.done()}
+    for task in pending:
+        task.cancel()
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=STOP_GRACE)
+        for task in pending:
+            log.warning("task %s did not end when cancelled; cancelling it again", task.get_name())
+            task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _wall(clock: Clock) -> Callable[[], float]:
