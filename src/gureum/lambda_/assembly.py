@@ -669,9 +669,10 @@ STOP_GRACE = 1.0
 
 async def _cancelled(tasks: list[asyncio.Task[Any]]) -> None:
     """Cancels `tasks` and waits until all have ended, cancelling again each `STOP_GRACE`
-    those that have not. A loop that outlives errors can outlive its cancellation too: one
-    delivered inside a Redis call came back as that call's error (its own timeout racing it),
-    the ledger's keeper went back to sleep, and a stop waited for it for ever."""
+    those that have not. A loop that outlives errors can outlive its cancellation too: in CI
+    the ledger's keeper was found asleep after its stop had cancelled it (most likely the
+    cancellation reached it inside a Redis call as that call's error, which it catches), and
+    the stop waited for it for ever."""
     pending = {task for task in tasks if not task.done()}
     for task in pending:
         task.cancel()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import errno
 import hashlib
 import itertools
 import json
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from gureum.lambda_.sandbox.scratch_disks import data_extents
 from tests.support.packages import zip_of
 from tests.support.server import GureumProcess
 
@@ -211,18 +211,8 @@ def written_parts(path: Path) -> Iterator[bytes]:
     """The parts of `path` that hold data: a sparse file's holes read as zeros, and the /tmp
     disks' images (hundreds of MB each) are mostly hole, which reading whole took 30 s."""
     with path.open("rb") as handle:
-        fd = handle.fileno()
-        end, offset = os.fstat(fd).st_size, 0
-        while offset < end:
-            try:
-                start = os.lseek(fd, offset, os.SEEK_DATA)
-            except OSError as exc:
-                if exc.errno == errno.ENXIO:  # nothing but hole from here
-                    return
-                raise
-            stop = os.lseek(fd, start, os.SEEK_HOLE)
-            yield os.pread(fd, stop - start, start)
-            offset = stop
+        for start, stop in data_extents(handle.fileno()):
+            yield os.pread(handle.fileno(), stop - start, start)
 
 
 def test_no_plaintext_variable_is_stored_anywhere(env: Kms, name: str) -> None:

@@ -34,6 +34,7 @@ import os
 import shutil
 import struct
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 MS_NOSUID, MS_NODEV, MNT_DETACH = 2, 4, 2
@@ -178,24 +179,32 @@ def _root_as_tmp(image: Path) -> None:
         mountpoint.rmdir()
 
 
-def _copy_written(source: int, target: int) -> None:
-    """Copies the parts of `source` that hold data to the same offsets of `target`, leaving
-    its holes as holes."""
-    end, offset = os.fstat(source).st_size, 0
+def data_extents(fd: int) -> Iterator[tuple[int, int]]:
+    """The (start, stop) offsets of the parts of the file `fd` that hold data: its holes
+    (which read as zeros) are left out."""
+    end, offset = os.fstat(fd).st_size, 0
     while offset < end:
         try:
-            start = os.lseek(source, offset, os.SEEK_DATA)
+            start = os.lseek(fd, offset, os.SEEK_DATA)
         except OSError as exc:
             if exc.errno == errno.ENXIO:  # no data past `offset`
                 return
             raise
-        stop = os.lseek(source, start, os.SEEK_HOLE)
-        while start < stop:
-            copied = os.copy_file_range(source, target, stop - start, start, start)
+        stop = os.lseek(fd, start, os.SEEK_HOLE)
+        yield start, stop
+        offset = stop
+
+
+def _copy_written(source: int, target: int) -> None:
+    """Copies the parts of `source` that hold data to the same offsets of `target`, leaving
+    its holes as holes."""
+    for start, stop in data_extents(source):
+        at = start
+        while at < stop:
+            copied = os.copy_file_range(source, target, stop - at, at, at)
             if copied == 0:
                 raise ScratchDiskError(errno.EIO, "the empty file system image is short")
-            start += copied
-        offset = stop
+            at += copied
 
 
 def _attach(fd: int, image: Path) -> tuple[str, int]:
