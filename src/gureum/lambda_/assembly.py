@@ -466,6 +466,8 @@ class Lambda(Assembly):
         self.networks.close()
         if self.memory is not None:
             self.memory.close()
+        if self.admission is not None:
+            await self.admission.stop()
         await self.ledger.close()
 
     def close(self) -> None:

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 
 from gureum.clock import ManualClock
-from gureum.lambda_.domain.concurrency import Limits
+from gureum.lambda_.domain.concurrency import Lease, Limits
 from gureum.lambda_.domain.errors import TooManyRequests
+from gureum.lambda_.domain.fencing import FencePolicy
 from gureum.lambda_.domain.functions import Function
 from gureum.lambda_.services.admission import Admission
-from gureum.lambda_.services.ledger import InProcessLedger
+from gureum.lambda_.services.ledger import InProcessLedger, Ledger
 from gureum.lambda_.services.metrics import LambdaMetrics
 from tests.support.model import a_function
 
@@ -92,3 +94,53 @@ def test_zero_reservation_is_refused_by_concurrency_not_rate(reserved: int) -> N
     function = a_function()
     reserve(gate, function, reserved)
     assert run(gate, function) == "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+
+class LedgerElsewhere:
+    """The in-process ledger dressed as one whose leases expire (as Redis's do), whose
+    give-backs are round trips: each waits for `arrived` and is noted in `given`."""
+
+    fence_policy = FencePolicy.for_ttl(3.0, 1.0)
+
+    def __init__(self, limits: Limits) -> None:
+        self.inner = InProcessLedger(limits)
+        self.arrived = asyncio.Event()
+        self.given: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def release(self, lease: Lease) -> None:
+        await self.arrived.wait()
+        await self.inner.release(lease)
+        self.given.append(lease.id)
+
+
+def test_a_lease_on_a_ledger_elsewhere_is_given_back_after_the_answer() -> None:
+    async def scenario() -> None:
+        ledger = LedgerElsewhere(Limits())
+        port = cast(Ledger, ledger)
+        gate = Admission(port, LambdaMetrics(port), ManualClock().monotonic)
+        function = a_function()
+        async with gate.lease(function) as lease:
+            pass
+        assert ledger.given == []  # the invocation's answer did not wait for the round trip
+        assert ledger.inner.in_flight(SCOPE, function.id) == 1
+        ledger.arrived.set()
+        await gate.stop()  # waits for the give-backs in flight
+        assert ledger.given == [lease.id]
+        assert ledger.inner.in_flight(SCOPE, function.id) == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_lease_in_process_is_given_back_before_the_block_ends() -> None:
+    async def scenario() -> None:
+        ledger = InProcessLedger(Limits())
+        gate = Admission(ledger, LambdaMetrics(ledger), ManualClock().monotonic)
+        function = a_function()
+        async with gate.lease(function):
+            assert ledger.in_flight(SCOPE, function.id) == 1
+        assert ledger.in_flight(SCOPE, function.id) == 0
+
+    asyncio.run(scenario())

@@ -61,6 +61,7 @@ def test_an_unrenewable_lease_stops_its_invocation_before_it_expires(
         with pytest.raises(ServiceError) as fenced:
             await running
         assert fenced.value.message == FENCED
+        await gate.stop()  # the give-back, sent after the answer, has ended
         assert ledger.outstanding == 0  # dropped (its TTL frees it in Redis)
         await ledger.close()
 
@@ -91,6 +92,7 @@ def test_a_lease_found_expired_is_fenced_at_once(own_redis: RedisServer) -> None
         assert gate.fence_unrenewed(policy, 0.0) == 1
         with pytest.raises(ServiceError):
             await running
+        await gate.stop()
         await ledger.close()
 
     asyncio.run(scenario())

@@ -6,7 +6,8 @@ gureum's own processes may run functions through an agent), then carries one inv
 time: the front door keeps idle connections per agent and opens another when all are busy.
 
     front door -> agent   {"op": "invoke", account, region, function, version, arn,
-                           request_id, client_context, trace_id, stream}   body: the payload
+                           request_id, client_context, trace_id, stream,
+                           record, documents?}                             body: the payload
     agent -> front door   {"op": "running"}                                (every second
                                                                            until the answer)
                           {"op": "begin", content_type}                    (streamed responses)
@@ -16,9 +17,17 @@ time: the front door keeps idle connections per agent and opens another when all
                        or {"op": "error", code, status, sender_fault, query_code, message,
                            fields}                                         (an AwsError)
 
-The agent resolves the version from the store itself (the front door sends names, not
-records) and runs it with `Invoker.run_here`: leases, throttles and metrics as on one host. An
-error keeps its AWS identity across the hop. A connection that breaks mid-invocation answers
+The front door resolves the version, as one host does, and the agent runs that one with
+`Invoker.run_here`: leases, throttles and metrics as on one host. `record` names it (function
+id, version, revision id); the first time a front door sends a record to an agent it adds
+`documents`, the function and version as stored (`records.target_document`: variables still
+sealed), and the agent keeps them by record. So an agent reads the store for a function only
+when it has neither: it restarted, it was sent documents it cannot use (sealed variables, which
+it opens itself, with KMS), or the front door is older. A read of the store was most of what an
+agent added to a cold start, and every change anywhere in the control plane made one more per
+function.
+
+An error keeps its AWS identity across the hop. A connection that breaks mid-invocation answers
 the caller ServiceException, and is never retried on another agent: the first may have run it.
 So does one silent for `STALE_AFTER` seconds (no `running`, nothing else): the path between front
 door and agent was cut, though the agent may still heartbeat (its invocation runs on there, and
@@ -47,7 +56,9 @@ from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResu
 from gureum.lambda_.sandbox.response_stream import ResponseStream
 from gureum.lambda_.services.agents import STALE_AFTER
 from gureum.lambda_.services.context import Caller
-from gureum.lambda_.services.invoker import Invoker, Target
+from gureum.lambda_.services.invoker import PLAN_CACHE, Invoker, Target
+from gureum.lambda_.store import records
+from gureum.lambda_.store.ports import NeedsWorker
 
 log = logging.getLogger("gureum.hop")
 
@@ -61,6 +72,15 @@ ANSWER_MARGIN = 30.0
 IDLE_CONNECTIONS = 64
 # How often an agent says `running` while an invocation runs (seconds, wall time).
 KEEPALIVE = 1.0
+# Records a front door remembers sending to each agent.
+SHIPPED = 4096
+
+Record = tuple[str, str, str]
+
+
+def record_of(target: Target) -> Record:
+    """What names a version's content: a new revision for every change that reaches it."""
+    return (target.function.id, target.version.version, target.version.revision_id)
 
 
 class HopBroken(Exception):
@@ -140,6 +160,8 @@ class HopServer:
         self.agent_id = agent_id
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        # Targets front doors sent (`documents`), by record.
+        self._targets: dict[Record, Target] = {}
 
     async def start(self, host: str, port: int) -> None:
         self._server = await asyncio.start_server(self._serve, host, port)
@@ -190,9 +212,7 @@ class HopServer:
             forwarding = asyncio.ensure_future(_forward(stream, writer))
         alive = _Keepalive(writer) if running else None
         try:
-            caller = Caller(str(header["account"]), str(header["region"]))
-            found = self._invoker.target(caller, FunctionRef(header["function"], header["version"]))
-            target = replace(found, invoked_arn=str(header["arn"]))
+            target = replace(self._target(header), invoked_arn=str(header["arn"]))
             request = InvocationRequest(
                 str(header["request_id"]),
                 payload,
@@ -229,6 +249,45 @@ class HopServer:
                 await forwarding
         writer.write(answer)
         await writer.drain()
+
+    def _target(self, header: dict[str, Any]) -> Target:
+        """The version the front door chose: by its record, from what front doors sent, or
+        else (see the module docstring) from the store, as the front door named it."""
+        record = _record(header.get("record"))
+        if record is not None:
+            known = self._targets.get(record)
+            if known is not None:
+                return known
+            documents = header.get("documents")
+            if isinstance(documents, dict):
+                sent = _sent_target(documents, record)
+                if sent is not None:
+                    if len(self._targets) >= PLAN_CACHE:
+                        self._targets.clear()
+                    self._targets[record] = sent
+                    return sent
+        caller = Caller(str(header["account"]), str(header["region"]))
+        return self._invoker.target(caller, FunctionRef(header["function"], header["version"]))
+
+
+def _record(value: object) -> Record | None:
+    if isinstance(value, list) and len(value) == 3 and all(isinstance(v, str) for v in value):
+        return (value[0], value[1], value[2])
+    return None
+
+
+def _sent_target(documents: dict[str, Any], record: Record) -> Target | None:
+    """The target a front door sent, if this agent can use it as it is: None for sealed
+    variables (the store's read opens them) or documents that do not match their record."""
+    try:
+        function, version = records.target_from(documents)
+    except NeedsWorker:
+        return None
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("a front door sent a target this agent cannot read: %s", exc)
+        return None
+    target = Target(function, version, function.arn)
+    return target if record_of(target) == record else None
 
 
 class _Keepalive:
@@ -270,6 +329,7 @@ class _Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     running: bool  # the agent says `running` while it works (its hello said so)
+    agent: str  # the agent process (its id, new at every start), from its hello
 
 
 class HopClient:
@@ -279,6 +339,8 @@ class HopClient:
         self._key = key
         self._open = open_connection
         self._idle: dict[str, list[_Connection]] = {}
+        # The records sent with their documents, by agent process.
+        self._shipped: dict[str, set[Record]] = {}
 
     async def _connect(self, address: str) -> _Connection:
         idle = self._idle.get(address)
@@ -293,7 +355,8 @@ class HopClient:
         if header.get("op") != "hello":
             writer.close()
             raise HopBroken(f"the agent at {address} did not answer hello")
-        return _Connection(reader, writer, header.get("running") is True)
+        agent = str(header.get("agent", ""))
+        return _Connection(reader, writer, header.get("running") is True, agent)
 
     def _keep(self, address: str, connection: _Connection) -> None:
         idle = self._idle.setdefault(address, [])
@@ -317,6 +380,7 @@ class HopClient:
             "client_context": request.client_context,
             "trace_id": request.trace_id,
             "stream": request.stream is not None,
+            "record": record_of(target),
         }
         deadline = float(version.settings.timeout) + ANSWER_MARGIN
         try:
@@ -326,6 +390,7 @@ class HopClient:
             raise ServiceError("An internal error occurred: the agent is out of reach.") from None
         reader, writer = connection.reader, connection.writer
         silence = STALE_AFTER if connection.running else None
+        self._ship(connection.agent, target, header)
         try:
             writer.write(frame(header, request.payload))
             async with asyncio.timeout(deadline):  # no task per call, as wait_for would make
@@ -354,6 +419,20 @@ class HopClient:
             bool(answer.get("streamed")),
             answer.get("trace_id"),
         )
+
+    def _ship(self, agent: str, target: Target, header: dict[str, Any]) -> None:
+        """Adds the target's documents to `header` the first time it goes to `agent`."""
+        shipped = self._shipped.setdefault(agent, set())
+        record = record_of(target)
+        if record in shipped:
+            return
+        documents = records.target_document(target.function, target.version)
+        if documents is None:
+            return
+        header["documents"] = documents
+        if len(shipped) >= SHIPPED:
+            shipped.clear()
+        shipped.add(record)
 
     def close(self) -> None:
         for connections in self._idle.values():

@@ -34,9 +34,10 @@ from gureum.aws.postgres import (
     migrations_in,
     redacted,
 )
+from gureum.lambda_.store import records
 from gureum.lambda_.store.ports import EnvironmentVault, StoreBusy
 from gureum.lambda_.store.postgres_queue import EVENTS, Claimant
-from gureum.lambda_.store.postgres_tx import CHANGES, SEALED_ON_LOOP, PostgresTransaction
+from gureum.lambda_.store.postgres_tx import CHANGES, PostgresTransaction
 
 T = TypeVar("T")
 
@@ -84,7 +85,7 @@ class PostgresStore:
     @contextmanager
     def snapshot(self) -> Iterator[PostgresTransaction]:
         with self._database.reading() as connection:
-            yield PostgresTransaction(connection, SEALED_ON_LOOP, self._claimant)
+            yield PostgresTransaction(connection, records.SEALED_ON_LOOP, self._claimant)
 
     @contextmanager
     def queue_transaction(self, *, wait: bool = True) -> Iterator[PostgresTransaction]:

@@ -6,7 +6,6 @@ SQLite store's (`records`), kept as jsonb.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -20,7 +19,7 @@ from gureum.lambda_.domain.functions import Function, FunctionVersion
 from gureum.lambda_.domain.layers import LayerVersion
 from gureum.lambda_.domain.provisioned import ProvisionedConfig, ProvisionedStatus
 from gureum.lambda_.store import records
-from gureum.lambda_.store.ports import EnvironmentVault, NeedsWorker
+from gureum.lambda_.store.ports import EnvironmentVault
 from gureum.lambda_.store.postgres_queue import Claimant, QueueStatements
 
 # NOTIFY channel: the control plane changed (other processes move their `generation`).
@@ -31,25 +30,6 @@ _FUNCTION_FROM = (
     "FROM lambda_functions f JOIN lambda_versions v ON v.function_id = f.id AND v.number = 0 "
 )
 _FUNCTION_SELECT = f"SELECT {_FUNCTION_COLUMNS} {_FUNCTION_FROM}"
-
-
-class _NoVaultOnLoop:
-    """The vault of snapshot reads: opening sealed variables asks KMS, a worker's job."""
-
-    generation = 0
-
-    def seal(
-        self, account: str, region: str, key_arn: str | None, variables: Mapping[str, str]
-    ) -> dict[str, str]:
-        raise NeedsWorker
-
-    def open(
-        self, account: str, region: str, sealed: Mapping[str, str]
-    ) -> tuple[dict[str, str] | None, tuple[str, str] | None]:
-        raise NeedsWorker
-
-
-SEALED_ON_LOOP = _NoVaultOnLoop()
 
 
 def _json(document: dict[str, Any]) -> Jsonb:

@@ -1,8 +1,10 @@
-"""Domain values to JSON documents and back, for stores that keep documents (SQLite, PostgreSQL)."""
+"""Domain values to JSON documents and back, for stores that keep documents (SQLite, PostgreSQL),
+and for the cluster's hop, which carries a front door's target to an agent in the same form."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -11,7 +13,27 @@ from gureum.lambda_.domain.aliases import Alias
 from gureum.lambda_.domain.functions import Code, Function, FunctionSettings, FunctionVersion
 from gureum.lambda_.domain.layers import LayerVersion
 from gureum.lambda_.domain.lifecycle import Lifecycle, State, UpdateStatus
-from gureum.lambda_.store.ports import EnvironmentVault
+from gureum.lambda_.store.ports import EnvironmentVault, NeedsWorker
+
+
+class _NoVaultOnLoop:
+    """The vault of reads on the event loop: opening sealed variables asks KMS, which is a
+    worker thread's job."""
+
+    generation = 0
+
+    def seal(
+        self, account: str, region: str, key_arn: str | None, variables: Mapping[str, str]
+    ) -> dict[str, str]:
+        raise NeedsWorker
+
+    def open(
+        self, account: str, region: str, sealed: Mapping[str, str]
+    ) -> tuple[dict[str, str] | None, tuple[str, str] | None]:
+        raise NeedsWorker
+
+
+SEALED_ON_LOOP = _NoVaultOnLoop()
 
 
 def dump(document: dict[str, Any]) -> str:
@@ -161,3 +183,52 @@ def layer_from(
         compatible_architectures=tuple(document["compatible_architectures"]),
         license_info=document["license_info"],
     )
+
+
+def target_document(function: Function, version: FunctionVersion) -> dict[str, Any] | None:
+    """A function and the version of it to run, as documents another process can read without
+    the store (the cluster's hop): variables stay sealed, as stored, so making it asks no KMS
+    and the wire carries none in the clear. None for a version whose variables have no sealed
+    form (one never read from a store). `previous` is left out: the version is chosen."""
+    latest = _sealed_document(function.latest)
+    chosen = None if version is function.latest else _sealed_document(version)
+    if latest is None or (chosen is None and version is not function.latest):
+        return None
+    return {
+        "id": function.id,
+        "account": function.account,
+        "region": function.region,
+        "name": function.name,
+        "function": function_document(function),
+        "latest": latest,
+        "version": chosen,
+    }
+
+
+def target_from(document: dict[str, Any]) -> tuple[Function, FunctionVersion]:
+    """`target_document` read back; raises NeedsWorker for sealed variables (opening them asks
+    KMS), and KeyError, TypeError or ValueError for a document that is not one."""
+    account, region = str(document["account"]), str(document["region"])
+    function = function_from(
+        str(document["id"]),
+        account,
+        region,
+        str(document["name"]),
+        document["function"],
+        document["latest"],
+        None,
+        SEALED_ON_LOOP,
+    )
+    chosen = document["version"]
+    if chosen is None:
+        return function, function.latest
+    return function, version_from(chosen, SEALED_ON_LOOP, account, region)
+
+
+def _sealed_document(version: FunctionVersion) -> dict[str, Any] | None:
+    settings = version.settings
+    if settings.environment is not None and settings.environment_sealed is None:
+        return None
+    # Without the clear variables, the settings' document keeps the sealed form as it is.
+    unsealed = replace(version, settings=replace(settings, environment=None))
+    return version_document(unsealed, SEALED_ON_LOOP, "", "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -25,7 +25,7 @@ from gureum.lambda_.domain.layers import LayerVersion
 from gureum.lambda_.domain.provisioned import ProvisionedConfig, ProvisionedStatus
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.store import records
-from gureum.lambda_.store.ports import EnvironmentVault, NeedsWorker, StoreBusy
+from gureum.lambda_.store.ports import EnvironmentVault, StoreBusy
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -70,26 +70,6 @@ _FUNCTION_SELECT = f"SELECT {_FUNCTION_COLUMNS} {_FUNCTION_FROM}"
 T = TypeVar("T")
 
 
-class _NoVaultOnLoop:
-    """The vault of snapshot reads: opening sealed variables asks KMS, which is a worker
-    thread's job."""
-
-    generation = 0
-
-    def seal(
-        self, account: str, region: str, key_arn: str | None, variables: Mapping[str, str]
-    ) -> dict[str, str]:
-        raise NeedsWorker
-
-    def open(
-        self, account: str, region: str, sealed: Mapping[str, str]
-    ) -> tuple[dict[str, str] | None, tuple[str, str] | None]:
-        raise NeedsWorker
-
-
-_SEALED_ON_LOOP = _NoVaultOnLoop()
-
-
 def _migrate(db: sqlite3.Connection) -> None:
     """Brings a database written by an older gureum up to `SCHEMA` (each step idempotent)."""
     for table, column, definition in ADDED_COLUMNS:
@@ -120,7 +100,7 @@ class SqliteStore:
     @contextmanager
     def snapshot(self) -> Iterator[SqliteTransaction]:
         with self._database.snapshot() as db:
-            yield SqliteTransaction(db, _SEALED_ON_LOOP)
+            yield SqliteTransaction(db, records.SEALED_ON_LOOP)
 
     @contextmanager
     def queue_transaction(self, *, wait: bool = True) -> Iterator[SqliteTransaction]:
