@@ -150,6 +150,14 @@ def session_alive(connection: psycopg.Connection[Any]) -> bool:
     return True
 
 
+# A transaction of ours never waits between two statements longer than this (seconds): the
+# work between them is short Python. One that does is a process stopped mid-transaction
+# (SIGSTOP, a frozen host), which keeps its TCP connection, and its locks, for ever: the
+# control plane's lock held so would stall every writer of the cluster. PostgreSQL ends such a
+# session after this long, its transaction rolled back and its locks freed.
+IDLE_IN_TRANSACTION = 10.0
+
+
 class Database:
     """One PostgreSQL database through a pool of connections, shared by threads.
 
@@ -157,16 +165,23 @@ class Database:
     store announces its writes (NOTIFY) so that other processes move theirs too (`bump`).
     """
 
-    def __init__(self, url: str, *, max_size: int = 16) -> None:
+    def __init__(
+        self, url: str, *, max_size: int = 16, idle_in_transaction: float = IDLE_IN_TRANSACTION
+    ) -> None:
         self.url = url
         # One connection first: a database that cannot be reached fails at once, with the
         # server's own reason, rather than after the pool's retries.
         psycopg.connect(url, connect_timeout=10).close()
+        idle_ms = int(idle_in_transaction * 1000)
         self.pool: ConnectionPool[psycopg.Connection[tuple[object, ...]]] = ConnectionPool(
             url,
             min_size=1,
             max_size=max_size,
-            kwargs={"autocommit": True, **RESILIENT},
+            kwargs={
+                "autocommit": True,
+                "options": f"-c idle_in_transaction_session_timeout={idle_ms}",
+                **RESILIENT,
+            },
             open=False,
             name="gureum",
             # While the database is away a request waits this long for a connection, then

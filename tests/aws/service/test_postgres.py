@@ -153,3 +153,31 @@ def test_the_pool_outlives_a_restart_of_postgresql(
 )
 def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
     assert redacted(url) == shown
+
+
+def test_a_transaction_stopped_midway_frees_its_locks(postgres: PostgresCluster) -> None:
+    """A process stopped inside a transaction (SIGSTOP) sends nothing more: PostgreSQL ends its
+    session after `idle_in_transaction`, so the lock it held stalls other writers only that long."""
+    database = Database(postgres.database(), max_size=4, idle_in_transaction=1.0)
+    try:
+        stopped = database.pool.getconn()
+        stopped.execute("BEGIN")
+        stopped.execute("SELECT pg_advisory_xact_lock(42)")  # ... and then nothing
+        locked: list[bool] = []
+
+        def write() -> None:
+            with database.transaction(lock=42):  # waits, then gets the lock
+                locked.append(True)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        writer.join(10.0)  # without the bound it would wait for ever
+        assert locked == [True]
+        with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout):
+            stopped.execute("SELECT 1")  # its session was ended: it learns when it runs again
+        assert stopped.broken
+        database.pool.putconn(stopped)  # discarded
+        with database.transaction(lock=42) as connection:  # the pool goes on
+            assert connection.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        database.close()
