@@ -14,11 +14,11 @@ ServiceException. Otherwise a host cut off from Redis would keep running while a
 seeing the lease expired, starts a second invocation past the function's reserved concurrency.
 
 A lease on a ledger elsewhere (Redis) is given back after the invocation's answer has gone out,
-not before: giving back is a round trip (a quarter of a warm invoke through the cluster) that
-the caller need not wait for. The give-back is sent in the loop's next turn, right after the
-answer is written, so a caller's next request (which must first cross the network back) finds
-the lease free; meanwhile the count only errs high, never above the limit. `stop` waits for the
-give-backs in flight.
+not before: giving back is a round trip to Redis (about 0.2 ms here, an eighth of a warm invoke
+through the cluster) that the caller need not wait for. The give-back is sent in the loop's
+next turn, right after the answer is written, so a caller's next request (which must first
+cross the network back) finds the lease free; meanwhile the count only errs high, never above
+the limit. `stop` waits for the give-backs in flight.
 """
 
 from __future__ import annotations
@@ -112,9 +112,14 @@ class Admission:
             if self._later:
                 giving = asyncio.get_running_loop().create_task(self._give_back(lease))
                 self._giving_back.add(giving)
-                giving.add_done_callback(self._giving_back.discard)
+                giving.add_done_callback(self._given_back)
             else:
                 await self._give_back(lease)
+
+    def _given_back(self, task: asyncio.Task[None]) -> None:
+        self._giving_back.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("a lease could not be given back", exc_info=error)
 
     async def stop(self) -> None:
         """Waits for the leases still being given back (before the ledger closes)."""
