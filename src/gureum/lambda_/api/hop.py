@@ -422,6 +422,8 @@ class HopClient:
 
     def _ship(self, agent: str, target: Target, header: dict[str, Any]) -> None:
         """Adds the target's documents to `header` the first time it goes to `agent`."""
+        if agent not in self._shipped and len(self._shipped) >= SHIPPED:
+            self._shipped.clear()  # agents restarted many times: their old ids are dead weight
         shipped = self._shipped.setdefault(agent, set())
         record = record_of(target)
         if record in shipped:
