@@ -26,6 +26,7 @@ class CountingInvoker:
     stored: Target
     reads: list[FunctionRef] = field(default_factory=list)
     ran: list[Target] = field(default_factory=list)
+    logs: bytes = b""  # what each invocation writes to its log
 
     def target(self, caller: Caller, ref: FunctionRef) -> Target:
         self.reads.append(ref)
@@ -33,7 +34,7 @@ class CountingInvoker:
 
     async def run_here(self, target: Target, request: InvocationRequest) -> InvocationResult:
         self.ran.append(target)
-        return InvocationResult(b'"ok"', False, b"", 1.0, None)
+        return InvocationResult(b'"ok"', False, self.logs, 1.0, None)
 
 
 def a_target(**settings: Any) -> Target:
@@ -42,11 +43,16 @@ def a_target(**settings: Any) -> Target:
 
 
 async def invoke_through(
-    targets: list[Target], stored: Target, restart_after: int | None = None
+    targets: list[Target],
+    stored: Target,
+    restart_after: int | None = None,
+    logs: bytes = b"",
+    results: list[InvocationResult] | None = None,
 ) -> CountingInvoker:
     """Sends `targets` one by one from a front door to an agent; `restart_after` that many,
-    the agent is a new process on the same port (its memory of what it was sent gone)."""
-    invoker = CountingInvoker(stored)
+    the agent is a new process on the same port (its memory of what it was sent gone). Each
+    invocation writes `logs`; what the front door got back goes to `results`."""
+    invoker = CountingInvoker(stored, logs=logs)
     client = HopClient(KEY)
     server = HopServer(cast(Invoker, invoker), KEY, "agent-1")
     await server.start("127.0.0.1", 0)
@@ -61,6 +67,8 @@ async def invoke_through(
             request = InvocationRequest(f"r-{n}", b"{}", target.invoked_arn)
             result = await client.run(f"127.0.0.1:{port}", target, request)
             assert result.payload == b'"ok"'
+            if results is not None:
+                results.append(result)
     finally:
         client.close()
         await server.close()
@@ -96,3 +104,12 @@ def test_a_restarted_agent_is_sent_the_version_again() -> None:
     invoker = asyncio.run(invoke_through([sent, sent, sent], stored=sent, restart_after=2))
     assert invoker.reads == []
     assert len(invoker.ran) == 3
+
+
+def test_only_the_logs_tail_crosses_the_hop() -> None:
+    """The front door uses logs for LogType Tail's last 4 KB only; the rest stays on the agent."""
+    logs = b"".join(b"line %06d\n" % n for n in range(100_000))  # 1.2 MB of output
+    results: list[InvocationResult] = []
+    asyncio.run(invoke_through([a_target()], stored=a_target(), logs=logs, results=results))
+    assert results[0].logs == logs[-4096:]
+    assert results[0].payload == b'"ok"'

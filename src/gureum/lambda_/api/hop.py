@@ -13,7 +13,8 @@ time: the front door keeps idle connections per agent and opens another when all
                           {"op": "begin", content_type}                    (streamed responses)
                           {"op": "chunk"}                                  body: response bytes
                           {"op": "result", function_error, error_type, duration_ms,
-                           init_duration_ms, streamed, trace_id, logs}     body: payload + logs
+                           init_duration_ms, streamed, trace_id, logs}     body: payload + the
+                                                                           logs' last 4 KB
                        or {"op": "error", code, status, sender_fault, query_code, message,
                            fields}                                         (an AwsError)
 
@@ -56,7 +57,7 @@ from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResu
 from gureum.lambda_.sandbox.response_stream import ResponseStream
 from gureum.lambda_.services.agents import STALE_AFTER
 from gureum.lambda_.services.context import Caller
-from gureum.lambda_.services.invoker import PLAN_CACHE, Invoker, Target
+from gureum.lambda_.services.invoker import PLAN_CACHE, TAIL_BYTES, Invoker, Target
 from gureum.lambda_.store import records
 from gureum.lambda_.store.ports import NeedsWorker
 
@@ -228,6 +229,10 @@ class HopServer:
             log.exception("an invocation through the hop failed")
             answer = frame(error_header(ServiceError("An internal error occurred.")))
         else:
+            # The front door uses an invocation's logs only for LogType Tail's last 4 KB (the
+            # agent keeps them whole in CloudWatch Logs): a chatty function's megabytes of
+            # output stay here.
+            logs = result.logs[-TAIL_BYTES:]
             answer = frame(
                 {
                     "op": "result",
@@ -237,9 +242,9 @@ class HopServer:
                     "init_duration_ms": result.init_duration_ms,
                     "streamed": result.streamed,
                     "trace_id": result.trace_id,
-                    "logs": len(result.logs),
+                    "logs": len(logs),
                 },
-                result.payload + result.logs,
+                result.payload + logs,
             )
         finally:
             if alive is not None:
