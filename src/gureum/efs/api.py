@@ -143,7 +143,9 @@ class EfsApi:
             tags=tag_map(params.get("Tags") or []),
         )
         fs = self._fs.create(ctx.account_id, ctx.region, spec)
-        return _file_system(fs, 0, self._now())
+        # As AWS answers: the file system as created, `creating`, however long the write took
+        # (with --time-scale, `creating` can be over before a loaded host answers).
+        return _file_system(fs, 0, fs.created)
 
     def describe_file_systems(self, ctx: CallContext, params: Params) -> Result:
         found, following = self._fs.describe(
@@ -176,7 +178,7 @@ class EfsApi:
             params.get("IpAddress"),
             params.get("SecurityGroups"),
         )
-        return _mount_target(target, self._now())
+        return _mount_target(target, target.created)  # as created, like CreateFileSystem
 
     def describe_mount_targets(self, ctx: CallContext, params: Params) -> Result:
         found, following = self._mt.describe(

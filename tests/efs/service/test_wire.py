@@ -9,6 +9,7 @@ import asyncio
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,6 +54,37 @@ class _Raw:
 
 @pytest.fixture
 def efs(tmp_path: Path) -> Iterator[Any]:
+    yield from _client(tmp_path, SystemClock(), time_scale=0.0)
+
+
+class _Hurried(SystemClock):
+    """The wall clock, two seconds further on at each reading: a host slower than every
+    `creating` (AWS's second) between a create's write and its answer."""
+
+    def __init__(self) -> None:
+        self._ahead = timedelta()
+
+    def now(self) -> datetime:
+        self._ahead += timedelta(seconds=2)
+        return super().now() + self._ahead
+
+
+def test_a_create_answers_creating_however_long_it_took(tmp_path: Path) -> None:
+    """As AWS answers: the new file system or mount target as created, `creating`; described
+    afterwards, it is `available`."""
+    for efs in _client(tmp_path, _Hurried(), time_scale=1.0):
+        created = efs.create_file_system(CreationToken="t")
+        assert created["LifeCycleState"] == "creating"
+        fs_id = created["FileSystemId"]
+        described_fs = efs.describe_file_systems(FileSystemId=fs_id)["FileSystems"][0]
+        assert described_fs["LifeCycleState"] == "available"
+        target = efs.create_mount_target(FileSystemId=fs_id, SubnetId=SUBNET_A.subnet_id)
+        assert target["LifeCycleState"] == "creating"
+        described = efs.describe_mount_targets(MountTargetId=target["MountTargetId"])
+        assert described["MountTargets"][0]["LifeCycleState"] == "available"
+
+
+def _client(tmp_path: Path, clock: SystemClock, time_scale: float) -> Iterator[Any]:
     network = InMemoryNetwork()
     network.add_vpc(ACCOUNT, REGION, VPC, DEFAULT_SG)
     network.add_vpc(ACCOUNT, REGION, OTHER_VPC, "sg-0e0e0e0e0e0e0e0e0")
@@ -60,11 +92,11 @@ def efs(tmp_path: Path) -> Iterator[Any]:
     for subnet in (SUBNET_A, SUBNET_A2, SUBNET_B, SUBNET_OTHER):
         network.add_subnet(ACCOUNT, REGION, subnet)
     executor = ThreadPoolExecutor(max_workers=2)
-    settings = Settings(data_dir=tmp_path / "data", time_scale=0.0)
+    settings = Settings(data_dir=tmp_path / "data", time_scale=time_scale)
     settings.data_dir.mkdir()
     kernel = Kernel(
         settings,
-        SystemClock(),
+        clock,
         executor,
         "http://efs.test",
         botocore.session.get_session(),
