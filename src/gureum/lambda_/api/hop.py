@@ -385,7 +385,7 @@ class HopClient:
             "client_context": request.client_context,
             "trace_id": request.trace_id,
             "stream": request.stream is not None,
-            "record": record_of(target),
+            "record": (record := record_of(target)),
         }
         deadline = float(version.settings.timeout) + ANSWER_MARGIN
         try:
@@ -395,7 +395,7 @@ class HopClient:
             raise ServiceError("An internal error occurred: the agent is out of reach.") from None
         reader, writer = connection.reader, connection.writer
         silence = STALE_AFTER if connection.running else None
-        self._ship(connection.agent, target, header)
+        self._ship(connection.agent, record, target, header)
         try:
             writer.write(frame(header, request.payload))
             async with asyncio.timeout(deadline):  # no task per call, as wait_for would make
@@ -425,12 +425,11 @@ class HopClient:
             answer.get("trace_id"),
         )
 
-    def _ship(self, agent: str, target: Target, header: dict[str, Any]) -> None:
-        """Adds the target's documents to `header` the first time it goes to `agent`."""
+    def _ship(self, agent: str, record: Record, target: Target, header: dict[str, Any]) -> None:
+        """Adds the target's documents to `header` the first time `record` goes to `agent`."""
         if agent not in self._shipped and len(self._shipped) >= SHIPPED:
             self._shipped.clear()  # agents restarted many times: their old ids are dead weight
         shipped = self._shipped.setdefault(agent, set())
-        record = record_of(target)
         if record in shipped:
             return
         documents = records.target_document(target.function, target.version)

@@ -191,9 +191,13 @@ def target_document(function: Function, version: FunctionVersion) -> dict[str, A
     and the wire carries none in the clear. None for a version whose variables have no sealed
     form (one never read from a store). `previous` is left out: the version is chosen."""
     latest = _sealed_document(function.latest)
-    chosen = None if version is function.latest else _sealed_document(version)
-    if latest is None or (chosen is None and version is not function.latest):
+    if latest is None:
         return None
+    chosen = None  # the version is latest
+    if version is not function.latest:
+        chosen = _sealed_document(version)
+        if chosen is None:
+            return None
     return {
         "id": function.id,
         "account": function.account,
