@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from gureum.aws.postgres import Database, SchemaTooNew, migrations_in
@@ -36,8 +37,9 @@ from gureum.lambda_.domain.lifecycle import READY
 from gureum.lambda_.domain.provisioned import ProvisionedConfig
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.services.event_queue import EventQueue
-from gureum.lambda_.store.ports import QueueStore, StoreBusy
+from gureum.lambda_.store.ports import QueueStore, QueueWrites, StoreBusy
 from gureum.lambda_.store.postgres import PostgresStore
+from gureum.lambda_.store.postgres_queue import EVENTS, WRITER_NAME
 from gureum.lambda_.store.sqlite import SqliteStore
 from tests.support.postgres import PostgresCluster
 
@@ -429,7 +431,9 @@ def test_the_event_queue_commits_concurrent_accepts_in_groups(store: QueueStore)
         commits += 1
 
     async def accept_then_deliver() -> None:
-        queue = EventQueue(store, workers)
+        # As the assembly makes it: PostgreSQL's group commits go through its loop writer.
+        writer = store.queue_writer() if isinstance(store, PostgresStore) else None
+        queue = EventQueue(store, workers, writer)
         queue.on_commit = committed
         await asyncio.gather(*(queue.accept(event("f", 1.0, f"r{n}")) for n in range(200)))
         due = await queue.run(lambda tx: tx.due_events(1.0, 300, set()))
@@ -584,3 +588,117 @@ def test_migrations_run_once_and_a_newer_schema_is_refused(
             database.migrate("lambda", migrations_in("gureum.lambda_.store"))
     finally:
         database.close()
+
+
+# --- PostgreSQL only: the queue's group commits from the event loop ---------------------------
+
+
+def test_a_loop_writers_batch_enqueues_finishes_and_reschedules_in_one_commit(
+    shared: Callable[[], PostgresStore],
+) -> None:
+    store = shared()
+    with store.queue_transaction() as tx:
+        tx.enqueue([event("f", 1.0, "done"), event("f", 1.0, "again")])
+    with store.queue_transaction() as tx:
+        done, again = tx.due_events(1.0, 10, set())  # claimed by this process
+    heard: list[str] = []
+
+    async def write() -> None:
+        listener = await psycopg.AsyncConnection.connect(store.url, autocommit=True)
+        writer = store.queue_writer()
+        try:
+            await listener.execute(f"LISTEN {EVENTS}")
+            await writer.write(QueueWrites(finish=[done.id or 0]))
+            await writer.write(
+                QueueWrites(
+                    enqueue=[event("f", 2.0, "new")],
+                    reschedule=[(again.id or 0, 3.0, Progress(1.0, 1, 1))],
+                )
+            )
+            async for notice in listener.notifies(timeout=1.0):
+                heard.append(notice.channel)
+        finally:
+            writer.close()
+            await listener.close()
+
+    asyncio.run(write())
+    assert heard == [EVENTS]  # once: from the batch that added events, none from the finish
+    other = shared()  # another process: "again" is no longer claimed
+    with other.queue_transaction() as tx:
+        due = tx.due_events(5.0, 10, set())
+    assert [(e.request_id, e.due_at, e.progress) for e in due] == [
+        ("new", 2.0, Progress(2.0)),
+        ("again", 3.0, Progress(1.0, 1, 1)),
+    ]
+    assert due[0].payload == b'{"k":1}'
+    assert due[0].trace_header == "Root=1-abc"
+
+
+def test_a_loop_writers_failed_batch_stores_none_of_it(
+    shared: Callable[[], PostgresStore],
+) -> None:
+    store = shared()
+    with store.queue_transaction() as tx:
+        tx.enqueue([event("f", 1.0, "kept")])
+    with store.queue_transaction() as tx:
+        (kept,) = tx.due_events(1.0, 10, set())
+    # PostgreSQL refuses the second event (its count overflows the column): the batch's other
+    # writes must not be stored either, and the writer goes on with the next batch.
+    overflowing = replace(event("f", 1.0, "bad"), progress=Progress(1.0, 2**40))
+
+    async def write() -> None:
+        writer = store.queue_writer()
+        try:
+            with pytest.raises(psycopg.errors.NumericValueOutOfRange):
+                await writer.write(
+                    QueueWrites(
+                        enqueue=[event("f", 1.0, "lost"), overflowing], finish=[kept.id or 0]
+                    )
+                )
+            await writer.write(QueueWrites(enqueue=[event("f", 1.0, "next")]))
+        finally:
+            writer.close()
+
+    asyncio.run(write())
+    with store.queue_transaction() as tx:
+        assert sorted(e.request_id for e in tx.due_events(1.0, 10, set())) == ["kept", "next"]
+
+
+def test_a_loop_writer_outlives_its_session_ending_between_batches(
+    postgres: PostgresCluster, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Its session ended while idle (the server restarted, or an administrator ended it): the
+    next batch, which cannot have been stored on it, is written on a new session, not failed."""
+    own = PostgresCluster(postgres.binaries, tmp_path / "pg", tmp_path_factory.getbasetemp())
+    own.start()
+    try:
+        store = PostgresStore(own.url(), MarkingVault())
+
+        async def write() -> None:
+            writer = store.queue_writer()
+            try:
+                await writer.write(QueueWrites(enqueue=[event("f", 1.0, "first")]))
+                with psycopg.connect(own.url(), autocommit=True) as admin:
+                    (ended,) = admin.execute(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = %s",
+                        (WRITER_NAME,),
+                    ).fetchone() or (0,)
+                assert ended == 1
+                await asyncio.sleep(0.2)
+                await writer.write(QueueWrites(enqueue=[event("f", 1.0, "after ended")]))
+                own.stop()
+                own.start()
+                await writer.write(QueueWrites(enqueue=[event("f", 1.0, "after restart")]))
+            finally:
+                writer.close()
+
+        try:
+            asyncio.run(write())
+            with store.queue_transaction() as tx:
+                found = sorted(e.request_id for e in tx.due_events(1.0, 10, set()))
+            assert found == ["after ended", "after restart", "first"]
+        finally:
+            store.close()
+    finally:
+        own.stop()

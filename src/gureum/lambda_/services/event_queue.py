@@ -20,6 +20,9 @@ for the store (control-plane calls, delivery's reads of configurations), with th
 behind them for good. While a control-plane transaction holds the store, the batch goes to a
 shared worker whole, so the loop never stops behind one. The delivery loop's reads of the queue
 run on the loop too (`run`), after the COMMIT in flight.
+
+A store across the network (PostgreSQL) has a `LoopQueueWriter` instead: the loop sends each
+batch whole and awaits its answer, and no thread takes part (see `postgres_queue`).
 """
 
 from __future__ import annotations
@@ -29,14 +32,34 @@ import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
-from gureum.lambda_.store.ports import QueueStore, StoreBusy, Transaction
+from gureum.lambda_.store.ports import (
+    LoopQueueWriter,
+    QueueStore,
+    QueueWrites,
+    StoreBusy,
+    Transaction,
+)
 
-# One write to the queue, applied inside the batch's transaction; an accept is its event (a
+
+@dataclass(frozen=True, slots=True)
+class _Finish:
+    event_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Reschedule:
+    event_id: int
+    due_at: float
+    progress: Progress
+
+
+# One write to the queue, applied inside a batch's transaction; an accept is its event (a
 # batch's accepts are inserted in one statement).
-Write = Callable[[Transaction], None]
+Write = QueuedEvent | _Finish | _Reschedule
 # Accepts "arrive" (and delivery narrows, see `Delivery._round`) at 500/s and more.
 ACCEPTING_WINDOW = 0.1  # seconds
 ACCEPTING_COUNT = 50  # accepts in a window
@@ -46,17 +69,22 @@ T = TypeVar("T")
 class EventQueue:
     """Durable writes to the event queue, committed in groups (event loop only)."""
 
-    def __init__(self, store: QueueStore, executor: Executor) -> None:
+    def __init__(
+        self, store: QueueStore, executor: Executor, writer: LoopQueueWriter | None = None
+    ) -> None:
         self._store = store
         self._executor = executor
+        self._writer = writer
         # Set to the delivery loop's wake-up once it exists: committed events are due now.
         self.on_commit: Callable[[], None] = lambda: None
-        self._pending: list[tuple[QueuedEvent | Write, asyncio.Future[None]]] = []
+        self._pending: list[tuple[Write, asyncio.Future[None]]] = []
         self._flushing: asyncio.Task[None] | None = None
         # Runs the COMMITs of prepared batches, nothing else (see the module docstring).
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gureum-commit")
         # The COMMIT in flight on a worker thread, if any: it holds the store until it is done.
         self._committing: asyncio.Future[None] | None = None
+        # The batch in flight through the loop writer, if any.
+        self._writing: asyncio.Future[None] | None = None
         # Accepts counted in windows of ACCEPTING_WINDOW seconds: this one, and whether the one
         # before had ACCEPTING_COUNT of them.
         self._window_start = -2 * ACCEPTING_WINDOW
@@ -87,6 +115,8 @@ class EventQueue:
     def close(self) -> None:
         """Waits for the COMMIT in flight, if any; after the event loop has stopped."""
         self._committer.shutdown(wait=True)
+        if self._writer is not None:
+            self._writer.close()
 
     async def accept(self, event: QueuedEvent) -> None:
         """Returns once `event` is committed: the caller answers 202 after this."""
@@ -95,12 +125,12 @@ class EventQueue:
 
     async def finish(self, event_id: int) -> None:
         """Removes a delivered (or given up) event; returns once that is committed."""
-        await self._write(lambda tx: tx.finish_event(event_id))
+        await self._write(_Finish(event_id))
 
     async def reschedule(self, event_id: int, due_at: float, progress: Progress) -> None:
-        await self._write(lambda tx: tx.reschedule(event_id, due_at, progress))
+        await self._write(_Reschedule(event_id, due_at, progress))
 
-    async def _write(self, write: QueuedEvent | Write) -> None:
+    async def _write(self, write: Write) -> None:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._pending.append((write, future))
@@ -128,15 +158,20 @@ class EventQueue:
 
     async def _flush(self) -> None:
         while self._pending:
-            if self._committing is not None:
+            if self._committing is not None or self._writing is not None:
                 # A turn of the loop between batches: the reads that waited for the last COMMIT
                 # go first (else a steady stream of accepts would starve the delivery loop), and
                 # the next batch grows meanwhile.
                 await asyncio.sleep(0)
             batch, self._pending = self._pending, []
-            write = functools.partial(self._write_batch, writes=[w for w, _ in batch])
+            writes = [w for w, _ in batch]
             try:
-                failed = await self._commit_batch(write)
+                if self._writer is not None:
+                    failed = await self._write_on_loop(self._writer, writes)
+                else:
+                    failed = await self._commit_batch(
+                        functools.partial(self._write_batch, writes=writes)
+                    )
             except Exception as exc:  # the callers get the failure; nothing was stored
                 for _, future in batch:
                     if not future.done():
@@ -173,8 +208,27 @@ class EventQueue:
         await asyncio.shield(self._committing)
         return failed
 
+    async def _write_on_loop(
+        self, writer: LoopQueueWriter, writes: list[Write]
+    ) -> dict[int, Exception]:
+        """The batch through the store's loop writer: all of it or nothing (never one write's
+        failure alone)."""
+        data = QueueWrites()
+        for write in writes:
+            if isinstance(write, QueuedEvent):
+                data.enqueue.append(write)
+            elif isinstance(write, _Finish):
+                data.finish.append(write.event_id)
+            else:
+                data.reschedule.append((write.event_id, write.due_at, write.progress))
+        # Shielded, and kept: a cancelled flush leaves the batch to finish on its own rather
+        # than cut the pipeline off halfway.
+        self._writing = asyncio.ensure_future(writer.write(data))
+        await asyncio.shield(self._writing)
+        return {}
+
     @staticmethod
-    def _write_batch(tx: Transaction, writes: list[QueuedEvent | Write]) -> dict[int, Exception]:
+    def _write_batch(tx: Transaction, writes: list[Write]) -> dict[int, Exception]:
         """Writes the batch in `tx`; returns the writes that failed alone (by index).
 
         A failed finish or reschedule (one statement, which SQLite undoes by itself) is its
@@ -188,9 +242,11 @@ class EventQueue:
         if events:
             tx.enqueue(events)
         for index, write in enumerate(writes):
-            if not isinstance(write, QueuedEvent):
-                try:
-                    write(tx)
-                except Exception as exc:
-                    failed[index] = exc
+            try:
+                if isinstance(write, _Finish):
+                    tx.finish_event(write.event_id)
+                elif isinstance(write, _Reschedule):
+                    tx.reschedule(write.event_id, write.due_at, write.progress)
+            except Exception as exc:
+                failed[index] = exc
         return failed

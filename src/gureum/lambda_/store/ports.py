@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from gureum.lambda_.domain.aliases import Alias
@@ -228,6 +229,27 @@ class QueueStore(Store, Protocol):
         (the fsync) to a worker thread. The store stays held until that commit or rollback.
         `wait` as for `queue_transaction`."""
         ...
+
+
+@dataclass(slots=True)
+class QueueWrites:
+    """One group commit's writes to the event queue, as data (for a `LoopQueueWriter`)."""
+
+    enqueue: list[QueuedEvent] = field(default_factory=list)
+    finish: list[int] = field(default_factory=list)  # event ids
+    reschedule: list[tuple[int, float, Progress]] = field(default_factory=list)  # id, due, ...
+
+
+class LoopQueueWriter(Protocol):
+    """Commits the event queue's group commits from the event loop itself, awaiting the
+    database rather than a thread (a store across the network: PostgreSQL)."""
+
+    async def write(self, writes: QueueWrites) -> None:
+        """Commits all of `writes` in one transaction, or raises with none stored (or, when
+        the connection broke during the COMMIT, with that unknown)."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class Followed(Protocol):

@@ -10,12 +10,15 @@ The same `Store` as `gureum.lambda_.store.sqlite`, with the same guarantees:
   that enqueues NOTIFYs the delivery loops of every process (`follow`).
 
 The event queue never makes the event loop wait on the network: `queue_transaction(wait=False)`
-and `prepare_queue(wait=False)` always answer `StoreBusy`, so it hands each group commit whole
-to a worker thread (one round trip per statement would stall the loop). `snapshot()` does read
-on the loop, as SQLite's does: the invoker's and the function service's caches use it on a miss
-(after a change). It reads outside a transaction (`Database.reading`), one round trip a
-statement: its readers look up a function, then a version or alias of it by the function's id,
-and a record changed between the two is one a read a moment later would have seen.
+and `prepare_queue(wait=False)` always answer `StoreBusy` (one round trip per statement would
+stall the loop), so its reads run on a worker thread, and its group commits go through
+`queue_writer()`, which awaits them on the loop (`postgres_queue.QueueWriter`).
+
+`snapshot()` does read on the loop, as SQLite's does: the invoker's and the function
+service's caches use it on a miss (after a change). It reads outside a transaction
+(`Database.reading`), one round trip a statement: its readers look up a function, then a
+version or alias of it by the function's id, and a record changed between the two is one a
+read a moment later would have seen.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from gureum.aws.postgres import (
 )
 from gureum.lambda_.store import records
 from gureum.lambda_.store.ports import EnvironmentVault, StoreBusy
-from gureum.lambda_.store.postgres_queue import EVENTS, Claimant
+from gureum.lambda_.store.postgres_queue import EVENTS, Claimant, QueueWriter
 from gureum.lambda_.store.postgres_tx import CHANGES, PostgresTransaction
 
 T = TypeVar("T")
@@ -93,6 +96,10 @@ class PostgresStore:
             raise StoreBusy  # not on the event loop (see the module docstring)
         with self._database.transaction() as connection:
             yield PostgresTransaction(connection, self._vault, self._claimant)
+
+    def queue_writer(self) -> QueueWriter:
+        """The event queue's group commits, from the event loop (`postgres_queue`)."""
+        return QueueWriter(self.url)
 
     def prepare_queue(
         self, work: Callable[[PostgresTransaction], T], *, wait: bool = True

@@ -9,21 +9,32 @@ timeout has to outlast the longest function. A process sees its own claimed even
 delivery loop keeps them apart with `busy`, as with SQLite); `reschedule` releases a claim,
 `finish` deletes the row. Every enqueue NOTIFYs `EVENTS` (sent at COMMIT), which the delivery
 loops of every process LISTEN to.
+
+Group commits (`QueueWriter`) run on the event loop, on a connection of their own, every
+statement of a batch pipelined: one round trip to the server, awaited rather than blocked on.
+On a worker thread, the same batch was a round trip per statement, and each one's answer waited
+for the GIL while the loop parsed requests: a batch of 15 writes that PostgreSQL commits in
+1 ms took 12 ms, and, one batch being in flight at a time, that bounded the accepts.
 """
 
 from __future__ import annotations
 
+import select
 import threading
 from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
-from gureum.aws.postgres import session_alive
+from gureum.aws.postgres import IDLE_IN_TRANSACTION, RESILIENT, session_alive
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
+from gureum.lambda_.store.ports import QueueWrites
 
 # NOTIFY channel: events were committed to the queue.
 EVENTS = "gureum_lambda_events"
+# The application name of each process's `QueueWriter` session.
+WRITER_NAME = "gureum-event-queue"
 _EVENT_COLUMNS = (
     "id, request_id, account, region, function_name, qualifier, payload, "
     "accepted_at, invocations, backoffs, due_at, trace_header"
@@ -42,6 +53,125 @@ UPDATE lambda_events SET claim_pid = %(pid)s, claim_start = %(start)s
 FROM picked WHERE lambda_events.id = picked.id
 RETURNING {", ".join(f"lambda_events.{c.strip()}" for c in _EVENT_COLUMNS.split(","))}
 """
+
+
+_INSERT = (
+    b"INSERT INTO lambda_events (request_id, account, region, function_name, "
+    b"qualifier, payload, accepted_at, invocations, backoffs, due_at, trace_header) "
+    b"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_NOTIFY = b"SELECT pg_notify(%s, '')"
+_RESCHEDULE = (
+    b"UPDATE lambda_events SET due_at = %s, invocations = %s, backoffs = %s, "
+    b"claim_pid = NULL, claim_start = NULL WHERE id = %s"
+)
+# A group commit as ONE statement (autocommit: its own transaction, durable when answered):
+# the batch's events inserted, finished events deleted, rescheduled ones updated, and the
+# NOTIFY (sent at the commit) when events were added. Its data-modifying parts all run, and
+# see the same snapshot: no event is both finished and rescheduled in one batch (a reschedule
+# is committed before the event can be claimed again), and the update leaves finished rows
+# alone besides. One round trip, and one statement for psycopg to send: a pipelined
+# transaction of the same writes cost twice the CPU.
+_BATCH = b"""
+WITH added AS (
+    INSERT INTO lambda_events (request_id, account, region, function_name, qualifier, payload,
+                               accepted_at, invocations, backoffs, due_at, trace_header)
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                         %s::bytea[], %s::float8[], %s::int[], %s::int[], %s::float8[],
+                         %s::text[])),
+finished AS (
+    DELETE FROM lambda_events WHERE id = ANY(%s::bigint[]) RETURNING id),
+moved AS (
+    UPDATE lambda_events e
+    SET due_at = m.due_at, invocations = m.invocations, backoffs = m.backoffs,
+        claim_pid = NULL, claim_start = NULL
+    FROM unnest(%s::bigint[], %s::float8[], %s::int[], %s::int[])
+         AS m(id, due_at, invocations, backoffs)
+    WHERE e.id = m.id AND NOT EXISTS (SELECT 1 FROM finished f WHERE f.id = m.id))
+SELECT pg_notify(%s, '') WHERE %s
+"""
+
+
+def _row(event: QueuedEvent) -> tuple[Any, ...]:
+    progress = event.progress
+    return (
+        event.request_id,
+        event.account,
+        event.region,
+        event.function_name,
+        event.qualifier,
+        event.payload,
+        progress.accepted_at,
+        progress.invocations,
+        progress.backoffs,
+        event.due_at,
+        event.trace_header,
+    )
+
+
+class QueueWriter:
+    """Commits the event queue's group commits from the event loop (see the module docstring):
+    one connection, made at the first batch and again after it broke. Event loop only."""
+
+    def __init__(self, url: str) -> None:
+        idle_ms = int(IDLE_IN_TRANSACTION * 1000)
+        self._conninfo = make_conninfo(
+            url,
+            options=f"-c idle_in_transaction_session_timeout={idle_ms}",
+            application_name=WRITER_NAME,  # in pg_stat_activity, for whoever looks
+            **RESILIENT,
+        )
+        self._connection: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
+
+    async def write(self, writes: QueueWrites) -> None:
+        """Commits all of `writes` in one transaction (durable when this returns), or raises
+        with none of them stored, or, when the connection broke while the COMMIT was in flight,
+        with whether it was stored unknown (the caller's answer is then a 5xx, as for any
+        request cut off: the client's retry may queue an event twice, never lose one)."""
+        columns: list[list[Any]] = [[] for _ in range(11)]
+        for event in writes.enqueue:
+            for column, value in zip(columns, _row(event), strict=True):
+                column.append(value)
+        moved: list[list[Any]] = [[], [], [], []]
+        for event_id, due, progress in writes.reschedule:
+            for column, value in zip(
+                moved, (event_id, due, progress.invocations, progress.backoffs), strict=True
+            ):
+                column.append(value)
+        parameters = (*columns, writes.finish, *moved, EVENTS, bool(writes.enqueue))
+        connection = await self._connected()
+        try:
+            await connection.execute(_BATCH, parameters)
+        except psycopg.OperationalError:
+            if connection.broken or connection.closed:
+                self._connection = None
+            raise
+
+    async def _connected(self) -> psycopg.AsyncConnection[tuple[Any, ...]]:
+        connection = self._connection
+        if connection is not None and not _idle_and_alive(connection):
+            await connection.close()
+            connection = None
+        if connection is None:
+            connection = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+            self._connection = connection
+        return connection
+
+    def close(self) -> None:
+        """Ends the session; needs no event loop (after it stopped, too)."""
+        if self._connection is not None and not self._connection.closed:
+            self._connection.pgconn.finish()
+        self._connection = None
+
+
+def _idle_and_alive(connection: psycopg.AsyncConnection[tuple[Any, ...]]) -> bool:
+    """Whether the writer's idle session still stands. Between batches it hears nothing, so a
+    readable socket is the server's last words (its FATAL, then the close: a restart). Found
+    before the batch is sent, a batch that could not have been stored is not failed for it."""
+    if connection.closed or connection.broken:
+        return False
+    readable, _, _ = select.select([connection.fileno()], [], [], 0)
+    return not readable
 
 
 class Claimant:
@@ -106,28 +236,8 @@ class QueueStatements:
 
     def enqueue(self, events: list[QueuedEvent]) -> None:
         with self._db.cursor() as cursor:
-            cursor.executemany(
-                b"INSERT INTO lambda_events (request_id, account, region, function_name, "
-                b"qualifier, payload, accepted_at, invocations, backoffs, due_at, trace_header) "
-                b"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (
-                        e.request_id,
-                        e.account,
-                        e.region,
-                        e.function_name,
-                        e.qualifier,
-                        e.payload,
-                        e.progress.accepted_at,
-                        e.progress.invocations,
-                        e.progress.backoffs,
-                        e.due_at,
-                        e.trace_header,
-                    )
-                    for e in events
-                ],
-            )
-        self._db.execute("SELECT pg_notify(%s, '')", (EVENTS,))
+            cursor.executemany(_INSERT, [_row(e) for e in events])
+        self._db.execute(_NOTIFY, (EVENTS,))
 
     def due_events(self, now: float, limit: int, busy: set[int]) -> list[QueuedEvent]:
         pid, start = self._claimant.identity()
@@ -143,11 +253,7 @@ class QueueStatements:
         return None if value is None else float(value)
 
     def reschedule(self, event_id: int, due_at: float, progress: Progress) -> None:
-        self._db.execute(
-            "UPDATE lambda_events SET due_at = %s, invocations = %s, backoffs = %s, "
-            "claim_pid = NULL, claim_start = NULL WHERE id = %s",
-            (due_at, progress.invocations, progress.backoffs, event_id),
-        )
+        self._db.execute(_RESCHEDULE, (due_at, progress.invocations, progress.backoffs, event_id))
 
     def finish_event(self, event_id: int) -> None:
         self._db.execute("DELETE FROM lambda_events WHERE id = %s", (event_id,))
