@@ -19,6 +19,8 @@ for the GIL while the loop parsed requests: a batch of 15 writes that PostgreSQL
 
 from __future__ import annotations
 
+import base64
+import json
 import select
 import threading
 from datetime import datetime
@@ -71,25 +73,65 @@ _RESCHEDULE = (
 # see the same snapshot: no event is both finished and rescheduled in one batch (a reschedule
 # is committed before the event can be claimed again), and the update leaves finished rows
 # alone besides. One round trip, and one statement for psycopg to send: a pipelined
-# transaction of the same writes cost twice the CPU.
+# transaction of the same writes cost twice the CPU. The batch travels as one JSON document,
+# which the json module writes in C, where psycopg adapts arrays element by element in Python
+# (two thirds of the writer's CPU); payloads go in base64, whatever their bytes.
 _BATCH = b"""
-WITH added AS (
+WITH batch AS (SELECT %s::jsonb AS doc),
+added AS (
     INSERT INTO lambda_events (request_id, account, region, function_name, qualifier, payload,
                                accepted_at, invocations, backoffs, due_at, trace_header)
-    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                         %s::bytea[], %s::float8[], %s::int[], %s::int[], %s::float8[],
-                         %s::text[])),
+    SELECT e.request_id, e.account, e.region, e.function_name, e.qualifier,
+           decode(e.payload, 'base64'), e.accepted_at, e.invocations, e.backoffs, e.due_at,
+           e.trace_header
+    FROM batch, jsonb_to_recordset(batch.doc->'enqueue') AS e(
+        request_id text, account text, region text, function_name text, qualifier text,
+        payload text, accepted_at float8, invocations int, backoffs int, due_at float8,
+        trace_header text)),
 finished AS (
-    DELETE FROM lambda_events WHERE id = ANY(%s::bigint[]) RETURNING id),
+    DELETE FROM lambda_events
+    WHERE id IN (SELECT jsonb_array_elements_text(doc->'finish')::bigint FROM batch)
+    RETURNING id),
 moved AS (
     UPDATE lambda_events e
     SET due_at = m.due_at, invocations = m.invocations, backoffs = m.backoffs,
         claim_pid = NULL, claim_start = NULL
-    FROM unnest(%s::bigint[], %s::float8[], %s::int[], %s::int[])
-         AS m(id, due_at, invocations, backoffs)
+    FROM batch, jsonb_to_recordset(batch.doc->'reschedule')
+         AS m(id bigint, due_at float8, invocations int, backoffs int)
     WHERE e.id = m.id AND NOT EXISTS (SELECT 1 FROM finished f WHERE f.id = m.id))
-SELECT pg_notify(%s, '') WHERE %s
+SELECT pg_notify(%s, '') FROM batch WHERE jsonb_array_length(doc->'enqueue') > 0
 """
+
+
+def _document(writes: QueueWrites) -> str:
+    """The batch as `_BATCH` reads it."""
+    return json.dumps(
+        {
+            "enqueue": [
+                {
+                    "request_id": e.request_id,
+                    "account": e.account,
+                    "region": e.region,
+                    "function_name": e.function_name,
+                    "qualifier": e.qualifier,
+                    "payload": base64.b64encode(e.payload).decode("ascii"),
+                    "accepted_at": e.progress.accepted_at,
+                    "invocations": e.progress.invocations,
+                    "backoffs": e.progress.backoffs,
+                    "due_at": e.due_at,
+                    "trace_header": e.trace_header,
+                }
+                for e in writes.enqueue
+            ],
+            "finish": writes.finish,
+            "reschedule": [
+                {"id": i, "due_at": due, "invocations": p.invocations, "backoffs": p.backoffs}
+                for i, due, p in writes.reschedule
+            ],
+        },
+        # Floats as repr: the shortest text that reads back as the same double.
+        allow_nan=False,
+    )
 
 
 def _row(event: QueuedEvent) -> tuple[Any, ...]:
@@ -128,17 +170,7 @@ class QueueWriter:
         with none of them stored, or, when the connection broke while the COMMIT was in flight,
         with whether it was stored unknown (the caller's answer is then a 5xx, as for any
         request cut off: the client's retry may queue an event twice, never lose one)."""
-        columns: list[list[Any]] = [[] for _ in range(11)]
-        for event in writes.enqueue:
-            for column, value in zip(columns, _row(event), strict=True):
-                column.append(value)
-        moved: list[list[Any]] = [[], [], [], []]
-        for event_id, due, progress in writes.reschedule:
-            for column, value in zip(
-                moved, (event_id, due, progress.invocations, progress.backoffs), strict=True
-            ):
-                column.append(value)
-        parameters = (*columns, writes.finish, *moved, EVENTS, bool(writes.enqueue))
+        parameters = (_document(writes), EVENTS)
         connection = await self._connected()
         try:
             await connection.execute(_BATCH, parameters)
