@@ -222,16 +222,19 @@ def _index(request: HttpRequest) -> dict[str, list[str]]:
 
 # The last request parsed and its claim: a request is read for its scope (which service), its
 # claim and its signature in turn, by one thread, and parsing is a fifth of checking a signature.
-# Holding the request keeps its identity from being reused while it is remembered.
-_last_parsed: list[tuple[HttpRequest, Claim] | None] = [None]
+# Keyed by the request's header list and query, which are all a claim is read from: the server
+# reads a request's head for its scope before its body, and the request with its body (made by
+# `dataclasses.replace`) shares that list. Holding the list keeps its identity from being reused
+# while it is remembered; header lists are never changed in place.
+_last_parsed: list[tuple[Sequence[tuple[str, str]], str, Claim] | None] = [None]
 
 
 def _parse(request: HttpRequest) -> Claim:
     last = _last_parsed[0]
-    if last is not None and last[0] is request:
-        return last[1]
+    if last is not None and last[0] is request.headers and last[1] == request.raw_query:
+        return last[2]
     claim = _parse_afresh(request)
-    _last_parsed[0] = (request, claim)
+    _last_parsed[0] = (request.headers, request.raw_query, claim)
     return claim
 
 
