@@ -172,7 +172,8 @@ class EventQueue:
                     failed = await self._commit_batch(
                         functools.partial(self._write_batch, writes=writes)
                     )
-            except Exception as exc:  # the callers get the failure; nothing was stored
+            except Exception as exc:  # the callers get the failure (nothing was stored, or on a
+                # connection lost during the COMMIT, perhaps all of it: an error, never a loss)
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
@@ -222,7 +223,7 @@ class EventQueue:
             else:
                 data.reschedule.append((write.event_id, write.due_at, write.progress))
         # Shielded, and kept: a cancelled flush leaves the batch to finish on its own rather
-        # than cut the pipeline off halfway.
+        # than leave the writer's session with a statement whose answer nobody reads.
         self._writing = asyncio.ensure_future(writer.write(data))
         await asyncio.shield(self._writing)
         return {}

@@ -10,11 +10,11 @@ delivery loop keeps them apart with `busy`, as with SQLite); `reschedule` releas
 `finish` deletes the row. Every enqueue NOTIFYs `EVENTS` (sent at COMMIT), which the delivery
 loops of every process LISTEN to.
 
-Group commits (`QueueWriter`) run on the event loop, on a connection of their own, every
-statement of a batch pipelined: one round trip to the server, awaited rather than blocked on.
-On a worker thread, the same batch was a round trip per statement, and each one's answer waited
-for the GIL while the loop parsed requests: a batch of 15 writes that PostgreSQL commits in
-1 ms took 12 ms, and, one batch being in flight at a time, that bounded the accepts.
+Group commits (`QueueWriter`) run on the event loop, on a connection of their own, each batch
+one statement: one round trip to the server, awaited rather than blocked on. On a worker thread,
+the same batch was a transaction of a round trip per statement, and each one's answer waited for
+the GIL while the loop parsed requests: a batch of 15 writes that PostgreSQL commits in 1 ms
+took 12 ms, and, one batch being in flight at a time, that bounded the accepts.
 """
 
 from __future__ import annotations
