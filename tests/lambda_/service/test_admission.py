@@ -101,6 +101,7 @@ class LedgerElsewhere:
     give-backs are round trips: each waits for `arrived` and is noted in `given`."""
 
     fence_policy = FencePolicy.for_ttl(3.0, 1.0)
+    remote = True
 
     def __init__(self, limits: Limits) -> None:
         self.inner = InProcessLedger(limits)

@@ -62,7 +62,7 @@ class Admission:
         self._running: dict[Lease, asyncio.Task[object]] = {}
         self._fenced: set[Lease] = set()
         # Give-backs sent after the answer (a ledger elsewhere; see the module docstring).
-        self._later = ledger.fence_policy is not None
+        self._later = ledger.remote
         self._giving_back: set[asyncio.Task[None]] = set()
 
     @asynccontextmanager

@@ -79,6 +79,11 @@ class Ledger(Protocol):
     def fence_policy(self) -> FencePolicy | None:
         """How leases expire unless renewed; None: they never do (in process)."""
 
+    @property
+    def remote(self) -> bool:
+        """Whether the ledger is across the network, each give-back a round trip (Redis):
+        `Admission` then gives leases back after the invocation's answer."""
+
     def renewals(self) -> dict[Lease, float]:
         """This process's leases, each with when it was last renewed (`time.monotonic`;
         -inf: found expired); empty when leases never expire."""
@@ -104,6 +109,7 @@ class InProcessLedger:
 
     keep_interval = 3600.0
     fence_policy = None
+    remote = False
 
     def __init__(self, limits: Limits) -> None:
         self.ledger = ConcurrencyLedger(limits)

@@ -59,6 +59,8 @@ async def _nothing() -> tuple[Rows, Rows]:
 class RedisLedger:
     """See the module docstring; the invariants are the port's (`services.ledger`)."""
 
+    remote = True
+
     def __init__(
         self,
         url: str,
