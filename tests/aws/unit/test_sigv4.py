@@ -498,3 +498,35 @@ def test_naive_now_is_rejected() -> None:
     request = sign("GET", f"{ENDPOINT}/")
     with pytest.raises(ValueError, match="timezone-aware"):
         verify(request, "test", signed_at(request).replace(tzinfo=None))
+
+
+def test_a_request_and_its_head_are_parsed_once_and_other_requests_afresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server reads a request's head for its scope, then checks the request with its body
+    (the same headers): one parse. A request with other headers or another query is read
+    afresh, never given the claim of the one before."""
+    parsed: list[HttpRequest] = []
+    afresh = sigv4._parse_afresh
+
+    def counting(request: HttpRequest) -> sigv4.Claim:
+        parsed.append(request)
+        return afresh(request)
+
+    monkeypatch.setattr(sigv4, "_parse_afresh", counting)
+    body = b'{"k": 1}'
+    request = sign("POST", f"{ENDPOINT}/2015-03-31/functions/f/invocations", body=body)
+    head = dataclasses.replace(request, body=b"")
+    assert sigv4.credential_scope(head).service == "lambda"
+    verify(dataclasses.replace(head, body=body), "test", signed_at(request))
+    assert len(parsed) == 1
+
+    other = sign("POST", f"{ENDPOINT}/", service="sqs", body=b"x")
+    assert sigv4.credential_scope(other).service == "sqs"
+    requery = dataclasses.replace(other, raw_query="a=1")
+    assert sigv4.credential_scope(requery).service == "sqs"
+    assert len(parsed) == 3
+    # The same headers under another list (a copy) are read afresh too.
+    copied = dataclasses.replace(request, headers=list(request.headers))
+    assert sigv4.credential_scope(copied).service == "lambda"
+    assert len(parsed) == 4
