@@ -131,6 +131,14 @@ RESILIENT = {
 }
 
 
+def readable_now(fd: int) -> bool:
+    """Whether `fd` has something to read, without waiting. `poll`, not `select`: a process
+    with many sandboxes holds descriptors past 1023, which `select` refuses (ValueError)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def session_alive(connection: psycopg.Connection[Any]) -> bool:
     """Whether an idle connection's session still stands.
 
@@ -140,8 +148,7 @@ def session_alive(connection: psycopg.Connection[Any]) -> bool:
     trip spent to find out."""
     if connection.closed or connection.broken:
         return False
-    readable, _, _ = select.select([connection.fileno()], [], [], 0)
-    if not readable:
+    if not readable_now(connection.fileno()):
         return True
     try:
         connection.execute("SELECT 1")

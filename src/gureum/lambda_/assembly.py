@@ -453,6 +453,7 @@ class Lambda(Assembly):
         await _cancelled(self._tasks)
         self._tasks.clear()
         await self.pool.close()
+        await self.events.drain()  # deliveries' last finishes, before the store's sessions go
         if self.snapshots is not None:
             await self.snapshots.close()
         if self.debugger is not None:

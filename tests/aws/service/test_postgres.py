@@ -9,6 +9,9 @@ ROLLBACK raises; the pool outlives a restart of the server, for transactions and
 from __future__ import annotations
 
 import contextlib
+import os
+import resource
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gureum.aws.postgres import Database, Migration, RolledBack, redacted
+from gureum.aws.postgres import Database, Migration, RolledBack, readable_now, redacted
 from tests.support.postgres import PostgresCluster
 
 FIRST = Migration(1, "parents", "CREATE TABLE parents (id INTEGER PRIMARY KEY)")
@@ -181,3 +184,25 @@ def test_a_transaction_stopped_midway_frees_its_locks(postgres: PostgresCluster)
             assert connection.execute("SELECT 1").fetchone() == (1,)
     finally:
         database.close()
+
+
+def test_an_idle_sessions_socket_is_checked_past_descriptor_1023() -> None:
+    """A process with many sandboxes holds descriptors past 1023, where `select` refuses to
+    look (ValueError): the liveness checks of idle sessions must still answer."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    high = 1500
+    if max(soft, hard) <= high:
+        pytest.skip(f"this process may not open descriptor {high} (limit {hard})")
+    if soft <= high:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (high + 1, hard))
+    ours, theirs = socket.socketpair()
+    try:
+        os.dup2(ours.fileno(), high)
+        assert not readable_now(high)
+        theirs.sendall(b"x")
+        assert readable_now(high)
+    finally:
+        os.close(high)
+        ours.close()
+        theirs.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

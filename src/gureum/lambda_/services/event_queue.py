@@ -112,8 +112,16 @@ class EventQueue:
             self._window_start, self._window_count = now, 0
         self._window_count += 1
 
+    async def drain(self) -> None:
+        """Waits until every write made so far is committed or has failed: at shutdown, once
+        nothing writes any more, before `close`. A delivery's finish cut off there would have
+        its event delivered again after the restart."""
+        while self._flushing is not None and not self._flushing.done():
+            await asyncio.wait({self._flushing})
+
     def close(self) -> None:
-        """Waits for the COMMIT in flight, if any; after the event loop has stopped."""
+        """Waits for the COMMIT in flight on the queue's thread, if any, and ends the loop
+        writer's session; after `drain`."""
         self._committer.shutdown(wait=True)
         if self._writer is not None:
             self._writer.close()
@@ -160,8 +168,8 @@ class EventQueue:
         while self._pending:
             if self._committing is not None or self._writing is not None:
                 # A turn of the loop between batches: the reads that waited for the last COMMIT
-                # go first (else a steady stream of accepts would starve the delivery loop), and
-                # the next batch grows meanwhile.
+                # (SQLite's) go first (else a steady stream of accepts would starve the delivery
+                # loop), and the next batch grows meanwhile.
                 await asyncio.sleep(0)
             batch, self._pending = self._pending, []
             writes = [w for w, _ in batch]
@@ -222,6 +230,10 @@ class EventQueue:
                 data.finish.append(write.event_id)
             else:
                 data.reschedule.append((write.event_id, write.due_at, write.progress))
+        # One batch at a time on the writer's session: after a cancelled flush, the batch it
+        # left running (shielded, below) finishes first.
+        while self._writing is not None and not self._writing.done():
+            await asyncio.wait({self._writing})
         # Shielded, and kept: a cancelled flush leaves the batch to finish on its own rather
         # than leave the writer's session with a statement whose answer nobody reads.
         self._writing = asyncio.ensure_future(writer.write(data))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import json
-import select
 import threading
 from datetime import datetime
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from gureum.aws.postgres import IDLE_IN_TRANSACTION, RESILIENT, session_alive
+from gureum.aws.postgres import IDLE_IN_TRANSACTION, RESILIENT, readable_now, session_alive
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.store.ports import QueueWrites
 
@@ -190,7 +189,8 @@ class QueueWriter:
         return connection
 
     def close(self) -> None:
-        """Ends the session; needs no event loop (after it stopped, too)."""
+        """Ends the session, at once (the queue's `drain` has waited for the batch in flight);
+        needs no event loop."""
         if self._connection is not None and not self._connection.closed:
             self._connection.pgconn.finish()
         self._connection = None
@@ -202,8 +202,7 @@ def _idle_and_alive(connection: psycopg.AsyncConnection[tuple[Any, ...]]) -> boo
     before the batch is sent, a batch that could not have been stored is not failed for it."""
     if connection.closed or connection.broken:
         return False
-    readable, _, _ = select.select([connection.fileno()], [], [], 0)
-    return not readable
+    return not readable_now(connection.fileno())
 
 
 class Claimant:

@@ -1,0 +1,84 @@
+"""`EventQueue` over a loop writer (the PostgreSQL store's `QueueWriter`, here a writer that
+holds each batch until the test lets it go): batches one at a time on the writer's session,
+even after a cancelled flush, and shutdown waits for the batch in flight."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from gureum.lambda_.domain.retries import Progress, QueuedEvent
+from gureum.lambda_.services.event_queue import EventQueue
+from gureum.lambda_.store.ports import QueueWrites
+from gureum.lambda_.store.sqlite import SqliteStore
+from tests.lambda_.service.test_store_contract import MarkingVault
+
+
+class HeldWriter:
+    """Each batch waits for `release`; notes the batches, and how many ran at once."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.batches: list[QueueWrites] = []
+        self.running = 0
+        self.most_at_once = 0
+        self.closed = False
+
+    async def write(self, writes: QueueWrites) -> None:
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            await self.release.wait()
+            self.batches.append(writes)
+        finally:
+            self.running -= 1
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def queued(request_id: str) -> QueuedEvent:
+    return QueuedEvent(
+        request_id, "123456789012", "us-east-1", "f", None, b"{}", Progress(1.0), 1.0
+    )
+
+
+def test_batches_go_one_at_a_time_and_shutdown_waits_for_the_one_in_flight(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "gureum.sqlite3", MarkingVault())  # never written here
+    workers = ThreadPoolExecutor(2)
+    writer = HeldWriter()
+
+    async def scenario() -> None:
+        queue = EventQueue(store, workers, writer)
+        first = asyncio.ensure_future(queue.accept(queued("first")))
+        while writer.running == 0:
+            await asyncio.sleep(0)
+        # The flush is cancelled (shutdown, a bug) with its batch on the wire: the batch goes
+        # on, and the next one waits for it rather than share the session.
+        flushing = queue._flushing
+        assert flushing is not None
+        flushing.cancel()
+        first.cancel()  # its caller is gone too
+        await asyncio.gather(flushing, first, return_exceptions=True)
+        second = asyncio.ensure_future(queue.finish(7))
+        draining = asyncio.ensure_future(queue.drain())
+        await asyncio.sleep(0.05)
+        assert writer.running == 1  # still the first batch
+        assert not draining.done()  # shutdown waits for what was written
+        writer.release.set()
+        await asyncio.wait_for(draining, 5)
+        await asyncio.wait_for(second, 5)
+        queue.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        workers.shutdown()
+        store.close()
+    assert writer.most_at_once == 1
+    assert [[e.request_id for e in b.enqueue] for b in writer.batches] == [["first"], []]
+    assert writer.batches[1].finish == [7]
+    assert writer.closed
