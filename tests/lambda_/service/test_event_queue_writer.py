@@ -63,13 +63,17 @@ def test_batches_go_one_at_a_time_and_shutdown_waits_for_the_one_in_flight(
         flushing.cancel()
         first.cancel()  # its caller is gone too
         await asyncio.gather(flushing, first, return_exceptions=True)
+        early = asyncio.ensure_future(queue.drain())
         second = asyncio.ensure_future(queue.finish(7))
         draining = asyncio.ensure_future(queue.drain())
         await asyncio.sleep(0.05)
         assert writer.running == 1  # still the first batch
-        assert not draining.done()  # shutdown waits for what was written
+        # Shutdown waits for what was written: the batch the cancelled flush left, and after it
+        # the next.
+        assert not early.done()
+        assert not draining.done()
         writer.release.set()
-        await asyncio.wait_for(draining, 5)
+        await asyncio.wait_for(asyncio.gather(early, draining), 5)
         await asyncio.wait_for(second, 5)
         queue.close()
 

@@ -116,8 +116,10 @@ class EventQueue:
         """Waits until every write made so far is committed or has failed: at shutdown, once
         nothing writes any more, before `close`. A delivery's finish cut off there would have
         its event delivered again after the restart."""
-        while self._flushing is not None and not self._flushing.done():
-            await asyncio.wait({self._flushing})
+        while in_flight := {
+            task for task in (self._flushing, self._writing) if task and not task.done()
+        }:
+            await asyncio.wait(in_flight)
 
     def close(self) -> None:
         """Waits for the COMMIT in flight on the queue's thread, if any, and ends the loop
