@@ -103,7 +103,7 @@ from gureum.lambda_.services.vault import KmsEnvironmentVault
 from gureum.lambda_.store.agents import AgentRegistry
 from gureum.lambda_.store.codestore import CodeStore
 from gureum.lambda_.store.event_sources import TriggerStore
-from gureum.lambda_.store.ports import EnvironmentVault, Followed, LoopQueueWriter, QueueStore
+from gureum.lambda_.store.ports import EnvironmentVault, Followed, LoopQueue, QueueStore
 from gureum.lambda_.store.sqlite import SqliteStore
 from gureum.sqs.services.queues import QueueService
 
@@ -573,7 +573,7 @@ class Lambda(Assembly):
 
 def _control_plane(
     settings: Settings, vault: EnvironmentVault
-) -> tuple[QueueStore, Followed | None, LoopQueueWriter | None]:
+) -> tuple[QueueStore, Followed | None, LoopQueue | None]:
     """Lambda's control plane and event queue: SQLite in the data directory, or PostgreSQL
     (then also what follows other processes' commits, and the queue's writer on the loop)."""
     if not settings.store:
@@ -583,7 +583,7 @@ def _control_plane(
     from gureum.lambda_.store.postgres import open_store  # noqa: PLC0415
 
     store = open_store(settings.store, vault)
-    return store, store, store.queue_writer()
+    return store, store, store.loop_queue()
 
 
 def _triggers(
@@ -712,7 +712,7 @@ def assemble(
     # run (a PostgreSQL store's pool starts some).
     isolation, memory = isolated or decide_isolation(settings.isolation, settings.sandboxes)
     # Durable state: the control plane (variables sealed with KMS), code blobs, the settler.
-    store, followed, queue_writer = _control_plane(settings, KmsEnvironmentVault(keys))
+    store, followed, loop_queue = _control_plane(settings, KmsEnvironmentVault(keys))
     # Archives where every host of a cluster reads them, each host's unpacked trees its own;
     # the download links' key shared too (a link one front door signs, another serves).
     code = CodeStore(settings.shared / "code", trees=data / "code" / "trees")
@@ -787,7 +787,7 @@ def assemble(
     except OSError as exc:
         raise SystemExit(f"gureum: cannot lease environment uids in {leases}: {exc}") from None
     pool = EnvironmentPool(platform, settings.scaled(settings.keep_alive), uids)
-    events = EventQueue(store, executor, queue_writer)
+    events = EventQueue(store, executor, loop_queue)
     invoker = Invoker(
         store,
         code,

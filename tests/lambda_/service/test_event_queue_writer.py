@@ -1,5 +1,5 @@
-"""`EventQueue` over a loop writer (the PostgreSQL store's `QueueWriter`, here a writer that
-holds each batch until the test lets it go): batches one at a time on the writer's session,
+"""`EventQueue` over a loop queue (the PostgreSQL store's `QueueSession`, here one whose writes
+wait until the test lets them go): batches one at a time on the writer's session,
 even after a cancelled flush, and shutdown waits for the batch in flight."""
 
 from __future__ import annotations
@@ -33,6 +33,14 @@ class HeldWriter:
             self.batches.append(writes)
         finally:
             self.running -= 1
+
+    async def due(
+        self, now: float, limit: int, busy: set[int]
+    ) -> tuple[list[QueuedEvent], dict[tuple[str, str], int]]:
+        return [], {}
+
+    async def next_due(self) -> float | None:
+        return None
 
     def close(self) -> None:
         self.closed = True

@@ -432,7 +432,7 @@ def test_the_event_queue_commits_concurrent_accepts_in_groups(store: QueueStore)
 
     async def accept_then_deliver() -> None:
         # As the assembly makes it: PostgreSQL's group commits go through its loop writer.
-        writer = store.queue_writer() if isinstance(store, PostgresStore) else None
+        writer = store.loop_queue() if isinstance(store, PostgresStore) else None
         queue = EventQueue(store, workers, writer)
         queue.on_commit = committed
         await asyncio.gather(*(queue.accept(event("f", 1.0, f"r{n}")) for n in range(200)))
@@ -605,7 +605,7 @@ def test_a_loop_writers_batch_enqueues_finishes_and_reschedules_in_one_commit(
 
     async def write() -> None:
         listener = await psycopg.AsyncConnection.connect(store.url, autocommit=True)
-        writer = store.queue_writer()
+        writer = store.loop_queue()
         try:
             await listener.execute(f"LISTEN {EVENTS}")
             await writer.write(QueueWrites(finish=[done.id or 0]))
@@ -647,7 +647,7 @@ def test_a_loop_writers_failed_batch_stores_none_of_it(
     overflowing = replace(event("f", 1.0, "bad"), progress=Progress(1.0, 2**40))
 
     async def write() -> None:
-        writer = store.queue_writer()
+        writer = store.loop_queue()
         try:
             with pytest.raises(psycopg.errors.NumericValueOutOfRange):
                 await writer.write(
@@ -675,7 +675,7 @@ def test_a_loop_writer_outlives_its_session_ending_between_batches(
         store = PostgresStore(own.url(), MarkingVault())
 
         async def write() -> None:
-            writer = store.queue_writer()
+            writer = store.loop_queue()
             try:
                 await writer.write(QueueWrites(enqueue=[event("f", 1.0, "first")]))
                 with psycopg.connect(own.url(), autocommit=True) as admin:
@@ -702,3 +702,77 @@ def test_a_loop_writer_outlives_its_session_ending_between_batches(
             store.close()
     finally:
         own.stop()
+
+
+def test_a_loop_sessions_claims_hold_for_it_and_end_with_it(
+    shared: Callable[[], PostgresStore],
+) -> None:
+    """The delivery loop's claims name the loop's own session: another process never takes
+    them while it lives, this process sees them again (its `busy` keeps apart what it is
+    delivering), and they are free for all at once when the session ends, as a dead
+    process's are."""
+    one, two = shared(), shared()
+    with one.queue_transaction() as tx:
+        tx.enqueue([event("f", 1.0, "a"), event("f", 2.0, "b"), event("f", 9.0, "later")])
+    session = one.loop_queue()
+
+    async def claim() -> None:
+        taken, depths = await session.due(5.0, 1, set())
+        assert [e.request_id for e in taken] == ["a"]
+        assert depths == {(ACCOUNT, REGION): 3}
+        assert await session.next_due() == 1.0
+        with two.queue_transaction() as tx:  # another process: "a" is claimed
+            assert [e.request_id for e in tx.due_events(5.0, 10, set())] == ["b"]
+        # "b" is now two's: this process takes its own "a" again, unless busy with it.
+        again, _ = await session.due(5.0, 10, set())
+        assert [e.request_id for e in again] == ["a"]
+        busy, _ = await session.due(5.0, 10, {taken[0].id or 0})
+        assert busy == []
+
+    try:
+        asyncio.run(claim())
+    finally:
+        session.close()
+    for _ in range(100):  # free once PostgreSQL has ended the session's backend
+        with two.queue_transaction() as tx:
+            freed = [e.request_id for e in tx.due_events(5.0, 10, set())]
+        if "a" in freed:
+            break
+        time.sleep(0.02)
+    assert sorted(freed) == ["a", "b"]  # "b" is two's own
+
+
+def test_a_loop_session_serves_commits_and_reads_at_once_on_one_backend(
+    shared: Callable[[], PostgresStore],
+) -> None:
+    """The group commits and the delivery loop's reads share the session, concurrently on the
+    loop: each waits its turn, none takes another's answer for the server's last words."""
+    store = shared()
+    session = store.loop_queue()
+
+    async def together() -> set[int]:
+        backends: set[int] = set()
+
+        async def read() -> None:
+            await session.due(1.0, 5, set())
+            await session.next_due()
+            backends.add(await backend())
+
+        async def backend() -> int:
+            async with session._using() as connection:
+                row = await (await connection.execute("SELECT pg_backend_pid()")).fetchone()
+            assert row is not None
+            return int(row[0])
+
+        writes = [session.write(QueueWrites(enqueue=[event("f", 1.0, f"r{n}")])) for n in range(30)]
+        reads = [read() for _ in range(30)]
+        await asyncio.wait_for(asyncio.gather(*writes, *reads), 20)
+        return backends
+
+    try:
+        backends = asyncio.run(together())
+    finally:
+        session.close()
+    assert len(backends) == 1  # never taken for dead and made again
+    with store.queue_transaction() as tx:
+        assert tx.queue_depth() == 30

@@ -58,7 +58,7 @@ from gureum.lambda_.services.context import Caller
 from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.services.invoker import Invoker, Target, check_invocable
 from gureum.lambda_.services.metrics import LambdaMetrics
-from gureum.lambda_.store.ports import QueueStore, Transaction
+from gureum.lambda_.store.ports import QueueStore
 from gureum.sqs.services.queues import QueueService
 
 log = logging.getLogger("gureum.events")
@@ -166,19 +166,14 @@ class Delivery:
         return self._busy | set(self._resting)
 
     async def _due(self, now: float, limit: int) -> list[QueuedEvent]:
-        held = self._held(now)
-
-        def read(tx: Transaction) -> tuple[list[QueuedEvent], dict[tuple[str, str], int]]:
-            return tx.due_events(now, limit, held), tx.queue_depths()
-
-        due, depths = await self._events.run(read)
+        due, depths = await self._events.due(now, limit, self._held(now))
         self._metrics.queue_depth(depths)
         return due
 
     async def _sleep(self, now: float, picked: bool, saturated: bool, free: bool) -> None:
         upcoming = None
         if not saturated:  # saturated, a delivery that ends wakes the loop: no need to look
-            upcoming = await self._events.run(lambda tx: tx.next_due())
+            upcoming = await self._events.next_due()
         delay = 1.0 if upcoming is None else min(max(upcoming - now, 0.001), 1.0)
         if saturated or (upcoming is not None and upcoming <= now and not picked):
             # All that is due is held (being delivered, or resting): a delivery that ends wakes

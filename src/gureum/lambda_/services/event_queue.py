@@ -21,8 +21,9 @@ behind them for good. While a control-plane transaction holds the store, the bat
 shared worker whole, so the loop never stops behind one. The delivery loop's reads of the queue
 run on the loop too (`run`), after the COMMIT in flight.
 
-A store across the network (PostgreSQL) has a `LoopQueueWriter` instead: the loop sends each
-batch whole and awaits its answer, and no thread takes part (see `postgres_queue`).
+A store across the network (PostgreSQL) has a `LoopQueue` instead: the loop sends each batch
+whole and awaits its answer, and the delivery loop's reads go the same way (`due`, `next_due`);
+no thread takes part (see `postgres_queue`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import TypeVar
 
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.store.ports import (
-    LoopQueueWriter,
+    LoopQueue,
     QueueStore,
     QueueWrites,
     StoreBusy,
@@ -70,11 +71,11 @@ class EventQueue:
     """Durable writes to the event queue, committed in groups (event loop only)."""
 
     def __init__(
-        self, store: QueueStore, executor: Executor, writer: LoopQueueWriter | None = None
+        self, store: QueueStore, executor: Executor, on_loop: LoopQueue | None = None
     ) -> None:
         self._store = store
         self._executor = executor
-        self._writer = writer
+        self._on_loop = on_loop
         # Set to the delivery loop's wake-up once it exists: committed events are due now.
         self.on_commit: Callable[[], None] = lambda: None
         self._pending: list[tuple[Write, asyncio.Future[None]]] = []
@@ -125,8 +126,8 @@ class EventQueue:
         """Waits for the COMMIT in flight on the queue's thread, if any, and ends the loop
         writer's session; after `drain`."""
         self._committer.shutdown(wait=True)
-        if self._writer is not None:
-            self._writer.close()
+        if self._on_loop is not None:
+            self._on_loop.close()
 
     async def accept(self, event: QueuedEvent) -> None:
         """Returns once `event` is committed: the caller answers 202 after this."""
@@ -147,6 +148,24 @@ class EventQueue:
         if self._flushing is None or self._flushing.done():
             self._flushing = loop.create_task(self._flush())
         await future
+
+    async def due(
+        self, now: float, limit: int, busy: set[int]
+    ) -> tuple[list[QueuedEvent], dict[tuple[str, str], int]]:
+        """Takes the events due by `now` (at most `limit`, none of `busy`), with the queue's
+        depths by (account, region): the delivery loop's read of each round."""
+        if self._on_loop is not None:
+            return await self._on_loop.due(now, limit, busy)
+
+        def read(tx: Transaction) -> tuple[list[QueuedEvent], dict[tuple[str, str], int]]:
+            return tx.due_events(now, limit, busy), tx.queue_depths()
+
+        return await self.run(read)
+
+    async def next_due(self) -> float | None:
+        if self._on_loop is not None:
+            return await self._on_loop.next_due()
+        return await self.run(lambda tx: tx.next_due())
 
     async def run(self, work: Callable[[Transaction], T]) -> T:
         """Runs `work` in one queue transaction: on the loop's thread if the store is free,
@@ -176,8 +195,8 @@ class EventQueue:
             batch, self._pending = self._pending, []
             writes = [w for w, _ in batch]
             try:
-                if self._writer is not None:
-                    failed = await self._write_on_loop(self._writer, writes)
+                if self._on_loop is not None:
+                    failed = await self._write_on_loop(self._on_loop, writes)
                 else:
                     failed = await self._commit_batch(
                         functools.partial(self._write_batch, writes=writes)
@@ -219,9 +238,7 @@ class EventQueue:
         await asyncio.shield(self._committing)
         return failed
 
-    async def _write_on_loop(
-        self, writer: LoopQueueWriter, writes: list[Write]
-    ) -> dict[int, Exception]:
+    async def _write_on_loop(self, writer: LoopQueue, writes: list[Write]) -> dict[int, Exception]:
         """The batch through the store's loop writer: all of it or nothing (never one write's
         failure alone)."""
         data = QueueWrites()

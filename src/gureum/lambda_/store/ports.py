@@ -233,21 +233,31 @@ class QueueStore(Store, Protocol):
 
 @dataclass(slots=True)
 class QueueWrites:
-    """One group commit's writes to the event queue, as data (for a `LoopQueueWriter`)."""
+    """One group commit's writes to the event queue, as data (for a `LoopQueue`)."""
 
     enqueue: list[QueuedEvent] = field(default_factory=list)
     finish: list[int] = field(default_factory=list)  # event ids
     reschedule: list[tuple[int, float, Progress]] = field(default_factory=list)  # id, due, ...
 
 
-class LoopQueueWriter(Protocol):
-    """Commits the event queue's group commits from the event loop itself, awaiting the
-    database rather than a thread (a store across the network: PostgreSQL)."""
+class LoopQueue(Protocol):
+    """The event queue from the event loop itself, its round trips awaited rather than run on
+    a thread (a store across the network: PostgreSQL): the group commits, and the delivery
+    loop's reads."""
 
     async def write(self, writes: QueueWrites) -> None:
         """Commits all of `writes` in one transaction, or raises with none stored (or, when
         the connection broke during the COMMIT, with that unknown)."""
         ...
+
+    async def due(
+        self, now: float, limit: int, busy: set[int]
+    ) -> tuple[list[QueuedEvent], dict[tuple[str, str], int]]:
+        """Takes (claims) the events due by `now`, as `Transaction.due_events`, and the queue's
+        depths by (account, region), as `Transaction.queue_depths`."""
+        ...
+
+    async def next_due(self) -> float | None: ...
 
     def close(self) -> None: ...
 

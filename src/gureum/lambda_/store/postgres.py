@@ -11,8 +11,8 @@ The same `Store` as `gureum.lambda_.store.sqlite`, with the same guarantees:
 
 The event queue never makes the event loop wait on the network: `queue_transaction(wait=False)`
 and `prepare_queue(wait=False)` always answer `StoreBusy` (one round trip per statement would
-stall the loop), so its reads run on a worker thread, and its group commits go through
-`queue_writer()`, which awaits them on the loop (`postgres_queue.QueueWriter`).
+stall the loop): the queue's group commits and the delivery loop's claims and reads go through
+`loop_queue()` instead, which awaits them on the loop (`postgres_queue.QueueSession`).
 
 `snapshot()` does read on the loop, as SQLite's does: the invoker's and the function
 service's caches use it on a miss (after a change). It reads outside a transaction
@@ -39,7 +39,7 @@ from gureum.aws.postgres import (
 )
 from gureum.lambda_.store import records
 from gureum.lambda_.store.ports import EnvironmentVault, StoreBusy
-from gureum.lambda_.store.postgres_queue import EVENTS, Claimant, QueueWriter
+from gureum.lambda_.store.postgres_queue import EVENTS, Claimant, QueueSession
 from gureum.lambda_.store.postgres_tx import CHANGES, PostgresTransaction
 
 T = TypeVar("T")
@@ -97,9 +97,9 @@ class PostgresStore:
         with self._database.transaction() as connection:
             yield PostgresTransaction(connection, self._vault, self._claimant)
 
-    def queue_writer(self) -> QueueWriter:
-        """The event queue's group commits, from the event loop (`postgres_queue`)."""
-        return QueueWriter(self.url)
+    def loop_queue(self) -> QueueSession:
+        """The event queue from the event loop: its group commits, claims and reads."""
+        return QueueSession(self.url)
 
     def prepare_queue(
         self, work: Callable[[PostgresTransaction], T], *, wait: bool = True

@@ -1,27 +1,32 @@
 """The asynchronous event queue in PostgreSQL: enqueue, claim, reschedule, finish.
 
-Claims: `due_events` takes due rows with `FOR UPDATE SKIP LOCKED` (two processes looking at
-once never take the same event) and marks them claimed by this process, so that no other
-process takes them while it delivers them. A claim names the backend of the process's
-`Claimant` connection (its pid and start time): it holds while `pg_stat_activity` shows that
-backend, so the events of a process that died (`kill -9`, a lost host) are free at once, and no
-timeout has to outlast the longest function. A process sees its own claimed events (its
-delivery loop keeps them apart with `busy`, as with SQLite); `reschedule` releases a claim,
-`finish` deletes the row. Every enqueue NOTIFYs `EVENTS` (sent at COMMIT), which the delivery
-loops of every process LISTEN to.
+Claims: due rows are taken with `FOR UPDATE SKIP LOCKED` (two processes looking at once never
+take the same event) and marked claimed by this process, so that no other process takes them
+while it delivers them. A claim names a backend of the process's own (its pid and start time):
+it holds while `pg_stat_activity` shows that backend, so the events of a process that died
+(`kill -9`, a lost host) are free at once, and no timeout has to outlast the longest function.
+A process sees its own claimed events (its delivery loop keeps them apart with `busy`, as with
+SQLite); `reschedule` releases a claim, `finish` deletes the row. Every enqueue NOTIFYs `EVENTS`
+(sent at COMMIT), which the delivery loops of every process LISTEN to.
 
-Group commits (`QueueWriter`) run on the event loop, on a connection of their own, each batch
-one statement: one round trip to the server, awaited rather than blocked on. On a worker thread,
-the same batch was a transaction of a round trip per statement, and each one's answer waited for
-the GIL while the loop parsed requests: a batch of 15 writes that PostgreSQL commits in 1 ms
-took 12 ms, and, one batch being in flight at a time, that bounded the accepts.
+The server uses the queue from its event loop (`QueueSession`), on a session of its own that is
+also the claimant: each group commit is one statement, one round trip awaited rather than
+blocked on, and the delivery loop's claims and reads are statements on the same session. On a
+worker thread, a batch was a transaction of a round trip per statement, and each one's answer
+waited for the GIL while the loop parsed requests: a batch of 15 writes that PostgreSQL commits
+in 1 ms took 12 ms, and, one batch being in flight at a time, that bounded the accepts. The
+`Transaction` statements (`QueueStatements`, on pooled connections) name the `Claimant`
+session instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -34,26 +39,40 @@ from gureum.lambda_.store.ports import QueueWrites
 
 # NOTIFY channel: events were committed to the queue.
 EVENTS = "gureum_lambda_events"
-# The application name of each process's `QueueWriter` session.
+# The application name of each process's `QueueSession`.
 WRITER_NAME = "gureum-event-queue"
 _EVENT_COLUMNS = (
     "id, request_id, account, region, function_name, qualifier, payload, "
     "accepted_at, invocations, backoffs, due_at, trace_header"
 )
-_CLAIM = f"""
-WITH picked AS (
-    SELECT id FROM lambda_events e
-    WHERE due_at <= %(now)s AND NOT (id = ANY(%(busy)s::bigint[]))
-      AND (claim_pid IS NULL
-           OR (claim_pid = %(pid)s AND claim_start = %(start)s)
+# Claims due events for `me`: the claimant's backend (pid, backend_start). A claim holds while
+# that backend lives; a process's own claims are its to take again (its `busy` keeps apart
+# those it is delivering).
+_CLAIM_FOR = f"""
+WITH me AS ({{me}}),
+picked AS (
+    SELECT e.id FROM lambda_events e, me
+    WHERE e.due_at <= %(now)s AND NOT (e.id = ANY(%(busy)s::bigint[]))
+      AND (e.claim_pid IS NULL
+           OR (e.claim_pid = me.pid AND e.claim_start = me.backend_start)
            OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a
                           WHERE a.pid = e.claim_pid AND a.backend_start = e.claim_start))
-    ORDER BY due_at, id LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED)
-UPDATE lambda_events SET claim_pid = %(pid)s, claim_start = %(start)s
-FROM picked WHERE lambda_events.id = picked.id
+    ORDER BY e.due_at, e.id LIMIT %(limit)s
+    FOR UPDATE OF e SKIP LOCKED)
+UPDATE lambda_events SET claim_pid = me.pid, claim_start = me.backend_start
+FROM picked, me WHERE lambda_events.id = picked.id
 RETURNING {", ".join(f"lambda_events.{c.strip()}" for c in _EVENT_COLUMNS.split(","))}
 """
+# For a transaction on a pooled connection: the `Claimant` session, named by parameters.
+_CLAIM = _CLAIM_FOR.replace(
+    "{me}", "SELECT %(pid)s::integer AS pid, %(start)s::timestamptz AS backend_start"
+)
+# On the loop's own session, which is the claimant itself.
+_CLAIM_HERE = _CLAIM_FOR.replace(
+    "{me}", "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+).encode()
+_DEPTHS = "SELECT account, region, COUNT(*) FROM lambda_events GROUP BY account, region"
+_NEXT_DUE = "SELECT MIN(due_at) FROM lambda_events"
 
 
 _INSERT = (
@@ -150,9 +169,11 @@ def _row(event: QueuedEvent) -> tuple[Any, ...]:
     )
 
 
-class QueueWriter:
-    """Commits the event queue's group commits from the event loop (see the module docstring):
-    one connection, made at the first batch and again after it broke. Event loop only."""
+class QueueSession:
+    """The event queue from the event loop (see the module docstring): its group commits and
+    the delivery loop's reads, on one session of the process's own, made at first use and
+    again after it ended. The session is also the claimant of the events this process takes.
+    Event loop only."""
 
     def __init__(self, url: str) -> None:
         idle_ms = int(IDLE_IN_TRANSACTION * 1000)
@@ -163,6 +184,7 @@ class QueueWriter:
             **RESILIENT,
         )
         self._connection: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
+        self._lock = asyncio.Lock()
 
     async def write(self, writes: QueueWrites) -> None:
         """Commits all of `writes` in one transaction (durable when this returns), or raises
@@ -170,13 +192,40 @@ class QueueWriter:
         with whether it was stored unknown (the caller's answer is then a 5xx, as for any
         request cut off: the client's retry may queue an event twice, never lose one)."""
         parameters = (_document(writes), EVENTS)
-        connection = await self._connected()
-        try:
+        async with self._using() as connection:
             await connection.execute(_BATCH, parameters)
-        except psycopg.OperationalError:
-            if connection.broken or connection.closed:
-                self._connection = None
-            raise
+
+    async def due(
+        self, now: float, limit: int, busy: set[int]
+    ) -> tuple[list[QueuedEvent], dict[tuple[str, str], int]]:
+        """Claims for this session itself (see `_CLAIM_HERE`): should it end, its claims are
+        free for every process at once, as a dead process's are."""
+        parameters = {"now": now, "busy": sorted(busy), "limit": max(limit, 0)}
+        async with self._using() as connection:
+            claimed = await (await connection.execute(_CLAIM_HERE, parameters)).fetchall()
+            depths = await (await connection.execute(_DEPTHS.encode())).fetchall()
+        return _events(claimed), _depths(depths)
+
+    async def next_due(self) -> float | None:
+        async with self._using() as connection:
+            row = await (await connection.execute(_NEXT_DUE.encode())).fetchone()
+        return None if row is None else _float(row[0])
+
+    @asynccontextmanager
+    async def _using(self) -> AsyncIterator[psycopg.AsyncConnection[tuple[Any, ...]]]:
+        """The session, to one user at a time (a group commit, or the delivery loop's read):
+        made again first if it ended while idle, forgotten if it broke. One at a time, for the
+        liveness check too: while another's statement is in flight, its answer makes the socket
+        readable, and the check would take the session for dead and close it under it."""
+        async with self._lock:
+            connection = await self._connected()
+            try:
+                yield connection
+            except psycopg.OperationalError:
+                if connection.broken or connection.closed:
+                    self._connection = None
+                    await connection.close()
+                raise
 
     async def _connected(self) -> psycopg.AsyncConnection[tuple[Any, ...]]:
         connection = self._connection
@@ -197,9 +246,9 @@ class QueueWriter:
 
 
 def _idle_and_alive(connection: psycopg.AsyncConnection[tuple[Any, ...]]) -> bool:
-    """Whether the writer's idle session still stands. Between batches it hears nothing, so a
+    """Whether the session, idle, still stands. Between statements it hears nothing, so a
     readable socket is the server's last words (its FATAL, then the close: a restart). Found
-    before the batch is sent, a batch that could not have been stored is not failed for it."""
+    before a batch is sent, a batch that could not have been stored is not failed for it."""
     if connection.closed or connection.broken:
         return False
     return not readable_now(connection.fileno())
@@ -275,13 +324,10 @@ class QueueStatements:
         rows = self._rows(
             _CLAIM, now=now, busy=sorted(busy), pid=pid, start=start, limit=max(limit, 0)
         )
-        events = [_event(row) for row in rows]
-        events.sort(key=lambda event: (event.due_at, event.id or 0))
-        return events
+        return _events(rows)
 
     def next_due(self) -> float | None:
-        value = self._rows("SELECT MIN(due_at) FROM lambda_events")[0][0]
-        return None if value is None else float(value)
+        return _float(self._rows(_NEXT_DUE)[0][0])
 
     def reschedule(self, event_id: int, due_at: float, progress: Progress) -> None:
         self._db.execute(_RESCHEDULE, (due_at, progress.invocations, progress.backoffs, event_id))
@@ -293,10 +339,21 @@ class QueueStatements:
         return int(self._rows("SELECT COUNT(*) FROM lambda_events")[0][0])
 
     def queue_depths(self) -> dict[tuple[str, str], int]:
-        rows = self._rows(
-            "SELECT account, region, COUNT(*) FROM lambda_events GROUP BY account, region"
-        )
-        return {(str(a), str(r)): int(n) for a, r, n in rows}
+        return _depths(self._rows(_DEPTHS))
+
+
+def _events(rows: list[Any]) -> list[QueuedEvent]:
+    events = [_event(row) for row in rows]
+    events.sort(key=lambda event: (event.due_at, event.id or 0))
+    return events
+
+
+def _depths(rows: list[Any]) -> dict[tuple[str, str], int]:
+    return {(str(a), str(r)): int(n) for a, r, n in rows}
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _event(row: Any) -> QueuedEvent:
