@@ -165,6 +165,13 @@ def session_alive(connection: psycopg.Connection[Any]) -> bool:
 IDLE_IN_TRANSACTION = 10.0
 
 
+def session_settings(idle_in_transaction: float = IDLE_IN_TRANSACTION) -> dict[str, Any]:
+    """The connection settings of every session of gureum's: the socket's (`RESILIENT`) and the
+    bound on a transaction left idle (`IDLE_IN_TRANSACTION`)."""
+    idle_ms = int(idle_in_transaction * 1000)
+    return {"options": f"-c idle_in_transaction_session_timeout={idle_ms}", **RESILIENT}
+
+
 class Database:
     """One PostgreSQL database through a pool of connections, shared by threads.
 
@@ -179,16 +186,11 @@ class Database:
         # One connection first: a database that cannot be reached fails at once, with the
         # server's own reason, rather than after the pool's retries.
         psycopg.connect(url, connect_timeout=10).close()
-        idle_ms = int(idle_in_transaction * 1000)
         self.pool: ConnectionPool[psycopg.Connection[tuple[object, ...]]] = ConnectionPool(
             url,
             min_size=1,
             max_size=max_size,
-            kwargs={
-                "autocommit": True,
-                "options": f"-c idle_in_transaction_session_timeout={idle_ms}",
-                **RESILIENT,
-            },
+            kwargs={"autocommit": True, **session_settings(idle_in_transaction)},
             open=False,
             name="gureum",
             # While the database is away a request waits this long for a connection, then

@@ -39,7 +39,7 @@ from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.store.ports import QueueStore, QueueWrites, StoreBusy
 from gureum.lambda_.store.postgres import PostgresStore
-from gureum.lambda_.store.postgres_queue import EVENTS, WRITER_NAME
+from gureum.lambda_.store.postgres_queue import EVENTS, SESSION_NAME
 from gureum.lambda_.store.sqlite import SqliteStore
 from tests.support.postgres import PostgresCluster
 
@@ -682,7 +682,7 @@ def test_a_loop_writer_outlives_its_session_ending_between_batches(
                     (ended,) = admin.execute(
                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                         "WHERE application_name = %s",
-                        (WRITER_NAME,),
+                        (SESSION_NAME,),
                     ).fetchone() or (0,)
                 assert ended == 1
                 await asyncio.sleep(0.2)

@@ -55,11 +55,7 @@ class PostgresStore:
     def __init__(self, url: str, vault: EnvironmentVault) -> None:
         self._vault = vault
         self._database = Database(url)
-        try:
-            self._claimant = Claimant(url)
-        except BaseException:
-            self._database.close()
-            raise
+        self._claimant = Claimant(url)  # connects at its first claim
         try:
             self._database.migrate(COMPONENT, migrations_in("gureum.lambda_.store"))
         except BaseException:

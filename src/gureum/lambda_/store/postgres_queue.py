@@ -33,14 +33,14 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from gureum.aws.postgres import IDLE_IN_TRANSACTION, RESILIENT, readable_now, session_alive
+from gureum.aws.postgres import readable_now, session_alive, session_settings
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.store.ports import QueueWrites
 
 # NOTIFY channel: events were committed to the queue.
 EVENTS = "gureum_lambda_events"
 # The application name of each process's `QueueSession`.
-WRITER_NAME = "gureum-event-queue"
+SESSION_NAME = "gureum-event-queue"
 _EVENT_COLUMNS = (
     "id, request_id, account, region, function_name, qualifier, payload, "
     "accepted_at, invocations, backoffs, due_at, trace_header"
@@ -176,12 +176,10 @@ class QueueSession:
     Event loop only."""
 
     def __init__(self, url: str) -> None:
-        idle_ms = int(IDLE_IN_TRANSACTION * 1000)
         self._conninfo = make_conninfo(
             url,
-            options=f"-c idle_in_transaction_session_timeout={idle_ms}",
-            application_name=WRITER_NAME,  # in pg_stat_activity, for whoever looks
-            **RESILIENT,
+            application_name=SESSION_NAME,  # in pg_stat_activity, for whoever looks
+            **session_settings(),
         )
         self._connection: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
         self._lock = asyncio.Lock()
@@ -255,17 +253,19 @@ def _idle_and_alive(connection: psycopg.AsyncConnection[tuple[Any, ...]]) -> boo
 
 
 class Claimant:
-    """This process's identity for claims: one connection held open for the store's life, and
-    made again if it broke (its claims are then free for others: at-least-once)."""
+    """The identity of claims made in `Transaction`s (on pooled connections): one connection,
+    made at the first claim, held open for the store's life and made again if it broke (its
+    claims are then free for others: at-least-once). The server's delivery loop claims through
+    its `QueueSession` instead, so a server opens none."""
 
     def __init__(self, url: str) -> None:
         self._url = url
         self._lock = threading.Lock()
         self._connection: psycopg.Connection[tuple[Any, ...]] | None = None
-        self._identity: tuple[int, datetime] = self._connect()
+        self._identity: tuple[int, datetime] | None = None
 
     def _connect(self) -> tuple[int, datetime]:
-        connection = psycopg.connect(self._url, autocommit=True)
+        connection = psycopg.connect(self._url, autocommit=True, **session_settings())
         try:
             row = connection.execute(
                 "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
@@ -286,6 +286,7 @@ class Claimant:
                 if self._connection is not None:
                     self._connection.close()
                 self._identity = self._connect()
+            assert self._identity is not None  # made with the connection
             return self._identity
 
     def close(self) -> None:
