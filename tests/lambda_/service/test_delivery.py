@@ -38,7 +38,12 @@ from gureum.lambda_.domain.lifecycle import READY
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.sandbox.environment import InvocationRequest, InvocationResult
 from gureum.lambda_.services.context import Caller
-from gureum.lambda_.services.delivery import PARALLEL_DELIVERIES, SHARED_DELIVERIES, Delivery
+from gureum.lambda_.services.delivery import (
+    DEPTHS_EVERY,
+    PARALLEL_DELIVERIES,
+    SHARED_DELIVERIES,
+    Delivery,
+)
 from gureum.lambda_.services.event_queue import ACCEPTING_WINDOW, EventQueue
 from gureum.lambda_.services.invoker import Invoker, Target
 from gureum.lambda_.services.metrics import LambdaMetrics
@@ -824,3 +829,63 @@ def test_a_trickle_of_accepts_does_not_narrow_delivery(
         assert invoker.widest > SHARED_DELIVERIES, invoker.widest
 
     asyncio.run(running(rig, scenario))
+
+
+class CountsReads:
+    """A transaction counting the delivery loop's reads: rounds, and counts of the depths."""
+
+    def __init__(self, inner: Transaction, store: DepthCounting) -> None:
+        self._inner = inner
+        self._store = store
+
+    def due_events(self, now: float, limit: int, busy: set[int]) -> list[QueuedEvent]:
+        self._store.rounds += 1
+        return self._inner.due_events(now, limit, busy)
+
+    def queue_depths(self) -> dict[tuple[str, str], int]:
+        self._store.counts += 1
+        return self._inner.queue_depths()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class DepthCounting(CountingStore):
+    rounds = 0
+    counts = 0
+
+    def _wrap(self, tx: Transaction) -> Transaction:
+        return cast(Transaction, CountsReads(tx, self))
+
+
+def test_the_queue_depth_is_counted_now_and_then_not_every_round(
+    executor: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    """A count reads the whole queue: through a backlog the loop goes round many times a
+    second, and counting each time would take the store from the deliveries. The gauge still
+    comes down to 0 once the queue is empty."""
+    store = DepthCounting(SqliteStore(tmp_path / "gureum.sqlite3", NoVault()))
+    rig = rig_over(store, executor, tmp_path)
+    metrics = rig.delivery._metrics
+
+    def gauge() -> float:
+        for line in metrics.render().decode().splitlines():
+            if line.startswith("gureum_async_queue_depth "):
+                return float(line.split()[1])
+        raise AssertionError("no queue depth gauge")
+
+    async def scenario() -> None:
+        await asyncio.gather(*(rig.accept("healthy", n) for n in range(300)))
+        started = time.monotonic()
+        await until(lambda: not queued(store))
+        elapsed = time.monotonic() - started
+        # Many rounds worked the backlog off, with few counts.
+        assert store.rounds > 10, store.rounds
+        assert store.counts <= elapsed / DEPTHS_EVERY + 2, (store.counts, elapsed)
+        await until(lambda: gauge() == 0.0, timeout=3 * DEPTHS_EVERY)
+
+    try:
+        asyncio.run(running(rig, scenario))
+    finally:
+        store.close()
+    assert len(rig.invoker.ran) == 300

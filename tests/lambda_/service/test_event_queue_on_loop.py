@@ -8,6 +8,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from gureum.aws.errors import ServiceError
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.services.event_queue import EventQueue
 from gureum.lambda_.store.ports import QueueWrites
@@ -34,10 +35,11 @@ class HeldWriter:
         finally:
             self.running -= 1
 
-    async def due(
-        self, now: float, limit: int, busy: set[int]
-    ) -> tuple[list[QueuedEvent], dict[tuple[str, str], int]]:
-        return [], {}
+    async def due(self, now: float, limit: int, busy: set[int]) -> list[QueuedEvent]:
+        return []
+
+    async def depths(self) -> dict[tuple[str, str], int]:
+        return {}
 
     async def next_due(self) -> float | None:
         return None
@@ -94,3 +96,35 @@ def test_batches_go_one_at_a_time_and_shutdown_waits_for_the_one_in_flight(
     assert [[e.request_id for e in b.enqueue] for b in writer.batches] == [["first"], []]
     assert writer.batches[1].finish == [7]
     assert writer.closed
+
+
+def test_a_stopped_flush_answers_its_callers_with_an_error_not_silence(tmp_path: Path) -> None:
+    """The loop closing under a flush: the callers of the batch on the wire (stored or not,
+    nobody knows) and of the one waiting behind it hear ServiceException; none waits for
+    ever."""
+    store = SqliteStore(tmp_path / "gureum.sqlite3", MarkingVault())  # never written here
+    workers = ThreadPoolExecutor(2)
+    writer = HeldWriter()
+
+    async def scenario() -> list[BaseException | None]:
+        queue = EventQueue(store, workers, writer)
+        first = asyncio.ensure_future(queue.accept(queued("first")))
+        while writer.running == 0:
+            await asyncio.sleep(0)
+        second = asyncio.ensure_future(queue.accept(queued("second")))
+        await asyncio.sleep(0)  # the second is waiting for the next batch
+        flushing = queue._flushing
+        assert flushing is not None
+        flushing.cancel()
+        answers = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 5)
+        writer.release.set()
+        await asyncio.wait_for(queue.drain(), 5)
+        queue.close()
+        return [answer if isinstance(answer, BaseException) else None for answer in answers]
+
+    try:
+        answers = asyncio.run(scenario())
+    finally:
+        workers.shutdown()
+        store.close()
+    assert [type(answer) for answer in answers] == [ServiceError, ServiceError]

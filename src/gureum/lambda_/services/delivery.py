@@ -69,6 +69,9 @@ REFILL_PARTS = 4  # free slots are refilled once a quarter of them are free,
 REFILL_PAUSE = 0.02  # or this many seconds after the last refill
 CONFIG_CACHE = 1024  # event configurations remembered (cleared when full)
 FAULT_PAUSE = 1.0  # after a round of the loop itself failed (the store, most likely)
+# How often the queue's depth gauges are counted (seconds, wall time): a count reads the whole
+# queue, and the loop may go round hundreds of times a second through a backlog.
+DEPTHS_EVERY = 1.0
 T = TypeVar("T")
 
 
@@ -110,6 +113,7 @@ class Delivery:
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._last_read = 0.0  # time.monotonic() of the last look for due events
+        self._counted = -DEPTHS_EVERY  # time.monotonic() of the last count of the depths
         # Event configurations by function and qualifier, for the store generation they were
         # read at: one read per function while its events flow, not one per event.
         self._configs: dict[tuple[str, str, str, str], tuple[int, EventInvokeConfig]] = {}
@@ -157,6 +161,7 @@ class Delivery:
             task = asyncio.get_running_loop().create_task(self._deliver(event))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        await self._count()
         await self._sleep(now, picked=bool(due), saturated=saturated, free=free > 0)
 
     def _held(self, now: float) -> set[int]:
@@ -166,9 +171,16 @@ class Delivery:
         return self._busy | set(self._resting)
 
     async def _due(self, now: float, limit: int) -> list[QueuedEvent]:
-        due, depths = await self._events.due(now, limit, self._held(now))
-        self._metrics.queue_depth(depths)
-        return due
+        return await self._events.due(now, limit, self._held(now))
+
+    async def _count(self) -> None:
+        """The queue depth gauges, every DEPTHS_EVERY seconds at most: counting a backlog of a
+        million events every round would take the store's time from the deliveries that work
+        it off (an idle loop still goes round every second, so an emptied queue shows 0)."""
+        if time.monotonic() - self._counted < DEPTHS_EVERY:
+            return
+        self._counted = time.monotonic()
+        self._metrics.queue_depth(await self._events.depths())
 
     async def _sleep(self, now: float, picked: bool, saturated: bool, free: bool) -> None:
         upcoming = None

@@ -36,6 +36,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+from gureum.aws.errors import ServiceError
 from gureum.lambda_.domain.retries import Progress, QueuedEvent
 from gureum.lambda_.store.ports import (
     LoopQueue,
@@ -65,6 +66,7 @@ Write = QueuedEvent | _Finish | _Reschedule
 ACCEPTING_WINDOW = 0.1  # seconds
 ACCEPTING_COUNT = 50  # accepts in a window
 T = TypeVar("T")
+STOPPED = "An internal error occurred: the event queue stopped before the write was known done."
 
 
 class EventQueue:
@@ -149,18 +151,19 @@ class EventQueue:
             self._flushing = loop.create_task(self._flush())
         await future
 
-    async def due(
-        self, now: float, limit: int, busy: set[int]
-    ) -> tuple[list[QueuedEvent], dict[tuple[str, str], int]]:
-        """Takes the events due by `now` (at most `limit`, none of `busy`), with the queue's
-        depths by (account, region): the delivery loop's read of each round."""
+    async def due(self, now: float, limit: int, busy: set[int]) -> list[QueuedEvent]:
+        """Takes the events due by `now` (at most `limit`, none of `busy`): the delivery loop's
+        read of each round."""
         if self._on_loop is not None:
             return await self._on_loop.due(now, limit, busy)
+        return await self.run(lambda tx: tx.due_events(now, limit, busy))
 
-        def read(tx: Transaction) -> tuple[list[QueuedEvent], dict[tuple[str, str], int]]:
-            return tx.due_events(now, limit, busy), tx.queue_depths()
-
-        return await self.run(read)
+    async def depths(self) -> dict[tuple[str, str], int]:
+        """The queue's depths by (account, region): a count of the whole queue, so the
+        delivery loop asks it now and then, not every round (see `Delivery._count`)."""
+        if self._on_loop is not None:
+            return await self._on_loop.depths()
+        return await self.run(lambda tx: tx.queue_depths())
 
     async def next_due(self) -> float | None:
         if self._on_loop is not None:
@@ -207,6 +210,14 @@ class EventQueue:
                     if not future.done():
                         future.set_exception(exc)
                 continue
+            except asyncio.CancelledError:
+                # The flush itself is stopped (the loop is closing): its batch's callers, and
+                # those waiting for the next, hear an error rather than nothing, ever.
+                stopped, self._pending = [*batch, *self._pending], []
+                for _, future in stopped:
+                    if not future.done():
+                        future.set_exception(ServiceError(STOPPED))
+                raise
             for index, (_, future) in enumerate(batch):
                 if not future.done():
                     if index in failed:

@@ -250,11 +250,12 @@ class LoopQueue(Protocol):
         the connection broke during the COMMIT, with that unknown)."""
         ...
 
-    async def due(
-        self, now: float, limit: int, busy: set[int]
-    ) -> tuple[list[QueuedEvent], dict[tuple[str, str], int]]:
-        """Takes (claims) the events due by `now`, as `Transaction.due_events`, and the queue's
-        depths by (account, region), as `Transaction.queue_depths`."""
+    async def due(self, now: float, limit: int, busy: set[int]) -> list[QueuedEvent]:
+        """Takes (claims) the events due by `now`, as `Transaction.due_events`."""
+        ...
+
+    async def depths(self) -> dict[tuple[str, str], int]:
+        """The queue's depths by (account, region), as `Transaction.queue_depths`."""
         ...
 
     async def next_due(self) -> float | None: ...

@@ -193,16 +193,18 @@ class QueueSession:
         async with self._using() as connection:
             await connection.execute(_BATCH, parameters)
 
-    async def due(
-        self, now: float, limit: int, busy: set[int]
-    ) -> tuple[list[QueuedEvent], dict[tuple[str, str], int]]:
+    async def due(self, now: float, limit: int, busy: set[int]) -> list[QueuedEvent]:
         """Claims for this session itself (see `_CLAIM_HERE`): should it end, its claims are
         free for every process at once, as a dead process's are."""
         parameters = {"now": now, "busy": sorted(busy), "limit": max(limit, 0)}
         async with self._using() as connection:
             claimed = await (await connection.execute(_CLAIM_HERE, parameters)).fetchall()
-            depths = await (await connection.execute(_DEPTHS.encode())).fetchall()
-        return _events(claimed), _depths(depths)
+        return _events(claimed)
+
+    async def depths(self) -> dict[tuple[str, str], int]:
+        async with self._using() as connection:
+            rows = await (await connection.execute(_DEPTHS.encode())).fetchall()
+        return _depths(rows)
 
     async def next_due(self) -> float | None:
         async with self._using() as connection:
