@@ -438,6 +438,8 @@ class SqlOnPostgres:
 class PostgresBackend:
     """Every store in one PostgreSQL database, through one pool (`gureum.aws.sql.Backend`)."""
 
+    dialect = "postgresql"
+
     def __init__(self, url: str) -> None:
         self.url = url
         self._database: Database | None = None

@@ -67,6 +67,10 @@ class SqlDatabase(Protocol):
 class Backend(Protocol):
     """Where the stores' databases are: the data directory, or one PostgreSQL database."""
 
+    # "sqlite" or "postgresql": a store may write a hot path in its database's own SQL (the
+    # portable subset stays the rule, and the contract suites run both).
+    dialect: str
+
     def open(self, spec: StoreSpec) -> SqlDatabase: ...
 
     def opened(self) -> dict[str, str]:
@@ -102,6 +106,8 @@ class StoreSpec:
 
 class SqliteBackend:
     """The embedded default: each store its own SQLite file in the data directory."""
+
+    dialect = "sqlite"
 
     def __init__(self, data_dir: Path) -> None:
         self._data_dir = data_dir

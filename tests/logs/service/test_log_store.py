@@ -266,3 +266,26 @@ def test_the_periodic_flush_writes_without_a_read(open_store: OpenStore) -> None
                 await flusher
 
     assert asyncio.run(scenario()) == ["on its own"]
+
+
+def test_one_flush_of_many_known_streams_keeps_each_ones_order_and_size(
+    open_store: OpenStore,
+) -> None:
+    """On PostgreSQL one statement writes every known stream's events: each stream still gets
+    its own, in the order appended, and its size moves by theirs alone."""
+    store = open_store()
+    names = ["a", "b", "c"]
+    for name in names:  # the streams made, and their ids known
+        store.append(ACCOUNT, REGION, GROUP, name, [LogEvent(T0, f"{name} first")])
+    store.flush()
+    sent: dict[str, list[LogEvent]] = {name: [LogEvent(T0, f"{name} first")] for name in names}
+    for i in range(30):
+        name = names[i % 3] if i % 5 else "b"
+        event = LogEvent(T0 + i, f"{name} {i} \u00e9\x00")
+        store.append(ACCOUNT, REGION, GROUP, name, [event])
+        sent[name].append(event)
+    store.flush()
+    for name in names:
+        assert store.events(ACCOUNT, REGION, GROUP, name) == [stored(e) for e in sent[name]]
+    sizes = {stream: size for stream, _, _, size in store.streams(ACCOUNT, REGION, GROUP)}
+    assert sizes == {name: size_of([stored(e) for e in sent[name]]) for name in names}

@@ -49,6 +49,7 @@ class AwayBackend:
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
+        self.dialect = backend.dialect
         self.databases: list[AwayDatabase] = []
 
     def open(self, spec: StoreSpec) -> SqlDatabase:
