@@ -41,6 +41,7 @@ from gureum.aws.errors import ServiceError
 from gureum.lambda_.domain.concurrency import Lease, Limits, Pool, ThrottleReason, throttled
 from gureum.lambda_.domain.fencing import FencePolicy
 from gureum.lambda_.store import ledger_scripts
+from gureum.lambda_.store.redis_pipe import Script, ScriptPipe
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +91,16 @@ class RedisLedger:
             socket_timeout=timeout,
             retry=Retry(NoBackoff(), 1, (RedisConnectionError,)),
         )
-        register = self._redis.register_script
-        self._admit = register(ledger_scripts.ADMIT)
-        self._admit_provisioned = register(ledger_scripts.ADMIT_PROVISIONED)
-        self._release = register(ledger_scripts.RELEASE)
-        self._set_limit = register(ledger_scripts.SET_LIMIT)
-        self._restore = register(ledger_scripts.RESTORE)
-        self._scale = register(ledger_scripts.SCALE)
-        self._keep = register(ledger_scripts.KEEP)
+        # The scripts go through a pipe of their own (`redis_pipe`: a third of a warm invoke's
+        # CPU went to redis-py's handling of the two per invocation); the rest through redis-py.
+        self._pipe = ScriptPipe(url, timeout=timeout, connect_timeout=min(1.0, timeout))
+        self._admit = Script.of(ledger_scripts.ADMIT)
+        self._admit_provisioned = Script.of(ledger_scripts.ADMIT_PROVISIONED)
+        self._release = Script.of(ledger_scripts.RELEASE)
+        self._set_limit = Script.of(ledger_scripts.SET_LIMIT)
+        self._restore = Script.of(ledger_scripts.RESTORE)
+        self._scale = Script.of(ledger_scripts.SCALE)
+        self._keep = Script.of(ledger_scripts.KEEP)
         self._held: dict[Lease, str] = {}  # this process's leases -> their members in Redis
         # When each was last renewed (sent: Redis's expiry is later), on `monotonic`.
         self._renewed: dict[Lease, float] = {}
@@ -113,9 +116,9 @@ class RedisLedger:
         account, region = scope
         return f"{self._prefix}{{{account}/{region}}}:"
 
-    async def _run(self, script: Any, keys: list[str], args: list[object]) -> Any:
+    async def _run(self, script: Script, keys: list[str], args: list[object]) -> Any:
         try:
-            return await script(keys=keys, args=args)
+            return await self._pipe.run(script, keys, args)
         except RedisError as exc:
             log.warning("the concurrency ledger (Redis) is out of reach: %s", exc)
             raise ServiceError(UNAVAILABLE) from exc
@@ -231,6 +234,7 @@ class RedisLedger:
         return dict(self._renewed)
 
     async def close(self) -> None:
+        self._pipe.close()
         await self._redis.aclose()
 
     # the gauges, as last seen ----------------------------------------------------------------
