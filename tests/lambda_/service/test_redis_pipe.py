@@ -192,3 +192,28 @@ def test_nothing_listening_is_a_connection_error(tmp_path: object) -> None:
             await pipe.run(ECHO, ["a"], ["1"])
 
     run(scenario)
+
+
+@pytest.mark.parametrize("answer", [b"HTTP/1.1 400 Bad Request\r\n\r\n", b":not-a-number\r\n"])
+def test_a_server_that_does_not_speak_resp_is_a_connection_error(answer: bytes) -> None:
+    async def scenario() -> None:
+        writers: list[asyncio.StreamWriter] = []
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writers.append(writer)
+            await reader.read(65536)
+            writer.write(answer)
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        pipe = pipe_to(f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0")
+        try:
+            with pytest.raises(RedisConnectionError, match="not RESP"):
+                await pipe.run(ECHO, ["a"], ["1"])
+        finally:
+            pipe.close()
+            server.close()
+            for writer in writers:
+                writer.close()
+            await server.wait_closed()
+
+    run(scenario)

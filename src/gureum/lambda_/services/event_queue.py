@@ -189,42 +189,47 @@ class EventQueue:
         return await asyncio.get_running_loop().run_in_executor(self._executor, waiting)
 
     async def _flush(self) -> None:
-        while self._pending:
-            if self._committing is not None or self._writing is not None:
-                # A turn of the loop between batches: the reads that waited for the last COMMIT
-                # (SQLite's) go first (else a steady stream of accepts would starve the delivery
-                # loop), and the next batch grows meanwhile.
-                await asyncio.sleep(0)
-            batch, self._pending = self._pending, []
-            writes = [w for w, _ in batch]
-            try:
-                if self._on_loop is not None:
-                    failed = await self._write_on_loop(self._on_loop, writes)
-                else:
-                    failed = await self._commit_batch(
-                        functools.partial(self._write_batch, writes=writes)
-                    )
-            except Exception as exc:  # the callers get the failure (nothing was stored, or on a
-                # connection lost during the COMMIT, perhaps all of it: an error, never a loss)
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            except asyncio.CancelledError:
-                # The flush itself is stopped (the loop is closing): its batch's callers, and
-                # those waiting for the next, hear an error rather than nothing, ever.
-                stopped, self._pending = [*batch, *self._pending], []
-                for _, future in stopped:
-                    if not future.done():
-                        future.set_exception(ServiceError(STOPPED))
-                raise
-            for index, (_, future) in enumerate(batch):
+        batch: list[tuple[Write, asyncio.Future[None]]] = []
+        try:
+            while self._pending:
+                if self._committing is not None or self._writing is not None:
+                    # A turn of the loop between batches: the reads that waited for the last
+                    # COMMIT (SQLite's) go first (else a steady stream of accepts would starve
+                    # the delivery loop), and the next batch grows meanwhile.
+                    await asyncio.sleep(0)
+                batch, self._pending = self._pending, []
+                await self._flush_batch(batch)
+        except asyncio.CancelledError:
+            # The flush itself is stopped (the loop is closing): the callers of its batch, and
+            # those waiting for the next, hear an error rather than nothing, ever.
+            stopped, self._pending = [*batch, *self._pending], []
+            for _, future in stopped:
                 if not future.done():
-                    if index in failed:
-                        future.set_exception(failed[index])
-                    else:
-                        future.set_result(None)
-            self.on_commit()
+                    future.set_exception(ServiceError(STOPPED))
+            raise
+
+    async def _flush_batch(self, batch: list[tuple[Write, asyncio.Future[None]]]) -> None:
+        writes = [w for w, _ in batch]
+        try:
+            if self._on_loop is not None:
+                failed = await self._write_on_loop(self._on_loop, writes)
+            else:
+                failed = await self._commit_batch(
+                    functools.partial(self._write_batch, writes=writes)
+                )
+        except Exception as exc:  # the callers get the failure (nothing was stored, or on a
+            # connection lost during the COMMIT, perhaps all of it: an error, never a loss)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for index, (_, future) in enumerate(batch):
+            if not future.done():
+                if index in failed:
+                    future.set_exception(failed[index])
+                else:
+                    future.set_result(None)
+        self.on_commit()
 
     async def _commit_batch(
         self, work: Callable[[Transaction], dict[int, Exception]]

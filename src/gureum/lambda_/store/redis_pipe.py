@@ -150,8 +150,8 @@ class _Connection(asyncio.Protocol):
                     future.set_result(reply)
         except _Incomplete:
             pass
-        except RedisConnectionError as exc:
-            self._fail(exc)
+        except (RedisConnectionError, ValueError) as exc:  # not RESP: nothing more can be read
+            self._fail(RedisConnectionError(f"Redis sent what is not RESP: {exc}"))
             self.abort()
             return
         del self._buffer[:at]
