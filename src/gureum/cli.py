@@ -159,6 +159,13 @@ def _ledger_url(value: str) -> str:
             f"gureum: --ledger must be in-process or a redis://, rediss:// or unix:// URL, "
             f"not {value}"
         )
+    # Read as the ledger reads it: options it would not honour are refused here, not ignored.
+    from gureum.lambda_.store.redis_pipe import Address  # noqa: PLC0415 (redis-py on demand)
+
+    try:
+        Address.parse(value)
+    except ValueError as exc:
+        raise SystemExit(f"gureum: --ledger {value}: {exc}") from None
     return value
 
 

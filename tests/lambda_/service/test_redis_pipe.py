@@ -217,3 +217,42 @@ def test_a_server_that_does_not_speak_resp_is_a_connection_error(answer: bytes) 
             await server.wait_closed()
 
     run(scenario)
+
+
+def test_callers_that_arrive_while_redis_is_dialled_share_the_one_attempt() -> None:
+    """A Redis that takes the connection but never answers its AUTH: every caller waiting for
+    that connection fails within the one connect timeout, not one after another."""
+
+    async def scenario() -> float:
+        silent = Silent()
+        port = await silent.start()
+        pipe = ScriptPipe(f"redis://:pw@127.0.0.1:{port}/0", timeout=5.0, connect_timeout=0.3)
+        started = asyncio.get_running_loop().time()
+        try:
+            calls = [pipe.run(ECHO, ["a"], [n]) for n in range(10)]
+            answers = await asyncio.gather(*calls, return_exceptions=True)
+            assert all(isinstance(answer, RedisTimeoutError) for answer in answers), answers
+            assert silent.connections == 1
+            return asyncio.get_running_loop().time() - started
+        finally:
+            pipe.close()
+            await silent.stop()
+
+    assert run(scenario) < 2.0  # ten attempts one after another would take 3 s
+
+
+def test_a_caller_that_gives_up_leaves_the_attempt_to_the_others(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario() -> None:
+        pipe = pipe_to(redis_server.url)
+        try:
+            impatient = asyncio.ensure_future(pipe.run(ECHO, ["a"], ["1"]))
+            patient = asyncio.ensure_future(pipe.run(ECHO, ["b"], ["2"]))
+            await asyncio.sleep(0)
+            impatient.cancel()
+            assert await patient == [b"b", b"2"]
+        finally:
+            pipe.close()
+
+    run(scenario)

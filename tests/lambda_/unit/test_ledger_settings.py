@@ -25,3 +25,8 @@ def test_ledger_setting(given: list[str], ledger: str) -> None:
 def test_anything_else_is_refused(value: str) -> None:
     with pytest.raises(SystemExit, match="--ledger must be in-process or a redis://"):
         settings_from(parser().parse_args(["serve", "--ledger", value]))
+
+
+def test_a_redis_url_with_options_the_ledger_would_not_honour_is_refused() -> None:
+    with pytest.raises(SystemExit, match="options gureum does not take in a Redis URL: retry"):
+        settings_from(parser().parse_args(["serve", "--ledger", "redis://h:1/0?retry=3"]))

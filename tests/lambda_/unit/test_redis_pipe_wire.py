@@ -3,6 +3,8 @@ written as Redis reads them, and Redis URLs read as redis-py reads them."""
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -44,9 +46,11 @@ def test_replies_follow_one_another_in_one_buffer() -> None:
     assert str(replies[2]).startswith("NOSCRIPT")
 
 
-def test_what_is_not_resp_breaks_the_connection() -> None:
+@pytest.mark.parametrize("wire", [b"HTTP/1.1 400 Bad Request\r\n", b"$2\r\nabc\r\n:1\r\n"])
+def test_what_is_not_resp_breaks_the_connection(wire: bytes) -> None:
+    # A bulk string longer than it says would shift every later reply onto the wrong caller.
     with pytest.raises(RedisConnectionError):
-        parse(b"HTTP/1.1 400 Bad Request\r\n", 0)
+        parse(wire, 0)
 
 
 def test_a_command_is_an_array_of_bulk_strings() -> None:
@@ -68,6 +72,15 @@ URLS = [
 ]
 
 
+URLS += [
+    ("redis://:@h:1/0", Address("h", 1, None, False, None, None, 0)),  # an empty password: no AUTH
+    (
+        "rediss://h:1/0?ssl_cert_reqs=none&ssl_ca_certs=/etc/ca.pem&ssl_check_hostname=false",
+        Address("h", 1, None, True, None, None, 0, "none", "/etc/ca.pem", False),
+    ),
+]
+
+
 @pytest.mark.parametrize(("url", "expected"), URLS)
 def test_a_url_is_read_as_redis_py_reads_it(url: str, expected: Address) -> None:
     assert Address.parse(url) == expected
@@ -76,3 +89,29 @@ def test_a_url_is_read_as_redis_py_reads_it(url: str, expected: Address) -> None
 def test_a_url_that_is_not_redis_is_refused() -> None:
     with pytest.raises(ValueError, match="not a Redis URL"):
         Address.parse("postgresql://h/db")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("redis://h:1/0?socket_timeout=5", "options gureum does not take"),
+        ("redis://h:1/cache", "not a Redis database number"),
+        ("rediss://h:1/0?ssl_cert_reqs=sometimes", "ssl_cert_reqs must be"),
+        ("rediss://h:1/0?ssl_check_hostname=maybe", "ssl_check_hostname must be"),
+    ],
+)
+def test_a_url_with_what_the_pipe_would_not_honour_is_refused(url: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        Address.parse(url)
+
+
+def test_tls_follows_the_urls_options() -> None:
+    strict = Address.parse("rediss://h:1/0").tls_context()
+    assert strict is not None
+    assert strict.verify_mode is ssl.CERT_REQUIRED
+    assert strict.check_hostname
+    lax = Address.parse("rediss://h:1/0?ssl_cert_reqs=none").tls_context()
+    assert lax is not None
+    assert lax.verify_mode is ssl.CERT_NONE
+    assert not lax.check_hostname
+    assert Address.parse("redis://h:1/0").tls_context() is None

@@ -11,7 +11,10 @@ import json
 import threading
 import time
 
+import pytest
+
 from gureum.logs.domain.events import LogEvent
+from gureum.logs.store import tables
 from gureum.logs.store.ports import LogStore
 from tests.logs.conftest import OpenStore
 
@@ -268,11 +271,14 @@ def test_the_periodic_flush_writes_without_a_read(open_store: OpenStore) -> None
     assert asyncio.run(scenario()) == ["on its own"]
 
 
+@pytest.mark.parametrize("chunk", [tables.APPEND_CHUNK, 4])
 def test_one_flush_of_many_known_streams_keeps_each_ones_order_and_size(
-    open_store: OpenStore,
+    open_store: OpenStore, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    """On PostgreSQL one statement writes every known stream's events: each stream still gets
-    its own, in the order appended, and its size moves by theirs alone."""
+    """On PostgreSQL one statement writes every known stream's events (or one per chunk of
+    them): each stream still gets its own, in the order appended, and its size moves by theirs
+    alone."""
+    monkeypatch.setattr(tables, "APPEND_CHUNK", chunk)
     store = open_store()
     names = ["a", "b", "c"]
     for name in names:  # the streams made, and their ids known

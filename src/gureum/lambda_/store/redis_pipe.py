@@ -11,15 +11,18 @@ EVALSHA, loaded with EVAL when Redis lacks them (new, or restarted).
 
 Faults keep redis-py's meaning, and its exception types, so the ledger maps them as before:
 - the connection is made at the first call and again at the first call after it ended (Redis
-  restarted or away): a call never waits for a connection that is gone;
+  restarted or away): a call never waits for a connection that is gone, and the callers that
+  arrive while it is being made wait for that one attempt (a Redis out of reach fails them all
+  within the connect timeout);
 - a call that gets no answer within `timeout` closes the connection (whatever it still owes is
   lost with it) and raises `redis.exceptions.TimeoutError`; every call waiting on it fails too,
   with `ConnectionError`;
 - a command is never sent twice: one that was written before the connection broke may have run,
   and running an admission twice would count a lease that nobody holds.
 
-`redis://`, `rediss://` (TLS) and `unix://` URLs, with a password (and user) and a database, as
-redis-py reads them.
+`redis://`, `rediss://` (TLS) and `unix://` URLs, with a password (and user), a database and
+redis-py's TLS options (`Address`); the server refuses at start-up a URL with options it would
+not honour.
 """
 
 from __future__ import annotations
@@ -50,9 +53,17 @@ class Script:
         return cls(encoded, hashlib.sha1(encoded).hexdigest().encode())  # Redis's script id
 
 
+# redis-py's TLS options in a URL's query, and how each is read.
+_CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+_OPTIONS = ("db", "ssl_cert_reqs", "ssl_ca_certs", "ssl_check_hostname")
+
+
 @dataclass(frozen=True, slots=True)
 class Address:
-    """Where Redis is, as a redis-py URL says it."""
+    """Where Redis is, as a redis-py URL says it: `redis://[[user]:password@]host[:port][/db]`,
+    `rediss://` for TLS (with `ssl_cert_reqs`, `ssl_ca_certs` and `ssl_check_hostname` in the
+    query, as redis-py takes them), `unix:///path?db=N`. Anything else in the query is refused
+    rather than ignored (ValueError): the server would run with an option it was not given."""
 
     host: str
     port: int
@@ -61,23 +72,48 @@ class Address:
     username: str | None
     password: str | None
     db: int
+    cert_reqs: str = "required"
+    ca_certs: str | None = None
+    check_hostname: bool = True
 
     @classmethod
     def parse(cls, url: str) -> Address:
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise ValueError(f"not a Redis URL: {url!r}")
-        query = parse_qs(parts.query)
-        db = query.get("db", [""])[0] or (parts.path.lstrip("/") if parts.scheme != "unix" else "")
+        query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
+        if unknown := sorted(set(query) - set(_OPTIONS)):
+            raise ValueError(f"options gureum does not take in a Redis URL: {', '.join(unknown)}")
+        in_path = parts.path.lstrip("/") if parts.scheme != "unix" else ""
+        db = query.get("db") or in_path or "0"
+        if not db.isdecimal():
+            raise ValueError(f"not a Redis database number: {db!r}")
+        cert_reqs = query.get("ssl_cert_reqs", "required").lower()
+        if cert_reqs not in _CERT_REQS:
+            raise ValueError(f"ssl_cert_reqs must be none, optional or required: {cert_reqs!r}")
+        check = query.get("ssl_check_hostname", "true").lower()
+        if check not in ("true", "false"):
+            raise ValueError(f"ssl_check_hostname must be true or false: {check!r}")
         return cls(
             parts.hostname or "localhost",
             parts.port or 6379,
             parts.path if parts.scheme == "unix" else None,
             parts.scheme == "rediss",
             unquote(parts.username) if parts.username else None,
-            unquote(parts.password) if parts.password is not None else None,
-            int(db or 0),
+            unquote(parts.password) if parts.password else None,  # none, or empty: no AUTH
+            int(db),
+            cert_reqs,
+            query.get("ssl_ca_certs"),
+            check == "true",
         )
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=self.ca_certs)
+        context.check_hostname = self.check_hostname and self.cert_reqs != "none"
+        context.verify_mode = _CERT_REQS[self.cert_reqs]
+        return context
 
 
 def command(*parts: object) -> bytes:
@@ -109,6 +145,8 @@ def parse(buffer: bytes | bytearray, at: int) -> tuple[Reply, int]:
             return None, end + 2
         if len(buffer) < end + 2 + size + 2:
             raise _Incomplete
+        if buffer[end + 2 + size : end + 4 + size] != b"\r\n":  # else every later reply slips
+            raise RedisConnectionError("a bulk string longer than its length")
         return bytes(buffer[end + 2 : end + 2 + size]), end + 2 + size + 2
     if kind == 0x2A:  # '*' array
         count = int(line)
@@ -190,7 +228,9 @@ class ScriptPipe:
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self._connection: _Connection | None = None
-        self._connecting: asyncio.Lock | None = None
+        # The connection being made, which every caller that arrives meanwhile waits for: a
+        # Redis out of reach fails them all within one `connect_timeout`, not one after another.
+        self._dialing: asyncio.Future[_Connection] | None = None
 
     async def run(self, script: Script, keys: list[str], args: list[object]) -> Reply:
         """The script's reply; raises redis-py's `RedisError`s (see the module docstring)."""
@@ -217,14 +257,11 @@ class ScriptPipe:
         connection = self._connection
         if connection is not None and connection.usable:
             return connection
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:  # one connection made, however many callers arrive
-            connection = self._connection
-            if connection is not None and connection.usable:
-                return connection
-            self._connection = await self._connect()
-            return self._connection
+        if self._dialing is None or self._dialing.done():  # a new attempt after one that ended
+            self._dialing = asyncio.ensure_future(self._connect())
+            self._dialing.add_done_callback(_retrieved)
+        # Shielded: a caller that gives up does not end the attempt the others wait for.
+        return await asyncio.shield(self._dialing)
 
     async def _connect(self) -> _Connection:
         loop, address = asyncio.get_running_loop(), self._address
@@ -234,9 +271,8 @@ class ScriptPipe:
                 if address.path is not None:
                     _, connection = await loop.create_unix_connection(_Connection, address.path)
                 else:
-                    context = ssl.create_default_context() if address.tls else None
                     _, connection = await loop.create_connection(
-                        _Connection, address.host, address.port, ssl=context
+                        _Connection, address.host, address.port, ssl=address.tls_context()
                     )
                 hello = []
                 if address.password is not None:
@@ -244,21 +280,28 @@ class ScriptPipe:
                     hello.append(command(b"AUTH", *user, address.password))
                 if address.db:
                     hello.append(command(b"SELECT", address.db))
-                answers = [connection.send(each) for each in hello]
-                for answer in answers:
-                    reply = await answer
+                for each in hello:  # one at a time: nothing is sent after a refusal
+                    reply = await connection.send(each)
                     if isinstance(reply, ResponseError):
-                        connection.abort()
                         raise RedisConnectionError(f"Redis refused the connection: {reply}")
-        except TimeoutError:
+        except BaseException as exc:
             if connection is not None:
                 connection.abort()
-            raise RedisTimeoutError("Timeout connecting to Redis") from None
-        except OSError as exc:
-            raise RedisConnectionError(f"Error connecting to Redis: {exc}") from None
+            if isinstance(exc, TimeoutError):
+                raise RedisTimeoutError("Timeout connecting to Redis") from None
+            if isinstance(exc, OSError):  # refused, unreachable, TLS refused (ssl.SSLError)
+                raise RedisConnectionError(f"Error connecting to Redis: {exc}") from None
+            raise
+        self._connection = connection
         return connection
 
     def close(self) -> None:
         if self._connection is not None and self._connection.transport is not None:
             self._connection.transport.close()
         self._connection = None
+
+
+def _retrieved(attempt: asyncio.Future[_Connection]) -> None:
+    """Marks a failed attempt's error as seen: its callers may all have given up."""
+    if not attempt.cancelled():
+        attempt.exception()

@@ -10,8 +10,9 @@ five events from the event loop, which must never wait for a round trip. `flush`
 buffered stream in ONE transaction; `flush_periodically` runs it on a worker thread every
 `FLUSH_INTERVAL`, a read flushes first, and so does `close`. On PostgreSQL the transaction is
 one statement for all the streams whose ids this process knows (`_APPEND`: their events sent
-as one JSON document, their sizes moved); a stream made or found afresh takes a few statements
-of the portable SQL first, which is also what SQLite runs. Written per stream, with the events
+as one JSON document, their sizes moved; `APPEND_CHUNK` events at most a statement, for the
+backlog a database away leaves); a stream made or found afresh takes a few statements of the
+portable SQL after it, which is also what SQLite runs. Written per stream, with the events
 as rows of `executemany`, every event cost psycopg some 50 us of Python and every stream a
 round trip, on a thread whose every wait for the GIL competed with the event loop: a sixth of
 a busy server's CPU. A `kill -9` loses at most that much of the newest
@@ -57,6 +58,9 @@ CREATE INDEX IF NOT EXISTS log_events_of_stream ON log_events (stream, seq);
 SPEC = StoreSpec("logs", "logs.sqlite3", SCHEMA, "gureum.logs.store")
 
 PENDING_KEPT = 65_536  # buffered events a stream keeps while the database is away
+# Events an `_APPEND` sends at most: its document stays megabytes, however many streams kept
+# PENDING_KEPT events each while the database was away (jsonb takes 256 MB at most).
+APPEND_CHUNK = 10_000
 STREAMS_KEPT = 4096  # stream ids remembered; past this many the memory starts again
 # One statement for any number of events (`executemany`): on PostgreSQL a multi-row INSERT
 # past 50 parameters is parsed afresh by psycopg every time, a tenth of an agent's CPU.
@@ -187,16 +191,18 @@ class SqlLogStore:
                 message = base64.b64encode(_text(event.message)).decode()
                 size = _size(event.timestamp, ingested, event.message)
                 document.append((stream, event.timestamp, ingested, message, size))
-        if document:
-            rows = sql.execute(_APPEND, (json.dumps(document),)).fetchall()
-            grown = {int(stream): int(size) for stream, size in rows}
-            for stream, key in known.items():
-                now = grown.get(stream)
-                if now is None:  # gone: made again, with its events, below
-                    del self._ids[key]
-                    one_by_one.append(key)
-                elif now > self._cap:
-                    self._trim(sql, stream, now)
+        grown: dict[int, int] = {}  # each stream's size after its last chunk
+        for first in range(0, len(document), APPEND_CHUNK):
+            chunk = document[first : first + APPEND_CHUNK]
+            rows = sql.execute(_APPEND, (json.dumps(chunk),)).fetchall()
+            grown.update((int(stream), int(size)) for stream, size in rows)
+        for stream, key in known.items():
+            now = grown.get(stream)
+            if now is None:  # gone: made again, with its events, below
+                del self._ids[key]
+                one_by_one.append(key)
+            elif now > self._cap:
+                self._trim(sql, stream, now)
         for key in one_by_one:
             self._write(sql, key, batch[key])
 
