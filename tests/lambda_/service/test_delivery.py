@@ -785,10 +785,16 @@ class SlowInvoker(ScriptedInvoker):
         self.pause = pause
         self.in_flight = 0
         self.widest = 0
+        # Set by a test: the queue whose `accepting()` each run's start notes, with how many
+        # ran then (its own included).
+        self.events: EventQueue | None = None
+        self.starts: list[tuple[bool, int]] = []
 
     async def run(self, target: Target, request: InvocationRequest) -> InvocationResult:
         self.in_flight += 1
         self.widest = max(self.widest, self.in_flight)
+        if self.events is not None:
+            self.starts.append((self.events.accepting(), self.in_flight))
         try:
             await asyncio.sleep(self.pause)
             return await super().run(target, request)
@@ -801,13 +807,19 @@ def test_fewer_deliveries_at_once_while_accepts_arrive(
 ) -> None:
     invoker = SlowInvoker(0.05)
     rig = rig_over(store, executor, tmp_path, invoker)
+    invoker.events = rig.events
 
     async def scenario() -> None:
         await asyncio.gather(*(rig.accept("backlog", n) for n in range(PARALLEL_DELIVERIES * 2)))
         for n in range(40):  # accepts keep arriving for 0.4 s, 1,000 a second
             await asyncio.gather(*(rig.accept("arriving", n * 10 + k) for k in range(10)))
             await asyncio.sleep(0.01)
-        assert 0 < invoker.widest <= SHARED_DELIVERIES, invoker.widest
+        # Every delivery that started while accepts arrived found few others running. (On a
+        # loaded machine, whose commits hold back the accepts, a window may see fewer than
+        # ACCEPTING_COUNT of them, and delivery widen then, as it should.)
+        while_accepting = [running for accepting, running in invoker.starts if accepting]
+        assert while_accepting, invoker.starts
+        assert max(while_accepting) <= SHARED_DELIVERIES, invoker.starts
         await until(lambda: not queued(store), timeout=10)
         # Once the accepts stop, the backlog is worked off at full width.
         assert invoker.widest > SHARED_DELIVERIES, invoker.widest
