@@ -15,9 +15,11 @@ backlog a database away leaves); a stream made or found afresh takes a few state
 portable SQL after it, which is also what SQLite runs. Written per stream, with the events
 as rows of `executemany`, every event cost psycopg some 50 us of Python and every stream a
 round trip, on a thread whose every wait for the GIL competed with the event loop: a sixth of
-a busy server's CPU. A `kill -9` loses at most that much of the newest
-lines, as with files. While the database is away, events stay buffered (the newest
-`PENDING_KEPT` a stream) and reach it at the first flush that succeeds.
+a busy server's CPU.
+
+A `kill -9` loses at most a `FLUSH_INTERVAL` of the newest lines, as with files. While the
+database is away, events stay buffered (the newest `PENDING_KEPT` a stream) and reach it at the
+first flush that succeeds.
 
 The cap is measured as the files measure it, in bytes of the events as JSON lines, so both
 stores drop the same events: past it, a stream loses every event that starts in its first half.
