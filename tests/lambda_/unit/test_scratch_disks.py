@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -63,3 +64,30 @@ def test_mke2fs_runs_once_per_size_and_the_disks_are_apart(
     (first / "kept").write_text("one environment's")
     assert os.listdir(second) == []  # a copy of the empty image, not of the first disk
     assert (first / "kept").read_text() == "one environment's"
+
+
+def test_many_disks_made_at_once_each_get_a_loop_device(
+    tmp_path: Path, disks: list[tuple[Path, Path]]
+) -> None:
+    """Threads that ask for a free loop device at once are all told the same one, and all but
+    one lose each round: a thousand environments started together ran out of tries."""
+    count = 32
+    start = threading.Barrier(count)
+    failures: list[BaseException] = []
+
+    def make(n: int) -> None:
+        image, mountpoint = tmp_path / f"d{n}.img", tmp_path / f"d{n}"
+        start.wait()
+        try:
+            make_disk(image, mountpoint, 512)
+            disks.append((image, mountpoint))
+        except BaseException as exc:  # counted, then asserted on
+            failures.append(exc)
+
+    threads = [threading.Thread(target=make, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert len(disks) == count

@@ -31,9 +31,11 @@ import errno
 import fcntl
 import math
 import os
+import random
 import shutil
 import struct
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +48,11 @@ LO_FLAGS_AUTOCLEAR, LO_FLAGS_DIRECT_IO = 4, 16
 # struct loop_config: fd, block_size, struct loop_info64, __reserved[8] (linux/loop.h).
 LOOP_CONFIG = struct.Struct("=II5Q4I64s64s32s2Q8Q")
 MEGABYTE = 1024 * 1024
+# Binding a loop device that another environment's disk took first is tried again this many
+# times (a thousand environments started at once made 16 too few on a fresh host), after a
+# random pause of up to ATTACH_PAUSE seconds times the attempt (at most 8 times).
+ATTACH_ATTEMPTS = 64
+ATTACH_PAUSE = 0.002
 # No journal (see above); no room to grow (the size is fixed); no root reserve (the function is
 # not root); inode tables left as the sparse image's zeroes (nothing to write at mkfs or mount).
 MKFS_OPTIONS = ("-O", "^has_journal,^resize_inode", "-m", "0", "-E", "lazy_itable_init=1,nodiscard")
@@ -226,7 +233,7 @@ def _attach(fd: int, image: Path) -> tuple[str, int]:
     )
     control = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
     try:
-        for _ in range(16):
+        for attempt in range(ATTACH_ATTEMPTS):
             number = fcntl.ioctl(control, LOOP_CTL_GET_FREE)
             device = f"/dev/loop{number}"
             loop_fd = os.open(device, os.O_RDWR | os.O_CLOEXEC)
@@ -235,8 +242,12 @@ def _attach(fd: int, image: Path) -> tuple[str, int]:
                 return device, loop_fd
             except OSError as exc:
                 os.close(loop_fd)
-                if exc.errno != errno.EBUSY:  # EBUSY: someone took it meanwhile, ask again
+                if exc.errno != errno.EBUSY:
                     raise
+            # EBUSY: another thread (or process) bound the device GET_FREE named to us both.
+            # Every contender is named the same one again, so all but one lose each round:
+            # a pause of its own, growing, lets them come apart.
+            time.sleep(random.uniform(0, ATTACH_PAUSE * min(attempt + 1, 8)))
     finally:
         os.close(control)
     raise ScratchDiskError(errno.EBUSY, "no free loop device")
