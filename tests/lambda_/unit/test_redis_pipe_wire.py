@@ -6,6 +6,7 @@ from __future__ import annotations
 import ssl
 
 import pytest
+from redis.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
@@ -83,7 +84,22 @@ URLS += [
 
 @pytest.mark.parametrize(("url", "expected"), URLS)
 def test_a_url_is_read_as_redis_py_reads_it(url: str, expected: Address) -> None:
-    assert Address.parse(url) == expected
+    address = Address.parse(url)
+    assert address == expected
+    # And as redis-py itself reads it, for what both take from a URL.
+    theirs = parse_url(url)  # type: ignore[no-untyped-call]
+    if address.path is None:
+        assert (address.host, address.port) == (theirs["host"], theirs.get("port", 6379))
+    else:
+        assert address.path == theirs["path"]
+    assert address.db == theirs.get("db", 0)
+    assert (address.username, address.password) == (
+        theirs.get("username"),
+        theirs.get("password"),
+    )
+    assert address.cert_reqs == theirs.get("ssl_cert_reqs", "required")
+    assert address.ca_certs == theirs.get("ssl_ca_certs")
+    assert address.check_hostname == theirs.get("ssl_check_hostname", True)
 
 
 def test_a_url_that_is_not_redis_is_refused() -> None:

@@ -146,7 +146,7 @@ def parse(buffer: bytes | bytearray, at: int) -> tuple[Reply, int]:
         if len(buffer) < end + 2 + size + 2:
             raise _Incomplete
         if buffer[end + 2 + size : end + 4 + size] != b"\r\n":  # else every later reply slips
-            raise RedisConnectionError("a bulk string longer than its length")
+            raise RedisConnectionError("Redis sent what is not RESP: a bulk string too long")
         return bytes(buffer[end + 2 : end + 2 + size]), end + 2 + size + 2
     if kind == 0x2A:  # '*' array
         count = int(line)
@@ -189,7 +189,8 @@ class _Connection(asyncio.Protocol):
         except _Incomplete:
             pass
         except (RedisConnectionError, ValueError) as exc:  # not RESP: nothing more can be read
-            self._fail(RedisConnectionError(f"Redis sent what is not RESP: {exc}"))
+            error = exc if isinstance(exc, RedisConnectionError) else None
+            self._fail(error or RedisConnectionError(f"Redis sent what is not RESP: {exc}"))
             self.abort()
             return
         del self._buffer[:at]
